@@ -1,0 +1,97 @@
+/**
+ * The server's configuration, read from the environment once at start-up. A bad value throws a
+ * ConfigError whose message is one line naming the variable.
+ */
+
+export class ConfigError extends Error {
+  override name = 'ConfigError'
+}
+
+export interface Config {
+  port: number
+  host: string
+  /** Where the store lives; only SQLite is implemented. `:memory:` is allowed for tests. */
+  database: { kind: 'sqlite'; path: string }
+  /** Unset: the built-in offline demo responder answers. */
+  upstream: { baseUrl: string; apiKey: string | undefined; model: string } | undefined
+  upstreamTimeoutMs: number
+  rateLimitRpm: number
+  /** Unset: the admin API answers 404. */
+  adminToken: string | undefined
+  /** Server-side policy on chat requests. */
+  limits: {
+    maxBodyBytes: number
+    maxMessages: number
+    maxMessageChars: number
+    maxOutputTokens: number
+  }
+}
+
+type Env = Record<string, string | undefined>
+
+/** Reads and checks every variable; throws ConfigError on the first bad one. */
+export function loadConfig(env: Env): Config {
+  const read = (name: string) => {
+    const value = env[name]?.trim()
+    return value === '' ? undefined : value
+  }
+  const upstreamBaseUrl = read('UPSTREAM_BASE_URL')
+  return {
+    port: integer(read, 'PORT', 8787, 0, 65535),
+    host: read('HOST') ?? '127.0.0.1',
+    database: databaseFrom(read('DATABASE_URL') ?? 'sqlite:data/assisters.db'),
+    upstream: upstreamBaseUrl === undefined ? undefined : upstreamFrom(upstreamBaseUrl, read),
+    upstreamTimeoutMs: integer(read, 'UPSTREAM_TIMEOUT_MS', 60_000, 1, 600_000),
+    rateLimitRpm: integer(read, 'RATE_LIMIT_RPM', 60, 1, 100_000),
+    adminToken: adminTokenFrom(read('ADMIN_TOKEN')),
+    limits: {
+      maxBodyBytes: integer(read, 'MAX_BODY_BYTES', 1_048_576, 1024, 16_777_216),
+      maxMessages: integer(read, 'MAX_MESSAGES', 50, 1, 1000),
+      maxMessageChars: integer(read, 'MAX_MESSAGE_CHARS', 16_000, 1, 1_000_000),
+      maxOutputTokens: integer(read, 'MAX_OUTPUT_TOKENS', 1024, 1, 1_000_000),
+    },
+  }
+}
+
+function integer(read: (name: string) => string | undefined, name: string, fallback: number, min: number, max: number) {
+  const raw = read(name)
+  if (raw === undefined) return fallback
+  if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max) {
+    throw new ConfigError(`${name} must be a whole number from ${min} to ${max}, got '${raw.slice(0, 40)}'`)
+  }
+  return Number(raw)
+}
+
+function databaseFrom(url: string): Config['database'] {
+  const match = /^([a-z][a-z0-9+.-]*):(.*)$/i.exec(url)
+  if (match?.[1] === 'sqlite' && match[2]) return { kind: 'sqlite', path: match[2].replace(/^\/\/(?=\/)/, '') }
+  if (match?.[1] === 'postgres' || match?.[1] === 'postgresql') {
+    throw new ConfigError('DATABASE_URL: PostgreSQL is not supported yet; use sqlite:<path>')
+  }
+  throw new ConfigError(`DATABASE_URL must look like sqlite:<path>, got '${url.slice(0, 40)}'`)
+}
+
+function upstreamFrom(raw: string, read: (name: string) => string | undefined): Config['upstream'] {
+  let url: URL
+  try {
+    url = new URL(raw)
+  } catch {
+    throw new ConfigError(`UPSTREAM_BASE_URL must be an http or https URL, got '${raw.slice(0, 80)}'`)
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new ConfigError(`UPSTREAM_BASE_URL must be an http or https URL, got '${url.protocol}'`)
+  }
+  if (url.username || url.password || url.search || url.hash) {
+    throw new ConfigError('UPSTREAM_BASE_URL must not hold credentials, a query or a fragment; use UPSTREAM_API_KEY')
+  }
+  const model = read('UPSTREAM_MODEL')
+  if (model === undefined) throw new ConfigError('UPSTREAM_MODEL must be set when UPSTREAM_BASE_URL is')
+  return { baseUrl: url.href.replace(/\/+$/, ''), apiKey: read('UPSTREAM_API_KEY'), model }
+}
+
+function adminTokenFrom(token: string | undefined) {
+  if (token !== undefined && (token.length < 16 || /\s/.test(token))) {
+    throw new ConfigError('ADMIN_TOKEN must be at least 16 characters with no spaces')
+  }
+  return token
+}

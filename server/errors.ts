@@ -1,0 +1,131 @@
+/**
+ * Every error a client can see, in OpenAI's shape, and the one place that writes errors to the wire.
+ * Messages never contain request input beyond what the contract names (a `param`, a limit).
+ */
+import type { ServerResponse } from 'node:http'
+import type { Logger } from './log.ts'
+
+type ErrorType = 'invalid_request_error' | 'rate_limit_error' | 'api_error'
+
+/** An error the client should see; anything else becomes a logged 500. */
+export class HttpError extends Error {
+  override name = 'HttpError'
+
+  constructor(
+    readonly status: number,
+    readonly type: ErrorType,
+    readonly code: string,
+    message: string,
+    /** The request field at fault; omitted from the body when absent (the 401/403 bodies are exact). */
+    readonly param?: string,
+    /** Extra response headers, such as `Retry-After` or `Allow`. */
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message)
+  }
+
+  toJSON() {
+    const error: Record<string, string> = { message: this.message, type: this.type, code: this.code }
+    if (this.param !== undefined) error.param = this.param
+    return { error }
+  }
+}
+
+export const invalidApiKey = () =>
+  new HttpError(401, 'invalid_request_error', 'invalid_api_key', 'Invalid API key provided')
+
+export const originNotAllowed = () =>
+  new HttpError(403, 'invalid_request_error', 'origin_not_allowed', 'Request origin not allowed for this API key')
+
+export const invalidJson = (message: string) => new HttpError(400, 'invalid_request_error', 'invalid_json', message)
+
+export const invalidBody = (param: string, message: string) =>
+  new HttpError(400, 'invalid_request_error', 'invalid_body', message, param)
+
+export const modelNotFound = (model: string, available: string) =>
+  new HttpError(
+    400,
+    'invalid_request_error',
+    'model_not_found',
+    `The model '${model.slice(0, 64)}' does not exist; use '${available}'`,
+    'model',
+  )
+
+export const requestTooLarge = (limitBytes: number) =>
+  new HttpError(
+    413,
+    'invalid_request_error',
+    'request_too_large',
+    `Request body is larger than the limit of ${limitBytes} bytes`,
+  )
+
+export const notFound = (what = 'route') =>
+  new HttpError(404, 'invalid_request_error', 'not_found', `Unknown ${what}`)
+
+export const methodNotAllowed = (allowed: string[]) =>
+  new HttpError(
+    405,
+    'invalid_request_error',
+    'method_not_allowed',
+    `Method not allowed; use ${allowed.join(' or ')}`,
+    undefined,
+    { allow: allowed.join(', ') },
+  )
+
+export const keyLimitReached = (max: number) =>
+  new HttpError(
+    409,
+    'invalid_request_error',
+    'key_limit_reached',
+    `This account already has ${max} active keys; revoke one before creating another`,
+  )
+
+export const upstreamError = () =>
+  new HttpError(502, 'api_error', 'upstream_error', 'The model service failed to answer; please try again')
+
+export const upstreamTimeout = () =>
+  new HttpError(504, 'api_error', 'upstream_timeout', 'The model service took too long to answer; please try again')
+
+export const internalError = () =>
+  new HttpError(500, 'api_error', 'internal_error', 'The server had an error while processing your request')
+
+/**
+ * Writes any error as the response: an HttpError as itself, anything else as a 500 that is logged
+ * once. After an event stream has begun, the error becomes a final `data:` event, so a client never
+ * mistakes a broken stream for a finished one.
+ */
+export function sendError(res: ServerResponse, err: unknown, log: Logger): void {
+  const httpError = err instanceof HttpError ? err : internalError()
+  if (!(err instanceof HttpError)) log.error('request failed', { err })
+
+  if (res.headersSent) {
+    if (isEventStream(res) && !res.writableEnded && !res.destroyed) {
+      res.end(`data: ${JSON.stringify(httpError)}\n\n`)
+    } else {
+      res.destroy()
+    }
+    return
+  }
+  const body = JSON.stringify(httpError)
+  res.writeHead(httpError.status, {
+    ...httpError.headers,
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(body),
+    'cache-control': 'no-store',
+  })
+  res.end(body)
+}
+
+const isEventStream = (res: ServerResponse) =>
+  String(res.getHeader('content-type') ?? '').startsWith('text/event-stream')
+
+/** 429: says the limit and when to retry; the caller adds the rate-limit headers. */
+export const rateLimitExceeded = (limit: number, retryAfterMs: number, headers: Record<string, string>) =>
+  new HttpError(
+    429,
+    'rate_limit_error',
+    'rate_limit_exceeded',
+    `Rate limit reached: this key allows ${limit} requests per minute; try again in ${Math.max(1, Math.ceil(retryAfterMs / 1000))} s`,
+    undefined,
+    headers,
+  )

@@ -1,0 +1,46 @@
+/**
+ * Structured logs: one JSON object per line. Callers pass ids and prefixes, never keys; `redact`
+ * is the last guard for text that came from elsewhere (an upstream error, an exception message).
+ */
+export interface Logger {
+  info(msg: string, fields?: Record<string, unknown>): void
+  warn(msg: string, fields?: Record<string, unknown>): void
+  error(msg: string, fields?: Record<string, unknown>): void
+}
+
+type Level = 'info' | 'warn' | 'error'
+
+// Assisters keys and Bearer tokens of any kind; an upstream key may have any shape.
+const SECRET = /\bask_[0-9A-Za-z]+|\b(Bearer\s+)\S+/g
+
+/** Hides anything that looks like a key, and each exact secret given (such as the upstream key). */
+export function redact(text: string, secrets: readonly string[] = []): string {
+  let out = text.replace(SECRET, (_match, bearer?: string) => (bearer ? `${bearer}[redacted]` : 'ask_[redacted]'))
+  for (const secret of secrets) if (secret) out = out.split(secret).join('[redacted]')
+  return out
+}
+
+/** A logger writing JSON lines to `write` (stdout by default), redacting the given secrets. */
+export function createLogger(
+  options: { write?: (line: string) => void; secrets?: readonly string[] } = {},
+): Logger {
+  const write = options.write ?? ((line: string) => process.stdout.write(line))
+  const secrets = options.secrets ?? []
+  const emit = (level: Level, msg: string, fields: Record<string, unknown> = {}) => {
+    const entry: Record<string, unknown> = { time: new Date().toISOString(), level, msg }
+    for (const [name, value] of Object.entries(fields)) entry[name] = toLoggable(value)
+    write(redact(JSON.stringify(entry), secrets) + '\n')
+  }
+  return {
+    info: (msg, fields) => emit('info', msg, fields),
+    warn: (msg, fields) => emit('warn', msg, fields),
+    error: (msg, fields) => emit('error', msg, fields),
+  }
+}
+
+/** A logger that drops everything; for tests and the CLI. */
+export const silentLogger: Logger = { info() {}, warn() {}, error() {} }
+
+// Errors do not serialise by themselves; keep the name, message and stack (logs are server-side).
+const toLoggable = (value: unknown) =>
+  value instanceof Error ? { name: value.name, message: value.message, stack: value.stack } : value
