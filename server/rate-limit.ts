@@ -1,0 +1,131 @@
+/**
+ * Per-key request limits over an exact rolling window (contract section 6): a request at time t is
+ * admitted iff fewer than `limit` admitted requests lie in (t - window, t], so no burst can straddle a
+ * fixed boundary to get twice the limit through, and refused requests never count.
+ */
+
+/** The limiter's verdict for one request. */
+export interface RateDecision {
+  allowed: boolean
+  limit: number
+  /** Admissions left in the current window after this one. */
+  remaining: number
+  /** ms until the window is empty again (all admitted requests have left it). */
+  resetMs: number
+  /** ms until the oldest admitted request leaves the window (when refused; 0 when allowed). */
+  retryAfterMs: number
+}
+
+/** A limiter behind which the in-memory one can later be swapped for a shared (Redis) one. */
+export interface RateLimiter {
+  /** Admits or refuses one request for `id` under `limit` requests per rolling 60 s. Refused requests do not count. */
+  hit(id: string, limit: number): Promise<RateDecision>
+  /** Stops any housekeeping timer. */
+  close(): void
+}
+
+/** One id's admissions still inside the window, as a ring buffer. */
+interface Window {
+  /** Capacity is the id's current limit, so at most `limit` admissions are ever held. */
+  times: Float64Array
+  /** Index of the oldest held admission. */
+  head: number
+  /** Held admissions, read from `head` oldest first; nondecreasing, and at least 1 while in the map. */
+  count: number
+}
+
+const MINUTE_MS = 60_000
+
+/** An in-process limiter: exact, and atomic because each `hit` decides synchronously on the one event loop. */
+export function createMemoryRateLimiter(
+  options: { windowMs?: number; now?: () => number } = {},
+): RateLimiter {
+  const windowMs = options.windowMs ?? MINUTE_MS
+  // Monotonic, so a wall-clock adjustment can neither free nor block a key.
+  const now = options.now ?? (() => performance.now())
+  const windows = new Map<string, Window>()
+
+  const at = (w: Window, i: number) => w.times[(w.head + i) % w.times.length]!
+  const newest = (w: Window) => at(w, w.count - 1)
+
+  const expire = (w: Window, t: number) => {
+    // Admissions are held in time order, so the expired ones are always a prefix from `head`.
+    while (w.count > 0 && at(w, 0) <= t - windowMs) {
+      w.head = (w.head + 1) % w.times.length
+      w.count--
+    }
+  }
+
+  // Keeps the newest admissions that fit: when the limit drops, the older ones would leave first anyway.
+  const resize = (w: Window | undefined, limit: number): Window => {
+    const times = new Float64Array(limit)
+    const count = Math.min(w?.count ?? 0, limit)
+    for (let i = 0; i < count; i++) times[i] = at(w!, w!.count - count + i)
+    return { times, head: 0, count }
+  }
+
+  // Forgets ids nobody has used for a window; unref'd so that it never keeps the process alive.
+  const sweep = setInterval(() => {
+    const t = now()
+    for (const [id, w] of windows) if (newest(w) <= t - windowMs) windows.delete(id)
+  }, windowMs)
+  sweep.unref()
+
+  return {
+    hit(id, limit) {
+      if (!Number.isInteger(limit) || limit < 1) {
+        return Promise.reject(new RangeError(`A rate limit must be a positive integer, not ${limit}`))
+      }
+      let w = windows.get(id)
+      // An injected clock that steps back must not put admissions out of order, which `expire` relies on.
+      const t = w ? Math.max(now(), newest(w)) : now()
+      if (w) expire(w, t)
+      if (!w || w.times.length !== limit) windows.set(id, (w = resize(w, limit)))
+
+      const allowed = w.count < limit
+      if (allowed) {
+        w.times[(w.head + w.count) % limit] = t
+        w.count++
+      }
+      // Rounded up so that a client waiting exactly this long is admitted, even on a fractional clock.
+      return Promise.resolve({
+        allowed,
+        limit,
+        remaining: limit - w.count,
+        resetMs: Math.ceil(newest(w) + windowMs - t),
+        retryAfterMs: allowed ? 0 : Math.ceil(at(w, 0) + windowMs - t),
+      })
+    },
+    close() {
+      clearInterval(sweep)
+    },
+  }
+}
+
+/** The response headers for a decision: x-ratelimit-limit-requests, x-ratelimit-remaining-requests, x-ratelimit-reset-requests (OpenAI's duration format, e.g. "120ms", "1.5s", "59.9s"), and when refused also Retry-After (whole seconds, at least 1, rounded up) and retry-after-ms. */
+export function rateLimitHeaders(decision: RateDecision): Record<string, string> {
+  // Lower case like every header name in this server; HTTP compares them case-insensitively.
+  const headers: Record<string, string> = {
+    'x-ratelimit-limit-requests': String(decision.limit),
+    'x-ratelimit-remaining-requests': String(decision.remaining),
+    'x-ratelimit-reset-requests': toDuration(decision.resetMs),
+  }
+  if (!decision.allowed) {
+    // Never 0: "Retry-After: 0" invites an immediate retry that would be refused again.
+    headers['retry-after'] = String(Math.max(1, Math.ceil(decision.retryAfterMs / 1000)))
+    headers['retry-after-ms'] = String(Math.max(1, Math.ceil(decision.retryAfterMs)))
+  }
+  return headers
+}
+
+/** Whole ms rounded up, in the Go duration format OpenAI uses: "0s", "120ms", "1.5s", "1m0s", "1h0m0s". */
+function toDuration(ms: number): string {
+  const total = Math.ceil(ms)
+  if (total <= 0) return '0s'
+  if (total < 1000) return `${total}ms`
+  const hours = Math.floor(total / 3_600_000)
+  const minutes = Math.floor(total / MINUTE_MS) % 60
+  // Integer ms over 1000 prints with at most three decimals and no trailing zeros.
+  const seconds = (total % MINUTE_MS) / 1000
+  return `${hours ? `${hours}h` : ''}${hours || minutes ? `${minutes}m` : ''}${seconds}s`
+}

@@ -1,0 +1,249 @@
+import fc from 'fast-check'
+import { afterEach, describe, expect, it, vi } from 'vitest'
+import { createMemoryRateLimiter, rateLimitHeaders, type RateDecision, type RateLimiter } from '../../server/rate-limit.ts'
+
+const MINUTE = 60_000
+const limiters: RateLimiter[] = []
+
+/** A limiter on a clock the test moves by hand. */
+function setup(options: { windowMs?: number } = {}) {
+  const clock = { t: 0 }
+  const limiter = createMemoryRateLimiter({ ...options, now: () => clock.t })
+  limiters.push(limiter)
+  const hitAt = (t: number, id: string, limit: number) => {
+    clock.t = t
+    return limiter.hit(id, limit)
+  }
+  return { limiter, hitAt }
+}
+
+afterEach(() => {
+  for (const limiter of limiters.splice(0)) limiter.close()
+  vi.restoreAllMocks()
+})
+
+describe('createMemoryRateLimiter', () => {
+  it('refuses the 61st request in a minute and says when to retry', async () => {
+    const { hitAt } = setup()
+    expect((await hitAt(0, 'k', 60)).allowed).toBe(true)
+    for (let i = 1; i < 60; i++) expect((await hitAt(1000 + i, 'k', 60)).allowed).toBe(true)
+
+    expect(await hitAt(30_000, 'k', 60)).toEqual({
+      allowed: false,
+      limit: 60,
+      remaining: 0,
+      resetMs: 1059 + MINUTE - 30_000,
+      retryAfterMs: 30_000,
+    })
+  })
+
+  it('counts down the remaining admissions and reports a full window until reset', async () => {
+    const { hitAt } = setup()
+    expect(await hitAt(0, 'k', 3)).toEqual({ allowed: true, limit: 3, remaining: 2, resetMs: MINUTE, retryAfterMs: 0 })
+    expect(await hitAt(10, 'k', 3)).toMatchObject({ remaining: 1, resetMs: MINUTE })
+    expect(await hitAt(20, 'k', 3)).toMatchObject({ allowed: true, remaining: 0 })
+  })
+
+  it('admits again exactly when the oldest admission leaves the window', async () => {
+    const { hitAt } = setup()
+    await hitAt(100, 'k', 2)
+    await hitAt(5000, 'k', 2)
+    const refused = await hitAt(20_000, 'k', 2)
+    expect(refused.retryAfterMs).toBe(100 + MINUTE - 20_000)
+    expect((await hitAt(20_000 + refused.retryAfterMs - 1, 'k', 2)).allowed).toBe(false)
+    expect((await hitAt(20_000 + refused.retryAfterMs, 'k', 2)).allowed).toBe(true)
+  })
+
+  it('does not count refused requests against the window', async () => {
+    const { hitAt } = setup()
+    await hitAt(0, 'k', 2)
+    await hitAt(0, 'k', 2)
+    for (let t = 1; t < MINUTE; t += 1000) expect((await hitAt(t, 'k', 2)).allowed).toBe(false)
+    expect(await hitAt(MINUTE, 'k', 2)).toMatchObject({ allowed: true, remaining: 1 })
+  })
+
+  it('slides the window instead of resetting it at a fixed boundary', async () => {
+    const { hitAt } = setup()
+    for (let i = 0; i < 5; i++) expect((await hitAt(59_999, 'k', 5)).allowed).toBe(true)
+    // A fixed one-minute window would start afresh at 60 000 and let a second burst through.
+    expect(await hitAt(60_001, 'k', 5)).toMatchObject({ allowed: false, retryAfterMs: 59_998 })
+    expect((await hitAt(119_999, 'k', 5)).allowed).toBe(true)
+  })
+
+  it('keeps the newer admissions when older ones expire', async () => {
+    const { hitAt } = setup()
+    await hitAt(0, 'k', 2)
+    await hitAt(50_000, 'k', 2)
+    expect((await hitAt(60_000, 'k', 2)).allowed).toBe(true)
+    expect(await hitAt(60_001, 'k', 2)).toMatchObject({ allowed: false, retryAfterMs: 49_999, resetMs: 59_999 })
+  })
+
+  it('limits different ids independently', async () => {
+    const { hitAt } = setup()
+    expect((await hitAt(0, 'a', 1)).allowed).toBe(true)
+    expect((await hitAt(0, 'a', 1)).allowed).toBe(false)
+    expect((await hitAt(0, 'b', 1)).allowed).toBe(true)
+  })
+
+  it('admits more at once when the limit is raised', async () => {
+    const { hitAt } = setup()
+    await hitAt(0, 'k', 2)
+    await hitAt(1, 'k', 2)
+    expect((await hitAt(2, 'k', 2)).allowed).toBe(false)
+    expect(await hitAt(3, 'k', 4)).toMatchObject({ allowed: true, limit: 4, remaining: 1 })
+  })
+
+  it('keeps the most recent admissions that fit when the limit is lowered', async () => {
+    const { hitAt } = setup()
+    await hitAt(0, 'k', 3)
+    await hitAt(10, 'k', 3)
+    await hitAt(20, 'k', 3)
+    // The admission at 0 no longer fits; the one at 10 is now the oldest, so it decides the wait.
+    expect(await hitAt(30, 'k', 2)).toMatchObject({ allowed: false, limit: 2, retryAfterMs: 10 + MINUTE - 30 })
+    expect(await hitAt(10 + MINUTE, 'k', 2)).toMatchObject({ allowed: true, remaining: 0 })
+  })
+
+  it('honours a custom window length', async () => {
+    const { hitAt } = setup({ windowMs: 1000 })
+    await hitAt(0, 'k', 1)
+    expect(await hitAt(400, 'k', 1)).toMatchObject({ allowed: false, retryAfterMs: 600 })
+    expect((await hitAt(1000, 'k', 1)).allowed).toBe(true)
+  })
+
+  it('rejects a limit that is not a positive integer', async () => {
+    const { hitAt } = setup()
+    for (const limit of [0, -1, 1.5, Number.NaN]) await expect(hitAt(0, 'k', limit)).rejects.toThrow(RangeError)
+  })
+
+  it('uses a monotonic clock by default and rounds waits up to whole milliseconds', async () => {
+    const limiter = createMemoryRateLimiter()
+    limiters.push(limiter)
+    await limiter.hit('k', 1)
+    const refused = await limiter.hit('k', 1)
+    expect(refused.allowed).toBe(false)
+    expect(Number.isInteger(refused.retryAfterMs)).toBe(true)
+    expect(refused.retryAfterMs).toBeGreaterThan(MINUTE - 5000)
+    expect(refused.retryAfterMs).toBeLessThanOrEqual(MINUTE)
+  })
+
+  it('never keeps the process alive with its housekeeping timer, and stops it on close', () => {
+    const setIntervalSpy = vi.spyOn(globalThis, 'setInterval')
+    const clearIntervalSpy = vi.spyOn(globalThis, 'clearInterval')
+    const limiter = createMemoryRateLimiter()
+    const timer = setIntervalSpy.mock.results[0]?.value as NodeJS.Timeout
+    expect(timer.hasRef()).toBe(false)
+    limiter.close()
+    expect(clearIntervalSpy).toHaveBeenCalledWith(timer)
+  })
+
+  it('still limits correctly after its sweep has forgotten idle ids', async () => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] })
+    try {
+      const { hitAt } = setup()
+      await hitAt(0, 'idle', 1)
+      await hitAt(MINUTE - 1, 'busy', 1)
+      vi.advanceTimersByTime(MINUTE)
+      expect((await hitAt(MINUTE, 'idle', 1)).allowed).toBe(true)
+      expect(await hitAt(MINUTE, 'busy', 1)).toMatchObject({ allowed: false, retryAfterMs: MINUTE - 1 })
+    } finally {
+      vi.useRealTimers()
+    }
+  })
+})
+
+describe('createMemoryRateLimiter properties', () => {
+  // Bursts, steady traffic and long pauses, so windows fill, slide and empty.
+  const gap = fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 2000 }), fc.integer({ min: 0, max: 90_000 }))
+
+  it('never admits more than the limit in any window, and refuses only when the window is full', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 1, max: 12 }), fc.array(gap, { maxLength: 300 }), async (limit, gaps) => {
+        const { hitAt } = setup()
+        const admitted: number[] = []
+        let t = 0
+        for (const dt of gaps) {
+          t += dt
+          const inWindow = admitted.filter((a) => a > t - MINUTE)
+          const decision = await hitAt(t, 'k', limit)
+          // Exact, not just safe: the verdict is precisely "fewer than `limit` in (t - window, t]".
+          expect(decision.allowed).toBe(inWindow.length < limit)
+          if (decision.allowed) {
+            admitted.push(t)
+            expect(decision.remaining).toBe(limit - inWindow.length - 1)
+          } else {
+            expect(decision.retryAfterMs).toBe(inWindow[0]! + MINUTE - t)
+          }
+        }
+        for (const start of admitted) {
+          expect(admitted.filter((a) => a >= start && a < start + MINUTE).length).toBeLessThanOrEqual(limit)
+        }
+      }),
+    )
+  })
+
+  it('admits exactly the limit when many requests for one id arrive at once', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 1, max: 100 }), fc.integer({ min: 0, max: 200 }), async (limit, extra) => {
+        const limiter = createMemoryRateLimiter()
+        limiters.push(limiter)
+        const decisions = await Promise.all(Array.from({ length: limit + extra }, () => limiter.hit('k', limit)))
+        const admitted = decisions.filter((d) => d.allowed)
+        expect(admitted).toHaveLength(limit)
+        // Each caller saw a distinct state: no two admissions were decided on the same count.
+        expect(admitted.map((d) => d.remaining).sort((a, b) => a - b)).toEqual([...Array(limit).keys()])
+        limiter.close()
+      }),
+    )
+  })
+})
+
+describe('rateLimitHeaders', () => {
+  const allowed: RateDecision = { allowed: true, limit: 60, remaining: 59, resetMs: MINUTE, retryAfterMs: 0 }
+  const refused = (retryAfterMs: number): RateDecision => ({
+    allowed: false,
+    limit: 60,
+    remaining: 0,
+    resetMs: 59_900,
+    retryAfterMs,
+  })
+
+  it('sends the limit, the remaining count and the reset time, and no Retry-After, when admitted', () => {
+    expect(rateLimitHeaders(allowed)).toEqual({
+      'x-ratelimit-limit-requests': '60',
+      'x-ratelimit-remaining-requests': '59',
+      'x-ratelimit-reset-requests': '1m0s',
+    })
+  })
+
+  it.each([
+    [0, '0s'],
+    [0.3, '1ms'],
+    [120, '120ms'],
+    [999, '999ms'],
+    [1000, '1s'],
+    [1500, '1.5s'],
+    [1234.5, '1.235s'],
+    [59_900, '59.9s'],
+    [60_000, '1m0s'],
+    [90_500, '1m30.5s'],
+    [3_600_000, '1h0m0s'],
+  ])('writes a reset of %s ms as "%s"', (resetMs, expected) => {
+    expect(rateLimitHeaders({ ...allowed, resetMs })['x-ratelimit-reset-requests']).toBe(expected)
+  })
+
+  it.each([
+    [1, '1', '1'],
+    [999, '1', '999'],
+    [1000, '1', '1000'],
+    [1001, '2', '1001'],
+    [1500.2, '2', '1501'],
+    [59_999, '60', '59999'],
+    [0, '1', '1'],
+  ])('when refused %s ms before a slot frees, sends Retry-After %s and retry-after-ms %s', (ms, seconds, millis) => {
+    const headers = rateLimitHeaders(refused(ms))
+    expect(headers['retry-after']).toBe(seconds)
+    expect(headers['retry-after-ms']).toBe(millis)
+    expect(headers['x-ratelimit-remaining-requests']).toBe('0')
+    expect(headers['x-ratelimit-reset-requests']).toBe('59.9s')
+  })
+})
