@@ -57,6 +57,9 @@ export const requestTooLarge = (limitBytes: number) =>
     'invalid_request_error',
     'request_too_large',
     `Request body is larger than the limit of ${limitBytes} bytes`,
+    undefined,
+    // The rest of an oversized upload is not worth reading: close instead of draining it.
+    { connection: 'close' },
   )
 
 export const notFound = (what = 'route') =>
@@ -129,3 +132,17 @@ export const rateLimitExceeded = (limit: number, retryAfterMs: number, headers: 
     undefined,
     headers,
   )
+
+export const serverShuttingDown = () =>
+  new HttpError(503, 'api_error', 'server_shutting_down', 'The server is restarting; please try again')
+
+/** Errors Node's HTTP parser reports before there is a request to answer: raw bytes for the socket. */
+export function rawClientErrorResponse(parserCode: string | undefined): string {
+  const [status, reason, message] =
+    parserCode === 'HPE_HEADER_OVERFLOW' ? [431, 'Request Header Fields Too Large', 'Request headers are too large']
+    : parserCode === 'ERR_HTTP_REQUEST_TIMEOUT' ? [408, 'Request Timeout', 'The request took too long to arrive']
+    : [400, 'Bad Request', 'The request is not valid HTTP']
+  const body = JSON.stringify(new HttpError(status, 'invalid_request_error', 'bad_request', message))
+  return `HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json; charset=utf-8\r\n` +
+    `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`
+}

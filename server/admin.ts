@@ -1,0 +1,58 @@
+/**
+ * The admin API (contract section 4): JSON over HTTP for `Authorization: Bearer <ADMIN_TOKEN>`, a
+ * thin adapter onto the same management code the CLI uses. Without ADMIN_TOKEN it does not exist.
+ */
+import { createHash, timingSafeEqual } from 'node:crypto'
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { readJsonBody } from './body.ts'
+import { HttpError, methodNotAllowed, notFound } from './errors.ts'
+import type { Management } from './management.ts'
+import { sendJson } from './respond.ts'
+
+const ADMIN_BODY_LIMIT = 64 * 1024
+
+interface Route {
+  method: 'GET' | 'POST'
+  pattern: RegExp
+  run(management: Management, id: string, req: IncomingMessage): Promise<[status: number, body: unknown]>
+}
+
+const ID = '([A-Za-z0-9_]{1,64})'
+const ROUTES: Route[] = [
+  { method: 'POST', pattern: /^\/admin\/accounts$/,
+    run: async (m, _id, req) => [201, await m.createAccount(await readJsonBody(req, ADMIN_BODY_LIMIT))] },
+  { method: 'POST', pattern: new RegExp(`^/admin/accounts/${ID}/keys$`),
+    run: async (m, id, req) => [201, await m.createKey(id, await readJsonBody(req, ADMIN_BODY_LIMIT))] },
+  { method: 'GET', pattern: new RegExp(`^/admin/accounts/${ID}/keys$`),
+    run: async (m, id) => [200, { data: await m.listKeys(id) }] },
+  { method: 'GET', pattern: new RegExp(`^/admin/accounts/${ID}/usage$`),
+    run: async (m, id) => [200, { data: await m.usage(id) }] },
+  { method: 'POST', pattern: new RegExp(`^/admin/keys/${ID}/revoke$`),
+    run: async (m, id) => [200, await m.revokeKey(id)] },
+  { method: 'POST', pattern: new RegExp(`^/admin/keys/${ID}/primary$`),
+    run: async (m, id) => [200, await m.makePrimary(id)] },
+]
+
+const invalidAdminToken = () =>
+  new HttpError(401, 'invalid_request_error', 'invalid_api_key', 'Invalid admin token')
+
+/** A handler for every path under /admin/. */
+export function createAdminHandler(management: Management, adminToken: string | undefined) {
+  // Compare digests in constant time, so response timing says nothing about the token.
+  const expected = adminToken && digest(`Bearer ${adminToken}`)
+
+  return async function handleAdmin(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
+    if (!expected) throw notFound()
+    const given = req.headersDistinct.authorization
+    if (given?.length !== 1 || !timingSafeEqual(digest(given[0]!), expected)) throw invalidAdminToken()
+
+    const matching = ROUTES.filter((route) => route.pattern.test(path))
+    if (matching.length === 0) throw notFound()
+    const route = matching.find((candidate) => candidate.method === req.method)
+    if (!route) throw methodNotAllowed(matching.map((candidate) => candidate.method))
+    const [status, body] = await route.run(management, route.pattern.exec(path)?.[1] ?? '', req)
+    sendJson(res, status, body)
+  }
+}
+
+const digest = (text: string) => createHash('sha256').update(text).digest()

@@ -1,0 +1,39 @@
+/**
+ * Checks 1 and 2 of the contract: a single `Authorization: Bearer ask_…` header whose key is well
+ * formed, exists and is not revoked. The store is asked on every request, so a revocation takes
+ * effect on the very next one; the key's origin policy is compiled once and kept, since a key's
+ * allowed domains never change.
+ */
+import { invalidApiKey } from './errors.ts'
+import { hashKey, isWellFormedKey } from './keys.ts'
+import { compileOriginPolicy, type OriginPolicy } from './origin.ts'
+import type { KeyRecord, Store } from './store/store.ts'
+
+export interface AuthenticatedKey {
+  record: KeyRecord
+  origins: OriginPolicy
+}
+
+// The auth scheme is case-insensitive (RFC 9110 §11.1); the key itself is not.
+const BEARER = /^bearer +(\S+)$/i
+
+/** Returns a function from the request's Authorization header lines to the key, or a thrown 401. */
+export function createAuthenticator(store: Store) {
+  const policies = new Map<string, OriginPolicy>()
+
+  return async function authenticate(authorization: readonly string[] | undefined): Promise<AuthenticatedKey> {
+    // Node keeps only the first of repeated Authorization headers; headersDistinct shows them all.
+    if (authorization?.length !== 1) throw invalidApiKey()
+    const key = BEARER.exec(authorization[0]!)?.[1]
+    if (!key || !isWellFormedKey(key)) throw invalidApiKey()
+    const record = await store.findKeyByHash(hashKey(key))
+    if (!record || record.revoked_at) throw invalidApiKey()
+
+    let origins = policies.get(record.id)
+    if (!origins) {
+      origins = compileOriginPolicy(record.allowed_domains)
+      policies.set(record.id, origins)
+    }
+    return { record, origins }
+  }
+}

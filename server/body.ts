@@ -1,0 +1,37 @@
+/** Reads a JSON request body under a byte limit: checks the type, the size, the UTF-8 and the JSON. */
+import type { IncomingMessage } from 'node:http'
+import { invalidJson, requestTooLarge } from './errors.ts'
+
+const JSON_TYPE = /^application\/json\s*(;\s*charset\s*=\s*"?utf-8"?\s*)?$/i
+
+/** Resolves to the parsed body; throws 400 invalid_json or 413 request_too_large. */
+export async function readJsonBody(req: IncomingMessage, limitBytes: number): Promise<unknown> {
+  const type = req.headers['content-type']
+  // A missing type is tolerated (curl without -H); any other type is a client bug worth naming.
+  if (type !== undefined && !JSON_TYPE.test(type.trim())) {
+    throw invalidJson('The request body must be JSON sent with Content-Type: application/json')
+  }
+  const declared = Number(req.headers['content-length'] ?? 0)
+  if (declared > limitBytes) throw requestTooLarge(limitBytes)
+
+  const chunks: Buffer[] = []
+  let size = 0
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length
+    if (size > limitBytes) throw requestTooLarge(limitBytes)
+    chunks.push(chunk)
+  }
+  if (size === 0) throw invalidJson('The request body is empty; send a JSON object')
+
+  let text: string
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(Buffer.concat(chunks, size))
+  } catch {
+    throw invalidJson('The request body is not valid UTF-8')
+  }
+  try {
+    return JSON.parse(text)
+  } catch {
+    throw invalidJson('The request body is not valid JSON')
+  }
+}

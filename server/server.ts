@@ -1,0 +1,106 @@
+/**
+ * Puts the parts together into a node:http server: the store, the limiter, usage accounting, the
+ * relay, the admin API and the widget asset, with timeouts that keep slow clients from holding
+ * the server and a graceful close that finishes or cleanly ends open streams.
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { fileURLToPath } from 'node:url'
+import { createAdminHandler } from './admin.ts'
+import { createHandler } from './app.ts'
+import { createAuthenticator } from './authenticate.ts'
+import type { Config } from './config.ts'
+import { rawClientErrorResponse, sendError, serverShuttingDown } from './errors.ts'
+import type { Logger } from './log.ts'
+import { createManagement, type Management } from './management.ts'
+import { createMemoryRateLimiter } from './rate-limit.ts'
+import { createRelay } from './relay.ts'
+import { openSqliteStore } from './store/sqlite.ts'
+import { createDemoUpstream, createHttpUpstream, type Upstream } from './upstream.ts'
+import { createUsageRecorder } from './usage.ts'
+import { createWidgetAsset } from './widget-asset.ts'
+
+export interface AppServerOptions {
+  log: Logger
+  /** Replaces the upstream chosen from the config (tests, benchmarks). */
+  upstream?: Upstream
+  widgetPath?: string
+  pingMs?: number
+  usageFlushMs?: number
+  /** How long close() lets open requests finish before ending them. */
+  graceMs?: number
+}
+
+export interface AppServer {
+  /** Starts listening; resolves to the base URL, e.g. http://127.0.0.1:8787. */
+  listen(): Promise<string>
+  /** Stops accepting, lets open requests finish (then ends them cleanly), writes usage, closes the store. */
+  close(): Promise<void>
+  management: Management
+}
+
+const DEFAULT_WIDGET = fileURLToPath(new URL('../dist/widget.js', import.meta.url))
+
+export function createAppServer(config: Config, options: AppServerOptions): AppServer {
+  const { log } = options
+  const store = openSqliteStore(config.database.path)
+  const limiter = createMemoryRateLimiter()
+  const usage = createUsageRecorder(store, log, { flushMs: options.usageFlushMs })
+  const management = createManagement({ store, defaultRpm: config.rateLimitRpm, flushUsage: usage.flush })
+  const upstream = options.upstream ?? (config.upstream ? createHttpUpstream(config.upstream) : createDemoUpstream())
+  const handle = createHandler({
+    config,
+    authenticate: createAuthenticator(store),
+    limiter,
+    relay: createRelay({ upstream, timeoutMs: config.upstreamTimeoutMs, pingMs: options.pingMs, usage, log }),
+    serveWidget: createWidgetAsset(options.widgetPath ?? DEFAULT_WIDGET),
+    handleAdmin: createAdminHandler(management, config.adminToken),
+    log,
+  })
+
+  const open = new Set<ServerResponse>()
+  const server = createServer(
+    {
+      headersTimeout: 10_000, // slow-header clients (one byte a second) are cut off with 408
+      requestTimeout: 30_000, // the whole request body must arrive within this; responses may stream longer
+      keepAliveTimeout: 5_000,
+      maxHeaderSize: 16 * 1024,
+    },
+    (req: IncomingMessage, res: ServerResponse) => {
+      open.add(res)
+      res.once('close', () => open.delete(res))
+      handle(req, res).catch((err: unknown) => sendError(res, err, log))
+    },
+  )
+  server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+    if (err.code === 'ECONNRESET' || !socket.writable) return void socket.destroy()
+    socket.end(rawClientErrorResponse(err.code))
+  })
+
+  let closing: Promise<void> | undefined
+  const shutDown = async (graceMs: number) => {
+    server.close()
+    server.closeIdleConnections()
+    const deadline = Date.now() + graceMs
+    while (open.size > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50))
+    for (const res of open) sendError(res, serverShuttingDown(), log)
+    server.closeAllConnections()
+    limiter.close()
+    await usage.close()
+    await store.close()
+  }
+
+  return {
+    management,
+    listen: () =>
+      new Promise((resolve, reject) => {
+        server.once('error', reject)
+        server.listen(config.port, config.host, () => {
+          server.off('error', reject)
+          const { address, port } = server.address() as AddressInfo
+          resolve(`http://${address.includes(':') ? `[${address}]` : address}:${port}`)
+        })
+      }),
+    close: () => (closing ??= shutDown(options.graceMs ?? 10_000)),
+  }
+}

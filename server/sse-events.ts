@@ -1,0 +1,34 @@
+/**
+ * Cuts an upstream byte stream into whole server-sent events, so each can be forwarded the moment
+ * it is complete and the relay can read the few it must (usage, errors, `[DONE]`) without parsing
+ * the rest.
+ */
+
+/** One complete event: its lines as sent (line endings normalised), and its joined `data`. */
+export interface RawEvent {
+  text: string
+  data: string | undefined
+}
+
+/** Feeds decoded text in pieces of any size; yields the events each piece completes. */
+export function createEventSplitter() {
+  let buffer = ''
+  return function* push(text: string): Generator<RawEvent> {
+    // Normalise CRLF and lone CR; a CR at the very end may be half of a CRLF still in flight.
+    buffer = (buffer + text).replace(/\r\n/g, '\n').replace(/\r(?!$)/g, '\n')
+    let end: number
+    while ((end = buffer.indexOf('\n\n')) !== -1) {
+      const block = buffer.slice(0, end)
+      buffer = buffer.slice(end + 2)
+      if (block) yield toEvent(block)
+    }
+  }
+}
+
+function toEvent(block: string): RawEvent {
+  const lines = block.split('\n')
+  const data = lines
+    .filter((line) => line.startsWith('data:'))
+    .map((line) => line.slice(line.startsWith('data: ') ? 6 : 5))
+  return { text: block, data: data.length ? data.join('\n') : undefined }
+}

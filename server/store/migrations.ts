@@ -1,0 +1,57 @@
+/**
+ * Schema migrations, applied in order at start-up, each once, each in its own transaction.
+ * Append new ones; never edit one that has shipped.
+ */
+import type { Database } from 'better-sqlite3'
+
+const MIGRATIONS: string[] = [
+  `CREATE TABLE accounts (
+     id         TEXT PRIMARY KEY,
+     name       TEXT NOT NULL,
+     created_at TEXT NOT NULL
+   );
+   CREATE TABLE keys (
+     id              TEXT PRIMARY KEY,
+     account_id      TEXT NOT NULL REFERENCES accounts (id),
+     name            TEXT NOT NULL,
+     prefix          TEXT NOT NULL,
+     hash            TEXT NOT NULL UNIQUE,
+     is_primary      INTEGER NOT NULL DEFAULT 0,
+     allowed_domains TEXT NOT NULL DEFAULT '[]',
+     rate_limit_rpm  INTEGER,
+     instructions    TEXT,
+     created_at      TEXT NOT NULL,
+     last_used_at    TEXT,
+     revoked_at      TEXT
+   );
+   CREATE INDEX keys_account ON keys (account_id);
+   -- The database itself guarantees at most one primary key per account.
+   CREATE UNIQUE INDEX keys_one_primary ON keys (account_id) WHERE is_primary = 1;
+   CREATE TABLE usage (
+     key_id            TEXT NOT NULL REFERENCES keys (id),
+     day               TEXT NOT NULL,
+     requests          INTEGER NOT NULL DEFAULT 0,
+     prompt_tokens     INTEGER NOT NULL DEFAULT 0,
+     completion_tokens INTEGER NOT NULL DEFAULT 0,
+     PRIMARY KEY (key_id, day)
+   );`,
+]
+
+/** Brings the database up to the latest schema; returns how many migrations ran. */
+export function migrate(db: Database): number {
+  db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)')
+  const isApplied = db.prepare<[number], { n: number }>('SELECT count(*) AS n FROM schema_migrations WHERE version = ?')
+  const record = db.prepare('INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)')
+  // Checked inside each IMMEDIATE transaction, so a CLI and a server starting together cannot both run one.
+  const apply = db.transaction((version: number, sql: string) => {
+    if (isApplied.get(version)!.n > 0) return false
+    db.exec(sql)
+    record.run(version, new Date().toISOString())
+    return true
+  })
+  let ran = 0
+  MIGRATIONS.forEach((sql, index) => {
+    if (apply.immediate(index + 1, sql)) ran++
+  })
+  return ran
+}

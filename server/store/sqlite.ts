@@ -1,0 +1,141 @@
+/**
+ * The embedded store: one SQLite file through better-sqlite3, migrated at open. Writes that must be
+ * atomic (the 10-key limit, the single primary) run in IMMEDIATE transactions, so a CLI process and
+ * the server can share the file safely.
+ */
+import { mkdirSync } from 'node:fs'
+import { dirname } from 'node:path'
+import Database from 'better-sqlite3'
+import { migrate } from './migrations.ts'
+import { StoreConflict, type AccountRecord, type KeyRecord, type NewKey, type Store, type UsageRow } from './store.ts'
+
+interface KeyRow {
+  id: string
+  account_id: string
+  name: string
+  prefix: string
+  is_primary: number
+  allowed_domains: string
+  rate_limit_rpm: number | null
+  instructions: string | null
+  created_at: string
+  last_used_at: string | null
+  revoked_at: string | null
+}
+
+const KEY_COLUMNS = `id, account_id, name, prefix, is_primary, allowed_domains, rate_limit_rpm, instructions,
+  created_at, last_used_at, revoked_at`
+
+const toKeyRecord = (row: KeyRow): KeyRecord => ({
+  ...row,
+  is_primary: row.is_primary === 1,
+  allowed_domains: JSON.parse(row.allowed_domains) as string[],
+})
+
+const now = () => new Date().toISOString()
+
+/** Opens (creating folders and the file as needed) and migrates the database at `path`. */
+export function openSqliteStore(path: string): Store {
+  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true })
+  const db = new Database(path)
+  db.pragma('journal_mode = WAL')
+  db.pragma('busy_timeout = 5000')
+  db.pragma('foreign_keys = ON')
+  migrate(db)
+
+  const statements = {
+    insertAccount: db.prepare('INSERT INTO accounts (id, name, created_at) VALUES (?, ?, ?)'),
+    getAccount: db.prepare<[string], AccountRecord>('SELECT id, name, created_at FROM accounts WHERE id = ?'),
+    countActive: db.prepare<[string], { n: number }>(
+      'SELECT count(*) AS n FROM keys WHERE account_id = ? AND revoked_at IS NULL',
+    ),
+    hasPrimary: db.prepare<[string], { n: number }>(
+      'SELECT count(*) AS n FROM keys WHERE account_id = ? AND is_primary = 1',
+    ),
+    insertKey: db.prepare(`INSERT INTO keys (id, account_id, name, prefix, hash, is_primary, allowed_domains,
+      rate_limit_rpm, instructions, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+    getKey: db.prepare<[string], KeyRow>(`SELECT ${KEY_COLUMNS} FROM keys WHERE id = ?`),
+    listKeys: db.prepare<[string], KeyRow>(`SELECT ${KEY_COLUMNS} FROM keys WHERE account_id = ? ORDER BY created_at, rowid`),
+    findByHash: db.prepare<[string], KeyRow>(`SELECT ${KEY_COLUMNS} FROM keys WHERE hash = ?`),
+    revoke: db.prepare('UPDATE keys SET revoked_at = coalesce(revoked_at, ?), is_primary = 0 WHERE id = ?'),
+    clearPrimary: db.prepare('UPDATE keys SET is_primary = 0 WHERE account_id = ? AND is_primary = 1'),
+    setPrimary: db.prepare('UPDATE keys SET is_primary = 1 WHERE id = ?'),
+    addUsage: db.prepare(`INSERT INTO usage (key_id, day, requests, prompt_tokens, completion_tokens)
+      VALUES (@key_id, @day, @requests, @prompt_tokens, @completion_tokens)
+      ON CONFLICT (key_id, day) DO UPDATE SET requests = requests + excluded.requests,
+        prompt_tokens = prompt_tokens + excluded.prompt_tokens,
+        completion_tokens = completion_tokens + excluded.completion_tokens`),
+    touch: db.prepare(
+      'UPDATE keys SET last_used_at = ? WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)',
+    ),
+    usage: db.prepare<[string], UsageRow>(`SELECT u.key_id, u.day, u.requests, u.prompt_tokens, u.completion_tokens
+      FROM usage u JOIN keys k ON k.id = u.key_id WHERE k.account_id = ? ORDER BY u.day, k.created_at, k.rowid`),
+  }
+
+  const getKey = (id: string) => {
+    const row = statements.getKey.get(id)
+    return row && toKeyRecord(row)
+  }
+
+  const createKey = db.transaction((id: string, key: NewKey, maxActive: number) => {
+    if (statements.countActive.get(key.accountId)!.n >= maxActive) throw new StoreConflict('key_limit_reached')
+    const primary = statements.hasPrimary.get(key.accountId)!.n === 0 ? 1 : 0
+    statements.insertKey.run(id, key.accountId, key.name, key.prefix, key.hash, primary,
+      JSON.stringify(key.allowedDomains), key.rateLimitRpm, key.instructions, now())
+    return getKey(id)!
+  })
+
+  const setPrimary = db.transaction((id: string) => {
+    const key = getKey(id)
+    if (!key) return undefined
+    if (key.revoked_at) throw new StoreConflict('key_revoked')
+    statements.clearPrimary.run(key.account_id)
+    statements.setPrimary.run(id)
+    return getKey(id)
+  })
+
+  const addUsage = db.transaction((rows: UsageRow[], lastUsed: ReadonlyMap<string, string>) => {
+    for (const row of rows) statements.addUsage.run(row)
+    for (const [id, at] of lastUsed) statements.touch.run(at, id, at)
+  })
+
+  return {
+    async createAccount(id, name) {
+      const record = { id, name, created_at: now() }
+      statements.insertAccount.run(record.id, record.name, record.created_at)
+      return record
+    },
+    async getAccount(id) {
+      return statements.getAccount.get(id)
+    },
+    async createKey(id, key, maxActive) {
+      return createKey.immediate(id, key, maxActive)
+    },
+    async listKeys(accountId) {
+      return statements.listKeys.all(accountId).map(toKeyRecord)
+    },
+    async getKey(id) {
+      return getKey(id)
+    },
+    async findKeyByHash(hash) {
+      const row = statements.findByHash.get(hash)
+      return row && toKeyRecord(row)
+    },
+    async revokeKey(id) {
+      statements.revoke.run(now(), id)
+      return getKey(id)
+    },
+    async setPrimaryKey(id) {
+      return setPrimary.immediate(id)
+    },
+    async addUsage(rows, lastUsed) {
+      addUsage.immediate(rows, lastUsed)
+    },
+    async usage(accountId) {
+      return statements.usage.all(accountId)
+    },
+    async close() {
+      if (db.open) db.close()
+    },
+  }
+}

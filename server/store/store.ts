@@ -1,0 +1,76 @@
+/**
+ * The storage interface the handlers use. It is async so that a networked store (PostgreSQL) can
+ * implement it later without touching the handlers; SQLite answers synchronously underneath.
+ */
+
+export interface AccountRecord {
+  id: string
+  name: string
+  created_at: string
+}
+
+/** A key as stored: never the full key, only its hash (not exposed) and its prefix. */
+export interface KeyRecord {
+  id: string
+  account_id: string
+  name: string
+  prefix: string
+  is_primary: boolean
+  allowed_domains: string[]
+  /** Requests per rolling minute; null follows the server's RATE_LIMIT_RPM. */
+  rate_limit_rpm: number | null
+  instructions: string | null
+  created_at: string
+  last_used_at: string | null
+  revoked_at: string | null
+}
+
+export interface NewKey {
+  accountId: string
+  name: string
+  hash: string
+  prefix: string
+  allowedDomains: string[]
+  rateLimitRpm: number | null
+  instructions: string | null
+}
+
+/** Usage added up for one key on one UTC day. */
+export interface UsageRow {
+  key_id: string
+  day: string
+  requests: number
+  prompt_tokens: number
+  completion_tokens: number
+}
+
+/** Why a key could not be created or changed; the management layer turns these into HTTP errors. */
+export class StoreConflict extends Error {
+  override name = 'StoreConflict'
+  constructor(readonly reason: 'key_limit_reached' | 'key_revoked') {
+    super(reason)
+  }
+}
+
+export interface Store {
+  createAccount(id: string, name: string): Promise<AccountRecord>
+  getAccount(id: string): Promise<AccountRecord | undefined>
+  /**
+   * Inserts an active key atomically with the limit check: throws StoreConflict('key_limit_reached')
+   * when the account already has `maxActive` active keys. The key becomes primary when the account
+   * has none.
+   */
+  createKey(id: string, key: NewKey, maxActive: number): Promise<KeyRecord>
+  listKeys(accountId: string): Promise<KeyRecord[]>
+  getKey(id: string): Promise<KeyRecord | undefined>
+  /** The hot path: one indexed lookup by SHA-256 hash, revoked keys included. */
+  findKeyByHash(hash: string): Promise<KeyRecord | undefined>
+  /** Revokes (idempotently) and drops the primary flag; undefined for an unknown id. */
+  revokeKey(id: string): Promise<KeyRecord | undefined>
+  /** Makes an active key the account's only primary; throws StoreConflict('key_revoked') for a revoked one. */
+  setPrimaryKey(id: string): Promise<KeyRecord | undefined>
+  /** Adds usage deltas and moves last_used_at forward, in one transaction. */
+  addUsage(rows: UsageRow[], lastUsed: ReadonlyMap<string, string>): Promise<void>
+  usage(accountId: string): Promise<UsageRow[]>
+  close(): Promise<void>
+}

@@ -1,0 +1,72 @@
+/**
+ * Usage accounting without a database write per request: counts are added up in memory and written
+ * in one transaction every `flushMs` (and on shutdown, and before usage is read). last_used_at rides
+ * along in the same write, so a busy key costs at most one write per flush, not one per request.
+ */
+import type { Logger } from './log.ts'
+import type { Store, UsageRow } from './store/store.ts'
+
+export interface UsageRecorder {
+  /** Counts one relayed request. */
+  request(keyId: string): void
+  /** Adds the tokens the upstream reported for one answer. */
+  tokens(keyId: string, prompt: number, completion: number): void
+  /** Writes everything buffered so far. */
+  flush(): Promise<void>
+  /** Stops the timer and writes the rest. */
+  close(): Promise<void>
+}
+
+export function createUsageRecorder(store: Store, log: Logger, options: { flushMs?: number } = {}): UsageRecorder {
+  // Pending deltas by `${keyId} ${day}`; drained on every flush.
+  let pending = new Map<string, UsageRow>()
+  let lastUsed = new Map<string, string>()
+  // Writes run one after another; each takes everything buffered when it starts.
+  let writes = Promise.resolve()
+
+  const rowFor = (keyId: string) => {
+    const day = new Date().toISOString().slice(0, 10)
+    const id = `${keyId} ${day}`
+    let row = pending.get(id)
+    if (!row) {
+      row = { key_id: keyId, day, requests: 0, prompt_tokens: 0, completion_tokens: 0 }
+      pending.set(id, row)
+    }
+    return row
+  }
+
+  const write = async () => {
+    if (pending.size === 0 && lastUsed.size === 0) return
+    const rows = [...pending.values()]
+    const used = lastUsed
+    pending = new Map()
+    lastUsed = new Map()
+    try {
+      await store.addUsage(rows, used)
+    } catch (err) {
+      log.error('usage write failed', { err, rows: rows.length })
+    }
+  }
+
+  const flush = () => (writes = writes.then(write))
+
+  const timer = setInterval(flush, options.flushMs ?? 10_000)
+  timer.unref()
+
+  return {
+    request(keyId) {
+      rowFor(keyId).requests++
+      lastUsed.set(keyId, new Date().toISOString())
+    },
+    tokens(keyId, prompt, completion) {
+      const row = rowFor(keyId)
+      row.prompt_tokens += prompt
+      row.completion_tokens += completion
+    },
+    flush,
+    close() {
+      clearInterval(timer)
+      return flush()
+    },
+  }
+}
