@@ -141,8 +141,9 @@ export function createRelay(options: RelayOptions): Relay {
         extendDeadline()
         for (const event of split(decoder.decode(chunk.value, { stream: true }))) {
           if (event.data === '[DONE]') {
-            await reader.cancel().catch(() => {})
             res.end('data: [DONE]\n\n')
+            // Not awaited: some bodies never settle a cancel once they are done.
+            reader.cancel().catch(() => {})
             return
           }
           if (!forwardable(event, chat, keyId, fail)) continue
@@ -151,7 +152,7 @@ export function createRelay(options: RelayOptions): Relay {
         }
       }
     } catch (err) {
-      await reader.cancel().catch(() => {})
+      reader.cancel().catch(() => {})
       throw err
     } finally {
       clearTimeout(ping)

@@ -1,0 +1,144 @@
+/**
+ * Test harness: the real server on a real socket (port 0) with a real SQLite file in a temporary
+ * folder, msw standing in for the upstream model API at UPSTREAM_BASE_URL, and small helpers for
+ * the admin API and chat requests.
+ */
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { http, HttpResponse } from 'msw'
+import { setupServer } from 'msw/node'
+import { loadConfig } from '../../server/config.ts'
+import { createLogger } from '../../server/log.ts'
+import { createAppServer, type AppServerOptions } from '../../server/server.ts'
+
+export const ADMIN_TOKEN = 'test-admin-token-0123456789'
+export const UPSTREAM_KEY = 'sk-upstream-secret-do-not-leak'
+export const UPSTREAM_URL = 'http://upstream.test/v1/chat/completions'
+export const MODEL = 'assisters-chat-v1'
+
+/** msw for the upstream only; requests to the server under test (loopback) pass through. */
+export function createUpstreamMock() {
+  const mock = setupServer()
+  return {
+    mock,
+    listen: () =>
+      mock.listen({
+        onUnhandledRequest(request, print) {
+          const host = new URL(request.url).hostname
+          if (host !== '127.0.0.1' && host !== 'localhost') print.error()
+        },
+      }),
+  }
+}
+
+/** A streaming upstream body: each string becomes one `data:` event, then `[DONE]`. */
+export function sseEvents(chunks: unknown[], options: { done?: boolean } = {}) {
+  const lines = chunks.map((chunk) => `data: ${typeof chunk === 'string' ? chunk : JSON.stringify(chunk)}\n\n`)
+  if (options.done !== false) lines.push('data: [DONE]\n\n')
+  return lines.join('')
+}
+
+/** An OpenAI chat.completion.chunk carrying one piece of text. */
+export const deltaChunk = (content: string) => ({
+  id: 'chatcmpl-1',
+  object: 'chat.completion.chunk',
+  created: 1,
+  model: 'upstream-model',
+  choices: [{ index: 0, delta: { content }, finish_reason: null }],
+})
+
+/** The usage chunk an upstream sends last when asked with stream_options.include_usage. */
+export const usageChunk = (prompt: number, completion: number) => ({
+  id: 'chatcmpl-1',
+  object: 'chat.completion.chunk',
+  created: 1,
+  model: 'upstream-model',
+  choices: [],
+  usage: { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion },
+})
+
+/** A non-streaming OpenAI chat.completion answer. */
+export const completion = (content: string, usage = { prompt_tokens: 5, completion_tokens: 7 }) => ({
+  id: 'chatcmpl-1',
+  object: 'chat.completion',
+  created: 1,
+  model: 'upstream-model',
+  choices: [{ index: 0, message: { role: 'assistant', content }, finish_reason: 'stop' }],
+  usage: { ...usage, total_tokens: usage.prompt_tokens + usage.completion_tokens },
+})
+
+/** An upstream handler answering every chat request with this JSON. */
+export const answerJson = (body: unknown) => http.post(UPSTREAM_URL, () => HttpResponse.json(body))
+
+export interface TestServer {
+  url: string
+  dir: string
+  /** Every log line written so far, as text. */
+  logs: string[]
+  admin(method: string, path: string, body?: unknown): Promise<{ status: number; body: any; headers: Headers }>
+  /** Creates an account and a key on it; returns the full key and its record. */
+  createKey(fields?: Record<string, unknown>, accountId?: string): Promise<{ key: string; id: string; accountId: string; record: any }>
+  /** POST /v1/chat/completions with a key (and by default a JSON body for the public model). */
+  chat(key: string | undefined, body?: unknown, headers?: Record<string, string>): Promise<Response>
+  close(): Promise<void>
+}
+
+/** Starts the real server with test settings; `env` overrides them (an empty string unsets one). */
+export async function startServer(
+  env: Record<string, string> = {},
+  options: Partial<AppServerOptions> = {},
+): Promise<TestServer> {
+  const dir = mkdtempSync(join(tmpdir(), 'assisters-test-'))
+  const logs: string[] = []
+  const config = loadConfig({
+    PORT: '0',
+    DATABASE_URL: `sqlite:${join(dir, 'test.db')}`,
+    ADMIN_TOKEN,
+    UPSTREAM_BASE_URL: 'http://upstream.test/v1',
+    UPSTREAM_MODEL: 'upstream-model',
+    UPSTREAM_API_KEY: UPSTREAM_KEY,
+    ...env,
+  })
+  const log = createLogger({ write: (line) => logs.push(line), secrets: [UPSTREAM_KEY, ADMIN_TOKEN] })
+  const app = createAppServer(config, { log, graceMs: 2000, ...options })
+  const url = await app.listen()
+
+  const admin: TestServer['admin'] = async (method, path, body) => {
+    const response = await fetch(url + path, {
+      method,
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    })
+    const text = await response.text()
+    return { status: response.status, body: text ? JSON.parse(text) : undefined, headers: response.headers }
+  }
+
+  return {
+    url,
+    dir,
+    logs,
+    admin,
+    async createKey(fields = {}, accountId) {
+      const account = accountId ?? (await admin('POST', '/admin/accounts', { name: 'Test account' })).body.id
+      const created = await admin('POST', `/admin/accounts/${account}/keys`, { name: 'Test key', ...fields })
+      if (created.status !== 201) throw new Error(`key creation failed: ${JSON.stringify(created.body)}`)
+      return { key: created.body.key, id: created.body.id, accountId: account, record: created.body }
+    },
+    chat(key, body = { model: MODEL, messages: [{ role: 'user', content: 'Hello' }] }, headers = {}) {
+      return fetch(url + '/v1/chat/completions', {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          ...(key === undefined ? {} : { authorization: `Bearer ${key}` }),
+          ...headers,
+        },
+        body: typeof body === 'string' ? body : JSON.stringify(body),
+      })
+    },
+    async close() {
+      await app.close()
+      rmSync(dir, { recursive: true, force: true })
+    },
+  }
+}
