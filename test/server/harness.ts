@@ -69,7 +69,7 @@ export const completion = (content: string, usage = { prompt_tokens: 5, completi
 })
 
 /** An upstream handler answering every chat request with this JSON. */
-export const answerJson = (body: unknown) => http.post(UPSTREAM_URL, () => HttpResponse.json(body))
+export const answerJson = (body: Record<string, unknown>) => http.post(UPSTREAM_URL, () => HttpResponse.json(body))
 
 export interface TestServer {
   url: string

@@ -1,0 +1,150 @@
+/**
+ * The key-management CLI (`npm run --silent assisters -- <args>`): the same management code as the
+ * admin API, on the database at DATABASE_URL. `--json` prints only JSON (errors included, on
+ * stderr); the exit status is 0 on success, 1 when the request is refused, 2 for a usage mistake.
+ */
+import { pathToFileURL } from 'node:url'
+import { parseArgs } from 'node:util'
+import { ConfigError, loadConfig } from './config.ts'
+import { HttpError } from './errors.ts'
+import { createManagement, type KeyView, type Management } from './management.ts'
+import { openSqliteStore } from './store/sqlite.ts'
+
+const USAGE = `Usage: assisters <command> [options]
+
+  accounts create --name NAME
+  keys create --account ID --name NAME [--domains a.com,*.b.com] [--rpm N] [--instructions TEXT]
+  keys list --account ID
+  keys revoke KEY_ID
+  keys primary KEY_ID
+  usage --account ID
+
+Every command takes --json for machine-readable output.
+The database is DATABASE_URL (default sqlite:data/assisters.db).`
+
+class UsageError extends Error {}
+
+interface Output {
+  json: unknown
+  text: string
+}
+
+const OPTIONS = {
+  name: { type: 'string' },
+  account: { type: 'string' },
+  domains: { type: 'string' },
+  rpm: { type: 'string' },
+  instructions: { type: 'string' },
+  json: { type: 'boolean', default: false },
+  help: { type: 'boolean', short: 'h', default: false },
+} as const
+
+type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>['values']
+
+/** Runs one command line; returns the exit status. */
+export async function runCli(
+  argv: string[],
+  env: Record<string, string | undefined>,
+  io: { out: (text: string) => void; err: (text: string) => void },
+): Promise<number> {
+  let json = argv.includes('--json')
+  try {
+    const { values, positionals } = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true })
+    json = values.json
+    if (values.help || positionals.length === 0) {
+      io.out(USAGE + '\n')
+      return values.help ? 0 : 2
+    }
+    const config = loadConfig(env)
+    const store = openSqliteStore(config.database.path)
+    try {
+      const management = createManagement({ store, defaultRpm: config.rateLimitRpm })
+      const result = await dispatch(management, positionals, values)
+      io.out(json ? JSON.stringify(result.json, null, 2) + '\n' : result.text + '\n')
+      return 0
+    } finally {
+      await store.close()
+    }
+  } catch (err) {
+    const [status, error] =
+      err instanceof HttpError ? [1, err.toJSON()]
+      : err instanceof ConfigError ? [1, { error: { message: err.message, type: 'config_error', code: 'invalid_config' } }]
+      : err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') ?
+        [2, { error: { message: (err as Error).message, type: 'usage_error', code: 'invalid_arguments' } }]
+      : [1, { error: { message: (err as Error).message, type: 'api_error', code: 'internal_error' } }]
+    const { message, param } = error.error as { message: string; param?: string }
+    io.err(json ? JSON.stringify(error) + '\n' : `assisters: ${message}${param ? ` (${param})` : ''}\n${status === 2 ? `\n${USAGE}\n` : ''}`)
+    return status
+  }
+}
+
+async function dispatch(management: Management, positionals: string[], values: Values): Promise<Output> {
+  const [noun, verb, id, ...extra] = positionals
+  const command = `${noun} ${verb ?? ''}`.trim()
+  const takesId = command === 'keys revoke' || command === 'keys primary'
+  if (extra.length > 0 || (id !== undefined && !takesId)) throw new UsageError(`Unexpected argument '${extra[0] ?? id}'`)
+
+  switch (command) {
+    case 'accounts create': {
+      const account = await management.createAccount({ name: values.name })
+      return { json: account, text: `Created account ${account.id} (${account.name})` }
+    }
+    case 'keys create': {
+      const key = await management.createKey(required(values.account, '--account'), {
+        name: values.name,
+        allowed_domains: values.domains?.split(',').map((domain) => domain.trim()).filter(Boolean),
+        rate_limit_rpm: values.rpm === undefined ? undefined : rpm(values.rpm),
+        instructions: values.instructions,
+      })
+      return {
+        json: key,
+        text: `${describe(key)}\n\n  ${key.key}\n\nThis is the only time the full key is shown: store it now.`,
+      }
+    }
+    case 'keys list': {
+      const keys = await management.listKeys(required(values.account, '--account'))
+      return { json: { data: keys }, text: keys.length ? keys.map(describe).join('\n') : 'No keys yet.' }
+    }
+    case 'keys revoke': {
+      const key = await management.revokeKey(required(id, 'KEY_ID'))
+      return { json: key, text: `Revoked ${describe(key)}` }
+    }
+    case 'keys primary': {
+      const key = await management.makePrimary(required(id, 'KEY_ID'))
+      return { json: key, text: `Primary is now ${describe(key)}` }
+    }
+    case 'usage': {
+      const rows = await management.usage(required(values.account, '--account'))
+      const text = rows.map((row) => `${row.day}  ${row.key_id}  ${row.requests} requests  ` +
+        `${row.prompt_tokens} prompt + ${row.completion_tokens} completion tokens`)
+      return { json: { data: rows }, text: text.length ? text.join('\n') : 'No usage yet.' }
+    }
+    default:
+      throw new UsageError(`Unknown command '${command}'`)
+  }
+}
+
+function required(value: string | undefined, name: string): string {
+  if (!value) throw new UsageError(`${name} is required`)
+  return value
+}
+
+function rpm(text: string): number {
+  // Passed on as a number so the management layer's own check (and message) applies.
+  if (!/^\d+$/.test(text)) throw new UsageError(`--rpm must be a whole number, got '${text.slice(0, 20)}'`)
+  return Number(text)
+}
+
+function describe(key: KeyView): string {
+  const flags = [key.is_primary && 'primary', key.revoked_at && `revoked ${key.revoked_at}`].filter(Boolean).join(', ')
+  const domains = key.allowed_domains.length ? key.allowed_domains.join(' ') : 'any origin'
+  return `${key.id}  ${key.prefix}…  ${key.name}${flags ? `  [${flags}]` : ''}  ${domains}  ${key.rate_limit_rpm}/min`
+}
+
+// Run only when executed, not when imported by tests.
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  process.exitCode = await runCli(process.argv.slice(2), process.env, {
+    out: (text) => process.stdout.write(text),
+    err: (text) => process.stderr.write(text),
+  })
+}
