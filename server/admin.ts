@@ -20,9 +20,9 @@ interface Route {
 const ID = '([A-Za-z0-9_]{1,64})'
 const ROUTES: Route[] = [
   { method: 'POST', pattern: /^\/admin\/accounts$/,
-    run: async (m, _id, req) => [201, await m.createAccount(await readJsonBody(req, ADMIN_BODY_LIMIT))] },
+    run: async (m, _id, req) => [201, await m.createAccount(await readBody(req))] },
   { method: 'POST', pattern: new RegExp(`^/admin/accounts/${ID}/keys$`),
-    run: async (m, id, req) => [201, await m.createKey(id, await readJsonBody(req, ADMIN_BODY_LIMIT))] },
+    run: async (m, id, req) => [201, await m.createKey(id, await readBody(req))] },
   { method: 'GET', pattern: new RegExp(`^/admin/accounts/${ID}/keys$`),
     run: async (m, id) => [200, { data: await m.listKeys(id) }] },
   { method: 'GET', pattern: new RegExp(`^/admin/accounts/${ID}/usage$`),
@@ -32,6 +32,18 @@ const ROUTES: Route[] = [
   { method: 'POST', pattern: new RegExp(`^/admin/keys/${ID}/primary$`),
     run: async (m, id) => [200, await m.makePrimary(id)] },
 ]
+
+/** The JSON body; a body that is not JSON names `body` as its param, like every other bad admin input. */
+async function readBody(req: IncomingMessage): Promise<unknown> {
+  try {
+    return await readJsonBody(req, ADMIN_BODY_LIMIT)
+  } catch (err) {
+    if (err instanceof HttpError && err.status === 400 && err.param === undefined) {
+      throw new HttpError(err.status, err.type, err.code, err.message, 'body', err.headers)
+    }
+    throw err
+  }
+}
 
 const invalidAdminToken = () =>
   new HttpError(401, 'invalid_request_error', 'invalid_api_key', 'Invalid admin token')

@@ -39,7 +39,7 @@ export function createWidgetAsset(path: string) {
       // Sites that isolate themselves (COEP) may still load the script.
       'cross-origin-resource-policy': 'cross-origin',
     }
-    if (req.headers['if-none-match']?.split(/\s*,\s*/).includes(file.etag)) {
+    if (matchesEtag(req.headers['if-none-match'], file.etag)) {
       res.writeHead(304, headers)
       res.end()
       return
@@ -52,4 +52,14 @@ export function createWidgetAsset(path: string) {
     })
     res.end(file.body)
   }
+}
+
+/**
+ * If-None-Match uses the weak comparison (RFC 9110 §13.1.2): a proxy that compresses the file turns
+ * our ETag into `W/"…"`, and browsers send that back. `*` matches any existing file.
+ */
+function matchesEtag(header: string | undefined, etag: string): boolean {
+  if (header === undefined) return false
+  if (header.trim() === '*') return true
+  return header.split(',').some((tag) => tag.trim().replace(/^W\//, '') === etag)
 }
