@@ -51,10 +51,12 @@ export async function runCli(
   try {
     const { values, positionals } = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true })
     json = values.json
-    if (values.help || positionals.length === 0) {
+    if (values.help) {
       io.out(USAGE + '\n')
-      return values.help ? 0 : 2
+      return 0
     }
+    // A mistake like any other: on stderr (as JSON with --json), so stdout stays clean for scripts.
+    if (positionals.length === 0) throw new UsageError('No command given')
     const config = loadConfig(env)
     const store = openSqliteStore(config.database.path)
     try {

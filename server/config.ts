@@ -64,6 +64,10 @@ function integer(read: (name: string) => string | undefined, name: string, fallb
 
 function databaseFrom(url: string): Config['database'] {
   const match = /^([a-z][a-z0-9+.-]*):(.*)$/i.exec(url)
+  // `sqlite://data/x.db` would silently become the absolute path /data/x.db.
+  if (match?.[1] === 'sqlite' && /^\/\/(?!\/)/.test(match[2]!)) {
+    throw new ConfigError('DATABASE_URL must be sqlite:relative/path or sqlite:///absolute/path, not sqlite://…')
+  }
   if (match?.[1] === 'sqlite' && match[2]) return { kind: 'sqlite', path: match[2].replace(/^\/\/(?=\/)/, '') }
   if (match?.[1] === 'postgres' || match?.[1] === 'postgresql') {
     throw new ConfigError('DATABASE_URL: PostgreSQL is not supported yet; use sqlite:<path>')
@@ -76,7 +80,9 @@ function upstreamFrom(raw: string, read: (name: string) => string | undefined): 
   try {
     url = new URL(raw)
   } catch {
-    throw new ConfigError(`UPSTREAM_BASE_URL must be an http or https URL, got '${raw.slice(0, 80)}'`)
+    // Echo the value to help, but never a password pasted into it.
+    const shown = raw.replace(/\/\/[^/]*@/, '//…@').slice(0, 80)
+    throw new ConfigError(`UPSTREAM_BASE_URL must be an http or https URL, got '${shown}'`)
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
     throw new ConfigError(`UPSTREAM_BASE_URL must be an http or https URL, got '${url.protocol}'`)

@@ -1,0 +1,386 @@
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import Database from 'better-sqlite3'
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { generateKey, hashKey, keyPrefix } from '../../server/keys.ts'
+import { createLogger } from '../../server/log.ts'
+import { migrate } from '../../server/store/migrations.ts'
+import { openSqliteStore } from '../../server/store/sqlite.ts'
+import { StoreConflict, type NewKey, type Store, type UsageRow } from '../../server/store/store.ts'
+import { createUsageRecorder, type UsageRecorder } from '../../server/usage.ts'
+
+let dir: string
+let path: string
+const opened: Array<Store | UsageRecorder | Database.Database> = []
+
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'assisters-store-'))
+  path = join(dir, 'nested', 'folder', 'test.db')
+})
+afterEach(async () => {
+  for (const thing of opened.splice(0).reverse()) await thing.close()
+  rmSync(dir, { recursive: true, force: true })
+})
+
+/** The real SQLite store on this test's file; closed after the test. */
+function open(): Store {
+  const store = openSqliteStore(path)
+  opened.push(store)
+  return store
+}
+
+/** A raw connection to the same file, to look at what the store wrote. */
+function raw(): Database.Database {
+  const db = new Database(path)
+  opened.push(db)
+  return db
+}
+
+let serial = 0
+function newKey(accountId: string, fields: Partial<NewKey> = {}): NewKey {
+  const key = generateKey()
+  return {
+    accountId,
+    name: `key ${++serial}`,
+    hash: hashKey(key),
+    prefix: keyPrefix(key),
+    allowedDomains: [],
+    rateLimitRpm: null,
+    instructions: null,
+    ...fields,
+  }
+}
+
+async function accountWithKeys(store: Store, count: number, id = 'acct_1') {
+  await store.createAccount(id, 'Account')
+  const keys = []
+  for (let i = 0; i < count; i++) keys.push(await store.createKey(`key_${id}_${i}`, newKey(id), 10))
+  return keys
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+const today = () => new Date().toISOString().slice(0, 10)
+
+describe('openSqliteStore: migrations', () => {
+  it('creates the folders and the file, and runs each migration once across reopening', async () => {
+    const first = open()
+    await first.createAccount('acct_1', 'Kept')
+    await first.createKey('key_1', newKey('acct_1', { name: 'kept key', allowedDomains: ['example.com'] }), 10)
+    await first.close()
+
+    const second = open()
+    expect(await second.getAccount('acct_1')).toMatchObject({ id: 'acct_1', name: 'Kept' })
+    expect(await second.listKeys('acct_1')).toEqual([
+      expect.objectContaining({ id: 'key_1', name: 'kept key', allowed_domains: ['example.com'], is_primary: true }),
+    ])
+    await second.close()
+    open()
+
+    const db = raw()
+    expect(db.prepare('SELECT version FROM schema_migrations').all()).toEqual([{ version: 1 }])
+    expect(migrate(db)).toBe(0)
+  })
+
+  it('migrates a fresh database and reports how many migrations ran', () => {
+    const db = new Database(':memory:')
+    opened.push(db)
+    expect(migrate(db)).toBe(1)
+    expect(migrate(db)).toBe(0)
+    const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").pluck().all()
+    expect(tables).toEqual(['accounts', 'keys', 'schema_migrations', 'usage'])
+  })
+
+  it('never stores or returns a full key, only its hash and prefix', async () => {
+    const store = open()
+    await store.createAccount('acct_1', 'A')
+    const full = generateKey()
+    const record = await store.createKey('key_1', newKey('acct_1', { hash: hashKey(full), prefix: keyPrefix(full) }), 10)
+    expect(record).not.toHaveProperty('hash')
+    expect(JSON.stringify(record)).not.toContain(full)
+    expect(await store.findKeyByHash(hashKey(full))).toEqual(record)
+    const stored = raw().prepare('SELECT * FROM keys').get() as Record<string, unknown>
+    expect(stored.hash).toBe(hashKey(full))
+    expect(Object.values(stored)).not.toContain(full)
+  })
+})
+
+describe('openSqliteStore: the active-key limit', () => {
+  it('lets exactly 10 of 15 concurrent createKey calls succeed', async () => {
+    const store = open()
+    await store.createAccount('acct_1', 'A')
+    const results = await Promise.allSettled(
+      Array.from({ length: 15 }, (_, i) => store.createKey(`key_${i}`, newKey('acct_1'), 10)),
+    )
+    const refused = results.filter((result) => result.status === 'rejected')
+    expect(results.filter((result) => result.status === 'fulfilled')).toHaveLength(10)
+    expect(refused).toHaveLength(5)
+    for (const result of refused) {
+      expect(result.reason).toBeInstanceOf(StoreConflict)
+      expect(result.reason.reason).toBe('key_limit_reached')
+    }
+    expect(await store.listKeys('acct_1')).toHaveLength(10)
+  })
+
+  it('holds the limit when two connections to one file create keys at once', async () => {
+    const [a, b] = [open(), open()]
+    await a.createAccount('acct_1', 'A')
+    const results = await Promise.allSettled(
+      Array.from({ length: 15 }, (_, i) => (i % 2 ? a : b).createKey(`key_${i}`, newKey('acct_1'), 10)),
+    )
+    expect(results.filter((result) => result.status === 'fulfilled')).toHaveLength(10)
+    expect(raw().prepare('SELECT count(*) FROM keys').pluck().get()).toBe(10)
+  })
+
+  it('counts only active keys, and each account separately', async () => {
+    const store = open()
+    const keys = await accountWithKeys(store, 10)
+    await accountWithKeys(store, 10, 'acct_2')
+    await expect(store.createKey('key_x', newKey('acct_1'), 10)).rejects.toThrow(StoreConflict)
+
+    await store.revokeKey(keys[3]!.id)
+    expect(await store.createKey('key_y', newKey('acct_1'), 10)).toMatchObject({ id: 'key_y', revoked_at: null })
+    await expect(store.createKey('key_z', newKey('acct_1'), 10)).rejects.toThrow(StoreConflict)
+    expect(await store.listKeys('acct_1')).toHaveLength(11)
+  })
+
+  it('refuses a key for an account that does not exist', async () => {
+    await expect(open().createKey('key_1', newKey('acct_missing'), 10)).rejects.toThrow(/FOREIGN KEY/)
+  })
+})
+
+describe('openSqliteStore: the primary key', () => {
+  const primaries = (accountId = 'acct_1') =>
+    raw().prepare('SELECT id FROM keys WHERE account_id = ? AND is_primary = 1').pluck().all(accountId)
+
+  it('makes the first key primary and no other', async () => {
+    const keys = await accountWithKeys(open(), 3)
+    expect(keys.map((key) => key.is_primary)).toEqual([true, false, false])
+  })
+
+  it('keeps at most one primary per account while setPrimaryKey calls race on two connections', async () => {
+    const [a, b] = [open(), open()]
+    const keys = await accountWithKeys(a, 5)
+    await accountWithKeys(a, 2, 'acct_2')
+    const calls = Array.from({ length: 40 }, (_, i) => (i % 2 ? a : b).setPrimaryKey(keys[(i * 3) % 5]!.id))
+    const results = await Promise.all(calls)
+    expect(results.every((key) => key?.is_primary)).toBe(true)
+    expect(primaries()).toEqual([keys[(39 * 3) % 5]!.id])
+    expect(primaries('acct_2')).toHaveLength(1)
+  })
+
+  it('has the database itself refuse a second primary for one account', async () => {
+    await accountWithKeys(open(), 2)
+    expect(() => raw().prepare("UPDATE keys SET is_primary = 1 WHERE account_id = 'acct_1'").run()).toThrow(/UNIQUE/)
+  })
+
+  it('leaves no primary after revoking it, until another is set or a new key is created', async () => {
+    const store = open()
+    const [first, second] = await accountWithKeys(store, 2)
+    expect(await store.revokeKey(first!.id)).toMatchObject({ is_primary: false })
+    expect(primaries()).toEqual([])
+    expect(await store.createKey('key_new', newKey('acct_1'), 10)).toMatchObject({ is_primary: true })
+    expect(await store.setPrimaryKey(second!.id)).toMatchObject({ id: second!.id, is_primary: true })
+    expect(primaries()).toEqual([second!.id])
+  })
+
+  it('refuses to make a revoked key primary, and answers undefined for an unknown id', async () => {
+    const store = open()
+    const [first, second] = await accountWithKeys(store, 2)
+    await store.revokeKey(second!.id)
+    await expect(store.setPrimaryKey(second!.id)).rejects.toMatchObject({ reason: 'key_revoked' })
+    expect(primaries()).toEqual([first!.id])
+    expect(await store.setPrimaryKey('key_missing')).toBeUndefined()
+  })
+})
+
+describe('openSqliteStore: revocation and lookup', () => {
+  it('revokes idempotently: a second call keeps the first revoked_at', async () => {
+    const store = open()
+    const [key] = await accountWithKeys(store, 1)
+    const revoked = await store.revokeKey(key!.id)
+    expect(revoked?.revoked_at).toMatch(/^\d{4}-\d\d-\d\dT/)
+    await sleep(5)
+    expect(await store.revokeKey(key!.id)).toEqual(revoked)
+  })
+
+  it('answers undefined when revoking an unknown id', async () => {
+    expect(await open().revokeKey('key_missing')).toBeUndefined()
+  })
+
+  it('finds a key by hash, revoked or not, and nothing for an unknown hash', async () => {
+    const store = open()
+    await store.createAccount('acct_1', 'A')
+    const input = newKey('acct_1', { allowedDomains: ['*.example.com'], rateLimitRpm: 5, instructions: 'Be brief.' })
+    await store.createKey('key_1', input, 10)
+    expect(await store.findKeyByHash(input.hash)).toMatchObject({
+      id: 'key_1', account_id: 'acct_1', allowed_domains: ['*.example.com'], rate_limit_rpm: 5, instructions: 'Be brief.',
+      last_used_at: null, revoked_at: null,
+    })
+    await store.revokeKey('key_1')
+    expect(await store.findKeyByHash(input.hash)).toMatchObject({ id: 'key_1', revoked_at: expect.any(String) })
+    expect(await store.findKeyByHash(hashKey(generateKey()))).toBeUndefined()
+  })
+
+  it('refuses two keys with the same hash', async () => {
+    const store = open()
+    await store.createAccount('acct_1', 'A')
+    const input = newKey('acct_1')
+    await store.createKey('key_1', input, 10)
+    await expect(store.createKey('key_2', { ...input, name: 'again' }, 10)).rejects.toThrow(/UNIQUE/)
+  })
+
+  it('lists keys in creation order', async () => {
+    const store = open()
+    const keys = await accountWithKeys(store, 4)
+    expect((await store.listKeys('acct_1')).map((key) => key.id)).toEqual(keys.map((key) => key.id))
+    expect(await store.listKeys('acct_missing')).toEqual([])
+  })
+})
+
+describe('openSqliteStore: usage', () => {
+  const row = (key_id: string, day: string, requests: number, prompt_tokens = 0, completion_tokens = 0): UsageRow =>
+    ({ key_id, day, requests, prompt_tokens, completion_tokens })
+
+  it('adds usage up across calls, per key per day', async () => {
+    const store = open()
+    const [a, b] = await accountWithKeys(store, 2)
+    await store.addUsage([row(a!.id, '2026-01-01', 2, 10, 20), row(b!.id, '2026-01-01', 1, 1, 1)], new Map())
+    await store.addUsage([row(a!.id, '2026-01-01', 3, 5, 6), row(a!.id, '2026-01-02', 1, 0, 2)], new Map())
+    expect(await store.usage('acct_1')).toEqual([
+      row(a!.id, '2026-01-01', 5, 15, 26),
+      row(b!.id, '2026-01-01', 1, 1, 1),
+      row(a!.id, '2026-01-02', 1, 0, 2),
+    ])
+  })
+
+  it('shows only the account’s own usage', async () => {
+    const store = open()
+    const [mine] = await accountWithKeys(store, 1)
+    const [theirs] = await accountWithKeys(store, 1, 'acct_2')
+    await store.addUsage([row(mine!.id, '2026-01-01', 1), row(theirs!.id, '2026-01-01', 7)], new Map())
+    expect(await store.usage('acct_2')).toEqual([row(theirs!.id, '2026-01-01', 7)])
+  })
+
+  it('only moves last_used_at forward', async () => {
+    const store = open()
+    const [key] = await accountWithKeys(store, 1)
+    const lastUsed = async (at: string) => {
+      await store.addUsage([], new Map([[key!.id, at]]))
+      return (await store.getKey(key!.id))?.last_used_at
+    }
+    expect(await lastUsed('2026-03-01T10:00:00.000Z')).toBe('2026-03-01T10:00:00.000Z')
+    expect(await lastUsed('2026-03-01T09:59:59.999Z')).toBe('2026-03-01T10:00:00.000Z')
+    expect(await lastUsed('2026-03-02T00:00:00.000Z')).toBe('2026-03-02T00:00:00.000Z')
+  })
+
+  it('writes nothing from a batch that fails part-way', async () => {
+    const store = open()
+    const [key] = await accountWithKeys(store, 1)
+    await expect(
+      store.addUsage([row(key!.id, '2026-01-01', 1), row('key_missing', '2026-01-01', 1)], new Map([[key!.id, '2026-01-01T00:00:00.000Z']])),
+    ).rejects.toThrow(/FOREIGN KEY/)
+    expect(await store.usage('acct_1')).toEqual([])
+    expect((await store.getKey(key!.id))?.last_used_at).toBeNull()
+  })
+})
+
+describe('createUsageRecorder', () => {
+  /** The real store, with each addUsage call recorded (and failing while `fail` is set). */
+  function setup(options: { flushMs?: number } = {}) {
+    const store = open()
+    const writes: Array<{ rows: UsageRow[]; lastUsed: Map<string, string> }> = []
+    const state = { fail: false }
+    const watched: Store = {
+      ...store,
+      async addUsage(rows, lastUsed) {
+        writes.push({ rows: structuredClone(rows), lastUsed: new Map(lastUsed) })
+        if (state.fail) throw new Error('disk full')
+        return store.addUsage(rows, lastUsed)
+      },
+    }
+    const logs: string[] = []
+    const recorder = createUsageRecorder(watched, createLogger({ write: (line) => logs.push(line) }), { flushMs: 60_000, ...options })
+    opened.push(recorder)
+    return { store, recorder, writes, logs, state }
+  }
+
+  it('writes nothing until flush, then everything in one write', async () => {
+    const { store, recorder, writes } = setup()
+    const [a, b] = await accountWithKeys(store, 2)
+    for (let i = 0; i < 100; i++) recorder.request(a!.id)
+    for (let i = 0; i < 30; i++) recorder.tokens(a!.id, 2, 3)
+    recorder.request(b!.id)
+    recorder.tokens(b!.id, 7, 11)
+    await sleep(10)
+    expect(writes).toHaveLength(0)
+    expect(await store.usage('acct_1')).toEqual([])
+
+    await recorder.flush()
+    expect(writes).toHaveLength(1)
+    expect(writes[0]!.rows).toHaveLength(2)
+    expect([...writes[0]!.lastUsed.keys()].sort()).toEqual([a!.id, b!.id].sort())
+    expect(await store.usage('acct_1')).toEqual([
+      { key_id: a!.id, day: today(), requests: 100, prompt_tokens: 60, completion_tokens: 90 },
+      { key_id: b!.id, day: today(), requests: 1, prompt_tokens: 7, completion_tokens: 11 },
+    ])
+    expect((await store.getKey(a!.id))?.last_used_at).toMatch(new RegExp(`^${today()}T`))
+  })
+
+  it('skips the write when nothing happened since the last flush', async () => {
+    const { store, recorder, writes } = setup()
+    const [key] = await accountWithKeys(store, 1)
+    await recorder.flush()
+    recorder.request(key!.id)
+    await recorder.flush()
+    await recorder.flush()
+    expect(writes).toHaveLength(1)
+  })
+
+  it('counts each request once when flushes overlap', async () => {
+    const { store, recorder } = setup()
+    const [key] = await accountWithKeys(store, 1)
+    recorder.request(key!.id)
+    const first = recorder.flush()
+    recorder.request(key!.id)
+    await Promise.all([first, recorder.flush(), recorder.flush()])
+    expect(await store.usage('acct_1')).toMatchObject([{ requests: 2 }])
+  })
+
+  it('writes the rest on close', async () => {
+    const { store, recorder, writes } = setup()
+    const [key] = await accountWithKeys(store, 1)
+    recorder.request(key!.id)
+    await recorder.flush()
+    recorder.request(key!.id)
+    recorder.tokens(key!.id, 1, 2)
+    await recorder.close()
+    expect(writes).toHaveLength(2)
+    expect(await store.usage('acct_1')).toMatchObject([{ requests: 2, prompt_tokens: 1, completion_tokens: 2 }])
+  })
+
+  it('flushes by itself on its timer', async () => {
+    const { store, recorder } = setup({ flushMs: 20 })
+    const [key] = await accountWithKeys(store, 1)
+    recorder.request(key!.id)
+    await vi.waitFor(async () => expect(await store.usage('acct_1')).toMatchObject([{ requests: 1 }]), { timeout: 2000 })
+  })
+
+  it('logs a failed write instead of throwing, and keeps writing afterwards', async () => {
+    const { store, recorder, writes, logs, state } = setup()
+    const [key] = await accountWithKeys(store, 1)
+    state.fail = true
+    recorder.request(key!.id)
+    await expect(recorder.flush()).resolves.toBeUndefined()
+    expect(logs).toHaveLength(1)
+    expect(JSON.parse(logs[0]!)).toMatchObject({ level: 'error', msg: 'usage write failed', err: { message: 'disk full' } })
+
+    state.fail = false
+    recorder.request(key!.id)
+    recorder.request(key!.id)
+    await recorder.close()
+    expect(writes).toHaveLength(2)
+    expect(writes[1]!.rows).toMatchObject([{ key_id: key!.id, requests: 2 }])
+    expect(logs).toHaveLength(1)
+  })
+})
