@@ -67,7 +67,7 @@ export function createRelay(options: RelayOptions): Relay {
         const detail = (await response.text().catch(() => '')).slice(0, 500)
         throw fail('upstream answered an error', { status: response.status, body: detail })
       }
-      if (chat.stream) await pipeEvents(response, res, chat, keyId, extendDeadline, fail)
+      if (chat.stream) await pipeEvents(response, res, chat, keyId, extendDeadline, fail, abort.signal)
       else await sendJson(response, res, keyId, fail)
     } catch (err) {
       if (err === VISITOR_LEFT) return
@@ -108,9 +108,14 @@ export function createRelay(options: RelayOptions): Relay {
     keyId: string,
     extendDeadline: () => void,
     fail: Failure,
+    signal: AbortSignal,
   ) {
     if (!response.body) throw fail('upstream stream has no body')
     const reader = response.body.getReader()
+    // Not every body errors when its request is aborted (an in-process or mocked upstream does not):
+    // cancelling ends a pending read, and `fail` then reports why (timeout, or the visitor left).
+    const cancelOnAbort = () => void reader.cancel().catch(() => {})
+    signal.addEventListener('abort', cancelOnAbort, { once: true })
     const decoder = new TextDecoder()
     const split = createEventSplitter()
     res.writeHead(200, {
@@ -156,6 +161,7 @@ export function createRelay(options: RelayOptions): Relay {
       throw err
     } finally {
       clearTimeout(ping)
+      signal.removeEventListener('abort', cancelOnAbort)
     }
   }
 

@@ -13,9 +13,14 @@ export interface RawEvent {
 /** Feeds decoded text in pieces of any size; yields the events each piece completes. */
 export function createEventSplitter() {
   let buffer = ''
+  // The last piece ended with CR: a LF starting the next piece is the rest of that CRLF.
+  let pendingCr = false
   return function* push(text: string): Generator<RawEvent> {
-    // Normalise CRLF and lone CR; a CR at the very end may be half of a CRLF still in flight.
-    buffer = (buffer + text).replace(/\r\n/g, '\n').replace(/\r(?!$)/g, '\n')
+    if (!text) return
+    if (pendingCr && text.startsWith('\n')) text = text.slice(1)
+    pendingCr = text.endsWith('\r')
+    // A CR ends its line at once (waiting for a possible LF would hold back an event ending in CR).
+    buffer += text.replace(/\r\n?/g, '\n')
     let end: number
     while ((end = buffer.indexOf('\n\n')) !== -1) {
       const block = buffer.slice(0, end)

@@ -142,3 +142,60 @@ export async function startServer(
     },
   }
 }
+
+/** A promise with its resolve function outside, for upstreams that wait on the test. */
+export function deferred<T = void>() {
+  let resolve!: (value: T) => void
+  const promise = new Promise<T>((done) => (resolve = done))
+  return { promise, resolve }
+}
+
+/** Rejects with `what` if the promise has not settled within `ms`, so a hang fails loudly. */
+export function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`not within ${ms} ms: ${what}`)), ms)
+  })
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer))
+}
+
+/**
+ * Reads our server's event stream as it arrives: `next()` gives the next event's text (the lines
+ * between blank lines, e.g. `data: {…}` or `: ping`), undefined at the end; `rest()` the remainder.
+ */
+export function eventReader(response: Response) {
+  if (!response.body) throw new Error('response has no body')
+  const reader = response.body.getReader()
+  const decoder = new TextDecoder()
+  let buffer = ''
+  let ended = false
+  const next = async (): Promise<string | undefined> => {
+    for (;;) {
+      const end = buffer.indexOf('\n\n')
+      if (end !== -1) {
+        const event = buffer.slice(0, end)
+        buffer = buffer.slice(end + 2)
+        return event
+      }
+      if (ended) {
+        if (buffer) throw new Error(`stream ended inside an event: ${JSON.stringify(buffer)}`)
+        return undefined
+      }
+      const chunk = await reader.read()
+      if (chunk.done) ended = true
+      else buffer += decoder.decode(chunk.value, { stream: true })
+    }
+  }
+  const rest = async () => {
+    const events: string[] = []
+    for (let event = await next(); event !== undefined; event = await next()) events.push(event)
+    return events
+  }
+  return { next, rest, cancel: () => reader.cancel() }
+}
+
+/** The parsed JSON of a `data:` event (not a comment, not `[DONE]`). */
+export function eventData(event: string | undefined): any {
+  if (!event?.startsWith('data: ')) throw new Error(`not a data event: ${JSON.stringify(event)}`)
+  return JSON.parse(event.slice(6))
+}
