@@ -17,6 +17,8 @@ interface Route {
   run(management: Management, id: string, req: IncomingMessage): Promise<[status: number, body: unknown]>
 }
 
+// The auth scheme is case-insensitive (RFC 9110 §11.1), as on the public API.
+const BEARER = /^bearer +(\S+)$/i
 const ID = '([A-Za-z0-9_]{1,64})'
 const ROUTES: Route[] = [
   { method: 'POST', pattern: /^\/admin\/accounts$/,
@@ -51,12 +53,13 @@ const invalidAdminToken = () =>
 /** A handler for every path under /admin/. */
 export function createAdminHandler(management: Management, adminToken: string | undefined) {
   // Compare digests in constant time, so response timing says nothing about the token.
-  const expected = adminToken && digest(`Bearer ${adminToken}`)
+  const expected = adminToken && digest(adminToken)
 
   return async function handleAdmin(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
     if (!expected) throw notFound()
     const given = req.headersDistinct.authorization
-    if (given?.length !== 1 || !timingSafeEqual(digest(given[0]!), expected)) throw invalidAdminToken()
+    const token = given?.length === 1 ? BEARER.exec(given[0]!)?.[1] : undefined
+    if (!token || !timingSafeEqual(digest(token), expected)) throw invalidAdminToken()
 
     const matching = ROUTES.filter((route) => route.pattern.test(path))
     if (matching.length === 0) throw notFound()

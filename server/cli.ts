@@ -94,7 +94,8 @@ async function dispatch(management: Management, positionals: string[], values: V
     case 'keys create': {
       const key = await management.createKey(required(values.account, '--account'), {
         name: values.name,
-        allowed_domains: values.domains?.split(',').map((domain) => domain.trim()).filter(Boolean),
+                // Empty entries are passed on, so `--domains ""` is refused rather than read as "any origin".
+        allowed_domains: values.domains?.split(','),
         rate_limit_rpm: values.rpm === undefined ? undefined : rpm(values.rpm),
         instructions: values.instructions,
       })

@@ -8,7 +8,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { ChatRequest } from './chat-request.ts'
 import { upstreamError, upstreamTimeout } from './errors.ts'
 import type { Logger } from './log.ts'
-import { createEventSplitter, type RawEvent } from './sse-events.ts'
+import { createEventSplitter, EventTooLarge, type RawEvent } from './sse-events.ts'
 import type { Upstream } from './upstream.ts'
 import type { UsageRecorder } from './usage.ts'
 
@@ -144,16 +144,20 @@ export function createRelay(options: RelayOptions): Relay {
         }
         if (chunk.done) throw fail('upstream stream ended without [DONE]')
         extendDeadline()
-        for (const event of split(decoder.decode(chunk.value, { stream: true }))) {
-          if (event.data === '[DONE]') {
-            res.end('data: [DONE]\n\n')
-            // Not awaited: some bodies never settle a cancel once they are done.
-            reader.cancel().catch(() => {})
-            return
+        try {
+          for (const event of split(decoder.decode(chunk.value, { stream: true }))) {
+            if (event.data === '[DONE]') {
+              res.end('data: [DONE]\n\n')
+              // Not awaited: some bodies never settle a cancel once they are done.
+              reader.cancel().catch(() => {})
+              return
+            }
+            if (!forwardable(event, chat, keyId, fail)) continue
+            schedulePing()
+            if (!res.write(event.text + '\n\n')) await drained(res)
           }
-          if (!forwardable(event, chat, keyId, fail)) continue
-          schedulePing()
-          if (!res.write(event.text + '\n\n')) await drained(res)
+        } catch (err) {
+          throw err instanceof EventTooLarge ? fail('upstream event too large', err.message) : err
         }
       }
     } catch (err) {

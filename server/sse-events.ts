@@ -10,8 +10,16 @@ export interface RawEvent {
   data: string | undefined
 }
 
-/** Feeds decoded text in pieces of any size; yields the events each piece completes. */
-export function createEventSplitter() {
+/** Thrown when an event grows past the splitter's limit without ending. */
+export class EventTooLarge extends Error {
+  override name = 'EventTooLarge'
+}
+
+/**
+ * Feeds decoded text in pieces of any size; yields the events each piece completes. An event that
+ * grows past `maxEventChars` without ending throws EventTooLarge, so the buffer stays bounded.
+ */
+export function createEventSplitter(maxEventChars = 1024 * 1024) {
   let buffer = ''
   // The last piece ended with CR: a LF starting the next piece is the rest of that CRLF.
   let pendingCr = false
@@ -27,6 +35,7 @@ export function createEventSplitter() {
       buffer = buffer.slice(end + 2)
       if (block) yield toEvent(block)
     }
+    if (buffer.length > maxEventChars) throw new EventTooLarge(`an event is longer than ${maxEventChars} characters`)
   }
 }
 

@@ -37,14 +37,20 @@ export function createUsageRecorder(store: Store, log: Logger, options: { flushM
 
   const write = async () => {
     if (pending.size === 0 && lastUsed.size === 0) return
-    const rows = [...pending.values()]
+    const rows = pending
     const used = lastUsed
     pending = new Map()
     lastUsed = new Map()
     try {
-      await store.addUsage(rows, used)
+      await store.addUsage([...rows.values()], used)
     } catch (err) {
-      log.error('usage write failed', { err, rows: rows.length })
+      log.error('usage write failed; kept for the next flush', { err, rows: rows.size })
+      // Put the counts back, so a passing database hiccup loses nothing.
+      for (const [id, row] of rows) {
+        const later = pending.get(id)
+        pending.set(id, later ? addRows(row, later) : row)
+      }
+      for (const [id, at] of used) if (!lastUsed.has(id)) lastUsed.set(id, at)
     }
   }
 
@@ -70,3 +76,10 @@ export function createUsageRecorder(store: Store, log: Logger, options: { flushM
     },
   }
 }
+
+const addRows = (a: UsageRow, b: UsageRow): UsageRow => ({
+  ...a,
+  requests: a.requests + b.requests,
+  prompt_tokens: a.prompt_tokens + b.prompt_tokens,
+  completion_tokens: a.completion_tokens + b.completion_tokens,
+})

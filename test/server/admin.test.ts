@@ -97,6 +97,15 @@ describe('access to the admin API', () => {
     expect(response.status).toBe(401)
     expect((await response.json()).error).toMatchObject({ type: 'invalid_request_error', code: 'invalid_api_key' })
   })
+
+  it('accepts the Bearer scheme in any case, as the public API does', async () => {
+    const response = await fetch(server.url + '/admin/accounts', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `bearer ${ADMIN_TOKEN}` },
+      body: JSON.stringify({ name: 'Lower case' }),
+    })
+    expect(response.status).toBe(201)
+  })
 })
 
 describe('accounts', () => {

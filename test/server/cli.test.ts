@@ -197,6 +197,8 @@ describe('assisters refusals (exit 1)', () => {
       [/public suffix/, /allowed_domains/]],
     ['a domain with a path', () => {}, (account) => ['keys', 'create', '--account', account, '--name', 'k', '--domains', 'example.com/app'],
       [/has a path/, /allowed_domains/]],
+    ['an empty --domains (read as no entry, not as any origin)', () => {},
+      (account) => ['keys', 'create', '--account', account, '--name', 'k', '--domains', ''], [/is empty/, /allowed_domains/]],
     ['a rate limit of 0', () => {}, (account) => ['keys', 'create', '--account', account, '--name', 'k', '--rpm', '0'], [/rate_limit_rpm/, /1 to/]],
     ['a name with a control character', () => {}, (account) => ['keys', 'create', '--account', account, '--name', 'a\u001b[2Jb'], [/name/]],
     ['a missing account name', () => {}, () => ['accounts', 'create'], [/name/]],

@@ -225,6 +225,10 @@ describe('mid-stream failure', () => {
       'the upstream sends an error event',
       () => sseEvents([deltaChunk('partial'), { error: { message: upstreamSecret, type: 'server_error', code: null } }]),
     ],
+    [
+      'the upstream sends an event that never ends (over 1 MiB)',
+      () => sseEvents([deltaChunk('partial')], { done: false }) + 'data: ' + 'x'.repeat(1_100_000),
+    ],
   ])('sends an upstream_error event and no [DONE] when %s', async (_case, body) => {
     upstream.mock.use(http.post(UPSTREAM_URL, () => eventStream(body())))
     const response = await server.chat(key, streamRequest())
@@ -237,6 +241,14 @@ describe('mid-stream failure', () => {
     })
     expect(events[1]).not.toContain('shard 7')
     expect(events[1]).not.toContain(UPSTREAM_KEY)
+  })
+
+  it('cuts off an upstream event that grows past 1 MiB without ending, instead of buffering it', async () => {
+    upstream.mock.use(http.post(UPSTREAM_URL, () => eventStream('data: ' + 'x'.repeat(1_100_000))))
+    const response = await server.chat(key, streamRequest())
+    const events = await eventReader(response).rest()
+    expect(eventData(events.at(-1))).toMatchObject({ error: { code: 'upstream_error' } })
+    expect(server.logs.some((line) => line.includes('upstream event too large'))).toBe(true)
   })
 
   it('sends an upstream_timeout event when the upstream goes silent for longer than UPSTREAM_TIMEOUT_MS', async () => {

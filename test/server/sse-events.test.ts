@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest'
 import fc from 'fast-check'
-import { createEventSplitter, type RawEvent } from '../../server/sse-events.ts'
+import { createEventSplitter, EventTooLarge, type RawEvent } from '../../server/sse-events.ts'
 
 const encoder = new TextEncoder()
 
@@ -114,5 +114,18 @@ describe('createEventSplitter', () => {
       ),
       { numRuns: 500 },
     )
+  })
+})
+
+describe('the event size limit', () => {
+  it('throws EventTooLarge once an unfinished event outgrows the limit, and not before', () => {
+    const push = createEventSplitter(10)
+    expect([...push('data: 123')]).toEqual([])
+    expect(() => [...push('4567')]).toThrow(EventTooLarge)
+  })
+
+  it('does not count completed events against the limit', () => {
+    const push = createEventSplitter(10)
+    expect([...push('data: 1\n\ndata: 2\n\ndata: 3\n\n')]).toHaveLength(3)
   })
 })

@@ -366,21 +366,21 @@ describe('createUsageRecorder', () => {
     await vi.waitFor(async () => expect(await store.usage('acct_1')).toMatchObject([{ requests: 1 }]), { timeout: 2000 })
   })
 
-  it('logs a failed write instead of throwing, and keeps writing afterwards', async () => {
+  it('logs a failed write instead of throwing, and writes the kept counts with the next flush', async () => {
     const { store, recorder, writes, logs, state } = setup()
     const [key] = await accountWithKeys(store, 1)
     state.fail = true
     recorder.request(key!.id)
     await expect(recorder.flush()).resolves.toBeUndefined()
     expect(logs).toHaveLength(1)
-    expect(JSON.parse(logs[0]!)).toMatchObject({ level: 'error', msg: 'usage write failed', err: { message: 'disk full' } })
+    expect(JSON.parse(logs[0]!)).toMatchObject({ level: 'error', msg: 'usage write failed; kept for the next flush', err: { message: 'disk full' } })
 
     state.fail = false
     recorder.request(key!.id)
     recorder.request(key!.id)
     await recorder.close()
     expect(writes).toHaveLength(2)
-    expect(writes[1]!.rows).toMatchObject([{ key_id: key!.id, requests: 2 }])
+    expect(writes[1]!.rows).toMatchObject([{ key_id: key!.id, requests: 3 }])
     expect(logs).toHaveLength(1)
   })
 })
