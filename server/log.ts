@@ -10,8 +10,9 @@ export interface Logger {
 
 type Level = 'info' | 'warn' | 'error'
 
-// Assisters keys and Bearer tokens of any kind; an upstream key may have any shape.
-const SECRET = /\bask_[0-9A-Za-z]+|\b(Bearer\s+)\S+/g
+// Assisters keys (even glued to a word, as in `my_ask_…`) and Bearer tokens of any kind; an upstream key
+// may have any shape, so it is also redacted by its exact value.
+const SECRET = /ask_[0-9A-Za-z]+|\b(Bearer\s+)\S+/g
 
 /** Hides anything that looks like a key, and each exact secret given (such as the upstream key). */
 export function redact(text: string, secrets: readonly string[] = []): string {
