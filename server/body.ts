@@ -1,6 +1,6 @@
 /** Reads a JSON request body under a byte limit: checks the type, the size, the UTF-8 and the JSON. */
 import type { IncomingMessage } from 'node:http'
-import { invalidJson, requestTooLarge } from './errors.ts'
+import { HttpError, invalidJson, requestTooLarge } from './errors.ts'
 
 const JSON_TYPE = /^application\/json\s*(;\s*charset\s*=\s*"?utf-8"?\s*)?$/i
 
@@ -16,10 +16,16 @@ export async function readJsonBody(req: IncomingMessage, limitBytes: number): Pr
 
   const chunks: Buffer[] = []
   let size = 0
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length
-    if (size > limitBytes) throw requestTooLarge(limitBytes)
-    chunks.push(chunk)
+  try {
+    for await (const chunk of req as AsyncIterable<Buffer>) {
+      size += chunk.length
+      if (size > limitBytes) throw requestTooLarge(limitBytes)
+      chunks.push(chunk)
+    }
+  } catch (err) {
+    if (err instanceof HttpError) throw err
+    // The client left, or was cut off for being slow, before sending it all: not a server error to log.
+    throw invalidJson('The request body ended before it was complete')
   }
   if (size === 0) throw invalidJson('The request body is empty; send a JSON object')
 

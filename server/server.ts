@@ -29,6 +29,8 @@ export interface AppServerOptions {
   usageFlushMs?: number
   /** How long close() lets open requests finish before ending them. */
   graceMs?: number
+  /** Slow-client limits (tests shorten them): the headers, and the whole request, must arrive within these. */
+  timeouts?: { headersMs: number; requestMs: number }
 }
 
 export interface AppServer {
@@ -58,13 +60,17 @@ export function createAppServer(config: Config, options: AppServerOptions): AppS
     log,
   })
 
+  const { headersMs, requestMs } = options.timeouts ?? { headersMs: 10_000, requestMs: 30_000 }
   const open = new Set<ServerResponse>()
   const server = createServer(
     {
-      headersTimeout: 10_000, // slow-header clients (one byte a second) are cut off with 408
-      requestTimeout: 30_000, // the whole request body must arrive within this; responses may stream longer
+      headersTimeout: headersMs, // slow-header clients (one byte a second) are cut off with 408
+      requestTimeout: requestMs, // the whole request body must arrive within this; responses may stream longer
       keepAliveTimeout: 5_000,
       maxHeaderSize: 16 * 1024,
+      // Node enforces those two timeouts only when it checks, every 30 s by default: a slow client
+      // would hold its connection up to 30 s longer than they say.
+      connectionsCheckingInterval: Math.min(1_000, headersMs / 4),
     },
     (req: IncomingMessage, res: ServerResponse) => {
       open.add(res)
@@ -73,8 +79,13 @@ export function createAppServer(config: Config, options: AppServerOptions): AppS
     },
   )
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
-    if (err.code === 'ECONNRESET' || !socket.writable) return void socket.destroy()
-    socket.end(rawClientErrorResponse(err.code))
+    // As Node's own handler does: raw bytes after a response has begun on this socket (a bad request
+    // pipelined behind a stream) would be spliced into that response, so just close the connection.
+    const answering = [...open].some((res) => res.socket === socket && res.headersSent)
+    if (err.code === 'ECONNRESET' || !socket.writable || answering) return void socket.destroy()
+    // Then close for good: Node no longer tracks this connection, so a client that never hangs up
+    // would otherwise hold it open past every timeout, and past close().
+    socket.end(rawClientErrorResponse(err.code), () => socket.destroy())
   })
 
   let closing: Promise<void> | undefined

@@ -1,0 +1,694 @@
+/**
+ * Robustness: what the server does with broken, slow, hostile or unlucky clients, over raw sockets,
+ * and what the real process (server/main.ts) does under a burst of failures and on SIGTERM. After
+ * every bad request the server must still answer GET /healthz.
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { createServer, type Server } from 'node:http'
+import { connect, type Socket } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import Database from 'better-sqlite3'
+import { http, HttpResponse } from 'msw'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { createHandler } from '../../server/app.ts'
+import { loadConfig } from '../../server/config.ts'
+import { createLogger } from '../../server/log.ts'
+import { createMemoryRateLimiter } from '../../server/rate-limit.ts'
+import { ADMIN_TOKEN, MODEL, UPSTREAM_URL, createUpstreamMock, deltaChunk, startServer, type TestServer } from './harness.ts'
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url))
+const MAX_BODY = 2048
+const HEADERS_MS = 800
+const REQUEST_MS = 1200
+const UPSTREAM_TIMEOUT_MS = 400
+const INVALID_KEY_BODY = {
+  error: { message: 'Invalid API key provided', type: 'invalid_request_error', code: 'invalid_api_key' },
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+// ---------------------------------------------------------------------------------------------
+// Raw HTTP over node:net
+
+interface Exchange {
+  /** Everything the server sent, as text. */
+  raw: string
+  /** Undefined when the server sent no status line at all. */
+  status?: number
+  headers: Record<string, string>
+  /** The body, de-chunked. */
+  body: string
+  /** The server closed the connection (or reset it) before our safety timeout. */
+  closed: boolean
+  /** A socket error code, e.g. ECONNRESET, if there was one. */
+  error?: string
+  /** From connect to close. */
+  ms: number
+}
+
+type Writer = (socket: Socket, received: () => string) => void | Promise<void>
+
+/** Connects, lets `write` talk, and collects what the server says until it closes the connection. */
+function exchange(port: number, write: string | Buffer | Writer, timeoutMs = 5000): Promise<Exchange> {
+  return new Promise((resolve) => {
+    const started = Date.now()
+    const socket = connect(port, '127.0.0.1')
+    const chunks: Buffer[] = []
+    let error: string | undefined
+    let closed = false
+    const received = () => Buffer.concat(chunks).toString('utf8')
+    const safety = setTimeout(() => socket.destroy(), timeoutMs)
+    socket.on('data', (chunk) => chunks.push(chunk))
+    socket.on('end', () => (closed = true))
+    socket.on('error', (err: NodeJS.ErrnoException) => {
+      error ??= err.code
+      closed = true
+    })
+    socket.on('close', () => {
+      clearTimeout(safety)
+      resolve({ ...parseResponse(Buffer.concat(chunks)), raw: received(), closed, error, ms: Date.now() - started })
+    })
+    socket.on('connect', () => {
+      if (typeof write === 'string' || Buffer.isBuffer(write)) socket.write(write)
+      // A writer racing a connection the server cut is expected here; the close reports the outcome.
+      else Promise.resolve(write(socket, received)).catch(() => {})
+    })
+  })
+}
+
+function parseResponse(bytes: Buffer): Pick<Exchange, 'status' | 'headers' | 'body'> {
+  const end = bytes.indexOf('\r\n\r\n')
+  const [statusLine = '', ...lines] = bytes.subarray(0, end === -1 ? bytes.length : end).toString('latin1').split('\r\n')
+  const status = /^HTTP\/1\.1 (\d{3}) /.exec(statusLine)?.[1]
+  const headers: Record<string, string> = {}
+  for (const line of lines) {
+    const colon = line.indexOf(':')
+    if (colon > 0) headers[line.slice(0, colon).toLowerCase()] = line.slice(colon + 1).trim()
+  }
+  let body = end === -1 ? Buffer.alloc(0) : bytes.subarray(end + 4)
+  if (headers['transfer-encoding'] === 'chunked') body = dechunk(body)
+  return { status: status === undefined ? undefined : Number(status), headers, body: body.toString('utf8') }
+}
+
+/** Chunk sizes count bytes, so this works on bytes; a cut-off stream yields what arrived whole. */
+function dechunk(bytes: Buffer): Buffer {
+  const out: Buffer[] = []
+  let at = 0
+  for (;;) {
+    const lineEnd = bytes.indexOf('\r\n', at)
+    if (lineEnd === -1) break
+    const size = parseInt(bytes.subarray(at, lineEnd).toString('latin1'), 16)
+    if (!(size > 0)) break
+    out.push(bytes.subarray(lineEnd + 2, lineEnd + 2 + size))
+    at = lineEnd + 2 + size + 2
+  }
+  return Buffer.concat(out)
+}
+
+/** One whole request with `Connection: close`; headers as pairs so a name may repeat. */
+function rawRequest(method: string, path: string, headers: [string, string][] = [], body?: string | Buffer): string | Buffer {
+  const lines = [`${method} ${path} HTTP/1.1`, 'Host: 127.0.0.1', 'Connection: close']
+  for (const [name, value] of headers) lines.push(`${name}: ${value}`)
+  if (body !== undefined) lines.push(`Content-Length: ${Buffer.byteLength(body)}`)
+  const head = lines.join('\r\n') + '\r\n\r\n'
+  return body === undefined ? head : Buffer.concat([Buffer.from(head), Buffer.from(body)])
+}
+
+const request = (port: number, method: string, path: string, headers: [string, string][] = [], body?: string | Buffer) =>
+  exchange(port, rawRequest(method, path, headers, body))
+
+const json = (exchanged: Exchange) => JSON.parse(exchanged.body)
+
+const chatBody = (fields: Record<string, unknown> = {}) =>
+  JSON.stringify({ model: MODEL, messages: [{ role: 'user', content: 'Hello' }], ...fields })
+
+const chatHeaders = (key: string): [string, string][] => [
+  ['Authorization', `Bearer ${key}`],
+  ['Content-Type', 'application/json'],
+]
+
+async function expectHealthy(port: number) {
+  const health = await request(port, 'GET', '/healthz')
+  expect(health.status).toBe(200)
+  expect(json(health)).toEqual({ status: 'ok' })
+}
+
+/** Creates an account and a key through the admin API over raw sockets (no keep-alive left behind). */
+async function createKey(port: number): Promise<{ key: string; id: string }> {
+  const admin: [string, string][] = [['Authorization', `Bearer ${ADMIN_TOKEN}`], ['Content-Type', 'application/json']]
+  const account = await request(port, 'POST', '/admin/accounts', admin, '{"name":"Robustness"}')
+  const key = await request(port, 'POST', `/admin/accounts/${json(account).id}/keys`, admin, '{"name":"Robust key"}')
+  expect(key.status).toBe(201)
+  return { key: json(key).key, id: json(key).id }
+}
+
+const resourceCounts = () => {
+  const counts = { Timeout: 0, TCPSocketWrap: 0 }
+  for (const kind of process.getActiveResourcesInfo()) if (kind in counts) counts[kind as keyof typeof counts]++
+  return counts
+}
+
+/** Polls until `check` holds or `ms` pass; returns its last value. */
+async function eventually<T>(read: () => T, check: (value: T) => boolean, ms = 1000): Promise<T> {
+  const deadline = Date.now() + ms
+  let value = read()
+  while (!check(value) && Date.now() < deadline) {
+    await sleep(20)
+    value = read()
+  }
+  return value
+}
+
+/** A streaming upstream body: the given events spaced out, then [DONE] (or an error part-way). */
+function slowStream(pieces: string[], gapMs: number, options: { breakAfter?: number } = {}) {
+  const encoder = new TextEncoder()
+  return new ReadableStream<Uint8Array>({
+    async start(controller) {
+      for (const [index, piece] of pieces.entries()) {
+        if (index === options.breakAfter) return controller.error(new Error('upstream connection lost'))
+        controller.enqueue(encoder.encode(`data: ${JSON.stringify(deltaChunk(piece))}\n\n`))
+        await sleep(gapMs)
+      }
+      controller.enqueue(encoder.encode('data: [DONE]\n\n'))
+      controller.close()
+    },
+  })
+}
+
+// ---------------------------------------------------------------------------------------------
+// The in-process server
+
+const upstream = createUpstreamMock()
+let server: TestServer
+let port: number
+let key: string
+
+beforeAll(async () => {
+  upstream.listen()
+  server = await startServer(
+    { MAX_BODY_BYTES: String(MAX_BODY), UPSTREAM_TIMEOUT_MS: String(UPSTREAM_TIMEOUT_MS), RATE_LIMIT_RPM: '10000' },
+    { timeouts: { headersMs: HEADERS_MS, requestMs: REQUEST_MS } },
+  )
+  port = Number(new URL(server.url).port)
+  key = (await createKey(port)).key
+})
+afterEach(() => upstream.mock.resetHandlers())
+afterAll(async () => {
+  await server?.close()
+  upstream.mock.close()
+})
+
+const errorLogsSince = (mark: number) =>
+  server.logs.slice(mark).filter((line) => JSON.parse(line).level === 'error')
+
+describe('malformed HTTP', () => {
+  it.each([
+    ['a request line that is not HTTP', 400, 'GARBAGE\r\n\r\n'],
+    ['a header line without a colon', 400, 'GET /healthz HTTP/1.1\r\nHost: x\r\nthis is not a header\r\n\r\n'],
+    ['a header with a space before its colon', 400, 'GET /healthz HTTP/1.1\r\nHost : x\r\n\r\n'],
+    ['headers over 16 KiB', 431, `GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(17 * 1024)}\r\n\r\n`],
+  ])('answers %s with a JSON %i, closes the connection and keeps serving', async (_what, status, bytes) => {
+    const answer = await exchange(port, bytes)
+    expect(answer.status).toBe(status)
+    expect(answer.headers['content-type']).toMatch(/^application\/json/)
+    expect(answer.headers.connection).toBe('close')
+    expect(json(answer).error).toMatchObject({ type: 'invalid_request_error', message: expect.any(String) })
+    expect(answer.closed).toBe(true)
+    await expectHealthy(port)
+  })
+
+  it('frees a refused connection even when the client never hangs up', async () => {
+    const before = resourceCounts().TCPSocketWrap
+    const socket = connect({ port, host: '127.0.0.1', allowHalfOpen: true })
+    socket.on('data', () => {})
+    const ended = new Promise((resolve) => socket.once('end', resolve))
+    socket.write('GARBAGE\r\n\r\n')
+    await ended
+    // Our half-open client socket stays; the server's side of it must not.
+    const after = await eventually(() => resourceCounts().TCPSocketWrap, (count) => count === before + 1)
+    socket.destroy()
+    expect(after).toBe(before + 1)
+    await expectHealthy(port)
+  })
+
+  it('never splices an error into a response already streaming on the same connection', async () => {
+    upstream.mock.use(
+      http.post(UPSTREAM_URL, () =>
+        new HttpResponse(slowStream(['one ', 'two ', 'three ', 'four'], 80), { headers: { 'content-type': 'text/event-stream' } })),
+    )
+    const answer = await exchange(port, async (socket, received) => {
+      socket.write(rawRequest('POST', '/v1/chat/completions', chatHeaders(key), chatBody({ stream: true })))
+      await eventually(received, (text) => text.includes('"content":"one "'), 2000)
+      socket.write('GARBAGE\r\n\r\n')
+    })
+    expect(answer.status).toBe(200)
+    expect(answer.raw).toContain('"content":"one "')
+    // Nothing but the stream on this connection: no second status line anywhere in it.
+    expect(answer.raw.match(/HTTP\/1\.1 /g)).toHaveLength(1)
+    expect(answer.closed).toBe(true)
+    await expectHealthy(port)
+  })
+})
+
+describe('slow clients', () => {
+  it('cuts off a client trickling its headers with 408 while serving others normally', async () => {
+    const trickle = exchange(port, async (socket) => {
+      for (const byte of 'GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa') {
+        if (socket.destroyed || !socket.writable) return
+        socket.write(byte)
+        await sleep(300)
+      }
+    })
+    for (let i = 0; i < 3; i++) {
+      const started = Date.now()
+      await expectHealthy(port)
+      expect(Date.now() - started).toBeLessThan(500)
+      await sleep(200)
+    }
+    const cut = await trickle
+    expect(cut.status).toBe(408)
+    expect(json(cut).error.type).toBe('invalid_request_error')
+    expect(cut.closed).toBe(true)
+    // headersTimeout plus at most one check interval, not Node's default 30 s check.
+    expect(cut.ms).toBeGreaterThanOrEqual(HEADERS_MS - 50)
+    expect(cut.ms).toBeLessThan(HEADERS_MS + 1000)
+  })
+
+  it('cuts off a client trickling its body with 408, and logs no server error for it', async () => {
+    const mark = server.logs.length
+    const cut = await exchange(port, async (socket) => {
+      const head = rawRequest('POST', '/v1/chat/completions', [...chatHeaders(key), ['Content-Length', '200']])
+      socket.write(head)
+      for (let i = 0; i < 20; i++) {
+        if (socket.destroyed || !socket.writable) return
+        socket.write(' ')
+        await sleep(300)
+      }
+    })
+    expect(cut.status).toBe(408)
+    expect(cut.closed).toBe(true)
+    expect(cut.ms).toBeLessThan(REQUEST_MS + 1000)
+    await sleep(50)
+    expect(errorLogsSince(mark)).toEqual([])
+    await expectHealthy(port)
+  })
+})
+
+describe('request bodies', () => {
+  it('answers 413 to a declared Content-Length over the limit without waiting for the body', async () => {
+    const head = rawRequest('POST', '/v1/chat/completions', [...chatHeaders(key), ['Content-Length', String(MAX_BODY * 50)]])
+    const answer = await exchange(port, head) // the body is never sent
+    expect(answer.status).toBe(413)
+    expect(json(answer).error).toMatchObject({ code: 'request_too_large', type: 'invalid_request_error' })
+    expect(json(answer).error.message).toContain(String(MAX_BODY))
+    expect(answer.closed).toBe(true)
+    expect(answer.ms).toBeLessThan(1000)
+    await expectHealthy(port)
+  })
+
+  it('answers 413 and closes the connection when a chunked body grows past the limit', async () => {
+    let sent = 0
+    const answer = await exchange(port, async (socket, received) => {
+      socket.write(rawRequest('POST', '/v1/chat/completions', [...chatHeaders(key), ['Transfer-Encoding', 'chunked']]))
+      while (sent < MAX_BODY * 100 && !received() && socket.writable) {
+        socket.write(`100\r\n${' '.repeat(256)}\r\n`)
+        sent += 256
+        await sleep(5)
+      }
+    })
+    expect(answer.status).toBe(413)
+    expect(json(answer).error.code).toBe('request_too_large')
+    expect(answer.headers.connection).toBe('close')
+    expect(answer.closed).toBe(true)
+    // It stopped reading soon after the limit rather than swallowing the whole upload.
+    expect(sent).toBeLessThan(MAX_BODY * 10)
+    await expectHealthy(port)
+  })
+
+  it.each([
+    ['invalid UTF-8', Buffer.from([0x7b, 0x22, 0x61, 0x22, 0x3a, 0x22, 0xff, 0xfe, 0x22, 0x7d]), 'UTF-8'],
+    ['not JSON', '{"model":', 'not valid JSON'],
+    ['empty', '', 'empty'],
+  ])('answers a body that is %s with 400 invalid_json', async (_what, body, says) => {
+    const answer = await request(port, 'POST', '/v1/chat/completions', chatHeaders(key), body)
+    expect(answer.status).toBe(400)
+    expect(json(answer).error).toMatchObject({ code: 'invalid_json', type: 'invalid_request_error' })
+    expect(json(answer).error.message).toContain(says)
+    await expectHealthy(port)
+  })
+
+  it.each(['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/jsonp'])(
+    'answers Content-Type %s with 400 invalid_json naming the expected type',
+    async (type) => {
+      const headers: [string, string][] = [['Authorization', `Bearer ${key}`], ['Content-Type', type]]
+      const answer = await request(port, 'POST', '/v1/chat/completions', headers, chatBody())
+      expect(answer.status).toBe(400)
+      expect(json(answer).error.code).toBe('invalid_json')
+      expect(json(answer).error.message).toContain('application/json')
+    },
+  )
+
+  it.each(['[]', '[{"model":"assisters-chat-v1"}]', '42', 'null', '"hello"', 'true'])(
+    'answers JSON that is not an object (%s) with 400 invalid_body on param body',
+    async (body) => {
+      const answer = await request(port, 'POST', '/v1/chat/completions', chatHeaders(key), body)
+      expect(answer.status).toBe(400)
+      expect(json(answer).error).toMatchObject({ code: 'invalid_body', param: 'body', type: 'invalid_request_error' })
+    },
+  )
+})
+
+describe('Authorization spellings', () => {
+  it('refuses two Authorization headers with 401, even when both carry the valid key', async () => {
+    const headers: [string, string][] = [['Authorization', `Bearer ${key}`], ['Authorization', `Bearer ${key}`]]
+    const answer = await request(port, 'GET', '/v1/models', headers)
+    expect(answer.status).toBe(401)
+    expect(json(answer)).toEqual(INVALID_KEY_BODY)
+    expect(answer.body).toBe(JSON.stringify(INVALID_KEY_BODY))
+  })
+
+  const spellings: [string, number, (key: string) => string][] = [
+    ['the canonical form', 200, (k) => `Bearer ${k}`],
+    ['a lower-case scheme', 200, (k) => `bearer ${k}`],
+    ['two spaces after the scheme', 200, (k) => `Bearer  ${k}`],
+    ['trailing spaces (trimmed by HTTP)', 200, (k) => `Bearer ${k}   `],
+    ['a tab after the scheme', 401, (k) => `Bearer\t${k}`],
+    ['no space after the scheme', 401, (k) => `Bearer${k}`],
+    ['another scheme', 401, (k) => `Token ${k}`],
+    ['Basic credentials', 401, (k) => `Basic ${Buffer.from(`${k}:`).toString('base64')}`],
+    ['an extra word after the key', 401, (k) => `Bearer ${k} extra`],
+    ['a comma-joined second key', 401, (k) => `Bearer ${k}, Bearer ${k}`],
+    ['the key alone', 401, (k) => k],
+    ['the scheme alone', 401, () => 'Bearer'],
+    ['an empty value', 401, () => ''],
+    ['a key with its last character changed', 401, (k) => `Bearer ${k.slice(0, -1)}${k.endsWith('A') ? 'B' : 'A'}`],
+    ['a key without the ask_ prefix', 401, (k) => `Bearer ${k.slice(4)}`],
+  ]
+
+  it.each(spellings)('with %s, answers %i on both public API routes alike', async (_what, status, spell) => {
+    const auth: [string, string][] = [['Authorization', spell(key)]]
+    const models = await request(port, 'GET', '/v1/models', auth)
+    // Chat is never relayed here: a good key stops at the (deliberately) bad body, past the key check.
+    const chat = await request(port, 'POST', '/v1/chat/completions', [...auth, ['Content-Type', 'application/json']], '[]')
+    expect(models.status).toBe(status)
+    expect(chat.status).toBe(status === 200 ? 400 : 401)
+    if (status === 401) {
+      expect(json(models)).toEqual(INVALID_KEY_BODY)
+      expect(json(chat)).toEqual(INVALID_KEY_BODY)
+    }
+  })
+
+  it('refuses a request with no Authorization header at all with the exact 401 body', async () => {
+    const answer = await request(port, 'GET', '/v1/models')
+    expect(answer.status).toBe(401)
+    expect(json(answer)).toEqual(INVALID_KEY_BODY)
+  })
+})
+
+describe('unknown routes and methods', () => {
+  it.each([
+    ['GET', '/'],
+    ['GET', '/v1'],
+    ['GET', '/v1/chat/completions/extra'],
+    ['POST', '/v1/completions'],
+    ['GET', '/V1/MODELS'],
+    ['GET', '/%00'],
+    ['OPTIONS', '/nope'],
+  ])('answers %s %s with 404 not_found', async (method, path) => {
+    const answer = await request(port, method, path, [['Origin', 'https://site.example']])
+    expect(answer.status).toBe(404)
+    expect(json(answer).error).toMatchObject({ code: 'not_found', type: 'invalid_request_error' })
+  })
+
+  it.each([
+    ['GET', '/v1/chat/completions', 'POST, OPTIONS'],
+    ['DELETE', '/v1/chat/completions', 'POST, OPTIONS'],
+    ['PUT', '/v1/models', 'GET, HEAD, OPTIONS'],
+    ['POST', '/healthz', 'GET, HEAD, OPTIONS'],
+    ['PATCH', '/widget.js', 'GET, HEAD, OPTIONS'],
+  ])('answers %s %s with 405 method_not_allowed and Allow: %s', async (method, path, allow) => {
+    const answer = await request(port, method, path)
+    expect(answer.status).toBe(405)
+    expect(answer.headers.allow).toBe(allow)
+    expect(json(answer).error).toMatchObject({ code: 'method_not_allowed', type: 'invalid_request_error' })
+  })
+
+  it('answers OPTIONS on a known route with a 204 preflight (unlike an unknown one)', async () => {
+    const answer = await request(port, 'OPTIONS', '/v1/chat/completions', [['Origin', 'https://site.example']])
+    expect(answer.status).toBe(204)
+  })
+})
+
+describe('open handles', () => {
+  const failures: [string, () => Response | Promise<Response>, boolean][] = [
+    ['an upstream 500', () => HttpResponse.json({ error: { message: 'boom' } }, { status: 500 }), false],
+    ['an unreachable upstream', () => HttpResponse.error(), false],
+    ['an upstream that never answers', () => new Promise<Response>(() => {}), false],
+    ['an upstream stream that breaks part-way', () =>
+      new HttpResponse(slowStream(['a ', 'b ', 'c '], 20, { breakAfter: 2 }), { headers: { 'content-type': 'text/event-stream' } }), true],
+    ['an upstream stream that goes silent', () =>
+      new HttpResponse(new ReadableStream({ start() {} }), { headers: { 'content-type': 'text/event-stream' } }), true],
+  ]
+
+  it.each(failures)('leaves no timer or socket behind after %s', async (_what, answer, stream) => {
+    upstream.mock.use(http.post(UPSTREAM_URL, answer))
+    // vitest's own reporting holds a timer for up to 100 ms after a test starts; let it go first.
+    await sleep(150)
+    const before = resourceCounts()
+    const result = await request(port, 'POST', '/v1/chat/completions', chatHeaders(key), chatBody({ stream }))
+    if (stream) {
+      expect(result.status).toBe(200)
+      expect(result.body).toMatch(/data: \{"error":\{.*"type":"api_error"/)
+      expect(result.body).not.toContain('[DONE]')
+    } else {
+      expect([502, 504]).toContain(result.status)
+      expect(json(result).error.type).toBe('api_error')
+    }
+    // Sockets close within milliseconds; a leaked relay timer (UPSTREAM_TIMEOUT_MS) would outlive this wait.
+    const settled = (counts: typeof before) => counts.Timeout === before.Timeout && counts.TCPSocketWrap === before.TCPSocketWrap
+    const after = await eventually(resourceCounts, settled, UPSTREAM_TIMEOUT_MS / 2)
+    expect(after).toEqual(before)
+  })
+})
+
+// ---------------------------------------------------------------------------------------------
+// A broken part inside the pipeline
+
+describe('internal errors', () => {
+  let broken: Server
+  let brokenPort: number
+  const lines: string[] = []
+  const limiter = createMemoryRateLimiter()
+
+  beforeAll(async () => {
+    const handle = createHandler({
+      config: loadConfig({ ADMIN_TOKEN }),
+      // Stands in for a store whose database went away under it.
+      authenticate: async () => {
+        throw new Error('SQLITE_IOERR: disk I/O error at /var/lib/assisters/data.db')
+      },
+      limiter,
+      relay: async () => {
+        throw new Error('the relay is never reached here')
+      },
+      serveWidget: async () => {
+        throw new Error('the widget is never served here')
+      },
+      handleAdmin: async () => {
+        throw new Error('the admin API is never reached here')
+      },
+      log: createLogger({ write: (line) => lines.push(line) }),
+    })
+    broken = createServer((req, res) => void handle(req, res))
+    await new Promise<void>((resolve) => broken.listen(0, '127.0.0.1', resolve))
+    brokenPort = (broken.address() as { port: number }).port
+  })
+  afterAll(async () => {
+    limiter.close()
+    await new Promise((resolve) => broken.close(resolve))
+  })
+
+  it('answers 500 internal_error without a stack, logs it once, and keeps serving', async () => {
+    for (let round = 1; round <= 2; round++) {
+      const answer = await request(brokenPort, 'GET', '/v1/models', [['Authorization', `Bearer ${key}`]])
+      expect(answer.status).toBe(500)
+      expect(json(answer)).toEqual({
+        error: {
+          message: 'The server had an error while processing your request',
+          type: 'api_error',
+          code: 'internal_error',
+        },
+      })
+      expect(answer.body).not.toMatch(/SQLITE|stack|\bat |\.ts:/)
+      await sleep(20)
+      const errors = lines.map((line) => JSON.parse(line)).filter((entry) => entry.level === 'error')
+      expect(errors).toHaveLength(round)
+      expect(errors[round - 1].err.message).toContain('SQLITE_IOERR')
+      expect(lines.join('')).not.toContain(key)
+    }
+    await expectHealthy(brokenPort)
+  })
+})
+
+// ---------------------------------------------------------------------------------------------
+// The real process
+
+interface Spawned {
+  child: ChildProcess
+  port: number
+  /** Parsed stdout lines so far. */
+  logs: () => Record<string, unknown>[]
+  stdout: () => string
+  stderr: () => string
+  exited: Promise<number | null>
+}
+
+const children: ChildProcess[] = []
+
+/** Starts `node --import tsx server/main.ts` with only these variables, and waits for its "listening" line. */
+async function spawnServer(env: Record<string, string>): Promise<Spawned> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  children.push(child)
+  let stdout = ''
+  let stderr = ''
+  child.stdout!.on('data', (chunk) => (stdout += chunk))
+  child.stderr!.on('data', (chunk) => (stderr += chunk))
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
+  const logs = () => stdout.split('\n').filter(Boolean).map((line) => JSON.parse(line) as Record<string, unknown>)
+  const listening = await eventually(
+    () => (stdout.includes('"listening"') ? logs().find((entry) => entry.msg === 'listening') : undefined),
+    (entry) => entry !== undefined || child.exitCode !== null,
+    10_000,
+  )
+  if (!listening) throw new Error(`server did not start: ${stderr}`)
+  return { child, port: Number(new URL(String(listening.url)).port), logs, stdout: () => stdout, stderr: () => stderr, exited }
+}
+
+afterAll(() => {
+  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+})
+
+describe('the real process', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'assisters-robust-'))
+  afterAll(() => rmSync(dir, { recursive: true, force: true }))
+
+  it('survives a burst of failing, aborted and malformed requests, logging JSON lines without secrets', async () => {
+    const app = await spawnServer({
+      PORT: '0',
+      DATABASE_URL: `sqlite:${join(dir, 'burst.db')}`,
+      ADMIN_TOKEN,
+      UPSTREAM_BASE_URL: 'http://127.0.0.1:9/v1',
+      UPSTREAM_MODEL: 'm',
+      UPSTREAM_API_KEY: 'sk-secret-xyz',
+      RATE_LIMIT_RPM: '10000',
+    })
+    const { key: liveKey } = await createKey(app.port)
+    const chat = (fields: Record<string, unknown>) =>
+      request(app.port, 'POST', '/v1/chat/completions', chatHeaders(liveKey), chatBody(fields))
+    const abandoned = () =>
+      exchange(app.port, (socket) => {
+        socket.write(rawRequest('POST', '/v1/chat/completions', chatHeaders(liveKey), chatBody({ stream: true })))
+        socket.destroy()
+      })
+    const halfSent = () =>
+      exchange(app.port, async (socket) => {
+        socket.write(rawRequest('POST', '/v1/chat/completions', [...chatHeaders(liveKey), ['Content-Length', '500']]))
+        socket.write('{"model":')
+        await sleep(30)
+        socket.destroy()
+      })
+
+    const burst = await Promise.all(
+      Array.from({ length: 8 }, () => [
+        chat({}),
+        chat({ stream: true }),
+        chat({ messages: [{ role: 'user', content: 'my key is sk-secret-xyz' }] }),
+        abandoned(),
+        halfSent(),
+        exchange(app.port, 'GARBAGE\r\n\r\n'),
+        request(app.port, 'GET', `/${liveKey}`),
+        request(app.port, 'GET', '/v1/models', [['Authorization', 'Bearer sk-secret-xyz']]),
+      ]).flat(),
+    )
+    const failed = burst.filter((answer) => answer.status === 502)
+    expect(failed).toHaveLength(24)
+    for (const answer of failed) {
+      expect(json(answer).error).toMatchObject({ type: 'api_error', code: 'upstream_error' })
+      expect(answer.body).not.toMatch(/sk-secret|127\.0\.0\.1:9|ECONNREFUSED|fetch failed/)
+    }
+    expect(burst.filter((answer) => answer.status === 404)).toHaveLength(8)
+    expect(burst.filter((answer) => answer.status === 401)).toHaveLength(8)
+    expect(burst.filter((answer) => answer.status === 400)).toHaveLength(8)
+    expect(burst.every((answer) => answer.status === undefined || answer.status < 500 || answer.status === 502)).toBe(true)
+
+    await sleep(100)
+    expect(app.child.exitCode).toBeNull()
+    await expectHealthy(app.port)
+
+    const logs = app.logs() // throws if any stdout line is not JSON
+    // Abandoned requests may or may not get as far as the upstream before their visitor is gone.
+    expect(logs.filter((entry) => entry.msg === 'upstream unreachable').length).toBeGreaterThanOrEqual(24)
+    expect(logs.filter((entry) => entry.level === 'error')).toEqual([])
+    expect(logs.some((entry) => /unhandled/i.test(String(entry.msg)))).toBe(false)
+    expect(app.stdout()).not.toContain(liveKey)
+    expect(app.stdout()).not.toMatch(/ask_[0-9A-Za-z]{6}/)
+    expect(app.stdout()).not.toContain('sk-secret-xyz')
+    expect(app.stdout()).not.toContain(ADMIN_TOKEN)
+    expect(app.stderr()).toBe('')
+
+    app.child.kill('SIGTERM')
+    expect(await app.exited).toBe(0)
+  }, 15_000)
+
+  it('on SIGTERM finishes the open stream, refuses new connections, flushes usage and exits 0', async () => {
+    const database = join(dir, 'shutdown.db')
+    const app = await spawnServer({ PORT: '0', DATABASE_URL: `sqlite:${database}`, ADMIN_TOKEN })
+    const { key: liveKey, id } = await createKey(app.port)
+
+    let signalled = false
+    const stream = exchange(app.port, async (socket, received) => {
+      socket.write(rawRequest('POST', '/v1/chat/completions', chatHeaders(liveKey), chatBody({ stream: true })))
+      await eventually(received, (text) => text.includes('"content":"Hello! "'), 3000)
+      app.child.kill('SIGTERM')
+      signalled = true
+    }, 10_000)
+
+    const shuttingDown = await eventually(() => app.logs().some((entry) => entry.msg === 'shutting down'), Boolean, 3000)
+    expect(shuttingDown).toBe(true)
+    expect(signalled).toBe(true)
+    await sleep(50)
+    const late = await exchange(app.port, rawRequest('GET', '/healthz'))
+    expect(late.error).toBe('ECONNREFUSED')
+    expect(app.child.exitCode).toBeNull() // still finishing the stream
+
+    const finished = await stream
+    expect(finished.status).toBe(200)
+    expect(finished.body).toContain('"content":"responder**, "')
+    expect(finished.body.endsWith('data: [DONE]\n\n')).toBe(true)
+    expect(finished.body).not.toContain('"error"')
+
+    expect(await app.exited).toBe(0)
+    expect(app.logs().map((entry) => entry.msg)).toEqual(expect.arrayContaining(['shutting down', 'stopped']))
+
+    // Closed cleanly: the WAL was checkpointed away, the file is sound, and usage made it to disk.
+    expect(existsSync(`${database}-wal`)).toBe(false)
+    const db = new Database(database)
+    try {
+      expect(db.pragma('integrity_check', { simple: true })).toBe('ok')
+      const usage = db.prepare('SELECT requests, prompt_tokens, completion_tokens FROM usage WHERE key_id = ?').all(id) as
+        { requests: number; prompt_tokens: number; completion_tokens: number }[]
+      expect(usage).toHaveLength(1)
+      expect(usage[0]!.requests).toBe(1)
+      expect(usage[0]!.completion_tokens).toBeGreaterThan(10)
+    } finally {
+      db.close()
+    }
+  }, 15_000)
+})
