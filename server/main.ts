@@ -38,8 +38,13 @@ try {
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   process.once(signal, async () => {
     log.info('shutting down', { signal })
-    await app.close()
-    log.info('stopped')
-    process.exit(0)
+    try {
+      await app.close()
+      log.info('stopped')
+      process.exit(0)
+    } catch (err) {
+      log.error('shutdown failed', { err })
+      process.exit(1)
+    }
   })
 }
