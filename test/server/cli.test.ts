@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -6,9 +5,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { runCli } from '../../server/cli.ts'
 import { isWellFormedKey } from '../../server/keys.ts'
 import type { Upstream } from '../../server/upstream.ts'
-import { completion, MODEL, startServer } from './harness.ts'
+import { completion, MODEL, runCommand, startServer } from './harness.ts'
 
-const ROOT = new URL('../../', import.meta.url).pathname
 
 let dir: string
 let env: Record<string, string>
@@ -38,18 +36,7 @@ const createAccount = async (name = 'Acme') => (await json('accounts', 'create',
 const createKey = async (account: string, ...flags: string[]) =>
   json('keys', 'create', '--account', account, '--name', 'Website', ...flags)
 
-/** Runs a real command in the repository with DATABASE_URL set; killed after 15 s. */
-function spawnCommand(command: string, args: string[], extraEnv: Record<string, string> = env) {
-  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-    const child = spawn(command, args, { cwd: ROOT, env: { ...process.env, ...extraEnv }, timeout: 15_000 })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk))
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk))
-    child.on('error', reject)
-    child.on('close', (code) => resolve({ code, stdout, stderr }))
-  })
-}
+const spawnCommand = (command: string, args: string[]) => runCommand(command, args, env)
 
 describe('assisters accounts create', () => {
   it('creates an account and says its id', async () => {

@@ -1,20 +1,7 @@
-import { spawn } from 'node:child_process'
 import { describe, expect, it } from 'vitest'
 import { ConfigError, loadConfig } from '../../server/config.ts'
+import { runCommand } from './harness.ts'
 
-const ROOT = new URL('../../', import.meta.url).pathname
-/** Runs a command in the repository; a child still running after 10 s is killed (code null). */
-function run(command: string, args: string[], env: Record<string, string>) {
-  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-    const child = spawn(command, args, { cwd: ROOT, env: { ...process.env, ...env }, timeout: 10_000 })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk))
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk))
-    child.on('error', reject)
-    child.on('close', (code) => resolve({ code, stdout, stderr }))
-  })
-}
 
 const UPSTREAM = { UPSTREAM_BASE_URL: 'http://localhost:11434/v1', UPSTREAM_MODEL: 'llama3' }
 
@@ -153,7 +140,7 @@ describe('loadConfig', () => {
 
 describe('npm run serve', () => {
   it('stops at once with exactly one line naming PORT when PORT is bad', async () => {
-    const { code, stdout, stderr } = await run('npm', ['run', '--silent', 'serve'], { PORT: '65536', DATABASE_URL: 'sqlite::memory:' })
+    const { code, stdout, stderr } = await runCommand('npm', ['run', '--silent', 'serve'], { PORT: '65536', DATABASE_URL: 'sqlite::memory:' }, 10_000)
     expect(code).toBe(1)
     expect(stdout).toBe('')
     const lines = stderr.trimEnd().split('\n')

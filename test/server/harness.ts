@@ -3,6 +3,7 @@
  * folder, msw standing in for the upstream model API at UPSTREAM_BASE_URL, and small helpers for
  * the admin API and chat requests.
  */
+import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -198,4 +199,20 @@ export function eventReader(response: Response) {
 export function eventData(event: string | undefined): any {
   if (!event?.startsWith('data: ')) throw new Error(`not a data event: ${JSON.stringify(event)}`)
   return JSON.parse(event.slice(6))
+}
+
+/** The repository root, where npm scripts run. */
+export const ROOT = new URL('../../', import.meta.url).pathname
+
+/** Runs a real command in the repository with extra environment; a child still running after `timeoutMs` is killed (code null). */
+export function runCommand(command: string, args: string[], env: Record<string, string> = {}, timeoutMs = 15_000) {
+  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
+    const child = spawn(command, args, { cwd: ROOT, env: { ...process.env, ...env }, timeout: timeoutMs })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk))
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk))
+    child.on('error', reject)
+    child.on('close', (code) => resolve({ code, stdout, stderr }))
+  })
 }

@@ -9,7 +9,6 @@ import { createServer, type Server } from 'node:http'
 import { connect, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import Database from 'better-sqlite3'
 import { http, HttpResponse } from 'msw'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
@@ -17,9 +16,8 @@ import { createHandler } from '../../server/app.ts'
 import { loadConfig } from '../../server/config.ts'
 import { createLogger } from '../../server/log.ts'
 import { createMemoryRateLimiter } from '../../server/rate-limit.ts'
-import { ADMIN_TOKEN, MODEL, UPSTREAM_URL, createUpstreamMock, deltaChunk, startServer, type TestServer } from './harness.ts'
+import { ADMIN_TOKEN, MODEL, ROOT, UPSTREAM_URL, createUpstreamMock, deltaChunk, startServer, type TestServer } from './harness.ts'
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 const MAX_BODY = 2048
 const HEADERS_MS = 800
 const REQUEST_MS = 1200
