@@ -1,7 +1,7 @@
 /**
  * Usage accounting without a database write per request: counts are added up in memory and written
  * in one transaction every `flushMs` (and on shutdown, and before usage is read). last_used_at rides
- * along in the same write, so a busy key costs at most one write per flush, not one per request.
+ * along in the same write, and moves at most once a minute per key: it is accurate to the minute.
  */
 import type { Logger } from './log.ts'
 import type { Store, UsageRow } from './store/store.ts'
@@ -17,10 +17,14 @@ export interface UsageRecorder {
   close(): Promise<void>
 }
 
+const LAST_USED_RESOLUTION_MS = 60_000
+
 export function createUsageRecorder(store: Store, log: Logger, options: { flushMs?: number } = {}): UsageRecorder {
   // Pending deltas by `${keyId} ${day}`; drained on every flush.
   let pending = new Map<string, UsageRow>()
   let lastUsed = new Map<string, string>()
+  // When each key's last_used_at was last queued for writing (ms since the epoch).
+  const touched = new Map<string, number>()
   // Writes run one after another; each takes everything buffered when it starts.
   let writes = Promise.resolve()
 
@@ -62,7 +66,11 @@ export function createUsageRecorder(store: Store, log: Logger, options: { flushM
   return {
     request(keyId) {
       rowFor(keyId).requests++
-      lastUsed.set(keyId, new Date().toISOString())
+      const now = Date.now()
+      if (now - (touched.get(keyId) ?? -Infinity) >= LAST_USED_RESOLUTION_MS) {
+        touched.set(keyId, now)
+        lastUsed.set(keyId, new Date(now).toISOString())
+      }
     },
     tokens(keyId, prompt, completion) {
       const row = rowFor(keyId)

@@ -305,6 +305,31 @@ describe('createUsageRecorder', () => {
     return { store, recorder, writes, logs, state }
   }
 
+  it('moves last_used_at at most once a minute per key, however busy the key is', async () => {
+    const { store, recorder, writes } = setup()
+    const [key] = await accountWithKeys(store, 1)
+    const start = Date.parse('2026-11-26T12:00:00Z')
+    vi.useFakeTimers({ toFake: ['Date'], now: start })
+    try {
+      recorder.request(key!.id)
+      await recorder.flush()
+      vi.setSystemTime(start + 59_000)
+      recorder.request(key!.id)
+      await recorder.flush()
+      vi.setSystemTime(start + 60_000)
+      recorder.request(key!.id)
+      await recorder.flush()
+    } finally {
+      vi.useRealTimers()
+    }
+    expect(writes.map((write) => [...write.lastUsed.values()])).toEqual([
+      ['2026-11-26T12:00:00.000Z'],
+      [],
+      ['2026-11-26T12:01:00.000Z'],
+    ])
+    expect(writes.map((write) => write.rows[0]!.requests)).toEqual([1, 1, 1])
+  })
+
   it('writes nothing until flush, then everything in one write', async () => {
     const { store, recorder, writes } = setup()
     const [a, b] = await accountWithKeys(store, 2)
