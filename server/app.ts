@@ -57,7 +57,7 @@ export function createHandler(deps: HandlerDeps) {
     for (const [name, value] of Object.entries(headers)) res.setHeader(name, value)
     const input = await readJsonBody(req, config.limits.maxBodyBytes)
     const chat: ChatRequest = toChatRequest(input, config.limits, key.record.instructions)
-    await relay(req, res, chat, key.record.id)
+    await relay(res, chat, key.record.id)
   }
 
   const models: Route = async (req, res) => {

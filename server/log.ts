@@ -39,9 +39,6 @@ export function createLogger(
   }
 }
 
-/** A logger that drops everything; for tests and the CLI. */
-export const silentLogger: Logger = { info() {}, warn() {}, error() {} }
-
 // Errors do not serialise by themselves; keep the name, message and stack (logs are server-side).
 const toLoggable = (value: unknown) =>
   value instanceof Error ? { name: value.name, message: value.message, stack: value.stack } : value

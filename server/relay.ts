@@ -4,7 +4,7 @@
  * and an error event (never a clean end) when the upstream fails part-way. A visitor who leaves
  * aborts the upstream request.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { ServerResponse } from 'node:http'
 import type { ChatRequest } from './chat-request.ts'
 import { upstreamError, upstreamTimeout } from './errors.ts'
 import type { Logger } from './log.ts'
@@ -22,7 +22,7 @@ export interface RelayOptions {
   log: Logger
 }
 
-export type Relay = (req: IncomingMessage, res: ServerResponse, chat: ChatRequest, keyId: string) => Promise<void>
+export type Relay = (res: ServerResponse, chat: ChatRequest, keyId: string) => Promise<void>
 
 // Why the upstream request was aborted; compared by identity.
 const TIMED_OUT = new Error('upstream timed out')
@@ -34,7 +34,7 @@ export function createRelay(options: RelayOptions): Relay {
   const { upstream, timeoutMs, usage, log } = options
   const pingMs = options.pingMs ?? 15_000
 
-  return async function relay(_req, res, chat, keyId) {
+  return async function relay(res, chat, keyId) {
     const abort = new AbortController()
     // Removed when the relay is done, so any close seen here means nobody is reading any more.
     const onClose = () => abort.abort(VISITOR_LEFT)

@@ -12,7 +12,7 @@ import { createAuthenticator } from './authenticate.ts'
 import type { Config } from './config.ts'
 import { rawClientErrorResponse, sendError, serverShuttingDown } from './errors.ts'
 import type { Logger } from './log.ts'
-import { createManagement, type Management } from './management.ts'
+import { createManagement } from './management.ts'
 import { createMemoryRateLimiter } from './rate-limit.ts'
 import { createRelay } from './relay.ts'
 import { openSqliteStore } from './store/sqlite.ts'
@@ -38,7 +38,6 @@ export interface AppServer {
   listen(): Promise<string>
   /** Stops accepting, lets open requests finish (then ends them cleanly), writes usage, closes the store. */
   close(): Promise<void>
-  management: Management
 }
 
 const DEFAULT_WIDGET = fileURLToPath(new URL('../dist/widget.js', import.meta.url))
@@ -102,7 +101,6 @@ export function createAppServer(config: Config, options: AppServerOptions): AppS
   }
 
   return {
-    management,
     listen: () =>
       new Promise((resolve, reject) => {
         server.once('error', reject)
