@@ -154,7 +154,7 @@ export function createRelay(options: RelayOptions): Relay {
             }
             if (!forwardable(event, chat, keyId, fail)) continue
             schedulePing()
-            if (!res.write(event.text + '\n\n')) await drained(res)
+            if (!res.write(event.text + '\n\n')) await drained(res, signal)
           }
         } catch (err) {
           throw err instanceof EventTooLarge ? fail('upstream event too large', err.message) : err
@@ -196,15 +196,21 @@ export function createRelay(options: RelayOptions): Relay {
 
 type Failure = (why: string, detail?: unknown) => Error
 
-/** Resolves when the socket can take more, or has closed (the abort then ends the read loop). */
-function drained(res: ServerResponse) {
-  return new Promise<void>((resolve) => {
+/**
+ * Resolves when the socket can take more, or has closed, or the relay was aborted. A visitor who
+ * stops reading is cut off once the idle deadline passes, instead of holding the relay forever.
+ */
+async function drained(res: ServerResponse, signal: AbortSignal) {
+  await new Promise<void>((resolve) => {
     const done = () => {
       res.off('drain', done)
       res.off('close', done)
+      signal.removeEventListener('abort', done)
       resolve()
     }
     res.on('drain', done)
     res.on('close', done)
+    signal.addEventListener('abort', done)
   })
+  if (signal.aborted && res.writableNeedDrain) res.destroy()
 }
