@@ -27,7 +27,8 @@ export function toChatRequest(input: unknown, limits: Limits, instructions: stri
   const body: Record<string, unknown> = {}
 
   for (const [field, value] of Object.entries(input)) {
-    const check = FIELDS[field]
+    // Own properties only: `__proto__` or `constructor` must not find something on Object.prototype.
+    const check = Object.hasOwn(FIELDS, field) ? FIELDS[field] : undefined
     if (!check) throw invalidBody(field, `Unrecognized request argument supplied: ${field.slice(0, 64)}`)
     const accepted = check(value, limits)
     if (accepted !== undefined) body[field] = accepted

@@ -370,6 +370,11 @@ describe('400 and 413: the body', () => {
     ['a message longer than MAX_MESSAGE_CHARS', JSON.stringify({ model: MODEL, messages: [message('x'.repeat(101))] }), 'invalid_body', 'messages[0].content'],
     ['a message with an unknown role', JSON.stringify({ model: MODEL, messages: [{ role: 'tool', content: 'x' }] }), 'invalid_body', 'messages[0].role'],
     ['an unknown field', JSON.stringify({ ...HELLO, tools: [] }), 'invalid_body', 'tools'],
+    // Names that live on Object.prototype must be as unknown as any other.
+    ['a __proto__ field', `{"model":"${MODEL}","messages":[{"role":"user","content":"hi"}],"__proto__":{"tools":[]}}`, 'invalid_body', '__proto__'],
+    ['a constructor field', JSON.stringify({ ...HELLO, constructor: { tools: [] } }), 'invalid_body', 'constructor'],
+    ['a toString field', JSON.stringify({ ...HELLO, toString: 1 }), 'invalid_body', 'toString'],
+    ['a valueOf field', JSON.stringify({ ...HELLO, valueOf: 1 }), 'invalid_body', 'valueOf'],
     ['a temperature that is a string', JSON.stringify({ ...HELLO, temperature: '1' }), 'invalid_body', 'temperature'],
     ['a temperature out of range', JSON.stringify({ ...HELLO, temperature: 3 }), 'invalid_body', 'temperature'],
     ['a fractional max_tokens', JSON.stringify({ ...HELLO, max_tokens: 1.5 }), 'invalid_body', 'max_tokens'],
