@@ -4,6 +4,7 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import { bearerToken } from './authenticate.ts'
 import { readJsonBody } from './body.ts'
 import { HttpError, methodNotAllowed, notFound } from './errors.ts'
 import type { Management } from './management.ts'
@@ -17,8 +18,6 @@ interface Route {
   run(management: Management, id: string, req: IncomingMessage): Promise<[status: number, body: unknown]>
 }
 
-// The auth scheme is case-insensitive (RFC 9110 §11.1), as on the public API.
-const BEARER = /^bearer +(\S+)$/i
 const ID = '([A-Za-z0-9_]{1,64})'
 const ROUTES: Route[] = [
   { method: 'POST', pattern: /^\/admin\/accounts$/,
@@ -57,8 +56,7 @@ export function createAdminHandler(management: Management, adminToken: string | 
 
   return async function handleAdmin(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
     if (!expected) throw notFound()
-    const given = req.headersDistinct.authorization
-    const token = given?.length === 1 ? BEARER.exec(given[0]!)?.[1] : undefined
+    const token = bearerToken(req.headersDistinct.authorization)
     if (!token || !timingSafeEqual(digest(token), expected)) throw invalidAdminToken()
 
     const matching = ROUTES.filter((route) => route.pattern.test(path))

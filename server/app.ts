@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { AuthenticatedKey } from './authenticate.ts'
 import { readJsonBody } from './body.ts'
-import { PUBLIC_MODEL, toChatRequest, type ChatRequest } from './chat-request.ts'
+import { PUBLIC_MODEL, toChatRequest } from './chat-request.ts'
 import type { Config } from './config.ts'
 import { answerPreflight, applyCors } from './cors.ts'
 import { methodNotAllowed, notFound, originNotAllowed, rateLimitExceeded, sendError } from './errors.ts'
@@ -40,28 +40,27 @@ const MODELS = {
 export function createHandler(deps: HandlerDeps) {
   const { config, authenticate, limiter, relay, log } = deps
 
-  /** Checks 1 to 3: a live key, used from an origin it allows. */
-  const authorize = async (req: IncomingMessage) => {
+  /** Checks 1 to 4: a live key, used from an origin it allows, within its rate limit. */
+  const authorize = async (req: IncomingMessage, res: ServerResponse, context: Context) => {
     const key = await authenticate(req.headersDistinct.authorization)
+    context.keyId = key.record.id
     if (!key.origins.allows(req.headersDistinct.origin)) throw originNotAllowed()
+    const limit = key.record.rate_limit_rpm ?? config.rateLimitRpm
+    const decision = await limiter.hit(key.record.id, limit)
+    const headers = rateLimitHeaders(decision)
+    if (!decision.allowed) throw rateLimitExceeded(limit, headers)
+    for (const [name, value] of Object.entries(headers)) res.setHeader(name, value)
     return key
   }
 
   const chatCompletions: Route = async (req, res, context) => {
-    const key = await authorize(req)
-    context.keyId = key.record.id
-    const limit = key.record.rate_limit_rpm ?? config.rateLimitRpm
-    const decision = await limiter.hit(key.record.id, limit)
-    const headers = rateLimitHeaders(decision)
-    if (!decision.allowed) throw rateLimitExceeded(limit, decision.retryAfterMs, headers)
-    for (const [name, value] of Object.entries(headers)) res.setHeader(name, value)
+    const key = await authorize(req, res, context)
     const input = await readJsonBody(req, config.limits.maxBodyBytes)
-    const chat: ChatRequest = toChatRequest(input, config.limits, key.record.instructions)
-    await relay(res, chat, key.record.id)
+    await relay(res, toChatRequest(input, config.limits, key.record.instructions), key.record.id)
   }
 
-  const models: Route = async (req, res) => {
-    await authorize(req)
+  const models: Route = async (req, res, context) => {
+    await authorize(req, res, context)
     sendJson(res, 200, MODELS)
   }
 

@@ -14,8 +14,12 @@ export interface AuthenticatedKey {
   origins: OriginPolicy
 }
 
-// The auth scheme is case-insensitive (RFC 9110 §11.1); the key itself is not.
+// The auth scheme is case-insensitive (RFC 9110 §11.1); the token itself is not.
 const BEARER = /^bearer +(\S+)$/i
+
+/** The token of a single `Authorization: Bearer <token>` header; undefined for none, several or another scheme. */
+export const bearerToken = (authorization: readonly string[] | undefined) =>
+  authorization?.length === 1 ? BEARER.exec(authorization[0]!)?.[1] : undefined
 
 /** Returns a function from the request's Authorization header lines to the key, or a thrown 401. */
 export function createAuthenticator(store: Store) {
@@ -23,8 +27,7 @@ export function createAuthenticator(store: Store) {
 
   return async function authenticate(authorization: readonly string[] | undefined): Promise<AuthenticatedKey> {
     // Node keeps only the first of repeated Authorization headers; headersDistinct shows them all.
-    if (authorization?.length !== 1) throw invalidApiKey()
-    const key = BEARER.exec(authorization[0]!)?.[1]
+    const key = bearerToken(authorization)
     if (!key || !isWellFormedKey(key)) throw invalidApiKey()
     const record = await store.findKeyByHash(hashKey(key))
     if (!record || record.revoked_at) throw invalidApiKey()

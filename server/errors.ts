@@ -4,6 +4,7 @@
  */
 import type { ServerResponse } from 'node:http'
 import type { Logger } from './log.ts'
+import { sendJson } from './respond.ts'
 
 type ErrorType = 'invalid_request_error' | 'rate_limit_error' | 'api_error'
 
@@ -109,26 +110,19 @@ export function sendError(res: ServerResponse, err: unknown, log: Logger): void 
     }
     return
   }
-  const body = JSON.stringify(httpError)
-  res.writeHead(httpError.status, {
-    ...httpError.headers,
-    'content-type': 'application/json; charset=utf-8',
-    'content-length': Buffer.byteLength(body),
-    'cache-control': 'no-store',
-  })
-  res.end(body)
+  sendJson(res, httpError.status, httpError, httpError.headers)
 }
 
 const isEventStream = (res: ServerResponse) =>
   String(res.getHeader('content-type') ?? '').startsWith('text/event-stream')
 
-/** 429: says the limit and when to retry; the caller adds the rate-limit headers. */
-export const rateLimitExceeded = (limit: number, retryAfterMs: number, headers: Record<string, string>) =>
+/** 429: says the limit and when to retry, from the limiter's headers (which it carries). */
+export const rateLimitExceeded = (limit: number, headers: Record<string, string>) =>
   new HttpError(
     429,
     'rate_limit_error',
     'rate_limit_exceeded',
-    `Rate limit reached: this key allows ${limit} requests per minute; try again in ${Math.max(1, Math.ceil(retryAfterMs / 1000))} s`,
+    `Rate limit reached: this key allows ${limit} requests per minute; try again in ${headers['retry-after']} s`,
     undefined,
     headers,
   )

@@ -92,8 +92,9 @@ export function createMemoryRateLimiter(
         allowed,
         limit,
         remaining: limit - w.count,
-        resetMs: Math.ceil(newest(w) + windowMs - t),
-        retryAfterMs: allowed ? 0 : Math.ceil(at(w, 0) + windowMs - t),
+        // windowMs - (t - x), not x + windowMs - t: the sum of large floats can round up a whole ms.
+        resetMs: Math.ceil(windowMs - (t - newest(w))),
+        retryAfterMs: allowed ? 0 : Math.ceil(windowMs - (t - at(w, 0))),
       })
     },
     close() {

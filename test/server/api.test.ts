@@ -496,6 +496,18 @@ describe('routes', () => {
     expect(body.object).toBe('list')
     expect(body.data.map((model: { id: string }) => model.id)).toEqual([MODEL])
   })
+
+  it('counts GET /v1/models against the key\'s rate limit, with the rate-limit headers', async () => {
+    const { key } = await server.createKey({ rate_limit_rpm: 2 })
+    const headers = { authorization: `Bearer ${key}` }
+    const first = await call('/v1/models', { headers })
+    expect(first.headers.get('x-ratelimit-limit-requests')).toBe('2')
+    expect(first.headers.get('x-ratelimit-remaining-requests')).toBe('1')
+    expect((await call('/v1/models', { headers })).status).toBe(200)
+    const third = await call('/v1/models', { headers })
+    expect(third.status).toBe(429)
+    expect(Number(third.headers.get('retry-after'))).toBeGreaterThanOrEqual(1)
+  })
 })
 
 describe('CORS', () => {

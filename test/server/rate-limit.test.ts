@@ -37,6 +37,15 @@ describe('createMemoryRateLimiter', () => {
     })
   })
 
+  it('reports a reset of exactly one window right after an admission, even on a large fractional clock', async () => {
+    // t + 60000 - t is 60000.00000000023 in floating point for this t: ceil would say 60001.
+    const t = 2092787.622447021
+    expect(Math.ceil(t + MINUTE - t)).toBe(MINUTE + 1)
+    const limiter = createMemoryRateLimiter({ now: () => t })
+    expect(await limiter.hit('k', 5)).toMatchObject({ resetMs: MINUTE })
+    limiter.close()
+  })
+
   it('counts down the remaining admissions and reports a full window until reset', async () => {
     const { hitAt } = setup()
     expect(await hitAt(0, 'k', 3)).toEqual({ allowed: true, limit: 3, remaining: 2, resetMs: MINUTE, retryAfterMs: 0 })
