@@ -57,7 +57,8 @@ export async function runCli(
     }
     // A mistake like any other: on stderr (as JSON with --json), so stdout stays clean for scripts.
     if (positionals.length === 0) throw new UsageError('No command given')
-    const config = loadConfig(env)
+    // Only what the CLI uses: a server-only setting (say a short ADMIN_TOKEN) must not stop it.
+    const config = loadConfig({ DATABASE_URL: env.DATABASE_URL, RATE_LIMIT_RPM: env.RATE_LIMIT_RPM })
     const store = openSqliteStore(config.database.path)
     try {
       const management = createManagement({ store, defaultRpm: config.rateLimitRpm })

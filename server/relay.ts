@@ -5,16 +5,17 @@
  * aborts the upstream request.
  */
 import type { ServerResponse } from 'node:http'
-import type { ChatRequest } from './chat-request.ts'
+import { PUBLIC_MODEL, type ChatRequest } from './chat-request.ts'
 import { upstreamError, upstreamTimeout } from './errors.ts'
 import type { Logger } from './log.ts'
+import { sendJson } from './respond.ts'
 import { createEventSplitter, EventTooLarge, type RawEvent } from './sse-events.ts'
 import type { Upstream } from './upstream.ts'
 import type { UsageRecorder } from './usage.ts'
 
 export interface RelayOptions {
   upstream: Upstream
-  /** Longest wait for the upstream's headers, and for each next piece of a stream. */
+  /** Longest wait for the upstream's headers, and then for each next piece of the answer. */
   timeoutMs: number
   /** How often a silent stream gets a `: ping` comment. */
   pingMs?: number
@@ -27,8 +28,15 @@ export type Relay = (res: ServerResponse, chat: ChatRequest, keyId: string) => P
 // Why the upstream request was aborted; compared by identity.
 const TIMED_OUT = new Error('upstream timed out')
 const VISITOR_LEFT = new Error('visitor disconnected')
-const MAX_JSON_BYTES = 8 * 1024 * 1024
+const MAX_JSON_CHARS = 8 * 1024 * 1024
 const USAGE = /"usage"\s*:\s*\{/
+const ERROR_DATA = /^\s*\{\s*"error"\s*:/
+const ERROR_EVENT = /^event:\s*error\s*$/m
+// The answer's own `"model": "…"`. Model text cannot match: inside a JSON string every quote is escaped.
+const MODEL_FIELD = /("model"\s*:\s*)"(?:[^"\\]|\\.)*"/
+
+/** Answers name the public model, whatever the upstream calls itself. */
+const withPublicModel = (json: string) => json.replace(MODEL_FIELD, `$1"${PUBLIC_MODEL}"`)
 
 export function createRelay(options: RelayOptions): Relay {
   const { upstream, timeoutMs, usage, log } = options
@@ -36,18 +44,22 @@ export function createRelay(options: RelayOptions): Relay {
 
   return async function relay(res, chat, keyId) {
     const abort = new AbortController()
+    const { signal } = abort
     // Removed when the relay is done, so any close seen here means nobody is reading any more.
     const onClose = () => abort.abort(VISITOR_LEFT)
     res.on('close', onClose)
-    let deadline = setTimeout(() => abort.abort(TIMED_OUT), timeoutMs)
+    let deadline: NodeJS.Timeout | undefined
     const extendDeadline = () => {
       clearTimeout(deadline)
       deadline = setTimeout(() => abort.abort(TIMED_OUT), timeoutMs)
     }
+    // The last usage the upstream reported: some report running totals, so only the last one counts.
+    let reported: unknown
+
     // Upstream failures are logged here, once, with what only the server should see.
     const fail = (why: string, detail?: unknown) => {
-      if (abort.signal.reason === VISITOR_LEFT) return VISITOR_LEFT
-      if (abort.signal.reason === TIMED_OUT) {
+      if (signal.reason === VISITOR_LEFT) return VISITOR_LEFT
+      if (signal.reason === TIMED_OUT) {
         log.warn('upstream timed out', { keyId, timeoutMs })
         return upstreamTimeout()
       }
@@ -55,11 +67,113 @@ export function createRelay(options: RelayOptions): Relay {
       return upstreamError()
     }
 
+    /** The answer's body as decoded text, piece by piece, each piece extending the deadline. */
+    async function* pieces(response: Response): AsyncGenerator<string> {
+      if (!response.body) throw fail('upstream answer has no body')
+      const reader = response.body.getReader()
+      // Not every body errors when its request is aborted (an in-process upstream does not):
+      // cancelling ends a pending read, and `fail` then reports why (timeout, or the visitor left).
+      const cancel = () => void reader.cancel().catch(() => {})
+      signal.addEventListener('abort', cancel, { once: true })
+      const decoder = new TextDecoder()
+      try {
+        for (;;) {
+          let chunk: ReadableStreamReadResult<Uint8Array>
+          try {
+            chunk = await reader.read()
+          } catch (err) {
+            throw fail('upstream answer broke off', err)
+          }
+          if (chunk.done) return
+          extendDeadline()
+          yield decoder.decode(chunk.value, { stream: true })
+        }
+      } finally {
+        signal.removeEventListener('abort', cancel)
+        // Not awaited: some bodies never settle a cancel once they are done.
+        cancel()
+      }
+    }
+
+    async function sendAnswer(response: Response) {
+      let text = ''
+      for await (const piece of pieces(response)) {
+        text += piece
+        if (text.length > MAX_JSON_CHARS) throw fail('upstream answer too large', { chars: text.length })
+      }
+      let answer: { usage?: unknown }
+      try {
+        answer = JSON.parse(text)
+      } catch (err) {
+        throw fail('upstream answered something that is not JSON', err)
+      }
+      reported = answer.usage
+      sendJson(res, 200, withPublicModel(text))
+    }
+
+    async function sendEvents(response: Response) {
+      res.writeHead(200, {
+        'content-type': 'text/event-stream; charset=utf-8',
+        'cache-control': 'no-cache, no-transform',
+        'x-accel-buffering': 'no',
+      })
+      res.flushHeaders()
+      let ping: NodeJS.Timeout | undefined
+      const schedulePing = () => {
+        clearTimeout(ping)
+        ping = setTimeout(() => {
+          if (!res.destroyed) res.write(': ping\n\n')
+          schedulePing()
+        }, pingMs)
+      }
+      schedulePing()
+      const split = createEventSplitter()
+      try {
+        for await (const piece of pieces(response)) {
+          try {
+            for (const event of split(piece)) {
+              if (event.data === '[DONE]') return void res.end('data: [DONE]\n\n')
+              const text = forwardable(event)
+              if (text === undefined) continue
+              schedulePing()
+              if (!res.write(text + '\n\n')) await drained(res, signal)
+            }
+          } catch (err) {
+            throw err instanceof EventTooLarge ? fail('upstream event too large', err.message) : err
+          }
+        }
+        throw fail('upstream stream ended without [DONE]')
+      } finally {
+        clearTimeout(ping)
+      }
+    }
+
+    /** The event as it goes to the client, or undefined for one it should not see. */
+    function forwardable(event: RawEvent): string | undefined {
+      const data = event.data
+      if (data === undefined) return event.text
+      if (ERROR_DATA.test(data) || ERROR_EVENT.test(event.text)) {
+        throw fail('upstream sent an error event', data.slice(0, 500))
+      }
+      if (!USAGE.test(data)) return withPublicModel(event.text)
+      let parsed: { usage?: unknown; choices?: unknown[] }
+      try {
+        parsed = JSON.parse(data)
+      } catch {
+        return withPublicModel(event.text)
+      }
+      reported = parsed.usage
+      // We always ask the upstream for usage; a client that did not ask may choke on a chunk without choices.
+      const wanted = chat.clientWantsUsage || (parsed.choices?.length ?? 0) > 0
+      return wanted ? withPublicModel(event.text) : undefined
+    }
+
     try {
       usage.request(keyId)
+      extendDeadline()
       let response: Response
       try {
-        response = await upstream.send(chat.body, abort.signal)
+        response = await upstream.send(chat.body, signal)
       } catch (err) {
         throw fail('upstream unreachable', err)
       }
@@ -67,123 +181,15 @@ export function createRelay(options: RelayOptions): Relay {
         const detail = (await response.text().catch(() => '')).slice(0, 500)
         throw fail('upstream answered an error', { status: response.status, body: detail })
       }
-      if (chat.stream) await pipeEvents(response, res, chat, keyId, extendDeadline, fail, abort.signal)
-      else await sendJson(response, res, keyId, fail)
+      await (chat.stream ? sendEvents(response) : sendAnswer(response))
     } catch (err) {
       if (err === VISITOR_LEFT) return
       throw err
     } finally {
       clearTimeout(deadline)
       res.off('close', onClose)
+      recordUsage(keyId, reported)
     }
-  }
-
-  async function sendJson(response: Response, res: ServerResponse, keyId: string, fail: Failure) {
-    let text: string
-    try {
-      text = await response.text()
-    } catch (err) {
-      throw fail('upstream body failed', err)
-    }
-    let answer: { usage?: unknown }
-    try {
-      if (text.length > MAX_JSON_BYTES) throw new Error(`answer of ${text.length} characters`)
-      answer = JSON.parse(text)
-    } catch (err) {
-      throw fail('upstream answered something that is not JSON', err)
-    }
-    recordUsage(keyId, answer.usage)
-    res.writeHead(200, {
-      'content-type': 'application/json; charset=utf-8',
-      'content-length': Buffer.byteLength(text),
-      'cache-control': 'no-store',
-    })
-    res.end(text)
-  }
-
-  async function pipeEvents(
-    response: Response,
-    res: ServerResponse,
-    chat: ChatRequest,
-    keyId: string,
-    extendDeadline: () => void,
-    fail: Failure,
-    signal: AbortSignal,
-  ) {
-    if (!response.body) throw fail('upstream stream has no body')
-    const reader = response.body.getReader()
-    // Not every body errors when its request is aborted (an in-process or mocked upstream does not):
-    // cancelling ends a pending read, and `fail` then reports why (timeout, or the visitor left).
-    const cancelOnAbort = () => void reader.cancel().catch(() => {})
-    signal.addEventListener('abort', cancelOnAbort, { once: true })
-    const decoder = new TextDecoder()
-    const split = createEventSplitter()
-    res.writeHead(200, {
-      'content-type': 'text/event-stream; charset=utf-8',
-      'cache-control': 'no-cache, no-transform',
-      'x-accel-buffering': 'no',
-    })
-    res.flushHeaders()
-
-    let ping: NodeJS.Timeout | undefined
-    const schedulePing = () => {
-      clearTimeout(ping)
-      ping = setTimeout(() => {
-        if (!res.destroyed) res.write(': ping\n\n')
-        schedulePing()
-      }, pingMs)
-    }
-    schedulePing()
-    try {
-      for (;;) {
-        let chunk: ReadableStreamReadResult<Uint8Array>
-        try {
-          chunk = await reader.read()
-        } catch (err) {
-          throw fail('upstream stream broke', err)
-        }
-        if (chunk.done) throw fail('upstream stream ended without [DONE]')
-        extendDeadline()
-        try {
-          for (const event of split(decoder.decode(chunk.value, { stream: true }))) {
-            if (event.data === '[DONE]') {
-              res.end('data: [DONE]\n\n')
-              // Not awaited: some bodies never settle a cancel once they are done.
-              reader.cancel().catch(() => {})
-              return
-            }
-            if (!forwardable(event, chat, keyId, fail)) continue
-            schedulePing()
-            if (!res.write(event.text + '\n\n')) await drained(res, signal)
-          }
-        } catch (err) {
-          throw err instanceof EventTooLarge ? fail('upstream event too large', err.message) : err
-        }
-      }
-    } catch (err) {
-      reader.cancel().catch(() => {})
-      throw err
-    } finally {
-      clearTimeout(ping)
-      signal.removeEventListener('abort', cancelOnAbort)
-    }
-  }
-
-  /** Reads the few events that matter; false for the usage chunk a client did not ask for. */
-  function forwardable(event: RawEvent, chat: ChatRequest, keyId: string, fail: Failure): boolean {
-    const data = event.data
-    if (data === undefined) return true
-    if (data.startsWith('{"error"')) throw fail('upstream sent an error event', data.slice(0, 500))
-    if (!USAGE.test(data)) return true
-    let parsed: { usage?: unknown; choices?: unknown[] }
-    try {
-      parsed = JSON.parse(data)
-    } catch {
-      return true
-    }
-    recordUsage(keyId, parsed.usage)
-    // We always ask the upstream for usage; a client that did not ask may choke on a chunk without choices.
-    return chat.clientWantsUsage || (parsed.choices?.length ?? 0) > 0
   }
 
   function recordUsage(keyId: string, reported: unknown) {
@@ -193,8 +199,6 @@ export function createRelay(options: RelayOptions): Relay {
     }
   }
 }
-
-type Failure = (why: string, detail?: unknown) => Error
 
 /**
  * Resolves when the socket can take more, or has closed, or the relay was aborted. A visitor who

@@ -240,6 +240,21 @@ describe('assisters refusals (exit 1)', () => {
   })
 })
 
+describe('the environment', () => {
+  it('ignores server-only settings, even bad ones, and still manages keys', async () => {
+    Object.assign(env, { ADMIN_TOKEN: 'short', UPSTREAM_BASE_URL: 'http://x.test/v1', PORT: 'nope' })
+    const account = await createAccount()
+    expect((await cli('keys', 'list', '--account', account)).status).toBe(0)
+  })
+
+  it('gives keys without their own limit the RATE_LIMIT_RPM of its environment', async () => {
+    env.RATE_LIMIT_RPM = '7'
+    const account = await createAccount()
+    await cli('keys', 'create', '--account', account, '--name', 'k')
+    expect((await json('keys', 'list', '--account', account)).data[0].rate_limit_rpm).toBe(7)
+  })
+})
+
 describe('assisters usage mistakes (exit 2)', () => {
   it.each<[string, (account: string) => string[], RegExp]>([
     ['an unknown command', () => ['frobnicate'], /Unknown command 'frobnicate'/],

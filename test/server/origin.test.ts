@@ -202,6 +202,8 @@ describe('origin matching properties', () => {
           ][how]!,
         ] as const
       })
+      // A tampered name can still land under the host by chance (9.com + .9.com): that one is no fake.
+      .filter(([host, fake]) => !fake.endsWith(`.${host}`))
     fc.assert(
       fc.property(lookAlike, scheme, port, ([host, fake], s, p) => {
         const value = origin(s, fake, p)

@@ -71,11 +71,14 @@ function scriptedStream(script: (controller: ReadableStreamDefaultController<Uin
 /** An upstream answering with `body`; `aborted` resolves when the relay aborts the upstream request. */
 function abortableUpstream(body: () => BodyInit) {
   const aborted = deferred()
+  // Held on purpose: Node 20 may collect a request's signal (and its listener) once nothing refers to it.
+  const requests: Request[] = []
   const handler = http.post(UPSTREAM_URL, ({ request }) => {
+    requests.push(request)
     request.signal.addEventListener('abort', () => aborted.resolve())
     return eventStream(body())
   })
-  return { handler, aborted: aborted.promise }
+  return { handler, aborted: aborted.promise, requests }
 }
 
 const streamRequest = (extra: Record<string, unknown> = {}) => ({
@@ -125,7 +128,8 @@ describe('streaming pass-through', () => {
     expect(response.headers.get('x-accel-buffering')).toBe('no')
     expect(response.headers.get('content-encoding')).toBeNull()
     expect(response.headers.get('content-length')).toBeNull()
-    expect(await response.text()).toBe(plain)
+    // Byte for byte, but for the model: answers name the public one.
+    expect(await response.text()).toBe(plain.replace('"model":"upstream-model"', `"model":"${MODEL}"`))
   })
 
   it('relays an upstream that ends its lines with CR alone, through to [DONE]', async () => {
@@ -173,6 +177,16 @@ describe('usage', () => {
     expect(usage.body.data).toEqual([
       { key_id: id, day: expect.stringMatching(/^\d{4}-\d\d-\d\d$/), requests: 2, prompt_tokens: 6, completion_tokens: 8 },
     ])
+  })
+
+  it('records the last usage an upstream reports, not the sum of its running totals', async () => {
+    const { key: usageKey, id, accountId } = await server.createKey()
+    const running = [1, 2, 3].map((n) => ({ ...deltaChunk(`t${n}`), usage: { prompt_tokens: 10, completion_tokens: n, total_tokens: 10 + n } }))
+    upstream.mock.use(http.post(UPSTREAM_URL, () => eventStream(sseEvents(running))))
+    const text = await (await server.chat(usageKey, streamRequest())).text()
+    expect(text.endsWith('data: [DONE]\n\n')).toBe(true)
+    const usage = await server.admin('GET', `/admin/accounts/${accountId}/usage`)
+    expect(usage.body.data).toEqual([expect.objectContaining({ key_id: id, requests: 1, prompt_tokens: 10, completion_tokens: 3 })])
   })
 
   it('records the usage of a non-streamed answer', async () => {
@@ -224,6 +238,14 @@ describe('mid-stream failure', () => {
     [
       'the upstream sends an error event',
       () => sseEvents([deltaChunk('partial'), { error: { message: upstreamSecret, type: 'server_error', code: null } }]),
+    ],
+    [
+      'the upstream sends an error event with spaces in its JSON',
+      () => sseEvents([deltaChunk('partial'), `{ "error" : { "message": "${upstreamSecret}" } }`]),
+    ],
+    [
+      'the upstream sends an event of type error',
+      () => sseEvents([deltaChunk('partial')], { done: false }) + `event: error\ndata: "${upstreamSecret}"\n\ndata: [DONE]\n\n`,
     ],
     [
       'the upstream sends an event that never ends (over 1 MiB)',
@@ -294,13 +316,30 @@ describe('visitor disconnect', () => {
 })
 
 describe('non-streamed answers', () => {
-  it('passes the upstream JSON through', async () => {
-    const answer = completion('Hi there!')
+  it('passes the upstream JSON through, naming the public model instead of the upstream one', async () => {
+    const answer = { ...completion('Hi there! I am "model": "gpt-x"'), model: 'upstream-model-2026-01-01' }
     upstream.mock.use(http.post(UPSTREAM_URL, () => HttpResponse.json(answer)))
     const response = await server.chat(key)
     expect(response.status).toBe(200)
     expect(response.headers.get('content-type')).toMatch(/^application\/json/)
-    expect(await response.json()).toEqual(answer)
+    expect(await response.json()).toEqual({ ...answer, model: MODEL })
+  })
+
+  it('waits UPSTREAM_TIMEOUT_MS for each piece of a slow answer, not for the whole of it', async () => {
+    const patient = await start({ UPSTREAM_TIMEOUT_MS: '300' })
+    const patientKey = (await patient.createKey()).key
+    const text = JSON.stringify(completion('slow but steady'))
+    upstream.mock.use(http.post(UPSTREAM_URL, () => new HttpResponse(scriptedStream(async (controller) => {
+      // Five pieces 150 ms apart: 600 ms in all, never 300 ms of silence.
+      for (let i = 0; i < 5; i++) {
+        controller.enqueue(new TextEncoder().encode(text.slice((i * text.length) / 5, ((i + 1) * text.length) / 5)))
+        await new Promise((resolve) => setTimeout(resolve, 150))
+      }
+      controller.close()
+    }), { headers: { 'content-type': 'application/json' } })))
+    const response = await patient.chat(patientKey)
+    expect(response.status).toBe(200)
+    expect((await response.json()).choices[0].message.content).toBe('slow but steady')
   })
 
   const leakyBody = { error: { message: `Incorrect API key provided: ${UPSTREAM_KEY}`, type: 'invalid_request_error' } }
