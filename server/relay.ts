@@ -10,7 +10,7 @@ import { upstreamError, upstreamTimeout } from './errors.ts'
 import type { Logger } from './log.ts'
 import { sendJson } from './respond.ts'
 import { createEventSplitter, EventTooLarge, type RawEvent } from './sse-events.ts'
-import type { Upstream } from './upstream.ts'
+import type { Upstream, UpstreamAnswer } from './upstream.ts'
 import type { UsageRecorder } from './usage.ts'
 
 export interface RelayOptions {
@@ -68,50 +68,36 @@ export function createRelay(options: RelayOptions): Relay {
     }
 
     /** The answer's body as decoded text, piece by piece, each piece extending the deadline. */
-    async function* pieces(response: Response): AsyncGenerator<string> {
-      if (!response.body) throw fail('upstream answer has no body')
-      const reader = response.body.getReader()
-      // Not every body errors when its request is aborted (an in-process upstream does not):
-      // cancelling ends a pending read, and `fail` then reports why (timeout, or the visitor left).
-      const cancel = () => void reader.cancel().catch(() => {})
-      signal.addEventListener('abort', cancel, { once: true })
+    async function* pieces(answer: UpstreamAnswer): AsyncGenerator<string> {
       const decoder = new TextDecoder()
       try {
-        for (;;) {
-          let chunk: ReadableStreamReadResult<Uint8Array>
-          try {
-            chunk = await reader.read()
-          } catch (err) {
-            throw fail('upstream answer broke off', err)
-          }
-          if (chunk.done) return
+        for await (const chunk of answer.body) {
           extendDeadline()
-          yield decoder.decode(chunk.value, { stream: true })
+          yield decoder.decode(chunk, { stream: true })
         }
-      } finally {
-        signal.removeEventListener('abort', cancel)
-        // Not awaited: some bodies never settle a cancel once they are done.
-        cancel()
+      } catch (err) {
+        // An abort (timeout, or the visitor left) also lands here; `fail` tells which.
+        throw fail('upstream answer broke off', err)
       }
     }
 
-    async function sendAnswer(response: Response) {
+    async function sendAnswer(answer: UpstreamAnswer) {
       let text = ''
-      for await (const piece of pieces(response)) {
+      for await (const piece of pieces(answer)) {
         text += piece
         if (text.length > MAX_JSON_CHARS) throw fail('upstream answer too large', { chars: text.length })
       }
-      let answer: { usage?: unknown }
+      let parsed: { usage?: unknown }
       try {
-        answer = JSON.parse(text)
+        parsed = JSON.parse(text)
       } catch (err) {
         throw fail('upstream answered something that is not JSON', err)
       }
-      reported = answer.usage
+      reported = parsed.usage
       sendJson(res, 200, withPublicModel(text))
     }
 
-    async function sendEvents(response: Response) {
+    async function sendEvents(answer: UpstreamAnswer) {
       res.writeHead(200, {
         'content-type': 'text/event-stream; charset=utf-8',
         'cache-control': 'no-cache, no-transform',
@@ -128,11 +114,18 @@ export function createRelay(options: RelayOptions): Relay {
       }
       schedulePing()
       const split = createEventSplitter()
+      let done = false
       try {
-        for await (const piece of pieces(response)) {
+        // Read on after [DONE] until the upstream ends, so its connection goes back to the pool.
+        for await (const piece of pieces(answer)) {
+          if (done) continue
           try {
             for (const event of split(piece)) {
-              if (event.data === '[DONE]') return void res.end('data: [DONE]\n\n')
+              if (event.data === '[DONE]') {
+                done = true
+                res.end('data: [DONE]\n\n')
+                break
+              }
               const text = forwardable(event)
               if (text === undefined) continue
               schedulePing()
@@ -142,7 +135,7 @@ export function createRelay(options: RelayOptions): Relay {
             throw err instanceof EventTooLarge ? fail('upstream event too large', err.message) : err
           }
         }
-        throw fail('upstream stream ended without [DONE]')
+        if (!done) throw fail('upstream stream ended without [DONE]')
       } finally {
         clearTimeout(ping)
       }
@@ -171,17 +164,18 @@ export function createRelay(options: RelayOptions): Relay {
     try {
       usage.request(keyId)
       extendDeadline()
-      let response: Response
+      let answer: UpstreamAnswer
       try {
-        response = await upstream.send(chat.body, signal)
+        answer = await upstream.send(chat.body, signal)
       } catch (err) {
         throw fail('upstream unreachable', err)
       }
-      if (!response.ok) {
-        const detail = (await response.text().catch(() => '')).slice(0, 500)
-        throw fail('upstream answered an error', { status: response.status, body: detail })
+      if (answer.status < 200 || answer.status > 299) {
+        let detail = ''
+        for await (const piece of pieces(answer)) if ((detail += piece).length > 500) break
+        throw fail('upstream answered an error', { status: answer.status, body: detail.slice(0, 500) })
       }
-      await (chat.stream ? sendEvents(response) : sendAnswer(response))
+      await (chat.stream ? sendEvents(answer) : sendAnswer(answer))
     } catch (err) {
       if (err === VISITOR_LEFT) return
       throw err

@@ -95,6 +95,7 @@ export function createAppServer(config: Config, options: AppServerOptions): AppS
     while (open.size > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50))
     for (const res of open) sendError(res, serverShuttingDown(), log)
     server.closeAllConnections()
+    upstream.close()
     limiter.close()
     await usage.close()
     await store.close()

@@ -1,23 +1,67 @@
 /**
  * Where answers come from: an OpenAI-compatible server, or the built-in offline demo responder.
- * Both answer with a web Response, so the relay treats them the same.
+ * Both answer with a status and a body of bytes, so the relay treats them the same.
  */
+import http from 'node:http'
+import https from 'node:https'
+import type { Transform } from 'node:stream'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib'
 import type { Config } from './config.ts'
 import { PUBLIC_MODEL } from './chat-request.ts'
 
-export interface Upstream {
-  /** Sends a chat request (no model field; the upstream decides it) and resolves at the headers. */
-  send(body: Record<string, unknown>, signal: AbortSignal): Promise<Response>
+/** An upstream's answer: its status and its body, piece by piece as it arrives. */
+export interface UpstreamAnswer {
+  status: number
+  body: AsyncIterable<Uint8Array> | Iterable<Uint8Array>
 }
 
-/** The configured OpenAI-compatible server: `POST {baseUrl}/chat/completions`. */
+export interface Upstream {
+  /** Sends a chat request (no model field; the upstream decides it); resolves at the headers, rejects when aborted. */
+  send(body: Record<string, unknown>, signal: AbortSignal): Promise<UpstreamAnswer>
+  /** Lets go of pooled connections. */
+  close(): void
+}
+
+const DECODERS: Record<string, () => Transform> = {
+  gzip: createGunzip,
+  'x-gzip': createGunzip,
+  deflate: createInflate,
+  br: createBrotliDecompress,
+}
+
+/**
+ * The configured OpenAI-compatible server: `POST {baseUrl}/chat/completions` over node:http with
+ * a keep-alive pool. (fetch costs several times more CPU per request here, for nothing we use.)
+ */
 export function createHttpUpstream(upstream: NonNullable<Config['upstream']>): Upstream {
-  const url = `${upstream.baseUrl}/chat/completions`
-  const headers: Record<string, string> = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' }
+  const url = new URL(`${upstream.baseUrl}/chat/completions`)
+  const client = url.protocol === 'https:' ? https : http
+  const agent = new client.Agent({ keepAlive: true })
+  const headers: Record<string, string> = {
+    'content-type': 'application/json',
+    accept: 'application/json, text/event-stream',
+    // Compression would only delay events; a server that compresses anyway is still decoded below.
+    'accept-encoding': 'identity',
+  }
   if (upstream.apiKey) headers.authorization = `Bearer ${upstream.apiKey}`
+
   return {
     send: (body, signal) =>
-      fetch(url, { method: 'POST', headers, body: JSON.stringify({ ...body, model: upstream.model }), signal }),
+      new Promise((resolve, reject) => {
+        const payload = JSON.stringify({ ...body, model: upstream.model })
+        const request = client.request(
+          url,
+          { method: 'POST', agent, signal, headers: { ...headers, 'content-length': Buffer.byteLength(payload) } },
+          (response) => {
+            const decode = DECODERS[String(response.headers['content-encoding']).toLowerCase()]
+            resolve({ status: response.statusCode ?? 502, body: decode ? response.pipe(decode()) : response })
+          },
+        )
+        request.on('error', reject)
+        request.end(payload)
+      }),
+    close: () => agent.destroy(),
   }
 }
 
@@ -32,8 +76,10 @@ const DEMO_ANSWER =
  */
 export function createDemoUpstream(options: { wordDelayMs?: number } = {}): Upstream {
   const wordDelayMs = options.wordDelayMs ?? 40
+  const encoder = new TextEncoder()
   return {
     async send(body, signal) {
+      signal.throwIfAborted()
       const question = lastUserText(body.messages).slice(0, 200)
       const answer = DEMO_ANSWER + (question ? `“${question}”` : '(nothing)')
       const id = `chatcmpl-demo-${Date.now().toString(36)}`
@@ -42,33 +88,28 @@ export function createDemoUpstream(options: { wordDelayMs?: number } = {}): Upst
       const withTotal = { ...usage, total_tokens: usage.prompt_tokens + usage.completion_tokens }
 
       if (body.stream !== true) {
-        return Response.json({
+        const completion = {
           id, object: 'chat.completion', created, model: PUBLIC_MODEL,
           choices: [{ index: 0, message: { role: 'assistant', content: answer }, finish_reason: 'stop' }],
           usage: withTotal,
-        })
+        }
+        return { status: 200, body: [encoder.encode(JSON.stringify(completion))] }
       }
       const chunk = (choices: unknown[], extra: object = {}) =>
-        `data: ${JSON.stringify({ id, object: 'chat.completion.chunk', created, model: PUBLIC_MODEL, choices, ...extra })}\n\n`
-      const words = answer.split(/(?<= )/)
-      const encoder = new TextEncoder()
-      const stream = new ReadableStream<Uint8Array>({
-        async start(controller) {
-          const send = (text: string) => controller.enqueue(encoder.encode(text))
-          send(chunk([{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null }]))
-          for (const word of words) {
-            if (signal.aborted) return controller.error(signal.reason)
-            await new Promise((resolve) => setTimeout(resolve, wordDelayMs))
-            send(chunk([{ index: 0, delta: { content: word }, finish_reason: null }]))
-          }
-          send(chunk([{ index: 0, delta: {}, finish_reason: 'stop' }]))
-          send(chunk([], { usage: withTotal }))
-          send('data: [DONE]\n\n')
-          controller.close()
-        },
-      })
-      return new Response(stream, { headers: { 'content-type': 'text/event-stream' } })
+        encoder.encode(`data: ${JSON.stringify({ id, object: 'chat.completion.chunk', created, model: PUBLIC_MODEL, choices, ...extra })}\n\n`)
+      async function* events() {
+        yield chunk([{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null }])
+        for (const word of answer.split(/(?<= )/)) {
+          await sleep(wordDelayMs, undefined, { signal })
+          yield chunk([{ index: 0, delta: { content: word }, finish_reason: null }])
+        }
+        yield chunk([{ index: 0, delta: {}, finish_reason: 'stop' }])
+        yield chunk([], { usage: withTotal })
+        yield encoder.encode('data: [DONE]\n\n')
+      }
+      return { status: 200, body: events() }
     },
+    close() {},
   }
 }
 

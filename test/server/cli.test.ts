@@ -340,7 +340,8 @@ describe('the real command', () => {
 
 describe('the CLI and a running server', () => {
   it('share one database: a CLI key works at once, its revocation applies at once, and usage shows up', async () => {
-    const upstream: Upstream = { send: async () => Response.json(completion('Bonjour', { prompt_tokens: 3, completion_tokens: 4 })) }
+    const answer = JSON.stringify(completion('Bonjour', { prompt_tokens: 3, completion_tokens: 4 }))
+    const upstream: Upstream = { send: async () => ({ status: 200, body: [Buffer.from(answer)] }), close() {} }
     const server = await startServer({ DATABASE_URL: env.DATABASE_URL!, UPSTREAM_BASE_URL: '' }, { upstream })
     try {
       const account = await createAccount()

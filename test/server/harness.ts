@@ -5,6 +5,8 @@
  */
 import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { http, HttpResponse } from 'msw'
@@ -215,4 +217,21 @@ export function runCommand(command: string, args: string[], env: Record<string, 
     child.on('error', reject)
     child.on('close', (code) => resolve({ code, stdout, stderr }))
   })
+}
+
+/**
+ * A real upstream double on a loopback socket, for what msw cannot show: an abort reaching the
+ * upstream, and TCP backpressure (msw pushes a mocked body regardless of the reader).
+ */
+export async function startUpstreamDouble(handle: (request: IncomingMessage, response: ServerResponse) => void) {
+  const double = createServer(handle)
+  await new Promise<void>((resolve) => double.listen(0, '127.0.0.1', resolve))
+  const { port } = double.address() as AddressInfo
+  return {
+    baseUrl: `http://127.0.0.1:${port}/v1`,
+    close() {
+      double.closeAllConnections()
+      double.close()
+    },
+  }
 }

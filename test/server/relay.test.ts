@@ -4,7 +4,7 @@
  * upstream, and the offline demo responder answers when no upstream is configured.
  */
 import { gzipSync } from 'node:zlib'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, afterEach, beforeAll, describe, expect, it, onTestFinished } from 'vitest'
 import { delay, http, HttpResponse } from 'msw'
 import {
   MODEL,
@@ -18,6 +18,7 @@ import {
   eventReader,
   sseEvents,
   startServer,
+  startUpstreamDouble,
   usageChunk,
   within,
   type TestServer,
@@ -68,17 +69,20 @@ function scriptedStream(script: (controller: ReadableStreamDefaultController<Uin
   })
 }
 
-/** An upstream answering with `body`; `aborted` resolves when the relay aborts the upstream request. */
-function abortableUpstream(body: () => BodyInit) {
+/**
+ * A real upstream on a loopback socket that sends one event, then falls silent; `aborted` resolves
+ * when the relay drops the connection. (msw cannot show an abort: it keeps its mocked answer going.)
+ */
+async function silentSocketUpstream(firstContent: string) {
   const aborted = deferred()
-  // Held on purpose: Node 20 may collect a request's signal (and its listener) once nothing refers to it.
-  const requests: Request[] = []
-  const handler = http.post(UPSTREAM_URL, ({ request }) => {
-    requests.push(request)
-    request.signal.addEventListener('abort', () => aborted.resolve())
-    return eventStream(body())
+  const double = await startUpstreamDouble((request, response) => {
+    request.resume()
+    response.writeHead(200, { 'content-type': 'text/event-stream' })
+    response.write(sseEvents([deltaChunk(firstContent)], { done: false }))
+    response.on('close', () => aborted.resolve())
   })
-  return { handler, aborted: aborted.promise, requests }
+  onTestFinished(() => double.close())
+  return { baseUrl: double.baseUrl, aborted: aborted.promise }
 }
 
 const streamRequest = (extra: Record<string, unknown> = {}) => ({
@@ -274,12 +278,9 @@ describe('mid-stream failure', () => {
   })
 
   it('sends an upstream_timeout event when the upstream goes silent for longer than UPSTREAM_TIMEOUT_MS', async () => {
-    const impatient = await start({ UPSTREAM_TIMEOUT_MS: '300' })
+    const silent = await silentSocketUpstream('partial')
+    const impatient = await start({ UPSTREAM_TIMEOUT_MS: '300', UPSTREAM_BASE_URL: silent.baseUrl })
     const impatientKey = (await impatient.createKey()).key
-    const silent = abortableUpstream(() => scriptedStream(async (controller) => {
-      controller.enqueue(frame(deltaChunk('partial')))
-    }))
-    upstream.mock.use(silent.handler)
 
     const response = await impatient.chat(impatientKey, streamRequest())
     const events = await within(eventReader(response).rest(), 5000, 'the stream to end after the idle timeout')
@@ -292,14 +293,13 @@ describe('mid-stream failure', () => {
 
 describe('visitor disconnect', () => {
   it('aborts the upstream when the visitor leaves mid-stream, and keeps serving', async () => {
-    const left = abortableUpstream(() => scriptedStream(async (controller) => {
-      controller.enqueue(frame(deltaChunk('first')))
-    }))
-    upstream.mock.use(left.handler)
+    const left = await silentSocketUpstream('first')
+    const relayServer = await start({ UPSTREAM_BASE_URL: left.baseUrl })
+    const relayKey = (await relayServer.createKey()).key
     const visitor = new AbortController()
-    const response = await fetch(server.url + '/v1/chat/completions', {
+    const response = await fetch(relayServer.url + '/v1/chat/completions', {
       method: 'POST',
-      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      headers: { authorization: `Bearer ${relayKey}`, 'content-type': 'application/json' },
       body: JSON.stringify(streamRequest()),
       signal: visitor.signal,
     })
@@ -308,10 +308,7 @@ describe('visitor disconnect', () => {
 
     await within(left.aborted, 2000, 'the upstream request to be aborted')
 
-    upstream.mock.use(http.post(UPSTREAM_URL, () => HttpResponse.json(completion('still here'))))
-    const after = await server.chat(key)
-    expect(after.status).toBe(200)
-    expect((await after.json()).choices[0].message.content).toBe('still here')
+    expect((await fetch(relayServer.url + '/healthz')).status).toBe(200)
   })
 })
 

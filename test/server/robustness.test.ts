@@ -11,12 +11,12 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { http, HttpResponse } from 'msw'
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
+import { afterAll, afterEach, beforeAll, describe, expect, it, onTestFinished, vi } from 'vitest'
 import { createHandler } from '../../server/app.ts'
 import { loadConfig } from '../../server/config.ts'
 import { createLogger } from '../../server/log.ts'
 import { createMemoryRateLimiter } from '../../server/rate-limit.ts'
-import { ADMIN_TOKEN, MODEL, ROOT, UPSTREAM_URL, createUpstreamMock, deltaChunk, startServer, type TestServer } from './harness.ts'
+import { ADMIN_TOKEN, MODEL, ROOT, UPSTREAM_URL, createUpstreamMock, deltaChunk, startServer, startUpstreamDouble, type TestServer } from './harness.ts'
 
 const MAX_BODY = 2048
 const HEADERS_MS = 800
@@ -161,12 +161,13 @@ async function eventually<T>(read: () => T, check: (value: T) => boolean, ms = 1
 }
 
 /** A streaming upstream body: the given events spaced out, then [DONE] (or an error part-way). */
-function slowStream(pieces: string[], gapMs: number, options: { breakAfter?: number } = {}) {
+function slowStream(pieces: string[], gapMs: number, options: { breakAfter?: number; hangAfter?: number } = {}) {
   const encoder = new TextEncoder()
   return new ReadableStream<Uint8Array>({
     async start(controller) {
       for (const [index, piece] of pieces.entries()) {
         if (index === options.breakAfter) return controller.error(new Error('upstream connection lost'))
+        if (index === options.hangAfter) return // silent from here on, never closed
         controller.enqueue(encoder.encode(`data: ${JSON.stringify(deltaChunk(piece))}\n\n`))
         await sleep(gapMs)
       }
@@ -293,28 +294,36 @@ describe('slow clients', () => {
   })
 
   it('cuts off a visitor who stops reading a stream once the upstream idle deadline passes', async () => {
-    const event = new TextEncoder().encode(`data: ${JSON.stringify(deltaChunk('x'.repeat(64 * 1024)))}\n\n`)
-    upstream.mock.use(
-      http.post(UPSTREAM_URL, () =>
-        new HttpResponse(new ReadableStream({ pull: (controller) => controller.enqueue(event) }), {
-          headers: { 'content-type': 'text/event-stream' },
-        }),
-      ),
-    )
-    const mark = server.logs.length
-    const socket = connect(port, '127.0.0.1')
-    socket.write(rawRequest('POST', '/v1/chat/completions', chatHeaders(key), chatBody({ stream: true })))
+    // A real upstream writing 64 KiB events as fast as the relay takes them.
+    const event = `data: ${JSON.stringify(deltaChunk('x'.repeat(64 * 1024)))}\n\n`
+    const double = await startUpstreamDouble((request, response) => {
+      request.resume()
+      response.writeHead(200, { 'content-type': 'text/event-stream' })
+      const pump = () => {
+        while (!response.destroyed && response.write(event));
+      }
+      response.on('drain', pump)
+      pump()
+    })
+    onTestFinished(() => double.close())
+    const relay = await startServer({ UPSTREAM_BASE_URL: double.baseUrl, UPSTREAM_TIMEOUT_MS: String(UPSTREAM_TIMEOUT_MS) })
+    onTestFinished(() => relay.close())
+    const relayPort = Number(new URL(relay.url).port)
+    const relayKey = (await createKey(relayPort)).key
+
+    const socket = connect(relayPort, '127.0.0.1')
+    socket.write(rawRequest('POST', '/v1/chat/completions', chatHeaders(relayKey), chatBody({ stream: true })))
     // Never read: the kernel buffers fill, the server's writes back up, and the relay waits for a drain.
     // (A paused socket cannot see the server hang up either, so the server's own logs tell.)
     socket.pause()
-    const entries = () => server.logs.slice(mark).map((line) => JSON.parse(line))
+    const entries = () => relay.logs.map((line) => JSON.parse(line))
     await vi.waitFor(() => expect(entries().find((entry) => entry.path === '/v1/chat/completions')).toBeDefined(), {
       timeout: 5000,
     })
     expect(entries()).toContainEqual(expect.objectContaining({ msg: 'upstream timed out' }))
     expect(entries()).toContainEqual(expect.objectContaining({ path: '/v1/chat/completions', finished: false }))
     socket.destroy()
-    await expectHealthy(port)
+    await expectHealthy(relayPort)
   })
 })
 
@@ -470,8 +479,9 @@ describe('open handles', () => {
     ['an upstream that never answers', () => new Promise<Response>(() => {}), false],
     ['an upstream stream that breaks part-way', () =>
       new HttpResponse(slowStream(['a ', 'b ', 'c '], 20, { breakAfter: 2 }), { headers: { 'content-type': 'text/event-stream' } }), true],
+    // One event first: msw sends a mocked answer's headers only with its first bytes.
     ['an upstream stream that goes silent', () =>
-      new HttpResponse(new ReadableStream({ start() {} }), { headers: { 'content-type': 'text/event-stream' } }), true],
+      new HttpResponse(slowStream(['a ', 'b '], 0, { hangAfter: 1 }), { headers: { 'content-type': 'text/event-stream' } }), true],
   ]
 
   it.each(failures)('leaves no timer or socket behind after %s', async (_what, answer, stream) => {
