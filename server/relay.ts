@@ -87,13 +87,14 @@ export function createRelay(options: RelayOptions): Relay {
         text += piece
         if (text.length > MAX_JSON_CHARS) throw fail('upstream answer too large', { chars: text.length })
       }
-      let parsed: { usage?: unknown }
+      let parsed: unknown
       try {
         parsed = JSON.parse(text)
       } catch (err) {
         throw fail('upstream answered something that is not JSON', err)
       }
-      reported = parsed.usage
+      if (typeof parsed !== 'object' || parsed === null) throw fail('upstream answered JSON that is not an object', text.slice(0, 100))
+      reported = (parsed as { usage?: unknown }).usage
       sendJson(res, 200, withPublicModel(text))
     }
 

@@ -346,6 +346,7 @@ describe('non-streamed answers', () => {
     ['the upstream answers 429', () => HttpResponse.json(leakyBody, { status: 429, headers: { 'retry-after': '20' } })],
     ['the upstream answers 401', () => HttpResponse.json(leakyBody, { status: 401 })],
     ['the upstream answers something that is not JSON', () => new HttpResponse('<html>Bad gateway</html>', { headers: { 'content-type': 'text/html' } })],
+    ['the upstream answers JSON null', () => new HttpResponse('null', { headers: { 'content-type': 'application/json' } })],
     ['the upstream cannot be reached', () => HttpResponse.error()],
   ])('answers 502 upstream_error without upstream details when %s', async (_case, answer) => {
     upstream.mock.use(http.post(UPSTREAM_URL, answer))
