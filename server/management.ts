@@ -7,7 +7,7 @@ import { generateKey, hashKey, keyPrefix, newId } from './keys.ts'
 import { DomainEntryError, normalizeDomainEntry } from './origin.ts'
 import { StoreConflict, type AccountRecord, type KeyRecord, type Store, type UsageRow } from './store/store.ts'
 
-export const MAX_ACTIVE_KEYS = 10
+const MAX_ACTIVE_KEYS = 10
 const MAX_NAME_CHARS = 100
 const MAX_DOMAINS = 100
 const MAX_INSTRUCTIONS_CHARS = 4000

@@ -114,9 +114,6 @@ export function openSqliteStore(path: string): Store {
     async listKeys(accountId) {
       return statements.listKeys.all(accountId).map(toKeyRecord)
     },
-    async getKey(id) {
-      return getKey(id)
-    },
     async findKeyByHash(hash) {
       const row = statements.findByHash.get(hash)
       return row && toKeyRecord(row)

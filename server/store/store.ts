@@ -62,7 +62,6 @@ export interface Store {
    */
   createKey(id: string, key: NewKey, maxActive: number): Promise<KeyRecord>
   listKeys(accountId: string): Promise<KeyRecord[]>
-  getKey(id: string): Promise<KeyRecord | undefined>
   /** The hot path: one indexed lookup by SHA-256 hash, revoked keys included. */
   findKeyByHash(hash: string): Promise<KeyRecord | undefined>
   /** Revokes (idempotently) and drops the primary flag; undefined for an unknown id. */
