@@ -1,11 +1,28 @@
 import { defineConfig } from 'vitest/config'
 
 export default defineConfig({
+  // The widget: one self-contained IIFE that a page loads with a script tag; its CSS is inlined
+  // as strings (`?inline`) and injected into the shadow root, so there is no second file.
+  build: {
+    lib: {
+      entry: 'src/main.ts',
+      formats: ['iife'],
+      name: 'AssistersWidget',
+      fileName: () => 'widget.js',
+    },
+    target: 'es2020',
+    outDir: 'dist',
+    emptyOutDir: true,
+    copyPublicDir: false,
+  },
   test: {
-    include: ['test/**/*.test.ts'],
     // Server tests bind real sockets and SQLite files; two cores, so keep the pool small.
     maxWorkers: 2,
     testTimeout: 15_000,
     hookTimeout: 15_000,
+    projects: [
+      { extends: true, test: { name: 'server', include: ['test/server/**/*.test.ts'], environment: 'node' } },
+      { extends: true, test: { name: 'widget', include: ['test/widget/**/*.test.{ts,tsx}'], environment: 'happy-dom' } },
+    ],
   },
 })

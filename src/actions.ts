@@ -1,0 +1,133 @@
+import { batch } from '@preact/signals'
+import type { ChatTurn } from './api.ts'
+import { WidgetError } from './errors.ts'
+import type { Emit } from './events.ts'
+import { toMessage, type ChatState, type Message } from './state.ts'
+
+/** Turns sent upstream per question: enough context, well inside the server's message limits. */
+const HISTORY_TURNS = 20
+
+export interface ActionDeps {
+  stream: (messages: ChatTurn[], signal: AbortSignal) => AsyncIterable<string>
+  save: (turns: ChatTurn[]) => void
+  emit: Emit
+}
+
+/** The only code that writes chat state: sending, stopping, retrying, resetting, opening and closing. */
+export function createActions(state: ChatState, { stream, save, emit }: ActionDeps) {
+  const { messages, status, error, waitSeconds, isOpen, unread } = state
+  let controller: AbortController | null = null
+  let countdown: ReturnType<typeof setInterval> | undefined
+
+  const turns = (): ChatTurn[] =>
+    messages.value.filter((m) => m.content.value).map((m) => ({ role: m.role, content: m.content.value }))
+
+  async function answer(): Promise<void> {
+    const reply = toMessage({ role: 'assistant', content: '' })
+    const abort = (controller = new AbortController())
+    batch(() => {
+      error.value = null
+      status.value = 'waiting'
+    })
+    try {
+      for await (const delta of stream(turns().slice(-HISTORY_TURNS), abort.signal)) {
+        if (status.value === 'waiting') {
+          batch(() => {
+            messages.value = [...messages.value, reply]
+            status.value = 'streaming'
+          })
+        }
+        reply.content.value += delta
+      }
+      emit('message', { role: 'assistant', content: reply.content.value })
+      if (!isOpen.value) unread.value++
+    } catch (err) {
+      if (!abort.signal.aborted) fail(err)
+    } finally {
+      if (controller === abort) controller = null
+      status.value = 'idle'
+      save(turns())
+    }
+  }
+
+  function fail(err: unknown): void {
+    const e = err instanceof WidgetError ? err : new WidgetError('stream_interrupted', String(err))
+    error.value = e
+    if (e.code === 'rate_limit_exceeded') startCountdown(e.retryAfter)
+    console.warn(`[Assisters] ${e.code}${e.status ? ` (HTTP ${e.status})` : ''}: ${e.detail || e.message}`)
+    emit('error', { code: e.code, message: e.message, detail: e.detail, status: e.status })
+  }
+
+  // A timer exists only while a rate-limited visitor waits; at zero, sending (and retry) works again.
+  function startCountdown(seconds: number): void {
+    clearInterval(countdown)
+    waitSeconds.value = seconds
+    countdown = setInterval(() => {
+      if (--waitSeconds.value <= 0) clearInterval(countdown)
+    }, 1000)
+  }
+
+  function setOpen(open: boolean): void {
+    if (isOpen.value === open) return
+    batch(() => {
+      isOpen.value = open
+      if (open) unread.value = 0
+    })
+    emit(open ? 'open' : 'close', undefined)
+  }
+
+  /** Sends a visitor's message; returns false when it cannot be sent now (empty, busy or waiting). */
+  function send(text: string): boolean {
+    const content = String(text ?? '').trim()
+    if (!content || !state.canSend.value) return false
+    const question: Message = toMessage({ role: 'user', content })
+    messages.value = [...messages.value, question]
+    emit('message', { role: 'user', content })
+    void answer()
+    return true
+  }
+
+  return {
+    send,
+    /** Sends what the visitor typed, and empties the box only if it went. */
+    submit(): void {
+      if (send(state.draft.value)) state.draft.value = ''
+    },
+    setDraft(text: string): void {
+      state.draft.value = text
+    },
+    /** Stops the answer being streamed; what arrived so far stays. */
+    stop(): void {
+      controller?.abort()
+    },
+    /** Asks again after a failure: drops a cut-off answer and resends the last question. */
+    retry(): void {
+      if (!state.canSend.value || !error.value) return
+      const list = messages.value
+      if (list.at(-1)?.role === 'assistant') messages.value = list.slice(0, -1)
+      void answer()
+    },
+    /** Forgets the conversation, here and in storage. */
+    reset(): void {
+      controller?.abort()
+      clearInterval(countdown)
+      batch(() => {
+        messages.value = []
+        error.value = null
+        waitSeconds.value = 0
+        state.draft.value = ''
+      })
+      save([])
+    },
+    open: () => setOpen(true),
+    close: () => setOpen(false),
+    toggle: () => setOpen(!isOpen.value),
+    /** Stops everything that could still run: the request in flight and the countdown. */
+    dispose(): void {
+      controller?.abort()
+      clearInterval(countdown)
+    },
+  }
+}
+
+export type Actions = ReturnType<typeof createActions>

@@ -1,0 +1,51 @@
+import { WidgetError } from './errors.ts'
+import { readSse } from './sse.ts'
+
+/** The public model name; the server decides which upstream model answers. */
+const MODEL = 'assisters-chat-v1'
+
+/** One turn of the conversation as the chat completions API takes it. */
+export interface ChatTurn {
+  role: 'user' | 'assistant'
+  content: string
+}
+
+/**
+ * Streams one answer from `POST {api}/v1/chat/completions`, yielding text deltas. Throws WidgetError for
+ * anything the visitor should hear about, and the AbortError untouched when `signal` aborts.
+ */
+export async function* streamChat(
+  api: string,
+  key: string,
+  messages: ChatTurn[],
+  signal: AbortSignal,
+): AsyncGenerator<string> {
+  let res: Response
+  try {
+    res = await fetch(`${api}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: MODEL, messages, stream: true }),
+      signal,
+    })
+  } catch (err) {
+    // fetch rejects with a TypeError for anything network-level, CORS refusals included.
+    throw signal.aborted ? err : new WidgetError('network_error', String(err))
+  }
+  if (!res.ok || !res.body) throw await WidgetError.fromResponse(res)
+  try {
+    for await (const { data } of readSse(res.body)) {
+      if (data === '[DONE]') return
+      const chunk = JSON.parse(data)
+      // The server reports a failure after the headers as a `data: {"error":…}` event.
+      if (chunk.error) throw new WidgetError('stream_interrupted', String(chunk.error.message ?? ''))
+      const delta = chunk.choices?.[0]?.delta?.content
+      if (typeof delta === 'string' && delta) yield delta
+    }
+  } catch (err) {
+    if (signal.aborted || err instanceof WidgetError) throw err
+    throw new WidgetError('stream_interrupted', String(err))
+  }
+  // A stream that ends without [DONE] lost its end, even if it closed cleanly.
+  throw new WidgetError('stream_interrupted', 'the stream ended without [DONE]')
+}

@@ -1,0 +1,38 @@
+import { toWidgetConfig, type WidgetOptions } from './config.ts'
+import { createEmitter } from './events.ts'
+import { createWidget, type Widget } from './widget.ts'
+
+/** `window.Assisters`: the page's handle on the widget. `defaultApi` is the origin the script came from. */
+export function createAssisters(defaultApi?: string) {
+  const { on, emit } = createEmitter()
+  let widget: Widget | null = null
+
+  const current = (): Widget | null => {
+    if (!widget) console.warn('[Assisters] the widget is not running; call Assisters.init({ key }) first')
+    return widget
+  }
+
+  return {
+    /** Mounts the widget; throws ConfigError naming the first bad option. */
+    init(options: WidgetOptions): void {
+      if (widget) {
+        console.warn('[Assisters] init() ignored: the widget is already running (call destroy() first)')
+        return
+      }
+      widget = createWidget(toWidgetConfig(options, defaultApi), emit)
+    },
+    open: () => current()?.open(),
+    close: () => current()?.close(),
+    toggle: () => current()?.toggle(),
+    send: (text: string): boolean => current()?.send(text) ?? false,
+    reset: () => current()?.reset(),
+    /** Removes the widget and everything it started; `init()` may mount it again. */
+    destroy(): void {
+      widget?.destroy()
+      widget = null
+    },
+    on,
+  }
+}
+
+export type AssistersApi = ReturnType<typeof createAssisters>

@@ -1,0 +1,62 @@
+import { useEffect, useLayoutEffect, useRef } from 'preact/hooks'
+import type { Actions } from '../actions.ts'
+import type { WidgetConfig } from '../config.ts'
+import type { ChatState } from '../state.ts'
+import { Icon, icons } from './Icon.tsx'
+
+/** Longest message a visitor can type; the server refuses far longer ones anyway. */
+const MAX_CHARS = 4000
+
+/** The message box: Enter sends, Shift+Enter adds a line, it grows with its text; Stop while answering. */
+export function Composer({ config, state, actions, autoFocus }: { config: WidgetConfig; state: ChatState; actions: Actions; autoFocus: boolean }) {
+  const input = useRef<HTMLTextAreaElement>(null)
+  const draft = state.draft.value
+  const busy = state.status.value !== 'idle'
+
+  useEffect(() => {
+    if (autoFocus) input.current?.focus()
+  }, [])
+
+  // Grow with the text (up to the CSS max-height, then scroll).
+  useLayoutEffect(() => {
+    const el = input.current!
+    el.style.height = 'auto'
+    el.style.height = `${el.scrollHeight + 2}px`
+  }, [draft])
+
+  return (
+    <form
+      class="composer"
+      onSubmit={(e) => {
+        e.preventDefault()
+        actions.submit()
+      }}
+    >
+      <textarea
+        ref={input}
+        rows={1}
+        aria-label="Message"
+        placeholder={config.placeholder}
+        maxLength={MAX_CHARS}
+        value={draft}
+        onInput={(e) => actions.setDraft(e.currentTarget.value)}
+        onKeyDown={(e) => {
+          // isComposing: Enter that confirms an IME candidate (Japanese, Chinese…) must not send.
+          if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
+            e.preventDefault()
+            actions.submit()
+          }
+        }}
+      />
+      {busy ? (
+        <button type="button" class="send" aria-label="Stop answering" onClick={actions.stop}>
+          <Icon d={icons.stop} />
+        </button>
+      ) : (
+        <button type="submit" class="send" aria-label="Send message" disabled={!state.canSend.value || !draft.trim()}>
+          <Icon d={icons.send} />
+        </button>
+      )}
+    </form>
+  )
+}

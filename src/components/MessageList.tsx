@@ -1,0 +1,100 @@
+import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks'
+import type { Actions } from '../actions.ts'
+import type { WidgetConfig } from '../config.ts'
+import { Markdown } from '../markdown.tsx'
+import type { ChatState, Message } from '../state.ts'
+
+/** Within this many pixels of the bottom, the list follows new text; further up, the visitor is reading. */
+const STICK_PX = 40
+
+/**
+ * The conversation, in a polite live region that is busy while an answer streams, so a screen reader
+ * announces the answer once it is complete rather than every token.
+ */
+export function MessageList({ config, state, actions }: { config: WidgetConfig; state: ChatState; actions: Actions }) {
+  const log = useRef<HTMLDivElement>(null)
+  const stick = useRef(true)
+  const messages = state.messages.value
+  const status = state.status.value
+
+  const follow = () => {
+    const el = log.current
+    if (el && stick.current) el.scrollTop = el.scrollHeight
+  }
+  // A question the visitor just sent brings the view back to the bottom.
+  useLayoutEffect(() => {
+    if (messages.at(-1)?.role === 'user') stick.current = true
+    follow()
+  }, [messages, status])
+
+  return (
+    <div
+      ref={log}
+      class="log"
+      role="log"
+      aria-live="polite"
+      aria-busy={status !== 'idle'}
+      aria-label="Conversation"
+      onScroll={() => {
+        const el = log.current!
+        stick.current = el.scrollHeight - el.scrollTop - el.clientHeight < STICK_PX
+      }}
+    >
+      <div class="msg bot welcome">{config.welcome}</div>
+      {messages.length === 0 && config.starters.length > 0 && (
+        <div class="starters">
+          {config.starters.map((text) => (
+            <button type="button" class="starter" onClick={() => actions.send(text)}>
+              {text}
+            </button>
+          ))}
+        </div>
+      )}
+      {messages.map((m, i) => (
+        <MessageView key={m.id} message={m} complete={status === 'idle' || i < messages.length - 1} onGrow={follow} />
+      ))}
+      {status === 'waiting' && (
+        <div class="msg bot typing" aria-hidden="true">
+          <i />
+          <i />
+          <i />
+        </div>
+      )}
+    </div>
+  )
+}
+
+/** One message; reading `content.value` here subscribes this component alone to its stream. */
+function MessageView({ message, complete, onGrow }: { message: Message; complete: boolean; onGrow: () => void }) {
+  const text = message.content.value
+  useLayoutEffect(onGrow)
+  if (message.role === 'user') return <div class="msg me">{text}</div>
+  return (
+    <div class="answer">
+      <div class="msg bot">
+        <Markdown text={text} />
+      </div>
+      {complete && <CopyButton text={text} />}
+    </div>
+  )
+}
+
+function CopyButton({ text }: { text: string }) {
+  const [copied, setCopied] = useState(false)
+  useEffect(() => {
+    if (!copied) return
+    const timer = setTimeout(() => setCopied(false), 2000)
+    return () => clearTimeout(timer)
+  }, [copied])
+  // The Clipboard API exists only on secure pages (https, localhost).
+  if (!navigator.clipboard) return null
+  return (
+    <button
+      type="button"
+      class="copy"
+      onClick={() => navigator.clipboard.writeText(text).then(() => setCopied(true), () => {})}
+    >
+      {copied ? 'Copied' : 'Copy answer'}
+    </button>
+  )
+}

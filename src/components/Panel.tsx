@@ -1,0 +1,82 @@
+import { useLayoutEffect, useRef } from 'preact/hooks'
+import type { Actions } from '../actions.ts'
+import type { WidgetConfig } from '../config.ts'
+import type { ChatState } from '../state.ts'
+import { Composer } from './Composer.tsx'
+import { Icon, icons } from './Icon.tsx'
+import { MessageList } from './MessageList.tsx'
+
+interface PanelProps {
+  config: WidgetConfig
+  state: ChatState
+  actions: Actions
+  autoFocus: boolean
+  /** Called when the panel goes away while it held the focus, to hand the focus back. */
+  onLeave: () => void
+}
+
+/** The chat dialog: header, conversation, error bar and composer. Exists only while open. */
+export function Panel({ config, state, actions, autoFocus, onLeave }: PanelProps) {
+  const panel = useRef<HTMLDivElement>(null)
+
+  useLayoutEffect(() => {
+    const el = panel.current!
+    // On phones the panel fills the visual viewport, so an on-screen keyboard never covers the composer.
+    const viewport = window.visualViewport
+    const fit = () => {
+      el.style.setProperty('--vh', `${viewport!.height}px`)
+      el.style.setProperty('--vt', `${viewport!.offsetTop}px`)
+    }
+    if (viewport) {
+      fit()
+      viewport.addEventListener('resize', fit)
+      viewport.addEventListener('scroll', fit)
+    }
+    return () => {
+      viewport?.removeEventListener('resize', fit)
+      viewport?.removeEventListener('scroll', fit)
+      if (el.contains((el.getRootNode() as ShadowRoot).activeElement)) onLeave()
+    }
+  }, [])
+
+  return (
+    <div ref={panel} class="panel" role="dialog" aria-modal="false" aria-labelledby="assisters-title">
+      <header>
+        <div id="assisters-title" class="title">
+          {config.title}
+        </div>
+        <button type="button" class="icon" aria-label="Start a new conversation" title="New conversation" onClick={actions.reset}>
+          <Icon d={icons.restart} />
+        </button>
+        <button type="button" class="icon" aria-label="Close chat" title="Close" onClick={actions.close}>
+          <Icon d={icons.close} />
+        </button>
+      </header>
+      <MessageList config={config} state={state} actions={actions} />
+      <ErrorBar state={state} actions={actions} />
+      <Composer config={config} state={state} actions={actions} autoFocus={autoFocus} />
+    </div>
+  )
+}
+
+/** The last failure in the visitor's words, with the wait after a 429 and a retry where one can help. */
+function ErrorBar({ state, actions }: { state: ChatState; actions: Actions }) {
+  const error = state.error.value
+  const wait = state.waitSeconds.value
+  if (!error) return null
+  const limited = error.code === 'rate_limit_exceeded'
+  return (
+    <div class="error" role="alert">
+      <p>
+        {error.message}{' '}
+        {/* The ticking number is hidden from screen readers, which would otherwise read it every second. */}
+        {wait > 0 ? <span aria-hidden="true">You can send again in {wait} s.</span> : limited && 'You can send again now.'}
+      </p>
+      {error.canRetry && wait === 0 && (
+        <button type="button" class="retry" onClick={actions.retry}>
+          Try again
+        </button>
+      )}
+    </div>
+  )
+}

@@ -1,0 +1,69 @@
+/** What went wrong, by the contract's error codes plus two the browser alone can see. */
+export type ErrorCode =
+  | 'invalid_api_key'
+  | 'origin_not_allowed'
+  | 'rate_limit_exceeded'
+  | 'bad_request'
+  | 'server_error'
+  | 'network_error'
+  | 'stream_interrupted'
+
+/** The one place that says what an error means to a visitor; nothing else writes visitor-facing error text. */
+const VISITOR_WORDS: Record<ErrorCode, string> = {
+  invalid_api_key: "This chat isn't set up correctly, so it can't answer. Please let the site owner know.",
+  origin_not_allowed: "This chat isn't available on this website. Please let the site owner know.",
+  rate_limit_exceeded: "You're sending messages faster than the assistant can answer.",
+  bad_request: "This message couldn't be sent. Try a shorter one.",
+  server_error: "The assistant couldn't answer just now. Please try again in a moment.",
+  network_error: 'You seem to be offline. Check your connection and try again.',
+  stream_interrupted: 'The answer was cut off. Please try again.',
+}
+
+/** Codes where sending the same message again cannot help. */
+const FINAL: ErrorCode[] = ['invalid_api_key', 'origin_not_allowed', 'bad_request']
+
+/** An error the visitor should see; `detail` is the server's own message, for the site owner's console. */
+export class WidgetError extends Error {
+  override name = 'WidgetError'
+
+  constructor(
+    readonly code: ErrorCode,
+    readonly detail = '',
+    /** Seconds until sending may work again (429 only). */
+    readonly retryAfter = 0,
+    readonly status = 0,
+  ) {
+    super(VISITOR_WORDS[code])
+  }
+
+  /** Whether a retry button makes sense. */
+  get canRetry(): boolean {
+    return !FINAL.includes(this.code)
+  }
+
+  /** Reads a failed response: the status decides the code (any OpenAI-compatible server agrees on those). */
+  static async fromResponse(res: Response): Promise<WidgetError> {
+    let detail = ''
+    try {
+      const body = await res.json()
+      detail = String(body?.error?.message ?? '')
+    } catch {}
+    const s = res.status
+    const code: ErrorCode =
+      s === 401 ? 'invalid_api_key'
+      : s === 403 ? 'origin_not_allowed'
+      : s === 429 ? 'rate_limit_exceeded'
+      : s >= 400 && s < 500 ? 'bad_request'
+      : 'server_error'
+    return new WidgetError(code, detail, s === 429 ? retryAfterSeconds(res.headers) : 0, s)
+  }
+}
+
+/** Whole seconds to wait, from `retry-after-ms` or `Retry-After` (seconds or an HTTP date); 10 when absent. */
+function retryAfterSeconds(headers: Headers): number {
+  const ms = Number(headers.get('retry-after-ms'))
+  if (ms > 0) return Math.ceil(ms / 1000)
+  const value = headers.get('retry-after') ?? ''
+  const seconds = /^\d+$/.test(value) ? Number(value) : (Date.parse(value) - Date.now()) / 1000
+  return seconds > 0 ? Math.ceil(seconds) : 10
+}
