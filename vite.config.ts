@@ -10,7 +10,7 @@ export default defineConfig({
       name: 'AssistersWidget',
       fileName: () => 'widget.js',
     },
-    target: 'es2020',
+    target: 'es2022',
     outDir: 'dist',
     emptyOutDir: true,
     copyPublicDir: false,

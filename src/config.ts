@@ -34,100 +34,61 @@ export class ConfigError extends Error {
   override name = 'ConfigError'
 }
 
-const OPTION_NAMES = ['key', 'api', 'title', 'welcome', 'placeholder', 'color', 'position', 'open', 'starters'] as const
-const TEXT_LIMITS = { title: 80, welcome: 1000, placeholder: 120 } as const
-const MAX_STARTERS = 6
-const MAX_STARTER_CHARS = 200
+/** Each option's rule for its trimmed text form; an empty value means the default. */
+const RULES: Record<keyof WidgetOptions, [RegExp, string]> = {
+  // The server's keys are `ask_` + base62; anything else is a copy-paste accident.
+  key: [/^ask_[A-Za-z0-9]{1,196}$/, 'must be an Assisters key (ask_…)'],
+  api: [/^(https?:\/\/[^/?#@\s]+(\/[^?#\s]*)?)?$/i, 'must be an http(s) URL without query or credentials'],
+  title: [/^.{0,80}$/s, 'is over 80 characters'],
+  welcome: [/^.{0,1000}$/s, 'is over 1000 characters'],
+  placeholder: [/^.{0,120}$/s, 'is over 120 characters'],
+  color: [/^(#[0-9a-f]{3}|#[0-9a-f]{6})?$/i, 'must be a hex colour like #2563eb'],
+  position: [/^(bottom-right|bottom-left)?$/, 'must be bottom-right or bottom-left'],
+  // `data-open` with no value means true, as HTML boolean attributes do.
+  open: [/^(true|false|)$/, 'must be true or false'],
+  starters: [/^[^|]{0,200}(\|[^|]{0,200}){0,5}$/s, 'must be at most 6 prompts of up to 200 characters'],
+}
+const NAMES = Object.keys(RULES) as (keyof WidgetOptions)[]
 
 /** Picks the widget's options out of a script tag's `dataset`; unknown attributes are ignored. */
 export function fromDataset(dataset: DOMStringMap): WidgetOptions {
-  const options: Record<string, string> = {}
-  for (const name of OPTION_NAMES) {
-    const value = dataset[name]
-    if (value !== undefined) options[name] = value
-  }
-  return options
+  return Object.fromEntries(NAMES.filter((name) => dataset[name] !== undefined).map((name) => [name, dataset[name]]))
 }
 
 /** Validates options into a WidgetConfig; `defaultApi` is the origin the script was served from. */
-export function toWidgetConfig(options: WidgetOptions, defaultApi?: string): WidgetConfig {
+export function toWidgetConfig(options: WidgetOptions, defaultApi = ''): WidgetConfig {
   if (options === null || typeof options !== 'object') fail('options', 'must be an object', options)
-  for (const name of Object.keys(options)) {
-    if (!(OPTION_NAMES as readonly string[]).includes(name)) fail(name, 'is not an option', options[name as keyof WidgetOptions])
+  const value = {} as Record<keyof WidgetOptions, string>
+  for (const name of Object.keys(options) as (keyof WidgetOptions)[]) {
+    if (!RULES[name]) fail(name, 'is not an option', options[name])
   }
-  const key = text(options, 'key', 200)
-  // The server's keys are `ask_` + base62; anything else is a copy-paste accident (a missing
-  // character is caught by the server's checksum).
-  if (!key || !/^ask_[A-Za-z0-9]+$/.test(key)) fail('key', 'must be an Assisters key starting with ask_', options.key)
+  for (const name of NAMES) {
+    let raw: unknown = options[name] ?? ''
+    if (typeof raw === 'boolean' && name === 'open') raw = String(raw)
+    if (Array.isArray(raw) && name === 'starters' && raw.every((item) => typeof item === 'string')) raw = raw.join('|')
+    if (typeof raw !== 'string') fail(name, 'must be a string', raw)
+    // Empty starters between bars ("A||B") are dropped before counting.
+    value[name] = name === 'starters' ? raw.split('|').map((s) => s.trim()).filter(Boolean).join('|') : raw.trim()
+    if (!RULES[name][0].test(value[name])) fail(name, RULES[name][1], raw)
+  }
+  if (!value.key) fail('key', RULES.key[1], options.key)
+  const api = value.api || defaultApi
+  if (!api || !RULES.api[0].test(api)) fail('api', RULES.api[1], api)
+  const color = value.color.toLowerCase() || '#2563eb'
   return {
-    key,
-    api: apiBase(options.api ?? defaultApi),
-    title: text(options, 'title', TEXT_LIMITS.title) || 'Chat with us',
-    welcome: text(options, 'welcome', TEXT_LIMITS.welcome) || 'Hi! How can I help you today?',
-    placeholder: text(options, 'placeholder', TEXT_LIMITS.placeholder) || 'Type your message…',
-    color: color(options.color),
-    position: position(options.position),
-    open: flag(options.open),
-    starters: starters(options.starters),
+    key: value.key,
+    api: api.replace(/\/+$/, ''),
+    title: value.title || 'Chat with us',
+    welcome: value.welcome || 'Hi! How can I help you today?',
+    placeholder: value.placeholder || 'Type your message…',
+    color: color.length === 4 ? color.replace(/\w/g, '$&$&') : color,
+    position: (value.position || 'bottom-right') as Position,
+    open: value.open === 'true' || options.open === '',
+    starters: value.starters ? value.starters.split('|') : [],
   }
 }
 
 function fail(name: string, problem: string, value: unknown): never {
-  throw new ConfigError(`Assisters: "${name}" ${problem} (got ${JSON.stringify(value) ?? String(value)})`)
-}
-
-/** Trimmed text; an empty value counts as absent. */
-function text(options: WidgetOptions, name: 'key' | keyof typeof TEXT_LIMITS, limit: number): string {
-  const value = options[name]
-  if (value === undefined) return ''
-  if (typeof value !== 'string') fail(name, 'must be a string', value)
-  const trimmed = value.trim()
-  if (trimmed.length > limit) fail(name, `must be at most ${limit} characters`, `${trimmed.slice(0, 20)}…`)
-  return trimmed
-}
-
-function apiBase(value: unknown): string {
-  let url: URL | undefined
-  try {
-    if (typeof value === 'string') url = new URL(value.trim())
-  } catch {}
-  if (!url || !/^https?:$/.test(url.protocol) || url.search || url.hash || url.username) {
-    fail('api', 'must be an absolute http(s) URL without query or credentials', value)
-  }
-  return url.href.replace(/\/+$/, '')
-}
-
-function color(value: unknown): string {
-  if (value === undefined || value === '') return '#2563eb'
-  if (typeof value !== 'string' || !/^#([0-9a-f]{3}|[0-9a-f]{6})$/i.test(value.trim())) {
-    fail('color', 'must be a hex colour such as #2563eb', value)
-  }
-  const hex = value.trim().slice(1).toLowerCase()
-  return '#' + (hex.length === 3 ? hex.replace(/./g, '$&$&') : hex)
-}
-
-function position(value: unknown): Position {
-  if (value === undefined || value === '') return 'bottom-right'
-  if (value === 'bottom-right' || value === 'bottom-left') return value
-  return fail('position', 'must be bottom-right or bottom-left', value)
-}
-
-/** `data-open` with no value means true, as HTML boolean attributes do. */
-function flag(value: unknown): boolean {
-  if (value === undefined || value === false || value === 'false') return false
-  if (value === true || value === '' || value === 'true') return true
-  return fail('open', 'must be true or false', value)
-}
-
-function starters(value: unknown): string[] {
-  if (value === undefined) return []
-  const list = typeof value === 'string' ? value.split('|') : value
-  if (!Array.isArray(list) || list.some((item) => typeof item !== 'string')) {
-    fail('starters', 'must be a |-separated string or an array of strings', value)
-  }
-  const items = (list as string[]).map((item) => item.trim()).filter(Boolean)
-  if (items.length > MAX_STARTERS) fail('starters', `must be at most ${MAX_STARTERS} prompts`, items.length)
-  const long = items.find((item) => item.length > MAX_STARTER_CHARS)
-  if (long) fail('starters', `must each be at most ${MAX_STARTER_CHARS} characters`, `${long.slice(0, 20)}…`)
-  return items
+  const shown = typeof value === 'string' && value.length > 40 ? `${value.slice(0, 40)}…` : value
+  throw new ConfigError(`Assisters: "${name}" ${problem} (got ${JSON.stringify(shown) ?? String(shown)})`)
 }

@@ -55,15 +55,8 @@ export class WidgetError extends Error {
       : s === 429 ? 'rate_limit_exceeded'
       : s >= 400 && s < 500 ? 'bad_request'
       : 'server_error'
-    return new WidgetError(code, detail, s === 429 ? retryAfterSeconds(res.headers) : 0, s)
+    // The server sends both; retry-after-ms is the precise one. Without either, a short guess.
+    const wait = Math.ceil(+(res.headers.get('retry-after-ms') ?? NaN) / 1000) || +(res.headers.get('retry-after') ?? NaN) || 10
+    return new WidgetError(code, detail, s === 429 ? wait : 0, s)
   }
-}
-
-/** Whole seconds to wait, from `retry-after-ms` or `Retry-After` (seconds or an HTTP date); 10 when absent. */
-function retryAfterSeconds(headers: Headers): number {
-  const ms = Number(headers.get('retry-after-ms'))
-  if (ms > 0) return Math.ceil(ms / 1000)
-  const value = headers.get('retry-after') ?? ''
-  const seconds = /^\d+$/.test(value) ? Number(value) : (Date.parse(value) - Date.now()) / 1000
-  return seconds > 0 ? Math.ceil(seconds) : 10
 }

@@ -27,9 +27,9 @@ export const palettes = {
 
 export type Palette = (typeof palettes)['light']
 
-/** Text colour to put on the accent: whichever of white or near-black contrasts more (always ≥ 4.5:1). */
+/** Text colour to put on the accent: whichever of white or black contrasts more (always ≥ 4.5:1). */
 export function onColor(accent: string): string {
-  return contrast(accent, '#ffffff') >= contrast(accent, '#111111') ? '#ffffff' : '#111111'
+  return contrast(accent, '#ffffff') >= contrast(accent, '#000000') ? '#ffffff' : '#000000'
 }
 
 /** WCAG 2 contrast ratio of two `#rrggbb` colours, from 1 to 21. */

@@ -1,3 +1,4 @@
+import { h } from 'preact'
 import { useEffect, useRef } from 'preact/hooks'
 import type { Actions } from '../actions.ts'
 import type { WidgetConfig } from '../config.ts'

@@ -1,3 +1,4 @@
+import { h } from 'preact'
 /** Stroke icons on a 24-unit grid; decorative, since every button carries its own accessible name. */
 export const icons = {
   chat: 'M4 5h16v11H9l-5 4z',
@@ -9,8 +10,8 @@ export const icons = {
 
 export function Icon({ d }: { d: string }) {
   return (
-    <svg viewBox="0 0 24 24" width="20" height="20" aria-hidden="true" focusable="false">
-      <path d={d} fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round" />
+    <svg viewBox="0 0 24 24" aria-hidden="true">
+      <path d={d} />
     </svg>
   )
 }

@@ -1,3 +1,4 @@
+import { h } from 'preact'
 import type { Ref } from 'preact'
 import type { Actions } from '../actions.ts'
 import type { ChatState } from '../state.ts'

@@ -1,3 +1,4 @@
+import { h } from 'preact'
 import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks'
 import type { Actions } from '../actions.ts'
 import type { WidgetConfig } from '../config.ts'
@@ -40,7 +41,7 @@ export function MessageList({ config, state, actions }: { config: WidgetConfig; 
         stick.current = el.scrollHeight - el.scrollTop - el.clientHeight < STICK_PX
       }}
     >
-      <div class="msg bot welcome">{config.welcome}</div>
+      <div class="msg welcome">{config.welcome}</div>
       {messages.length === 0 && config.starters.length > 0 && (
         <div class="starters">
           {config.starters.map((text) => (
@@ -54,7 +55,7 @@ export function MessageList({ config, state, actions }: { config: WidgetConfig; 
         <MessageView key={m.id} message={m} complete={status === 'idle' || i < messages.length - 1} onGrow={follow} />
       ))}
       {status === 'waiting' && (
-        <div class="msg bot typing" aria-hidden="true">
+        <div class="msg typing" aria-hidden="true">
           <i />
           <i />
           <i />
@@ -71,7 +72,7 @@ function MessageView({ message, complete, onGrow }: { message: Message; complete
   if (message.role === 'user') return <div class="msg me">{text}</div>
   return (
     <div class="answer">
-      <div class="msg bot">
+      <div class="msg">
         <Markdown text={text} />
       </div>
       {complete && <CopyButton text={text} />}

@@ -1,3 +1,4 @@
+import { h } from 'preact'
 import { useLayoutEffect, useRef } from 'preact/hooks'
 import type { Actions } from '../actions.ts'
 import type { WidgetConfig } from '../config.ts'
@@ -45,10 +46,10 @@ export function Panel({ config, state, actions, autoFocus, onLeave }: PanelProps
         <div id="assisters-title" class="title">
           {config.title}
         </div>
-        <button type="button" class="icon" aria-label="Start a new conversation" title="New conversation" onClick={actions.reset}>
+        <button type="button" class="icon" aria-label="Start a new conversation" onClick={actions.reset}>
           <Icon d={icons.restart} />
         </button>
-        <button type="button" class="icon" aria-label="Close chat" title="Close" onClick={actions.close}>
+        <button type="button" class="icon" aria-label="Close chat" onClick={actions.close}>
           <Icon d={icons.close} />
         </button>
       </header>

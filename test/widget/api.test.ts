@@ -1,0 +1,163 @@
+import { HttpResponse } from 'msw'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { streamChat } from '../../src/api.ts'
+import { WidgetError } from '../../src/errors.ts'
+import { API, DONE, KEY, controlledStream, delta, errorResponse, onChat, recordRequests, server, sseResponse } from './api-mock.ts'
+
+beforeAll(() => server.listen({ onUnhandledRequest: 'error' }))
+afterEach(() => {
+  server.resetHandlers()
+  server.events.removeAllListeners()
+})
+afterAll(() => server.close())
+
+const question = [{ role: 'user' as const, content: 'Hello?' }]
+
+async function collect(signal = new AbortController().signal): Promise<string[]> {
+  const out: string[] = []
+  for await (const piece of streamChat(API, KEY, question, signal)) out.push(piece)
+  return out
+}
+
+async function failure(): Promise<WidgetError> {
+  try {
+    await collect()
+  } catch (err) {
+    return err as WidgetError
+  }
+  throw new Error('expected streamChat to fail')
+}
+
+describe('streamChat', () => {
+  it('posts the conversation with the key as a Bearer token and asks for a stream', async () => {
+    const requests = recordRequests()
+    onChat(() => sseResponse(delta('Hi'), DONE))
+    await collect()
+    expect(requests).toEqual([
+      {
+        authorization: `Bearer ${KEY}`,
+        contentType: 'application/json',
+        body: { model: 'assisters-chat-v1', messages: question, stream: true },
+      },
+    ])
+  })
+
+  it('yields each content delta in order and ends at [DONE]', async () => {
+    onChat(() => sseResponse(delta('Hel'), delta('lo'), ': ping\n\n', delta(' there'), DONE))
+    expect(await collect()).toEqual(['Hel', 'lo', ' there'])
+  })
+
+  it('skips chunks without content (the role chunk, the finish chunk, usage)', async () => {
+    const role = `data: ${JSON.stringify({ choices: [{ index: 0, delta: { role: 'assistant' } }] })}\n\n`
+    const finish = `data: ${JSON.stringify({ choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] })}\n\n`
+    const usage = `data: ${JSON.stringify({ choices: [], usage: { total_tokens: 3 } })}\n\n`
+    onChat(() => sseResponse(role, delta('Yes'), finish, usage, DONE))
+    expect(await collect()).toEqual(['Yes'])
+  })
+
+  it('reads events split across chunks in the middle of a UTF-8 character', async () => {
+    const bytes = new TextEncoder().encode(delta('héllo 🙂') + DONE)
+    onChat(
+      () =>
+        new HttpResponse(
+          new ReadableStream({
+            start(c) {
+              for (const b of bytes) c.enqueue(new Uint8Array([b]))
+              c.close()
+            },
+          }),
+          { headers: { 'content-type': 'text/event-stream' } },
+        ),
+    )
+    expect((await collect()).join('')).toBe('héllo 🙂')
+  })
+
+  it.each([
+    [401, 'invalid_api_key', 'Invalid API key provided', 'invalid_api_key'],
+    [403, 'origin_not_allowed', 'Request origin not allowed for this API key', 'origin_not_allowed'],
+    [400, 'invalid_body', 'messages[0].content is too long', 'bad_request'],
+    [413, 'request_too_large', 'Request body over 1048576 bytes', 'bad_request'],
+    [500, 'internal_error', 'The server had an error', 'server_error'],
+    [502, 'upstream_error', 'The model service failed to answer', 'server_error'],
+    [504, 'upstream_timeout', 'The model service took too long', 'server_error'],
+  ])('turns HTTP %i (%s) into a %s error carrying the server message', async (status, code, message, expected) => {
+    onChat(() => errorResponse(status, code, message))
+    const error = await failure()
+    expect(error).toBeInstanceOf(WidgetError)
+    expect([error.code, error.status, error.detail]).toEqual([expected, status, message])
+  })
+
+  it('reads the wait of a 429 from retry-after-ms, rounded up to whole seconds', async () => {
+    onChat(() => errorResponse(429, 'rate_limit_exceeded', 'Rate limit reached', { 'retry-after': '13', 'retry-after-ms': '12001' }))
+    const error = await failure()
+    expect([error.code, error.retryAfter]).toEqual(['rate_limit_exceeded', 13])
+  })
+
+  it.each([
+    [{ 'retry-after': '7' }, 7],
+    [{ 'retry-after': new Date(Date.now() + 30_000).toUTCString() }, 30],
+    [{}, 10],
+    [{ 'retry-after': 'soon' }, 10],
+  ])('reads the wait of a 429 from Retry-After %o as %i s', async (headers, seconds) => {
+    onChat(() => errorResponse(429, 'rate_limit_exceeded', 'Rate limit reached', headers))
+    expect((await failure()).retryAfter).toBeCloseTo(seconds, -1)
+  })
+
+  it('survives an error body that is not JSON', async () => {
+    onChat(() => new HttpResponse('<html>Bad gateway</html>', { status: 502, headers: { 'content-type': 'text/html' } }))
+    const error = await failure()
+    expect([error.code, error.detail]).toEqual(['server_error', ''])
+  })
+
+  it('calls a failed connection a network error', async () => {
+    onChat(() => HttpResponse.error())
+    expect((await failure()).code).toBe('network_error')
+  })
+
+  it('reports an error event in mid-stream as an interrupted answer, after the text before it', async () => {
+    const errorEvent = `data: ${JSON.stringify({ error: { message: 'upstream broke', type: 'api_error', code: 'upstream_error' } })}\n\n`
+    onChat(() => sseResponse(delta('Half an'), errorEvent))
+    const seen: string[] = []
+    const error = await (async () => {
+      try {
+        for await (const piece of streamChat(API, KEY, question, new AbortController().signal)) seen.push(piece)
+      } catch (err) {
+        return err as WidgetError
+      }
+    })()
+    expect(seen).toEqual(['Half an'])
+    expect([error?.code, error?.detail]).toEqual(['stream_interrupted', 'upstream broke'])
+  })
+
+  it('calls a stream that ends without [DONE] interrupted, not finished', async () => {
+    onChat(() => sseResponse(delta('All good so f')))
+    expect((await failure()).code).toBe('stream_interrupted')
+  })
+
+  it('calls a connection lost mid-stream interrupted', async () => {
+    const stream = controlledStream()
+    onChat(() => stream.response())
+    const pending = failure()
+    stream.push(delta('Par'))
+    stream.fail()
+    expect((await pending).code).toBe('stream_interrupted')
+  })
+
+  it('calls a malformed event interrupted', async () => {
+    onChat(() => sseResponse(delta('ok'), 'data: {not json\n\n', DONE))
+    expect((await failure()).code).toBe('stream_interrupted')
+  })
+
+  it('lets an abort through as an AbortError, not a visitor-facing error', async () => {
+    const stream = controlledStream()
+    onChat(() => stream.response())
+    const controller = new AbortController()
+    const pending = collect(controller.signal).catch((err) => err)
+    stream.push(delta('Par'))
+    await new Promise((r) => setTimeout(r, 20))
+    controller.abort()
+    const error = await pending
+    expect(error).not.toBeInstanceOf(WidgetError)
+    expect((error as Error).name).toBe('AbortError')
+  })
+})

@@ -1,0 +1,340 @@
+import { HttpResponse } from 'msw'
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest'
+import { DONE, controlledStream, delta, errorResponse, onChat, recordRequests, server, sseResponse } from './api-mock.ts'
+import { settle, startWidget, until } from './dom.ts'
+
+beforeAll(() => server.listen({ onUnhandledRequest: 'error' }))
+beforeEach(() => localStorage.clear())
+afterEach(() => {
+  window.Assisters?.destroy()
+  document.body.innerHTML = ''
+  server.resetHandlers()
+  server.events.removeAllListeners()
+  vi.useRealTimers()
+  vi.restoreAllMocks()
+})
+afterAll(() => server.close())
+
+/** A widget whose panel is open, with console noise from expected failures silenced. */
+async function openWidget(options = {}) {
+  vi.spyOn(console, 'warn').mockImplementation(() => {})
+  const w = startWidget(options)
+  w.launcher().click()
+  await until(() => expect(w.textarea()).toBeTruthy())
+  return w
+}
+
+async function ask(w: Awaited<ReturnType<typeof openWidget>>, text: string) {
+  w.type(text)
+  w.press(w.textarea(), 'Enter')
+}
+
+describe('opening and closing', () => {
+  it('shows only the launcher until the visitor opens it', async () => {
+    const w = startWidget()
+    await settle()
+    expect(w.launcher().getAttribute('aria-label')).toBe('Open chat')
+    expect(w.dialog()).toBeNull()
+    expect(w.$('textarea')).toBeNull()
+    expect(w.root().querySelectorAll('*:not(style):not(svg):not(path)').length).toBe(2) // .root and the launcher
+  })
+
+  it('opens a dialog labelled by its title, with the focus in the composer', async () => {
+    const w = startWidget({ title: 'Ask Ada' })
+    const opened = vi.fn()
+    w.assisters.on('open', opened)
+    w.launcher().click()
+    await until(() => expect(w.dialog()).toBeTruthy())
+    const label = w.root().getElementById(w.dialog()!.getAttribute('aria-labelledby')!)
+    expect(label?.textContent).toBe('Ask Ada')
+    expect(w.launcher().getAttribute('aria-expanded')).toBe('true')
+    await until(() => expect(w.root().activeElement).toBe(w.textarea()))
+    expect(opened).toHaveBeenCalledOnce()
+  })
+
+  it('closes on Escape and hands the focus back to the launcher', async () => {
+    const w = await openWidget()
+    const closed = vi.fn()
+    w.assisters.on('close', closed)
+    await until(() => expect(w.root().activeElement).toBe(w.textarea()))
+    w.press(w.textarea(), 'Escape')
+    await until(() => expect(w.dialog()).toBeNull())
+    expect(w.root().activeElement).toBe(w.launcher())
+    expect(w.launcher().getAttribute('aria-expanded')).toBe('false')
+    expect(closed).toHaveBeenCalledOnce()
+  })
+
+  it('closes from the close button in the header', async () => {
+    const w = await openWidget()
+    w.button('Close chat').click() // the launcher, open, is also named "Close chat": the header's comes second
+    w.$$('header button').at(-1)!.click()
+    await until(() => expect(w.dialog()).toBeNull())
+  })
+
+  it('starts open with data-open, without taking the focus from the page', async () => {
+    const outside = document.createElement('input')
+    document.body.append(outside)
+    outside.focus()
+    const w = startWidget({ open: true })
+    await settle()
+    expect(w.dialog()).toBeTruthy()
+    expect(document.activeElement).toBe(outside)
+  })
+
+  it('sits bottom-left when asked', async () => {
+    const w = startWidget({ position: 'bottom-left' })
+    await settle()
+    expect(w.$('.root')!.classList.contains('bottom-left')).toBe(true)
+  })
+
+  it('themes the accent from data-color, with readable text on it', () => {
+    const w = startWidget({ color: '#ffd600' })
+    const css = w.$('style')!.textContent!
+    expect(css).toContain('--accent:var(--assisters-accent,#ffd600)')
+    expect(css).toContain('--on-accent:var(--assisters-accent-text,#000000)')
+  })
+})
+
+describe('the composer', () => {
+  it('sends on Enter and adds a line on Shift+Enter', async () => {
+    const requests = recordRequests()
+    onChat(() => sseResponse(delta('Hi!'), DONE))
+    const w = await openWidget()
+    w.type('first line')
+    const shifted = w.press(w.textarea(), 'Enter', { shiftKey: true })
+    expect(shifted.defaultPrevented).toBe(false)
+    await settle()
+    expect(requests).toHaveLength(0)
+    w.type('first line\nsecond line')
+    w.press(w.textarea(), 'Enter')
+    await until(() => expect(w.bubbles()).toEqual(['first line\nsecond line', 'Hi!']))
+    expect(requests[0]!.body.messages).toEqual([{ role: 'user', content: 'first line\nsecond line' }])
+    expect(w.textarea().value).toBe('')
+  })
+
+  it('does not send the Enter that confirms an IME composition', async () => {
+    const requests = recordRequests()
+    const w = await openWidget()
+    w.type('にほんご')
+    w.press(w.textarea(), 'Enter', { isComposing: true })
+    await settle()
+    expect(requests).toHaveLength(0)
+    expect(w.textarea().value).toBe('にほんご')
+  })
+
+  it('sends nothing for blank text', async () => {
+    const requests = recordRequests()
+    const w = await openWidget()
+    w.type('   \n ')
+    w.press(w.textarea(), 'Enter')
+    await settle()
+    expect(requests).toHaveLength(0)
+    expect(w.$<HTMLButtonElement>('.send')!.disabled).toBe(true)
+  })
+
+  it('offers starter prompts until the first message, and sends the one clicked', async () => {
+    const requests = recordRequests()
+    onChat(() => sseResponse(delta('We open at 9.'), DONE))
+    const w = await openWidget({ starters: 'Opening hours?|Prices?' })
+    expect(w.$$('.starter').map((b) => b.textContent)).toEqual(['Opening hours?', 'Prices?'])
+    w.$$('.starter')[0]!.click()
+    await until(() => expect(w.bubbles()).toEqual(['Opening hours?', 'We open at 9.']))
+    expect(w.$$('.starter')).toHaveLength(0)
+    expect(requests[0]!.body.messages.at(-1)!.content).toBe('Opening hours?')
+  })
+
+  it('sends the conversation so far with each question', async () => {
+    const requests = recordRequests()
+    onChat(() => sseResponse(delta('Answer.'), DONE))
+    const w = await openWidget()
+    await ask(w, 'One')
+    await until(() => expect(w.bubbles()).toHaveLength(2))
+    await ask(w, 'Two')
+    await until(() => expect(w.bubbles()).toHaveLength(4))
+    expect(requests[1]!.body.messages).toEqual([
+      { role: 'user', content: 'One' },
+      { role: 'assistant', content: 'Answer.' },
+      { role: 'user', content: 'Two' },
+    ])
+  })
+})
+
+describe('a streamed answer', () => {
+  it('shows a typing indicator, then the answer growing, in a live region that is busy until it is complete', async () => {
+    const stream = controlledStream()
+    onChat(() => stream.response())
+    const w = await openWidget()
+    const messages = vi.fn()
+    w.assisters.on('message', messages)
+    await ask(w, 'Tell me')
+    await until(() => expect(w.$('.typing')).toBeTruthy())
+    expect(w.log().getAttribute('aria-live')).toBe('polite')
+    expect(w.log().getAttribute('aria-busy')).toBe('true')
+    stream.push(delta('Once upon'))
+    await until(() => expect(w.bubbles()).toEqual(['Tell me', 'Once upon']))
+    expect(w.$('.typing')).toBeNull()
+    expect(w.button('Stop answering')).toBeTruthy()
+    stream.push(delta(' a time.'))
+    await until(() => expect(w.bubbles()).toEqual(['Tell me', 'Once upon a time.']))
+    expect(w.log().getAttribute('aria-busy')).toBe('true')
+    stream.push(DONE)
+    stream.end()
+    await until(() => expect(w.log().getAttribute('aria-busy')).toBe('false'))
+    expect(messages.mock.calls.map(([m]) => m)).toEqual([
+      { role: 'user', content: 'Tell me' },
+      { role: 'assistant', content: 'Once upon a time.' },
+    ])
+  })
+
+  it('changes only the growing message while tokens arrive', async () => {
+    onChat(() => sseResponse(delta('Earlier answer'), DONE))
+    const w = await openWidget()
+    await ask(w, 'First')
+    await until(() => expect(w.log().getAttribute('aria-busy')).toBe('false'))
+    const stream = controlledStream()
+    onChat(() => stream.response())
+    await ask(w, 'Second')
+    stream.push(delta('Tok'))
+    await until(() => expect(w.bubbles().at(-1)).toBe('Tok'))
+    const growing = w.$$('.msg').at(-1)!
+    const touched: Node[] = []
+    const observer = new MutationObserver((records) => touched.push(...records.map((r) => r.target)))
+    observer.observe(w.log(), { subtree: true, childList: true, characterData: true, attributes: true })
+    for (const piece of ['en', ' by', ' token']) stream.push(delta(piece))
+    await until(() => expect(w.bubbles().at(-1)).toBe('Token by token'))
+    await settle()
+    observer.disconnect()
+    expect(touched.length).toBeGreaterThan(0)
+    expect(touched.every((node) => growing.contains(node))).toBe(true)
+    stream.push(DONE)
+    stream.end()
+  })
+
+  it('renders markdown in answers as elements, and model HTML as text', async () => {
+    onChat(() => sseResponse(delta('**Bold** and `code` <img src=x onerror=alert(1)>'), DONE))
+    const w = await openWidget()
+    await ask(w, 'Format?')
+    await until(() => expect(w.$('.answer strong')?.textContent).toBe('Bold'))
+    expect(w.$('.answer code')?.textContent).toBe('code')
+    expect(w.$('.answer img')).toBeNull()
+    expect(w.$('.answer')!.textContent).toContain('<img src=x onerror=alert(1)>')
+  })
+
+  it('stops on request, keeping what arrived and letting the visitor send again', async () => {
+    const stream = controlledStream()
+    onChat(() => stream.response())
+    const w = await openWidget()
+    await ask(w, 'Long story please')
+    stream.push(delta('It was a dark'))
+    await until(() => expect(w.bubbles().at(-1)).toBe('It was a dark'))
+    w.button('Stop answering').click()
+    await until(() => expect(w.$('button[aria-label="Send message"]')).toBeTruthy())
+    expect(w.bubbles()).toEqual(['Long story please', 'It was a dark'])
+    expect(w.errorText()).toBeNull()
+    expect(w.log().getAttribute('aria-busy')).toBe('false')
+  })
+
+  it('offers to copy a finished answer', async () => {
+    onChat(() => sseResponse(delta('Copy **me**'), DONE))
+    const w = await openWidget()
+    await ask(w, 'Q')
+    await until(() => expect(w.button('Copy answer')).toBeTruthy())
+    w.button('Copy answer').click()
+    await until(() => expect(w.button('Copied')).toBeTruthy())
+    expect(await navigator.clipboard.readText()).toBe('Copy **me**')
+  })
+
+  it('marks answers that land while the chat is closed as unread', async () => {
+    const stream = controlledStream()
+    onChat(() => stream.response())
+    const w = await openWidget()
+    await ask(w, 'Ping')
+    w.assisters.close()
+    stream.push(delta('Pong'))
+    stream.push(DONE)
+    stream.end()
+    await until(() => expect(w.launcher().getAttribute('aria-label')).toBe('Open chat, 1 new answer'))
+    expect(w.$('.badge')!.textContent).toBe('1')
+    w.launcher().click()
+    await until(() => expect(w.$('.badge')).toBeNull())
+    expect(w.bubbles()).toEqual(['Ping', 'Pong'])
+  })
+})
+
+describe('errors, in words a visitor understands', () => {
+  it.each([
+    [401, 'invalid_api_key', "This chat isn't set up correctly"],
+    [403, 'origin_not_allowed', "This chat isn't available on this website"],
+    [413, 'request_too_large', "This message couldn't be sent"],
+  ])('explains a %i without offering a pointless retry', async (status, code, words) => {
+    onChat(() => errorResponse(status, code, 'server words'))
+    const w = await openWidget()
+    const errors = vi.fn()
+    w.assisters.on('error', errors)
+    await ask(w, 'Hello')
+    await until(() => expect(w.errorText()).toContain(words))
+    expect(w.$$('.retry')).toHaveLength(0)
+    expect(errors).toHaveBeenCalledWith(expect.objectContaining({ status, detail: 'server words' }))
+    expect(console.warn).toHaveBeenCalledWith(expect.stringContaining('server words'))
+  })
+
+  it.each([
+    ['a 502', () => errorResponse(502, 'upstream_error', 'x'), "The assistant couldn't answer just now"],
+    ['a 504', () => errorResponse(504, 'upstream_timeout', 'x'), "The assistant couldn't answer just now"],
+    ['a lost connection', () => HttpResponse.error(), 'You seem to be offline'],
+  ])('explains %s and retries the same question on request', async (_, failing, words) => {
+    const requests = recordRequests()
+    onChat(failing)
+    const w = await openWidget()
+    await ask(w, 'Are you there?')
+    await until(() => expect(w.errorText()).toContain(words))
+    onChat(() => sseResponse(delta('Yes.'), DONE))
+    w.button('Try again').click()
+    await until(() => expect(w.bubbles()).toEqual(['Are you there?', 'Yes.']))
+    expect(w.errorText()).toBeNull()
+    expect(requests.map((r) => r.body.messages)).toEqual([
+      [{ role: 'user', content: 'Are you there?' }],
+      [{ role: 'user', content: 'Are you there?' }],
+    ])
+  })
+
+  it('keeps a cut-off answer visible, and replaces it on retry', async () => {
+    const errorEvent = `data: ${JSON.stringify({ error: { message: 'upstream broke', code: 'upstream_error' } })}\n\n`
+    onChat(() => sseResponse(delta('The first half'), errorEvent))
+    const w = await openWidget()
+    await ask(w, 'Explain')
+    await until(() => expect(w.errorText()).toContain('The answer was cut off'))
+    expect(w.bubbles()).toEqual(['Explain', 'The first half'])
+    onChat(() => sseResponse(delta('The whole answer'), DONE))
+    w.button('Try again').click()
+    await until(() => expect(w.bubbles()).toEqual(['Explain', 'The whole answer']))
+  })
+
+  it('counts down a 429 from Retry-After, then lets the visitor send again', async () => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] })
+    onChat(() => errorResponse(429, 'rate_limit_exceeded', 'Rate limit reached', { 'retry-after': '3' }))
+    const w = await openWidget()
+    await ask(w, 'Quick question')
+    await until(() => expect(w.errorText()).toContain('You can send again in 3 s.'))
+    expect(w.$$('.retry')).toHaveLength(0)
+    w.type('Another')
+    expect(w.$<HTMLButtonElement>('.send')!.disabled).toBe(true)
+    vi.advanceTimersByTime(1000)
+    await until(() => expect(w.errorText()).toContain('You can send again in 2 s.'))
+    vi.advanceTimersByTime(2000)
+    await until(() => expect(w.errorText()).toContain('You can send again now.'))
+    expect(vi.getTimerCount()).toBe(0)
+    onChat(() => sseResponse(delta('Sure.'), DONE))
+    w.press(w.textarea(), 'Enter')
+    await until(() => expect(w.bubbles()).toEqual(['Quick question', 'Another', 'Sure.']))
+    expect(w.errorText()).toBeNull()
+  })
+
+  it('hides the ticking seconds from screen readers', async () => {
+    onChat(() => errorResponse(429, 'rate_limit_exceeded', 'Rate limit reached', { 'retry-after': '30' }))
+    const w = await openWidget()
+    await ask(w, 'Hi')
+    await until(() => expect(w.errorText()).toContain('30 s'))
+    expect(w.$('[role="alert"] [aria-hidden="true"]')!.textContent).toContain('30 s')
+  })
+})

@@ -1,0 +1,55 @@
+import { vi } from 'vitest'
+import { createAssisters } from '../../src/assisters.ts'
+import type { WidgetOptions } from '../../src/config.ts'
+import { HOST_TAG } from '../../src/mount.ts'
+import { API, KEY } from './api-mock.ts'
+
+/** Mounts a widget through the public API, as a page would, and gives the test eyes and hands inside its shadow root. */
+export function startWidget(options: WidgetOptions = {}) {
+  const assisters = createAssisters(API)
+  assisters.init({ key: KEY, ...options })
+  return { assisters, ...view() }
+}
+
+/** Queries and gestures against the widget currently in the page. */
+export function view() {
+  const host = () => document.querySelector(HOST_TAG)
+  const root = () => host()!.shadowRoot!
+  const $ = <E extends Element = HTMLElement>(selector: string) => root().querySelector<E>(selector)
+  const $$ = (selector: string) => [...root().querySelectorAll<HTMLElement>(selector)]
+  const button = (name: string | RegExp) => {
+    const found = $$('button').find((b) => (b.getAttribute('aria-label') ?? b.textContent ?? '').match(name))
+    if (!found) throw new Error(`no button named ${name}`)
+    return found
+  }
+  return {
+    host,
+    root,
+    $,
+    $$,
+    button,
+    launcher: () => $<HTMLButtonElement>('.launcher')!,
+    dialog: () => $('[role="dialog"]'),
+    textarea: () => $<HTMLTextAreaElement>('textarea')!,
+    log: () => $('[role="log"]')!,
+    bubbles: () => $$('.msg:not(.welcome):not(.typing)').map((el) => el.textContent),
+    errorText: () => $('[role="alert"]')?.textContent ?? null,
+    /** Types into the composer as a visitor would (value + input event). */
+    type(text: string) {
+      const box = $<HTMLTextAreaElement>('textarea')!
+      box.value = text
+      box.dispatchEvent(new Event('input', { bubbles: true }))
+    },
+    press(target: Element, key: string, init: KeyboardEventInit = {}) {
+      const event = new KeyboardEvent('keydown', { key, bubbles: true, composed: true, cancelable: true, ...init })
+      target.dispatchEvent(event)
+      return event
+    },
+  }
+}
+
+/** Waits until the DOM shows what `check` asserts (signals re-render on a microtask or a frame). */
+export const until = (check: () => void) => vi.waitFor(check, { timeout: 3000, interval: 5 })
+
+/** Lets pending renders and effects run. */
+export const settle = () => new Promise((resolve) => setTimeout(resolve, 30))
