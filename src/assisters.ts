@@ -8,7 +8,7 @@ export function createAssisters(defaultApi?: string) {
   let widget: Widget | null = null
 
   const current = (): Widget | null => {
-    if (!widget) console.warn('[Assisters] the widget is not running; call Assisters.init({ key }) first')
+    if (!widget) console.warn('[Assisters] call init() first')
     return widget
   }
 
@@ -16,7 +16,7 @@ export function createAssisters(defaultApi?: string) {
     /** Mounts the widget; throws ConfigError naming the first bad option. */
     init(options: WidgetOptions): void {
       if (widget) {
-        console.warn('[Assisters] init() ignored: the widget is already running (call destroy() first)')
+        console.warn('[Assisters] already running; destroy() first')
         return
       }
       widget = createWidget(toWidgetConfig(options, defaultApi), emit)
@@ -24,7 +24,7 @@ export function createAssisters(defaultApi?: string) {
     open: () => current()?.open(),
     close: () => current()?.close(),
     toggle: () => current()?.toggle(),
-    send: (text: string): boolean => current()?.send(text) ?? false,
+    send: (text: string): boolean => !!current()?.send(text),
     reset: () => current()?.reset(),
     /** Removes the widget and everything it started; `init()` may mount it again. */
     destroy(): void {

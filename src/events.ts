@@ -21,8 +21,7 @@ export function createEmitter() {
   return {
     on<E extends EventName>(event: E, fn: Listener<E>): () => void {
       const set = listeners.get(event)
-      if (!set) throw new TypeError(`Assisters.on: unknown event "${event}"; use ${EVENT_NAMES.join(', ')}`)
-      if (typeof fn !== 'function') throw new TypeError('Assisters.on: the listener must be a function')
+      if (!set || typeof fn !== 'function') throw new TypeError(`Assisters.on(event, fn): event is one of ${EVENT_NAMES.join(', ')}`)
       set.add(fn)
       return () => void set.delete(fn)
     },

@@ -4,7 +4,7 @@ import { App } from './components/App.tsx'
 import type { WidgetConfig } from './config.ts'
 import type { ChatState } from './state.ts'
 import styles from './styles.css?inline'
-import { onColor, palettes, toCssVariables } from './theme.ts'
+import { onColor } from './theme.ts'
 
 /** The widget's element in the host page. */
 export const HOST_TAG = 'assisters-widget'
@@ -14,10 +14,7 @@ export function mount(config: WidgetConfig, state: ChatState, actions: Actions):
   const host = document.createElement(HOST_TAG)
   const shadow = host.attachShadow({ mode: 'open' })
   // A page's own --assisters-* custom properties (they inherit into the shadow root) override data-color.
-  const css =
-    `.root{${toCssVariables(palettes.light)};--accent:var(--assisters-accent,${config.color});` +
-    `--on-accent:var(--assisters-accent-text,${onColor(config.color)})}` +
-    `@media (prefers-color-scheme:dark){.root{${toCssVariables(palettes.dark)}}}${styles}`
+  const css = `${styles}.root{--accent:var(--assisters-accent,${config.color});--on-accent:var(--assisters-accent-text,${onColor(config.color)})}`
   render(h(App, { config, state, actions, css }), shadow)
   // An async script in <head> may run before <body> exists; <html> takes the element until then.
   ;(document.body ?? document.documentElement).append(host)

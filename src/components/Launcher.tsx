@@ -12,7 +12,6 @@ export function Launcher({ state, actions, buttonRef }: { state: ChatState; acti
   return (
     <button
       ref={buttonRef}
-      type="button"
       class="launcher"
       aria-label={label}
       aria-haspopup="dialog"

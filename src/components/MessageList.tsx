@@ -1,5 +1,5 @@
 import { h } from 'preact'
-import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks'
+import { useLayoutEffect, useRef, useState } from 'preact/hooks'
 import type { Actions } from '../actions.ts'
 import type { WidgetConfig } from '../config.ts'
 import { Markdown } from '../markdown.tsx'
@@ -45,7 +45,7 @@ export function MessageList({ config, state, actions }: { config: WidgetConfig; 
       {messages.length === 0 && config.starters.length > 0 && (
         <div class="starters">
           {config.starters.map((text) => (
-            <button type="button" class="starter" onClick={() => actions.send(text)}>
+            <button class="starter" onClick={() => actions.send(text)}>
               {text}
             </button>
           ))}
@@ -82,19 +82,10 @@ function MessageView({ message, complete, onGrow }: { message: Message; complete
 
 function CopyButton({ text }: { text: string }) {
   const [copied, setCopied] = useState(false)
-  useEffect(() => {
-    if (!copied) return
-    const timer = setTimeout(() => setCopied(false), 2000)
-    return () => clearTimeout(timer)
-  }, [copied])
   // The Clipboard API exists only on secure pages (https, localhost).
   if (!navigator.clipboard) return null
   return (
-    <button
-      type="button"
-      class="copy"
-      onClick={() => navigator.clipboard.writeText(text).then(() => setCopied(true), () => {})}
-    >
+    <button class="copy" onClick={() => navigator.clipboard.writeText(text).then(() => setCopied(true), () => {})}>
       {copied ? 'Copied' : 'Copy answer'}
     </button>
   )

@@ -46,10 +46,10 @@ export function Panel({ config, state, actions, autoFocus, onLeave }: PanelProps
         <div id="assisters-title" class="title">
           {config.title}
         </div>
-        <button type="button" class="icon" aria-label="Start a new conversation" onClick={actions.reset}>
+        <button class="icon" aria-label="Start a new conversation" onClick={actions.reset}>
           <Icon d={icons.restart} />
         </button>
-        <button type="button" class="icon" aria-label="Close chat" onClick={actions.close}>
+        <button class="icon" aria-label="Close chat" onClick={actions.close}>
           <Icon d={icons.close} />
         </button>
       </header>
@@ -74,7 +74,7 @@ function ErrorBar({ state, actions }: { state: ChatState; actions: Actions }) {
         {wait > 0 ? <span aria-hidden="true">You can send again in {wait} s.</span> : limited && 'You can send again now.'}
       </p>
       {error.canRetry && wait === 0 && (
-        <button type="button" class="retry" onClick={actions.retry}>
+        <button class="retry" onClick={actions.retry}>
           Try again
         </button>
       )}

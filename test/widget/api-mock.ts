@@ -36,7 +36,11 @@ export function controlledStream() {
     cancel: () => void (cancelled = true),
   })
   return {
-    response: () => new HttpResponse(stream, { headers: { 'content-type': 'text/event-stream' } }),
+    /** The response for `request`; its abort errors the body, as a browser's fetch does (msw's does not). */
+    response: (request?: Request) => {
+      request?.signal.addEventListener('abort', () => controller.error(new DOMException('aborted', 'AbortError')))
+      return new HttpResponse(stream, { headers: { 'content-type': 'text/event-stream' } })
+    },
     push: (text: string) => controller.enqueue(encoder.encode(text)),
     end: () => controller.close(),
     fail: () => controller.error(new TypeError('network error')),

@@ -95,12 +95,14 @@ describe('streamChat', () => {
 
   it.each([
     [{ 'retry-after': '7' }, 7],
-    [{ 'retry-after': new Date(Date.now() + 30_000).toUTCString() }, 30],
+    [{ 'retry-after-ms': '2500' }, 3],
     [{}, 10],
     [{ 'retry-after': 'soon' }, 10],
+    // The contract promises whole seconds; an HTTP date gets the short default wait.
+    [{ 'retry-after': 'Wed, 21 Oct 2015 07:28:00 GMT' }, 10],
   ])('reads the wait of a 429 from Retry-After %o as %i s', async (headers, seconds) => {
     onChat(() => errorResponse(429, 'rate_limit_exceeded', 'Rate limit reached', headers))
-    expect((await failure()).retryAfter).toBeCloseTo(seconds, -1)
+    expect((await failure()).retryAfter).toBe(seconds)
   })
 
   it('survives an error body that is not JSON', async () => {
@@ -136,7 +138,7 @@ describe('streamChat', () => {
 
   it('calls a connection lost mid-stream interrupted', async () => {
     const stream = controlledStream()
-    onChat(() => stream.response())
+    onChat((request) => stream.response(request))
     const pending = failure()
     stream.push(delta('Par'))
     stream.fail()
@@ -150,7 +152,7 @@ describe('streamChat', () => {
 
   it('lets an abort through as an AbortError, not a visitor-facing error', async () => {
     const stream = controlledStream()
-    onChat(() => stream.response())
+    onChat((request) => stream.response(request))
     const controller = new AbortController()
     const pending = collect(controller.signal).catch((err) => err)
     stream.push(delta('Par'))

@@ -162,7 +162,7 @@ describe('the composer', () => {
 describe('a streamed answer', () => {
   it('shows a typing indicator, then the answer growing, in a live region that is busy until it is complete', async () => {
     const stream = controlledStream()
-    onChat(() => stream.response())
+    onChat((request) => stream.response(request))
     const w = await openWidget()
     const messages = vi.fn()
     w.assisters.on('message', messages)
@@ -192,11 +192,11 @@ describe('a streamed answer', () => {
     await ask(w, 'First')
     await until(() => expect(w.log().getAttribute('aria-busy')).toBe('false'))
     const stream = controlledStream()
-    onChat(() => stream.response())
+    onChat((request) => stream.response(request))
     await ask(w, 'Second')
     stream.push(delta('Tok'))
     await until(() => expect(w.bubbles().at(-1)).toBe('Tok'))
-    const growing = w.$$('.msg').at(-1)!
+    const growing = w.$$('.answer').at(-1)!
     const touched: Node[] = []
     const observer = new MutationObserver((records) => touched.push(...records.map((r) => r.target)))
     observer.observe(w.log(), { subtree: true, childList: true, characterData: true, attributes: true })
@@ -222,7 +222,7 @@ describe('a streamed answer', () => {
 
   it('stops on request, keeping what arrived and letting the visitor send again', async () => {
     const stream = controlledStream()
-    onChat(() => stream.response())
+    onChat((request) => stream.response(request))
     const w = await openWidget()
     await ask(w, 'Long story please')
     stream.push(delta('It was a dark'))
@@ -246,7 +246,7 @@ describe('a streamed answer', () => {
 
   it('marks answers that land while the chat is closed as unread', async () => {
     const stream = controlledStream()
-    onChat(() => stream.response())
+    onChat((request) => stream.response(request))
     const w = await openWidget()
     await ask(w, 'Ping')
     w.assisters.close()

@@ -1,6 +1,17 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { contrast, onColor, palettes } from '../../src/theme.ts'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { contrast, onColor } from '../../src/theme.ts'
+
+/** The custom properties declared in a CSS block, as name → #rrggbb. */
+function colours(block: string): Record<string, string> {
+  return Object.fromEntries([...block.matchAll(/--([a-z-]+):\s*(#[0-9a-f]{6})/g)].map(([, name, value]) => [name, value]))
+}
+const styles = readFileSync(join(process.cwd(), 'src/styles.css'), 'utf8')
+const dark = styles.slice(styles.indexOf('prefers-color-scheme: dark'))
+const palettes = { light: colours(styles.slice(0, styles.indexOf('prefers-color-scheme: dark'))), dark: colours(dark.slice(0, dark.indexOf('}'))) }
+const NAMES = ['bg', 'fg', 'muted', 'bubble', 'line', 'danger', 'danger-bg', 'focus']
 
 // WCAG 2.1 AA: 4.5:1 for text, 3:1 for focus indicators and other non-text contrast.
 const TEXT_PAIRS = [
@@ -8,17 +19,21 @@ const TEXT_PAIRS = [
   ['fg', 'bubble'],
   ['muted', 'bg'],
   ['muted', 'bubble'],
-  ['danger', 'dangerBg'],
+  ['danger', 'danger-bg'],
 ] as const
 
 describe.each(Object.entries(palettes))('the %s palette', (_, palette) => {
+  it('defines every colour the stylesheet uses', () => {
+    expect(Object.keys(palette).sort()).toEqual([...NAMES].sort())
+  })
+
   it.each(TEXT_PAIRS)('puts %s text on %s at AA contrast', (text, background) => {
-    expect(contrast(palette[text], palette[background])).toBeGreaterThanOrEqual(4.5)
+    expect(contrast(palette[text]!, palette[background]!)).toBeGreaterThanOrEqual(4.5)
   })
 
   it('draws focus rings at 3:1 against the panel and the bubbles', () => {
-    expect(contrast(palette.focus, palette.bg)).toBeGreaterThanOrEqual(3)
-    expect(contrast(palette.focus, palette.bubble)).toBeGreaterThanOrEqual(3)
+    expect(contrast(palette.focus!, palette.bg!)).toBeGreaterThanOrEqual(3)
+    expect(contrast(palette.focus!, palette.bubble!)).toBeGreaterThanOrEqual(3)
   })
 })
 

@@ -1,0 +1,280 @@
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest'
+import { HOST_TAG } from '../../src/mount.ts'
+import { API, DONE, KEY, controlledStream, delta, onChat, server, sseResponse } from './api-mock.ts'
+import { settle, startWidget, until, view } from './dom.ts'
+
+beforeAll(() => server.listen({ onUnhandledRequest: 'error' }))
+beforeEach(() => localStorage.clear())
+afterEach(() => {
+  window.Assisters?.destroy()
+  delete window.Assisters
+  document.body.innerHTML = ''
+  server.resetHandlers()
+  vi.useRealTimers()
+  vi.restoreAllMocks()
+  vi.unstubAllGlobals()
+})
+afterAll(() => server.close())
+
+/** Runs src/main.ts as the browser would run the script tag: fresh module, currentScript set. */
+async function loadScript(attributes: Record<string, string>, src = `${API}/widget.js`) {
+  const script = document.createElement('script')
+  script.src = src
+  for (const [name, value] of Object.entries(attributes)) script.setAttribute(name, value)
+  // Not appended: happy-dom would try to fetch it. The widget only reads currentScript.
+  vi.spyOn(document, 'currentScript', 'get').mockReturnValue(script)
+  vi.resetModules()
+  await import('../../src/main.ts')
+}
+
+describe('the script tag', () => {
+  it('boots from its data-* attributes, with the API at the origin it was served from', async () => {
+    const requests: string[] = []
+    server.events.on('request:start', ({ request }) => void requests.push(request.url))
+    onChat(() => sseResponse(delta('Hi'), DONE))
+    await loadScript({ 'data-key': KEY, 'data-title': 'Shop help', 'data-open': '' })
+    const w = view()
+    await until(() => expect(w.dialog()).toBeTruthy())
+    expect(w.$('.title')!.textContent).toBe('Shop help')
+    window.Assisters!.send('Hello')
+    await until(() => expect(requests).toEqual([`${API}/v1/chat/completions`]))
+  })
+
+  it('mounts one widget when the script is loaded twice', async () => {
+    await loadScript({ 'data-key': KEY })
+    const first = window.Assisters
+    await loadScript({ 'data-key': KEY })
+    await settle()
+    expect(document.querySelectorAll(HOST_TAG)).toHaveLength(1)
+    expect(window.Assisters).toBe(first)
+  })
+
+  it('waits for Assisters.init() when the tag carries no key', async () => {
+    await loadScript({})
+    await settle()
+    expect(document.querySelector(HOST_TAG)).toBeNull()
+    window.Assisters!.init({ key: KEY, title: 'Later' })
+    await settle()
+    expect(view().$('.launcher')).toBeTruthy()
+  })
+
+  it('reports a bad attribute in the console and mounts nothing', async () => {
+    const error = vi.spyOn(console, 'error').mockImplementation(() => {})
+    await loadScript({ 'data-key': KEY, 'data-color': 'blue' })
+    await settle()
+    expect(document.querySelector(HOST_TAG)).toBeNull()
+    expect(error).toHaveBeenCalledWith(expect.stringContaining('"color"'))
+  })
+
+  it('reports a missing key in the console', async () => {
+    const error = vi.spyOn(console, 'error').mockImplementation(() => {})
+    await loadScript({ 'data-key': '' })
+    expect(error).toHaveBeenCalledWith(expect.stringContaining('"key"'))
+  })
+})
+
+describe('window.Assisters', () => {
+  it('throws from init() on a bad option, naming it', () => {
+    const { assisters } = startWidget()
+    assisters.destroy()
+    expect(() => assisters.init({ key: KEY, position: 'top' })).toThrow(/"position"/)
+    expect(document.querySelector(HOST_TAG)).toBeNull()
+  })
+
+  it('opens, closes and toggles, firing open and close events', async () => {
+    const { assisters, dialog } = startWidget()
+    const seen: string[] = []
+    assisters.on('open', () => seen.push('open'))
+    assisters.on('close', () => seen.push('close'))
+    assisters.open()
+    assisters.open() // already open: no second event
+    await until(() => expect(dialog()).toBeTruthy())
+    assisters.toggle()
+    await until(() => expect(dialog()).toBeNull())
+    assisters.toggle()
+    assisters.close()
+    expect(seen).toEqual(['open', 'close', 'open', 'close'])
+  })
+
+  it('sends a question for the visitor, opening the chat', async () => {
+    onChat(() => sseResponse(delta('42'), DONE))
+    const w = startWidget()
+    expect(w.assisters.send('Meaning of life?')).toBe(true)
+    await until(() => expect(w.bubbles()).toEqual(['Meaning of life?', '42']))
+    expect(w.dialog()).toBeTruthy()
+  })
+
+  it('refuses to send while an answer is streaming', async () => {
+    const stream = controlledStream()
+    onChat((request) => stream.response(request))
+    const { assisters } = startWidget()
+    expect(assisters.send('One')).toBe(true)
+    expect(assisters.send('Two')).toBe(false)
+    stream.push(DONE)
+    stream.end()
+  })
+
+  it('stops calling a listener once unsubscribed, and survives a listener that throws', async () => {
+    const error = vi.spyOn(console, 'error').mockImplementation(() => {})
+    const { assisters } = startWidget()
+    const listener = vi.fn()
+    const unsubscribe = assisters.on('open', listener)
+    assisters.on('open', () => {
+      throw new Error('page bug')
+    })
+    assisters.open()
+    unsubscribe()
+    assisters.close()
+    assisters.open()
+    expect(listener).toHaveBeenCalledOnce()
+    expect(error).toHaveBeenCalledTimes(2)
+  })
+
+  it.each([['unknown event', 'opened', () => {}], ['listener that is not a function', 'open', 'nope']])(
+    'refuses an %s',
+    (_, event, listener) => {
+      const { assisters } = startWidget()
+      expect(() => assisters.on(event as 'open', listener as () => void)).toThrow(/open, close, message, error/)
+    },
+  )
+
+  it('warns instead of failing when called before init()', async () => {
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => {})
+    const { createAssisters } = await import('../../src/assisters.ts')
+    const assisters = createAssisters(API)
+    assisters.open()
+    expect(assisters.send('hi')).toBe(false)
+    expect(warn).toHaveBeenCalled()
+    assisters.destroy()
+  })
+
+  it('ignores a second init() while running', () => {
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => {})
+    const { assisters } = startWidget()
+    assisters.init({ key: KEY })
+    expect(document.querySelectorAll(HOST_TAG)).toHaveLength(1)
+    expect(warn).toHaveBeenCalled()
+  })
+
+  it('destroy() removes the element, the listeners and every timer, and init() can mount again', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'requestAnimationFrame', 'cancelAnimationFrame'] })
+    // happy-dom has no visualViewport; a phone browser's would be an EventTarget like this.
+    const viewport = Object.assign(new EventTarget(), { height: 600, offsetTop: 0 })
+    vi.stubGlobal('visualViewport', viewport)
+    const added = vi.spyOn(viewport, 'addEventListener')
+    const removed = vi.spyOn(viewport, 'removeEventListener')
+    const { assisters } = startWidget()
+    assisters.open()
+    await vi.advanceTimersByTimeAsync(200)
+    expect(added).toHaveBeenCalled()
+    assisters.destroy()
+    await vi.advanceTimersByTimeAsync(200)
+    expect(document.querySelector(HOST_TAG)).toBeNull()
+    expect(removed.mock.calls.map(([type]) => type).sort()).toEqual(added.mock.calls.map(([type]) => type).sort())
+    expect(vi.getTimerCount()).toBe(0)
+    assisters.init({ key: KEY })
+    expect(document.querySelectorAll(HOST_TAG)).toHaveLength(1)
+  })
+
+  it('leaves no timer running while idle, open or closed', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'requestAnimationFrame', 'cancelAnimationFrame'] })
+    const { assisters } = startWidget()
+    await vi.advanceTimersByTimeAsync(200)
+    expect(vi.getTimerCount()).toBe(0)
+    assisters.open()
+    await vi.advanceTimersByTimeAsync(200)
+    expect(vi.getTimerCount()).toBe(0)
+    assisters.close()
+    await vi.advanceTimersByTimeAsync(200)
+    expect(vi.getTimerCount()).toBe(0)
+  })
+})
+
+describe('the conversation across page loads', () => {
+  async function converse() {
+    onChat(() => sseResponse(delta('Stored answer'), DONE))
+    const w = startWidget()
+    w.assisters.send('Stored question')
+    await until(() => expect(w.bubbles().slice(-2)).toEqual(['Stored question', 'Stored answer']))
+    await until(() => expect(w.log().getAttribute('aria-busy')).toBe('false'))
+    return w
+  }
+
+  it('comes back after a reload', async () => {
+    const w = await converse()
+    w.assisters.destroy()
+    const again = startWidget()
+    again.assisters.open()
+    await until(() => expect(again.bubbles()).toEqual(['Stored question', 'Stored answer']))
+  })
+
+  it('is stored under the API and key prefix, never the whole key', async () => {
+    await converse()
+    const names = Object.keys(localStorage)
+    expect(names).toEqual([`assisters:${API}:${KEY.slice(0, 12)}`])
+    expect(JSON.stringify(localStorage)).not.toContain(KEY)
+  })
+
+  it('keeps conversations of different keys apart', async () => {
+    const w = await converse()
+    w.assisters.destroy()
+    const other = startWidget({ key: 'ask_' + 'Zz7'.repeat(14) })
+    other.assisters.open()
+    await settle()
+    expect(other.bubbles()).toEqual([])
+  })
+
+  it('is forgotten by reset() and by the new-conversation button', async () => {
+    const w = await converse()
+    w.assisters.reset()
+    await until(() => expect(w.bubbles()).toEqual([]))
+    expect(localStorage.length).toBe(0)
+    w.assisters.send('Stored question')
+    await until(() => expect(w.bubbles()).toEqual(['Stored question', 'Stored answer']))
+    await until(() => expect(localStorage.length).toBe(1))
+    w.button('Start a new conversation').click()
+    await until(() => expect(w.bubbles()).toEqual([]))
+    expect(localStorage.length).toBe(0)
+  })
+
+  it('ignores storage that is corrupt or of the wrong shape', async () => {
+    const name = `assisters:${API}:${KEY.slice(0, 12)}`
+    for (const junk of ['{not json', '{"role":"user"}', '[{"role":"system","content":"x"}]', '[{"role":"user","content":5}]']) {
+      localStorage.setItem(name, junk)
+      const w = startWidget()
+      w.assisters.open()
+      await settle()
+      expect(w.bubbles()).toEqual([])
+      w.assisters.destroy()
+    }
+  })
+
+  it('keeps at most the last 50 messages', async () => {
+    const name = `assisters:${API}:${KEY.slice(0, 12)}`
+    const turns = Array.from({ length: 80 }, (_, i) => ({ role: i % 2 ? 'assistant' : 'user', content: `m${i}` }))
+    localStorage.setItem(name, JSON.stringify(turns))
+    await converse()
+    const stored = JSON.parse(localStorage.getItem(name)!)
+    expect(stored).toHaveLength(50)
+    expect(stored.at(-1)).toEqual({ role: 'assistant', content: 'Stored answer' })
+  })
+
+  it('drops the oldest messages to stay under 100,000 characters', async () => {
+    const name = `assisters:${API}:${KEY.slice(0, 12)}`
+    const turns = Array.from({ length: 10 }, (_, i) => ({ role: i % 2 ? 'assistant' : 'user', content: 'x'.repeat(15_000) }))
+    localStorage.setItem(name, JSON.stringify(turns))
+    await converse()
+    expect(localStorage.getItem(name)!.length).toBeLessThanOrEqual(100_000)
+    expect(JSON.parse(localStorage.getItem(name)!).at(-1).content).toBe('Stored answer')
+  })
+
+  it('still chats when storage throws (blocked or full)', async () => {
+    vi.spyOn(Storage.prototype, 'setItem').mockImplementation(() => {
+      throw new DOMException('quota', 'QuotaExceededError')
+    })
+    vi.spyOn(Storage.prototype, 'getItem').mockImplementation(() => {
+      throw new DOMException('denied', 'SecurityError')
+    })
+    await converse()
+  })
+})
