@@ -7,10 +7,9 @@ export function createAssisters(defaultApi?: string) {
   const { on, emit } = createEmitter()
   let widget: Widget | null = null
 
-  const current = (): Widget | null => {
-    if (!widget) console.warn('[Assisters] call init() first')
-    return widget
-  }
+  // Calls that come before init() (or after destroy()) are reported, not thrown: the page keeps working.
+  const call = (name: 'open' | 'close' | 'toggle' | 'reset' | 'send', text = '') =>
+    widget ? widget[name](text) : console.warn('[Assisters] call init() first')
 
   return {
     /** Mounts the widget; throws ConfigError naming the first bad option. */
@@ -21,11 +20,12 @@ export function createAssisters(defaultApi?: string) {
       }
       widget = createWidget(toWidgetConfig(options, defaultApi), emit)
     },
-    open: () => current()?.open(),
-    close: () => current()?.close(),
-    toggle: () => current()?.toggle(),
-    send: (text: string): boolean => !!current()?.send(text),
-    reset: () => current()?.reset(),
+    open: () => void call('open'),
+    close: () => void call('close'),
+    toggle: () => void call('toggle'),
+    /** Sends `text` as the visitor, opening the chat; false when it cannot be sent now. */
+    send: (text: string): boolean => call('send', text) === true,
+    reset: () => void call('reset'),
     /** Removes the widget and everything it started; `init()` may mount it again. */
     destroy(): void {
       widget?.destroy()

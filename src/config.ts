@@ -34,19 +34,18 @@ export class ConfigError extends Error {
   override name = 'ConfigError'
 }
 
-/** Each option's rule for its trimmed text form; an empty value means the default. */
+/** Each option's rule for its trimmed text form (an empty value means the default), and what it expects. */
 const RULES: Record<keyof WidgetOptions, [RegExp, string]> = {
   // The server's keys are `ask_` + base62; anything else is a copy-paste accident.
-  key: [/^ask_[A-Za-z0-9]{1,196}$/, 'must be an Assisters key (ask_…)'],
-  api: [/^(https?:\/\/[^/?#@\s]+(\/[^?#\s]*)?)?$/i, 'must be an http(s) URL without query or credentials'],
-  title: [/^.{0,80}$/s, 'is over 80 characters'],
-  welcome: [/^.{0,1000}$/s, 'is over 1000 characters'],
-  placeholder: [/^.{0,120}$/s, 'is over 120 characters'],
-  color: [/^(#[0-9a-f]{3}|#[0-9a-f]{6})?$/i, 'must be a hex colour like #2563eb'],
-  position: [/^(bottom-right|bottom-left)?$/, 'must be bottom-right or bottom-left'],
-  // `data-open` with no value means true, as HTML boolean attributes do.
-  open: [/^(true|false|)$/, 'must be true or false'],
-  starters: [/^[^|]{0,200}(\|[^|]{0,200}){0,5}$/s, 'must be at most 6 prompts of up to 200 characters'],
+  key: [/^ask_[A-Za-z0-9]{1,196}$/, 'an Assisters key (ask_…)'],
+  api: [/^https?:\/\/[^/?#@\s]+(\/[^?#\s]*)?$/i, 'an http(s) URL'],
+  title: [/^.{0,80}$/s, 'up to 80 characters'],
+  welcome: [/^.{0,1000}$/s, 'up to 1000 characters'],
+  placeholder: [/^.{0,120}$/s, 'up to 120 characters'],
+  color: [/^#([0-9a-f]{3}){1,2}$/i, 'a hex colour like #2563eb'],
+  position: [/^bottom-(right|left)$/, 'bottom-right or bottom-left'],
+  open: [/^(true|false)$/, 'true or false'],
+  starters: [/^[^|]{1,200}(\|[^|]{1,200}){0,5}$/s, 'up to 6 prompts of up to 200 characters'],
 }
 const NAMES = Object.keys(RULES) as (keyof WidgetOptions)[]
 
@@ -57,38 +56,37 @@ export function fromDataset(dataset: DOMStringMap): WidgetOptions {
 
 /** Validates options into a WidgetConfig; `defaultApi` is the origin the script was served from. */
 export function toWidgetConfig(options: WidgetOptions, defaultApi = ''): WidgetConfig {
-  if (options === null || typeof options !== 'object') fail('options', 'must be an object', options)
-  const value = {} as Record<keyof WidgetOptions, string>
-  for (const name of Object.keys(options) as (keyof WidgetOptions)[]) {
-    if (!RULES[name]) fail(name, 'is not an option', options[name])
+  if (options === null || typeof options !== 'object') fail('options', 'an object', options)
+  const value: Record<string, string> = { api: defaultApi }
+  for (const [name, given] of Object.entries(options) as [keyof WidgetOptions, unknown][]) {
+    if (!RULES[name]) fail(name, `one of the options ${NAMES.join(', ')}`, given)
+    if (given === undefined) continue
+    let raw: unknown = given ?? ''
+    // `data-open` with no value means true, as HTML boolean attributes do; init() may pass booleans.
+    if (name === 'open') raw = raw === '' ? 'true' : String(raw)
+    if (name === 'starters' && Array.isArray(raw) && raw.every((item) => typeof item === 'string')) raw = raw.join('|')
+    if (typeof raw !== 'string') fail(name, 'a string', given)
+    // Empty prompts between bars ("A||B") are dropped before counting.
+    const text = name === 'starters' ? raw.split('|').map((item) => item.trim()).filter(Boolean).join('|') : raw.trim()
+    if (text && !RULES[name][0].test(text)) fail(name, RULES[name][1], given)
+    if (text) value[name] = text
   }
-  for (const name of NAMES) {
-    let raw: unknown = options[name] ?? ''
-    if (typeof raw === 'boolean' && name === 'open') raw = String(raw)
-    if (Array.isArray(raw) && name === 'starters' && raw.every((item) => typeof item === 'string')) raw = raw.join('|')
-    if (typeof raw !== 'string') fail(name, 'must be a string', raw)
-    // Empty starters between bars ("A||B") are dropped before counting.
-    value[name] = name === 'starters' ? raw.split('|').map((s) => s.trim()).filter(Boolean).join('|') : raw.trim()
-    if (!RULES[name][0].test(value[name])) fail(name, RULES[name][1], raw)
-  }
-  if (!value.key) fail('key', RULES.key[1], options.key)
-  const api = value.api || defaultApi
-  if (!api || !RULES.api[0].test(api)) fail('api', RULES.api[1], api)
-  const color = value.color.toLowerCase() || '#2563eb'
+  for (const name of ['key', 'api'] as const) if (!value[name]) fail(name, RULES[name][1], options[name])
+  const color = value.color?.toLowerCase() ?? '#2563eb'
   return {
-    key: value.key,
-    api: api.replace(/\/+$/, ''),
-    title: value.title || 'Chat with us',
-    welcome: value.welcome || 'Hi! How can I help you today?',
-    placeholder: value.placeholder || 'Type your message…',
+    key: value.key!,
+    api: value.api!.replace(/\/+$/, ''),
+    title: value.title ?? 'Chat with us',
+    welcome: value.welcome ?? 'Hi! How can I help you today?',
+    placeholder: value.placeholder ?? 'Type your message…',
     color: color.length === 4 ? color.replace(/\w/g, '$&$&') : color,
-    position: (value.position || 'bottom-right') as Position,
-    open: value.open === 'true' || options.open === '',
-    starters: value.starters ? value.starters.split('|') : [],
+    position: (value.position ?? 'bottom-right') as Position,
+    open: value.open === 'true',
+    starters: value.starters?.split('|') ?? [],
   }
 }
 
 function fail(name: string, problem: string, value: unknown): never {
   const shown = typeof value === 'string' && value.length > 40 ? `${value.slice(0, 40)}…` : value
-  throw new ConfigError(`Assisters: "${name}" ${problem} (got ${JSON.stringify(shown) ?? String(shown)})`)
+  throw new ConfigError(`Assisters: "${name}" must be ${problem} (got ${JSON.stringify(shown) ?? String(shown)})`)
 }

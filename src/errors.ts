@@ -10,12 +10,12 @@ export type ErrorCode =
 
 /** The one place that says what an error means to a visitor; nothing else writes visitor-facing error text. */
 const VISITOR_WORDS: Record<ErrorCode, string> = {
-  invalid_api_key: "This chat isn't set up correctly, so it can't answer. Please let the site owner know.",
-  origin_not_allowed: "This chat isn't available on this website. Please let the site owner know.",
-  rate_limit_exceeded: "You're sending messages faster than the assistant can answer.",
+  invalid_api_key: "This chat isn't set up correctly. Please tell the site owner.",
+  origin_not_allowed: "This chat isn't enabled for this website. Please tell the site owner.",
+  rate_limit_exceeded: 'Too many messages at once.',
   bad_request: "This message couldn't be sent. Try a shorter one.",
-  server_error: "The assistant couldn't answer just now. Please try again in a moment.",
-  network_error: 'You seem to be offline. Check your connection and try again.',
+  server_error: "The assistant couldn't answer. Please try again.",
+  network_error: 'You seem to be offline. Check your connection.',
   stream_interrupted: 'The answer was cut off. Please try again.',
 }
 
@@ -55,8 +55,8 @@ export class WidgetError extends Error {
       : s === 429 ? 'rate_limit_exceeded'
       : s >= 400 && s < 500 ? 'bad_request'
       : 'server_error'
-    // The server sends both; retry-after-ms is the precise one. Without either, a short guess.
-    const wait = Math.ceil(+(res.headers.get('retry-after-ms') ?? NaN) / 1000) || +(res.headers.get('retry-after') ?? NaN) || 10
+    // Whole seconds, as the contract promises; anything else (an HTTP date, nothing) gets a short guess.
+    const wait = Math.ceil(+(res.headers.get('retry-after') ?? NaN)) || 10
     return new WidgetError(code, detail, s === 429 ? wait : 0, s)
   }
 }

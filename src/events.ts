@@ -13,20 +13,19 @@ export type EventName = keyof WidgetEvents
 export type Listener<E extends EventName> = (payload: WidgetEvents[E]) => void
 export type Emit = <E extends EventName>(event: E, payload: WidgetEvents[E]) => void
 
-const EVENT_NAMES: EventName[] = ['open', 'close', 'message', 'error']
-
 /** A tiny typed emitter; a listener that throws is reported, never breaks the widget or other listeners. */
 export function createEmitter() {
-  const listeners = new Map<EventName, Set<Listener<any>>>(EVENT_NAMES.map((name) => [name, new Set()]))
+  const listeners: Record<string, Listener<any>[]> = { open: [], close: [], message: [], error: [] }
   return {
     on<E extends EventName>(event: E, fn: Listener<E>): () => void {
-      const set = listeners.get(event)
-      if (!set || typeof fn !== 'function') throw new TypeError(`Assisters.on(event, fn): event is one of ${EVENT_NAMES.join(', ')}`)
-      set.add(fn)
-      return () => void set.delete(fn)
+      if (!Object.hasOwn(listeners, event) || typeof fn !== 'function') {
+        throw new TypeError(`Assisters.on(event, fn): event is one of ${Object.keys(listeners).join(', ')}`)
+      }
+      listeners[event]!.push(fn)
+      return () => void (listeners[event] = listeners[event]!.filter((f) => f !== fn))
     },
     emit: ((event, payload) => {
-      for (const fn of listeners.get(event)!) {
+      for (const fn of listeners[event]!) {
         try {
           fn(payload)
         } catch (err) {

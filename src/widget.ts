@@ -19,15 +19,9 @@ export function createWidget(config: WidgetConfig, emit: Emit) {
   if (config.open) actions.open()
   const unmount = mount(config, state, actions)
   return {
-    open: actions.open,
-    close: actions.close,
-    toggle: actions.toggle,
+    ...actions,
     /** Opens the chat and sends `text` as the visitor; false when it cannot be sent now. */
-    send(text: string): boolean {
-      actions.open()
-      return actions.send(text)
-    },
-    reset: actions.reset,
+    send: (text: string): boolean => (actions.open(), actions.send(text)),
     destroy(): void {
       actions.dispose()
       unmount()

@@ -4,11 +4,11 @@ import type { Actions } from '../actions.ts'
 import type { ChatState } from '../state.ts'
 import { Icon, icons } from './Icon.tsx'
 
-/** The round button in the corner: the only thing in the page until the visitor opens the chat. */
+/** The round button in the corner: the only thing in the page until the visitor opens the chat; a dot marks unread answers. */
 export function Launcher({ state, actions, buttonRef }: { state: ChatState; actions: Actions; buttonRef: Ref<HTMLButtonElement> }) {
   const open = state.isOpen.value
   const unread = state.unread.value
-  const label = open ? 'Close chat' : unread ? `Open chat, ${unread} new ${unread === 1 ? 'answer' : 'answers'}` : 'Open chat'
+  const label = open ? 'Close chat' : unread ? 'Open chat (new answer)' : 'Open chat'
   return (
     <button
       ref={buttonRef}
@@ -19,7 +19,7 @@ export function Launcher({ state, actions, buttonRef }: { state: ChatState; acti
       onClick={actions.toggle}
     >
       <Icon d={open ? icons.close : icons.chat} />
-      {unread > 0 && <span class="badge" aria-hidden="true">{unread > 9 ? '9+' : unread}</span>}
+      {unread > 0 && <i class="badge" />}
     </button>
   )
 }

@@ -56,9 +56,7 @@ export function MessageList({ config, state, actions }: { config: WidgetConfig; 
       ))}
       {status === 'waiting' && (
         <div class="msg typing" aria-hidden="true">
-          <i />
-          <i />
-          <i />
+          •••
         </div>
       )}
     </div>

@@ -24,18 +24,11 @@ export function Panel({ config, state, actions, autoFocus, onLeave }: PanelProps
     const el = panel.current!
     // On phones the panel fills the visual viewport, so an on-screen keyboard never covers the composer.
     const viewport = window.visualViewport
-    const fit = () => {
-      el.style.setProperty('--vh', `${viewport!.height}px`)
-      el.style.setProperty('--vt', `${viewport!.offsetTop}px`)
-    }
-    if (viewport) {
-      fit()
-      viewport.addEventListener('resize', fit)
-      viewport.addEventListener('scroll', fit)
-    }
+    const fit = () => (el.style.cssText = `--vh:${viewport!.height}px;--vt:${viewport!.offsetTop}px`)
+    if (viewport) fit()
+    for (const type of ['resize', 'scroll']) viewport?.addEventListener(type, fit)
     return () => {
-      viewport?.removeEventListener('resize', fit)
-      viewport?.removeEventListener('scroll', fit)
+      for (const type of ['resize', 'scroll']) viewport?.removeEventListener(type, fit)
       if (el.contains((el.getRootNode() as ShadowRoot).activeElement)) onLeave()
     }
   }, [])
@@ -60,18 +53,17 @@ export function Panel({ config, state, actions, autoFocus, onLeave }: PanelProps
   )
 }
 
-/** The last failure in the visitor's words, with the wait after a 429 and a retry where one can help. */
+/** The last failure in the visitor's words, with the wait after a 429, then a retry where one can help. */
 function ErrorBar({ state, actions }: { state: ChatState; actions: Actions }) {
   const error = state.error.value
   const wait = state.waitSeconds.value
   if (!error) return null
-  const limited = error.code === 'rate_limit_exceeded'
   return (
     <div class="error" role="alert">
       <p>
         {error.message}{' '}
         {/* The ticking number is hidden from screen readers, which would otherwise read it every second. */}
-        {wait > 0 ? <span aria-hidden="true">You can send again in {wait} s.</span> : limited && 'You can send again now.'}
+        {wait > 0 && <span aria-hidden="true">You can send again in {wait} s.</span>}
       </p>
       {error.canRetry && wait === 0 && (
         <button class="retry" onClick={actions.retry}>

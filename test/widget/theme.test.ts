@@ -2,7 +2,13 @@ import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { contrast, onColor } from '../../src/theme.ts'
+import { luminance, onColor } from '../../src/theme.ts'
+
+/** WCAG 2 contrast ratio of two `#rrggbb` colours, from 1 to 21. */
+function contrast(a: string, b: string): number {
+  const [hi, lo] = [luminance(a), luminance(b)].sort((x, y) => y - x) as [number, number]
+  return (hi + 0.05) / (lo + 0.05)
+}
 
 /** The custom properties declared in a CSS block, as name → #rrggbb. */
 function colours(block: string): Record<string, string> {
@@ -55,6 +61,14 @@ describe('onColor', () => {
     ['#ffffff', '#000000'],
   ])('writes on %s in %s', (accent, text) => {
     expect(onColor(accent)).toBe(text)
+  })
+
+  it('picks whichever of black and white contrasts more', () => {
+    const hex = fc.integer({ min: 0, max: 0xffffff }).map((n) => '#' + n.toString(16).padStart(6, '0'))
+    fc.assert(
+      fc.property(hex, (accent) => contrast(accent, onColor(accent)) >= Math.max(contrast(accent, '#ffffff'), contrast(accent, '#000000')) - 1e-9),
+      { numRuns: 5000 },
+    )
   })
 
   it('keeps any accent colour readable at AA', () => {
