@@ -12,7 +12,8 @@ export type ErrorCode =
 const VISITOR_WORDS: Record<ErrorCode, string> = {
   invalid_api_key: "This chat isn't set up correctly. Please tell the site owner.",
   origin_not_allowed: "This chat isn't enabled for this website. Please tell the site owner.",
-  rate_limit_exceeded: 'Too many messages at once.',
+  // The limit is per key, so shared by every visitor of the site: the chat is busy, not this visitor.
+  rate_limit_exceeded: 'The chat is busy right now.',
   bad_request: "This message couldn't be sent. Try a shorter one.",
   server_error: "The assistant couldn't answer. Please try again.",
   network_error: 'You seem to be offline. Check your connection.',
