@@ -42,7 +42,11 @@ export default defineConfig({
     hookTimeout: 15_000,
     projects: [
       { extends: true, test: { name: 'server', include: ['test/server/**/*.test.ts'], environment: 'node' } },
-      { extends: true, test: { name: 'widget', include: ['test/widget/**/*.test.{ts,tsx}'], environment: 'happy-dom' } },
+      {
+        extends: true,
+        // css.include: the widget's stylesheet reaches the tests (vitest empties CSS imports by default).
+        test: { name: 'widget', include: ['test/widget/**/*.test.{ts,tsx}'], environment: 'happy-dom', css: { include: [/styles\.css/] } },
+      },
     ],
   },
 })

@@ -1,4 +1,3 @@
-import { batch } from '@preact/signals'
 import type { ChatTurn } from './api.ts'
 import { WidgetError } from './errors.ts'
 import type { Emit } from './events.ts'
@@ -13,7 +12,10 @@ export interface ActionDeps {
   emit: Emit
 }
 
-/** The only code that writes chat state: sending, stopping, retrying, resetting, opening and closing. */
+/**
+ * The only code that writes chat state: sending, stopping, retrying, resetting, opening and closing.
+ * No batch(): components re-render on Preact's next tick anyway, and no effect reads a half-made state.
+ */
 export function createActions(state: ChatState, { stream, save, emit }: ActionDeps) {
   const { messages, status, error, waitSeconds, isOpen, unread } = state
   let controller: AbortController | null = null
@@ -25,28 +27,33 @@ export function createActions(state: ChatState, { stream, save, emit }: ActionDe
   async function answer(): Promise<void> {
     const reply = toMessage({ role: 'assistant', content: '' })
     const abort = (controller = new AbortController())
-    batch(() => {
-      error.value = null
-      status.value = 'waiting'
-    })
+    let failure: unknown
+    error.value = null
+    status.value = 'waiting'
     try {
       for await (const delta of stream(turns().slice(-HISTORY_TURNS), abort.signal)) {
-        if (status.value === 'waiting') {
-          batch(() => {
-            messages.value = [...messages.value, reply]
-            status.value = 'streaming'
-          })
+        if (!reply.content.value) {
+          messages.value = [...messages.value, reply]
+          status.value = 'streaming'
         }
         reply.content.value += delta
       }
+      // A stream that ends properly with nothing in it helps the visitor no more than a cut one.
+      if (!reply.content.value) throw new WidgetError('stream_interrupted', 'the answer was empty')
+    } catch (err) {
+      failure = err
+    }
+    // reset() and dispose() let go of this answer: it must not touch state or storage any more.
+    if (controller !== abort) return
+    controller = null
+    status.value = 'idle'
+    save(turns())
+    if (abort.signal.aborted) return // stop(): what arrived stays, and nothing went wrong
+    // Events go out once the widget is idle again, so a listener may send the next question at once.
+    if (failure) fail(failure)
+    else {
       emit('message', { role: 'assistant', content: reply.content.value })
       if (!isOpen.value) unread.value++
-    } catch (err) {
-      if (!abort.signal.aborted) fail(err)
-    } finally {
-      if (controller === abort) controller = null
-      status.value = 'idle'
-      save(turns())
     }
   }
 
@@ -54,7 +61,7 @@ export function createActions(state: ChatState, { stream, save, emit }: ActionDe
     const e = err instanceof WidgetError ? err : new WidgetError('stream_interrupted', String(err))
     error.value = e
     if (e.code === 'rate_limit_exceeded') startCountdown(e.retryAfter)
-    console.warn(`[Assisters] ${e.code}${e.status ? ` (HTTP ${e.status})` : ''}: ${e.detail || e.message}`)
+    console.warn('[Assisters]', e.code, e.status || '', e.detail)
     emit('error', { code: e.code, message: e.message, detail: e.detail, status: e.status })
   }
 
@@ -69,10 +76,8 @@ export function createActions(state: ChatState, { stream, save, emit }: ActionDe
 
   function setOpen(open: boolean): void {
     if (isOpen.value === open) return
-    batch(() => {
-      isOpen.value = open
-      if (open) unread.value = 0
-    })
+    isOpen.value = open
+    if (open) unread.value = 0
     emit(open ? 'open' : 'close', undefined)
   }
 
@@ -82,8 +87,9 @@ export function createActions(state: ChatState, { stream, save, emit }: ActionDe
     if (!content || !state.canSend.value) return false
     const question: Message = toMessage({ role: 'user', content })
     messages.value = [...messages.value, question]
-    emit('message', { role: 'user', content })
+    // answer() is busy before the event goes out: a listener that sends again is refused, not doubled.
     void answer()
+    emit('message', { role: 'user', content })
     return true
   }
 
@@ -110,13 +116,13 @@ export function createActions(state: ChatState, { stream, save, emit }: ActionDe
     /** Forgets the conversation, here and in storage. */
     reset(): void {
       controller?.abort()
+      controller = null
       clearInterval(countdown)
-      batch(() => {
-        messages.value = []
-        error.value = null
-        waitSeconds.value = 0
-        state.draft.value = ''
-      })
+      status.value = 'idle'
+      messages.value = []
+      error.value = null
+      waitSeconds.value = 0
+      state.draft.value = ''
       save([])
     },
     open: () => setOpen(true),
@@ -125,6 +131,7 @@ export function createActions(state: ChatState, { stream, save, emit }: ActionDe
     /** Stops everything that could still run: the request in flight and the countdown. */
     dispose(): void {
       controller?.abort()
+      controller = null
       clearInterval(countdown)
     },
   }

@@ -59,8 +59,8 @@ export function toWidgetConfig(options: WidgetOptions, defaultApi = ''): WidgetC
   if (options === null || typeof options !== 'object') fail('options', 'an object', options)
   const value: Record<string, string> = { api: defaultApi }
   for (const [name, given] of Object.entries(options) as [keyof WidgetOptions, unknown][]) {
-    if (!RULES[name]) fail(name, `one of the options ${NAMES.join(', ')}`, given)
-    if (given === undefined) continue
+    if (!Object.hasOwn(RULES, name)) fail(name, `one of the options ${NAMES.join(', ')}`, given)
+    if (given == null) continue
     let raw: unknown = given ?? ''
     // `data-open` with no value means true, as HTML boolean attributes do; init() may pass booleans.
     if (name === 'open') raw = raw === '' ? 'true' : String(raw)

@@ -57,7 +57,7 @@ export class WidgetError extends Error {
       : s >= 400 && s < 500 ? 'bad_request'
       : 'server_error'
     // Whole seconds, as the contract promises; anything else (an HTTP date, nothing) gets a short guess.
-    const wait = Math.ceil(+(res.headers.get('retry-after') ?? NaN)) || 10
+    const wait = Math.max(Math.ceil(+(res.headers.get('retry-after') ?? NaN)) || 10, 1)
     return new WidgetError(code, detail, s === 429 ? wait : 0, s)
   }
 }

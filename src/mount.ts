@@ -15,9 +15,10 @@ export function mount(config: WidgetConfig, state: ChatState, actions: Actions):
   const shadow = host.attachShadow({ mode: 'open' })
   // A page's own --assisters-* custom properties (they inherit into the shadow root) override data-color.
   const css = `${styles}.root{--accent:var(--assisters-accent,${config.color});--on-accent:var(--assisters-accent-text,${onColor(config.color)})}`
-  render(h(App, { config, state, actions, css }), shadow)
+  // Attached before the first render: layout effects (scrolling to the last message) need real sizes.
   // An async script in <head> may run before <body> exists; <html> takes the element until then.
   ;(document.body ?? document.documentElement).append(host)
+  render(h(App, { config, state, actions, css }), shadow)
   return () => {
     render(null, shadow)
     host.remove()

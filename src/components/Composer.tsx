@@ -5,6 +5,9 @@ import type { WidgetConfig } from '../config.ts'
 import type { ChatState } from '../state.ts'
 import { Icon, icons } from './Icon.tsx'
 
+/** Moves the focus to the composer of the widget that `from` is in (after a button that goes away). */
+export const focusComposer = (from: Element) => (from.getRootNode() as ShadowRoot).querySelector('textarea')?.focus()
+
 /** Longest message a visitor can type; the server refuses far longer ones anyway. */
 const MAX_CHARS = 4000
 
@@ -42,8 +45,9 @@ export function Composer({ config, state, actions, autoFocus }: { config: Widget
         value={draft}
         onInput={(e) => actions.setDraft(e.currentTarget.value)}
         onKeyDown={(e) => {
-          // isComposing: Enter that confirms an IME candidate (Japanese, Chinese…) must not send.
-          if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
+          // The Enter that confirms an IME candidate (Japanese, Chinese…) must not send; Safari marks it
+          // only with keyCode 229, having ended the composition just before.
+          if (e.key === 'Enter' && !e.shiftKey && !e.isComposing && e.keyCode !== 229) {
             e.preventDefault()
             actions.submit()
           }

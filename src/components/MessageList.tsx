@@ -3,6 +3,7 @@ import { useLayoutEffect, useRef, useState } from 'preact/hooks'
 import type { Actions } from '../actions.ts'
 import type { WidgetConfig } from '../config.ts'
 import { Markdown } from '../markdown.tsx'
+import { focusComposer } from './Composer.tsx'
 import type { ChatState, Message } from '../state.ts'
 
 /** Within this many pixels of the bottom, the list follows new text; further up, the visitor is reading. */
@@ -45,7 +46,13 @@ export function MessageList({ config, state, actions }: { config: WidgetConfig; 
       {messages.length === 0 && config.starters.length > 0 && (
         <div class="starters">
           {config.starters.map((text) => (
-            <button class="starter" onClick={() => actions.send(text)}>
+            <button
+              class="starter"
+              onClick={(e) => {
+                focusComposer(e.currentTarget)
+                actions.send(text)
+              }}
+            >
               {text}
             </button>
           ))}

@@ -3,7 +3,7 @@ import { useLayoutEffect, useRef } from 'preact/hooks'
 import type { Actions } from '../actions.ts'
 import type { WidgetConfig } from '../config.ts'
 import type { ChatState } from '../state.ts'
-import { Composer } from './Composer.tsx'
+import { Composer, focusComposer } from './Composer.tsx'
 import { Icon, icons } from './Icon.tsx'
 import { MessageList } from './MessageList.tsx'
 
@@ -66,7 +66,13 @@ function ErrorBar({ state, actions }: { state: ChatState; actions: Actions }) {
         {wait > 0 && <span aria-hidden="true">You can send again in {wait} s.</span>}
       </p>
       {error.canRetry && wait === 0 && (
-        <button class="retry" onClick={actions.retry}>
+        <button
+          class="retry"
+          onClick={(e) => {
+            focusComposer(e.currentTarget)
+            actions.retry()
+          }}
+        >
           Try again
         </button>
       )}

@@ -92,6 +92,8 @@ describe('streamChat', () => {
     [{ 'retry-after': '2.5' }, 3],
     [{}, 10],
     [{ 'retry-after': 'soon' }, 10],
+    [{ 'retry-after': '-3' }, 1],
+    [{ 'retry-after': '0' }, 10],
     // The contract promises whole seconds; an HTTP date gets the short default wait.
     [{ 'retry-after': 'Wed, 21 Oct 2015 07:28:00 GMT' }, 10],
   ])('reads the wait of a 429 from Retry-After %o as %i s, rounded up', async (headers, seconds) => {

@@ -64,11 +64,14 @@ describe('opening and closing', () => {
     expect(closed).toHaveBeenCalledOnce()
   })
 
-  it('closes from the close button in the header', async () => {
+  it('closes from the close button in the header, handing the focus to the launcher', async () => {
     const w = await openWidget()
-    w.button('Close chat').click() // the launcher, open, is also named "Close chat": the header's comes second
-    w.$$('header button').at(-1)!.click()
+    const close = w.$$('header button').at(-1)!
+    expect(close.getAttribute('aria-label')).toBe('Close chat')
+    close.focus()
+    close.click()
     await until(() => expect(w.dialog()).toBeNull())
+    expect(w.root().activeElement).toBe(w.launcher())
   })
 
   it('starts open with data-open, without taking the focus from the page', async () => {
@@ -122,6 +125,15 @@ describe('the composer', () => {
     expect(w.textarea().value).toBe('にほんご')
   })
 
+  it("does not send the Enter that Safari sends after ending an IME composition (keyCode 229)", async () => {
+    const requests = recordRequests()
+    const w = await openWidget()
+    w.type('日本語')
+    w.press(w.textarea(), 'Enter', { keyCode: 229 } as KeyboardEventInit)
+    await settle()
+    expect(requests).toHaveLength(0)
+  })
+
   it('sends nothing for blank text', async () => {
     const requests = recordRequests()
     const w = await openWidget()
@@ -141,6 +153,8 @@ describe('the composer', () => {
     await until(() => expect(w.bubbles()).toEqual(['Opening hours?', 'We open at 9.']))
     expect(w.$$('.starter')).toHaveLength(0)
     expect(requests[0]!.body.messages.at(-1)!.content).toBe('Opening hours?')
+    // The starter is gone: the focus went to the composer, not to the page.
+    expect(w.root().activeElement).toBe(w.textarea())
   })
 
   it('sends the conversation so far with each question', async () => {
@@ -275,7 +289,8 @@ describe('errors, in words a visitor understands', () => {
     await until(() => expect(w.errorText()).toContain(words))
     expect(w.$$('.retry')).toHaveLength(0)
     expect(errors).toHaveBeenCalledWith(expect.objectContaining({ status, detail: 'server words' }))
-    expect(console.warn).toHaveBeenCalledWith(expect.stringContaining('server words'))
+    // The site owner's console gets the code, the status and the server's own words.
+    expect(console.warn).toHaveBeenCalledWith('[Assisters]', expect.any(String), status, 'server words')
   })
 
   it.each([
@@ -292,10 +307,26 @@ describe('errors, in words a visitor understands', () => {
     w.button('Try again').click()
     await until(() => expect(w.bubbles()).toEqual(['Are you there?', 'Yes.']))
     expect(w.errorText()).toBeNull()
+    expect(w.root().activeElement).toBe(w.textarea())
     expect(requests.map((r) => r.body.messages)).toEqual([
       [{ role: 'user', content: 'Are you there?' }],
       [{ role: 'user', content: 'Are you there?' }],
     ])
+  })
+
+  it('treats an answer that ends with nothing in it as cut off', async () => {
+    onChat(() => sseResponse(DONE))
+    const w = await openWidget()
+    const messages = vi.fn()
+    w.assisters.on('message', messages)
+    w.assisters.close()
+    await ask(w, 'Hello?')
+    await until(() => expect(w.launcher().getAttribute('aria-label')).toBe('Open chat'))
+    w.assisters.open()
+    await until(() => expect(w.errorText()).toContain('The answer was cut off'))
+    expect(w.bubbles()).toEqual(['Hello?'])
+    expect(messages.mock.calls.map(([m]) => m.role)).toEqual(['user'])
+    expect(w.$('.badge')).toBeNull()
   })
 
   it('keeps a cut-off answer visible, and replaces it on retry', async () => {

@@ -70,6 +70,11 @@ describe('toWidgetConfig', () => {
     expect(toWidgetConfig({ key: KEY, open }, SCRIPT_ORIGIN).open).toBe(expected)
   })
 
+  it('treats null options as absent', () => {
+    const config = toWidgetConfig({ key: KEY, open: null, title: null } as unknown as WidgetOptions, SCRIPT_ORIGIN)
+    expect([config.open, config.title]).toEqual([false, 'Chat with us'])
+  })
+
   it('takes starters as an array from init()', () => {
     expect(toWidgetConfig({ key: KEY, starters: ['One', ' Two '] }, SCRIPT_ORIGIN).starters).toEqual(['One', 'Two'])
   })
@@ -107,6 +112,7 @@ describe('toWidgetConfig', () => {
     ['a starter over 200 characters', { key: KEY, starters: ['x'.repeat(201)] }, SCRIPT_ORIGIN, /"starters" must be up to 6 prompts of up to 200 characters/],
     ['starters that are not strings', { key: KEY, starters: [1, 2] as unknown as string[] }, SCRIPT_ORIGIN, /"starters" must be a string/],
     ['an unknown option (a typo)', { key: KEY, colour: '#fff' } as WidgetOptions, SCRIPT_ORIGIN, /"colour" must be one of the options key, api/],
+    ['an option named like an Object method', { key: KEY, toString: 'x' } as unknown as WidgetOptions, SCRIPT_ORIGIN, /"toString" must be one of the options/],
     ['options that are not an object', null as unknown as WidgetOptions, SCRIPT_ORIGIN, /"options" must be an object/],
   ])('refuses %s with an error naming the option', (_, options, defaultApi, message) => {
     expect(() => toWidgetConfig(options, defaultApi)).toThrow(ConfigError)

@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest'
 import { HOST_TAG } from '../../src/mount.ts'
-import { API, DONE, KEY, controlledStream, delta, onChat, server, sseResponse } from './api-mock.ts'
+import { API, DONE, KEY, controlledStream, delta, onChat, recordRequests, server, sseResponse } from './api-mock.ts'
 import { settle, startWidget, until, view } from './dom.ts'
 
 beforeAll(() => server.listen({ onUnhandledRequest: 'error' }))
@@ -41,12 +41,22 @@ describe('the script tag', () => {
   })
 
   it('mounts one widget when the script is loaded twice', async () => {
+    vi.spyOn(console, 'warn').mockImplementation(() => {})
     await loadScript({ 'data-key': KEY })
     const first = window.Assisters
     await loadScript({ 'data-key': KEY })
     await settle()
     expect(document.querySelectorAll(HOST_TAG)).toHaveLength(1)
     expect(window.Assisters).toBe(first)
+  })
+
+  it('mounts again when a single-page app re-injects the tag after destroy()', async () => {
+    await loadScript({ 'data-key': KEY })
+    window.Assisters!.destroy()
+    expect(document.querySelector(HOST_TAG)).toBeNull()
+    await loadScript({ 'data-key': KEY, 'data-title': 'Back again' })
+    await settle()
+    expect(document.querySelectorAll(HOST_TAG)).toHaveLength(1)
   })
 
   it('waits for Assisters.init() when the tag carries no key', async () => {
@@ -112,6 +122,78 @@ describe('window.Assisters', () => {
     expect(assisters.send('Two')).toBe(false)
     stream.push(DONE)
     stream.end()
+  })
+
+  it('lets a listener send the next question as soon as an answer lands', async () => {
+    onChat(() => sseResponse(delta('First answer'), DONE))
+    const { assisters, bubbles } = startWidget()
+    const sent: boolean[] = []
+    const off = assisters.on('message', ({ role }) => {
+      if (role === 'assistant') {
+        off()
+        sent.push(assisters.send('Follow-up'))
+      }
+    })
+    assisters.send('First')
+    await until(() => expect(bubbles()).toEqual(['First', 'First answer', 'Follow-up', 'First answer']))
+    expect(sent).toEqual([true])
+  })
+
+  it('refuses a second question from a listener while the first is on its way', async () => {
+    const requests = recordRequests()
+    onChat(() => sseResponse(delta('Only answer'), DONE))
+    const { assisters, bubbles } = startWidget()
+    const sent: boolean[] = []
+    assisters.on('message', ({ role }) => role === 'user' && sent.push(assisters.send('Again')))
+    assisters.send('Once')
+    await until(() => expect(bubbles()).toEqual(['Once', 'Only answer']))
+    expect(sent).toEqual([false])
+    expect(requests).toHaveLength(1)
+  })
+
+  it('reset() during an answer stops it, and the next question gets its own answer', async () => {
+    const stream = controlledStream()
+    onChat((request) => stream.response(request))
+    const { assisters, bubbles, log } = startWidget()
+    const messages = vi.fn()
+    assisters.on('message', messages)
+    assisters.send('Long one')
+    stream.push(delta('Partial'))
+    await until(() => expect(bubbles()).toEqual(['Long one', 'Partial']))
+    assisters.reset()
+    await until(() => expect(bubbles()).toEqual([]))
+    expect(stream.cancelled || log().getAttribute('aria-busy') === 'false').toBe(true)
+    onChat(() => sseResponse(delta('Fresh'), DONE))
+    expect(assisters.send('New one')).toBe(true)
+    await until(() => expect(bubbles()).toEqual(['New one', 'Fresh']))
+    await settle()
+    expect(messages.mock.calls.map(([m]) => m.content)).toEqual(['Long one', 'New one', 'Fresh'])
+    expect(JSON.parse(localStorage.getItem(Object.keys(localStorage)[0]!)!)).toEqual([
+      { role: 'user', content: 'New one' },
+      { role: 'assistant', content: 'Fresh' },
+    ])
+  })
+
+  it('destroy() during an answer aborts the request and writes nothing afterwards', async () => {
+    const stream = controlledStream()
+    let aborted = false
+    onChat((request) => {
+      request.signal.addEventListener('abort', () => (aborted = true))
+      return stream.response(request)
+    })
+    const { assisters, bubbles } = startWidget()
+    const events = vi.fn()
+    assisters.on('message', events)
+    assisters.on('error', events)
+    assisters.send('Question')
+    stream.push(delta('Half'))
+    await until(() => expect(bubbles()).toEqual(['Question', 'Half']))
+    const setItem = vi.spyOn(Storage.prototype, 'setItem')
+    assisters.destroy()
+    await settle()
+    expect(aborted).toBe(true)
+    expect(setItem).not.toHaveBeenCalled()
+    expect(events.mock.calls.map(([m]) => m.role)).toEqual(['user'])
   })
 
   it('stops calling a listener once unsubscribed, and survives a listener that throws', async () => {
@@ -199,6 +281,18 @@ describe('the conversation across page loads', () => {
     await until(() => expect(w.log().getAttribute('aria-busy')).toBe('false'))
     return w
   }
+
+  it('opens with data-open scrolled to the latest message', async () => {
+    const name = `assisters:${API}:${KEY.slice(0, 12)}`
+    localStorage.setItem(name, JSON.stringify([{ role: 'user', content: 'Old question' }, { role: 'assistant', content: 'Old answer' }]))
+    // happy-dom does no layout: give the log the height a browser would, and none while detached.
+    vi.spyOn(HTMLElement.prototype, 'scrollHeight', 'get').mockImplementation(function (this: HTMLElement) {
+      return this.isConnected && this.classList.contains('log') ? 900 : 0
+    })
+    const w = startWidget({ open: true })
+    await settle()
+    expect(w.log().scrollTop).toBe(900)
+  })
 
   it('comes back after a reload', async () => {
     const w = await converse()
