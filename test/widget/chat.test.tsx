@@ -1,19 +1,9 @@
 import { HttpResponse } from 'msw'
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest'
-import { DONE, controlledStream, delta, errorResponse, onChat, recordRequests, server, sseResponse } from './api-mock.ts'
-import { settle, startWidget, until } from './dom.ts'
+import { describe, expect, it, vi } from 'vitest'
+import { DONE, controlledStream, delta, errorResponse, onChat, recordRequests, sseResponse } from './api-mock.ts'
+import { setUpWidgetTests, settle, startWidget, until } from './dom.ts'
 
-beforeAll(() => server.listen({ onUnhandledRequest: 'error' }))
-beforeEach(() => localStorage.clear())
-afterEach(() => {
-  window.Assisters?.destroy()
-  document.body.innerHTML = ''
-  server.resetHandlers()
-  server.events.removeAllListeners()
-  vi.useRealTimers()
-  vi.restoreAllMocks()
-})
-afterAll(() => server.close())
+setUpWidgetTests()
 
 /** A widget whose panel is open, with console noise from expected failures silenced. */
 async function openWidget(options = {}) {

@@ -1,12 +1,34 @@
-import { vi } from 'vitest'
-import { createAssisters } from '../../src/assisters.ts'
+import { afterAll, afterEach, beforeAll, beforeEach, vi } from 'vitest'
+import { createAssisters, type AssistersApi } from '../../src/assisters.ts'
 import type { WidgetOptions } from '../../src/config.ts'
 import { HOST_TAG } from '../../src/mount.ts'
-import { API, KEY } from './api-mock.ts'
+import { API, KEY, server } from './api-mock.ts'
+
+/** Widgets started by the current test, destroyed after it. */
+const running: AssistersApi[] = []
+
+/** Registers what every widget test file needs: msw as the server, and a clean page and storage per test. */
+export function setUpWidgetTests() {
+  beforeAll(() => server.listen({ onUnhandledRequest: 'error' }))
+  beforeEach(() => localStorage.clear())
+  afterEach(() => {
+    for (const assisters of running.splice(0)) assisters.destroy()
+    window.Assisters?.destroy()
+    delete window.Assisters
+    document.body.innerHTML = ''
+    server.resetHandlers()
+    server.events.removeAllListeners()
+    vi.useRealTimers()
+    vi.restoreAllMocks()
+    vi.unstubAllGlobals()
+  })
+  afterAll(() => server.close())
+}
 
 /** Mounts a widget through the public API, as a page would, and gives the test eyes and hands inside its shadow root. */
 export function startWidget(options: WidgetOptions = {}) {
   const assisters = createAssisters(API)
+  running.push(assisters)
   assisters.init({ key: KEY, ...options })
   return { assisters, ...view() }
 }

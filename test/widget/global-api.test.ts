@@ -1,20 +1,9 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { HOST_TAG } from '../../src/mount.ts'
 import { API, DONE, KEY, controlledStream, delta, onChat, recordRequests, server, sseResponse } from './api-mock.ts'
-import { settle, startWidget, until, view } from './dom.ts'
+import { setUpWidgetTests, settle, startWidget, until, view } from './dom.ts'
 
-beforeAll(() => server.listen({ onUnhandledRequest: 'error' }))
-beforeEach(() => localStorage.clear())
-afterEach(() => {
-  window.Assisters?.destroy()
-  delete window.Assisters
-  document.body.innerHTML = ''
-  server.resetHandlers()
-  vi.useRealTimers()
-  vi.restoreAllMocks()
-  vi.unstubAllGlobals()
-})
-afterAll(() => server.close())
+setUpWidgetTests()
 
 /** Runs src/main.ts as the browser would run the script tag: fresh module, currentScript set. */
 async function loadScript(attributes: Record<string, string>, src = `${API}/widget.js`) {

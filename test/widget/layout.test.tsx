@@ -1,20 +1,11 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest'
-import { DONE, controlledStream, delta, errorResponse, onChat, server, sseResponse } from './api-mock.ts'
-import { settle, startWidget, until } from './dom.ts'
+import { describe, expect, it, vi } from 'vitest'
+import { DONE, controlledStream, delta, errorResponse, onChat, sseResponse } from './api-mock.ts'
+import { setUpWidgetTests, settle, startWidget, until } from './dom.ts'
 
 // happy-dom does no layout, so these tests give elements the sizes a browser would and check what the
 // widget does with them; the real-browser suite checks the layout itself.
 
-beforeAll(() => server.listen({ onUnhandledRequest: 'error' }))
-beforeEach(() => localStorage.clear())
-afterEach(() => {
-  window.Assisters?.destroy()
-  document.body.innerHTML = ''
-  server.resetHandlers()
-  vi.restoreAllMocks()
-  vi.unstubAllGlobals()
-})
-afterAll(() => server.close())
+setUpWidgetTests()
 
 /** Gives `el` a fixed viewport height and a content height that grows with its text. */
 function fakeScrollBox(el: HTMLElement, clientHeight: number) {
