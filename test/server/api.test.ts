@@ -7,6 +7,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { request, type IncomingHttpHeaders } from 'node:http'
+import { brotliDecompressSync, gunzipSync } from 'node:zlib'
 import { http, HttpResponse } from 'msw'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { generateKey, isWellFormedKey } from '../../server/keys.ts'
@@ -691,5 +693,52 @@ describe('GET /widget.js', () => {
     expect(response.status).toBe(200)
     expect(response.headers.get('content-type')).toMatch(/^text\/javascript/)
     expect(await response.text()).toBe('')
+  })
+
+  describe('compression', () => {
+    // fetch would ask for and undo compression itself; node:http shows what goes over the wire.
+    const get = (headers: Record<string, string>, method = 'GET') =>
+      new Promise<{ status: number; headers: IncomingHttpHeaders; body: Buffer }>((resolve, reject) => {
+        const req = request(`${server.url}/widget.js`, { method, headers }, (res) => {
+          const chunks: Buffer[] = []
+          res.on('data', (chunk: Buffer) => chunks.push(chunk))
+          res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks) }))
+        })
+        req.on('error', reject).end()
+      })
+    const script = `console.log(${JSON.stringify('a widget that compresses well '.repeat(200))})\n`
+    beforeAll(() => writeFileSync(widgetPath, script))
+
+    it.each<[string, string | undefined, string | undefined, (body: Buffer) => Buffer]>([
+      ['brotli when offered', 'gzip, deflate, br', 'br', brotliDecompressSync],
+      ['gzip when brotli is not offered', 'gzip, deflate', 'gzip', gunzipSync],
+      ['gzip when brotli is refused with q=0', 'br;q=0, gzip', 'gzip', gunzipSync],
+      ['gzip to a wildcard that refuses brotli', 'br;q=0, *', 'gzip', gunzipSync],
+      ['the file as it is without Accept-Encoding', undefined, undefined, (body) => body],
+      ['the file as it is to identity only', 'identity', undefined, (body) => body],
+    ])('sends %s', async (_, accept, encoding, decode) => {
+      const response = await get(accept === undefined ? {} : { 'accept-encoding': accept })
+      expect(response.status).toBe(200)
+      expect(response.headers['content-encoding']).toBe(encoding)
+      expect(response.headers.vary).toBe('accept-encoding')
+      expect(Number(response.headers['content-length'])).toBe(response.body.length)
+      expect(decode(response.body).toString()).toBe(script)
+      if (encoding) expect(response.body.length).toBeLessThan(script.length / 5)
+    })
+
+    it('gives each encoding its own ETag, and 304 only for the one it serves', async () => {
+      const br = await get({ 'accept-encoding': 'br' })
+      const gz = await get({ 'accept-encoding': 'gzip' })
+      expect(br.headers.etag).not.toBe(gz.headers.etag)
+      expect((await get({ 'accept-encoding': 'br', 'if-none-match': br.headers.etag! })).status).toBe(304)
+      expect((await get({ 'accept-encoding': 'gzip', 'if-none-match': br.headers.etag! })).status).toBe(200)
+    })
+
+    it('answers HEAD with the compressed length and no body', async () => {
+      const full = await get({ 'accept-encoding': 'br' })
+      const head = await get({ 'accept-encoding': 'br' }, 'HEAD')
+      expect(head.headers['content-length']).toBe(String(full.body.length))
+      expect(head.body.length).toBe(0)
+    })
   })
 })
