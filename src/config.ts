@@ -61,7 +61,7 @@ export function toWidgetConfig(options: WidgetOptions, defaultApi = ''): WidgetC
   for (const [name, given] of Object.entries(options) as [keyof WidgetOptions, unknown][]) {
     if (!Object.hasOwn(RULES, name)) fail(name, `one of the options ${NAMES.join(', ')}`, given)
     if (given == null) continue
-    let raw: unknown = given ?? ''
+    let raw: unknown = given
     // `data-open` with no value means true, as HTML boolean attributes do; init() may pass booleans.
     if (name === 'open') raw = raw === '' ? 'true' : String(raw)
     if (name === 'starters' && Array.isArray(raw) && raw.every((item) => typeof item === 'string')) raw = raw.join('|')
