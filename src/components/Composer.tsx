@@ -30,7 +30,6 @@ export function Composer({ config, state, actions, autoFocus }: { config: Widget
 
   return (
     <form
-      class="composer"
       onSubmit={(e) => {
         e.preventDefault()
         actions.submit()

@@ -44,7 +44,7 @@ export function MessageList({ config, state, actions }: { config: WidgetConfig; 
     >
       <div class="msg welcome">{config.welcome}</div>
       {messages.length === 0 && config.starters.length > 0 && (
-        <div class="starters">
+        <div>
           {config.starters.map((text) => (
             <button
               class="starter"
