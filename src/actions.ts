@@ -53,7 +53,7 @@ export function createActions(state: ChatState, { stream, save, emit }: ActionDe
     if (failure) fail(failure)
     else {
       emit('message', { role: 'assistant', content: reply.content.value })
-      if (!isOpen.value) unread.value++
+      if (!isOpen.value) unread.value = true
     }
   }
 
@@ -77,7 +77,7 @@ export function createActions(state: ChatState, { stream, save, emit }: ActionDe
   function setOpen(open: boolean): void {
     if (isOpen.value === open) return
     isOpen.value = open
-    if (open) unread.value = 0
+    if (open) unread.value = false
     emit(open ? 'open' : 'close', undefined)
   }
 

@@ -1,5 +1,4 @@
-import { h } from 'preact'
-import type { ComponentChild } from 'preact'
+import { h, type ComponentChild } from 'preact'
 
 type Nodes = ComponentChild[]
 

@@ -27,8 +27,8 @@ export function createChatState(history: ChatTurn[] = []) {
   /** Seconds left before a rate-limited visitor may send again. */
   const waitSeconds = signal(0)
   const isOpen = signal(false)
-  /** Answers that finished while the panel was closed. */
-  const unread = signal(0)
+  /** Whether an answer finished while the panel was closed (the launcher's dot). */
+  const unread = signal(false)
   const draft = signal('')
   const canSend = computed(() => status.value === 'idle' && waitSeconds.value === 0)
   return { messages, status, error, waitSeconds, isOpen, unread, draft, canSend }

@@ -1,5 +1,4 @@
-import { h } from 'preact'
-import type { Ref } from 'preact'
+import { h, type Ref } from 'preact'
 import type { Actions } from '../actions.ts'
 import type { ChatState } from '../state.ts'
 import { Icon, icons } from './Icon.tsx'
@@ -19,7 +18,7 @@ export function Launcher({ state, actions, buttonRef }: { state: ChatState; acti
       onClick={actions.toggle}
     >
       <Icon d={open ? icons.close : icons.chat} />
-      {unread > 0 && <i class="badge" />}
+      {unread && <i class="badge" />}
     </button>
   )
 }
