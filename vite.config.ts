@@ -41,11 +41,23 @@ export default defineConfig({
     testTimeout: 15_000,
     hookTimeout: 15_000,
     projects: [
-      { extends: true, test: { name: 'server', include: ['test/server/**/*.test.ts'], environment: 'node' } },
+      { extends: true, test: { name: 'server', include: ['test/server/**/*.test.ts', 'test/demo/**/*.test.ts'], environment: 'node' } },
       {
         extends: true,
         // css.include: the widget's stylesheet reaches the tests (vitest empties CSS imports by default).
         test: { name: 'widget', include: ['test/widget/**/*.test.{ts,tsx}'], environment: 'happy-dom', css: { include: [/styles\.css/] } },
+      },
+      {
+        extends: true,
+        // Real Chromium against the real server and demo site; global-setup.ts builds the widget once.
+        test: {
+          name: 'e2e',
+          include: ['test/e2e/**/*.test.ts'],
+          environment: 'node',
+          globalSetup: ['test/e2e/global-setup.ts'],
+          testTimeout: 30_000,
+          hookTimeout: 60_000,
+        },
       },
     ],
   },

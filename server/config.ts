@@ -31,13 +31,10 @@ type Env = Record<string, string | undefined>
 
 /** Reads and checks every variable; throws ConfigError on the first bad one. */
 export function loadConfig(env: Env): Config {
-  const read = (name: string) => {
-    const value = env[name]?.trim()
-    return value === '' ? undefined : value
-  }
+  const read = reader(env)
   const upstreamBaseUrl = read('UPSTREAM_BASE_URL')
   return {
-    port: integer(read, 'PORT', 8787, 0, 65535),
+    port: portFrom(env, 'PORT', 8787),
     host: read('HOST') ?? '127.0.0.1',
     database: databaseFrom(read('DATABASE_URL') ?? 'sqlite:data/assisters.db'),
     upstream: upstreamBaseUrl === undefined ? undefined : upstreamFrom(upstreamBaseUrl, read),
@@ -51,6 +48,17 @@ export function loadConfig(env: Env): Config {
       maxOutputTokens: integer(read, 'MAX_OUTPUT_TOKENS', 1024, 1, 1_000_000),
     },
   }
+}
+
+/** A port variable (0 picks a free one); the demo's DEMO_PORT follows the same rule as PORT. */
+export function portFrom(env: Env, name: string, fallback: number): number {
+  return integer(reader(env), name, fallback, 0, 65535)
+}
+
+/** An empty value counts as unset. */
+const reader = (env: Env) => (name: string) => {
+  const value = env[name]?.trim()
+  return value === '' ? undefined : value
 }
 
 function integer(read: (name: string) => string | undefined, name: string, fallback: number, min: number, max: number) {

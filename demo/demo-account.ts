@@ -1,0 +1,88 @@
+/**
+ * The demo's account, made on the first `npm start` and reused after: a primary key for the demo
+ * site's own origins and a second key restricted to example.com, so the demo can show a refusal.
+ * Full keys are shown only once by design, so the demo keeps them (and its admin token) in a small
+ * file beside the database, readable by its owner only. A key revoked since, or a database swapped
+ * underneath, gets a fresh key instead of a page that cannot chat.
+ */
+import { randomBytes } from 'node:crypto'
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { dirname } from 'node:path'
+import { hashKey } from '../server/keys.ts'
+import { createManagement } from '../server/management.ts'
+import { openSqliteStore } from '../server/store/sqlite.ts'
+import type { Store } from '../server/store/store.ts'
+
+export interface DemoAccount {
+  adminToken: string
+  accountId: string
+  /** The account's primary key, allowed on localhost and 127.0.0.1 (any port). */
+  primaryKey: string
+  /** Allowed on example.com only: this page's origin is refused with 403. */
+  restrictedKey: string
+}
+
+export const PRIMARY_DOMAINS = ['localhost', '127.0.0.1']
+export const RESTRICTED_DOMAINS = ['example.com']
+
+/** Where the demo keeps its keys: next to the database it belongs to. */
+export const demoStatePath = (databasePath: string) => `${databasePath}.demo.json`
+
+/**
+ * Returns the demo account in the database at `databasePath`, creating whatever is missing or no
+ * longer works. `adminToken` (ADMIN_TOKEN from the environment) wins over the saved one.
+ */
+export async function prepareDemoAccount(databasePath: string, options: { adminToken?: string; defaultRpm: number }): Promise<DemoAccount> {
+  const statePath = demoStatePath(databasePath)
+  const saved = readSaved(statePath)
+  const store = openSqliteStore(databasePath)
+  try {
+    const management = createManagement({ store, defaultRpm: options.defaultRpm })
+    const accountId = saved.accountId && (await store.getAccount(saved.accountId))
+      ? saved.accountId
+      : (await management.createAccount({ name: 'Demo site' })).id
+    const keyFor = async (savedKey: string | undefined, name: string, domains: string[]) =>
+      (await stillWorks(store, savedKey, accountId))
+        ? savedKey!
+        : (await management.createKey(accountId, { name, allowed_domains: domains })).key
+    // The primary first: the first key an account gets (or the first after its primary is revoked) is primary.
+    const primaryKey = await keyFor(saved.primaryKey, 'Demo site', PRIMARY_DOMAINS)
+    const restrictedKey = await keyFor(saved.restrictedKey, 'Restricted to example.com', RESTRICTED_DOMAINS)
+    const account: DemoAccount = {
+      adminToken: options.adminToken ?? saved.adminToken ?? randomBytes(24).toString('base64url'),
+      accountId,
+      primaryKey,
+      restrictedKey,
+    }
+    if (databasePath !== ':memory:') {
+      mkdirSync(dirname(statePath), { recursive: true })
+      writeFileSync(statePath, JSON.stringify(account, null, 2) + '\n', { mode: 0o600 })
+    }
+    return account
+  } finally {
+    await store.close()
+  }
+}
+
+/** The saved state, or nothing when there is none or it is unreadable (then the demo starts afresh). */
+function readSaved(statePath: string): Partial<DemoAccount> {
+  if (!existsSync(statePath)) return {}
+  try {
+    const saved: unknown = JSON.parse(readFileSync(statePath, 'utf8'))
+    if (typeof saved !== 'object' || saved === null) return {}
+    const text = (value: unknown) => (typeof value === 'string' && value !== '' ? value : undefined)
+    const { adminToken, accountId, primaryKey, restrictedKey } = saved as Record<string, unknown>
+    // A hand-edited token must still meet ADMIN_TOKEN's rule (16+ characters, no spaces).
+    const token = text(adminToken)
+    return { adminToken: token && /^\S{16,}$/.test(token) ? token : undefined, accountId: text(accountId), primaryKey: text(primaryKey), restrictedKey: text(restrictedKey) }
+  } catch {
+    console.warn(`assisters demo: ${statePath} is unreadable; making new demo keys`)
+    return {}
+  }
+}
+
+async function stillWorks(store: Store, key: string | undefined, accountId: string): Promise<boolean> {
+  if (!key) return false
+  const record = await store.findKeyByHash(hashKey(key))
+  return record !== undefined && record.account_id === accountId && record.revoked_at === null
+}

@@ -1,0 +1,53 @@
+/**
+ * The demo, wired: the real API server (the same createAppServer as `npm run serve`) on one origin,
+ * the demo site on another, and the demo account both share. `npm start` runs it (main.ts); the
+ * browser suite starts it in-process with test ports and a test upstream.
+ */
+import { loadConfig, portFrom, type Config } from '../server/config.ts'
+import type { Logger } from '../server/log.ts'
+import { createAppServer } from '../server/server.ts'
+import { prepareDemoAccount, type DemoAccount } from './demo-account.ts'
+import { displayHost, startDemoSite } from './site.ts'
+
+export interface Demo {
+  /** Where the pages are, e.g. http://localhost:8080. */
+  siteUrl: string
+  /** The API base the pages embed the widget from, e.g. http://localhost:8787. */
+  apiUrl: string
+  account: DemoAccount
+  config: Config
+  close(): Promise<void>
+}
+
+/**
+ * Starts both servers from the environment (the server's variables, plus DEMO_PORT for the site).
+ * Throws ConfigError for a bad variable, and the listen error (EADDRINUSE…) for a taken port.
+ */
+export async function startDemo(env: Record<string, string | undefined>, options: { log: Logger; widgetPath?: string }): Promise<Demo> {
+  const fromEnv = loadConfig(env)
+  const sitePort = portFrom(env, 'DEMO_PORT', 8080)
+  const account = await prepareDemoAccount(fromEnv.database.path, {
+    adminToken: fromEnv.adminToken,
+    defaultRpm: fromEnv.rateLimitRpm,
+  })
+  const config = { ...fromEnv, adminToken: account.adminToken }
+  const app = createAppServer(config, { log: options.log, widgetPath: options.widgetPath })
+  try {
+    const listening = new URL(await app.listen())
+    const apiUrl = `http://${displayHost(config.host)}:${listening.port}`
+    const site = await startDemoSite({ host: config.host, port: sitePort, api: apiUrl, keys: account })
+    return {
+      siteUrl: site.url,
+      apiUrl,
+      account,
+      config,
+      async close() {
+        site.close()
+        await app.close()
+      },
+    }
+  } catch (err) {
+    await app.close()
+    throw err
+  }
+}

@@ -1,0 +1,60 @@
+/**
+ * `npm start`: the newcomer's first minute. Builds the widget if needed, starts the API server and
+ * the demo site, prints where they are, and stops both on Ctrl+C.
+ */
+import { fileURLToPath } from 'node:url'
+import { ConfigError } from '../server/config.ts'
+import { createLogger } from '../server/log.ts'
+import { buildWidget, widgetIsStale } from './build-widget.ts'
+import { demoStatePath } from './demo-account.ts'
+import { startDemo, type Demo } from './demo.ts'
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url))
+const WIDGET = `${ROOT}dist/widget.js`
+
+function fail(message: string): never {
+  console.error(`assisters demo: ${message}`)
+  process.exit(1)
+}
+
+if (widgetIsStale(ROOT, WIDGET)) {
+  console.log('Building the widget (dist/widget.js)…')
+  await buildWidget(ROOT).catch((err: Error) => fail(`the widget build failed: ${err.message}`))
+}
+
+// The admin token is known only once the demo account is loaded: redact it by shape (any Bearer value).
+const log = createLogger({ secrets: [process.env.UPSTREAM_API_KEY ?? '', process.env.ADMIN_TOKEN ?? ''] })
+process.on('unhandledRejection', (err) => log.error('unhandled rejection', { err }))
+
+let demo: Demo
+try {
+  demo = await startDemo(process.env, { log, widgetPath: WIDGET })
+} catch (err) {
+  if (err instanceof ConfigError) fail(err.message)
+  const { code, port } = err as NodeJS.ErrnoException & { port?: number }
+  if (code === 'EADDRINUSE') fail(`port ${port} is already in use; set PORT (API) or DEMO_PORT (demo site) to a free one`)
+  fail(`could not start: ${(err as Error).message}`)
+}
+
+const { config, account } = demo
+const upstream = config.upstream
+  ? `${config.upstream.model} at ${new URL(config.upstream.baseUrl).host}`
+  : 'the built-in offline demo responder (set UPSTREAM_BASE_URL and UPSTREAM_MODEL for a real model)'
+console.log(`
+  Assisters Embed demo
+
+  Demo site     ${demo.siteUrl}    open this, then the chat button
+  API server    ${demo.apiUrl}
+  Admin token   ${account.adminToken}
+  Answers from  ${upstream}
+  Database      ${config.database.path} (demo keys in ${demoStatePath(config.database.path)})
+
+  Ctrl+C stops both.
+`)
+
+for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+  process.once(signal, async () => {
+    await demo.close().catch((err) => log.error('shutdown failed', { err }))
+    process.exit(0)
+  })
+}

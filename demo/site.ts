@@ -1,0 +1,118 @@
+/**
+ * The demo website: a few static pages on their own origin (http://localhost:8080), each embedding
+ * the widget from the API origin with the snippet an owner would paste. A fixed route table, so no
+ * request can name a file outside it; the pages get a strict Content-Security-Policy to show that
+ * the widget works under one.
+ */
+import { readFileSync } from 'node:fs'
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { fileURLToPath } from 'node:url'
+
+const SITE = fileURLToPath(new URL('./site/', import.meta.url))
+
+interface Route {
+  file: string
+  type: string
+  /** Which key the page embeds, and the snippet's optional attributes; pages only. */
+  embed?: { key: 'primaryKey' | 'restrictedKey'; attributes: Record<string, string> }
+}
+
+const HTML = 'text/html; charset=utf-8'
+const STARTERS = 'What does Lumen cost?|Does it work offline?|How do I import my notes?'
+
+const ROUTES: Record<string, Route> = {
+  '/': { file: 'index.html', type: HTML, embed: { key: 'primaryKey', attributes: { 'data-title': 'Ask Lumen', 'data-starters': STARTERS } } },
+  '/playground': { file: 'playground.html', type: HTML, embed: { key: 'primaryKey', attributes: { 'data-title': 'Ask Lumen' } } },
+  '/refused': { file: 'refused.html', type: HTML, embed: { key: 'restrictedKey', attributes: { 'data-title': 'Ask Lumen' } } },
+  '/site.css': { file: 'site.css', type: 'text/css; charset=utf-8' },
+  '/site.js': { file: 'site.js', type: 'text/javascript; charset=utf-8' },
+  '/playground.js': { file: 'playground.js', type: 'text/javascript; charset=utf-8' },
+  '/favicon.svg': { file: 'favicon.svg', type: 'image/svg+xml' },
+}
+
+export interface DemoSiteOptions {
+  host: string
+  port: number
+  /** The API base the pages load the widget from, e.g. http://localhost:8787. */
+  api: string
+  keys: { primaryKey: string; restrictedKey: string }
+}
+
+/** The embed tag exactly as the owner pastes it (and as the page shows it for copying). */
+export function embedSnippet(api: string, key: string, attributes: Record<string, string> = {}): string {
+  const extra = Object.entries(attributes).map(([name, value]) => ` ${name}="${escapeHtml(value)}"`).join('')
+  return `<script src="${escapeHtml(api)}/widget.js" data-key="${escapeHtml(key)}"${extra} async></script>`
+}
+
+export async function startDemoSite(options: DemoSiteOptions): Promise<{ url: string; close(): void }> {
+  const { api, keys } = options
+  const csp = [
+    "default-src 'self'",
+    `script-src 'self' ${api}`,
+    `connect-src ${api}`,
+    // The widget's stylesheet is a <style> inside its shadow root.
+    "style-src 'self' 'unsafe-inline'",
+    "img-src 'self' data:",
+  ].join('; ')
+
+  // Read once: the pages are small and fixed while the demo runs.
+  const bodies = new Map<string, Buffer>()
+  for (const [path, route] of Object.entries(ROUTES)) {
+    const raw = readFileSync(SITE + route.file, 'utf8')
+    if (!route.embed) {
+      bodies.set(path, Buffer.from(raw))
+      continue
+    }
+    const snippet = embedSnippet(api, keys[route.embed.key], route.embed.attributes)
+    const page = raw
+      .replaceAll('{{embedShown}}', escapeHtml(snippet))
+      .replaceAll('{{embed}}', snippet)
+      .replaceAll('{{api}}', escapeHtml(api))
+    bodies.set(path, Buffer.from(page))
+  }
+
+  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    const path = new URL(req.url ?? '/', 'http://demo.invalid').pathname
+    const route = ROUTES[path]
+    const body = bodies.get(path)
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain' }).end('Method not allowed\n')
+      return
+    }
+    if (!route || !body) {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('Not found. Try / , /playground or /refused\n')
+      return
+    }
+    res.writeHead(200, {
+      'content-type': route.type,
+      'content-length': body.length,
+      'cache-control': 'no-cache',
+      'x-content-type-options': 'nosniff',
+      ...(route.type === HTML && { 'content-security-policy': csp, 'referrer-policy': 'strict-origin-when-cross-origin' }),
+    })
+    res.end(req.method === 'HEAD' ? undefined : body)
+  })
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(options.port, options.host, () => resolve())
+  })
+  const { port } = server.address() as AddressInfo
+  return {
+    url: `http://${displayHost(options.host)}:${port}`,
+    close() {
+      server.closeAllConnections()
+      server.close()
+    },
+  }
+}
+
+/** localhost for loopback and wildcard listeners (the demo key allows it); the host itself otherwise. */
+export function displayHost(host: string): string {
+  if (['127.0.0.1', '::1', '0.0.0.0', '::', 'localhost'].includes(host)) return 'localhost'
+  return host.includes(':') ? `[${host}]` : host
+}
+
+function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (char) => `&#${char.charCodeAt(0)};`)
+}

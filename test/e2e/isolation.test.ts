@@ -1,0 +1,149 @@
+/**
+ * The widget and the page leave each other alone: a page's hostile global CSS does not change the
+ * widget, the widget does not change the page, a script pasted twice mounts one widget, and
+ * destroy() takes everything out again, an answer in flight included.
+ */
+import type { Browser, BrowserContext, Page } from 'playwright-core'
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { launchChromium, skipWithoutChromium } from './browser.ts'
+import { startStack, type Stack } from './stack.ts'
+import { answers, ask, dialog, launcher } from './widget.ts'
+
+const HOSTILE_CSS = `<style>
+  :root { font-size: 40px !important; --bg: red; --fg: red; --accent: red; --line: red; --vh: 10px; }
+  * { font-family: "Comic Sans MS", cursive !important; color: red !important; background: yellow !important;
+      border: 3px dashed lime !important; box-sizing: content-box !important; line-height: 3 !important;
+      letter-spacing: 2px !important; text-transform: uppercase !important; visibility: visible !important; }
+  div, p, button, textarea, header, form { padding: 30px !important; margin: 10px !important; display: block !important; }
+  button { display: none !important; }
+  svg { width: 200px !important; }
+  assisters-widget, :host { display: none !important; position: static !important; opacity: 0 !important; zoom: 3 !important; }
+</style>`
+
+const PAGE = `<h1>Garden shop</h1><p>Seeds, tools and advice.</p><button>Buy</button><a href="#top">Top</a>`
+
+/** Geometry and computed styles of every element in the widget's shadow root, in document order. */
+function widgetLook(page: Page) {
+  return page.evaluate(() => {
+    const root = document.querySelector('assisters-widget')!.shadowRoot!
+    const properties = ['display', 'position', 'color', 'background-color', 'font-family', 'font-size', 'line-height',
+      'letter-spacing', 'text-transform', 'border-top-width', 'border-top-color', 'padding-top', 'margin-top', 'box-sizing',
+      'width', 'height', 'opacity', 'visibility', 'z-index']
+    return [...root.querySelectorAll('*')].map((el) => {
+      const style = getComputedStyle(el)
+      const { x, y, width, height } = el.getBoundingClientRect()
+      const look = { el: `${el.tagName.toLowerCase()}.${el.getAttribute('class')}`, box: [x, y, width, height], ...Object.fromEntries(properties.map((name) => [name, style.getPropertyValue(name)])) }
+      // The root box sits in the page's flow, with no height (all it holds is position: fixed): where it sits, and how wide, is the page's business.
+      if (el.classList.contains('root')) Object.assign(look, { box: [height], width: '' })
+      return look
+    })
+  })
+}
+
+/** Geometry and computed styles of every element of the page itself (the widget's host left out). */
+function pageLook(page: Page) {
+  return page.evaluate(() =>
+    [...document.querySelectorAll('body *:not(assisters-widget):not(script)')].map((el) => {
+      const style = getComputedStyle(el)
+      const { x, y, width, height } = el.getBoundingClientRect()
+      return { el: el.tagName, box: [x, y, width, height], font: style.font, color: style.color, background: style.background, margin: style.margin, padding: style.padding, display: style.display }
+    }).concat([{ el: 'stylesheets', box: [document.styleSheets.length, document.head.children.length], font: getComputedStyle(document.body).font, color: '', background: '', margin: '', padding: '', display: '' }]),
+  )
+}
+
+describe.skipIf(skipWithoutChromium)('the widget and the page leave each other alone', () => {
+  let browser: Browser
+  let stack: Stack
+  let context: BrowserContext
+  let page: Page
+
+  beforeAll(async () => {
+    ;[browser, stack] = await Promise.all([launchChromium(), startStack()])
+  })
+  afterAll(async () => {
+    await browser?.close()
+    await stack?.close()
+  })
+  beforeEach(async () => {
+    context = await browser.newContext({ viewport: { width: 1280, height: 800 } })
+    page = await context.newPage()
+  })
+  afterEach(() => context.close())
+
+  /** Loads `url`, opens the chat, asks one question and waits for the answer. */
+  async function chatOn(target: Page, url: string) {
+    await target.goto(url)
+    await launcher(target).click()
+    await ask(target, 'Do you sell tomato seeds?')
+    await expect.poll(() => answers(target).first().textContent()).toContain('This answer streams.')
+  }
+
+  it('looks the same on a page with hostile global CSS as on a plain page', async () => {
+    await chatOn(page, stack.page(PAGE + stack.embed()))
+    const plain = await widgetLook(page)
+
+    const hostile = await (await browser.newContext({ viewport: { width: 1280, height: 800 } })).newPage()
+    await chatOn(hostile, stack.page(PAGE + stack.embed(), HOSTILE_CSS))
+    // The hostile page really is hostile to its own elements.
+    expect(await hostile.locator('h1').evaluate((h1) => getComputedStyle(h1).color)).toBe('rgb(255, 0, 0)')
+
+    expect(plain.length).toBeGreaterThan(10)
+    expect(await widgetLook(hostile)).toEqual(plain)
+    // The panel's inside, pixel for pixel (its rounded corners and shadow blend with what is behind).
+    const box = (await dialog(hostile).boundingBox())!
+    const inside = { x: box.x + 12, y: box.y + 12, width: box.width - 24, height: box.height - 24 }
+    const [a, b] = await Promise.all(
+      [page, hostile].map((target) => target.screenshot({ clip: inside, animations: 'disabled', caret: 'hide' })),
+    )
+    expect(Buffer.compare(a!, b!)).toBe(0)
+    await hostile.context().close()
+  })
+
+  it('does not change the page it is on, even open and chatting', async () => {
+    await page.goto(stack.page(PAGE))
+    const before = await pageLook(page)
+    // Injected later, as a single-page app would.
+    await page.evaluate((api) => {
+      const script = document.createElement('script')
+      script.src = api
+      document.body.append(script)
+    }, `${stack.demo.apiUrl}/widget.js`)
+    await expect.poll(() => page.evaluate(() => typeof (window as any).Assisters)).toBe('object')
+    expect(await page.locator('assisters-widget').count()).toBe(0) // no data-key: nothing mounted yet
+    await page.evaluate((key) => (window as any).Assisters.init({ key }), stack.demo.account.primaryKey)
+    await launcher(page).click()
+    await ask(page, 'Hello')
+    await expect.poll(() => answers(page).count()).toBe(1)
+
+    expect(await pageLook(page)).toEqual(before)
+  })
+
+  it('mounts one widget when the script is pasted twice, and destroy() leaves nothing behind', async () => {
+    const warnings: string[] = []
+    page.on('console', (message) => message.type() === 'warning' && warnings.push(message.text()))
+    await page.goto(stack.page(PAGE + stack.embed() + stack.embed()))
+    await expect.poll(() => warnings).toContain('[Assisters] already running; destroy() first')
+    expect(await page.locator('assisters-widget').count()).toBe(1)
+    await launcher(page).click()
+
+    // An answer still streaming when the page destroys the widget: the request is aborted upstream too.
+    stack.upstream.answerWith(() => ({ pieces: Array.from({ length: 100 }, (_, i) => `word${i} `), delayMs: 50 }))
+    const aborted = stack.upstream.outcome.aborted
+    await ask(page, 'A long answer, please')
+    await expect.poll(() => answers(page).first().textContent()).toContain('word2')
+    const bodyBefore = await page.evaluate(() => document.body.innerHTML.replace(/<assisters-widget><\/assisters-widget>/, ''))
+    await page.evaluate(() => (window as any).Assisters.destroy())
+
+    expect(await page.evaluate(() => document.querySelectorAll('assisters-widget').length)).toBe(0)
+    expect(await page.evaluate(() => document.body.innerHTML)).toBe(bodyBefore)
+    expect(await page.evaluate(() => document.head.querySelectorAll('style, link').length)).toBe(0)
+    await expect.poll(() => stack.upstream.outcome.aborted).toBe(aborted + 1)
+    // Nothing keeps running: no request, no error, no element coming back.
+    const requests: string[] = []
+    page.on('request', (request) => requests.push(request.url()))
+    await page.waitForTimeout(500)
+    expect(requests).toEqual([])
+    expect(await page.evaluate(() => document.querySelectorAll('assisters-widget').length)).toBe(0)
+    stack.upstream.answerWith()
+  })
+})

@@ -1,0 +1,28 @@
+/** Reading and driving the widget in a real page. Playwright's CSS and role locators pierce its open shadow root. */
+import type { Page } from 'playwright-core'
+
+export const launcher = (page: Page) => page.locator('assisters-widget .launcher')
+export const dialog = (page: Page) => page.getByRole('dialog')
+export const composer = (page: Page) => page.getByRole('textbox', { name: 'Message' })
+export const answers = (page: Page) => page.locator('assisters-widget .answer .msg')
+export const questions = (page: Page) => page.locator('assisters-widget .msg.me')
+export const errorBar = (page: Page) => page.locator('assisters-widget [role="alert"]')
+
+/** The error bar's words, as the visitor reads them. */
+export const errorText = async (page: Page) => (await errorBar(page).innerText()).trim()
+
+/** Types a question into the open panel and sends it with Enter. */
+export async function ask(page: Page, text: string): Promise<void> {
+  await composer(page).fill(text)
+  await composer(page).press('Enter')
+}
+
+/** What has the focus, looking into the widget's shadow root: a class or accessible name, or the page element's tag. */
+export function focused(page: Page): Promise<string> {
+  return page.evaluate(() => {
+    const active = document.activeElement
+    if (active?.tagName !== 'ASSISTERS-WIDGET') return active?.tagName.toLowerCase() ?? 'nothing'
+    const inner = active.shadowRoot?.activeElement
+    return inner ? inner.getAttribute('aria-label') ?? inner.className : 'assisters-widget'
+  })
+}
