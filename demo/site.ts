@@ -21,10 +21,12 @@ interface Route {
 const HTML = 'text/html; charset=utf-8'
 const STARTERS = 'What does Lumen cost?|Does it work offline?|How do I import my notes?'
 
+const BRAND = { 'data-title': 'Ask Lumen', 'data-color': '#0f766e' }
+
 const ROUTES: Record<string, Route> = {
-  '/': { file: 'index.html', type: HTML, embed: { key: 'primaryKey', attributes: { 'data-title': 'Ask Lumen', 'data-starters': STARTERS } } },
-  '/playground': { file: 'playground.html', type: HTML, embed: { key: 'primaryKey', attributes: { 'data-title': 'Ask Lumen' } } },
-  '/refused': { file: 'refused.html', type: HTML, embed: { key: 'restrictedKey', attributes: { 'data-title': 'Ask Lumen' } } },
+  '/': { file: 'index.html', type: HTML, embed: { key: 'primaryKey', attributes: { ...BRAND, 'data-starters': STARTERS } } },
+  '/playground': { file: 'playground.html', type: HTML, embed: { key: 'primaryKey', attributes: BRAND } },
+  '/refused': { file: 'refused.html', type: HTML, embed: { key: 'restrictedKey', attributes: BRAND } },
   '/site.css': { file: 'site.css', type: 'text/css; charset=utf-8' },
   '/site.js': { file: 'site.js', type: 'text/javascript; charset=utf-8' },
   '/playground.js': { file: 'playground.js', type: 'text/javascript; charset=utf-8' },

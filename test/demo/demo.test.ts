@@ -1,0 +1,234 @@
+/**
+ * The demo's parts without a browser: the account it makes once and reuses, the site's routes and
+ * headers, the stale-widget check, and `npm start` itself as a real process on free ports.
+ */
+import { spawn } from 'node:child_process'
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { demoStatePath, prepareDemoAccount } from '../../demo/demo-account.ts'
+import { widgetIsStale } from '../../demo/build-widget.ts'
+import { embedSnippet, startDemoSite } from '../../demo/site.ts'
+import { hashKey } from '../../server/keys.ts'
+import { openSqliteStore } from '../../server/store/sqlite.ts'
+import { ROOT, runCommand } from '../server/harness.ts'
+
+let dir: string
+beforeEach(() => void (dir = mkdtempSync(join(tmpdir(), 'assisters-demo-'))))
+afterEach(() => rmSync(dir, { recursive: true, force: true }))
+
+describe('the demo account', () => {
+  const prepare = (adminToken?: string) => prepareDemoAccount(join(dir, 'demo.db'), { adminToken, defaultRpm: 60 })
+
+  async function keyRecord(key: string) {
+    const store = openSqliteStore(join(dir, 'demo.db'))
+    try {
+      return await store.findKeyByHash(hashKey(key))
+    } finally {
+      await store.close()
+    }
+  }
+
+  it('is made once: a primary key for localhost and 127.0.0.1, a second key for example.com only', async () => {
+    const account = await prepare()
+    const primary = await keyRecord(account.primaryKey)
+    const restricted = await keyRecord(account.restrictedKey)
+    expect(primary).toMatchObject({ account_id: account.accountId, is_primary: true, allowed_domains: ['localhost', '127.0.0.1'] })
+    expect(restricted).toMatchObject({ account_id: account.accountId, is_primary: false, allowed_domains: ['example.com'] })
+    expect(account.adminToken).toMatch(/^\S{32}$/)
+    // Kept beside the database, for its owner's eyes only.
+    expect(statSync(demoStatePath(join(dir, 'demo.db'))).mode & 0o777).toBe(0o600)
+
+    expect(await prepare()).toEqual(account)
+  })
+
+  it('replaces a key revoked since, and the new one becomes primary', async () => {
+    const first = await prepare()
+    const store = openSqliteStore(join(dir, 'demo.db'))
+    await store.revokeKey((await store.findKeyByHash(hashKey(first.primaryKey)))!.id)
+    await store.close()
+
+    const second = await prepare()
+    expect(second.primaryKey).not.toBe(first.primaryKey)
+    expect(second.restrictedKey).toBe(first.restrictedKey)
+    expect(second.accountId).toBe(first.accountId)
+    expect(await keyRecord(second.primaryKey)).toMatchObject({ is_primary: true, revoked_at: null })
+  })
+
+  it('starts afresh when the database is new but the saved keys are from another', async () => {
+    const first = await prepare()
+    for (const suffix of ['', '-wal', '-shm']) rmSync(join(dir, `demo.db${suffix}`), { force: true })
+    const second = await prepare()
+    expect(second.accountId).not.toBe(first.accountId)
+    expect(second.primaryKey).not.toBe(first.primaryKey)
+    expect(second.adminToken).toBe(first.adminToken)
+  })
+
+  it.each([
+    ['not JSON', '{ nope'],
+    ['not an object', '"text"'],
+    ['wrong types', '{"accountId": 7, "primaryKey": [], "adminToken": "short"}'],
+  ])('starts afresh from a saved file that is %s', async (_, content) => {
+    writeFileSync(demoStatePath(join(dir, 'demo.db')), content)
+    const account = await prepare()
+    expect(await keyRecord(account.primaryKey)).toMatchObject({ is_primary: true })
+    expect(account.adminToken).not.toBe('short')
+  })
+
+  it('uses ADMIN_TOKEN from the environment over the saved one', async () => {
+    await prepare()
+    expect((await prepare('env-admin-token-0123456789')).adminToken).toBe('env-admin-token-0123456789')
+  })
+})
+
+describe('the demo site', () => {
+  const keys = { primaryKey: 'ask_primary123', restrictedKey: 'ask_restricted1' }
+  let site: { url: string; close(): void }
+  beforeEach(async () => {
+    site = await startDemoSite({ host: '127.0.0.1', port: 0, api: 'http://localhost:9999', keys })
+  })
+  afterEach(() => site.close())
+
+  it.each([
+    ['/', 'ask_primary123'],
+    ['/playground', 'ask_primary123'],
+    ['/refused', 'ask_restricted1'],
+  ])('serves %s embedding its key, under a CSP that allows only the API', async (path, key) => {
+    const response = await fetch(site.url + path)
+    expect(response.status).toBe(200)
+    expect(response.headers.get('content-type')).toBe('text/html; charset=utf-8')
+    expect(response.headers.get('content-security-policy')).toContain("script-src 'self' http://localhost:9999")
+    expect(response.headers.get('content-security-policy')).toContain('connect-src http://localhost:9999;')
+    const html = await response.text()
+    expect(html).toContain(`<script src="http://localhost:9999/widget.js" data-key="${key}"`)
+    expect(html).not.toMatch(/\{\{\w+\}\}/)
+    // Pages carry no inline script, which the CSP would block.
+    expect(html).not.toMatch(/<script(?![^>]*\bsrc=)[^>]*>/)
+  })
+
+  it.each(['/site.css', '/site.js', '/playground.js', '/favicon.svg'])('serves %s', async (path) => {
+    const response = await fetch(site.url + path)
+    expect(response.status).toBe(200)
+    expect((await response.text()).length).toBeGreaterThan(0)
+  })
+
+  it.each(['/nope', '/index.html', '/../package.json', '/%2e%2e/package.json', '//etc/passwd', '/site.css/'])(
+    'answers 404 for %s',
+    async (path) => {
+      expect((await fetch(site.url + path)).status).toBe(404)
+    },
+  )
+
+  it('answers HEAD without a body and other methods with 405', async () => {
+    const head = await fetch(site.url, { method: 'HEAD' })
+    expect(head.status).toBe(200)
+    expect(await head.text()).toBe('')
+    const post = await fetch(site.url, { method: 'POST', body: 'x' })
+    expect(post.status).toBe(405)
+    expect(post.headers.get('allow')).toBe('GET, HEAD')
+  })
+
+  it('escapes what it writes into the snippet', () => {
+    expect(embedSnippet('http://a.test', 'ask_x', { 'data-title': 'Say "hi" <b>' })).toBe(
+      '<script src="http://a.test/widget.js" data-key="ask_x" data-title="Say &#34;hi&#34; &#60;b&#62;" async></script>',
+    )
+  })
+})
+
+describe('the widget build check', () => {
+  function fakeProject() {
+    mkdirSync(join(dir, 'src/components'), { recursive: true })
+    for (const file of ['src/main.ts', 'src/components/App.tsx', 'vite.config.ts', 'package-lock.json']) {
+      writeFileSync(join(dir, file), '')
+      utimesSync(join(dir, file), 1000, 1000)
+    }
+    mkdirSync(join(dir, 'dist'))
+    return join(dir, 'dist/widget.js')
+  }
+
+  it('builds when the widget is missing, or older than any source, the config or the lockfile', () => {
+    const widget = fakeProject()
+    expect(widgetIsStale(dir, widget)).toBe(true)
+    writeFileSync(widget, '')
+    utimesSync(widget, 2000, 2000)
+    expect(widgetIsStale(dir, widget)).toBe(false)
+    for (const file of ['src/components/App.tsx', 'package-lock.json']) {
+      utimesSync(join(dir, file), 3000, 3000)
+      expect(widgetIsStale(dir, widget)).toBe(true)
+      utimesSync(join(dir, file), 1000, 1000)
+    }
+  })
+})
+
+/** `npm start` as a newcomer runs it, on free ports and a scratch database; resolves once it prints its banner. */
+function startDemoProcess(env: Record<string, string>) {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'demo/main.ts'], { cwd: ROOT, env: { ...process.env, ...env } })
+  let output = ''
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk))
+  child.stderr.on('data', (chunk: Buffer) => (output += chunk))
+  const banner = new Promise<{ site: string; api: string; admin: string }>((resolve, reject) => {
+    child.stdout.on('data', () => {
+      if (!output.includes('Ctrl+C stops both.')) return
+      const field = (name: string) => new RegExp(`${name}\\s+(\\S+)`).exec(output)?.[1] ?? ''
+      resolve({ site: field('Demo site'), api: field('API server'), admin: field('Admin token') })
+    })
+    child.once('exit', (code) => reject(new Error(`exited with ${code}: ${output}`)))
+  })
+  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve))
+  return { banner, exited, stop: () => child.kill('SIGTERM'), output: () => output }
+}
+
+describe('npm start', () => {
+  it('is the demo entry point', () => {
+    expect(JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).scripts.start).toBe('node --import tsx demo/main.ts')
+  })
+
+  it('starts the API and the demo site, which chats with no manual step, and reuses its keys on the next start', async () => {
+    const env = { PORT: '0', DEMO_PORT: '0', DATABASE_URL: `sqlite:${join(dir, 'demo.db')}`, UPSTREAM_BASE_URL: '', ADMIN_TOKEN: '' }
+    const first = startDemoProcess(env)
+    const urls = await first.banner
+    expect(urls.site).toMatch(/^http:\/\/localhost:\d+$/)
+    expect(urls.api).toMatch(/^http:\/\/localhost:\d+$/)
+    expect(first.output()).toContain('built-in offline demo responder')
+
+    const page = await (await fetch(urls.site)).text()
+    const key = /data-key="(ask_\w+)"/.exec(page)![1]!
+    expect((await fetch(`${urls.api}/widget.js`)).status).toBe(200)
+    // What the widget on that page sends: its key, from its origin.
+    const answer = await fetch(`${urls.api}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, origin: urls.site, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'assisters-chat-v1', messages: [{ role: 'user', content: 'Hi' }] }),
+    })
+    expect(answer.status).toBe(200)
+    expect((await answer.json()).choices[0].message.content).toContain('demo responder')
+    const admin = await fetch(`${urls.api}/admin/accounts`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${urls.admin}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'Mine' }),
+    })
+    expect(admin.status).toBe(201)
+    first.stop()
+    expect(await first.exited).toBe(0)
+
+    const second = startDemoProcess(env)
+    const again = await second.banner
+    expect(again.admin).toBe(urls.admin)
+    expect(await (await fetch(again.site)).text()).toContain(`data-key="${key}"`)
+    second.stop()
+    expect(await second.exited).toBe(0)
+  }, 90_000)
+
+  it.each([
+    [{ DEMO_PORT: '80800' }, "DEMO_PORT must be a whole number from 0 to 65535, got '80800'"],
+    [{ DEMO_PORT: 'http' }, "DEMO_PORT must be a whole number from 0 to 65535, got 'http'"],
+    [{ UPSTREAM_BASE_URL: 'localhost:11434' }, "UPSTREAM_BASE_URL must be an http or https URL, got 'localhost:'"],
+  ])('stops with one line naming a bad variable: %o', async (bad, message) => {
+    const result = await runCommand(process.execPath, ['--import', 'tsx', 'demo/main.ts'], {
+      PORT: '0', DEMO_PORT: '0', DATABASE_URL: `sqlite:${join(dir, 'demo.db')}`, ...bad,
+    }, 60_000)
+    expect(result.code).toBe(1)
+    expect(result.stderr.trim().split('\n').at(-1)).toBe(`assisters demo: ${message}`)
+  }, 60_000)
+})

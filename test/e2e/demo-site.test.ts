@@ -1,0 +1,105 @@
+/**
+ * The demo site as a newcomer meets it: the pages work under their strict CSP with no console
+ * errors, the home page shows the very snippet it embeds, the playground drives window.Assisters
+ * from buttons and logs its events, and the suite takes the README's screenshots.
+ */
+import { mkdirSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import type { Browser, BrowserContext, Page } from 'playwright-core'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { launchChromium, skipWithoutChromium } from './browser.ts'
+import { startStack, type Stack } from './stack.ts'
+import { answers, dialog, launcher, questions } from './widget.ts'
+
+const SCREENSHOTS = fileURLToPath(new URL('../../docs/screenshots/', import.meta.url))
+
+const PRICING_ANSWER = [
+  'Lumen is **free** for up to three people. ',
+  'Paid plans add shared notebooks and version history:\n\n',
+  '- **Team**: €6 per user a month\n',
+  '- **Business**: SSO and audit logs; [talk to us](https://example.com/sales)\n\n',
+  'Every plan works offline and syncs when you are back.',
+]
+
+describe.skipIf(skipWithoutChromium)('the demo site', () => {
+  let browser: Browser
+  let stack: Stack
+  let context: BrowserContext
+
+  beforeAll(async () => {
+    ;[browser, stack] = await Promise.all([launchChromium(), startStack()])
+  })
+  afterAll(async () => {
+    await browser?.close()
+    await stack?.close()
+  })
+  afterEach(() => context.close())
+
+  /** A page that fails the test on any console error or uncaught exception (a CSP violation is one). */
+  async function visit(path: string, options: Parameters<Browser['newContext']>[0] = {}): Promise<{ page: Page; problems: string[] }> {
+    context = await browser.newContext(options)
+    const page = await context.newPage()
+    const problems: string[] = []
+    page.on('console', (message) => message.type() === 'error' && problems.push(message.text()))
+    page.on('pageerror', (error) => problems.push(error.message))
+    await page.goto(stack.demo.siteUrl + path)
+    return { page, problems }
+  }
+
+  it('embeds on its home page exactly the snippet it shows for copying', async () => {
+    const { page, problems } = await visit('/')
+    await launcher(page).waitFor()
+    const shown = await page.locator('#snippet').textContent()
+    expect(shown).toBe(
+      `<script src="${stack.demo.apiUrl}/widget.js" data-key="${stack.demo.account.primaryKey}" data-title="Ask Lumen" data-color="#0f766e" ` +
+        'data-starters="What does Lumen cost?|Does it work offline?|How do I import my notes?" async></script>',
+    )
+    const embedded = await page.evaluate(() => document.querySelector('script[src$="/widget.js"]')!.outerHTML)
+    expect(embedded.replace('async=""', 'async')).toBe(shown)
+    expect(problems).toEqual([])
+  })
+
+  it('drives window.Assisters from the playground buttons and logs the events', async () => {
+    const { page, problems } = await visit('/playground')
+    const log = page.locator('#event-log li strong')
+    await page.locator('#open:enabled').click()
+    await dialog(page).waitFor()
+    await page.locator('#question').fill('What can you do?')
+    await page.locator('#send').click()
+    await expect.poll(() => answers(page).count()).toBe(1)
+    await expect.poll(() => log.allTextContents()).toEqual(['message', 'message', 'open'])
+    expect(await page.locator('#event-log li').first().textContent()).toContain('This answer streams.')
+
+    await page.getByRole('button', { name: 'Rose #be123c' }).click()
+    expect(await launcher(page).evaluate((button) => getComputedStyle(button).backgroundColor)).toBe('rgb(190, 18, 60)')
+
+    await page.locator('#reset').click()
+    expect(await questions(page).count()).toBe(0)
+    await page.locator('#close').click()
+    await dialog(page).waitFor({ state: 'detached' })
+    await expect.poll(() => log.allTextContents()).toEqual(['close', 'message', 'message', 'open'])
+    await page.locator('#toggle').click()
+    await dialog(page).waitFor()
+    expect(problems).toEqual([])
+  })
+
+  it.each([
+    ['desktop', 'light'],
+    ['desktop', 'dark'],
+    ['phone', 'light'],
+    ['phone', 'dark'],
+  ] as const)('takes the %s screenshot in the %s scheme, mid-conversation', async (device, colorScheme) => {
+    stack.upstream.answerWith(() => ({ pieces: PRICING_ANSWER, delayMs: 5 }))
+    const viewport = device === 'phone' ? { width: 390, height: 844 } : { width: 1280, height: 800 }
+    const { page, problems } = await visit('/', { viewport, colorScheme, isMobile: device === 'phone', hasTouch: device === 'phone' })
+    await launcher(page).click()
+    await page.getByRole('button', { name: 'What does Lumen cost?' }).click()
+    await expect.poll(() => answers(page).first().textContent()).toContain('syncs when you are back.')
+    // Out of the picture: the text cursor and the focus ring, which blink and move.
+    await page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur())
+    mkdirSync(SCREENSHOTS, { recursive: true })
+    await page.screenshot({ path: `${SCREENSHOTS}${device}-${colorScheme}.png`, animations: 'disabled', caret: 'hide' })
+    expect(problems).toEqual([])
+    stack.upstream.answerWith()
+  })
+})
