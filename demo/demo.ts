@@ -19,13 +19,18 @@ export interface Demo {
   close(): Promise<void>
 }
 
-/**
- * Starts both servers from the environment (the server's variables, plus DEMO_PORT for the site).
- * Throws ConfigError for a bad variable, and the listen error (EADDRINUSE…) for a taken port.
- */
-export async function startDemo(env: Record<string, string | undefined>, options: { log: Logger; widgetPath?: string }): Promise<Demo> {
-  const fromEnv = loadConfig(env)
-  const sitePort = portFrom(env, 'DEMO_PORT', 8080)
+export interface DemoSettings {
+  config: Config
+  sitePort: number
+}
+
+/** The server's variables, plus DEMO_PORT for the site; throws ConfigError naming a bad one. */
+export function loadDemoSettings(env: Record<string, string | undefined>): DemoSettings {
+  return { config: loadConfig(env), sitePort: portFrom(env, 'DEMO_PORT', 8080) }
+}
+
+/** Starts both servers; rejects with the listen error (EADDRINUSE…) for a taken port. */
+export async function startDemo({ config: fromEnv, sitePort }: DemoSettings, options: { log: Logger; widgetPath?: string }): Promise<Demo> {
   const account = await prepareDemoAccount(fromEnv.database.path, {
     adminToken: fromEnv.adminToken,
     defaultRpm: fromEnv.rateLimitRpm,

@@ -7,7 +7,7 @@ import { ConfigError } from '../server/config.ts'
 import { createLogger } from '../server/log.ts'
 import { buildWidget, widgetIsStale } from './build-widget.ts'
 import { demoStatePath } from './demo-account.ts'
-import { startDemo, type Demo } from './demo.ts'
+import { loadDemoSettings, startDemo, type Demo, type DemoSettings } from './demo.ts'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const WIDGET = `${ROOT}dist/widget.js`
@@ -15,6 +15,15 @@ const WIDGET = `${ROOT}dist/widget.js`
 function fail(message: string): never {
   console.error(`assisters demo: ${message}`)
   process.exit(1)
+}
+
+// Settings first: a mistyped variable should not wait for a build to be reported.
+let settings: DemoSettings
+try {
+  settings = loadDemoSettings(process.env)
+} catch (err) {
+  if (err instanceof ConfigError) fail(err.message)
+  throw err
 }
 
 if (widgetIsStale(ROOT, WIDGET)) {
@@ -28,9 +37,8 @@ process.on('unhandledRejection', (err) => log.error('unhandled rejection', { err
 
 let demo: Demo
 try {
-  demo = await startDemo(process.env, { log, widgetPath: WIDGET })
+  demo = await startDemo(settings, { log, widgetPath: WIDGET })
 } catch (err) {
-  if (err instanceof ConfigError) fail(err.message)
   const { code, port } = err as NodeJS.ErrnoException & { port?: number }
   if (code === 'EADDRINUSE') fail(`port ${port} is already in use; set PORT (API) or DEMO_PORT (demo site) to a free one`)
   fail(`could not start: ${(err as Error).message}`)

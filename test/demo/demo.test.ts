@@ -3,6 +3,7 @@
  * headers, the stale-widget check, and `npm start` itself as a real process on free ports.
  */
 import { spawn } from 'node:child_process'
+import { createServer, type AddressInfo } from 'node:net'
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -12,6 +13,7 @@ import { widgetIsStale } from '../../demo/build-widget.ts'
 import { embedSnippet, startDemoSite } from '../../demo/site.ts'
 import { hashKey } from '../../server/keys.ts'
 import { openSqliteStore } from '../../server/store/sqlite.ts'
+import { startUpstreamDouble } from '../e2e/upstream-double.ts'
 import { ROOT, runCommand } from '../server/harness.ts'
 
 let dir: string
@@ -219,6 +221,47 @@ describe('npm start', () => {
     second.stop()
     expect(await second.exited).toBe(0)
   }, 90_000)
+
+  it('chats with the model at UPSTREAM_BASE_URL when it is set', async () => {
+    const upstream = await startUpstreamDouble()
+    const demo = startDemoProcess({
+      PORT: '0', DEMO_PORT: '0', DATABASE_URL: `sqlite:${join(dir, 'demo.db')}`,
+      UPSTREAM_BASE_URL: upstream.baseUrl, UPSTREAM_MODEL: 'llama3.2',
+    })
+    try {
+      const urls = await demo.banner
+      expect(demo.output()).toContain(`llama3.2 at ${new URL(upstream.baseUrl).host}`)
+      const key = /data-key="(ask_\w+)"/.exec(await (await fetch(urls.site)).text())![1]!
+      const answer = await fetch(`${urls.api}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${key}`, origin: urls.site, 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'assisters-chat-v1', messages: [{ role: 'user', content: 'Hi' }] }),
+      })
+      expect((await answer.json()).choices[0].message.content).toBe('You asked: “Hi”. This answer streams.')
+      expect(upstream.requests).toHaveLength(1)
+    } finally {
+      demo.stop()
+      await demo.exited
+      upstream.close()
+    }
+  }, 90_000)
+
+  it('says which port is taken, and stops', async () => {
+    const taken = createServer()
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve))
+    const port = (taken.address() as AddressInfo).port
+    try {
+      const result = await runCommand(process.execPath, ['--import', 'tsx', 'demo/main.ts'], {
+        PORT: '0', DEMO_PORT: String(port), DATABASE_URL: `sqlite:${join(dir, 'demo.db')}`, UPSTREAM_BASE_URL: '',
+      }, 60_000)
+      expect(result.code).toBe(1)
+      expect(result.stderr.trim().split('\n').at(-1)).toBe(
+        `assisters demo: port ${port} is already in use; set PORT (API) or DEMO_PORT (demo site) to a free one`,
+      )
+    } finally {
+      taken.close()
+    }
+  }, 60_000)
 
   it.each([
     [{ DEMO_PORT: '80800' }, "DEMO_PORT must be a whole number from 0 to 65535, got '80800'"],

@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { inject } from 'vitest'
-import { startDemo, type Demo } from '../../demo/demo.ts'
+import { loadDemoSettings, startDemo, type Demo } from '../../demo/demo.ts'
 import { embedSnippet } from '../../demo/site.ts'
 import { createLogger } from '../../server/log.ts'
 import { startUpstreamDouble } from './upstream-double.ts'
@@ -21,14 +21,14 @@ export async function startStack() {
   const upstream = await startUpstreamDouble()
   const logs: string[] = []
   const demo: Demo = await startDemo(
-    {
+    loadDemoSettings({
       HOST: '127.0.0.1',
       PORT: '0',
       DEMO_PORT: '0',
       DATABASE_URL: `sqlite:${join(dir, 'e2e.db')}`,
       UPSTREAM_BASE_URL: upstream.baseUrl,
       UPSTREAM_MODEL: 'double',
-    },
+    }),
     { log: createLogger({ write: (line) => logs.push(line) }), widgetPath: inject('widgetPath') },
   )
   const pages = await startPageServer()
