@@ -57,6 +57,8 @@ export default defineConfig({
           globalSetup: ['test/e2e/global-setup.ts'],
           testTimeout: 30_000,
           hookTimeout: 60_000,
+          // A browser on a busy two-core machine: polls wait for what a visitor would wait for.
+          expect: { poll: { timeout: 10_000 } },
         },
       },
     ],

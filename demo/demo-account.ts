@@ -2,11 +2,11 @@
  * The demo's account, made on the first `npm start` and reused after: a primary key for the demo
  * site's own origins and a second key restricted to example.com, so the demo can show a refusal.
  * Full keys are shown only once by design, so the demo keeps them (and its admin token) in a small
- * file beside the database, readable by its owner only. A key revoked since, or a database swapped
- * underneath, gets a fresh key instead of a page that cannot chat.
+ * file beside the database, readable by its owner only. A key revoked or re-scoped since, or a
+ * database swapped underneath, gets a fresh key instead of a page that cannot chat.
  */
 import { randomBytes } from 'node:crypto'
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { hashKey } from '../server/keys.ts'
 import { createManagement } from '../server/management.ts'
@@ -42,23 +42,21 @@ export async function prepareDemoAccount(databasePath: string, options: { adminT
       ? saved.accountId
       : (await management.createAccount({ name: 'Demo site' })).id
     const keyFor = async (savedKey: string | undefined, name: string, domains: string[]) =>
-      (await stillWorks(store, savedKey, accountId))
+      (await stillWorks(store, savedKey, accountId, domains))
         ? savedKey!
         : (await management.createKey(accountId, { name, allowed_domains: domains })).key
     // The primary first: the first key an account gets (or the first after its primary is revoked) is primary.
     const primaryKey = await keyFor(saved.primaryKey, 'Demo site', PRIMARY_DOMAINS)
     const restrictedKey = await keyFor(saved.restrictedKey, 'Restricted to example.com', RESTRICTED_DOMAINS)
-    const account: DemoAccount = {
-      adminToken: options.adminToken ?? saved.adminToken ?? randomBytes(24).toString('base64url'),
+    // The file keeps the demo's own token; one from the environment is used, not written down.
+    const kept: DemoAccount = {
+      adminToken: saved.adminToken ?? randomBytes(24).toString('base64url'),
       accountId,
       primaryKey,
       restrictedKey,
     }
-    if (databasePath !== ':memory:') {
-      mkdirSync(dirname(statePath), { recursive: true })
-      writeFileSync(statePath, JSON.stringify(account, null, 2) + '\n', { mode: 0o600 })
-    }
-    return account
+    writePrivately(statePath, JSON.stringify(kept, null, 2) + '\n')
+    return { ...kept, adminToken: options.adminToken ?? kept.adminToken }
   } finally {
     await store.close()
   }
@@ -81,8 +79,23 @@ function readSaved(statePath: string): Partial<DemoAccount> {
   }
 }
 
-async function stillWorks(store: Store, key: string | undefined, accountId: string): Promise<boolean> {
+/** A saved key the demo can still use as it is: on this account, not revoked, its domains unchanged. */
+async function stillWorks(store: Store, key: string | undefined, accountId: string, domains: string[]): Promise<boolean> {
   if (!key) return false
   const record = await store.findKeyByHash(hashKey(key))
-  return record !== undefined && record.account_id === accountId && record.revoked_at === null
+  return (
+    record !== undefined &&
+    record.account_id === accountId &&
+    record.revoked_at === null &&
+    record.allowed_domains.join() === domains.join()
+  )
+}
+
+/** Owner-only, whatever mode an older file had, and never half-written: a private temporary file renamed over it. */
+function writePrivately(path: string, text: string): void {
+  mkdirSync(dirname(path), { recursive: true })
+  const temporary = `${path}.${process.pid}.tmp`
+  writeFileSync(temporary, text, { mode: 0o600 })
+  chmodSync(temporary, 0o600) // the umask may have taken bits away, never added; be exact anyway
+  renameSync(temporary, path)
 }

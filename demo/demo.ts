@@ -3,7 +3,7 @@
  * the demo site on another, and the demo account both share. `npm start` runs it (main.ts); the
  * browser suite starts it in-process with test ports and a test upstream.
  */
-import { loadConfig, portFrom, type Config } from '../server/config.ts'
+import { ConfigError, loadConfig, portFrom, type Config } from '../server/config.ts'
 import type { Logger } from '../server/log.ts'
 import { createAppServer } from '../server/server.ts'
 import { prepareDemoAccount, type DemoAccount } from './demo-account.ts'
@@ -26,7 +26,10 @@ export interface DemoSettings {
 
 /** The server's variables, plus DEMO_PORT for the site; throws ConfigError naming a bad one. */
 export function loadDemoSettings(env: Record<string, string | undefined>): DemoSettings {
-  return { config: loadConfig(env), sitePort: portFrom(env, 'DEMO_PORT', 8080) }
+  const config = loadConfig(env)
+  // The demo account is made before the server opens the database: an in-memory one would not outlive it.
+  if (config.database.path === ':memory:') throw new ConfigError('DATABASE_URL must name a file for the demo, not :memory:')
+  return { config, sitePort: portFrom(env, 'DEMO_PORT', 8080) }
 }
 
 /** Starts both servers; rejects with the listen error (EADDRINUSE…) for a taken port. */

@@ -58,24 +58,11 @@ export async function startDemoSite(options: DemoSiteOptions): Promise<{ url: st
     "img-src 'self' data:",
   ].join('; ')
 
-  // Read once: the pages are small and fixed while the demo runs.
-  const bodies = new Map<string, Buffer>()
-  for (const [path, route] of Object.entries(ROUTES)) {
-    const raw = readFileSync(SITE + route.file, 'utf8')
-    if (!route.embed) {
-      bodies.set(path, Buffer.from(raw))
-      continue
-    }
-    const snippet = embedSnippet(api, keys[route.embed.key], route.embed.attributes)
-    const page = raw
-      .replaceAll('{{embedShown}}', escapeHtml(snippet))
-      .replaceAll('{{embed}}', snippet)
-      .replaceAll('{{api}}', escapeHtml(api))
-    bodies.set(path, Buffer.from(page))
-  }
-
+  // Filled once the port is known: the refused page shows the site's own origin.
+  let bodies = new Map<string, Buffer>()
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
-    const path = new URL(req.url ?? '/', 'http://demo.invalid').pathname
+    // Not the URL parser: it throws on request targets such as `//[`, and a route table needs only the path.
+    const path = (req.url ?? '/').split('?')[0]!
     const route = ROUTES[path]
     const body = bodies.get(path)
     if (req.method !== 'GET' && req.method !== 'HEAD') {
@@ -100,13 +87,36 @@ export async function startDemoSite(options: DemoSiteOptions): Promise<{ url: st
     server.listen(options.port, options.host, () => resolve())
   })
   const { port } = server.address() as AddressInfo
+  const url = `http://${displayHost(options.host)}:${port}`
+  bodies = renderPages(api, keys, url)
   return {
-    url: `http://${displayHost(options.host)}:${port}`,
+    url,
     close() {
       server.closeAllConnections()
       server.close()
     },
   }
+}
+
+/** Every route's body, read once (the pages are small and fixed while the demo runs), placeholders filled. */
+function renderPages(api: string, keys: DemoSiteOptions['keys'], site: string): Map<string, Buffer> {
+  const bodies = new Map<string, Buffer>()
+  for (const [path, route] of Object.entries(ROUTES)) {
+    const raw = readFileSync(SITE + route.file, 'utf8')
+    if (!route.embed) {
+      bodies.set(path, Buffer.from(raw))
+      continue
+    }
+    const snippet = embedSnippet(api, keys[route.embed.key], route.embed.attributes)
+    // Replacer functions: a replacement string would give `$&` and friends a meaning.
+    const page = raw
+      .replaceAll('{{embedShown}}', () => escapeHtml(snippet))
+      .replaceAll('{{embed}}', () => snippet)
+      .replaceAll('{{api}}', () => escapeHtml(api))
+      .replaceAll('{{site}}', () => escapeHtml(site))
+    bodies.set(path, Buffer.from(page))
+  }
+  return bodies
 }
 
 /** localhost for loopback and wildcard listeners (the demo key allows it); the host itself otherwise. */

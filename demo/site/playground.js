@@ -23,8 +23,10 @@ function whenAssistersReady(ready) {
   script.addEventListener('load', () => {
     if (window.Assisters) ready(window.Assisters)
   })
-  script.addEventListener('error', () => {
-    widgetStatus.textContent = 'widget.js did not load: is the API server running?'
+  // widget.js is async: a refused connection can fail before this deferred script runs, and its
+  // error event is gone by then. The window's load event waits for async scripts, loaded or failed.
+  window.addEventListener('load', () => {
+    if (!window.Assisters) widgetStatus.textContent = 'widget.js did not load: is the API server running?'
   })
 }
 

@@ -2,11 +2,12 @@
  * The demo's parts without a browser: the account it makes once and reuses, the site's routes and
  * headers, the stale-widget check, and `npm start` itself as a real process on free ports.
  */
-import { spawn } from 'node:child_process'
-import { createServer, type AddressInfo } from 'node:net'
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs'
+import { spawn, type ChildProcess } from 'node:child_process'
+import { connect, createServer, type AddressInfo } from 'node:net'
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import Database from 'better-sqlite3'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { demoStatePath, prepareDemoAccount } from '../../demo/demo-account.ts'
 import { widgetIsStale } from '../../demo/build-widget.ts'
@@ -78,9 +79,31 @@ describe('the demo account', () => {
     expect(account.adminToken).not.toBe('short')
   })
 
-  it('uses ADMIN_TOKEN from the environment over the saved one', async () => {
-    await prepare()
+  it('uses ADMIN_TOKEN from the environment over the saved one, without writing it down', async () => {
+    const saved = await prepare()
     expect((await prepare('env-admin-token-0123456789')).adminToken).toBe('env-admin-token-0123456789')
+    expect(readFileSync(demoStatePath(join(dir, 'demo.db')), 'utf8')).not.toContain('env-admin-token')
+    expect((await prepare()).adminToken).toBe(saved.adminToken)
+  })
+
+  it('makes an existing key file owner-only when it rewrites it', async () => {
+    writeFileSync(demoStatePath(join(dir, 'demo.db')), '{}', { mode: 0o644 })
+    chmodSync(demoStatePath(join(dir, 'demo.db')), 0o644)
+    await prepare()
+    expect(statSync(demoStatePath(join(dir, 'demo.db'))).mode & 0o777).toBe(0o600)
+    expect(readdirSync(dir).filter((name) => name.endsWith('.tmp'))).toEqual([])
+  })
+
+  it('replaces a key whose allowed domains were changed since', async () => {
+    const first = await prepare()
+    // No API changes a key's domains; an owner with the database at hand can.
+    const db = new Database(join(dir, 'demo.db'))
+    db.prepare('UPDATE keys SET allowed_domains = ? WHERE prefix = ?').run('["shop.example"]', first.primaryKey.slice(0, 12))
+    db.close()
+    const second = await prepare()
+    expect(second.primaryKey).not.toBe(first.primaryKey)
+    expect(await keyRecord(second.primaryKey)).toMatchObject({ allowed_domains: ['localhost', '127.0.0.1'] })
+    expect(second.restrictedKey).toBe(first.restrictedKey)
   })
 })
 
@@ -121,6 +144,19 @@ describe('the demo site', () => {
       expect((await fetch(site.url + path)).status).toBe(404)
     },
   )
+
+  it.each(['GET //[ HTTP/1.1', 'GET http://[ HTTP/1.1', 'GET /%zz HTTP/1.1'])('answers 404 to the raw request line %s, and keeps serving', async (line) => {
+    const { port } = new URL(site.url)
+    const reply = await new Promise<string>((resolve, reject) => {
+      const socket = connect(Number(port), '127.0.0.1', () => socket.end(`${line}\r\nHost: x\r\nConnection: close\r\n\r\n`))
+      let text = ''
+      socket.on('data', (chunk) => (text += chunk))
+      socket.on('end', () => resolve(text))
+      socket.on('error', reject)
+    })
+    expect(reply).toMatch(/^HTTP\/1\.1 404 /)
+    expect((await fetch(site.url)).status).toBe(200)
+  })
 
   it('answers HEAD without a body and other methods with 405', async () => {
     const head = await fetch(site.url, { method: 'HEAD' })
@@ -163,9 +199,17 @@ describe('the widget build check', () => {
   })
 })
 
+const running = new Set<ChildProcess>()
+afterEach(() => {
+  for (const child of running) child.kill('SIGKILL')
+  running.clear()
+})
+
 /** `npm start` as a newcomer runs it, on free ports and a scratch database; resolves once it prints its banner. */
 function startDemoProcess(env: Record<string, string>) {
   const child = spawn(process.execPath, ['--import', 'tsx', 'demo/main.ts'], { cwd: ROOT, env: { ...process.env, ...env } })
+  running.add(child)
+  child.once('exit', () => running.delete(child))
   let output = ''
   child.stdout.on('data', (chunk: Buffer) => (output += chunk))
   child.stderr.on('data', (chunk: Buffer) => (output += chunk))
@@ -267,6 +311,7 @@ describe('npm start', () => {
     [{ DEMO_PORT: '80800' }, "DEMO_PORT must be a whole number from 0 to 65535, got '80800'"],
     [{ DEMO_PORT: 'http' }, "DEMO_PORT must be a whole number from 0 to 65535, got 'http'"],
     [{ UPSTREAM_BASE_URL: 'localhost:11434' }, "UPSTREAM_BASE_URL must be an http or https URL, got 'localhost:'"],
+    [{ DATABASE_URL: 'sqlite::memory:' }, 'DATABASE_URL must name a file for the demo, not :memory:'],
   ])('stops with one line naming a bad variable: %o', async (bad, message) => {
     const result = await runCommand(process.execPath, ['--import', 'tsx', 'demo/main.ts'], {
       PORT: '0', DEMO_PORT: '0', DATABASE_URL: `sqlite:${join(dir, 'demo.db')}`, ...bad,

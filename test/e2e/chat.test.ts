@@ -7,7 +7,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { launchChromium, skipWithoutChromium } from './browser.ts'
 import { startStack, type Stack } from './stack.ts'
-import { answers, ask, dialog, focused, launcher, questions } from './widget.ts'
+import { answers, ask, dialog, focused, idle, launcher, questions } from './widget.ts'
 
 describe.skipIf(skipWithoutChromium)('chatting on the demo site', () => {
   let browser: Browser
@@ -16,7 +16,9 @@ describe.skipIf(skipWithoutChromium)('chatting on the demo site', () => {
   let page: Page
 
   beforeAll(async () => {
-    ;[browser, stack] = await Promise.all([launchChromium(), startStack()])
+    // One after the other, so a failure in either leaves nothing the afterAll cannot close.
+    browser = await launchChromium()
+    stack = await startStack()
   })
   afterAll(async () => {
     await browser?.close()
@@ -37,7 +39,7 @@ describe.skipIf(skipWithoutChromium)('chatting on the demo site', () => {
     await launcher(page).click()
     await expect.poll(() => dialog(page).getAttribute('aria-labelledby')).toBe('assisters-title')
     expect(await dialog(page).textContent()).toContain('Ask Lumen')
-    expect(await focused(page)).toBe('Message')
+    await expect.poll(() => focused(page)).toBe('Message')
 
     // Every text the answer bubble shows, as the page renders it.
     await page.evaluate(() => {
@@ -50,6 +52,7 @@ describe.skipIf(skipWithoutChromium)('chatting on the demo site', () => {
     })
     await ask(page, 'What does Lumen cost?')
     await expect.poll(() => answers(page).first().textContent()).toBe('Lumen is free for three people.')
+    await idle(page)
 
     const seen: string[] = await page.evaluate(() => (window as any).seen)
     expect(seen.length).toBeGreaterThanOrEqual(3)
@@ -60,7 +63,9 @@ describe.skipIf(skipWithoutChromium)('chatting on the demo site', () => {
     expect(stack.upstream.requests.at(-1)?.messages.at(-1)).toEqual({ role: 'user', content: 'What does Lumen cost?' })
 
     await page.reload()
-    if ((await launcher(page).getAttribute('aria-expanded')) !== 'true') await launcher(page).click()
+    // The conversation is kept, not whether the panel was open.
+    expect(await launcher(page).getAttribute('aria-expanded')).toBe('false')
+    await launcher(page).click()
     await expect.poll(() => questions(page).allTextContents()).toEqual(['What does Lumen cost?'])
     expect(await answers(page).allTextContents()).toEqual(['Lumen is free for three people.'])
     // And the next question carries the history.
@@ -96,6 +101,7 @@ describe.skipIf(skipWithoutChromium)('chatting on the demo site', () => {
 
     await ask(page, 'Show me something nasty')
     await expect.poll(() => answers(page).first().textContent()).toContain('the safe link')
+    await idle(page)
     const answer = answers(page).first()
     // Hover and click everything in the answer, as a curious visitor might.
     for (const element of await answer.locator('*').all()) await element.hover()

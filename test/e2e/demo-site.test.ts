@@ -6,10 +6,10 @@
 import { mkdirSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { launchChromium, skipWithoutChromium } from './browser.ts'
 import { startStack, type Stack } from './stack.ts'
-import { answers, dialog, launcher, questions } from './widget.ts'
+import { answers, dialog, idle, launcher, questions } from './widget.ts'
 
 const SCREENSHOTS = fileURLToPath(new URL('../../docs/screenshots/', import.meta.url))
 
@@ -27,12 +27,15 @@ describe.skipIf(skipWithoutChromium)('the demo site', () => {
   let context: BrowserContext
 
   beforeAll(async () => {
-    ;[browser, stack] = await Promise.all([launchChromium(), startStack()])
+    // One after the other, so a failure in either leaves nothing the afterAll cannot close.
+    browser = await launchChromium()
+    stack = await startStack()
   })
   afterAll(async () => {
     await browser?.close()
     await stack?.close()
   })
+  beforeEach(() => stack.upstream.answerWith())
   afterEach(() => context.close())
 
   /** A page that fails the test on any console error or uncaught exception (a CSP violation is one). */
@@ -56,6 +59,11 @@ describe.skipIf(skipWithoutChromium)('the demo site', () => {
     )
     const embedded = await page.evaluate(() => document.querySelector('script[src$="/widget.js"]')!.outerHTML)
     expect(embedded.replace('async=""', 'async')).toBe(shown)
+
+    await context.grantPermissions(['clipboard-read', 'clipboard-write'])
+    await page.locator('#copy-snippet').click()
+    await expect.poll(() => page.locator('#copy-status').textContent()).toBe('Copied')
+    expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(shown)
     expect(problems).toEqual([])
   })
 
@@ -67,6 +75,7 @@ describe.skipIf(skipWithoutChromium)('the demo site', () => {
     await page.locator('#question').fill('What can you do?')
     await page.locator('#send').click()
     await expect.poll(() => answers(page).count()).toBe(1)
+    await idle(page)
     await expect.poll(() => log.allTextContents()).toEqual(['message', 'message', 'open'])
     expect(await page.locator('#event-log li').first().textContent()).toContain('This answer streams.')
 
@@ -83,6 +92,15 @@ describe.skipIf(skipWithoutChromium)('the demo site', () => {
     expect(problems).toEqual([])
   })
 
+  it('says so on the playground when widget.js cannot load', async () => {
+    context = await browser.newContext()
+    await context.route('**/widget.js', (route) => route.abort('connectionrefused'))
+    const page = await context.newPage()
+    await page.goto(`${stack.demo.siteUrl}/playground`)
+    await expect.poll(() => page.locator('#widget-status').textContent()).toBe('widget.js did not load: is the API server running?')
+    expect(await page.locator('#open').isDisabled()).toBe(true)
+  })
+
   it.each([
     ['desktop', 'light'],
     ['desktop', 'dark'],
@@ -95,11 +113,11 @@ describe.skipIf(skipWithoutChromium)('the demo site', () => {
     await launcher(page).click()
     await page.getByRole('button', { name: 'What does Lumen cost?' }).click()
     await expect.poll(() => answers(page).first().textContent()).toContain('syncs when you are back.')
+    await idle(page)
     // Out of the picture: the text cursor and the focus ring, which blink and move.
     await page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur())
     mkdirSync(SCREENSHOTS, { recursive: true })
     await page.screenshot({ path: `${SCREENSHOTS}${device}-${colorScheme}.png`, animations: 'disabled', caret: 'hide' })
     expect(problems).toEqual([])
-    stack.upstream.answerWith()
   })
 })

@@ -4,10 +4,10 @@
  * destroy() takes everything out again, an answer in flight included.
  */
 import type { Browser, BrowserContext, Page } from 'playwright-core'
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, onTestFinished } from 'vitest'
 import { launchChromium, skipWithoutChromium } from './browser.ts'
 import { startStack, type Stack } from './stack.ts'
-import { answers, ask, dialog, launcher } from './widget.ts'
+import { answers, ask, dialog, idle, launcher } from './widget.ts'
 
 const HOSTILE_CSS = `<style>
   :root { font-size: 40px !important; --bg: red; --fg: red; --accent: red; --line: red; --vh: 10px; }
@@ -58,13 +58,16 @@ describe.skipIf(skipWithoutChromium)('the widget and the page leave each other a
   let page: Page
 
   beforeAll(async () => {
-    ;[browser, stack] = await Promise.all([launchChromium(), startStack()])
+    // One after the other, so a failure in either leaves nothing the afterAll cannot close.
+    browser = await launchChromium()
+    stack = await startStack()
   })
   afterAll(async () => {
     await browser?.close()
     await stack?.close()
   })
   beforeEach(async () => {
+    stack.upstream.answerWith()
     context = await browser.newContext({ viewport: { width: 1280, height: 800 } })
     page = await context.newPage()
   })
@@ -76,13 +79,16 @@ describe.skipIf(skipWithoutChromium)('the widget and the page leave each other a
     await launcher(target).click()
     await ask(target, 'Do you sell tomato seeds?')
     await expect.poll(() => answers(target).first().textContent()).toContain('This answer streams.')
+    await idle(target)
   }
 
   it('looks the same on a page with hostile global CSS as on a plain page', async () => {
     await chatOn(page, stack.page(PAGE + stack.embed()))
     const plain = await widgetLook(page)
 
-    const hostile = await (await browser.newContext({ viewport: { width: 1280, height: 800 } })).newPage()
+    const other = await browser.newContext({ viewport: { width: 1280, height: 800 } })
+    onTestFinished(() => other.close())
+    const hostile = await other.newPage()
     await chatOn(hostile, stack.page(PAGE + stack.embed(), HOSTILE_CSS))
     // The hostile page really is hostile to its own elements.
     expect(await hostile.locator('h1').evaluate((h1) => getComputedStyle(h1).color)).toBe('rgb(255, 0, 0)')
@@ -96,7 +102,6 @@ describe.skipIf(skipWithoutChromium)('the widget and the page leave each other a
       [page, hostile].map((target) => target.screenshot({ clip: inside, animations: 'disabled', caret: 'hide' })),
     )
     expect(Buffer.compare(a!, b!)).toBe(0)
-    await hostile.context().close()
   })
 
   it('does not change the page it is on, even open and chatting', async () => {
@@ -114,6 +119,7 @@ describe.skipIf(skipWithoutChromium)('the widget and the page leave each other a
     await launcher(page).click()
     await ask(page, 'Hello')
     await expect.poll(() => answers(page).count()).toBe(1)
+    await idle(page)
 
     expect(await pageLook(page)).toEqual(before)
   })
@@ -144,6 +150,5 @@ describe.skipIf(skipWithoutChromium)('the widget and the page leave each other a
     await page.waitForTimeout(500)
     expect(requests).toEqual([])
     expect(await page.evaluate(() => document.querySelectorAll('assisters-widget').length)).toBe(0)
-    stack.upstream.answerWith()
   })
 })

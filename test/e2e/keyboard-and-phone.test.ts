@@ -6,7 +6,7 @@ import type { Browser, BrowserContext } from 'playwright-core'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { launchChromium, skipWithoutChromium } from './browser.ts'
 import { startStack, type Stack } from './stack.ts'
-import { answers, composer, dialog, focused, launcher } from './widget.ts'
+import { answers, composer, dialog, focused, idle, launcher } from './widget.ts'
 
 describe.skipIf(skipWithoutChromium)('keyboard and phone', () => {
   let browser: Browser
@@ -14,7 +14,9 @@ describe.skipIf(skipWithoutChromium)('keyboard and phone', () => {
   let context: BrowserContext
 
   beforeAll(async () => {
-    ;[browser, stack] = await Promise.all([launchChromium(), startStack()])
+    // One after the other, so a failure in either leaves nothing the afterAll cannot close.
+    browser = await launchChromium()
+    stack = await startStack()
   })
   afterAll(async () => {
     await browser?.close()
@@ -39,10 +41,11 @@ describe.skipIf(skipWithoutChromium)('keyboard and phone', () => {
 
     await page.keyboard.press('Enter')
     await dialog(page).waitFor()
-    expect(await focused(page)).toBe('Message')
+    await expect.poll(() => focused(page)).toBe('Message')
     await page.keyboard.type('Do you bake on Sundays?')
     await page.keyboard.press('Enter')
     await expect.poll(() => answers(page).first().textContent()).toBe('You asked: “Do you bake on Sundays?”. This answer streams.')
+    await idle(page)
     expect(await focused(page)).toBe('Message')
 
     await page.keyboard.press('Escape')
@@ -52,7 +55,7 @@ describe.skipIf(skipWithoutChromium)('keyboard and phone', () => {
     // And the way back in works the same.
     await page.keyboard.press('Enter')
     await dialog(page).waitFor()
-    expect(await focused(page)).toBe('Message')
+    await expect.poll(() => focused(page)).toBe('Message')
   })
 
   it.each([

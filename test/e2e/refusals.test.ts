@@ -6,7 +6,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { launchChromium, skipWithoutChromium } from './browser.ts'
 import { startStack, type Stack } from './stack.ts'
-import { answers, ask, errorText, launcher } from './widget.ts'
+import { answers, ask, errorText, idle, launcher } from './widget.ts'
 
 describe.skipIf(skipWithoutChromium)('refusals, in words', () => {
   let browser: Browser
@@ -15,7 +15,9 @@ describe.skipIf(skipWithoutChromium)('refusals, in words', () => {
   let page: Page
 
   beforeAll(async () => {
-    ;[browser, stack] = await Promise.all([launchChromium(), startStack()])
+    // One after the other, so a failure in either leaves nothing the afterAll cannot close.
+    browser = await launchChromium()
+    stack = await startStack()
   })
   afterAll(async () => {
     await browser?.close()
@@ -49,6 +51,7 @@ describe.skipIf(skipWithoutChromium)('refusals, in words', () => {
 
     await ask(page, 'First question')
     await expect.poll(() => answers(page).first().textContent()).toContain('First question')
+    await idle(page)
     await ask(page, 'Second question')
 
     await expect.poll(() => errorText(page)).toMatch(/^The chat is busy right now\. You can send again in \d+ s\.$/)

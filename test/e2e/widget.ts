@@ -11,6 +11,12 @@ export const errorBar = (page: Page) => page.locator('assisters-widget [role="al
 /** The error bar's words, as the visitor reads them. */
 export const errorText = async (page: Page) => (await errorBar(page).innerText()).trim()
 
+/**
+ * Waits until the widget is ready for the next question: the stream has ended (its last text can
+ * arrive well before its end) and the Send button is back in place of Stop.
+ */
+export const idle = (page: Page) => page.getByRole('button', { name: 'Send message' }).waitFor()
+
 /** Types a question into the open panel and sends it with Enter. */
 export async function ask(page: Page, text: string): Promise<void> {
   await composer(page).fill(text)
