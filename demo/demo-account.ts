@@ -22,8 +22,8 @@ export interface DemoAccount {
   restrictedKey: string
 }
 
-export const PRIMARY_DOMAINS = ['localhost', '127.0.0.1']
-export const RESTRICTED_DOMAINS = ['example.com']
+const PRIMARY_DOMAINS = ['localhost', '127.0.0.1']
+const RESTRICTED_DOMAINS = ['example.com']
 
 /** Where the demo keeps its keys: next to the database it belongs to. */
 export const demoStatePath = (databasePath: string) => `${databasePath}.demo.json`
@@ -72,7 +72,12 @@ function readSaved(statePath: string): Partial<DemoAccount> {
     const { adminToken, accountId, primaryKey, restrictedKey } = saved as Record<string, unknown>
     // A hand-edited token must still meet ADMIN_TOKEN's rule (16+ characters, no spaces).
     const token = text(adminToken)
-    return { adminToken: token && /^\S{16,}$/.test(token) ? token : undefined, accountId: text(accountId), primaryKey: text(primaryKey), restrictedKey: text(restrictedKey) }
+    return {
+      adminToken: token && /^\S{16,}$/.test(token) ? token : undefined,
+      accountId: text(accountId),
+      primaryKey: text(primaryKey),
+      restrictedKey: text(restrictedKey),
+    }
   } catch {
     console.warn(`assisters demo: ${statePath} is unreadable; making new demo keys`)
     return {}

@@ -3,33 +3,20 @@
  * seen growing, and the conversation still there after a reload. Then an answer full of XSS
  * payloads, which must run nothing and link only where it is safe.
  */
-import type { Browser, BrowserContext, Page } from 'playwright-core'
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
-import { launchChromium, skipWithoutChromium } from './browser.ts'
-import { startStack, type Stack } from './stack.ts'
+import type { Page } from 'playwright-core'
+import { beforeEach, describe, expect, it } from 'vitest'
+import { skipWithoutChromium } from './browser.ts'
+import { useBrowserAndStack, type Stack } from './stack.ts'
 import { answers, ask, dialog, focused, idle, launcher, questions } from './widget.ts'
 
 describe.skipIf(skipWithoutChromium)('chatting on the demo site', () => {
-  let browser: Browser
+  const suite = useBrowserAndStack()
   let stack: Stack
-  let context: BrowserContext
   let page: Page
-
-  beforeAll(async () => {
-    // One after the other, so a failure in either leaves nothing the afterAll cannot close.
-    browser = await launchChromium()
-    stack = await startStack()
-  })
-  afterAll(async () => {
-    await browser?.close()
-    await stack?.close()
-  })
   beforeEach(async () => {
-    context = await browser.newContext()
-    page = await context.newPage()
-    stack.upstream.answerWith()
+    stack = suite.stack
+    page = await suite.newPage()
   })
-  afterEach(() => context.close())
 
   it('opens from the launcher, streams an answer as it grows, and keeps the conversation across a reload', async () => {
     stack.upstream.answerWith(() => ({ pieces: ['Lumen ', 'is ', 'free ', 'for ', 'three ', 'people.'], delayMs: 120 }))
@@ -111,7 +98,7 @@ describe.skipIf(skipWithoutChromium)('chatting on the demo site', () => {
 
     expect(await page.evaluate(() => (window as any).pwned)).toBeUndefined()
     expect(dialogs).toEqual([])
-    expect(context.pages()).toHaveLength(1)
+    expect(page.context().pages()).toHaveLength(1)
     const rendered = await answer.evaluate((bubble) => ({
       tags: [...new Set([...bubble.querySelectorAll('*')].map((el) => el.tagName.toLowerCase()))].sort(),
       handlers: [...bubble.querySelectorAll('*')].flatMap((el) => el.getAttributeNames().filter((name) => name.startsWith('on'))),

@@ -5,10 +5,10 @@
  */
 import { mkdirSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
-import type { Browser, BrowserContext, Page } from 'playwright-core'
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
-import { launchChromium, skipWithoutChromium } from './browser.ts'
-import { startStack, type Stack } from './stack.ts'
+import type { BrowserContextOptions, Page } from 'playwright-core'
+import { beforeEach, describe, expect, it } from 'vitest'
+import { skipWithoutChromium } from './browser.ts'
+import { useBrowserAndStack, type Stack } from './stack.ts'
 import { answers, dialog, idle, launcher, questions } from './widget.ts'
 
 const SCREENSHOTS = fileURLToPath(new URL('../../docs/screenshots/', import.meta.url))
@@ -22,26 +22,13 @@ const PRICING_ANSWER = [
 ]
 
 describe.skipIf(skipWithoutChromium)('the demo site', () => {
-  let browser: Browser
+  const suite = useBrowserAndStack()
   let stack: Stack
-  let context: BrowserContext
-
-  beforeAll(async () => {
-    // One after the other, so a failure in either leaves nothing the afterAll cannot close.
-    browser = await launchChromium()
-    stack = await startStack()
-  })
-  afterAll(async () => {
-    await browser?.close()
-    await stack?.close()
-  })
-  beforeEach(() => stack.upstream.answerWith())
-  afterEach(() => context.close())
+  beforeEach(() => void (stack = suite.stack))
 
   /** A page that fails the test on any console error or uncaught exception (a CSP violation is one). */
-  async function visit(path: string, options: Parameters<Browser['newContext']>[0] = {}): Promise<{ page: Page; problems: string[] }> {
-    context = await browser.newContext(options)
-    const page = await context.newPage()
+  async function visit(path: string, options: BrowserContextOptions = {}): Promise<{ page: Page; problems: string[] }> {
+    const page = await suite.newPage(options)
     const problems: string[] = []
     page.on('console', (message) => message.type() === 'error' && problems.push(message.text()))
     page.on('pageerror', (error) => problems.push(error.message))
@@ -60,7 +47,7 @@ describe.skipIf(skipWithoutChromium)('the demo site', () => {
     const embedded = await page.evaluate(() => document.querySelector('script[src$="/widget.js"]')!.outerHTML)
     expect(embedded.replace('async=""', 'async')).toBe(shown)
 
-    await context.grantPermissions(['clipboard-read', 'clipboard-write'])
+    await page.context().grantPermissions(['clipboard-read', 'clipboard-write'])
     await page.locator('#copy-snippet').click()
     await expect.poll(() => page.locator('#copy-status').textContent()).toBe('Copied')
     expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(shown)
@@ -93,9 +80,8 @@ describe.skipIf(skipWithoutChromium)('the demo site', () => {
   })
 
   it('says so on the playground when widget.js cannot load', async () => {
-    context = await browser.newContext()
-    await context.route('**/widget.js', (route) => route.abort('connectionrefused'))
-    const page = await context.newPage()
+    const page = await suite.newPage()
+    await page.context().route('**/widget.js', (route) => route.abort('connectionrefused'))
     await page.goto(`${stack.demo.siteUrl}/playground`)
     await expect.poll(() => page.locator('#widget-status').textContent()).toBe('widget.js did not load: is the API server running?')
     expect(await page.locator('#open').isDisabled()).toBe(true)

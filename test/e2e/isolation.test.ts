@@ -3,10 +3,10 @@
  * widget, the widget does not change the page, a script pasted twice mounts one widget, and
  * destroy() takes everything out again, an answer in flight included.
  */
-import type { Browser, BrowserContext, Page } from 'playwright-core'
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, onTestFinished } from 'vitest'
-import { launchChromium, skipWithoutChromium } from './browser.ts'
-import { startStack, type Stack } from './stack.ts'
+import type { Page } from 'playwright-core'
+import { beforeEach, describe, expect, it } from 'vitest'
+import { skipWithoutChromium } from './browser.ts'
+import { useBrowserAndStack, type Stack } from './stack.ts'
 import { answers, ask, dialog, idle, launcher } from './widget.ts'
 
 const HOSTILE_CSS = `<style>
@@ -52,26 +52,13 @@ function pageLook(page: Page) {
 }
 
 describe.skipIf(skipWithoutChromium)('the widget and the page leave each other alone', () => {
-  let browser: Browser
+  const suite = useBrowserAndStack()
   let stack: Stack
-  let context: BrowserContext
   let page: Page
-
-  beforeAll(async () => {
-    // One after the other, so a failure in either leaves nothing the afterAll cannot close.
-    browser = await launchChromium()
-    stack = await startStack()
-  })
-  afterAll(async () => {
-    await browser?.close()
-    await stack?.close()
-  })
   beforeEach(async () => {
-    stack.upstream.answerWith()
-    context = await browser.newContext({ viewport: { width: 1280, height: 800 } })
-    page = await context.newPage()
+    stack = suite.stack
+    page = await suite.newPage({ viewport: { width: 1280, height: 800 } })
   })
-  afterEach(() => context.close())
 
   /** Loads `url`, opens the chat, asks one question and waits for the answer. */
   async function chatOn(target: Page, url: string) {
@@ -86,9 +73,7 @@ describe.skipIf(skipWithoutChromium)('the widget and the page leave each other a
     await chatOn(page, stack.page(PAGE + stack.embed()))
     const plain = await widgetLook(page)
 
-    const other = await browser.newContext({ viewport: { width: 1280, height: 800 } })
-    onTestFinished(() => other.close())
-    const hostile = await other.newPage()
+    const hostile = await suite.newPage({ viewport: { width: 1280, height: 800 } })
     await chatOn(hostile, stack.page(PAGE + stack.embed(), HOSTILE_CSS))
     // The hostile page really is hostile to its own elements.
     expect(await hostile.locator('h1').evaluate((h1) => getComputedStyle(h1).color)).toBe('rgb(255, 0, 0)')

@@ -2,31 +2,18 @@
  * Two ways of reaching the chat that a mouse on a desktop never tests: the keyboard alone, and a
  * phone, where the panel takes the whole screen.
  */
-import type { Browser, BrowserContext } from 'playwright-core'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { launchChromium, skipWithoutChromium } from './browser.ts'
-import { startStack, type Stack } from './stack.ts'
+import { beforeEach, describe, expect, it } from 'vitest'
+import { skipWithoutChromium } from './browser.ts'
+import { useBrowserAndStack, type Stack } from './stack.ts'
 import { answers, composer, dialog, focused, idle, launcher } from './widget.ts'
 
 describe.skipIf(skipWithoutChromium)('keyboard and phone', () => {
-  let browser: Browser
+  const suite = useBrowserAndStack()
   let stack: Stack
-  let context: BrowserContext
-
-  beforeAll(async () => {
-    // One after the other, so a failure in either leaves nothing the afterAll cannot close.
-    browser = await launchChromium()
-    stack = await startStack()
-  })
-  afterAll(async () => {
-    await browser?.close()
-    await stack?.close()
-  })
-  afterEach(() => context.close())
+  beforeEach(() => void (stack = suite.stack))
 
   it('works from the keyboard alone: Tab to the launcher, Enter opens into the composer, Escape comes back', async () => {
-    context = await browser.newContext()
-    const page = await context.newPage()
+    const page = await suite.newPage()
     await page.goto(stack.page(`<h1>Bakery</h1><a href="#menu">Menu</a> <button>Order</button>${stack.embed()}`))
     await launcher(page).waitFor()
 
@@ -62,8 +49,7 @@ describe.skipIf(skipWithoutChromium)('keyboard and phone', () => {
     ['portrait', { width: 390, height: 844 }],
     ['landscape', { width: 844, height: 390 }],
   ])('fills a phone screen (%s) with the open panel, with 16 px composer text', async (_, viewport) => {
-    context = await browser.newContext({ viewport, deviceScaleFactor: 2, isMobile: true, hasTouch: true })
-    const page = await context.newPage()
+    const page = await suite.newPage({ viewport, deviceScaleFactor: 2, isMobile: true, hasTouch: true })
     await page.goto(`${stack.demo.siteUrl}/`)
     await launcher(page).tap()
     await dialog(page).waitFor()
@@ -75,8 +61,7 @@ describe.skipIf(skipWithoutChromium)('keyboard and phone', () => {
   })
 
   it('keeps the desktop panel a panel, clear of the screen edges', async () => {
-    context = await browser.newContext({ viewport: { width: 1280, height: 800 } })
-    const page = await context.newPage()
+    const page = await suite.newPage({ viewport: { width: 1280, height: 800 } })
     await page.goto(`${stack.demo.siteUrl}/`)
     await launcher(page).click()
     const box = (await dialog(page).boundingBox())!

@@ -2,32 +2,20 @@
  * Refusals the visitor must understand: a key used on a site it does not allow (the demo's
  * restricted key on the demo's own refused page), and a key with a limit of one request a minute.
  */
-import type { Browser, BrowserContext, Page } from 'playwright-core'
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
-import { launchChromium, skipWithoutChromium } from './browser.ts'
-import { startStack, type Stack } from './stack.ts'
+import type { Page } from 'playwright-core'
+import { beforeEach, describe, expect, it } from 'vitest'
+import { skipWithoutChromium } from './browser.ts'
+import { useBrowserAndStack, type Stack } from './stack.ts'
 import { answers, ask, errorText, idle, launcher } from './widget.ts'
 
 describe.skipIf(skipWithoutChromium)('refusals, in words', () => {
-  let browser: Browser
+  const suite = useBrowserAndStack()
   let stack: Stack
-  let context: BrowserContext
   let page: Page
-
-  beforeAll(async () => {
-    // One after the other, so a failure in either leaves nothing the afterAll cannot close.
-    browser = await launchChromium()
-    stack = await startStack()
-  })
-  afterAll(async () => {
-    await browser?.close()
-    await stack?.close()
-  })
   beforeEach(async () => {
-    context = await browser.newContext()
-    page = await context.newPage()
+    stack = suite.stack
+    page = await suite.newPage()
   })
-  afterEach(() => context.close())
 
   it('shows a key restricted to example.com refusing this page, and never reaches the model', async () => {
     const before = stack.upstream.requests.length

@@ -8,10 +8,12 @@ import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { inject } from 'vitest'
+import type { Browser, BrowserContextOptions, Page } from 'playwright-core'
+import { afterAll, beforeAll, beforeEach, inject, onTestFinished } from 'vitest'
 import { loadDemoSettings, startDemo, type Demo } from '../../demo/demo.ts'
 import { embedSnippet } from '../../demo/site.ts'
 import { createLogger } from '../../server/log.ts'
+import { launchChromium } from './browser.ts'
 import { startUpstreamDouble } from './upstream-double.ts'
 
 export type Stack = Awaited<ReturnType<typeof startStack>>
@@ -88,6 +90,36 @@ async function startPageServer() {
     close() {
       server.closeAllConnections()
       server.close()
+    },
+  }
+}
+
+/**
+ * A test file's browser and stack: one Chromium and one stack shared by its tests, started one after
+ * the other so a failure in either leaves nothing the afterAll cannot close. Each test gets its own
+ * browser context (fresh storage), closed when the test ends, and the upstream back to echoing.
+ */
+export function useBrowserAndStack() {
+  let browser: Browser | undefined
+  let stack: Stack | undefined
+  beforeAll(async () => {
+    browser = await launchChromium()
+    stack = await startStack()
+  })
+  afterAll(async () => {
+    await browser?.close()
+    await stack?.close()
+  })
+  beforeEach(() => stack?.upstream.answerWith())
+  return {
+    get stack(): Stack {
+      return stack!
+    },
+    /** A page in a new browser context of its own. */
+    async newPage(options?: BrowserContextOptions): Promise<Page> {
+      const context = await browser!.newContext(options)
+      onTestFinished(() => context.close())
+      return context.newPage()
     },
   }
 }
