@@ -51,6 +51,29 @@ function pageLook(page: Page) {
   )
 }
 
+/** How two same-sized PNGs differ: the number of pixels that differ, and the largest difference in any channel. */
+function pixelDifference(page: Page, a: Buffer, b: Buffer) {
+  return page.evaluate(async ([first, second]) => {
+    const pixels = async (base64: string) => {
+      const bitmap = await createImageBitmap(await (await fetch(`data:image/png;base64,${base64}`)).blob())
+      const canvas = new OffscreenCanvas(bitmap.width, bitmap.height)
+      const context = canvas.getContext('2d')!
+      context.drawImage(bitmap, 0, 0)
+      return context.getImageData(0, 0, bitmap.width, bitmap.height).data
+    }
+    const [x, y] = await Promise.all([pixels(first!), pixels(second!)])
+    if (x.length !== y.length) return { pixels: Infinity, maxDelta: Infinity }
+    let count = 0
+    let maxDelta = 0
+    for (let i = 0; i < x.length; i += 4) {
+      const delta = Math.max(...[0, 1, 2, 3].map((channel) => Math.abs(x[i + channel]! - y[i + channel]!)))
+      if (delta > 0) count++
+      maxDelta = Math.max(maxDelta, delta)
+    }
+    return { pixels: count, maxDelta }
+  }, [a.toString('base64'), b.toString('base64')])
+}
+
 describe.skipIf(skipWithoutChromium)('the widget and the page leave each other alone', () => {
   const suite = useBrowserAndStack()
   let stack: Stack
@@ -80,13 +103,17 @@ describe.skipIf(skipWithoutChromium)('the widget and the page leave each other a
 
     expect(plain.length).toBeGreaterThan(10)
     expect(await widgetLook(hostile)).toEqual(plain)
-    // The panel's inside, pixel for pixel (its rounded corners and shadow blend with what is behind).
+    // The panel's inside, pixel by pixel (its rounded corners and shadow blend with what is behind).
+    // Chromium's anti-aliasing of a curve can differ by a level or two with the order it painted
+    // things in; a page style getting through would change whole glyphs and surfaces.
     const box = (await dialog(hostile).boundingBox())!
     const inside = { x: box.x + 12, y: box.y + 12, width: box.width - 24, height: box.height - 24 }
     const [a, b] = await Promise.all(
       [page, hostile].map((target) => target.screenshot({ clip: inside, animations: 'disabled', caret: 'hide' })),
     )
-    expect(Buffer.compare(a!, b!)).toBe(0)
+    const difference = await pixelDifference(page, a!, b!)
+    expect(difference.maxDelta).toBeLessThanOrEqual(8)
+    expect(difference.pixels).toBeLessThan(50)
   })
 
   it('does not change the page it is on, even open and chatting', async () => {
