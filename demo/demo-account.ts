@@ -8,6 +8,7 @@
 import { randomBytes } from 'node:crypto'
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
 import { dirname } from 'node:path'
+import { isAcceptableAdminToken } from '../server/config.ts'
 import { hashKey } from '../server/keys.ts'
 import { createManagement } from '../server/management.ts'
 import { openSqliteStore } from '../server/store/sqlite.ts'
@@ -73,7 +74,7 @@ function readSaved(statePath: string): Partial<DemoAccount> {
     // A hand-edited token must still meet ADMIN_TOKEN's rule (16+ characters, no spaces).
     const token = text(adminToken)
     return {
-      adminToken: token && /^\S{16,}$/.test(token) ? token : undefined,
+      adminToken: token && isAcceptableAdminToken(token) ? token : undefined,
       accountId: text(accountId),
       primaryKey: text(primaryKey),
       restrictedKey: text(restrictedKey),

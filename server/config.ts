@@ -103,8 +103,11 @@ function upstreamFrom(raw: string, read: (name: string) => string | undefined): 
   return { baseUrl: url.href.replace(/\/+$/, ''), apiKey: read('UPSTREAM_API_KEY'), model }
 }
 
+/** ADMIN_TOKEN's rule: at least 16 characters, no spaces (the demo holds its saved token to it too). */
+export const isAcceptableAdminToken = (token: string) => /^\S{16,}$/.test(token)
+
 function adminTokenFrom(token: string | undefined) {
-  if (token !== undefined && (token.length < 16 || /\s/.test(token))) {
+  if (token !== undefined && !isAcceptableAdminToken(token)) {
     throw new ConfigError('ADMIN_TOKEN must be at least 16 characters with no spaces')
   }
   return token
