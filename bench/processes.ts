@@ -1,0 +1,104 @@
+/**
+ * The benchmark's processes: each part runs in its own Node process, pinned to a core with
+ * `taskset` when the machine has two or more, so the server under test never shares a core with
+ * the load that drives it.
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
+import { openSync, readFileSync } from 'node:fs'
+import { createServer, connect } from 'node:net'
+import { availableParallelism } from 'node:os'
+import { fileURLToPath } from 'node:url'
+import { setTimeout as sleep } from 'node:timers/promises'
+
+export const ROOT = fileURLToPath(new URL('..', import.meta.url))
+
+function hasTaskset() {
+  try {
+    execFileSync('taskset', ['-V'], { stdio: 'ignore' })
+    return true
+  } catch {
+    return false
+  }
+}
+
+/** Core 0 for the process under test, core 1 for everything that drives it; undefined: no pinning. */
+export const CORES = availableParallelism() >= 2 && hasTaskset() ? { underTest: '0', driver: '1' } : undefined
+
+export const pinningNote = CORES
+  ? 'The process under test runs on core 0 (`taskset -c 0`); the load generator and the mock upstream on core 1.'
+  : 'This machine has one core or no `taskset`: nothing is pinned, so the load generator competes with the server.'
+
+/** `node --import tsx <script> ...args`, pinned to a core when possible. */
+function command(core: string | undefined, script: string, args: string[]) {
+  const node = [process.execPath, '--import', 'tsx', script, ...args]
+  return core ? ['taskset', '-c', core, ...node] : node
+}
+
+export interface Started {
+  child: ChildProcess
+  stop(): Promise<void>
+}
+
+/** Starts a long-running part; stdout and stderr go to logFile (or nowhere), never through a pipe to us. */
+export function startProcess(
+  script: string,
+  args: string[],
+  options: { core?: string; env?: NodeJS.ProcessEnv; logFile?: string } = {},
+): Started {
+  const [file, ...rest] = command(options.core, script, args)
+  const output = options.logFile ? openSync(options.logFile, 'a') : 'ignore'
+  const child = spawn(file, rest, { cwd: ROOT, env: { ...process.env, ...options.env }, stdio: ['ignore', output, output] })
+  return {
+    child,
+    stop: () =>
+      new Promise((resolve) => {
+        if (child.exitCode !== null || child.signalCode !== null) return resolve()
+        child.once('exit', () => resolve())
+        child.kill('SIGTERM')
+      }),
+  }
+}
+
+/** Runs a part to completion and parses the one JSON line it prints. */
+export function runJson<T>(script: string, input: unknown, core?: string): Promise<T> {
+  const [file, ...rest] = command(core, script, [JSON.stringify(input)])
+  return new Promise((resolve, reject) => {
+    const child = spawn(file, rest, { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] })
+    let out = ''
+    child.stdout.on('data', (data) => (out += data))
+    child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`${script} exited with ${code}`))))
+  })
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer()
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address()
+      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))))
+    })
+  })
+}
+
+/** Resolves once something accepts connections on the port (within 20 s). */
+export async function listening(port: number, child: ChildProcess) {
+  for (let waited = 0; waited < 20_000; waited += 50) {
+    if (child.exitCode !== null) throw new Error(`the process for port ${port} exited with ${child.exitCode}`)
+    const open = await new Promise<boolean>((resolve) => {
+      const socket = connect(port, '127.0.0.1', () => {
+        socket.end()
+        resolve(true)
+      })
+      socket.on('error', () => resolve(false))
+    })
+    if (open) return
+    await sleep(50)
+  }
+  throw new Error(`nothing listening on ${port} after 20 s`)
+}
+
+/** Resident memory of a process, in bytes, from /proc. */
+export function residentBytes(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8')
+  return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? Number.NaN) * 1024
+}
