@@ -11,8 +11,10 @@ export interface Logger {
 type Level = 'info' | 'warn' | 'error'
 
 // Assisters keys (even glued to a word, as in `my_ask_…`) and Bearer tokens of any kind; an upstream key
-// may have any shape, so it is also redacted by its exact value.
-const SECRET = /ask_[0-9A-Za-z]+|\b(Bearer\s+)\S+/g
+// may have any shape, so it is also redacted by its exact value. A token stops at a quote or backslash:
+// redact() runs over JSON text, where `\S+` ran on through the string's closing quote to the end of
+// the line, leaving a log line that was no longer JSON (and losing every field after the token).
+const SECRET = /ask_[0-9A-Za-z]+|\b(Bearer\s+)[^\s"\\]+/g
 
 /** Hides anything that looks like a key, and each exact secret given (such as the upstream key). */
 export function redact(text: string, secrets: readonly string[] = []): string {

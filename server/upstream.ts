@@ -4,7 +4,7 @@
  */
 import http from 'node:http'
 import https from 'node:https'
-import type { Transform } from 'node:stream'
+import { pipeline, type Transform } from 'node:stream'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib'
 import type { Config } from './config.ts'
@@ -55,7 +55,11 @@ export function createHttpUpstream(upstream: NonNullable<Config['upstream']>): U
           { method: 'POST', agent, signal, headers: { ...headers, 'content-length': Buffer.byteLength(payload) } },
           (response) => {
             const decode = DECODERS[String(response.headers['content-encoding']).toLowerCase()]
-            resolve({ status: response.statusCode ?? 502, body: decode ? response.pipe(decode()) : response })
+            // pipeline, not pipe: pipe passes no error on, so a reset, a timeout or a visitor leaving
+            // (each destroys `response`) left the decoder's reader, the relay, waiting forever. The error
+            // reaches that reader through the decoder, so the callback has nothing left to do.
+            const body = decode ? pipeline(response, decode(), () => {}) : response
+            resolve({ status: response.statusCode ?? 502, body })
           },
         )
         request.on('error', reject)

@@ -87,10 +87,15 @@ export interface TestServer {
   close(): Promise<void>
 }
 
-/** Starts the real server with test settings; `env` overrides them (an empty string unsets one). */
+/**
+ * Starts the real server with test settings; `env` overrides them (an empty string unsets one).
+ * `client.headers` go on every request its helpers send: `{ connection: 'close' }` leaves no pooled
+ * connection behind, for tests that count open sockets.
+ */
 export async function startServer(
   env: Record<string, string> = {},
   options: Partial<AppServerOptions> = {},
+  client: { headers?: Record<string, string> } = {},
 ): Promise<TestServer> {
   const dir = mkdtempSync(join(tmpdir(), 'assisters-test-'))
   const logs: string[] = []
@@ -110,7 +115,7 @@ export async function startServer(
   const admin: TestServer['admin'] = async (method, path, body) => {
     const response = await fetch(url + path, {
       method,
-      headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json', ...client.headers },
       body: body === undefined ? undefined : JSON.stringify(body),
     })
     const text = await response.text()
@@ -133,6 +138,7 @@ export async function startServer(
         method: 'POST',
         headers: {
           'content-type': 'application/json',
+          ...client.headers,
           ...(key === undefined ? {} : { authorization: `Bearer ${key}` }),
           ...headers,
         },
@@ -221,17 +227,51 @@ export function runCommand(command: string, args: string[], env: Record<string, 
 
 /**
  * A real upstream double on a loopback socket, for what msw cannot show: an abort reaching the
- * upstream, and TCP backpressure (msw pushes a mocked body regardless of the reader).
+ * upstream, and TCP backpressure (msw pushes a mocked body regardless of the reader). `port` 0
+ * picks a free one; a given one lets a test bring an upstream up where there was none.
  */
-export async function startUpstreamDouble(handle: (request: IncomingMessage, response: ServerResponse) => void) {
+export async function startUpstreamDouble(
+  handle: (request: IncomingMessage, response: ServerResponse) => void,
+  port = 0,
+) {
   const double = createServer(handle)
-  await new Promise<void>((resolve) => double.listen(0, '127.0.0.1', resolve))
-  const { port } = double.address() as AddressInfo
+  await new Promise<void>((resolve, reject) => {
+    double.once('error', reject)
+    double.listen(port, '127.0.0.1', () => {
+      double.off('error', reject)
+      resolve()
+    })
+  })
+  const bound = (double.address() as AddressInfo).port
   return {
-    baseUrl: `http://127.0.0.1:${port}/v1`,
+    baseUrl: `http://127.0.0.1:${bound}/v1`,
+    port: bound,
+    /** Hangs up the keep-alive connections with no request in flight (an idle pooled one is no leak). */
+    closeIdle: () => double.closeIdleConnections(),
     close() {
       double.closeAllConnections()
-      double.close()
+      return new Promise<void>((resolve) => double.close(() => resolve()))
     },
   }
+}
+
+/** Open timers and TCP sockets of this process, as `process.getActiveResourcesInfo()` counts them (ref'd ones only). */
+export function resourceCounts() {
+  const counts = { Timeout: 0, TCPSocketWrap: 0 }
+  for (const kind of process.getActiveResourcesInfo()) if (kind in counts) counts[kind as keyof typeof counts]++
+  return counts
+}
+
+/**
+ * Polls until `check` holds or `ms` pass; returns its last value. Unlike vi.waitFor, it holds no
+ * timer while `read` runs, so it can read resourceCounts().
+ */
+export async function eventually<T>(read: () => T, check: (value: T) => boolean, ms = 1000): Promise<T> {
+  const deadline = Date.now() + ms
+  let value = read()
+  while (!check(value) && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 10))
+    value = read()
+  }
+  return value
 }
