@@ -28,6 +28,8 @@ export type Relay = (res: ServerResponse, chat: ChatRequest, keyId: string) => P
 // Why the upstream request was aborted; compared by identity.
 const TIMED_OUT = new Error('upstream timed out')
 const VISITOR_LEFT = new Error('visitor disconnected')
+// Not a failure: the visitor has the whole answer, and only the upstream's tail went wrong.
+const ALREADY_ANSWERED = new Error('answer already complete')
 const MAX_JSON_CHARS = 8 * 1024 * 1024
 const USAGE = /"usage"\s*:\s*\{/
 const ERROR_DATA = /^\s*\{\s*"error"\s*:/
@@ -45,8 +47,11 @@ export function createRelay(options: RelayOptions): Relay {
   return async function relay(res, chat, keyId) {
     const abort = new AbortController()
     const { signal } = abort
-    // Removed when the relay is done, so any close seen here means nobody is reading any more.
-    const onClose = () => abort.abort(VISITOR_LEFT)
+    // A close after our response finished is the normal end (Node emits it right after finish);
+    // only one before it means nobody is reading any more.
+    const onClose = () => {
+      if (!res.writableFinished) abort.abort(VISITOR_LEFT)
+    }
     res.on('close', onClose)
     let deadline: NodeJS.Timeout | undefined
     const extendDeadline = () => {
@@ -55,10 +60,13 @@ export function createRelay(options: RelayOptions): Relay {
     }
     // The last usage the upstream reported: some report running totals, so only the last one counts.
     let reported: unknown
+    // Set at [DONE]: the relay reads on only to give the upstream connection back to the pool.
+    let answered = false
 
     // Upstream failures are logged here, once, with what only the server should see.
     const fail = (why: string, detail?: unknown) => {
       if (signal.reason === VISITOR_LEFT) return VISITOR_LEFT
+      if (answered) return ALREADY_ANSWERED
       if (signal.reason === TIMED_OUT) {
         log.warn('upstream timed out', { keyId, timeoutMs })
         return upstreamTimeout()
@@ -109,21 +117,21 @@ export function createRelay(options: RelayOptions): Relay {
       const schedulePing = () => {
         clearTimeout(ping)
         ping = setTimeout(() => {
-          if (!res.destroyed) res.write(': ping\n\n')
+          if (!res.writableEnded) res.write(': ping\n\n')
           schedulePing()
         }, pingMs)
       }
       schedulePing()
       const split = createEventSplitter()
-      let done = false
       try {
         // Read on after [DONE] until the upstream ends, so its connection goes back to the pool.
         for await (const piece of pieces(answer)) {
-          if (done) continue
+          if (answered) continue
           try {
             for (const event of split(piece)) {
               if (event.data === '[DONE]') {
-                done = true
+                answered = true
+                clearTimeout(ping)
                 res.end('data: [DONE]\n\n')
                 break
               }
@@ -136,7 +144,7 @@ export function createRelay(options: RelayOptions): Relay {
             throw err instanceof EventTooLarge ? fail('upstream event too large', err.message) : err
           }
         }
-        if (!done) throw fail('upstream stream ended without [DONE]')
+        if (!answered) throw fail('upstream stream ended without [DONE]')
       } finally {
         clearTimeout(ping)
       }
@@ -178,7 +186,7 @@ export function createRelay(options: RelayOptions): Relay {
       }
       await (chat.stream ? sendEvents(answer) : sendAnswer(answer))
     } catch (err) {
-      if (err === VISITOR_LEFT) return
+      if (err === VISITOR_LEFT || err === ALREADY_ANSWERED) return
       throw err
     } finally {
       clearTimeout(deadline)

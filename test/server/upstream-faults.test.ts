@@ -47,6 +47,8 @@ interface UpstreamRequest {
   body: { model?: string; stream?: boolean }
   /** Resolves when the upstream's side of this exchange has closed (answered, or hung up on). */
   closed: Promise<void>
+  /** The relay's end of the upstream connection, to tell a pooled connection from a new one. */
+  clientPort: number | undefined
 }
 
 /** How the upstream double answers one chat request, whose body it has read already. */
@@ -124,7 +126,7 @@ async function startRig(fault: Behaviour | 'nothing listening', options: { pingM
       request.on('data', (chunk: string) => (text += chunk))
       request.on('end', () => {
         const body = JSON.parse(text)
-        received.push({ authorization: request.headers.authorization, body, closed })
+        received.push({ authorization: request.headers.authorization, body, closed, clientPort: request.socket.remotePort })
         behaviour(request, response, body)
       })
     }, port)
@@ -434,5 +436,30 @@ describe('an upstream that holds its stream open after [DONE]', () => {
     await expectKeepsServing(rig, 'streamed')
     // A finished answer is no failure: nothing to warn about.
     expect(rig.server.logs.map((line) => JSON.parse(line)).filter((entry) => entry.level !== 'info')).toEqual([])
+  })
+})
+
+describe('a healthy upstream', () => {
+  it.each(['streamed', 'non-streamed'] as const)('keeps one pooled upstream connection for %s answers one after another', async (mode) => {
+    // As real servers often do, the end of the upstream's answer comes a moment after its last bytes.
+    const rig = await startRig((request, response, body) => {
+      const end = response.end.bind(response)
+      response.end = ((chunk: string) => {
+        response.write(chunk)
+        setTimeout(end, 20)
+        return response
+      }) as typeof response.end
+      healthy(request, response, body)
+    })
+    for (let i = 0; i < 3; i++) {
+      const response = await rig.chat(mode)
+      expect(response.status).toBe(200)
+      await response.text()
+      // The upstream's own answer ends a moment later; only then is its connection free again.
+      await within(rig.received.at(-1)!.closed, 1000, 'the upstream answer to end')
+    }
+    expect(rig.received).toHaveLength(3)
+    expect(new Set(rig.received.map((request) => request.clientPort)).size).toBe(1)
+    await expectNothingLeft(rig)
   })
 })
