@@ -67,7 +67,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   const connection = () =>
     new Promise<void>((resolve) => {
       const socket: Socket = connect({ host: url.hostname, port: Number(url.port), noDelay: true })
-      let pending = Buffer.alloc(0)
+      let pending: Buffer = Buffer.alloc(0)
       let sentAt = 0
       const send = () => {
         sentAt = performance.now()

@@ -5,7 +5,7 @@
  */
 import http from 'node:http'
 
-const upstream = new URL(process.argv[3])
+const upstream = new URL(String(process.argv[3]))
 const agent = new http.Agent({ keepAlive: true })
 
 const server = http.createServer((req, res) => {

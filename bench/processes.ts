@@ -30,8 +30,8 @@ export const pinningNote = CORES
 
 /** `node --import tsx <script> ...args`, pinned to a core when possible. */
 function command(core: string | undefined, script: string, args: string[]) {
-  const node = [process.execPath, '--import', 'tsx', script, ...args]
-  return core ? ['taskset', '-c', core, ...node] : node
+  const node = ['--import', 'tsx', script, ...args]
+  return core ? { file: 'taskset', args: ['-c', core, process.execPath, ...node] } : { file: process.execPath, args: node }
 }
 
 export interface Started {
@@ -45,7 +45,7 @@ export function startProcess(
   args: string[],
   options: { core?: string; env?: NodeJS.ProcessEnv; logFile?: string } = {},
 ): Started {
-  const [file, ...rest] = command(options.core, script, args)
+  const { file, args: rest } = command(options.core, script, args)
   const output = options.logFile ? openSync(options.logFile, 'a') : 'ignore'
   const child = spawn(file, rest, { cwd: ROOT, env: { ...process.env, ...options.env }, stdio: ['ignore', output, output] })
   return {
@@ -61,9 +61,9 @@ export function startProcess(
 
 /** Runs a part to completion and parses the one JSON line it prints. */
 export function runJson<T>(script: string, input: unknown, core?: string): Promise<T> {
-  const [file, ...rest] = command(core, script, [JSON.stringify(input)])
+  const { file, args } = command(core, script, [JSON.stringify(input)])
   return new Promise((resolve, reject) => {
-    const child = spawn(file, rest, { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] })
+    const child = spawn(file, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] })
     let out = ''
     child.stdout.on('data', (data) => (out += data))
     child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`${script} exited with ${code}`))))

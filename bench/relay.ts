@@ -124,89 +124,90 @@ export async function benchRelay(options: RelayOptions): Promise<BenchSection[]>
   }
 }
 
+type ByTarget<R> = Record<Target, R[]>
+const byTarget = <R>(): ByTarget<R> => ({ direct: [], passthrough: [], ours: [] })
+
+/** Per repeat, ours against the pass-through of the same repeat. */
+const paired = <R>(results: ByTarget<R>, read: (result: R) => number, combine: (ours: number, floor: number) => number) =>
+  results.ours.map((result, i) => combine(read(result), read(results.passthrough[i]!)))
+const perRepeatRatio = (ours: number, floor: number) => ours / floor
+const perRepeatDifference = (ours: number, floor: number) => ours - floor
+
 async function relayOverhead(stack: Stack, options: RelayOptions): Promise<BenchSection> {
-  const concurrencies = [1, 16, 128]
-  const plain: Record<string, Record<Target, LoadResult[]>> = {}
-  for (const c of concurrencies) plain[c] = { direct: [], passthrough: [], ours: [] }
-  const streamShapes = [
-    { concurrency: 1, streamsPerClient: 100 },
-    { concurrency: 100, streamsPerClient: 5 },
-  ]
   const EVENTS = 20
-  const streamed: Record<string, Record<Target, StreamResult[]>> = {}
-  for (const shape of streamShapes) streamed[shape.concurrency] = { direct: [], passthrough: [], ours: [] }
+  const plain = [1, 16, 128].map((connections) => ({ connections, results: byTarget<LoadResult>() }))
+  const streamed = [
+    { concurrency: 1, streamsPerClient: 100, results: byTarget<StreamResult>() },
+    { concurrency: 100, streamsPerClient: 5, results: byTarget<StreamResult>() },
+  ]
 
   for (let repeat = 0; repeat < options.repeats; repeat++) {
-    for (const c of concurrencies) {
+    for (const { connections, results } of plain) {
       for (const target of TARGETS) {
         const load: LoadOptions = {
           url: stack.urls[target],
           method: 'POST',
           headers: headersFor(await stack.freshKey()),
           body: chatBody('Hello', false),
-          connections: c,
+          connections,
           warmupMs: 1000,
           durationMs: options.seconds * 1000,
         }
         const result = await runJson<LoadResult>('bench/load-generator.ts', load, CORES?.driver)
-        allOk(target, `at concurrency ${c}`, result)
-        plain[c][target].push(result)
+        allOk(target, `at concurrency ${connections}`, result)
+        results[target].push(result)
       }
     }
-    for (const shape of streamShapes) {
+    for (const { concurrency, streamsPerClient, results } of streamed) {
       for (const target of TARGETS) {
         const stream: StreamOptions = {
           url: stack.urls[target],
           headers: headersFor(await stack.freshKey()),
           body: chatBody(`events=${EVENTS} gap=0`, true),
           events: EVENTS,
-          ...shape,
+          concurrency,
+          streamsPerClient,
         }
         const result = await runJson<StreamResult>('bench/stream-client.ts', stream, CORES?.driver)
         if (result.broken) throw new Error(`${LABEL[target]}: ${result.broken} of ${result.streams} streams lost or reordered events`)
-        streamed[shape.concurrency][target].push(result)
+        results[target].push(result)
       }
     }
   }
 
-  const pick = (results: LoadResult[] | StreamResult[], field: string) => results.map((r) => (r as never)[field] as number)
-  /** Per repeat, ours against the pass-through of the same repeat; then the median of those. */
-  const paired = (results: Record<Target, LoadResult[] | StreamResult[]>, field: string, combine: (ours: number, floor: number) => number) =>
-    pick(results.ours, field).map((value, i) => combine(value, pick(results.passthrough, field)[i]))
+  const perSecond = (r: LoadResult) => r.perSecond
+  const p50 = (r: LoadResult) => r.p50Ms
+  const firstEvent = (r: StreamResult) => r.firstEventP50Ms
+  const medianOf = <R>(results: R[], read: (result: R) => number) => median(results.map(read))
 
   const throughput = [
     ['concurrency', ...TARGETS.map((t) => `${LABEL[t]} req/s`), 'Assisters ÷ pass-through'],
-    ...concurrencies.map((c) => [
-      String(c),
-      ...TARGETS.map((t) => withSpread(pick(plain[c][t], 'perSecond'), whole)),
-      withSpread(paired(plain[c], 'perSecond', (a, b) => a / b), ratio),
+    ...plain.map(({ connections, results }) => [
+      String(connections),
+      ...TARGETS.map((t) => withSpread(results[t].map(perSecond), whole)),
+      withSpread(paired(results, perSecond, perRepeatRatio), ratio),
     ]),
   ]
   const latency = [
     ['concurrency', ...TARGETS.map((t) => `${LABEL[t]} p50 / p99`), 'Assisters − pass-through, p50'],
-    ...concurrencies.map((c) => [
-      String(c),
-      ...TARGETS.map((t) => `${ms(median(pick(plain[c][t], 'p50Ms')))} / ${ms(median(pick(plain[c][t], 'p99Ms')))}`),
-      withSpread(paired(plain[c], 'p50Ms', (a, b) => a - b), (v) => ms(v)),
+    ...plain.map(({ connections, results }) => [
+      String(connections),
+      ...TARGETS.map((t) => `${ms(medianOf(results[t], p50))} / ${ms(medianOf(results[t], (r) => r.p99Ms))}`),
+      withSpread(paired(results, p50, perRepeatDifference), (v) => ms(v)),
     ]),
   ]
   const streams = [
     ['streams', ...TARGETS.map((t) => `${LABEL[t]} first event / end, p50`), 'Assisters − pass-through, first event p50'],
-    ...streamShapes.map((shape) => {
-      const results = streamed[shape.concurrency]
-      return [
-        `${shape.concurrency} at a time, ${shape.concurrency * shape.streamsPerClient} in all`,
-        ...TARGETS.map((t) => `${ms(median(pick(results[t], 'firstEventP50Ms')))} / ${ms(median(pick(results[t], 'totalP50Ms')))}`),
-        withSpread(paired(results, 'firstEventP50Ms', (a, b) => a - b), (v) => ms(v)),
-      ]
-    }),
+    ...streamed.map(({ concurrency, streamsPerClient, results }) => [
+      `${concurrency} at a time, ${concurrency * streamsPerClient} in all`,
+      ...TARGETS.map((t) => `${ms(medianOf(results[t], firstEvent))} / ${ms(medianOf(results[t], (r) => r.totalP50Ms))}`),
+      withSpread(paired(results, firstEvent, perRepeatDifference), (v) => ms(v)),
+    ]),
   ]
 
-  const worstRatio = Math.min(...concurrencies.map((c) => median(paired(plain[c], 'perSecond', (a, b) => a / b))))
-  const worstP50 = Math.max(...concurrencies.map((c) => median(paired(plain[c], 'p50Ms', (a, b) => a - b))))
-  const worstFirstEvent = Math.max(
-    ...streamShapes.map((shape) => median(paired(streamed[shape.concurrency], 'firstEventP50Ms', (a, b) => a - b))),
-  )
+  const worstRatio = Math.min(...plain.map(({ results }) => median(paired(results, perSecond, perRepeatRatio))))
+  const worstP50 = Math.max(...plain.map(({ results }) => median(paired(results, p50, perRepeatDifference))))
+  const worstFirstEvent = Math.max(...streamed.map(({ results }) => median(paired(results, firstEvent, perRepeatDifference))))
   return {
     title: 'Relay overhead',
     method:
@@ -238,12 +239,12 @@ async function relayOverhead(stack: Stack, options: RelayOptions): Promise<Bench
 async function manyStreams(stack: Stack, options: RelayOptions): Promise<BenchSection> {
   const EVENTS = 200
   const GAP_MS = 50
-  const targets: Target[] = ['passthrough', 'ours']
-  const pids: Partial<Record<Target, number>> = { passthrough: stack.proxyPid, ours: stack.ourPid }
-  const runs: Record<string, { result: StreamResult; growth: number }[]> = { passthrough: [], ours: [] }
+  const targets = [
+    { target: 'passthrough' as const, pid: stack.proxyPid, runs: [] as { result: StreamResult; growth: number }[] },
+    { target: 'ours' as const, pid: stack.ourPid, runs: [] as { result: StreamResult; growth: number }[] },
+  ]
   for (let repeat = 0; repeat < options.repeats; repeat++) {
-    for (const target of targets) {
-      const pid = pids[target]!
+    for (const { target, pid, runs } of targets) {
       const before = residentBytes(pid)
       let peak = before
       const sampler = setInterval(() => (peak = Math.max(peak, residentBytes(pid))), 100)
@@ -257,33 +258,28 @@ async function manyStreams(stack: Stack, options: RelayOptions): Promise<BenchSe
       }
       const result = await runJson<StreamResult>('bench/stream-client.ts', stream, CORES?.driver)
       clearInterval(sampler)
-      runs[target].push({ result, growth: peak - before })
+      runs.push({ result, growth: peak - before })
       // Let the closed connections go before the next run measures its own starting point.
       await sleep(1000)
     }
   }
-  const ideal = EVENTS * GAP_MS
+  const [floor, ours] = targets as [(typeof targets)[0], (typeof targets)[0]]
   const table = [
     ['', 'streams complete, every event in order', 'end of stream p50 / p99', 'peak RSS growth'],
-    ...targets.map((target) => [
+    ...targets.map(({ target, runs }) => [
       LABEL[target],
-      withSpread(runs[target].map((r) => r.result.streams - r.result.broken), whole) + ` of ${options.manyStreams}`,
-      `${ms(median(runs[target].map((r) => r.result.totalP50Ms)), 0)} / ${ms(median(runs[target].map((r) => r.result.totalP99Ms)), 0)}`,
-      withSpread(runs[target].map((r) => r.growth), megabytes),
+      `${withSpread(runs.map((r) => r.result.streams - r.result.broken), whole)} of ${whole(options.manyStreams)}`,
+      `${ms(median(runs.map((r) => r.result.totalP50Ms)), 0)} / ${ms(median(runs.map((r) => r.result.totalP99Ms)), 0)}`,
+      withSpread(runs.map((r) => r.growth), megabytes),
     ]),
-    [
-      'Assisters ÷ pass-through',
-      '',
-      '',
-      withSpread(runs.ours.map((r, i) => r.growth / runs.passthrough[i].growth), ratio),
-    ],
+    ['Assisters ÷ pass-through', '', '', withSpread(ours.runs.map((r, i) => r.growth / floor.runs[i]!.growth), ratio)],
   ]
-  const complete = runs.ours.every((r) => r.result.broken === 0)
-  const growth = median(runs.ours.map((r) => r.growth))
+  const complete = ours.runs.every((r) => r.result.broken === 0)
+  const growth = median(ours.runs.map((r) => r.growth))
   return {
     title: 'Many slow streams',
     method:
-      `${whole(options.manyStreams)} streams at once, each ${EVENTS} events ${GAP_MS} ms apart (${ideal / 1000} s at the least), ` +
+      `${whole(options.manyStreams)} streams at once, each ${EVENTS} events ${GAP_MS} ms apart (${(EVENTS * GAP_MS) / 1000} s at the least), ` +
       'through the pass-through proxy and through our server, every event checked. Resident memory of the process under test ' +
       `is sampled every 100 ms from /proc; growth is the peak minus the value just before the run. ${options.repeats} interleaved repeats.`,
     tables: [table],

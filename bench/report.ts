@@ -24,13 +24,13 @@ export interface Target {
 export function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b)
   const middle = sorted.length >> 1
-  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
+  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2
 }
 
 /** The value at quantile q (0..1) of already sorted values, nearest rank. */
 export function quantile(sorted: ArrayLike<number>, q: number): number {
   if (sorted.length === 0) return Number.NaN
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!
 }
 
 /** A median of repeats with its spread, e.g. "4,120 (4,010–4,200)". */
@@ -44,7 +44,7 @@ export const ratio = (value: number) => `${value.toFixed(2)}×`
 export const megabytes = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MB`
 
 export function markdownTable(rows: string[][]): string {
-  const [header, ...body] = rows
+  const [header = [], ...body] = rows
   const line = (cells: string[]) => `| ${cells.join(' | ')} |`
   return [line(header), line(header.map(() => '---')), ...body.map(line)].join('\n')
 }

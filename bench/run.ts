@@ -1,0 +1,48 @@
+/**
+ * `npm run bench`: every section measures against a baseline in the same run, prints its tables,
+ * and the whole report goes to bench/results.md.
+ *   --quick         shorter runs and fewer streams, for trying things out (writes no results file)
+ *   --only=<name>   relay or widget
+ */
+import { writeFileSync } from 'node:fs'
+import { cpus } from 'node:os'
+import { parseArgs } from 'node:util'
+import { benchRelay } from './relay.ts'
+import { markdownTable, markdownTargets, type BenchSection } from './report.ts'
+import { benchWidget } from './widget.ts'
+
+const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, only: { type: 'string' } } })
+const only = values.only
+if (only !== undefined && only !== 'relay' && only !== 'widget') {
+  console.error(`bench: --only must be relay or widget, got '${only}'`)
+  process.exit(2)
+}
+
+const repeats = 3
+const sections: BenchSection[] = []
+const report = (section: BenchSection) => {
+  sections.push(section)
+  console.log(`\n## ${section.title}\n`)
+  for (const table of section.tables) console.log(`${markdownTable(table)}\n`)
+  console.log(markdownTargets(section.targets))
+}
+
+if (only !== 'widget') {
+  const relay = await benchRelay(
+    values.quick ? { repeats, seconds: 1, manyStreams: 200 } : { repeats, seconds: 5, manyStreams: 1000 },
+  )
+  relay.forEach(report)
+}
+if (only !== 'relay') report(await benchWidget({ repeats: values.quick ? 3 : 7 }))
+
+if (!values.quick && !only) {
+  const machine = `${cpus().length} × ${cpus()[0]?.model.trim()}, Node ${process.versions.node}, ${process.platform}`
+  const body = sections.map(
+    (s) => `## ${s.title}\n\n${s.method}\n\n${s.tables.map(markdownTable).join('\n\n')}\n\nTargets:\n\n${markdownTargets(s.targets)}\n`,
+  )
+  writeFileSync(
+    new URL('results.md', import.meta.url),
+    `# Benchmark results\n\nWritten by \`npm run bench\` on ${new Date().toISOString().slice(0, 10)}: ${machine}.\n\n${body.join('\n')}`,
+  )
+  console.log('\nWrote bench/results.md')
+}
