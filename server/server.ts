@@ -10,7 +10,7 @@ import { createAdminHandler } from './admin.ts'
 import { createHandler } from './app.ts'
 import { createAuthenticator } from './authenticate.ts'
 import type { Config } from './config.ts'
-import { rawClientErrorResponse, sendError, serverShuttingDown } from './errors.ts'
+import { HttpError, rawClientErrorResponse, sendError, serverShuttingDown } from './errors.ts'
 import type { Logger } from './log.ts'
 import { createManagement } from './management.ts'
 import { createMemoryRateLimiter } from './rate-limit.ts'
@@ -40,6 +40,9 @@ export interface AppServer {
   close(): Promise<void>
 }
 
+const missingHost = () =>
+  new HttpError(400, 'invalid_request_error', 'bad_request', 'The request has no Host header', undefined, { connection: 'close' })
+
 const DEFAULT_WIDGET = fileURLToPath(new URL('../dist/widget.js', import.meta.url))
 
 export function createAppServer(config: Config, options: AppServerOptions): AppServer {
@@ -67,6 +70,8 @@ export function createAppServer(config: Config, options: AppServerOptions): AppS
       requestTimeout: requestMs, // the whole request body must arrive within this; responses may stream longer
       keepAliveTimeout: 5_000,
       maxHeaderSize: 16 * 1024,
+      // Checked below instead: Node's own check answers a missing Host with a 400 that has no error body.
+      requireHostHeader: false,
       // Node enforces those two timeouts only when it checks, every 30 s by default: a slow client
       // would hold its connection up to 30 s longer than they say.
       connectionsCheckingInterval: Math.min(1_000, headersMs / 4),
@@ -74,6 +79,8 @@ export function createAppServer(config: Config, options: AppServerOptions): AppS
     (req: IncomingMessage, res: ServerResponse) => {
       open.add(res)
       res.once('close', () => open.delete(res))
+      // RFC 9112 §3.2: an HTTP/1.1 request without Host is a 400.
+      if (req.httpVersion === '1.1' && req.headers.host === undefined) return sendError(res, missingHost(), log)
       handle(req, res).catch((err: unknown) => sendError(res, err, log))
     },
   )

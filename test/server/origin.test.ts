@@ -1,4 +1,5 @@
 import fc from 'fast-check'
+import { parse } from 'tldts'
 import { describe, expect, it } from 'vitest'
 import { compileOriginPolicy, DomainEntryError, normalizeDomainEntry } from '../../server/origin.ts'
 
@@ -221,6 +222,219 @@ describe('origin matching properties', () => {
         const value = origin(s, `${labels.join('.')}.${host}`, p)
         expect(compileOriginPolicy([`*.${host}`]).allows([value])).toBe(true)
         expect(compileOriginPolicy([host]).allows([value])).toBe(false)
+      }),
+    )
+  })
+})
+
+// Host names as site owners type them: ASCII or international labels, under real public suffixes.
+const asciiLabel = fc.stringMatching(/^[a-z0-9]([a-z0-9-]{0,8}[a-z0-9])?$/)
+// No ß or σ: their upper case does not lower back to them, a property of Unicode rather than of hosts.
+const idnLabel = fc.string({ unit: fc.constantFrom(...'abcdeéüöçñаеорсхαο中文日本'), minLength: 1, maxLength: 8 })
+const toAscii = (host: string) => new URL(`http://${host}`).hostname
+/** A registrable name: a valid host that is not itself a public suffix (`cn.com` is one), so `*.host` may be stored. */
+const isSiteHost = (host: string) => {
+  try {
+    return parse(toAscii(host), { allowPrivateDomains: true }).domain !== null
+  } catch {
+    return false
+  }
+}
+const hostName = fc
+  .tuple(fc.array(fc.oneof(asciiLabel, idnLabel), { minLength: 1, maxLength: 3 }), fc.constantFrom('com', 'de', 'co.uk', 'io', 'рф'))
+  .map(([labels, suffix]) => [...labels, suffix].join('.'))
+  // Not every label is a host label (`xn--ab` claims to be punycode and is not), nor every name a site.
+  .filter(isSiteHost)
+const dedicatedPort = fc.integer({ min: 1, max: 65535 }).filter((p) => p !== 80 && p !== 443)
+
+describe('domain entry normalisation properties', () => {
+  it('normalises every spelling of the same entry alike: case, spaces, trailing dot, pasted URL, Unicode or punycode', () => {
+    fc.assert(
+      fc.property(hostName, fc.option(dedicatedPort, { nil: undefined }), fc.boolean(), (host, port, wildcard) => {
+        const star = wildcard ? '*.' : ''
+        const withPort = (h: string) => `${h}${port === undefined ? '' : `:${port}`}`
+        const canonical = normalizeDomainEntry(star + withPort(host))
+        expect(canonical).toBe(star + withPort(toAscii(host)))
+        const spellings = [
+          star + withPort(host.toUpperCase()),
+          `  ${star}${withPort(host)}\t`,
+          star + withPort(`${host}.`),
+          star + withPort(toAscii(host)),
+          `https://${star}${withPort(host)}/`,
+          `HTTP://${star}${withPort(host.toUpperCase())}`,
+          ...(port === undefined
+            ? [`https://${star}${host}:443`, `http://${star}${host}:80/`]
+            : port < 10_000 ? [`${star}${host}:0${port}`] : []), // a port is at most five digits, zeros included
+        ]
+        for (const spelling of spellings) expect(normalizeDomainEntry(spelling), spelling).toBe(canonical)
+      }),
+    )
+  })
+
+  // Pieces that matter to the parser: schemes, separators, wildcards, ports, brackets, escapes, IDN.
+  const piece = fc.constantFrom(
+    'a', 'B', 'ü', 'е', '中', 'xn--', '-', '_', '.', '..', '*', '*.', ':', ':8080', ':0', ':99999', '[', ']', '::1', '[::1]',
+    '127.0.0.1', '0x7f', '/', '?', '#', '@', '%41', '\\', ' ', '\t', 'http://', 'https://', 'ftp://', 'com', 'co.uk',
+    'github.io', 'localhost', 'example', 'рф',
+  )
+  const entryLike = fc.oneof(fc.array(piece, { maxLength: 10 }).map((pieces) => pieces.join('')), fc.string({ maxLength: 30 }))
+  const SHAPE = /^(\*\.)?([a-z0-9_-]+(\.[a-z0-9_-]+)*|\[[0-9a-f:.]+\])(:\d{1,5})?$/
+
+  it('either refuses an entry with a DomainEntryError or returns a stored form that normalises to itself', () => {
+    fc.assert(
+      fc.property(entryLike, (entry) => {
+        let normalised: string
+        try {
+          normalised = normalizeDomainEntry(entry)
+        } catch (err) {
+          expect(err).toBeInstanceOf(DomainEntryError)
+          return
+        }
+        expect(normalised).toMatch(SHAPE)
+        expect(normalizeDomainEntry(normalised)).toBe(normalised)
+      }),
+      { numRuns: 2000 },
+    )
+  })
+
+  it('stores entries that allow exactly the origins browsers send for them, international names included', () => {
+    fc.assert(
+      fc.property(hostName, dedicatedPort, asciiLabel, fc.constantFrom('http', 'https'), (host, port, sub, scheme) => {
+        // What a browser sends: the host in punycode and lower case, the default port left out.
+        const sent = (h: string, p?: number) => new URL(`${scheme}://${h}${p === undefined ? '' : `:${p}`}`).origin
+        const allows = (entry: string, origin: string) => compileOriginPolicy([normalizeDomainEntry(entry)]).allows([origin])
+        expect(allows(host, sent(host))).toBe(true)
+        expect(allows(host, sent(host, port))).toBe(true)
+        expect(allows(`${host}:${port}`, sent(host, port))).toBe(true)
+        expect(allows(`${host}:${port}`, sent(host, port === 65535 ? 1 : port + 1))).toBe(false)
+        expect(allows(`*.${host}`, sent(`${sub}.${host}`))).toBe(true)
+        expect(allows(`*.${host}`, sent(host))).toBe(false)
+      }),
+    )
+  })
+})
+
+describe('origin look-alike properties', () => {
+  // Latin letters and the Cyrillic letters drawn the same.
+  const TWINS: Record<string, string> = { a: 'а', e: 'е', o: 'о', p: 'р', c: 'с', x: 'х', i: 'і', y: 'у' }
+  const homoglyph = (host: string, at: number) => {
+    const spots = [...host].flatMap((char, i) => (char in TWINS ? [i] : []))
+    if (spots.length === 0) return `${TWINS.a}${host}`
+    const chars = [...host]
+    const spot = spots[at % spots.length]!
+    chars[spot] = TWINS[chars[spot]!]!
+    return chars.join('')
+  }
+  const browserForm = (scheme: string, host: string) => {
+    try {
+      return new URL(`${scheme}://${host}`).origin
+    } catch {
+      return `${scheme}://${host}`
+    }
+  }
+
+  interface Fake {
+    /** The entry's host as typed (maybe Unicode), and as browsers send it. */
+    host: string
+    ascii: string
+    evil: string
+    scheme: string
+    port: number
+    at: number
+  }
+  // Each makes one Origin header value meant to pass for the host, or for its dedicated port.
+  const tricks: [string, (f: Fake) => string][] = [
+    ['a glued prefix', (f) => `${f.scheme}://${f.evil}${f.ascii}`],
+    ['a hyphenated prefix', (f) => `${f.scheme}://${f.evil}-${f.ascii}`],
+    ['a suffix glued to the first label', (f) => `${f.scheme}://${f.ascii.replace('.', `${f.evil}.`)}`],
+    ['a suffix glued to the TLD', (f) => `${f.scheme}://${f.ascii}${f.evil}`],
+    ['the host as a subdomain of another site', (f) => `${f.scheme}://${f.ascii}.${f.evil}.com`],
+    ['the host as a subdomain, with a trailing dot', (f) => `${f.scheme}://${f.ascii}.${f.evil}.com.`],
+    ['two trailing dots', (f) => `${f.scheme}://${f.ascii}..`],
+    ['a leading dot', (f) => `${f.scheme}://.${f.ascii}`],
+    ['a first label dropped', (f) => `${f.scheme}://${f.ascii.slice(f.ascii.indexOf('.') + 1)}`],
+    ['a Cyrillic look-alike letter, in punycode as a browser sends it', (f) => browserForm(f.scheme, homoglyph(f.host, f.at))],
+    ['a Cyrillic look-alike letter, raw', (f) => `${f.scheme}://${homoglyph(f.host, f.at)}`],
+    ['the Unicode host, raw, which browsers never send', (f) => `${f.scheme}://${f.host === f.ascii ? `${f.host}é` : f.host}`],
+    ['an xn-- prefix', (f) => `${f.scheme}://xn--${f.ascii}`],
+    ['an upper-case punycode prefix', (f) => `${f.scheme}://${f.ascii.includes('xn--') ? f.ascii.replace('xn--', 'XN--') : f.ascii.toUpperCase()}`],
+    ['an upper-case host', (f) => `${f.scheme}://${f.ascii.toUpperCase()}`],
+    ['an upper-case scheme', (f) => `${f.scheme.toUpperCase()}://${f.ascii}`],
+    ['the host as credentials of another', (f) => `${f.scheme}://${f.ascii}@${f.evil}.com`],
+    ['the host and port as credentials of another', (f) => `${f.scheme}://${f.ascii}:${f.port}@${f.evil}.com`],
+    ['credentials in front of the host', (f) => `${f.scheme}://${f.evil}@${f.ascii}`],
+    ['the host after a fragment @', (f) => `${f.scheme}://${f.evil}.com#@${f.ascii}`],
+    ['the host after a backslash @', (f) => `${f.scheme}://${f.evil}.com\\@${f.ascii}`],
+    ['the host in the path', (f) => `${f.scheme}://${f.evil}.com/${f.ascii}`],
+    ['the host in the query', (f) => `${f.scheme}://${f.evil}.com?${f.ascii}`],
+    ['a trailing slash', (f) => `${f.scheme}://${f.ascii}/`],
+    ['a leading zero on the port', (f) => `${f.scheme}://${f.ascii}:0${f.port}`],
+    ['the default port spelled out', (f) => `${f.scheme}://${f.ascii}:${f.scheme === 'https' ? 443 : 80}`],
+    ['the next port', (f) => `${f.scheme}://${f.ascii}:${f.port === 65535 ? 1 : f.port + 1}`],
+    ['no port at all', (f) => `${f.scheme}://${f.ascii}`],
+    ['another scheme', (f) => `wss://${f.ascii}:${f.port}`],
+    ['no scheme', (f) => `//${f.ascii}:${f.port}`],
+    ['surrounding space', (f) => ` ${f.scheme}://${f.ascii}:${f.port}`],
+    ['a list of two', (f) => `${f.scheme}://${f.evil}.com, ${f.scheme}://${f.ascii}`],
+  ]
+
+  /** The contract's own reading (section 5), kept naive: the origin a browser would send for a matching page. */
+  function genuine(value: string, ascii: string, rule: 'host' | 'subdomain' | 'port', port: number) {
+    let url: URL
+    try {
+      url = new URL(value)
+    } catch {
+      return false
+    }
+    if (url.origin !== value || !['http:', 'https:'].includes(url.protocol)) return false
+    const name = url.hostname.replace(/\.$/, '')
+    if (name.split('.').includes('')) return false
+    const effectivePort = Number(url.port || (url.protocol === 'https:' ? 443 : 80))
+    if (rule === 'subdomain') return name.endsWith(`.${ascii}`)
+    return name === ascii && (rule === 'host' || effectivePort === port)
+  }
+
+  const fake = fc.record({
+    host: hostName,
+    evil: asciiLabel,
+    scheme: fc.constantFrom('http', 'https'),
+    port: dedicatedPort,
+    at: fc.nat(),
+  }).map((f): Fake => ({ ...f, ascii: toAscii(f.host) }))
+
+  it('never allows a generated look-alike under host, *.host or host:port, however the entry was typed', () => {
+    fc.assert(
+      fc.property(fake, fc.constantFrom(...tricks), (f, [trick, make]) => {
+        const value = make(f)
+        const policies = [
+          ['host', f.host],
+          ['subdomain', `*.${f.host}`],
+          ['port', `${f.host}:${f.port}`],
+        ] as const
+        for (const [rule, entry] of policies) {
+          if (genuine(value, f.ascii, rule, f.port)) continue // a trick that happened to make the real thing
+          const allowed = compileOriginPolicy([normalizeDomainEntry(entry)]).allows([value])
+          expect(allowed, `${trick}: ${JSON.stringify(value)} under ${entry}`).toBe(false)
+        }
+      }),
+      { numRuns: 3000 },
+    )
+  })
+
+  it('allows the genuine origins the look-alikes imitate (so the property above is not vacuous)', () => {
+    fc.assert(
+      fc.property(fake, asciiLabel, (f, sub) => {
+        const exact = compileOriginPolicy([normalizeDomainEntry(f.host)])
+        const dedicated = compileOriginPolicy([normalizeDomainEntry(`${f.host}:${f.port}`)])
+        const wildcard = compileOriginPolicy([normalizeDomainEntry(`*.${f.host}`)])
+        for (const value of [`${f.scheme}://${f.ascii}`, `${f.scheme}://${f.ascii}.`, `${f.scheme}://${f.ascii}:${f.port}`]) {
+          expect(genuine(value, f.ascii, 'host', f.port)).toBe(true)
+          expect(exact.allows([value]), value).toBe(true)
+        }
+        expect(dedicated.allows([`${f.scheme}://${f.ascii}:${f.port}`])).toBe(true)
+        expect(dedicated.allows([`${f.scheme}://${f.ascii}.:${f.port}`])).toBe(true)
+        expect(wildcard.allows([`${f.scheme}://${sub}.${f.ascii}`])).toBe(true)
+        expect(wildcard.allows([`${f.scheme}://${sub}.${f.ascii}.`])).toBe(true)
       }),
     )
   })

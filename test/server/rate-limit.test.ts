@@ -206,6 +206,59 @@ describe('createMemoryRateLimiter properties', () => {
   })
 })
 
+describe('createMemoryRateLimiter against a reference model (property)', () => {
+  // A monotonic clock has fractions of a millisecond. These are 1/1024ths, so that sums stay exact
+  // and "exactly the wait it was told" means what it says (t + wait in floating point can round
+  // below the instant the oldest admission leaves, by one unit in the last place).
+  const fraction = (maxMs: number) => fc.integer({ min: 0, max: maxMs * 1024 }).map((n) => n / 1024)
+  // What a client does next: a request for some key after some pause, under that key's limit, which
+  // its owner may change; or, right after a refusal, a retry after exactly the wait it was told.
+  const step = fc.record({
+    id: fc.constantFrom('a', 'b', 'c'),
+    gap: fc.oneof(fc.constant(0), fraction(3000), fc.integer({ min: 0, max: 70_000 })),
+    limit: fc.oneof({ weight: 4, arbitrary: fc.constant(3) }, { weight: 1, arbitrary: fc.integer({ min: 1, max: 6 }) }),
+    retry: fc.boolean(),
+  })
+
+  it('keeps keys apart, decides exactly, and admits a client that waits exactly retryAfterMs', async () => {
+    await fc.assert(
+      fc.asyncProperty(fraction(10_000_000), fc.array(step, { maxLength: 200 }), async (start, steps) => {
+        const { hitAt } = setup()
+        // The model: each key's admission times, of which the limiter keeps the newest `limit`.
+        const admitted: Record<string, number[]> = { a: [], b: [], c: [] }
+        let t = start
+        let refused: { id: string; limit: number; at: number; wait: number } | undefined
+        for (const { id, gap, limit, retry } of steps) {
+          const waited = retry && refused !== undefined
+          const [key, cap] = waited ? [refused!.id, refused!.limit] : [id, limit]
+          t = waited ? refused!.at + refused!.wait : t + gap
+          const held = (admitted[key] = admitted[key]!.slice(-cap))
+          const inWindow = held.filter((a) => a > t - MINUTE)
+          const decision = await hitAt(t, key, cap)
+          expect(decision.allowed).toBe(inWindow.length < cap)
+          if (waited) expect(decision.allowed).toBe(true)
+          refused = undefined
+          if (decision.allowed) {
+            held.push(t)
+            expect(decision.remaining).toBe(cap - inWindow.length - 1)
+            expect(decision.retryAfterMs).toBe(0)
+          } else {
+            expect(decision.remaining).toBe(0)
+            // Whole ms, and the least that will do: one ms sooner the oldest admission is still inside.
+            expect(Number.isInteger(decision.retryAfterMs)).toBe(true)
+            expect(decision.retryAfterMs).toBeGreaterThan(0)
+            expect(inWindow[0]! > t + decision.retryAfterMs - 1 - MINUTE).toBe(true)
+            refused = { id: key, limit: cap, at: t, wait: decision.retryAfterMs }
+          }
+          expect(decision.resetMs).toBeGreaterThan(0)
+          expect(decision.resetMs).toBeLessThanOrEqual(MINUTE)
+        }
+      }),
+      { numRuns: 300 },
+    )
+  })
+})
+
 describe('rateLimitHeaders', () => {
   const allowed: RateDecision = { allowed: true, limit: 60, remaining: 59, resetMs: MINUTE, retryAfterMs: 0 }
   const refused = (retryAfterMs: number): RateDecision => ({

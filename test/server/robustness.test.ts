@@ -120,6 +120,10 @@ const request = (port: number, method: string, path: string, headers: [string, s
 
 const json = (exchanged: Exchange) => JSON.parse(exchanged.body)
 
+/** Text and raw bytes joined into one buffer, for bytes a string cannot carry (invalid UTF-8). */
+const bytes = (...parts: (string | number[])[]) =>
+  Buffer.concat(parts.map((part) => (typeof part === 'string' ? Buffer.from(part, 'latin1') : Buffer.from(part))))
+
 const chatBody = (fields: Record<string, unknown> = {}) =>
   JSON.stringify({ model: MODEL, messages: [{ role: 'user', content: 'Hello' }], ...fields })
 
@@ -135,10 +139,10 @@ async function expectHealthy(port: number) {
 }
 
 /** Creates an account and a key through the admin API over raw sockets (no keep-alive left behind). */
-async function createKey(port: number): Promise<{ key: string; id: string }> {
+async function createKey(port: number, fields: Record<string, unknown> = {}): Promise<{ key: string; id: string }> {
   const admin: [string, string][] = [['Authorization', `Bearer ${ADMIN_TOKEN}`], ['Content-Type', 'application/json']]
   const account = await request(port, 'POST', '/admin/accounts', admin, '{"name":"Robustness"}')
-  const key = await request(port, 'POST', `/admin/accounts/${json(account).id}/keys`, admin, '{"name":"Robust key"}')
+  const key = await request(port, 'POST', `/admin/accounts/${json(account).id}/keys`, admin, JSON.stringify({ name: 'Robust key', ...fields }))
   expect(key.status).toBe(201)
   return { key: json(key).key, id: json(key).id }
 }
@@ -204,18 +208,67 @@ const errorLogsSince = (mark: number) =>
   server.logs.slice(mark).filter((line) => JSON.parse(line).level === 'error')
 
 describe('malformed HTTP', () => {
-  it.each([
+  const healthz = (head: string) => `GET /healthz HTTP/1.1\r\nHost: x\r\n${head}\r\n`
+
+  it.each<[string, number, string | Buffer]>([
     ['a request line that is not HTTP', 400, 'GARBAGE\r\n\r\n'],
     ['a header line without a colon', 400, 'GET /healthz HTTP/1.1\r\nHost: x\r\nthis is not a header\r\n\r\n'],
     ['a header with a space before its colon', 400, 'GET /healthz HTTP/1.1\r\nHost : x\r\n\r\n'],
     ['headers over 16 KiB', 431, `GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(17 * 1024)}\r\n\r\n`],
-  ])('answers %s with a JSON %i, closes the connection and keeps serving', async (_what, status, bytes) => {
-    const answer = await exchange(port, bytes)
+    ['many small headers adding up to over 16 KiB', 431, healthz(Array.from({ length: 1200 }, (_, i) => `X-H${i}: aaaaaaaa\r\n`).join(''))],
+    ['a request target over 16 KiB', 431, `GET /${'a'.repeat(17 * 1024)} HTTP/1.1\r\nHost: x\r\n\r\n`],
+    ['a NUL byte in the method', 400, 'GE\0T /healthz HTTP/1.1\r\nHost: x\r\n\r\n'],
+    ['a NUL byte in the request target', 400, 'GET /heal\0thz HTTP/1.1\r\nHost: x\r\n\r\n'],
+    ['a NUL byte in a header value', 400, healthz('X-A: a\0b\r\n')],
+    ['raw bytes that are not UTF-8 in the request target', 400, bytes('GET /', [0xff, 0xfe, 0xc3], ' HTTP/1.1\r\nHost: x\r\n\r\n')],
+    ['a space inside the request target', 400, 'GET /heal thz HTTP/1.1\r\nHost: x\r\n\r\n'],
+    ['a method HTTP does not know', 400, 'BREW /healthz HTTP/1.1\r\nHost: x\r\n\r\n'],
+    ['an unknown HTTP version', 400, 'GET /healthz HTTP/3.0\r\nHost: x\r\n\r\n'],
+    ['an HTTP/2 connection preface', 400, 'PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'],
+    ['bare LF line endings', 400, 'GET /healthz HTTP/1.1\nHost: x\n\n'],
+    ['a lone CR inside the headers', 400, healthz('X-A: a\rX-B: b\r\n')],
+    ['a folded (obs-fold) header line', 400, healthz('X-A: a\r\n b\r\n')],
+    ['an HTTP/1.1 request without Host', 400, 'GET /healthz HTTP/1.1\r\nX-A: a\r\n\r\n'],
+  ])('answers %s with a JSON %i, closes the connection and keeps serving', async (_what, status, raw) => {
+    const answer = await exchange(port, raw)
     expect(answer.status).toBe(status)
     expect(answer.headers['content-type']).toMatch(/^application\/json/)
     expect(answer.headers.connection).toBe('close')
-    expect(json(answer).error).toMatchObject({ type: 'invalid_request_error', message: expect.any(String) })
+    expect(json(answer).error).toMatchObject({ type: 'invalid_request_error', code: 'bad_request', message: expect.any(String) })
     expect(answer.closed).toBe(true)
+    await expectHealthy(port)
+  })
+
+  // Ambiguous body framing is how requests are smuggled past a proxy: refuse it outright, before any body is read.
+  it.each<[string, (key: string) => string]>([
+    ['Content-Length and Transfer-Encoding together', (k) =>
+      `POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${k}\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n`],
+    ['two different Content-Length headers', (k) =>
+      `POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${k}\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}`],
+    ['a negative Content-Length', (k) =>
+      `POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${k}\r\nContent-Length: -1\r\n\r\n{}`],
+    ['a Transfer-Encoding other than chunked', (k) =>
+      `POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${k}\r\nTransfer-Encoding: gzip\r\n\r\n{}`],
+    ['a chunked body with a chunk size that is not hex', (k) =>
+      `POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${k}\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n`],
+  ])('answers a chat request with %s with a JSON 400, closes the connection and logs no server error', async (_what, build) => {
+    const mark = server.logs.length
+    const answer = await exchange(port, build(key))
+    expect(answer.status).toBe(400)
+    expect(json(answer).error).toMatchObject({ type: 'invalid_request_error', code: 'bad_request' })
+    // One answer only: the handler that had begun must not write a second one after the parser's.
+    expect(answer.raw.match(/HTTP\/1\.1 /g)).toHaveLength(1)
+    expect(answer.closed).toBe(true)
+    await sleep(50)
+    expect(errorLogsSince(mark)).toEqual([])
+    await expectHealthy(port)
+  })
+
+  it('closes a CONNECT (a proxy tunnel request) without answering, and keeps serving', async () => {
+    const answer = await exchange(port, 'CONNECT evil.example:443 HTTP/1.1\r\nHost: evil.example:443\r\n\r\n')
+    expect(answer.raw).toBe('')
+    expect(answer.closed).toBe(true)
+    expect(answer.ms).toBeLessThan(1000)
     await expectHealthy(port)
   })
 
@@ -293,6 +346,53 @@ describe('slow clients', () => {
     await expectHealthy(port)
   })
 
+  it('cuts off clients trickling one byte a second, headers or body, at the deadlines though bytes keep coming', async () => {
+    // Longer deadlines than the shared server's, so that a byte a second lands several times before each.
+    const headersMs = 2000
+    const requestMs = 3000
+    const slow = await startServer({ RATE_LIMIT_RPM: '10000' }, { timeouts: { headersMs, requestMs } })
+    onTestFinished(() => slow.close())
+    const slowPort = Number(new URL(slow.url).port)
+    const slowKey = (await createKey(slowPort)).key
+    const sent = { headers: 0, body: 0 }
+    const trickle = async (socket: Socket, what: keyof typeof sent, text: string) => {
+      for (const byte of text) {
+        if (socket.destroyed || !socket.writable) return
+        socket.write(byte)
+        sent[what]++
+        await sleep(1000)
+      }
+    }
+    const [headers, body] = await Promise.all([
+      exchange(slowPort, (socket) => trickle(socket, 'headers', 'GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n'), 10_000),
+      exchange(slowPort, (socket) => {
+        socket.write(rawRequest('POST', '/v1/chat/completions', [...chatHeaders(slowKey), ['Content-Length', '100']]))
+        return trickle(socket, 'body', chatBody())
+      }, 10_000),
+      // Everyone else is served meanwhile.
+      (async () => {
+        for (let i = 0; i < 4; i++) {
+          await expectHealthy(slowPort)
+          await sleep(500)
+        }
+      })(),
+    ])
+    expect(headers.status).toBe(408)
+    expect(body.status).toBe(408)
+    for (const cut of [headers, body]) {
+      expect(json(cut).error).toMatchObject({ type: 'invalid_request_error', code: 'bad_request' })
+      expect(cut.closed).toBe(true)
+    }
+    // Bytes kept arriving well inside any idle timeout; only the total time counted.
+    expect(sent.headers).toBeGreaterThanOrEqual(2)
+    expect(sent.body).toBeGreaterThanOrEqual(3)
+    expect(headers.ms).toBeGreaterThanOrEqual(headersMs - 50)
+    expect(headers.ms).toBeLessThan(headersMs + 1000)
+    expect(body.ms).toBeGreaterThanOrEqual(requestMs - 50)
+    expect(body.ms).toBeLessThan(requestMs + 1000)
+    await expectHealthy(slowPort)
+  })
+
   it('cuts off a visitor who stops reading a stream once the upstream idle deadline passes', async () => {
     // A real upstream writing 64 KiB events as fast as the relay takes them.
     const event = `data: ${JSON.stringify(deltaChunk('x'.repeat(64 * 1024)))}\n\n`
@@ -358,9 +458,38 @@ describe('request bodies', () => {
     await expectHealthy(port)
   })
 
+  it('reads a body of exactly the limit, and refuses one byte more with 413, whether its length is declared or chunked', async () => {
+    // A JSON array padded with spaces: past the size check, it fails the chat-request check instead.
+    const padded = (size: number) => '[' + ' '.repeat(size - 2) + ']'
+    const chunked = (body: string) =>
+      exchange(port, async (socket) => {
+        socket.write(rawRequest('POST', '/v1/chat/completions', [...chatHeaders(key), ['Transfer-Encoding', 'chunked']]))
+        for (let at = 0; at < body.length; at += 500) {
+          const piece = body.slice(at, at + 500)
+          socket.write(`${piece.length.toString(16)}\r\n${piece}\r\n`)
+          await sleep(2)
+        }
+        socket.write('0\r\n\r\n')
+      })
+    for (const send of [(body: string) => request(port, 'POST', '/v1/chat/completions', chatHeaders(key), body), chunked]) {
+      const fits = await send(padded(MAX_BODY))
+      expect(fits.status).toBe(400)
+      expect(json(fits).error).toMatchObject({ code: 'invalid_body', param: 'body' })
+      const over = await send(padded(MAX_BODY + 1))
+      expect(over.status).toBe(413)
+      expect(json(over).error.code).toBe('request_too_large')
+    }
+    await expectHealthy(port)
+  })
+
   it.each([
     ['invalid UTF-8', Buffer.from([0x7b, 0x22, 0x61, 0x22, 0x3a, 0x22, 0xff, 0xfe, 0x22, 0x7d]), 'UTF-8'],
+    ['UTF-8 with an overlong encoding of "/"', bytes('{"a":"', [0xc0, 0xaf], '"}'), 'UTF-8'],
+    ['UTF-8 encoding a lone surrogate', bytes('{"a":"', [0xed, 0xa0, 0x80], '"}'), 'UTF-8'],
+    ['UTF-8 cut off inside a character', bytes('{"a":"', [0xe2, 0x82]), 'UTF-8'],
+    ['Latin-1 rather than UTF-8', bytes('{"model":"assisters-chat-v1","messages":[{"role":"user","content":"caf', [0xe9], '"}]}'), 'UTF-8'],
     ['not JSON', '{"model":', 'not valid JSON'],
+    ['JSON with a raw NUL inside a string', '{"a":"\0"}', 'not valid JSON'],
     ['empty', '', 'empty'],
   ])('answers a body that is %s with 400 invalid_json', async (_what, body, says) => {
     const answer = await request(port, 'POST', '/v1/chat/completions', chatHeaders(key), body)
@@ -370,7 +499,16 @@ describe('request bodies', () => {
     await expectHealthy(port)
   })
 
-  it.each(['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/jsonp'])(
+  it.each([
+    'text/plain',
+    'application/x-www-form-urlencoded',
+    'multipart/form-data; boundary=x',
+    'application/jsonp',
+    'application/json; charset=iso-8859-1',
+    'application/json; charset=utf-16',
+    'application/json, text/plain',
+    'application/json-patch+json',
+  ])(
     'answers Content-Type %s with 400 invalid_json naming the expected type',
     async (type) => {
       const headers: [string, string][] = [['Authorization', `Bearer ${key}`], ['Content-Type', type]]
@@ -378,6 +516,17 @@ describe('request bodies', () => {
       expect(answer.status).toBe(400)
       expect(json(answer).error.code).toBe('invalid_json')
       expect(json(answer).error.message).toContain('application/json')
+    },
+  )
+
+  it.each(['Application/JSON', 'application/json;charset="UTF-8"', ' application/json ; charset=utf-8'])(
+    'takes Content-Type %j as JSON',
+    async (type) => {
+      const headers: [string, string][] = [['Authorization', `Bearer ${key}`], ['Content-Type', type]]
+      // Past the content-type check, the array fails the next one: the chat request's shape.
+      const answer = await request(port, 'POST', '/v1/chat/completions', headers, '[]')
+      expect(answer.status).toBe(400)
+      expect(json(answer).error).toMatchObject({ code: 'invalid_body', param: 'body' })
     },
   )
 
@@ -403,9 +552,16 @@ describe('Authorization spellings', () => {
   const spellings: [string, number, (key: string) => string][] = [
     ['the canonical form', 200, (k) => `Bearer ${k}`],
     ['a lower-case scheme', 200, (k) => `bearer ${k}`],
+    ['an upper-case scheme', 200, (k) => `BEARER ${k}`],
     ['two spaces after the scheme', 200, (k) => `Bearer  ${k}`],
     ['trailing spaces (trimmed by HTTP)', 200, (k) => `Bearer ${k}   `],
+    ['leading spaces (trimmed by HTTP)', 200, (k) => `   Bearer ${k}`],
+    ['a trailing tab (trimmed by HTTP)', 200, (k) => `Bearer ${k}\t`],
     ['a tab after the scheme', 401, (k) => `Bearer\t${k}`],
+    ['a non-breaking space after the scheme', 401, (k) => `Bearer\u00a0${k}`],
+    ['the key in quotes', 401, (k) => `Bearer "${k}"`],
+    ['the key in lower case (keys are case-sensitive)', 401, (k) => `Bearer ${k.toLowerCase()}`],
+    ['a comma after the key', 401, (k) => `Bearer ${k},`],
     ['no space after the scheme', 401, (k) => `Bearer${k}`],
     ['another scheme', 401, (k) => `Token ${k}`],
     ['Basic credentials', 401, (k) => `Basic ${Buffer.from(`${k}:`).toString('base64')}`],
@@ -431,10 +587,59 @@ describe('Authorization spellings', () => {
     }
   })
 
+  it.each<[string, (key: string) => [string, string][]]>([
+    ['the valid key, then an empty one', (k) => [['Authorization', `Bearer ${k}`], ['Authorization', '']]],
+    ['an empty one, then the valid key', (k) => [['Authorization', ''], ['Authorization', `Bearer ${k}`]]],
+    ['the valid key, then another scheme', (k) => [['Authorization', `Bearer ${k}`], ['Authorization', 'Basic eDp5']]],
+  ])('refuses two Authorization headers, %s, with 401', async (_what, headers) => {
+    const answer = await request(port, 'GET', '/v1/models', headers(key))
+    expect(answer.status).toBe(401)
+    expect(answer.body).toBe(JSON.stringify(INVALID_KEY_BODY))
+  })
+
   it('refuses a request with no Authorization header at all with the exact 401 body', async () => {
     const answer = await request(port, 'GET', '/v1/models')
     expect(answer.status).toBe(401)
     expect(json(answer)).toEqual(INVALID_KEY_BODY)
+  })
+})
+
+describe('header values that are not UTF-8', () => {
+  const ORIGIN_BODY = {
+    error: { message: 'Request origin not allowed for this API key', type: 'invalid_request_error', code: 'origin_not_allowed' },
+  }
+  let restricted: string
+  beforeAll(async () => {
+    restricted = (await createKey(port, { allowed_domains: ['site.example'] })).key
+  })
+
+  const get = (path: string, ...headerLines: (string | number[])[]) =>
+    exchange(port, bytes(`GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n`, ...headerLines, '\r\n'))
+
+  it('refuses a key with bytes that are not UTF-8 with the exact 401 body', async () => {
+    const answer = await get('/v1/models', `Authorization: Bearer ${key.slice(0, -2)}`, [0xff, 0xfe], '\r\n')
+    expect(answer.status).toBe(401)
+    expect(answer.body).toBe(JSON.stringify(INVALID_KEY_BODY))
+    await expectHealthy(port)
+  })
+
+  it.each<[string, (string | number[])[]]>([
+    ['a byte that is never UTF-8 after the allowed host', ['https://site.example', [0xff]]],
+    ['a lone continuation byte after the allowed host', ['https://site.example', [0x80]]],
+    ['a character cut off after the allowed host', ['https://site.example', [0xc3]]],
+    // Cyrillic е for the Latin e: an IDN spoof sent raw, where a browser would send punycode.
+    ['the raw UTF-8 of a look-alike letter inside the host', ['https://sit', [0xd0, 0xb5], '.example']],
+  ])('refuses an Origin with %s with the exact 403 body', async (_what, origin) => {
+    const answer = await get('/v1/models', `Authorization: Bearer ${restricted}\r\nOrigin: `, ...origin, '\r\n')
+    expect(answer.status).toBe(403)
+    expect(answer.body).toBe(JSON.stringify(ORIGIN_BODY))
+    await expectHealthy(port)
+  })
+
+  it('ignores such bytes in a header it does not read', async () => {
+    const answer = await get('/healthz', 'X-Note: caf', [0xe9, 0xff, 0x80], '\r\n')
+    expect(answer.status).toBe(200)
+    expect(json(answer)).toEqual({ status: 'ok' })
   })
 })
 
@@ -447,6 +652,9 @@ describe('unknown routes and methods', () => {
     ['GET', '/V1/MODELS'],
     ['GET', '/%00'],
     ['OPTIONS', '/nope'],
+    // Not a proxy: an absolute-form or asterisk-form target is never fetched, only refused.
+    ['GET', 'http://evil.example/v1/models'],
+    ['OPTIONS', '*'],
   ])('answers %s %s with 404 not_found', async (method, path) => {
     const answer = await request(port, method, path, [['Origin', 'https://site.example']])
     expect(answer.status).toBe(404)
@@ -464,6 +672,16 @@ describe('unknown routes and methods', () => {
     expect(answer.status).toBe(405)
     expect(answer.headers.allow).toBe(allow)
     expect(json(answer).error).toMatchObject({ code: 'method_not_allowed', type: 'invalid_request_error' })
+  })
+
+  it('answers a long unknown URL with 404, logging only the start of its path', async () => {
+    const mark = server.logs.length
+    const path = `/${'a'.repeat(12 * 1024)}?q=${'b'.repeat(1024)}`
+    const answer = await request(port, 'GET', path)
+    expect(answer.status).toBe(404)
+    await sleep(20)
+    const logged = server.logs.slice(mark).map((line) => JSON.parse(line)).find((entry) => entry.msg === 'request')
+    expect(logged).toMatchObject({ status: 404, path: `/${'a'.repeat(199)}` })
   })
 
   it('answers OPTIONS on a known route with a 204 preflight (unlike an unknown one)', async () => {

@@ -117,6 +117,57 @@ describe('createEventSplitter', () => {
   })
 })
 
+describe('createEventSplitter against hostile streams (property)', () => {
+  // Any text but a line break, leaning on what a parser trips over: colons, leading spaces, BOMs, multi-byte characters.
+  const value = fc
+    .string({ unit: fc.oneof(fc.constantFrom(':', ' ', '\uFEFF', 'é', '🙂', '{', '"'), fc.string({ unit: 'grapheme', minLength: 1, maxLength: 1 })), maxLength: 10 })
+    .map((text) => text.replace(/[\r\n]/g, ''))
+  const line = fc.oneof(
+    fc.record({ field: fc.constant('data'), sep: fc.constantFrom(':', ': ', ':  '), value }),
+    fc.record({ field: fc.constantFrom('event', 'id', 'retry', 'x-other'), sep: fc.constantFrom(':', ': '), value }),
+    fc.record({ field: fc.constant(''), sep: fc.constant(':'), value }), // a comment
+  )
+  const event = fc.array(line, { minLength: 1, maxLength: 4 })
+  const eol = fc.constantFrom('\n', '\r\n', '\r')
+
+  it('gives the same events, with the right data, for any fields, blank-line runs, line endings and chunking', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(event, fc.integer({ min: 1, max: 4 })), { maxLength: 6 }),
+        fc.infiniteStream(eol),
+        fc.array(fc.nat(), { maxLength: 24 }),
+        (events, endings, rawCuts) => {
+          let text = ''
+          // A LF right after a CR would join it as one CRLF line ending, and so swallow a blank line.
+          const end = () => {
+            const ending = endings.next().value
+            text += text.endsWith('\r') && ending.startsWith('\n') ? '\r' : ending
+          }
+          for (const [lines, blanks] of events) {
+            for (const { field, sep, value } of lines) {
+              text += field + sep + value
+              end()
+            }
+            for (let i = 0; i < blanks; i++) end()
+          }
+          const expected = events.map(([lines]) => {
+            const data = lines.filter((l) => l.field === 'data').map((l) => (l.sep.slice(1) + l.value).replace(/^ /, ''))
+            return { text: lines.map((l) => l.field + l.sep + l.value).join('\n'), data: data.length ? data.join('\n') : undefined }
+          })
+          const bytes = encoder.encode(text)
+          const cuts = [...new Set(rawCuts.map((cut) => cut % (bytes.length + 1)))].sort((a, b) => a - b)
+          const whole = splitBytes(bytes, [])
+          const chunked = splitBytes(bytes, cuts)
+          expect(chunked).toEqual(whole)
+          // An odd run of blank lines leaves one at the front of the next event's text: harmless, a blank line.
+          expect(chunked.map((e) => ({ ...e, text: e.text.replace(/^\n+/, '') }))).toEqual(expected)
+        },
+      ),
+      { numRuns: 1000 },
+    )
+  })
+})
+
 describe('the event size limit', () => {
   it('throws EventTooLarge once an unfinished event outgrows the limit, and not before', () => {
     const push = createEventSplitter(10)

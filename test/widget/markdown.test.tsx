@@ -293,6 +293,77 @@ describe('hostile input', () => {
     )
   })
 
+  // Raw HTML as an attacker would write it (tags, handlers, URL-bearing attributes, every quoting),
+  // wrapped in every markdown construct and next to hostile link URLs.
+  const tag = fc.constantFrom(
+    'script', 'img', 'svg', 'iframe', 'a', 'style', 'math', 'object', 'embed', 'form', 'input', 'details', 'body', 'meta',
+    'link', 'base', 'template', 'video', 'button', 'textarea', 'noscript', 'xmp', 'title', 'p', 'strong', 'code', 'ol', 'li',
+  )
+  const attributeName = fc.constantFrom(
+    'onerror', 'onload', 'onclick', 'OnMouseOver', 'onfocus', 'ontoggle', 'href', 'src', 'srcdoc', 'style', 'formaction',
+    'xlink:href', 'action', 'data', 'poster', 'autofocus', 'open', 'target', 'rel', 'start', 'class', 'id', 'http-equiv',
+  )
+  const url = fc.constantFrom(
+    'javascript:alert(1)', 'JaVaScRiPt:alert(1)', ' javascript:alert(1)', 'java&#x09;script:alert(1)', '&#106;avascript:alert(1)',
+    'data:text/html,<script>alert(1)</script>', 'vbscript:msgbox(1)', '//evil.example', 'https://x.example',
+    'https://x.example/"onmouseover="alert(1)', "https://x.example/'onclick='alert(1)", 'https://x.example/"><img src=x onerror=alert(1)>',
+    'https://x.example/<script>', 'mailto:a@b.example?body=<svg/onload=alert(1)>', 'HTTPS://X.EXAMPLE/a_b*c*', 'https://x.example\\"',
+  )
+  const attributeValue = fc.oneof(url, fc.constantFrom('alert(1)', 'expression(alert(1))', '"><script>alert(1)</script>', 'x" onerror="alert(1)', "'", '`', ''))
+  const quote = fc.constantFrom('"', "'", '', '`')
+  const attribute = fc.tuple(attributeName, quote, attributeValue).map(([name, q, value]) => `${name}=${q}${value}${q}`)
+  const element = fc
+    .tuple(tag, fc.array(attribute, { maxLength: 3 }), fc.constantFrom(' ', '/', '\n'), fc.constantFrom('', 'x', 'alert(1)'), fc.constantFrom('close', 'self', 'open'))
+    .map(([name, attributes, gap, inner, form]) => {
+      const open = `<${name}${attributes.map((a) => gap + a).join('')}`
+      return form === 'self' ? `${open}/>` : form === 'open' ? `${open}>${inner}` : `${open}>${inner}</${name}>`
+    })
+  const fragment = fc.oneof(element, fc.constantFrom('&lt;script&gt;', '&#60;img src=x onerror=alert(1)&#62;', '<!-- x -->', '<![CDATA[<script>]]>', 'text'))
+  const hostileBlock = fc.tuple(fragment, url, fc.nat()).map(([html, href, how]) =>
+    [
+      html,
+      `[${html}](${href})`,
+      `[text](${href})`,
+      `[text](${href} "t" onclick="alert(1)")`,
+      `![${html}](${href})`,
+      `<${href}>`,
+      `**${html}**`,
+      `*${html}* and _${html}_`,
+      `# ${html}`,
+      `- ${html}\n- [x](${href})`,
+      `3. ${html}`,
+      `\`${html}\``,
+      `\`\`\`\n${html}\n\`\`\``,
+      `> ${html}`,
+      `**[${html}](${href})**`,
+    ][how % 15]!,
+  )
+
+  it('renders generated hostile HTML inside any markdown construct inert, linking only to URLs it was given', () => {
+    fc.assert(
+      fc.property(
+        fc.array(hostileBlock, { minLength: 1, maxLength: 6 }),
+        fc.constantFrom('', ' ', '\n', '\n\n'),
+        (blocks, joint) => {
+          const text = blocks.join(joint)
+          const root = show(text)
+          expectInert(root)
+          for (const link of root.querySelectorAll('a')) expect(text).toContain(link.getAttribute('href'))
+        },
+      ),
+      { numRuns: 1000 },
+    )
+  })
+
+  it('renders any string at all inert and never throws', () => {
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary', maxLength: 200 }), (text) => {
+        expectInert(show(text))
+      }),
+      { numRuns: 500 },
+    )
+  })
+
   it.each([
     ['stars', 'x' + '*'.repeat(10_000)],
     ['stars between words', 'x ' + '*'.repeat(10_000) + ' y'],

@@ -162,6 +162,60 @@ describe('readSse', () => {
     expect(cancelled).toBe(0)
   })
 
+  /** The WHATWG event-stream algorithm, read straight from the spec over the whole text at once. */
+  function reference(text: string): SseEvent[] {
+    const events: SseEvent[] = []
+    let type = ''
+    let data: string[] | undefined
+    const lines = text.replace(/^\uFEFF/, '').split(/\r\n|\r|\n/)
+    lines.pop() // the unterminated tail is never dispatched
+    for (const line of lines) {
+      if (line === '') {
+        if (data) events.push({ event: type || 'message', data: data.join('\n') })
+        type = ''
+        data = undefined
+        continue
+      }
+      if (line.startsWith(':')) continue
+      const colon = line.indexOf(':')
+      const field = colon === -1 ? line : line.slice(0, colon)
+      const value = colon === -1 ? '' : line.slice(colon + 1).replace(/^ /, '')
+      if (field === 'data') (data ??= []).push(value)
+      else if (field === 'event') type = value
+    }
+    return events
+  }
+
+  it('agrees with the spec on any mix of fields, bare names, comments and blank lines, in any chunking', async () => {
+    const value = fc.string({ unit: fc.constantFrom(':', ' ', 'a', '\uFEFF', 'é', '🙂', '\u0000'), maxLength: 6 })
+    const line = fc.oneof(
+      fc.tuple(fc.constantFrom('data', 'event', 'id', 'retry', 'Data', 'data ', ' data', 'eventx', ''), fc.constantFrom('', ':', ': ', ':  '), value)
+        .map(([field, sep, text]) => field + (sep ? sep + text : '')),
+      fc.constant(''), // a blank line: dispatch
+    )
+    await fc.assert(
+      fc.asyncProperty(
+        fc.boolean(),
+        fc.array(line, { maxLength: 16 }),
+        fc.infiniteStream(fc.constantFrom('\n', '\r', '\r\n')),
+        fc.array(fc.nat(), { maxLength: 16 }),
+        async (bom, lines, endings, cuts) => {
+          let text = bom ? '\uFEFF' : ''
+          for (const each of lines) {
+            const ending = endings.next().value
+            // A blank line's LF right after a CR would make one CRLF ending of the two.
+            text += each + (text.endsWith('\r') && each === '' && ending.startsWith('\n') ? '\r' : ending)
+          }
+          const bytes = encode(text)
+          const points = [0, ...cuts.map((c) => c % (bytes.length + 1)).sort((a, b) => a - b), bytes.length]
+          const chunks = points.slice(1).map((end, i) => bytes.slice(points[i], end))
+          expect(await collect(chunks)).toEqual(reference(text))
+        },
+      ),
+      { numRuns: 500 },
+    )
+  })
+
   it('yields exactly the serialized events for any line endings and any chunking', async () => {
     // Data units lean on the characters that matter: line breaks, colons, spaces, BOM and multi-byte text.
     const unit = fc.oneof(
