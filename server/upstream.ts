@@ -6,6 +6,7 @@ import http from 'node:http'
 import https from 'node:https'
 import { pipeline, type Transform } from 'node:stream'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { urlToHttpOptions } from 'node:url'
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib'
 import type { Config } from './config.ts'
 import { PUBLIC_MODEL } from './chat-request.ts'
@@ -38,6 +39,8 @@ export function createHttpUpstream(upstream: NonNullable<Config['upstream']>): U
   const url = new URL(`${upstream.baseUrl}/chat/completions`)
   const client = url.protocol === 'https:' ? https : http
   const agent = new client.Agent({ keepAlive: true })
+  // Worked out once: turning the URL into request options costs more than the rest of a request's set-up.
+  const target = { ...urlToHttpOptions(url), method: 'POST', agent }
   const headers: Record<string, string> = {
     'content-type': 'application/json',
     accept: 'application/json, text/event-stream',
@@ -49,10 +52,10 @@ export function createHttpUpstream(upstream: NonNullable<Config['upstream']>): U
   return {
     send: (body, signal) =>
       new Promise((resolve, reject) => {
+        if (signal.aborted) return reject(signal.reason)
         const payload = JSON.stringify({ ...body, model: upstream.model })
         const request = client.request(
-          url,
-          { method: 'POST', agent, signal, headers: { ...headers, 'content-length': Buffer.byteLength(payload) } },
+          { ...target, headers: { ...headers, 'content-length': Buffer.byteLength(payload) } },
           (response) => {
             const decode = DECODERS[String(response.headers['content-encoding']).toLowerCase()]
             // pipeline, not pipe: pipe passes no error on, so a reset, a timeout or a visitor leaving
@@ -62,6 +65,11 @@ export function createHttpUpstream(upstream: NonNullable<Config['upstream']>): U
             resolve({ status: response.statusCode ?? 502, body })
           },
         )
+        // By hand rather than the `signal` option, which also watches the request's end with a stream
+        // helper: measurably dearer per request, for nothing more.
+        const abort = () => request.destroy(signal.reason)
+        signal.addEventListener('abort', abort, { once: true })
+        request.once('close', () => signal.removeEventListener('abort', abort))
         request.on('error', reject)
         request.end(payload)
       }),

@@ -29,7 +29,7 @@ export function createUsageRecorder(store: Store, log: Logger, options: { flushM
   let writes = Promise.resolve()
 
   const rowFor = (keyId: string) => {
-    const day = new Date().toISOString().slice(0, 10)
+    const day = utcDay(Date.now())
     const id = `${keyId} ${day}`
     let row = pending.get(id)
     if (!row) {
@@ -83,6 +83,16 @@ export function createUsageRecorder(store: Store, log: Logger, options: { flushM
       return flush()
     },
   }
+}
+
+const DAY_MS = 86_400_000
+let dayCache = { number: Number.NaN, text: '' }
+
+/** The UTC day of a time as YYYY-MM-DD, formatted once a day rather than once a request. */
+function utcDay(ms: number): string {
+  const number = Math.floor(ms / DAY_MS)
+  if (number !== dayCache.number) dayCache = { number, text: new Date(number * DAY_MS).toISOString().slice(0, 10) }
+  return dayCache.text
 }
 
 const addRows = (a: UsageRow, b: UsageRow): UsageRow => ({
