@@ -16,24 +16,12 @@ export async function readJsonBody(req: IncomingMessage, limitBytes: number): Pr
   const declared = Number(req.headers['content-length'] ?? 0)
   if (declared > limitBytes) throw requestTooLarge(limitBytes)
 
-  const chunks: Buffer[] = []
-  let size = 0
-  try {
-    for await (const chunk of req as AsyncIterable<Buffer>) {
-      size += chunk.length
-      if (size > limitBytes) throw requestTooLarge(limitBytes)
-      chunks.push(chunk)
-    }
-  } catch (err) {
-    if (err instanceof HttpError) throw err
-    // The client left, or was cut off for being slow, before sending it all: not a server error to log.
-    throw invalidJson('The request body ended before it was complete')
-  }
-  if (size === 0) throw invalidJson('The request body is empty; send a JSON object')
+  const body = await readBytes(req, limitBytes)
+  if (body.length === 0) throw invalidJson('The request body is empty; send a JSON object')
 
   let text: string
   try {
-    text = STRICT_UTF8.decode(Buffer.concat(chunks, size))
+    text = STRICT_UTF8.decode(body)
   } catch {
     throw invalidJson('The request body is not valid UTF-8')
   }
@@ -42,4 +30,29 @@ export async function readJsonBody(req: IncomingMessage, limitBytes: number): Pr
   } catch {
     throw invalidJson('The request body is not valid JSON')
   }
+}
+
+/**
+ * The body's bytes, read with plain events (an async iterator over the request costs more than the
+ * rest of the read). Past the limit it stops reading and keeps nothing more.
+ */
+function readBytes(req: IncomingMessage, limitBytes: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = []
+    let size = 0
+    const settle = (error?: HttpError) => {
+      req.off('data', onData).off('end', onEnd).off('error', onBroken).off('close', onBroken)
+      if (error) reject(error)
+      else resolve(Buffer.concat(chunks, size))
+    }
+    const onData = (chunk: Buffer) => {
+      size += chunk.length
+      if (size > limitBytes) settle(requestTooLarge(limitBytes))
+      else chunks.push(chunk)
+    }
+    const onEnd = () => settle()
+    // The client left, or was cut off for being slow, before sending it all: not a server error to log.
+    const onBroken = () => settle(invalidJson('The request body ended before it was complete'))
+    req.on('data', onData).on('end', onEnd).on('error', onBroken).on('close', onBroken)
+  })
 }
