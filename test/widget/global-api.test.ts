@@ -271,9 +271,14 @@ describe('the conversation across page loads', () => {
     return w
   }
 
+  const storeOldConversation = () =>
+    localStorage.setItem(
+      `assisters:${API}:${KEY.slice(0, 12)}`,
+      JSON.stringify([{ role: 'user', content: 'Old question' }, { role: 'assistant', content: 'Old answer' }]),
+    )
+
   it('opens with data-open scrolled to the latest message', async () => {
-    const name = `assisters:${API}:${KEY.slice(0, 12)}`
-    localStorage.setItem(name, JSON.stringify([{ role: 'user', content: 'Old question' }, { role: 'assistant', content: 'Old answer' }]))
+    storeOldConversation()
     // happy-dom does no layout: give the log the height a browser would, and none while detached.
     vi.spyOn(HTMLElement.prototype, 'scrollHeight', 'get').mockImplementation(function (this: HTMLElement) {
       return this.isConnected && this.classList.contains('log') ? 900 : 0
@@ -289,6 +294,21 @@ describe('the conversation across page loads', () => {
     const again = startWidget()
     again.assisters.open()
     await until(() => expect(again.bubbles()).toEqual(['Stored question', 'Stored answer']))
+  })
+
+  it('is read from storage when the chat first opens, not at page load', async () => {
+    const w = startWidget()
+    await settle()
+    // Written after the widget mounted: shown only if the opening, not the mount, reads storage.
+    storeOldConversation()
+    w.assisters.open()
+    await until(() => expect(w.bubbles()).toEqual(['Old question', 'Old answer']))
+  })
+
+  it('keeps the stored conversation when send() opens the chat', async () => {
+    storeOldConversation()
+    const w = await converse()
+    expect(w.bubbles()).toEqual(['Old question', 'Old answer', 'Stored question', 'Stored answer'])
   })
 
   it('is stored under the API and key prefix, never the whole key', async () => {
