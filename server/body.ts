@@ -32,11 +32,16 @@ export async function readJsonBody(req: IncomingMessage, limitBytes: number): Pr
   }
 }
 
+// The client left, or was cut off for being slow, before sending it all: not a server error to log.
+const cutShort = () => invalidJson('The request body ended before it was complete')
+
 /**
  * The body's bytes, read with plain events (an async iterator over the request costs more than the
  * rest of the read). Past the limit it stops reading and keeps nothing more.
  */
 function readBytes(req: IncomingMessage, limitBytes: number): Promise<Buffer> {
+  // The client left before the read began (the steps before it may wait on a store): no event will come.
+  if (req.destroyed) return Promise.reject(cutShort())
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = []
     let size = 0
@@ -51,8 +56,7 @@ function readBytes(req: IncomingMessage, limitBytes: number): Promise<Buffer> {
       else chunks.push(chunk)
     }
     const onEnd = () => settle()
-    // The client left, or was cut off for being slow, before sending it all: not a server error to log.
-    const onBroken = () => settle(invalidJson('The request body ended before it was complete'))
+    const onBroken = () => settle(cutShort())
     req.on('data', onData).on('end', onEnd).on('error', onBroken).on('close', onBroken)
   })
 }

@@ -130,6 +130,10 @@ export const rateLimitExceeded = (limit: number, headers: Record<string, string>
 export const serverShuttingDown = () =>
   new HttpError(503, 'api_error', 'server_shutting_down', 'The server is restarting; please try again')
 
+/** RFC 9112 §3.2: an HTTP/1.1 request without Host. */
+export const missingHost = () =>
+  new HttpError(400, 'invalid_request_error', 'bad_request', 'The request has no Host header', undefined, { connection: 'close' })
+
 /** Errors Node's HTTP parser reports before there is a request to answer: raw bytes for the socket. */
 export function rawClientErrorResponse(parserCode: string | undefined): string {
   const [status, reason, message] =

@@ -135,6 +135,9 @@ export function createRelay(options: RelayOptions): Relay {
                 answered = true
                 clearTimeout(ping)
                 res.end('data: [DONE]\n\n')
+                // Now, not when the upstream lets go: a shutdown may cut that tail off.
+                recordUsage(keyId, reported)
+                reported = undefined
                 break
               }
               const text = forwardable(event)

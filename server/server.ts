@@ -10,7 +10,7 @@ import { createAdminHandler } from './admin.ts'
 import { createHandler } from './app.ts'
 import { createAuthenticator } from './authenticate.ts'
 import type { Config } from './config.ts'
-import { HttpError, rawClientErrorResponse, sendError, serverShuttingDown } from './errors.ts'
+import { missingHost, rawClientErrorResponse, sendError, serverShuttingDown } from './errors.ts'
 import type { Logger } from './log.ts'
 import { createManagement } from './management.ts'
 import { createMemoryRateLimiter } from './rate-limit.ts'
@@ -39,9 +39,6 @@ export interface AppServer {
   /** Stops accepting, lets open requests finish (then ends them cleanly), writes usage, closes the store. */
   close(): Promise<void>
 }
-
-const missingHost = () =>
-  new HttpError(400, 'invalid_request_error', 'bad_request', 'The request has no Host header', undefined, { connection: 'close' })
 
 const DEFAULT_WIDGET = fileURLToPath(new URL('../dist/widget.js', import.meta.url))
 

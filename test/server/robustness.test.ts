@@ -16,7 +16,19 @@ import { createHandler } from '../../server/app.ts'
 import { loadConfig } from '../../server/config.ts'
 import { createLogger } from '../../server/log.ts'
 import { createMemoryRateLimiter } from '../../server/rate-limit.ts'
-import { ADMIN_TOKEN, MODEL, ROOT, UPSTREAM_URL, createUpstreamMock, deltaChunk, startServer, startUpstreamDouble, type TestServer } from './harness.ts'
+import {
+  ADMIN_TOKEN,
+  MODEL,
+  ROOT,
+  UPSTREAM_URL,
+  createUpstreamMock,
+  deltaChunk,
+  eventually,
+  resourceCounts,
+  startServer,
+  startUpstreamDouble,
+  type TestServer,
+} from './harness.ts'
 
 const MAX_BODY = 2048
 const HEADERS_MS = 800
@@ -145,23 +157,6 @@ async function createKey(port: number, fields: Record<string, unknown> = {}): Pr
   const key = await request(port, 'POST', `/admin/accounts/${json(account).id}/keys`, admin, JSON.stringify({ name: 'Robust key', ...fields }))
   expect(key.status).toBe(201)
   return { key: json(key).key, id: json(key).id }
-}
-
-const resourceCounts = () => {
-  const counts = { Timeout: 0, TCPSocketWrap: 0 }
-  for (const kind of process.getActiveResourcesInfo()) if (kind in counts) counts[kind as keyof typeof counts]++
-  return counts
-}
-
-/** Polls until `check` holds or `ms` pass; returns its last value. */
-async function eventually<T>(read: () => T, check: (value: T) => boolean, ms = 1000): Promise<T> {
-  const deadline = Date.now() + ms
-  let value = read()
-  while (!check(value) && Date.now() < deadline) {
-    await sleep(20)
-    value = read()
-  }
-  return value
 }
 
 /** A streaming upstream body: the given events spaced out, then [DONE] (or an error part-way). */

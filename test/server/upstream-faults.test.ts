@@ -19,6 +19,7 @@ import {
   eventually,
   resourceCounts,
   sseEvents,
+  usageChunk,
   startServer,
   startUpstreamDouble,
   within,
@@ -80,6 +81,7 @@ type Counts = ReturnType<typeof resourceCounts>
 interface Rig {
   server: TestServer
   key: string
+  accountId: string
   /** The process's timers and sockets with the rig up and idle, before any chat. */
   idle: Counts
   /** Every chat request the upstream received, in order. */
@@ -104,7 +106,14 @@ async function deadPort() {
 // for up to 100 ms after a task event (its updates are throttled), and nothing signals its end.
 let between: Counts
 beforeAll(async () => {
-  await sleep(150)
+  // Two readings 150 ms apart that agree: a loaded machine can keep the reporter's timer longer.
+  let last: Counts | undefined
+  for (let tries = 0; tries < 20; tries++) {
+    await sleep(150)
+    const now = resourceCounts()
+    if (last && now.Timeout === last.Timeout && now.TCPSocketWrap === last.TCPSocketWrap) break
+    last = now
+  }
   between = resourceCounts()
 })
 
@@ -141,7 +150,7 @@ async function startRig(fault: Behaviour | 'nothing listening', options: { pingM
     { headers: { connection: 'close' } },
   )
   onTestFinished(() => server.close())
-  const key = (await server.createKey()).key
+  const { key, accountId } = await server.createKey()
   // The rig's own intervals are counted from here; the admin requests' connections are closing.
   const idle = await eventually(resourceCounts, (counts) => counts.TCPSocketWrap === between.TCPSocketWrap)
   expect(idle.TCPSocketWrap, 'sockets still open with the rig idle').toBe(between.TCPSocketWrap)
@@ -149,6 +158,7 @@ async function startRig(fault: Behaviour | 'nothing listening', options: { pingM
   return {
     server,
     key,
+    accountId,
     idle,
     received,
     chat: (mode) =>
@@ -421,6 +431,19 @@ describe('an upstream that goes silent part-way', () => {
 })
 
 describe('an upstream that holds its stream open after [DONE]', () => {
+  it('records the answer’s usage at [DONE], while the upstream still holds on', async () => {
+    const rig = await startRig((_request, response) => {
+      beginEvents(response)
+      response.write(sseEvents([deltaChunk('done'), usageChunk(11, 13)]))
+    })
+    await within(eventReader(await rig.chat('streamed')).rest(), 3000, 'the answer to end at [DONE]')
+    // Reading usage flushes the server's buffer first; the upstream has not let go yet.
+    const usage = await rig.server.admin('GET', `/admin/accounts/${rig.accountId}/usage`)
+    expect(usage.body.data).toEqual([expect.objectContaining({ requests: 1, prompt_tokens: 11, completion_tokens: 13 })])
+    await within(rig.received[0]!.closed, 1000, 'the relay to let the upstream go')
+    await expectNothingLeft(rig)
+  })
+
   it('finishes the answer at [DONE], sends nothing after it (pings included) and lets the upstream go', async () => {
     const rig = await startRig(
       (_request, response) => {
