@@ -3,31 +3,30 @@
  * build), and what it costs a page in real Chromium: the demo site's home page loaded with and
  * without the embed tag, side by side in the same run, at 1× and 4× CPU throttling, each load in a
  * fresh browser context (a first visit: empty HTTP cache, no V8 code cache, empty localStorage).
+ * This file measures; widget-report.ts turns the measurements into the section's tables and targets.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { availableParallelism, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { brotliCompressSync, constants, gzipSync } from 'node:zlib'
 import type { Browser, BrowserContext, CDPSession, Page } from 'playwright-core'
 import { buildWidget } from '../demo/build-widget.ts'
-import { embedSnippet } from '../demo/site.ts'
+import { demoCsp, embedSnippet, escapeHtml } from '../demo/site.ts'
 import { CHROMIUM, chromiumMissing, launchChromium } from '../test/e2e/browser.ts'
-import { median, ms, ratio, whole, withSpread, type BenchSection, type Target } from './report.ts'
+import { ROOT } from './processes.ts'
+import type { BenchSection } from './report.ts'
+import { widgetReport } from './widget-report.ts'
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const SITE = join(ROOT, 'demo', 'site')
 
 /** CPU throttling rates (CDP Emulation.setCPUThrottlingRate): 1 is this machine's own speed. */
 const RATES = [1, 4] as const
+export type Rate = (typeof RATES)[number]
 const VIEWPORT = { width: 1280, height: 720 }
 /** The launcher's centre: 56 px wide, 20 px from the bottom-right corner (src/styles.css); a scroll bar still leaves it inside. */
 const LAUNCHER_POINT = { x: VIEWPORT.width - 20 - 28, y: VIEWPORT.height - 20 - 28 }
-/** The issue's target for the script time the widget adds to a page load at 1×. */
-const SCRIPT_BUDGET_MS = 10
-const LONG_TASK_MS = 50
 /** Longest wait for any one step in the browser before the section gives up. */
 const STEP_TIMEOUT_MS = 20_000
 /** A well-formed key: the widget renders its launcher without asking the API anything, so none runs. */
@@ -37,17 +36,17 @@ const KEY = 'ask_B3nchW1dget0000000000000000000000000000'
  * The same page three ways: without the widget (the baseline), with the owner's embed tag, and (at
  * 1× only, to split the cost) with the script but no data-key: the bundle evaluated, nothing mounted.
  */
-type Variant = 'blank' | 'widget' | 'script'
+export type Variant = 'blank' | 'widget' | 'script'
 const PATHS: Record<Variant, string> = { blank: '/', widget: '/with-widget', script: '/script-only' }
 
-interface LongTask {
+export interface LongTask {
   duration: number
   /** It overlaps a script run from widget.js (Long Animation Frames attribution). */
   widget: boolean
 }
 
 /** One page load and one click, in one fresh context. Times are ms since the navigation started. */
-interface Run {
+export interface Run {
   /** CDP Performance.getMetrics once the load settled, ms. */
   loadScript: number
   loadTasks: number
@@ -239,7 +238,7 @@ export async function benchWidget(options: { repeats: number }): Promise<BenchSe
     }
     const version = browser.version()
     const machine = { cores: availableParallelism(), load: [loadBefore, loadavg()[0]!] as const }
-    return report(sizes, runs, repeats, (performance.now() - started) / 1000, version, machine)
+    return widgetReport({ sizes, runs, rates: RATES, repeats, seconds: (performance.now() - started) / 1000, version, machine })
   } finally {
     for (const step of cleanup.reverse()) {
       try {
@@ -251,7 +250,8 @@ export async function benchWidget(options: { repeats: number }): Promise<BenchSe
   }
 }
 
-type Runs = Record<(typeof RATES)[number], Record<Variant, Run[]>>
+/** Every repeat's run, by CPU rate and page; the script-only page is loaded at 1× only. */
+export type Runs = Record<Rate, Record<Variant, Run[]>>
 
 /** One fresh context and page: load, settle, read the metrics, click the launcher's spot, wait, read again. */
 async function measure(browser: Browser, url: string, variant: Variant, rate: number): Promise<Run> {
@@ -342,7 +342,7 @@ async function metrics(cdp: CDPSession): Promise<{ script: number; tasks: number
 // ---------------------------------------------------------------------------------------------------
 // Sizes and the pages
 
-interface Size {
+export interface Size {
   raw: number
   gzip: number
   brotli: number
@@ -372,7 +372,7 @@ interface SiteFile {
  */
 function siteFiles(apiOrigin: string): Map<string, SiteFile> {
   const html = 'text/html; charset=utf-8'
-  const csp = ["default-src 'self'", `script-src 'self' ${apiOrigin}`, `connect-src ${apiOrigin}`, "style-src 'self' 'unsafe-inline'", "img-src 'self' data:"].join('; ')
+  const csp = demoCsp(apiOrigin)
   const snippet = embedSnippet(apiOrigin, KEY, {
     'data-title': 'Ask Lumen',
     'data-color': '#0f766e',
@@ -391,10 +391,6 @@ function siteFiles(apiOrigin: string): Map<string, SiteFile> {
   ])
 }
 
-function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (char) => `&#${char.charCodeAt(0)};`)
-}
-
 async function listen(handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<{ server: Server; origin: string }> {
   const server = createServer(handler)
   await new Promise<void>((resolve, reject) => {
@@ -407,137 +403,4 @@ async function listen(handler: (req: IncomingMessage, res: ServerResponse) => vo
 function close(server: Server): Promise<void> {
   server.closeAllConnections()
   return new Promise((resolve) => server.close(() => resolve()))
-}
-
-// ---------------------------------------------------------------------------------------------------
-// The report
-
-const bytes = (value: number) => `${whole(value)} B`
-const count = (value: number) => (Number.isInteger(value) ? String(value) : value.toFixed(1))
-const signedCount = (value: number) => `${value < 0 ? '−' : '+'}${count(Math.abs(value))}`
-const signedMs = (digits: number) => (value: number) => `${value < 0 ? '−' : '+'}${Math.abs(value).toFixed(digits)} ms`
-const inMs = (digits: number) => (value: number) => ms(value, digits)
-
-/** Per repeat: one page's value minus the other's, both loaded in the same repeat. */
-const paired = (values: number[], baseline: number[]) => values.map((value, index) => value - baseline[index]!)
-
-function report(
-  sizes: { widget: Size; page: Size },
-  runs: Runs,
-  repeats: number,
-  seconds: number,
-  version: string,
-  machine: { cores: number; load: readonly [number, number] },
-): BenchSection {
-  const { widget: w, page: p } = sizes
-  const tables: string[][][] = [
-    [
-      ['file', 'bytes', 'gzip -9', 'brotli (q11)'],
-      ['`widget.js`, built fresh', bytes(w.raw), bytes(w.gzip), bytes(w.brotli)],
-      ['the page without it (HTML, CSS, JS, icon)', bytes(p.raw), bytes(p.gzip), bytes(p.brotli)],
-      ['the widget ÷ the page', ratio(w.raw / p.raw), ratio(w.gzip / p.gzip), ratio(w.brotli / p.brotli)],
-    ],
-  ]
-
-  const longTasks = (run: Run) => [...run.longTasksLoad, ...run.longTasksOpen]
-  const longest = (run: Run) => Math.max(0, ...longTasks(run).map((task) => task.duration))
-  for (const rate of RATES) {
-    const { blank, widget } = runs[rate]
-    const row = (name: string, pick: (run: Run) => number, format: (value: number) => string, difference: (value: number) => string) => {
-      const without = blank.map(pick)
-      const withWidget = widget.map(pick)
-      return [name, withSpread(without, format), withSpread(withWidget, format), withSpread(paired(withWidget, without), difference)]
-    }
-    tables.push([
-      [`${rate}× CPU${rate === 1 ? ' (no throttling)' : ' throttling'}`, 'page without the widget', 'page with the widget', 'difference (with − without)'],
-      row('script time (CPU), page load (`ScriptDuration`)', (run) => run.loadScript, inMs(2), signedMs(2)),
-      row('main-thread task time (CPU), page load (`TaskDuration`)', (run) => run.loadTasks, inMs(1), signedMs(1)),
-      row('first contentful paint', (run) => run.fcp, inMs(0), signedMs(0)),
-      row('load event', (run) => run.loadEvent, inMs(1), signedMs(1)),
-      row('visible: the page (first contentful paint) / the launcher (painted)', (run) => run.launcherVisible ?? run.fcp, inMs(1), signedMs(1)),
-      row('click → next frame / composer focused', (run) => run.clickToResult, inMs(1), signedMs(1)),
-      row('click → painted (the next frame after that)', (run) => run.clickToPaint, inMs(1), signedMs(1)),
-      row('script time (CPU), click until painted (`ScriptDuration`)', (run) => run.openScript, inMs(2), signedMs(2)),
-      row('main-thread task time (CPU), click until painted (`TaskDuration`)', (run) => run.openTasks, inMs(1), signedMs(1)),
-      row(`long tasks (≥ ${LONG_TASK_MS} ms), page load`, (run) => run.longTasksLoad.length, count, signedCount),
-      row(`long tasks (≥ ${LONG_TASK_MS} ms), click until painted`, (run) => run.longTasksOpen.length, count, signedCount),
-      row('long tasks running widget.js code (Long Animation Frames)', (run) => longTasks(run).filter((task) => task.widget).length, count, signedCount),
-      row('longest long task (0: none)', longest, inMs(0), signedMs(0)),
-    ])
-  }
-
-  // Where the 1× script time goes: the bundle evaluated alone (no data-key), and the mount on top of it.
-  const one = runs[1]
-  const pick = (variant: Variant, metric: 'loadScript' | 'loadTasks') => one[variant].map((run) => run[metric])
-  const split = (metric: 'loadScript' | 'loadTasks') => ({
-    evaluate: paired(pick('script', metric), pick('blank', metric)),
-    whole: paired(pick('widget', metric), pick('blank', metric)),
-    mount: paired(pick('widget', metric), pick('script', metric)),
-  })
-  const script = split('loadScript')
-  const tasks = split('loadTasks')
-  tables.push([
-    ['at 1× CPU, page load', 'script time added (CPU)', 'main-thread task time added (CPU)'],
-    ['the script tag without `data-key`: the bundle evaluated, nothing mounted', withSpread(script.evaluate, signedMs(2)), withSpread(tasks.evaluate, signedMs(1))],
-    ['the embed tag: evaluated and mounted, launcher rendered', withSpread(script.whole, signedMs(2)), withSpread(tasks.whole, signedMs(1))],
-    ['so mounting costs (embed tag − script tag alone)', withSpread(script.mount, signedMs(2)), withSpread(tasks.mount, signedMs(1))],
-  ])
-
-  const added = median(script.whole)
-  const blankTasks = median(one.blank.map((run) => run.loadTasks))
-  const over = script.whole.filter((value) => value >= SCRIPT_BUDGET_MS).length
-  const targets: Target[] = [
-    {
-      name: `the widget adds under ${SCRIPT_BUDGET_MS} ms of script time to a page load at 1×`,
-      measured:
-        `${withSpread(script.whole, signedMs(2))} of main-thread CPU time, median (range) of ${repeats} paired loads` +
-        (over ? `; ${over} of ${repeats} loads at or above ${SCRIPT_BUDGET_MS} ms` : ''),
-      met: added < SCRIPT_BUDGET_MS,
-      why:
-        `the script tag alone (no \`data-key\`) adds ${signedMs(1)(median(script.evaluate))} and the mount ${signedMs(1)(median(script.mount))} more` +
-        (median(script.evaluate) < median(script.mount)
-          ? `: the ${whole(w.raw)}-byte bundle is parsed off the main thread and its functions compiled only when first called, so the cost ` +
-            `lands in the mount: compiling and running Preact's first render of the launcher, the widget's set-up, the shadow root with ` +
-            `its stylesheet, and the first localStorage read`
-          : '') +
-        `. For scale, this machine spends ${ms(blankTasks, 0)} of main-thread CPU time loading the page without the widget`,
-    },
-  ]
-  for (const rate of RATES) {
-    const { blank, widget } = runs[rate]
-    const loads = widget.length
-    const withAny = widget.filter((run) => longTasks(run).length > 0)
-    const blankWith = blank.filter((run) => longTasks(run).length > 0)
-    const worst = (list: Run[]) => ms(Math.max(0, ...list.map(longest)), 0)
-    const baseline = blankWith.length
-      ? `the page without the widget had one in ${blankWith.length} of ${loads} (longest ${worst(blankWith)})`
-      : 'the page without the widget had none'
-    // The widget's own long tasks, by phase: in how many loads, and the longest.
-    const own = (phase: 'longTasksLoad' | 'longTasksOpen', name: string) => {
-      const durations = widget.map((run) => Math.max(0, ...run[phase].filter((task) => task.widget).map((task) => task.duration)))
-      const hit = durations.filter((duration) => duration > 0)
-      return hit.length ? `${name} in ${hit.length} of ${loads} loads (longest ${ms(Math.max(...hit), 0)})` : ''
-    }
-    const owned = [own('longTasksLoad', 'loading (evaluating the bundle and rendering the launcher, one task)'), own('longTasksOpen', 'opening (rendering the panel and focusing the composer)')].filter(Boolean)
-    targets.push({
-      name: `no long task (≥ ${LONG_TASK_MS} ms) at ${rate}× CPU, loading the page and opening the chat`,
-      measured: withAny.length
-        ? `${withAny.length} of ${loads} loads with the widget had one (longest ${worst(withAny)}); ${baseline}`
-        : `none in ${loads} loads with the widget; ${baseline}`,
-      met: withAny.length === 0,
-      why: owned.length
-        ? `the widget's own code ran in long tasks (Long Animation Frames attribution) while ${owned.join(', and while ')}. ` +
-          `A long task is wall-clock time, so on a busy machine it includes time the main thread waited for a core: set it against the CPU-time rows`
-        : 'none of those long tasks ran widget.js code (Long Animation Frames attribution): the page\'s own work and this shared machine ' +
-          'account for them (a long task is wall-clock time, so on a busy machine it includes time the main thread waited for a core)',
-    })
-  }
-
-  const method = [
-    'The widget is built fresh from the current source (`vite build` with the production config) into a scratch folder; the sizes are of that `widget.js`: gzip at level 9, brotli at quality 11 (as the server sends it). The baseline is the demo site\'s home page: its HTML, stylesheet, script and icon, each compressed alone.',
-    `In Chromium ${version} (headless, driven by playwright-core), two servers on 127.0.0.1 stand for a customer's site and the API origin. The site serves the demo home page under the demo's CSP, identical but for what stands before \`</body>\`: nothing (the baseline), the owner's embed tag (\`async\`, with \`data-key\`, \`data-title\`, \`data-color\` and \`data-starters\`), and, at 1× only, the script tag without \`data-key\` (the bundle evaluated, nothing mounted) to split the cost. The widget asks the API nothing until a message is sent, so no API runs; the other origin serves \`widget.js\` brotli-encoded. Each of ${repeats} repeats loads every page at 1× and at 4× CPU throttling (CDP \`Emulation.setCPUThrottlingRate\`), each load in a fresh browser context (a first visit: empty cache, no code cache, empty storage), rotating which page goes first; one unrecorded warm-up load precedes them. Each figure is the median over the repeats with the range in brackets; a difference is taken per repeat between pages loaded back to back, then its median and range. The 4× figures spread wider than the 1× ones: Chromium throttles by pausing the page's main thread in slices, which lands unevenly on short pieces of work, the more so on a busy machine.`,
-    `Script and task time: CDP \`Performance.getMetrics\` (\`ScriptDuration\`, \`TaskDuration\`, cumulative for the page) in the thread-ticks time domain, i.e. the renderer main thread's CPU time, which other processes on a shared machine inflate far less than wall-clock time (throttling does show in it), read once the load has settled (load event, launcher painted, two more frames and 100 ms) and again after the click. Every other time is wall-clock time, contention included. Long tasks: a \`PerformanceObserver\` for \`longtask\` entries (buffered) installed before any page script; a long task "runs widget.js code" when it overlaps a script run from widget.js that a \`long-animation-frame\` entry names. First contentful paint and the load event come from the page's own performance timeline. The launcher "painted": a \`MutationObserver\` sees it enter the page, then the next animation frame and a message task after it (that frame's paint is done by then), as \`performance.now()\` since the navigation started. Opening: a real mouse click (CDP input events) on the launcher's spot, timed from the click event's own timestamp to the \`focusin\` at which \`document.activeElement\` is the widget and its shadow root's \`activeElement\` the composer, and on to the next painted frame; on the page without the widget the same click lands on the page and is timed to the next painted frame. The section took ${Math.round(seconds)} s on ${machine.cores} cores, with a load average (1 min) of ${machine.load[0].toFixed(1)} when it started and ${machine.load[1].toFixed(1)} when it ended: other work shares the machine, which the wall-clock figures and the long tasks feel most.`,
-  ].join('\n\n')
-
-  return { title: 'The widget', method, tables, targets }
 }

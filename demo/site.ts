@@ -47,9 +47,9 @@ export function embedSnippet(api: string, key: string, attributes: Record<string
   return `<script src="${escapeHtml(api)}/widget.js" data-key="${escapeHtml(key)}"${extra} async></script>`
 }
 
-export async function startDemoSite(options: DemoSiteOptions): Promise<{ url: string; close(): void }> {
-  const { api, keys } = options
-  const csp = [
+/** The pages' Content-Security-Policy: their own origin, plus the widget's script and API calls from `api`. */
+export function demoCsp(api: string): string {
+  return [
     "default-src 'self'",
     `script-src 'self' ${api}`,
     `connect-src ${api}`,
@@ -57,6 +57,11 @@ export async function startDemoSite(options: DemoSiteOptions): Promise<{ url: st
     "style-src 'self' 'unsafe-inline'",
     "img-src 'self' data:",
   ].join('; ')
+}
+
+export async function startDemoSite(options: DemoSiteOptions): Promise<{ url: string; close(): void }> {
+  const { api, keys } = options
+  const csp = demoCsp(api)
 
   // Filled once the port is known: the refused page shows the site's own origin.
   let bodies = new Map<string, Buffer>()
@@ -125,6 +130,7 @@ export function displayHost(host: string): string {
   return host.includes(':') ? `[${host}]` : host
 }
 
-function escapeHtml(text: string): string {
+/** Text made safe for HTML content and double- or single-quoted attribute values. */
+export function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (char) => `&#${char.charCodeAt(0)};`)
 }
