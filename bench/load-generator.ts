@@ -19,6 +19,8 @@ export interface LoadOptions {
 
 export interface LoadResult {
   requests: number
+  /** Every answer, warm-up included (to divide the server's CPU time by). */
+  allRequests: number
   perSecond: number
   p50Ms: number
   p99Ms: number
@@ -60,6 +62,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   const latencies: number[] = []
   const statuses: Record<string, number> = {}
   let errors = 0
+  let allRequests = 0
   const started = performance.now()
   const measureFrom = started + options.warmupMs
   const stopAt = measureFrom + options.durationMs
@@ -80,15 +83,17 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
         if (!answer) return
         const now = performance.now()
         pending = pending.subarray(answer.length)
-        if (sentAt >= measureFrom && now <= stopAt) {
-          latencies.push(now - sentAt)
-          statuses[answer.status] = (statuses[answer.status] ?? 0) + 1
-        }
+        allRequests++
+        // Every status counts, warm-up included: a failure in the first second must not go unseen.
+        statuses[answer.status] = (statuses[answer.status] ?? 0) + 1
+        if (sentAt >= measureFrom && sentAt < stopAt) latencies.push(now - sentAt)
         if (now < stopAt) send()
-        else socket.end(resolve)
+        else socket.end()
       })
-      socket.on('error', () => {
-        errors++
+      // Any end before the run's own (a reset, or the server closing the connection) is an error.
+      socket.on('error', () => {})
+      socket.on('close', () => {
+        if (performance.now() < stopAt) errors++
         resolve()
       })
     })
@@ -97,6 +102,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   latencies.sort((a, b) => a - b)
   return {
     requests: latencies.length,
+    allRequests,
     perSecond: latencies.length / (options.durationMs / 1000),
     p50Ms: quantile(latencies, 0.5),
     p99Ms: quantile(latencies, 0.99),

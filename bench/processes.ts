@@ -59,14 +59,24 @@ export function startProcess(
   }
 }
 
-/** Runs a part to completion and parses the one JSON line it prints. */
-export function runJson<T>(script: string, input: unknown, core?: string): Promise<T> {
-  const { file, args } = command(core, script, [JSON.stringify(input)])
+/** Runs a part to completion (killed after `deadlineMs`) and parses the one JSON line it prints. */
+export function runJson<T>(script: string, input: unknown, options: { core?: string; deadlineMs: number }): Promise<T> {
+  const { file, args } = command(options.core, script, [JSON.stringify(input)])
   return new Promise((resolve, reject) => {
     const child = spawn(file, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] })
+    const deadline = setTimeout(() => child.kill('SIGKILL'), options.deadlineMs)
     let out = ''
     child.stdout.on('data', (data) => (out += data))
-    child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`${script} exited with ${code}`))))
+    // 'close', not 'exit': only then has all of its output been read.
+    child.on('close', (code, signal) => {
+      clearTimeout(deadline)
+      if (code !== 0) return reject(new Error(`${script} ${signal === 'SIGKILL' ? `ran past ${options.deadlineMs} ms` : `exited with ${code}`}`))
+      try {
+        resolve(JSON.parse(out))
+      } catch {
+        reject(new Error(`${script} printed no JSON: ${out.slice(0, 200)}`))
+      }
+    })
   })
 }
 
@@ -95,6 +105,14 @@ export async function listening(port: number, child: ChildProcess) {
     await sleep(50)
   }
   throw new Error(`nothing listening on ${port} after 20 s`)
+}
+
+/** CPU time (user + system, every thread) a process has used so far, in seconds, from /proc. */
+export function cpuSeconds(pid: number): number {
+  // The fields after the command name, which sits in brackets and may hold spaces.
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
+  // utime and stime (fields 14 and 15 of the whole line) in clock ticks: 100 a second on Linux.
+  return (Number(fields[11]) + Number(fields[12])) / 100
 }
 
 /** Resident memory of a process, in bytes, from /proc. */

@@ -1,14 +1,13 @@
 /**
  * Sections 1 and 2: what the relay costs. The same requests go straight to a mock upstream,
  * through a minimal pass-through proxy (the floor for any Node relay), and through our server with
- * every check on; repeats are interleaved so drift hits all three alike.
+ * every check on. Repeats are interleaved, in a rotating order, so drift hits all three alike.
  */
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { setTimeout as sleep } from 'node:timers/promises'
 import type { LoadOptions, LoadResult } from './load-generator.ts'
-import { CORES, freePort, listening, pinningNote, residentBytes, runJson, startProcess, type Started } from './processes.ts'
+import { CORES, cpuSeconds, freePort, listening, pinningNote, residentBytes, runJson, startProcess, type Started } from './processes.ts'
 import { median, megabytes, ms, ratio, whole, withSpread, type BenchSection } from './report.ts'
 import type { StreamOptions, StreamResult } from './stream-client.ts'
 
@@ -21,8 +20,8 @@ const LABEL: Record<Target, string> = { direct: 'upstream direct', passthrough: 
 
 interface Stack {
   urls: Record<Target, string>
-  ourPid: number
-  proxyPid: number
+  /** The process each target's requests land on first (for direct: the upstream it talks to). */
+  pids: Record<Target, number>
   /** A fresh key on a fresh account, so no run ever meets the rate limit left by another. */
   freshKey(): Promise<string>
   close(): Promise<void>
@@ -30,7 +29,7 @@ interface Stack {
 
 async function startStack(): Promise<Stack> {
   const folder = mkdtempSync(join(tmpdir(), 'assisters-bench-'))
-  const [upstreamPort, proxyPort, ourPort] = await Promise.all([freePort(), freePort(), freePort()])
+  const [directPort, upstreamPort, proxyPort, ourPort] = await Promise.all([freePort(), freePort(), freePort(), freePort()])
   const started: Started[] = []
   const start = (script: string, args: string[], options: Parameters<typeof startProcess>[2]) => {
     const part = startProcess(script, args, options)
@@ -42,6 +41,9 @@ async function startStack(): Promise<Stack> {
     rmSync(folder, { recursive: true, force: true })
   }
   try {
+    // Requests straight to an upstream get one on the core under test, away from the load generator;
+    // the proxy and our server relay to one on the driver's core, away from themselves.
+    const direct = start('bench/mock-upstream.ts', [String(directPort)], { core: CORES?.underTest })
     const upstream = start('bench/mock-upstream.ts', [String(upstreamPort)], { core: CORES?.driver })
     const proxy = start('bench/passthrough-proxy.ts', [String(proxyPort), `http://127.0.0.1:${upstreamPort}`], {
       core: CORES?.underTest,
@@ -60,7 +62,12 @@ async function startStack(): Promise<Stack> {
         ADMIN_TOKEN,
       },
     })
-    await Promise.all([listening(upstreamPort, upstream.child), listening(proxyPort, proxy.child), listening(ourPort, ours.child)])
+    await Promise.all([
+      listening(directPort, direct.child),
+      listening(upstreamPort, upstream.child),
+      listening(proxyPort, proxy.child),
+      listening(ourPort, ours.child),
+    ])
     const api = `http://127.0.0.1:${ourPort}`
     const admin = async (path: string, body: unknown) => {
       const response = await fetch(`${api}${path}`, {
@@ -73,12 +80,11 @@ async function startStack(): Promise<Stack> {
     }
     return {
       urls: {
-        direct: `http://127.0.0.1:${upstreamPort}/v1/chat/completions`,
+        direct: `http://127.0.0.1:${directPort}/v1/chat/completions`,
         passthrough: `http://127.0.0.1:${proxyPort}/v1/chat/completions`,
         ours: `${api}/v1/chat/completions`,
       },
-      ourPid: ours.child.pid!,
-      proxyPid: proxy.child.pid!,
+      pids: { direct: direct.child.pid!, passthrough: proxy.child.pid!, ours: ours.child.pid! },
       async freshKey() {
         const account = await admin('/admin/accounts', { name: 'Bench' })
         const key = await admin(`/admin/accounts/${account.id}/keys`, {
@@ -117,11 +123,13 @@ export interface RelayOptions {
 
 export async function benchRelay(options: RelayOptions): Promise<BenchSection[]> {
   const stack = await startStack()
+  let overhead: BenchSection
   try {
-    return [await relayOverhead(stack, options), await manyStreams(stack, options)]
+    overhead = await relayOverhead(stack, options)
   } finally {
     await stack.close()
   }
+  return [overhead, await manyStreams(options)]
 }
 
 type ByTarget<R> = Record<Target, R[]>
@@ -133,17 +141,26 @@ const paired = <R>(results: ByTarget<R>, read: (result: R) => number, combine: (
 const perRepeatRatio = (ours: number, floor: number) => ours / floor
 const perRepeatDifference = (ours: number, floor: number) => ours - floor
 
+/** The targets in a different order each repeat, so none always runs first (or last). */
+const rotated = <T>(items: T[], by: number) => items.map((_, i) => items[(i + by) % items.length]!)
+
+interface Measured extends LoadResult {
+  /** CPU time (user + system) of the process under test per answer, warm-up included. */
+  cpuMicros: number
+}
+
 async function relayOverhead(stack: Stack, options: RelayOptions): Promise<BenchSection> {
   const EVENTS = 20
-  const plain = [1, 16, 128].map((connections) => ({ connections, results: byTarget<LoadResult>() }))
+  const plain = [1, 16, 128].map((connections) => ({ connections, results: byTarget<Measured>() }))
   const streamed = [
     { concurrency: 1, streamsPerClient: 100, results: byTarget<StreamResult>() },
     { concurrency: 100, streamsPerClient: 5, results: byTarget<StreamResult>() },
   ]
+  const deadlineMs = (options.seconds + 30) * 1000
 
   for (let repeat = 0; repeat < options.repeats; repeat++) {
     for (const { connections, results } of plain) {
-      for (const target of TARGETS) {
+      for (const target of rotated(TARGETS, repeat)) {
         const load: LoadOptions = {
           url: stack.urls[target],
           method: 'POST',
@@ -153,13 +170,15 @@ async function relayOverhead(stack: Stack, options: RelayOptions): Promise<Bench
           warmupMs: 1000,
           durationMs: options.seconds * 1000,
         }
-        const result = await runJson<LoadResult>('bench/load-generator.ts', load, CORES?.driver)
+        const cpuBefore = cpuSeconds(stack.pids[target])
+        const result = await runJson<LoadResult>('bench/load-generator.ts', load, { core: CORES?.driver, deadlineMs })
+        const cpuMicros = ((cpuSeconds(stack.pids[target]) - cpuBefore) * 1e6) / result.allRequests
         allOk(target, `at concurrency ${connections}`, result)
-        results[target].push(result)
+        results[target].push({ ...result, cpuMicros })
       }
     }
     for (const { concurrency, streamsPerClient, results } of streamed) {
-      for (const target of TARGETS) {
+      for (const target of rotated(TARGETS, repeat)) {
         const stream: StreamOptions = {
           url: stack.urls[target],
           headers: headersFor(await stack.freshKey()),
@@ -167,24 +186,28 @@ async function relayOverhead(stack: Stack, options: RelayOptions): Promise<Bench
           events: EVENTS,
           concurrency,
           streamsPerClient,
+          warmUp: true,
         }
-        const result = await runJson<StreamResult>('bench/stream-client.ts', stream, CORES?.driver)
+        const result = await runJson<StreamResult>('bench/stream-client.ts', stream, { core: CORES?.driver, deadlineMs })
         if (result.broken) throw new Error(`${LABEL[target]}: ${result.broken} of ${result.streams} streams lost or reordered events`)
         results[target].push(result)
       }
     }
   }
 
-  const perSecond = (r: LoadResult) => r.perSecond
-  const p50 = (r: LoadResult) => r.p50Ms
+  const perSecond = (r: Measured) => r.perSecond
+  const p50 = (r: Measured) => r.p50Ms
+  const cpu = (r: Measured) => r.cpuMicros
   const firstEvent = (r: StreamResult) => r.firstEventP50Ms
-  const medianOf = <R>(results: R[], read: (result: R) => number) => median(results.map(read))
+  const spread = <R>(results: R[], read: (result: R) => number, format: (value: number) => string) =>
+    withSpread(results.map(read), format)
+  const micros = (value: number) => `${whole(value)} µs`
 
   const throughput = [
     ['concurrency', ...TARGETS.map((t) => `${LABEL[t]} req/s`), 'Assisters ÷ pass-through'],
     ...plain.map(({ connections, results }) => [
       String(connections),
-      ...TARGETS.map((t) => withSpread(results[t].map(perSecond), whole)),
+      ...TARGETS.map((t) => spread(results[t], perSecond, whole)),
       withSpread(paired(results, perSecond, perRepeatRatio), ratio),
     ]),
   ]
@@ -192,15 +215,23 @@ async function relayOverhead(stack: Stack, options: RelayOptions): Promise<Bench
     ['concurrency', ...TARGETS.map((t) => `${LABEL[t]} p50 / p99`), 'Assisters − pass-through, p50'],
     ...plain.map(({ connections, results }) => [
       String(connections),
-      ...TARGETS.map((t) => `${ms(medianOf(results[t], p50))} / ${ms(medianOf(results[t], (r) => r.p99Ms))}`),
+      ...TARGETS.map((t) => `${spread(results[t], p50, (v) => ms(v))} / ${spread(results[t], (r) => r.p99Ms, (v) => ms(v))}`),
       withSpread(paired(results, p50, perRepeatDifference), (v) => ms(v)),
+    ]),
+  ]
+  const cpuTable = [
+    ['concurrency', ...TARGETS.map((t) => `${LABEL[t]}, CPU per request`), 'Assisters ÷ pass-through'],
+    ...plain.map(({ connections, results }) => [
+      String(connections),
+      ...TARGETS.map((t) => spread(results[t], cpu, micros)),
+      withSpread(paired(results, cpu, perRepeatRatio), ratio),
     ]),
   ]
   const streams = [
     ['streams', ...TARGETS.map((t) => `${LABEL[t]} first event / end, p50`), 'Assisters − pass-through, first event p50'],
     ...streamed.map(({ concurrency, streamsPerClient, results }) => [
       `${concurrency} at a time, ${concurrency * streamsPerClient} in all`,
-      ...TARGETS.map((t) => `${ms(medianOf(results[t], firstEvent))} / ${ms(medianOf(results[t], (r) => r.totalP50Ms))}`),
+      ...TARGETS.map((t) => `${spread(results[t], firstEvent, (v) => ms(v))} / ${spread(results[t], (r) => r.totalP50Ms, (v) => ms(v))}`),
       withSpread(paired(results, firstEvent, perRepeatDifference), (v) => ms(v)),
     ]),
   ]
@@ -208,6 +239,11 @@ async function relayOverhead(stack: Stack, options: RelayOptions): Promise<Bench
   const worstRatio = Math.min(...plain.map(({ results }) => median(paired(results, perSecond, perRepeatRatio))))
   const worstP50 = Math.max(...plain.map(({ results }) => median(paired(results, p50, perRepeatDifference))))
   const worstFirstEvent = Math.max(...streamed.map(({ results }) => median(paired(results, firstEvent, perRepeatDifference))))
+  const cpuRatio = median(plain.flatMap(({ results }) => paired(results, cpu, perRepeatRatio)))
+  const heldBack =
+    `Our server spends ${ratio(cpuRatio)} the pass-through’s CPU time per request (median over all runs): ` +
+    'the key lookup, origin check, rate limit, body parse and policy, the upstream JSON re-read for usage and model name, ' +
+    'usage accounting and a log line per request each cost a few microseconds, and no single one dominates a profile'
   return {
     title: 'Relay overhead',
     method:
@@ -217,72 +253,106 @@ async function relayOverhead(stack: Stack, options: RelayOptions): Promise<Bench
       'origin, a rate limit high enough never to refuse, usage accounting, one JSON log line per request to a file). ' +
       `Non-streaming: closed-loop keep-alive connections (\`bench/load-generator.ts\`, raw sockets, latency in microseconds), ` +
       `1 s warm-up, then ${options.seconds} s measured; every answer must be a 200. ` +
-      'Streaming: each stream is checked event by event (all numbered pieces, in order, then `[DONE]`), and timed to its first event and its end. ' +
-      `${pinningNote} Medians of ${options.repeats} interleaved repeats, (min–max) in brackets; a ratio or difference is taken within each repeat, then the median.`,
-    tables: [throughput, latency, streams],
+      'CPU per request is the user + system time of the process under test (for "upstream direct", the upstream itself) from /proc, ' +
+      'divided by every answer it gave in the run, warm-up included: unlike requests per second, it does not depend on the load generator keeping up. ' +
+      'Streaming: each client first opens one uncounted stream; every stream is checked event by event (all numbered pieces, in order, then `[DONE]`, nothing else), ' +
+      `and timed to its first event and its end. ${pinningNote} Medians of ${options.repeats} repeats, (min–max) in brackets; ` +
+      'a ratio or difference is taken within each repeat, then the median.',
+    tables: [throughput, latency, cpuTable, streams],
     targets: [
       {
         name: 'at least 0.8× the pass-through’s requests per second',
         measured: `${ratio(worstRatio)} at the worst concurrency`,
         met: worstRatio >= 0.8,
+        why: heldBack,
       },
-      { name: 'p50 within 0.2 ms of the pass-through’s', measured: `${ms(worstP50)} more at the worst concurrency`, met: worstP50 <= 0.2 },
+      {
+        name: 'p50 within 0.2 ms of the pass-through’s',
+        measured: `${ms(worstP50)} more at the worst concurrency`,
+        met: worstP50 <= 0.2,
+        why: 'At concurrency 1 the difference is the extra work of one request; above it, requests queue behind that work on the one core',
+      },
       {
         name: 'time to first event within 2 ms of the pass-through’s',
         measured: `${ms(worstFirstEvent)} more at the worst concurrency`,
         met: worstFirstEvent <= 2,
+        why: 'With 100 streams at once the first events queue behind the other streams’ work on the one core',
       },
     ],
   }
 }
 
-async function manyStreams(stack: Stack, options: RelayOptions): Promise<BenchSection> {
+async function manyStreams(options: RelayOptions): Promise<BenchSection> {
   const EVENTS = 200
   const GAP_MS = 50
-  const targets = [
-    { target: 'passthrough' as const, pid: stack.proxyPid, runs: [] as { result: StreamResult; growth: number }[] },
-    { target: 'ours' as const, pid: stack.ourPid, runs: [] as { result: StreamResult; growth: number }[] },
-  ]
+  const targets: ('passthrough' | 'ours')[] = ['passthrough', 'ours']
+  const runs: Record<'passthrough' | 'ours', { result: StreamResult; growth: number }[]> = { passthrough: [], ours: [] }
   for (let repeat = 0; repeat < options.repeats; repeat++) {
-    for (const { target, pid, runs } of targets) {
-      const before = residentBytes(pid)
-      let peak = before
-      const sampler = setInterval(() => (peak = Math.max(peak, residentBytes(pid))), 100)
-      const stream: StreamOptions = {
-        url: stack.urls[target],
-        headers: headersFor(await stack.freshKey()),
-        body: chatBody(`events=${EVENTS} gap=${GAP_MS}`, true),
-        events: EVENTS,
-        concurrency: options.manyStreams,
-        streamsPerClient: 1,
+    // A fresh stack each repeat: memory an earlier run left behind would hide this run's growth.
+    const stack = await startStack()
+    try {
+      for (const target of rotated(targets, repeat)) {
+        const pid = stack.pids[target]
+        const headers = headersFor(await stack.freshKey())
+        // A few quick streams first: the growth measured is the streams', not the first requests' compiled code.
+        const warmUp: StreamOptions = {
+          url: stack.urls[target],
+          headers,
+          body: chatBody('events=20 gap=0', true),
+          events: 20,
+          concurrency: 10,
+          streamsPerClient: 10,
+          warmUp: false,
+        }
+        await runJson<StreamResult>('bench/stream-client.ts', warmUp, { core: CORES?.driver, deadlineMs: 60_000 })
+        const before = residentBytes(pid)
+        let peak = before
+        const sampler = setInterval(() => (peak = Math.max(peak, residentBytes(pid))), 100)
+        try {
+          const stream: StreamOptions = {
+            url: stack.urls[target],
+            headers,
+            body: chatBody(`events=${EVENTS} gap=${GAP_MS}`, true),
+            events: EVENTS,
+            concurrency: options.manyStreams,
+            streamsPerClient: 1,
+            warmUp: false,
+          }
+          const result = await runJson<StreamResult>('bench/stream-client.ts', stream, {
+            core: CORES?.driver,
+            deadlineMs: EVENTS * GAP_MS + 60_000,
+          })
+          runs[target].push({ result, growth: peak - before })
+        } finally {
+          clearInterval(sampler)
+        }
       }
-      const result = await runJson<StreamResult>('bench/stream-client.ts', stream, CORES?.driver)
-      clearInterval(sampler)
-      runs.push({ result, growth: peak - before })
-      // Let the closed connections go before the next run measures its own starting point.
-      await sleep(1000)
+    } finally {
+      await stack.close()
     }
   }
-  const [floor, ours] = targets as [(typeof targets)[0], (typeof targets)[0]]
+  const [floor, ours] = [runs.passthrough, runs.ours]
   const table = [
     ['', 'streams complete, every event in order', 'end of stream p50 / p99', 'peak RSS growth'],
-    ...targets.map(({ target, runs }) => [
+    ...targets.map((target) => [
       LABEL[target],
-      `${withSpread(runs.map((r) => r.result.streams - r.result.broken), whole)} of ${whole(options.manyStreams)}`,
-      `${ms(median(runs.map((r) => r.result.totalP50Ms)), 0)} / ${ms(median(runs.map((r) => r.result.totalP99Ms)), 0)}`,
-      withSpread(runs.map((r) => r.growth), megabytes),
+      `${withSpread(runs[target].map((r) => r.result.streams - r.result.broken), whole)} of ${whole(options.manyStreams)}`,
+      `${withSpread(runs[target].map((r) => r.result.totalP50Ms), (v) => ms(v, 0))} / ${withSpread(runs[target].map((r) => r.result.totalP99Ms), (v) => ms(v, 0))}`,
+      withSpread(runs[target].map((r) => r.growth), megabytes),
     ]),
     // A difference, not a ratio: the proxy's growth can be next to nothing, which makes any ratio meaningless.
-    ['Assisters − pass-through', '', '', withSpread(ours.runs.map((r, i) => r.growth - floor.runs[i]!.growth), megabytes)],
+    ['Assisters − pass-through', '', '', withSpread(ours.map((r, i) => r.growth - floor[i]!.growth), megabytes)],
   ]
-  const complete = ours.runs.every((r) => r.result.broken === 0)
-  const growth = median(ours.runs.map((r) => r.growth))
+  const complete = ours.every((r) => r.result.broken === 0)
+  const worstGrowth = Math.max(...ours.map((r) => r.growth))
   return {
     title: 'Many slow streams',
     method:
       `${whole(options.manyStreams)} streams at once, each ${EVENTS} events ${GAP_MS} ms apart (${(EVENTS * GAP_MS) / 1000} s at the least), ` +
-      'through the pass-through proxy and through our server, every event checked. Resident memory of the process under test ' +
-      `is sampled every 100 ms from /proc; growth is the peak minus the value just before the run. ${options.repeats} interleaved repeats.`,
+      'through the pass-through proxy and through our server, every event checked, on a freshly started stack each repeat, ' +
+      'after 100 quick streams to warm it up. ' +
+      'Resident memory of the process under test is sampled every 100 ms from /proc; growth is the peak minus the value just before the run. ' +
+      `${options.repeats} repeats; the target is judged on the largest growth.`,
     tables: [table],
     targets: [
       {
@@ -290,7 +360,7 @@ async function manyStreams(stack: Stack, options: RelayOptions): Promise<BenchSe
         measured: complete ? 'all, in every repeat' : 'some streams broke',
         met: complete,
       },
-      { name: 'peak RSS growth under 80 MB', measured: megabytes(growth), met: growth < 80 * 1024 * 1024 },
+      { name: 'peak RSS growth under 80 MB', measured: `${megabytes(worstGrowth)} at the most`, met: worstGrowth < 80 * 1024 * 1024 },
     ],
   }
 }

@@ -15,6 +15,7 @@ export interface StreamOptions {
   events: number
   concurrency: number
   streamsPerClient: number
+  warmUp: boolean
 }
 
 export interface StreamResult {
@@ -47,17 +48,14 @@ function oneStream(options: StreamOptions) {
         while ((end = pending.indexOf('\n\n')) >= 0) {
           const event = pending.slice(0, end)
           pending = pending.slice(end + 2)
-          if (!event.startsWith('data: ')) continue // a keep-alive comment
+          if (event.startsWith(':')) continue // a keep-alive comment
           if (!firstEventMs) firstEventMs = performance.now() - started
-          const data = event.slice(6)
-          if (done) broken = true
-          else if (data === '[DONE]') done = true
-          else {
-            const content = JSON.parse(data).choices?.[0]?.delta?.content
-            if (content === undefined) continue // the usage chunk
-            if (content !== `${next} `) broken = true
-            next++
-          }
+          // Exactly `data: <the next numbered piece>`, then `data: [DONE]`, and nothing else: no
+          // usage chunk (the client does not ask for one), no error event, nothing after [DONE].
+          if (done || !event.startsWith('data: ')) broken = true
+          else if (event === 'data: [DONE]') done = true
+          else if (contentOf(event.slice(6)) === `${next} `) next++
+          else broken = true
         }
       })
       response.on('end', () => {
@@ -71,11 +69,21 @@ function oneStream(options: StreamOptions) {
   })
 }
 
+function contentOf(data: string): unknown {
+  try {
+    return JSON.parse(data).choices?.[0]?.delta?.content
+  } catch {
+    return undefined
+  }
+}
+
 export async function runStreams(options: StreamOptions): Promise<StreamResult> {
   const firstEvents: number[] = []
   const totals: number[] = []
   let broken = 0
   const client = async () => {
+    // One stream first, not counted: it opens the client's connection and grows the relay's upstream pool.
+    if (options.warmUp) await oneStream(options)
     for (let i = 0; i < options.streamsPerClient; i++) {
       const timing = await oneStream(options)
       if (!timing) broken++
