@@ -211,6 +211,13 @@ function expectLoggedOnce(rig: Rig) {
   expect(notable).toEqual([expect.objectContaining({ level: 'warn', msg: expect.stringMatching(/^upstream /) })])
 }
 
+/** After a fault: nothing left behind, the next answer served normally, and the fault logged once. */
+async function expectRecovered(rig: Rig, mode: Mode) {
+  await expectNothingLeft(rig)
+  await expectKeepsServing(rig, mode)
+  expectLoggedOnce(rig)
+}
+
 /** A JSON error answer: the contract's status and whole body, with none of the upstream's headers or words. */
 async function expectErrorAnswer(response: Response, error: ContractError) {
   expect(response.status).toBe(error.status)
@@ -240,9 +247,7 @@ describe('nothing listening at the upstream address', () => {
   it.each(MODES)('answers 502 upstream_error to a %s request, and serves once the upstream is up', async (mode) => {
     const rig = await startRig('nothing listening')
     await expectErrorAnswer(await rig.chat(mode), UPSTREAM_ERROR)
-    await expectNothingLeft(rig)
-    await expectKeepsServing(rig, mode)
-    expectLoggedOnce(rig)
+    await expectRecovered(rig, mode)
   })
 })
 
@@ -255,9 +260,7 @@ describe('an upstream that accepts but never answers', () => {
     expect(performance.now() - began).toBeGreaterThanOrEqual(TIMEOUT_MS - 20)
     expect(performance.now() - began).toBeLessThan(TIMEOUT_MS + 1000)
     await within(rig.received[0]!.closed, 1000, 'the relay to hang up on the upstream')
-    await expectNothingLeft(rig)
-    await expectKeepsServing(rig, mode)
-    expectLoggedOnce(rig)
+    await expectRecovered(rig, mode)
   })
 })
 
@@ -275,9 +278,7 @@ describe('an upstream connection reset part-way', () => {
     expect(contentOf(await events.next())).toBe('two')
     reset.resolve()
     await expectCutOff(events, [], UPSTREAM_ERROR)
-    await expectNothingLeft(rig)
-    await expectKeepsServing(rig, 'streamed')
-    expectLoggedOnce(rig)
+    await expectRecovered(rig, 'streamed')
   })
 
   it('answers a non-streamed request 502 upstream_error when the reset cuts its JSON short', async () => {
@@ -287,9 +288,7 @@ describe('an upstream connection reset part-way', () => {
       response.write(json.slice(0, json.length / 2), () => request.socket.resetAndDestroy())
     })
     await expectErrorAnswer(await rig.chat('non-streamed'), UPSTREAM_ERROR)
-    await expectNothingLeft(rig)
-    await expectKeepsServing(rig, 'non-streamed')
-    expectLoggedOnce(rig)
+    await expectRecovered(rig, 'non-streamed')
   })
 })
 
@@ -315,9 +314,7 @@ describe('a gzip-compressed stream', () => {
     reset.resolve()
     await expectCutOff(events, [], error)
     await within(rig.received[0]!.closed, 1000, 'the upstream exchange to be over')
-    await expectNothingLeft(rig)
-    await expectKeepsServing(rig, 'streamed')
-    expectLoggedOnce(rig)
+    await expectRecovered(rig, 'streamed')
   })
 })
 
@@ -328,9 +325,7 @@ describe('upstream error statuses', () => {
       response.end(leakyError(request))
     })
     await expectErrorAnswer(await rig.chat(mode), UPSTREAM_ERROR)
-    await expectNothingLeft(rig)
-    await expectKeepsServing(rig, mode)
-    expectLoggedOnce(rig)
+    await expectRecovered(rig, mode)
     // Not vacuous: the upstream's body, key and all, did reach the logs, redacted.
     expect(rig.server.logs.join('')).toContain('Incorrect API key provided: Bearer [redacted]')
   })
@@ -342,9 +337,7 @@ describe('upstream error statuses', () => {
     })
     // The upstream's limit is not this key's: passing its 429 or Retry-After on would misinform the visitor.
     await expectErrorAnswer(await rig.chat(mode), UPSTREAM_ERROR)
-    await expectNothingLeft(rig)
-    await expectKeepsServing(rig, mode)
-    expectLoggedOnce(rig)
+    await expectRecovered(rig, mode)
   })
 })
 
@@ -358,18 +351,14 @@ describe('an upstream body that is not JSON', () => {
   it('answers a non-streamed request 502 upstream_error', async () => {
     const rig = await startRig(answerHtml)
     await expectErrorAnswer(await rig.chat('non-streamed'), UPSTREAM_ERROR)
-    await expectNothingLeft(rig)
-    await expectKeepsServing(rig, 'non-streamed')
-    expectLoggedOnce(rig)
+    await expectRecovered(rig, 'non-streamed')
   })
 
   it('ends a streamed request with only an upstream_error event, never the HTML', async () => {
     const rig = await startRig(answerHtml)
     // A 200 from the upstream starts our stream; what follows is no event at all.
     await expectCutOff(await streamOf(await rig.chat('streamed')), [], UPSTREAM_ERROR)
-    await expectNothingLeft(rig)
-    await expectKeepsServing(rig, 'streamed')
-    expectLoggedOnce(rig)
+    await expectRecovered(rig, 'streamed')
   })
 })
 
@@ -380,9 +369,7 @@ describe('an upstream that ends early', () => {
       response.end(frames('one', 'two'))
     })
     await expectCutOff(await streamOf(await rig.chat('streamed')), ['one', 'two'], UPSTREAM_ERROR)
-    await expectNothingLeft(rig)
-    await expectKeepsServing(rig, 'streamed')
-    expectLoggedOnce(rig)
+    await expectRecovered(rig, 'streamed')
   })
 
   it('answers a non-streamed request whose JSON ends half-way 502 upstream_error', async () => {
@@ -392,9 +379,7 @@ describe('an upstream that ends early', () => {
       response.end(json.slice(0, json.length / 2))
     })
     await expectErrorAnswer(await rig.chat('non-streamed'), UPSTREAM_ERROR)
-    await expectNothingLeft(rig)
-    await expectKeepsServing(rig, 'non-streamed')
-    expectLoggedOnce(rig)
+    await expectRecovered(rig, 'non-streamed')
   })
 })
 
@@ -411,9 +396,7 @@ describe('an upstream that goes silent part-way', () => {
     await expectCutOff(events, [], UPSTREAM_TIMEOUT)
     expect(performance.now() - silent).toBeGreaterThanOrEqual(TIMEOUT_MS - 50)
     await within(rig.received[0]!.closed, 1000, 'the relay to hang up on the upstream')
-    await expectNothingLeft(rig)
-    await expectKeepsServing(rig, 'streamed')
-    expectLoggedOnce(rig)
+    await expectRecovered(rig, 'streamed')
   })
 
   it('answers a non-streamed request 504 upstream_timeout when its JSON stops half-way', async () => {
@@ -424,9 +407,7 @@ describe('an upstream that goes silent part-way', () => {
     })
     await expectErrorAnswer(await rig.chat('non-streamed'), UPSTREAM_TIMEOUT)
     await within(rig.received[0]!.closed, 1000, 'the relay to hang up on the upstream')
-    await expectNothingLeft(rig)
-    await expectKeepsServing(rig, 'non-streamed')
-    expectLoggedOnce(rig)
+    await expectRecovered(rig, 'non-streamed')
   })
 })
 
