@@ -36,8 +36,8 @@ export async function readJsonBody(req: IncomingMessage, limitBytes: number): Pr
 const cutShort = () => invalidJson('The request body ended before it was complete')
 
 /**
- * The body's bytes, read with plain events (an async iterator over the request costs more than the
- * rest of the read). Past the limit it stops reading and keeps nothing more.
+ * The body's bytes, read with plain events rather than an async iterator (which sets up promises
+ * and stream-end tracking per request). Past the limit it stops reading and keeps nothing more.
  */
 function readBytes(req: IncomingMessage, limitBytes: number): Promise<Buffer> {
   // The client left before the read began (the steps before it may wait on a store): no event will come.
