@@ -31,7 +31,8 @@ export function createEventSplitter(maxEventChars = 1024 * 1024) {
     buffer += text.replace(/\r\n?/g, '\n')
     let end: number
     while ((end = buffer.indexOf('\n\n')) !== -1) {
-      const block = buffer.slice(0, end)
+      // A run of three or more line endings leaves blank lines at the front of the next block.
+      const block = buffer.slice(0, end).replace(/^\n+/, '')
       buffer = buffer.slice(end + 2)
       if (block) yield toEvent(block)
     }
@@ -41,8 +42,9 @@ export function createEventSplitter(maxEventChars = 1024 * 1024) {
 
 function toEvent(block: string): RawEvent {
   const lines = block.split('\n')
+  // A `data` line without a colon is a data field with an empty value (the SSE spec's field parsing).
   const data = lines
-    .filter((line) => line.startsWith('data:'))
+    .filter((line) => line === 'data' || line.startsWith('data:'))
     .map((line) => line.slice(line.startsWith('data: ') ? 6 : 5))
   return { text: block, data: data.length ? data.join('\n') : undefined }
 }

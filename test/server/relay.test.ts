@@ -252,6 +252,10 @@ describe('mid-stream failure', () => {
       () => sseEvents([deltaChunk('partial')], { done: false }) + `event: error\ndata: "${upstreamSecret}"\n\ndata: [DONE]\n\n`,
     ],
     [
+      'the upstream sends an event of type error whose data line has no colon',
+      () => sseEvents([deltaChunk('partial')], { done: false }) + 'event: error\ndata\n\ndata: [DONE]\n\n',
+    ],
+    [
       'the upstream sends an event that never ends (over 1 MiB)',
       () => sseEvents([deltaChunk('partial')], { done: false }) + 'data: ' + 'x'.repeat(1_100_000),
     ],
