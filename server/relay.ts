@@ -35,6 +35,7 @@ const MAX_JSON_CHARS = 8 * 1024 * 1024
 const USAGE = /"usage"\s*:\s*\{/
 const ERROR_DATA = /^\s*\{\s*"error"\s*:/
 const ERROR_EVENT = /^event:\s*error\s*$/m
+const EVENT_STREAM = /^\s*text\/event-stream\s*(;|$)/i
 // The answer's own `"model": "…"`. Model text cannot match: inside a JSON string every quote is escaped.
 const MODEL_FIELD = /("model"\s*:\s*)"(?:[^"\\]|\\.)*"/
 
@@ -188,6 +189,13 @@ export function createRelay(options: RelayOptions): Relay {
         let detail = ''
         for await (const piece of pieces(answer)) if ((detail += piece).length > 500) break
         throw fail('upstream answered an error', { status: answer.status, body: detail.slice(0, 500) })
+      }
+      // Checked before our stream begins: then the visitor gets a 502 ("could not answer"), not a 200
+      // stream cut off at once. A declared type only; an upstream that names none is taken at its word.
+      if (chat.stream && answer.contentType !== undefined && !EVENT_STREAM.test(answer.contentType)) {
+        const error = fail('upstream answered a stream request with something else', { contentType: answer.contentType })
+        abort.abort(error)
+        throw error
       }
       await (chat.stream ? sendEvents(answer) : sendAnswer(answer))
     } catch (err) {

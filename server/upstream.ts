@@ -14,6 +14,8 @@ import { PUBLIC_MODEL } from './chat-request.ts'
 /** An upstream's answer: its status and its body, piece by piece as it arrives. */
 export interface UpstreamAnswer {
   status: number
+  /** As the upstream declared it; undefined when it declared none. */
+  contentType?: string
   body: AsyncIterable<Uint8Array> | Iterable<Uint8Array>
 }
 
@@ -62,7 +64,7 @@ export function createHttpUpstream(upstream: NonNullable<Config['upstream']>): U
             // (each destroys `response`) left the decoder's reader, the relay, waiting forever. The error
             // reaches that reader through the decoder, so the callback has nothing left to do.
             const body = decode ? pipeline(response, decode(), () => {}) : response
-            resolve({ status: response.statusCode ?? 502, body })
+            resolve({ status: response.statusCode ?? 502, contentType: response.headers['content-type'], body })
           },
         )
         // By hand rather than the `signal` option, which also sets up a stream-end watcher per request:

@@ -354,10 +354,18 @@ describe('an upstream body that is not JSON', () => {
     await expectRecovered(rig, 'non-streamed')
   })
 
-  it('ends a streamed request with only an upstream_error event, never the HTML', async () => {
+  it('answers a streamed request 502 upstream_error too, before any stream begins', async () => {
     const rig = await startRig(answerHtml)
-    // A 200 from the upstream starts our stream; what follows is no event at all.
-    await expectCutOff(await streamOf(await rig.chat('streamed')), [], UPSTREAM_ERROR)
+    await expectErrorAnswer(await rig.chat('streamed'), UPSTREAM_ERROR)
+    await expectRecovered(rig, 'streamed')
+  })
+
+  it('answers a streamed request 502 upstream_error when the upstream answers it with JSON', async () => {
+    const rig = await startRig((_request, response) => {
+      response.writeHead(200, { 'content-type': 'application/json' })
+      response.end(JSON.stringify(completion('not a stream')))
+    })
+    await expectErrorAnswer(await rig.chat('streamed'), UPSTREAM_ERROR)
     await expectRecovered(rig, 'streamed')
   })
 })
