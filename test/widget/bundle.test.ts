@@ -35,6 +35,10 @@ describe('dist/widget.js', () => {
     expect(gzip).toBeLessThanOrEqual(GZIP_BUDGET)
   })
 
+  it('opens with V8’s compile hint, so Chromium compiles its functions off the main thread while it streams in', () => {
+    expect(code.startsWith('//# allFunctionsCalledOnLoad\n')).toBe(true)
+  })
+
   it('is a classic script that leaks no globals besides window.Assisters', () => {
     expect(code).not.toMatch(/^\s*(import|export)\s/m)
     const window = new Window({ url: 'https://shop.example/', settings: { enableJavaScriptEvaluation: true, suppressInsecureJavaScriptEnvironmentWarning: true } })
