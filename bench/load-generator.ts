@@ -48,7 +48,7 @@ function answerLength(buffer: Buffer): { length: number; status: number } | unde
   throw new Error(`an answer with neither Content-Length nor chunked encoding: ${head}`)
 }
 
-export async function runLoad(options: LoadOptions): Promise<LoadResult> {
+async function runLoad(options: LoadOptions): Promise<LoadResult> {
   const url = new URL(options.url)
   const body = Buffer.from(options.body)
   const head = [

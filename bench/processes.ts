@@ -25,7 +25,7 @@ function hasTaskset() {
 export const CORES = availableParallelism() >= 2 && hasTaskset() ? { underTest: '0', driver: '1' } : undefined
 
 export const pinningNote = CORES
-  ? 'The process under test runs on core 0 (`taskset -c 0`); the load generator and the mock upstream on core 1.'
+  ? 'The process under test (for the direct baseline, a mock upstream of its own) runs on core 0 (`taskset -c 0`); the load generator and the relayed-to mock upstream on core 1.'
   : 'This machine has one core or no `taskset`: nothing is pinned, so the load generator competes with the server.'
 
 /** `node --import tsx <script> ...args`, pinned to a core when possible. */

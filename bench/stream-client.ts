@@ -77,7 +77,7 @@ function contentOf(data: string): unknown {
   }
 }
 
-export async function runStreams(options: StreamOptions): Promise<StreamResult> {
+async function runStreams(options: StreamOptions): Promise<StreamResult> {
   const firstEvents: number[] = []
   const totals: number[] = []
   let broken = 0

@@ -9,6 +9,9 @@ const HISTORY_TURNS = 20
 export interface ActionDeps {
   stream: (messages: ChatTurn[], signal: AbortSignal) => AsyncIterable<string>
   save: (turns: ChatTurn[]) => void
+  /** The stored conversation: read at the first opening, so a page load where nobody opens the chat
+   * never pays for the browser's first localStorage access (a few ms of main-thread time in Chromium). */
+  load: () => ChatTurn[]
   emit: Emit
 }
 
@@ -16,8 +19,9 @@ export interface ActionDeps {
  * The only code that writes chat state: sending, stopping, retrying, resetting, opening and closing.
  * No batch(): components re-render on Preact's next tick anyway, and no effect reads a half-made state.
  */
-export function createActions(state: ChatState, { stream, save, emit }: ActionDeps) {
+export function createActions(state: ChatState, { stream, save, load, emit }: ActionDeps) {
   const { messages, status, error, waitSeconds, isOpen, unread } = state
+  let restored = false
   let controller: AbortController | null = null
   let countdown: ReturnType<typeof setInterval> | undefined
 
@@ -76,6 +80,10 @@ export function createActions(state: ChatState, { stream, save, emit }: ActionDe
 
   function setOpen(open: boolean): void {
     if (isOpen.value === open) return
+    if (open && !restored) {
+      restored = true
+      messages.value = load().map(toMessage)
+    }
     isOpen.value = open
     if (open) unread.value = false
     emit(open ? 'open' : 'close', undefined)

@@ -20,8 +20,8 @@ export function toMessage(turn: ChatTurn): Message {
 }
 
 /** Creates the widget's state: signals and derived values only, no I/O. */
-export function createChatState(history: ChatTurn[] = []) {
-  const messages = signal<Message[]>(history.map(toMessage))
+export function createChatState() {
+  const messages = signal<Message[]>([])
   const status = signal<Status>('idle')
   const error = signal<WidgetError | null>(null)
   /** Seconds left before a rate-limited visitor may send again. */
