@@ -16,12 +16,14 @@ export interface RateDecision {
   retryAfterMs: number
 }
 
-/** A limiter behind which the in-memory one can later be swapped for a shared (Redis) one. */
+/** A limiter: the in-memory one here, or the shared one in Redis (rate-limit-redis.ts). */
 export interface RateLimiter {
   /** Admits or refuses one request for `id` under `limit` requests per rolling 60 s. Refused requests do not count. */
   hit(id: string, limit: number): Promise<RateDecision>
-  /** Stops any housekeeping timer. */
-  close(): void
+  /** Resolves when the limiter can answer now (for /readyz); rejects, with a reason, when it cannot. */
+  ping(): Promise<void>
+  /** Stops any housekeeping timer and lets go of connections. */
+  close(): Promise<void>
 }
 
 /** One id's admissions still inside the window, as a ring buffer. */
@@ -97,7 +99,8 @@ export function createMemoryRateLimiter(
         retryAfterMs: allowed ? 0 : Math.ceil(windowMs - (t - at(w, 0))),
       })
     },
-    close() {
+    ping: () => Promise.resolve(),
+    async close() {
       clearInterval(sweep)
     },
   }

@@ -100,7 +100,7 @@ export function createAppServer(config: Config, options: AppServerOptions): AppS
     for (const res of open) sendError(res, serverShuttingDown(), log)
     server.closeAllConnections()
     upstream.close()
-    limiter.close()
+    await limiter.close()
     await usage.close()
     await store.close()
   }

@@ -131,6 +131,9 @@ export function openSqliteStore(path: string): Store {
     async usage(accountId) {
       return statements.usage.all(accountId)
     },
+    async ping() {
+      db.prepare('SELECT 1').get()
+    },
     async close() {
       if (db.open) db.close()
     },

@@ -71,5 +71,7 @@ export interface Store {
   /** Adds usage deltas and moves last_used_at forward, in one transaction. */
   addUsage(rows: UsageRow[], lastUsed: ReadonlyMap<string, string>): Promise<void>
   usage(accountId: string): Promise<UsageRow[]>
+  /** Resolves when the store answers a trivial query (for /readyz); rejects when it cannot. */
+  ping(): Promise<void>
   close(): Promise<void>
 }
