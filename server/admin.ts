@@ -49,15 +49,24 @@ async function readBody(req: IncomingMessage): Promise<unknown> {
 const invalidAdminToken = () =>
   new HttpError(401, 'invalid_request_error', 'invalid_api_key', 'Invalid admin token')
 
-/** A handler for every path under /admin/. */
-export function createAdminHandler(management: Management, adminToken: string | undefined) {
+/**
+ * Throws unless the request carries the admin token: 404 when there is none (the admin routes do
+ * not exist), 401 for a wrong one. Guards /admin/ and /metrics.
+ */
+export function createAdminGuard(adminToken: string | undefined) {
   // Compare digests in constant time, so response timing says nothing about the token.
   const expected = adminToken && digest(adminToken)
-
-  return async function handleAdmin(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
+  return function requireAdmin(req: IncomingMessage): void {
     if (!expected) throw notFound()
     const token = bearerToken(req.headersDistinct.authorization)
     if (!token || !timingSafeEqual(digest(token), expected)) throw invalidAdminToken()
+  }
+}
+
+/** A handler for every path under /admin/. */
+export function createAdminHandler(management: Management, requireAdmin: (req: IncomingMessage) => void) {
+  return async function handleAdmin(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
+    requireAdmin(req)
 
     const matching = ROUTES.filter((route) => route.pattern.test(path))
     if (matching.length === 0) throw notFound()

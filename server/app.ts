@@ -11,6 +11,7 @@ import type { Config } from './config.ts'
 import { answerPreflight, applyCors } from './cors.ts'
 import { methodNotAllowed, notFound, originNotAllowed, rateLimitExceeded, sendError } from './errors.ts'
 import type { Logger } from './log.ts'
+import type { Metrics } from './metrics.ts'
 import { rateLimitHeaders, type RateLimiter } from './rate-limit.ts'
 import type { Relay } from './relay.ts'
 import { sendJson } from './respond.ts'
@@ -22,7 +23,16 @@ export interface HandlerDeps {
   relay: Relay
   serveWidget(req: IncomingMessage, res: ServerResponse): Promise<void>
   handleAdmin(req: IncomingMessage, res: ServerResponse, path: string): Promise<void>
+  handleMetrics(req: IncomingMessage, res: ServerResponse): Promise<void>
+  /** Each dependency /readyz reports on, by name ('database', 'redis'), as ok or not. */
+  readiness(): Promise<Readiness>
+  metrics: Metrics
   log: Logger
+}
+
+export interface Readiness {
+  ready: boolean
+  checks: Record<string, 'ok' | 'unavailable'>
 }
 
 /** What a route learns that the access log wants. */
@@ -38,7 +48,7 @@ const MODELS = {
 }
 
 export function createHandler(deps: HandlerDeps) {
-  const { config, authenticate, limiter, relay, log } = deps
+  const { config, authenticate, limiter, relay, metrics, log } = deps
 
   /** Checks 1 to 4: a live key, used from an origin it allows, within its rate limit. */
   const authorize = async (req: IncomingMessage, res: ServerResponse, context: Context) => {
@@ -47,6 +57,7 @@ export function createHandler(deps: HandlerDeps) {
     if (!key.origins.allows(req.headersDistinct.origin)) throw originNotAllowed()
     const limit = key.record.rate_limit_rpm ?? config.rateLimitRpm
     const decision = await limiter.hit(key.record.id, limit)
+    metrics.limiterDecision(decision.allowed)
     const headers = rateLimitHeaders(decision)
     if (!decision.allowed) throw rateLimitExceeded(limit, headers)
     for (const [name, value] of Object.entries(headers)) res.setHeader(name, value)
@@ -64,7 +75,12 @@ export function createHandler(deps: HandlerDeps) {
     sendJson(res, 200, MODELS)
   }
 
+  // Liveness: the process answers. Readiness: it can serve, so a load balancer may send it traffic.
   const healthz: Route = async (_req, res) => sendJson(res, 200, { status: 'ok' })
+  const readyz: Route = async (_req, res) => {
+    const { ready, checks } = await deps.readiness()
+    sendJson(res, ready ? 200 : 503, { status: ready ? 'ok' : 'unavailable', checks }, { 'cache-control': 'no-store' })
+  }
 
   // Public routes by path, then by method; HEAD rides along with GET.
   const routes: Record<string, Partial<Record<string, Route>>> = {
@@ -72,7 +88,12 @@ export function createHandler(deps: HandlerDeps) {
     '/v1/models': { GET: models },
     '/widget.js': { GET: deps.serveWidget },
     '/healthz': { GET: healthz },
+    '/readyz': { GET: readyz },
   }
+
+  /** The metrics label for a path: a route, never the raw path (which would grow without bound). */
+  const routeLabel = (path: string) =>
+    path in routes || path === '/metrics' ? path : path.startsWith('/admin/') ? '/admin' : 'unmatched'
 
   return async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const started = performance.now()
@@ -90,9 +111,11 @@ export function createHandler(deps: HandlerDeps) {
         keyId: context.keyId,
         finished: res.writableFinished,
       })
+      metrics.request(routeLabel(path), req.method ?? '', res.statusCode)
     })
     try {
       if (path.startsWith('/admin/')) return await deps.handleAdmin(req, res, path)
+      if (path === '/metrics') return await deps.handleMetrics(req, res)
       applyCors(req, res)
       const methods = routes[path]
       if (!methods) throw notFound()

@@ -2,6 +2,7 @@
  * The server's configuration, read from the environment once at start-up. A bad value throws a
  * ConfigError whose message is one line naming the variable.
  */
+import { availableParallelism } from 'node:os'
 
 export class ConfigError extends Error {
   override name = 'ConfigError'
@@ -18,6 +19,10 @@ export interface Config {
   rateLimitRpm: number
   /** Unset: the admin API answers 404. */
   adminToken: string | undefined
+  /** Processes sharing the port (node:cluster); 1 runs the server in this process. */
+  workers: number
+  /** Unset: metrics only at GET /metrics on the API port, behind the admin token. */
+  metrics: { host: string; port: number } | undefined
   /** Server-side policy on chat requests. */
   limits: {
     maxBodyBytes: number
@@ -33,14 +38,19 @@ type Env = Record<string, string | undefined>
 export function loadConfig(env: Env): Config {
   const read = reader(env)
   const upstreamBaseUrl = read('UPSTREAM_BASE_URL')
+  const port = portFrom(env, 'PORT', 8787)
+  const metricsPort = read('METRICS_PORT') === undefined ? undefined : integer(read, 'METRICS_PORT', 0, 1, 65535)
+  if (metricsPort !== undefined && metricsPort === port) throw new ConfigError('METRICS_PORT must differ from PORT')
   return {
-    port: portFrom(env, 'PORT', 8787),
+    port,
     host: read('HOST') ?? '127.0.0.1',
     database: databaseFrom(read('DATABASE_URL') ?? 'sqlite:data/assisters.db'),
     upstream: upstreamBaseUrl === undefined ? undefined : upstreamFrom(upstreamBaseUrl, read),
     upstreamTimeoutMs: integer(read, 'UPSTREAM_TIMEOUT_MS', 60_000, 1, 600_000),
     rateLimitRpm: integer(read, 'RATE_LIMIT_RPM', 60, 1, 100_000),
     adminToken: adminTokenFrom(read('ADMIN_TOKEN')),
+    workers: workersFrom(read('WORKERS')),
+    metrics: metricsPort === undefined ? undefined : { host: read('METRICS_HOST') ?? '127.0.0.1', port: metricsPort },
     limits: {
       maxBodyBytes: integer(read, 'MAX_BODY_BYTES', 1_048_576, 1024, 16_777_216),
       maxMessages: integer(read, 'MAX_MESSAGES', 50, 1, 1000),
@@ -101,6 +111,16 @@ function upstreamFrom(raw: string, read: (name: string) => string | undefined): 
   const model = read('UPSTREAM_MODEL')
   if (model === undefined) throw new ConfigError('UPSTREAM_MODEL must be set when UPSTREAM_BASE_URL is')
   return { baseUrl: url.href.replace(/\/+$/, ''), apiKey: read('UPSTREAM_API_KEY'), model }
+}
+
+/** A count, or `auto` for one per core. */
+function workersFrom(raw: string | undefined): number {
+  if (raw === undefined) return 1
+  if (raw === 'auto') return availableParallelism()
+  if (!/^\d+$/.test(raw) || Number(raw) < 1 || Number(raw) > 256) {
+    throw new ConfigError(`WORKERS must be a whole number from 1 to 256, or auto, got '${raw.slice(0, 40)}'`)
+  }
+  return Number(raw)
 }
 
 /** ADMIN_TOKEN's rule: at least 16 characters, no spaces (the demo holds its saved token to it too). */

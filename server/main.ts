@@ -1,9 +1,13 @@
 /**
  * The production entry point (`npm run serve`): configuration from the environment only, then
- * serve until SIGTERM or SIGINT, and shut down gracefully.
+ * serve until SIGTERM or SIGINT, and shut down gracefully. With WORKERS > 1 this process is the
+ * primary of a cluster (cluster.ts) and each worker runs the code below.
  */
-import { ConfigError, loadConfig } from './config.ts'
-import { createLogger } from './log.ts'
+import cluster from 'node:cluster'
+import { runPrimary } from './cluster.ts'
+import { ConfigError, loadConfig, type Config } from './config.ts'
+import { createLogger, type Logger } from './log.ts'
+import { listenForScrapes } from './metrics-endpoint.ts'
 import { createAppServer } from './server.ts'
 
 let config
@@ -19,32 +23,49 @@ const log = createLogger({ secrets: [config.upstream?.apiKey ?? '', config.admin
 // A stray rejection is a bug to log, never a reason to drop every open conversation.
 process.on('unhandledRejection', (err) => log.error('unhandled rejection', { err }))
 
-let app
 try {
-  app = createAppServer(config, { log })
-  const url = await app.listen()
-  log.info('listening', {
-    url,
-    upstream: config.upstream ? new URL(config.upstream.baseUrl).host : 'built-in demo responder',
-    database: config.database.path,
-    admin: config.adminToken ? 'enabled' : 'disabled',
-  })
+  await (config.workers > 1 && cluster.isPrimary ? runPrimary(config, log) : serve(config, log))
 } catch (err) {
   console.error(`assisters: could not start: ${(err as Error).message}`)
-  await app?.close()
   process.exit(1)
 }
 
-for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-  process.once(signal, async () => {
-    log.info('shutting down', { signal })
+/** One server in this process; under WORKERS the primary announces the URL, not each worker. */
+async function serve(config: Config, log: Logger) {
+  const app = createAppServer(config, { log })
+  let scrapes: Awaited<ReturnType<typeof listenForScrapes>> | undefined
+  try {
+    const url = await app.listen()
+    if (config.metrics && !cluster.isWorker) scrapes = await listenForScrapes(app.scrapeMetrics, config.metrics, log)
+    if (!cluster.isWorker) {
+      log.info('listening', {
+        url,
+        upstream: config.upstream ? new URL(config.upstream.baseUrl).host : 'built-in demo responder',
+        database: config.database.path,
+        admin: config.adminToken ? 'enabled' : 'disabled',
+        ...(scrapes && { metrics: scrapes.url }),
+      })
+    }
+  } catch (err) {
+    await app.close()
+    throw err
+  }
+
+  let stopping = false
+  const stop = async (why: string) => {
+    if (stopping) return
+    stopping = true
+    log.info('shutting down', { signal: why, ...(cluster.isWorker && { pid: process.pid }) })
     try {
-      await app.close()
-      log.info('stopped')
+      await Promise.all([app.close(), scrapes?.close()])
+      if (!cluster.isWorker) log.info('stopped')
       process.exit(0)
     } catch (err) {
       log.error('shutdown failed', { err })
       process.exit(1)
     }
-  })
+  }
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => void stop(signal))
+  // A worker whose primary is gone has no one to replace it or stop it: drain and leave.
+  if (cluster.isWorker) process.once('disconnect', () => void stop('primary gone'))
 }

@@ -9,6 +9,7 @@ import { StringDecoder } from 'node:string_decoder'
 import { PUBLIC_MODEL, type ChatRequest } from './chat-request.ts'
 import { upstreamError, upstreamTimeout } from './errors.ts'
 import type { Logger } from './log.ts'
+import type { Metrics } from './metrics.ts'
 import { sendJson } from './respond.ts'
 import { createEventSplitter, EventTooLarge, type RawEvent } from './sse-events.ts'
 import type { Upstream, UpstreamAnswer } from './upstream.ts'
@@ -21,6 +22,7 @@ export interface RelayOptions {
   /** How often a silent stream gets a `: ping` comment. */
   pingMs?: number
   usage: UsageRecorder
+  metrics: Metrics
   log: Logger
 }
 
@@ -43,7 +45,7 @@ const MODEL_FIELD = /("model"\s*:\s*)"(?:[^"\\]|\\.)*"/
 const withPublicModel = (json: string) => json.replace(MODEL_FIELD, `$1"${PUBLIC_MODEL}"`)
 
 export function createRelay(options: RelayOptions): Relay {
-  const { upstream, timeoutMs, usage, log } = options
+  const { upstream, timeoutMs, usage, metrics, log } = options
   const pingMs = options.pingMs ?? 15_000
 
   return async function relay(res, chat, keyId) {
@@ -64,6 +66,13 @@ export function createRelay(options: RelayOptions): Relay {
     let reported: unknown
     // Set at [DONE]: the relay reads on only to give the upstream connection back to the pool.
     let answered = false
+    const started = performance.now()
+    const seconds = () => (performance.now() - started) / 1000
+    let firstByteSent = false
+    const noteFirstByte = () => {
+      if (!firstByteSent) metrics.firstByte(chat.stream, seconds())
+      firstByteSent = true
+    }
 
     // Upstream failures are logged here, once, with what only the server should see.
     const fail = (why: string, detail?: unknown) => {
@@ -71,9 +80,11 @@ export function createRelay(options: RelayOptions): Relay {
       if (answered) return ALREADY_ANSWERED
       if (signal.reason === TIMED_OUT) {
         log.warn('upstream timed out', { keyId, timeoutMs })
+        metrics.upstreamFailure('timeout')
         return upstreamTimeout()
       }
       log.warn(why, { keyId, detail: detail instanceof Error ? detail.message : detail })
+      metrics.upstreamFailure('error')
       return upstreamError()
     }
 
@@ -106,7 +117,9 @@ export function createRelay(options: RelayOptions): Relay {
       }
       if (typeof parsed !== 'object' || parsed === null) throw fail('upstream answered JSON that is not an object', text.slice(0, 100))
       reported = (parsed as { usage?: unknown }).usage
+      noteFirstByte()
       sendJson(res, 200, withPublicModel(text))
+      metrics.relayed(false, seconds())
     }
 
     async function sendEvents(answer: UpstreamAnswer) {
@@ -116,6 +129,7 @@ export function createRelay(options: RelayOptions): Relay {
         'x-accel-buffering': 'no',
       })
       res.flushHeaders()
+      const streamClosed = metrics.streamOpened()
       let ping: NodeJS.Timeout | undefined
       const schedulePing = () => {
         clearTimeout(ping)
@@ -136,6 +150,8 @@ export function createRelay(options: RelayOptions): Relay {
                 answered = true
                 clearTimeout(ping)
                 res.end('data: [DONE]\n\n')
+                streamClosed()
+                metrics.relayed(true, seconds())
                 // Now, not when the upstream lets go: a shutdown may cut that tail off.
                 recordUsage(keyId, reported)
                 reported = undefined
@@ -144,6 +160,7 @@ export function createRelay(options: RelayOptions): Relay {
               const text = forwardable(event)
               if (text === undefined) continue
               schedulePing()
+              noteFirstByte()
               if (!res.write(text + '\n\n')) await drained(res, signal)
             }
           } catch (err) {
@@ -153,6 +170,7 @@ export function createRelay(options: RelayOptions): Relay {
         if (!answered) throw fail('upstream stream ended without [DONE]')
       } finally {
         clearTimeout(ping)
+        streamClosed()
       }
     }
 

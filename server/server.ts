@@ -6,16 +6,19 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { fileURLToPath } from 'node:url'
-import { createAdminHandler } from './admin.ts'
-import { createHandler } from './app.ts'
+import { createAdminGuard, createAdminHandler } from './admin.ts'
+import { createHandler, type Readiness } from './app.ts'
 import { createAuthenticator } from './authenticate.ts'
 import type { Config } from './config.ts'
 import { missingHost, rawClientErrorResponse, sendError, serverShuttingDown } from './errors.ts'
 import type { Logger } from './log.ts'
 import { createManagement } from './management.ts'
+import { sendMetrics } from './metrics-endpoint.ts'
+import { createMetrics, metricsSource, type Metrics, type MetricsSource } from './metrics.ts'
 import { createMemoryRateLimiter } from './rate-limit.ts'
 import { createRelay } from './relay.ts'
 import { openSqliteStore } from './store/sqlite.ts'
+import { StoreConflict, type Store } from './store/store.ts'
 import { createDemoUpstream, createHttpUpstream, type Upstream } from './upstream.ts'
 import { createUsageRecorder } from './usage.ts'
 import { createWidgetAsset } from './widget-asset.ts'
@@ -38,24 +41,44 @@ export interface AppServer {
   listen(): Promise<string>
   /** Stops accepting, lets open requests finish (then ends them cleanly), writes usage, closes the store. */
   close(): Promise<void>
+  /** The text of a Prometheus scrape (every worker's, under WORKERS), for a METRICS_PORT server. */
+  scrapeMetrics: MetricsSource
 }
+
+// A dependency that has not answered /readyz's question in this long counts as unavailable.
+const READINESS_DEADLINE_MS = 2_000
 
 const DEFAULT_WIDGET = fileURLToPath(new URL('../dist/widget.js', import.meta.url))
 
 export function createAppServer(config: Config, options: AppServerOptions): AppServer {
   const { log } = options
-  const store = openSqliteStore(config.database.path)
+  const metrics = createMetrics()
+  const scrapeMetrics = metricsSource(metrics)
+  const store = countingFailures(openSqliteStore(config.database.path), metrics)
   const limiter = createMemoryRateLimiter()
   const usage = createUsageRecorder(store, log, { flushMs: options.usageFlushMs })
   const management = createManagement({ store, defaultRpm: config.rateLimitRpm, flushUsage: usage.flush })
   const upstream = options.upstream ?? (config.upstream ? createHttpUpstream(config.upstream) : createDemoUpstream())
+  const requireAdmin = createAdminGuard(config.adminToken)
+  const readiness = async (): Promise<Readiness> => {
+    const probes: Record<string, Promise<void>> = { database: store.ping() }
+    const checks: Readiness['checks'] = {}
+    for (const [name, probe] of Object.entries(probes)) checks[name] = (await answersWithin(probe, READINESS_DEADLINE_MS)) ? 'ok' : 'unavailable'
+    return { ready: Object.values(checks).every((check) => check === 'ok'), checks }
+  }
   const handle = createHandler({
     config,
     authenticate: createAuthenticator(store),
     limiter,
-    relay: createRelay({ upstream, timeoutMs: config.upstreamTimeoutMs, pingMs: options.pingMs, usage, log }),
+    relay: createRelay({ upstream, timeoutMs: config.upstreamTimeoutMs, pingMs: options.pingMs, usage, metrics, log }),
     serveWidget: createWidgetAsset(options.widgetPath ?? DEFAULT_WIDGET),
-    handleAdmin: createAdminHandler(management, config.adminToken),
+    handleAdmin: createAdminHandler(management, requireAdmin),
+    async handleMetrics(req, res) {
+      requireAdmin(req)
+      await sendMetrics(req, res, scrapeMetrics)
+    },
+    readiness,
+    metrics,
     log,
   })
 
@@ -116,5 +139,32 @@ export function createAppServer(config: Config, options: AppServerOptions): AppS
         })
       }),
     close: () => (closing ??= shutDown(options.graceMs ?? 10_000)),
+    scrapeMetrics,
   }
+}
+
+/** True when the promise settles successfully within `ms`. */
+async function answersWithin(probe: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined
+  const late = new Promise<false>((resolve) => (timer = setTimeout(resolve, ms, false)))
+  try {
+    return await Promise.race([probe.then(() => true, () => false), late])
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+/** The store, with every failed call (other than a refusal by the rules) counted in the metrics. */
+function countingFailures(store: Store, metrics: Metrics): Store {
+  return new Proxy(store, {
+    get(target, name, receiver) {
+      const value = Reflect.get(target, name, receiver)
+      if (typeof value !== 'function') return value
+      return (...args: unknown[]) =>
+        (value as (...a: unknown[]) => Promise<unknown>).apply(target, args).catch((err: unknown) => {
+          if (!(err instanceof StoreConflict)) metrics.storeError()
+          throw err
+        })
+    },
+  })
 }

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os'
 import { describe, expect, it } from 'vitest'
 import { ConfigError, loadConfig } from '../../server/config.ts'
 import { runCommand } from './harness.ts'
@@ -26,6 +27,8 @@ describe('loadConfig', () => {
       upstreamTimeoutMs: 60_000,
       rateLimitRpm: 60,
       adminToken: undefined,
+      workers: 1,
+      metrics: undefined,
       limits: { maxBodyBytes: 1_048_576, maxMessages: 50, maxMessageChars: 16_000, maxOutputTokens: 1024 },
     })
   })
@@ -53,6 +56,9 @@ describe('loadConfig', () => {
       MAX_MESSAGES: '10',
       MAX_MESSAGE_CHARS: '500',
       MAX_OUTPUT_TOKENS: '256',
+      WORKERS: ' 3 ',
+      METRICS_PORT: '9100',
+      METRICS_HOST: '0.0.0.0',
     })
     expect(config).toEqual({
       port: 9000,
@@ -62,6 +68,8 @@ describe('loadConfig', () => {
       upstreamTimeoutMs: 5000,
       rateLimitRpm: 120,
       adminToken: 'a-long-admin-token-123',
+      workers: 3,
+      metrics: { host: '0.0.0.0', port: 9100 },
       limits: { maxBodyBytes: 2048, maxMessages: 10, maxMessageChars: 500, maxOutputTokens: 256 },
     })
   })
@@ -82,6 +90,11 @@ describe('loadConfig', () => {
     ['65535', 65535],
   ])('accepts PORT %s', (value, port) => {
     expect(loadConfig({ PORT: value }).port).toBe(port)
+  })
+
+  it('reads WORKERS=auto as one worker per core, and METRICS_HOST as loopback by default', () => {
+    expect(loadConfig({ WORKERS: 'auto' }).workers).toBe(availableParallelism())
+    expect(loadConfig({ METRICS_PORT: '9100' }).metrics).toEqual({ host: '127.0.0.1', port: 9100 })
   })
 
   it('leaves the upstream key unset when UPSTREAM_API_KEY is (a local server needs none)', () => {
@@ -121,6 +134,13 @@ describe('loadConfig', () => {
     ['MAX_MESSAGES 0', { MAX_MESSAGES: '0' }, 'MAX_MESSAGES'],
     ['MAX_MESSAGE_CHARS abc', { MAX_MESSAGE_CHARS: 'abc' }, 'MAX_MESSAGE_CHARS'],
     ['MAX_OUTPUT_TOKENS 0', { MAX_OUTPUT_TOKENS: '0' }, 'MAX_OUTPUT_TOKENS'],
+    ['WORKERS 0', { WORKERS: '0' }, 'WORKERS'],
+    ['WORKERS 257', { WORKERS: '257' }, 'WORKERS'],
+    ['WORKERS that is a word other than auto', { WORKERS: 'many' }, 'WORKERS', /or auto/],
+    ['WORKERS 1.5', { WORKERS: '1.5' }, 'WORKERS'],
+    ['METRICS_PORT 0', { METRICS_PORT: '0' }, 'METRICS_PORT'],
+    ['METRICS_PORT abc', { METRICS_PORT: 'abc' }, 'METRICS_PORT'],
+    ['METRICS_PORT equal to PORT', { PORT: '9000', METRICS_PORT: '9000' }, 'METRICS_PORT', /differ from PORT/],
   ])('refuses %s with one line naming the variable', (_case, env, variable, why) => {
     const err = configError(env)
     expect(err.message).toContain(variable)

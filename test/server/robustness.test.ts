@@ -15,6 +15,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, onTestFinished, v
 import { createHandler } from '../../server/app.ts'
 import { loadConfig } from '../../server/config.ts'
 import { createLogger } from '../../server/log.ts'
+import { createMetrics } from '../../server/metrics.ts'
 import { createMemoryRateLimiter } from '../../server/rate-limit.ts'
 import {
   ADMIN_TOKEN,
@@ -744,6 +745,13 @@ describe('internal errors', () => {
       handleAdmin: async () => {
         throw new Error('the admin API is never reached here')
       },
+      handleMetrics: async () => {
+        throw new Error('the metrics are never reached here')
+      },
+      readiness: async () => {
+        throw new Error('readiness is never asked here')
+      },
+      metrics: createMetrics(),
       log: createLogger({ write: (line) => lines.push(line) }),
     })
     broken = createServer((req, res) => void handle(req, res))

@@ -1,0 +1,160 @@
+/**
+ * What an operator watches: GET /metrics behind the admin token (or alone on METRICS_PORT) in
+ * Prometheus' text format, counting what really happened on the server, and GET /readyz.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { http, HttpResponse } from 'msw'
+import { createLogger } from '../../server/log.ts'
+import { listenForScrapes } from '../../server/metrics-endpoint.ts'
+import { createMetrics } from '../../server/metrics.ts'
+import {
+  ADMIN_TOKEN,
+  MODEL,
+  UPSTREAM_URL,
+  answerJson,
+  completion,
+  createUpstreamMock,
+  deferred,
+  deltaChunk,
+  eventReader,
+  sseEvents,
+  startServer,
+  type TestServer,
+} from './harness.ts'
+
+const upstream = createUpstreamMock()
+let server: TestServer
+
+beforeAll(async () => {
+  upstream.listen()
+  server = await startServer({}, { pingMs: 60_000 })
+})
+afterEach(() => upstream.mock.resetHandlers())
+afterAll(async () => {
+  await server.close()
+  upstream.mock.close()
+})
+
+const scrape = async (token = ADMIN_TOKEN) => {
+  const response = await fetch(`${server.url}/metrics`, { headers: { authorization: `Bearer ${token}` } })
+  return { status: response.status, type: response.headers.get('content-type'), text: await response.text() }
+}
+
+/** The value of one sample, e.g. value(text, 'assisters_open_streams'); 0 when absent. */
+function value(text: string, sample: string): number {
+  const line = text.split('\n').find((each) => each.startsWith(sample + ' '))
+  return line ? Number(line.slice(sample.length + 1)) : 0
+}
+
+const requests = (route: string, method: string, status: number) =>
+  `assisters_http_requests_total{route="${route}",method="${method}",status="${status}"}`
+
+describe('GET /metrics on the API port', () => {
+  it('answers only the admin token: 401 without it or with a wrong one, 404 when the server has none', async () => {
+    expect((await fetch(`${server.url}/metrics`)).status).toBe(401)
+    expect((await scrape('wrong-token-0123456789')).status).toBe(401)
+    const noAdmin = await startServer({ ADMIN_TOKEN: '' })
+    try {
+      const answer = await fetch(`${noAdmin.url}/metrics`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })
+      expect(answer.status).toBe(404)
+      expect(await answer.json()).toMatchObject({ error: { code: 'not_found' } })
+    } finally {
+      await noAdmin.close()
+    }
+  })
+
+  it("speaks Prometheus' text format, with the process's own figures", async () => {
+    const { status, type, text } = await scrape()
+    expect(status).toBe(200)
+    expect(type).toMatch(/^text\/plain; version=0\.0\.4/)
+    expect(text).toContain('# TYPE assisters_http_requests_total counter')
+    expect(value(text, 'process_resident_memory_bytes')).toBeGreaterThan(0)
+  })
+
+  it('counts requests by route and status, relays, limiter decisions and upstream failures', async () => {
+    const { key } = await server.createKey({ rate_limit_rpm: 2 })
+    const before = (await scrape()).text
+    upstream.mock.use(answerJson(completion('Hi')))
+    expect((await server.chat(key)).status).toBe(200)
+    upstream.mock.use(http.post(UPSTREAM_URL, () => HttpResponse.json({ error: 'down' }, { status: 500 })))
+    expect((await server.chat(key)).status).toBe(502)
+    expect((await server.chat(key)).status).toBe(429)
+    expect((await fetch(`${server.url}/no/such/path/ask_secret`)).status).toBe(404)
+
+    const after = (await scrape()).text
+    const grew = (sample: string) => value(after, sample) - value(before, sample)
+    expect(grew(requests('/v1/chat/completions', 'POST', 200))).toBe(1)
+    expect(grew(requests('/v1/chat/completions', 'POST', 502))).toBe(1)
+    expect(grew(requests('/v1/chat/completions', 'POST', 429))).toBe(1)
+    expect(grew(requests('unmatched', 'GET', 404))).toBe(1)
+    expect(grew('assisters_rate_limit_decisions_total{decision="admitted"}')).toBe(2)
+    expect(grew('assisters_rate_limit_decisions_total{decision="refused"}')).toBe(1)
+    expect(grew('assisters_upstream_failures_total{kind="error"}')).toBe(1)
+    expect(grew('assisters_relay_duration_seconds_count{stream="false"}')).toBe(1)
+    expect(grew('assisters_relay_first_byte_seconds_count{stream="false"}')).toBe(1)
+    // A raw path never becomes a label: labels would grow without bound, and could carry a secret.
+    expect(after).not.toContain('/no/such/path')
+    expect(after).not.toContain('ask_')
+  })
+
+  it('shows a stream as open while it runs, and its time to first event', async () => {
+    const { key } = await server.createKey()
+    const release = deferred()
+    upstream.mock.use(
+      http.post(UPSTREAM_URL, () => {
+        const encoder = new TextEncoder()
+        const body = new ReadableStream({
+          async start(controller) {
+            controller.enqueue(encoder.encode(sseEvents([deltaChunk('Hel')], { done: false })))
+            await release.promise
+            controller.enqueue(encoder.encode(sseEvents([deltaChunk('lo')])))
+            controller.close()
+          },
+        })
+        return new HttpResponse(body, { headers: { 'content-type': 'text/event-stream' } })
+      }),
+    )
+    const before = (await scrape()).text
+    const events = eventReader(await server.chat(key, { model: MODEL, messages: [{ role: 'user', content: 'Hi' }], stream: true }))
+    await events.next()
+    const during = (await scrape()).text
+    expect(value(during, 'assisters_open_streams')).toBe(1)
+    expect(value(during, 'assisters_relay_first_byte_seconds_count{stream="true"}') -
+      value(before, 'assisters_relay_first_byte_seconds_count{stream="true"}')).toBe(1)
+    release.resolve()
+    await events.rest()
+    const after = (await scrape()).text
+    expect(value(after, 'assisters_open_streams')).toBe(0)
+    expect(value(after, 'assisters_relay_duration_seconds_count{stream="true"}') -
+      value(before, 'assisters_relay_duration_seconds_count{stream="true"}')).toBe(1)
+  })
+})
+
+describe('METRICS_PORT', () => {
+  it('serves GET /metrics and nothing else, with no token', async () => {
+    const metrics = createMetrics()
+    metrics.request('/healthz', 'GET', 200)
+    const scrapes = await listenForScrapes(() => metrics.registry.metrics(), { host: '127.0.0.1', port: 0 }, createLogger({ write: () => {} }))
+    try {
+      const answer = await fetch(scrapes.url)
+      expect(answer.status).toBe(200)
+      expect(value(await answer.text(), requests('/healthz', 'GET', 200))).toBe(1)
+      const head = await fetch(scrapes.url, { method: 'HEAD' })
+      expect([head.status, await head.text()]).toEqual([200, ''])
+      expect((await fetch(scrapes.url.replace('/metrics', '/admin/accounts'))).status).toBe(404)
+      const post = await fetch(scrapes.url, { method: 'POST' })
+      expect([post.status, post.headers.get('allow')]).toEqual([405, 'GET, HEAD'])
+    } finally {
+      await scrapes.close()
+    }
+  })
+})
+
+describe('GET /readyz', () => {
+  it('is 200 naming each dependency it asked, for anyone (a load balancer has no key)', async () => {
+    const answer = await fetch(`${server.url}/readyz`)
+    expect(answer.status).toBe(200)
+    expect(answer.headers.get('cache-control')).toBe('no-store')
+    expect(await answer.json()).toEqual({ status: 'ok', checks: { database: 'ok' } })
+  })
+})
