@@ -31,7 +31,8 @@ export async function runPrimary(config: Config, log: Logger): Promise<void> {
   let exited: () => void
   const allExited = new Promise<void>((resolve) => (exited = resolve))
 
-  cluster.on('listening', (_worker, address) => {
+  cluster.on('listening', (worker, address) => {
+    log.info('worker listening', { pid: worker.process.pid })
     if (listening) return
     listening = true
     const host = address.address ?? config.host
