@@ -11,9 +11,9 @@ import { createHandler } from './app.ts'
 import { createAuthenticator } from './authenticate.ts'
 import type { Config } from './config.ts'
 import { missingHost, rawClientErrorResponse, sendError, serverShuttingDown } from './errors.ts'
+import { createLimiter } from './limiter.ts'
 import type { Logger } from './log.ts'
 import { createManagement } from './management.ts'
-import { createMemoryRateLimiter } from './rate-limit.ts'
 import { createRelay } from './relay.ts'
 import { openSqliteStore } from './store/sqlite.ts'
 import { createDemoUpstream, createHttpUpstream, type Upstream } from './upstream.ts'
@@ -45,7 +45,7 @@ const DEFAULT_WIDGET = fileURLToPath(new URL('../dist/widget.js', import.meta.ur
 export function createAppServer(config: Config, options: AppServerOptions): AppServer {
   const { log } = options
   const store = openSqliteStore(config.database.path)
-  const limiter = createMemoryRateLimiter()
+  const limiter = createLimiter(config, log)
   const usage = createUsageRecorder(store, log, { flushMs: options.usageFlushMs })
   const management = createManagement({ store, defaultRpm: config.rateLimitRpm, flushUsage: usage.flush })
   const upstream = options.upstream ?? (config.upstream ? createHttpUpstream(config.upstream) : createDemoUpstream())
