@@ -66,7 +66,7 @@ export interface PrivateRedis {
   port: number
   /** Stops it (SIGTERM, by pid) and waits for it to exit. */
   stop(): Promise<void>
-  /** Starts it again on the same port, empty. */
+  /** Starts it again on the same port, empty (unless it is running). */
   start(): Promise<void>
   /** SIGSTOP: the connection stays open but nothing answers, as with a hung server. */
   pause(): void
@@ -85,6 +85,7 @@ export async function usePrivateRedis(options: { password?: string } = {}): Prom
   if (options.password) args.push('--requirepass', options.password)
 
   const start = async () => {
+    if (child && child.exitCode === null) return
     const started = spawn(REDIS_SERVER, args, { stdio: 'ignore' })
     child = started
     await waitUntilListening(port, started)
