@@ -19,6 +19,7 @@ const privateRedis = await usePrivateRedis()
 const PASSWORD = 'pw@Zq8/xT2-never-log'
 const guarded = await usePrivateRedis({ password: PASSWORD })
 
+const MINUTE = 60_000
 /** The deadline under test, and how much later than it an answer may come on a loaded machine. */
 const TIMEOUT_MS = 300
 const LATE_MS = 1_500
@@ -146,6 +147,23 @@ describe.skipIf(!redis)('the Redis limiter on the shared Redis', () => {
     expect(redisNowUs - Number(score)).toBeLessThan(10_000_000)
   })
 
+  it("keeps admissions in order when Redis's clock steps back", async () => {
+    const { limiter, prefix } = limiterOn(redis!.url, redis!.prefix)
+    const log = `${prefix}rate:k`
+    // An admission 5 s ahead of Redis's clock now: what a clock stepped back by 5 s leaves behind.
+    const [seconds, micros] = await redis!.client.time()
+    const ahead = Number(seconds) * 1e6 + Number(micros) + 5e6
+    await redis!.client.zadd(log, ahead, 'from-before-the-step')
+    // Later admissions count from that instant, as the memory limiter does with a clock that steps back.
+    expect(await limiter.hit('k', 3)).toMatchObject({ allowed: true, remaining: 1, resetMs: MINUTE })
+    expect(await limiter.hit('k', 3)).toMatchObject({ allowed: true, remaining: 0, resetMs: MINUTE })
+    expect(await limiter.hit('k', 3)).toMatchObject({ allowed: false, retryAfterMs: MINUTE, resetMs: MINUTE })
+    const scores = (await redis!.client.zrange(log, '0', '-1', 'WITHSCORES')).filter((_, i) => i % 2)
+    expect(scores.map(Number)).toEqual([ahead, ahead, ahead])
+    // And the log outlives the window measured from that instant, not from Redis's clock.
+    expect(await redis!.client.pttl(log)).toBeGreaterThan(MINUTE + 4_000)
+  })
+
   it('answers ping while Redis does', async () => {
     await expect(limiterOn(redis!.url, redis!.prefix).limiter.ping()).resolves.toBeUndefined()
   })
@@ -177,6 +195,9 @@ describe.skipIf(!privateRedis)('the Redis limiter when Redis stops, hangs or was
     expect(failed.length).toBeGreaterThan(10)
     for (const answer of failed) expect(isUnavailable(answer.error)).toBe(true)
     for (const answer of answers) expect(answer.ms).toBeLessThan(TIMEOUT_MS + LATE_MS)
+    // Refused at once while disconnected, not queued until the deadline: a queue would hold every request the full wait.
+    const times = failed.map((a) => a.ms).sort((a, b) => a - b)
+    expect(times[times.length >> 1]).toBeLessThan(TIMEOUT_MS / 2)
     expect(warnings()).toHaveLength(1)
     expect(warnings()[0]).toMatchObject({ msg: 'rate limiter: Redis is unavailable', failureMode: 'closed' })
 
