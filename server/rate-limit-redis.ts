@@ -6,7 +6,8 @@
  * Outages: every check has a deadline. When Redis cannot answer in time, `closed` (the default)
  * refuses the request with a 503; `local` falls back to a limiter in this process's memory, so a
  * key gets at most its limit per process, never no limit. One warning per outage, one line when
- * Redis answers again; the client reconnects by itself.
+ * Redis answers again; the client reconnects by itself. A check that missed its deadline may still
+ * be counted when a slow Redis gets to it: an outage can only make the limit stricter, never looser.
  */
 import { randomBytes } from 'node:crypto'
 import { Redis } from 'ioredis'
@@ -79,7 +80,9 @@ export function createRedisRateLimiter(options: RedisRateLimiterOptions): RateLi
     // A command cut off by a dropped connection fails now; it is never sent again after a reconnect.
     maxRetriesPerRequest: 0,
     commandTimeout: timeoutMs,
+    // Connecting is not on any request's path (requests fail at once meanwhile), so it may take longer.
     connectTimeout: Math.max(timeoutMs, 2_000),
+    // Reconnects for ever, backing off to one attempt every RECONNECT_MAX_MS.
     retryStrategy: (attempt) => Math.min(attempt * 100, RECONNECT_MAX_MS),
     // Loads the script once per connection (EVAL), then sends EVALSHA.
     scripts: { rateLimitHit: { lua: HIT_SCRIPT, numberOfKeys: 1 } },
@@ -152,6 +155,7 @@ export function createRedisRateLimiter(options: RedisRateLimiterOptions): RateLi
       } catch (err) {
         markDown(err)
         if (fallback) return fallback.hit(id, limit)
+        // Retry-After: by then the client has tried to reconnect at least once more.
         throw rateLimiterUnavailable(Math.ceil(RECONNECT_MAX_MS / 1000))
       }
     },
