@@ -17,6 +17,8 @@ export interface Config {
   upstream: { baseUrl: string; apiKey: string | undefined; model: string } | undefined
   upstreamTimeoutMs: number
   rateLimitRpm: number
+  /** Where the rate limits live when several processes share them; unset: in this process's memory. */
+  redis: RedisConfig | undefined
   /** Unset: the admin API answers 404. */
   adminToken: string | undefined
   /** Processes sharing the port (node:cluster); 1 runs the server in this process. */
@@ -32,6 +34,18 @@ export interface Config {
   }
 }
 
+/** The shared rate limiter in Redis (rate-limit-redis.ts). */
+export interface RedisConfig {
+  /** redis:// or rediss://, possibly with a password: never log it. */
+  url: string
+  /** Starts every key, so several deployments can share one Redis. */
+  prefix: string
+  /** Longest wait for one limiter check. */
+  timeoutMs: number
+  /** When Redis cannot answer: `closed` refuses with 503; `local` limits each process by itself in memory. */
+  failureMode: 'closed' | 'local'
+}
+
 type Env = Record<string, string | undefined>
 
 /** Reads and checks every variable; throws ConfigError on the first bad one. */
@@ -41,6 +55,11 @@ export function loadConfig(env: Env): Config {
   const port = portFrom(env, 'PORT', 8787)
   const metricsPort = read('METRICS_PORT') === undefined ? undefined : integer(read, 'METRICS_PORT', 0, 1, 65535)
   if (metricsPort !== undefined && metricsPort === port) throw new ConfigError('METRICS_PORT must differ from PORT')
+  const redis = redisFrom(read)
+  const workers = workersFrom(read('WORKERS'))
+  if (workers > 1 && redis === undefined) {
+    throw new ConfigError(`WORKERS=${workers} needs REDIS_URL: each worker would keep its own rate limits, and a key would get ${workers} times its limit`)
+  }
   return {
     port,
     host: read('HOST') ?? '127.0.0.1',
@@ -48,8 +67,9 @@ export function loadConfig(env: Env): Config {
     upstream: upstreamBaseUrl === undefined ? undefined : upstreamFrom(upstreamBaseUrl, read),
     upstreamTimeoutMs: integer(read, 'UPSTREAM_TIMEOUT_MS', 60_000, 1, 600_000),
     rateLimitRpm: integer(read, 'RATE_LIMIT_RPM', 60, 1, 100_000),
+    redis,
     adminToken: adminTokenFrom(read('ADMIN_TOKEN')),
-    workers: workersFrom(read('WORKERS')),
+    workers,
     metrics: metricsPort === undefined ? undefined : { host: read('METRICS_HOST') ?? '127.0.0.1', port: metricsPort },
     limits: {
       maxBodyBytes: integer(read, 'MAX_BODY_BYTES', 1_048_576, 1024, 16_777_216),
@@ -131,4 +151,41 @@ function adminTokenFrom(token: string | undefined) {
     throw new ConfigError('ADMIN_TOKEN must be at least 16 characters with no spaces')
   }
   return token
+}
+
+/** REDIS_URL and its companions; the companions are checked even without REDIS_URL, so a typo never waits. */
+function redisFrom(read: (name: string) => string | undefined): Config['redis'] {
+  const prefix = read('REDIS_PREFIX') ?? 'assisters:'
+  // No glob characters, so `SCAN MATCH <prefix>*` finds exactly one deployment's keys.
+  if (!/^[A-Za-z0-9:_.-]{1,64}$/.test(prefix)) {
+    throw new ConfigError(`REDIS_PREFIX must be 1 to 64 letters, digits or ':_.-', got '${prefix.slice(0, 40)}'`)
+  }
+  const timeoutMs = integer(read, 'REDIS_TIMEOUT_MS', 500, 10, 60_000)
+  const failureMode = read('REDIS_FAILURE_MODE') ?? 'closed'
+  if (failureMode !== 'closed' && failureMode !== 'local') {
+    throw new ConfigError(
+      `REDIS_FAILURE_MODE must be closed (refuse with 503) or local (each process limits by itself), got '${failureMode.slice(0, 40)}'`,
+    )
+  }
+  const url = read('REDIS_URL')
+  return url === undefined ? undefined : { url: redisUrlFrom(url), prefix, timeoutMs, failureMode }
+}
+
+/** Echoes nothing after the scheme: the value may hold a password, even where it fails to parse. */
+function redisUrlFrom(raw: string): string {
+  const usage = 'REDIS_URL must look like redis://[[user]:password@]host[:port][/db] or rediss://…'
+  let url: URL
+  try {
+    url = new URL(raw)
+  } catch {
+    throw new ConfigError(usage)
+  }
+  if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') {
+    throw new ConfigError(`${usage}, not ${url.protocol.slice(0, 20)}`)
+  }
+  if (!url.hostname) throw new ConfigError(`${usage}: the host is missing`)
+  if (!/^(\/\d{0,2})?$/.test(url.pathname)) throw new ConfigError(`${usage}: the path can only be a database number`)
+  // ioredis reads client options from the query, which could undo the deadlines the limiter relies on.
+  if (url.search || url.hash) throw new ConfigError(`${usage}: no query or fragment`)
+  return raw
 }

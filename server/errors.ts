@@ -130,6 +130,20 @@ export const rateLimitExceeded = (limit: number, headers: Record<string, string>
 export const serverShuttingDown = () =>
   new HttpError(503, 'api_error', 'server_shutting_down', 'The server is restarting; please try again')
 
+/**
+ * 503 while the shared rate limiter (Redis) cannot answer and REDIS_FAILURE_MODE is closed: a request
+ * the server cannot count is refused rather than let through unlimited. Says nothing about Redis.
+ */
+export const rateLimiterUnavailable = (retryAfterSeconds: number) =>
+  new HttpError(
+    503,
+    'api_error',
+    'rate_limiter_unavailable',
+    'The service is briefly unavailable; please try again in a moment',
+    undefined,
+    { 'retry-after': String(retryAfterSeconds) },
+  )
+
 /** RFC 9112 §3.2: an HTTP/1.1 request without Host. */
 export const missingHost = () =>
   new HttpError(400, 'invalid_request_error', 'bad_request', 'The request has no Host header', undefined, { connection: 'close' })

@@ -11,11 +11,11 @@ import { createHandler, type Readiness } from './app.ts'
 import { createAuthenticator } from './authenticate.ts'
 import type { Config } from './config.ts'
 import { missingHost, rawClientErrorResponse, sendError, serverShuttingDown } from './errors.ts'
+import { createLimiter } from './limiter.ts'
 import type { Logger } from './log.ts'
 import { createManagement } from './management.ts'
 import { sendMetrics } from './metrics-endpoint.ts'
 import { createMetrics, metricsSource, type Metrics, type MetricsSource } from './metrics.ts'
-import { createMemoryRateLimiter } from './rate-limit.ts'
 import { createRelay } from './relay.ts'
 import { openSqliteStore } from './store/sqlite.ts'
 import { StoreConflict, type Store } from './store/store.ts'
@@ -55,13 +55,13 @@ export function createAppServer(config: Config, options: AppServerOptions): AppS
   const metrics = createMetrics()
   const scrapeMetrics = metricsSource(metrics)
   const store = countingFailures(openSqliteStore(config.database.path), metrics)
-  const limiter = createMemoryRateLimiter()
+  const limiter = createLimiter(config, log, metrics)
   const usage = createUsageRecorder(store, log, { flushMs: options.usageFlushMs })
   const management = createManagement({ store, defaultRpm: config.rateLimitRpm, flushUsage: usage.flush })
   const upstream = options.upstream ?? (config.upstream ? createHttpUpstream(config.upstream) : createDemoUpstream())
   const requireAdmin = createAdminGuard(config.adminToken)
   const readiness = async (): Promise<Readiness> => {
-    const probes: Record<string, Promise<void>> = { database: store.ping() }
+    const probes: Record<string, Promise<void>> = { database: store.ping(), ...(config.redis && { redis: limiter.ping() }) }
     const checks: Readiness['checks'] = {}
     for (const [name, probe] of Object.entries(probes)) checks[name] = (await answersWithin(probe, READINESS_DEADLINE_MS)) ? 'ok' : 'unavailable'
     return { ready: Object.values(checks).every((check) => check === 'ok'), checks }

@@ -26,6 +26,7 @@ describe('loadConfig', () => {
       upstream: undefined,
       upstreamTimeoutMs: 60_000,
       rateLimitRpm: 60,
+      redis: undefined,
       adminToken: undefined,
       workers: 1,
       metrics: undefined,
@@ -35,7 +36,10 @@ describe('loadConfig', () => {
 
   it('treats a value that is empty after trimming as unset', () => {
     const blank = Object.fromEntries(
-      ['PORT', 'HOST', 'DATABASE_URL', 'UPSTREAM_BASE_URL', 'UPSTREAM_TIMEOUT_MS', 'RATE_LIMIT_RPM', 'ADMIN_TOKEN', 'MAX_BODY_BYTES']
+      [
+        'PORT', 'HOST', 'DATABASE_URL', 'UPSTREAM_BASE_URL', 'UPSTREAM_TIMEOUT_MS', 'RATE_LIMIT_RPM', 'ADMIN_TOKEN', 'MAX_BODY_BYTES',
+        'REDIS_URL', 'REDIS_PREFIX', 'REDIS_TIMEOUT_MS', 'REDIS_FAILURE_MODE',
+      ]
         .map((name) => [name, '  \t']),
     )
     expect(loadConfig(blank)).toEqual(loadConfig({}))
@@ -59,6 +63,10 @@ describe('loadConfig', () => {
       WORKERS: ' 3 ',
       METRICS_PORT: '9100',
       METRICS_HOST: '0.0.0.0',
+      REDIS_URL: ' redis://:secret@redis.internal:6380/2 ',
+      REDIS_PREFIX: 'shop-eu:',
+      REDIS_TIMEOUT_MS: '250',
+      REDIS_FAILURE_MODE: 'local',
     })
     expect(config).toEqual({
       port: 9000,
@@ -67,6 +75,7 @@ describe('loadConfig', () => {
       upstream: { baseUrl: 'https://api.openai.com/v1', apiKey: 'sk-abc', model: 'gpt-4o-mini' },
       upstreamTimeoutMs: 5000,
       rateLimitRpm: 120,
+      redis: { url: 'redis://:secret@redis.internal:6380/2', prefix: 'shop-eu:', timeoutMs: 250, failureMode: 'local' },
       adminToken: 'a-long-admin-token-123',
       workers: 3,
       metrics: { host: '0.0.0.0', port: 9100 },
@@ -93,8 +102,21 @@ describe('loadConfig', () => {
   })
 
   it('reads WORKERS=auto as one worker per core, and METRICS_HOST as loopback by default', () => {
-    expect(loadConfig({ WORKERS: 'auto' }).workers).toBe(availableParallelism())
+    expect(loadConfig({ WORKERS: 'auto', REDIS_URL: 'redis://127.0.0.1' }).workers).toBe(availableParallelism())
     expect(loadConfig({ METRICS_PORT: '9100' }).metrics).toEqual({ host: '127.0.0.1', port: 9100 })
+  })
+
+  it.each([
+    ['redis://127.0.0.1:6379'],
+    ['redis://localhost'],
+    ['rediss://default:pa%40ss@cache.example.com:6380/0'],
+    ['redis://[::1]:6379/15'],
+  ])('accepts REDIS_URL %s, with the documented defaults for its companions', (url) => {
+    expect(loadConfig({ REDIS_URL: url }).redis).toEqual({ url, prefix: 'assisters:', timeoutMs: 500, failureMode: 'closed' })
+  })
+
+  it('leaves Redis out (the limiter in memory) when only its companions are set', () => {
+    expect(loadConfig({ REDIS_PREFIX: 'x:', REDIS_TIMEOUT_MS: '100', REDIS_FAILURE_MODE: 'local' }).redis).toBeUndefined()
   })
 
   it('leaves the upstream key unset when UPSTREAM_API_KEY is (a local server needs none)', () => {
@@ -134,6 +156,7 @@ describe('loadConfig', () => {
     ['MAX_MESSAGES 0', { MAX_MESSAGES: '0' }, 'MAX_MESSAGES'],
     ['MAX_MESSAGE_CHARS abc', { MAX_MESSAGE_CHARS: 'abc' }, 'MAX_MESSAGE_CHARS'],
     ['MAX_OUTPUT_TOKENS 0', { MAX_OUTPUT_TOKENS: '0' }, 'MAX_OUTPUT_TOKENS'],
+    ['WORKERS 2 without REDIS_URL', { WORKERS: '2' }, 'WORKERS=2 needs REDIS_URL', /2 times its limit/],
     ['WORKERS 0', { WORKERS: '0' }, 'WORKERS'],
     ['WORKERS 257', { WORKERS: '257' }, 'WORKERS'],
     ['WORKERS that is a word other than auto', { WORKERS: 'many' }, 'WORKERS', /or auto/],
@@ -141,6 +164,20 @@ describe('loadConfig', () => {
     ['METRICS_PORT 0', { METRICS_PORT: '0' }, 'METRICS_PORT'],
     ['METRICS_PORT abc', { METRICS_PORT: 'abc' }, 'METRICS_PORT'],
     ['METRICS_PORT equal to PORT', { PORT: '9000', METRICS_PORT: '9000' }, 'METRICS_PORT', /differ from PORT/],
+    ['a REDIS_URL that is not a URL', { REDIS_URL: 'localhost:6379' }, 'REDIS_URL', /redis:\/\//],
+    ['an http:// REDIS_URL', { REDIS_URL: 'http://localhost:6379' }, 'REDIS_URL', /not http:/],
+    ['a REDIS_URL without a host', { REDIS_URL: 'redis://:6379' }, 'REDIS_URL'],
+    ['a REDIS_URL with a port out of range', { REDIS_URL: 'redis://localhost:70000' }, 'REDIS_URL'],
+    ['a REDIS_URL with a path', { REDIS_URL: 'redis://localhost/cache' }, 'REDIS_URL', /database number/],
+    ['a REDIS_URL with a query', { REDIS_URL: 'redis://localhost?enableOfflineQueue=true' }, 'REDIS_URL', /no query/],
+    ['a REDIS_URL with a fragment', { REDIS_URL: 'redis://localhost#x' }, 'REDIS_URL'],
+    ['a REDIS_PREFIX with a glob character', { REDIS_PREFIX: 'app*' }, 'REDIS_PREFIX'],
+    ['a REDIS_PREFIX with a space', { REDIS_PREFIX: 'my app:' }, 'REDIS_PREFIX'],
+    ['a REDIS_PREFIX longer than 64 characters', { REDIS_PREFIX: 'p'.repeat(65) }, 'REDIS_PREFIX'],
+    ['REDIS_TIMEOUT_MS under 10', { REDIS_TIMEOUT_MS: '5' }, 'REDIS_TIMEOUT_MS'],
+    ['REDIS_TIMEOUT_MS with a unit', { REDIS_TIMEOUT_MS: '500ms' }, 'REDIS_TIMEOUT_MS'],
+    ['REDIS_FAILURE_MODE open (which would read as no limit)', { REDIS_FAILURE_MODE: 'open' }, 'REDIS_FAILURE_MODE', /closed .* or local/],
+    ['REDIS_FAILURE_MODE in capitals', { REDIS_FAILURE_MODE: 'CLOSED' }, 'REDIS_FAILURE_MODE'],
   ])('refuses %s with one line naming the variable', (_case, env, variable, why) => {
     const err = configError(env)
     expect(err.message).toContain(variable)
@@ -155,6 +192,21 @@ describe('loadConfig', () => {
     const err = configError({ ...UPSTREAM, UPSTREAM_BASE_URL: url })
     expect(err.message).toContain('UPSTREAM_BASE_URL')
     expect(err.message).not.toContain('sk-secret-123')
+  })
+})
+
+describe('REDIS_URL errors', () => {
+  it.each([
+    ['a URL with another scheme', 'http://user:hunter2-redis-pw@cache:6379'],
+    ['a URL that does not parse', 'redis://:hunter2-redis-pw@cache:99999'],
+    ['a password with a slash', 'redis://:hunter2/redis-pw@cache:6379'],
+    ['a URL with a query', 'redis://:hunter2-redis-pw@cache:6379?db=1'],
+    ['a URL with a path', 'redis://:hunter2-redis-pw@cache:6379/x'],
+    ['no scheme at all', ':hunter2-redis-pw@cache:6379'],
+  ])('never repeat any part of the password in %s', (_case, url) => {
+    const err = configError({ REDIS_URL: url })
+    expect(err.message).toContain('REDIS_URL')
+    expect(err.message).not.toMatch(/hunter2|redis-pw/)
   })
 })
 

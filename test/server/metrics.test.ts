@@ -7,6 +7,7 @@ import { http, HttpResponse } from 'msw'
 import { createLogger } from '../../server/log.ts'
 import { listenForScrapes } from '../../server/metrics-endpoint.ts'
 import { createMetrics } from '../../server/metrics.ts'
+import { usePrivateRedis } from '../support/redis.ts'
 import {
   ADMIN_TOKEN,
   MODEL,
@@ -23,6 +24,7 @@ import {
 } from './harness.ts'
 
 const upstream = createUpstreamMock()
+const privateRedis = await usePrivateRedis()
 let server: TestServer
 
 beforeAll(async () => {
@@ -156,5 +158,27 @@ describe('GET /readyz', () => {
     expect(answer.status).toBe(200)
     expect(answer.headers.get('cache-control')).toBe('no-store')
     expect(await answer.json()).toEqual({ status: 'ok', checks: { database: 'ok' } })
+  })
+})
+
+describe.skipIf(!privateRedis)('GET /readyz with Redis', () => {
+  it('is 503 naming redis while Redis is down, counts the failures, and 200 again once it is back', async () => {
+    const redis = privateRedis!
+    const withRedis = await startServer({ REDIS_URL: redis.url, REDIS_PREFIX: 'readyz:', REDIS_TIMEOUT_MS: '200' })
+    try {
+      const ready = async () => {
+        const answer = await fetch(`${withRedis.url}/readyz`)
+        return [answer.status, await answer.json()]
+      }
+      expect(await ready()).toEqual([200, { status: 'ok', checks: { database: 'ok', redis: 'ok' } }])
+      await redis.stop()
+      expect(await ready()).toEqual([503, { status: 'unavailable', checks: { database: 'ok', redis: 'unavailable' } }])
+      const scraped = await fetch(`${withRedis.url}/metrics`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })
+      expect(value(await scraped.text(), 'assisters_redis_errors_total')).toBeGreaterThanOrEqual(1)
+      await redis.start()
+      await expect.poll(ready, { timeout: 10_000 }).toEqual([200, { status: 'ok', checks: { database: 'ok', redis: 'ok' } }])
+    } finally {
+      await withRedis.close()
+    }
   })
 })

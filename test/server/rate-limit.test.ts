@@ -1,9 +1,13 @@
 import fc from 'fast-check'
 import { afterEach, describe, expect, it, vi } from 'vitest'
+import { createLogger } from '../../server/log.ts'
 import { createMemoryRateLimiter, rateLimitHeaders, type RateDecision, type RateLimiter } from '../../server/rate-limit.ts'
+import { createRedisRateLimiter } from '../../server/rate-limit-redis.ts'
+import { useSharedRedis } from '../support/redis.ts'
 
 const MINUTE = 60_000
 const limiters: RateLimiter[] = []
+const redis = await useSharedRedis()
 
 /** A limiter on a clock the test moves by hand. */
 function setup(options: { windowMs?: number } = {}) {
@@ -17,12 +21,12 @@ function setup(options: { windowMs?: number } = {}) {
   return { limiter, hitAt }
 }
 
-afterEach(() => {
-  for (const limiter of limiters.splice(0)) limiter.close()
+afterEach(async () => {
+  await Promise.all(limiters.splice(0).map((limiter) => limiter.close()))
   vi.restoreAllMocks()
 })
 
-describe('createMemoryRateLimiter', () => {
+describe('createMemoryRateLimiter on an injected clock', () => {
   it('refuses the 61st request in a minute and says when to retry', async () => {
     const { hitAt } = setup()
     expect((await hitAt(0, 'k', 60)).allowed).toBe(true)
@@ -160,7 +164,7 @@ describe('createMemoryRateLimiter', () => {
   })
 })
 
-describe('createMemoryRateLimiter properties', () => {
+describe('createMemoryRateLimiter properties on an injected clock', () => {
   // Bursts, steady traffic and long pauses, so windows fill, slide and empty.
   const gap = fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 2000 }), fc.integer({ min: 0, max: 90_000 }))
 
@@ -190,23 +194,9 @@ describe('createMemoryRateLimiter properties', () => {
     )
   })
 
-  it('admits exactly the limit when many requests for one id arrive at once', async () => {
-    await fc.assert(
-      fc.asyncProperty(fc.integer({ min: 1, max: 100 }), fc.integer({ min: 0, max: 200 }), async (limit, extra) => {
-        const limiter = createMemoryRateLimiter()
-        limiters.push(limiter)
-        const decisions = await Promise.all(Array.from({ length: limit + extra }, () => limiter.hit('k', limit)))
-        const admitted = decisions.filter((d) => d.allowed)
-        expect(admitted).toHaveLength(limit)
-        // Each caller saw a distinct state: no two admissions were decided on the same count.
-        expect(admitted.map((d) => d.remaining).sort((a, b) => a - b)).toEqual([...Array(limit).keys()])
-        limiter.close()
-      }),
-    )
-  })
 })
 
-describe('createMemoryRateLimiter against a reference model (property)', () => {
+describe('createMemoryRateLimiter against a reference model, on an injected clock (property)', () => {
   // A monotonic clock has fractions of a millisecond. These are 1/1024ths, so that sums stay exact
   // and "exactly the wait it was told" means what it says (t + wait in floating point can round
   // below the instant the oldest admission leaves, by one unit in the last place).
@@ -258,6 +248,183 @@ describe('createMemoryRateLimiter against a reference model (property)', () => {
     )
   })
 })
+
+/**
+ * The properties both limiters share, on a real clock: Redis's clock cannot be injected. Each decision
+ * is timed by this process's clock, so a wait the limiter reports can be checked against the interval
+ * in which the admission it depends on was decided (the limiters count from inside those intervals).
+ */
+interface TimedHit {
+  decision: RateDecision
+  sent: number
+  received: number
+}
+
+let limiterCount = 0
+const implementations: [string, ((windowMs?: number) => RateLimiter) | undefined][] = [
+  ['memory', (windowMs) => createMemoryRateLimiter({ windowMs })],
+  [
+    'Redis',
+    redis &&
+      ((windowMs) =>
+        createRedisRateLimiter({
+          url: redis.url,
+          // A prefix per limiter, so no test sees another's keys.
+          prefix: `${redis.prefix}${++limiterCount}:`,
+          // Generous: these tests are about decisions, not deadlines, on a loaded machine.
+          timeoutMs: 10_000,
+          failureMode: 'closed',
+          log: createLogger({ write: () => {} }),
+          windowMs,
+        })),
+  ],
+]
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+for (const [name, create] of implementations) {
+  describe.skipIf(!create)(`the ${name} limiter on a real clock`, () => {
+    const make = (windowMs?: number) => {
+      const limiter = create!(windowMs)
+      limiters.push(limiter)
+      const hit = async (id: string, limit: number): Promise<TimedHit> => {
+        const sent = performance.now()
+        const decision = await limiter.hit(id, limit)
+        return { decision, sent, received: performance.now() }
+      }
+      return { limiter, hit }
+    }
+    // Clocks may differ in rate by a little (Redis's is the wall clock): a ms either way.
+    const SLACK = 2
+    /** A wait of `window - (now - then)`, where `then` is when `earlier` was decided and now when `later` was. */
+    const expectWaitSince = (wait: number, earlier: TimedHit, later: TimedHit, windowMs = MINUTE) => {
+      expect(wait).toBeGreaterThanOrEqual(Math.floor(windowMs - (later.received - earlier.sent)) - SLACK)
+      expect(wait).toBeLessThanOrEqual(Math.ceil(windowMs - (later.sent - earlier.received)) + SLACK)
+    }
+
+    it('counts down the remaining admissions, then refuses and says when to retry', async () => {
+      const { hit } = make()
+      const admitted = [await hit('k', 3), await hit('k', 3), await hit('k', 3)]
+      expect(admitted.map((h) => h.decision)).toEqual([2, 1, 0].map((remaining) => (
+        { allowed: true, limit: 3, remaining, resetMs: MINUTE, retryAfterMs: 0 }
+      )))
+      const refused = await hit('k', 3)
+      expect(refused.decision).toMatchObject({ allowed: false, limit: 3, remaining: 0 })
+      expect(Number.isInteger(refused.decision.retryAfterMs)).toBe(true)
+      expectWaitSince(refused.decision.retryAfterMs, admitted[0]!, refused)
+      expectWaitSince(refused.decision.resetMs, admitted[2]!, refused)
+    })
+
+    it('admits a client that waits the retryAfterMs it was told', async () => {
+      const { hit } = make(400)
+      await hit('k', 2)
+      await sleep(100)
+      await hit('k', 2)
+      const refused = (await hit('k', 2)).decision
+      expect(refused.allowed).toBe(false)
+      await sleep(refused.retryAfterMs)
+      expect((await hit('k', 2)).decision.allowed).toBe(true)
+    })
+
+    it('does not count refused requests against the window', async () => {
+      const { hit } = make(600)
+      await hit('k', 2)
+      const second = await hit('k', 2)
+      for (let i = 0; i < 10; i++) {
+        expect((await hit('k', 2)).decision.allowed).toBe(false)
+        await sleep(25)
+      }
+      // Both admissions have left; the refusals of the last quarter second would still be inside, had they counted.
+      await sleep(second.received + 600 + SLACK - performance.now())
+      expect((await hit('k', 2)).decision).toMatchObject({ allowed: true, remaining: 1 })
+    })
+
+    it('limits different ids independently', async () => {
+      const { hit } = make()
+      expect((await hit('a', 1)).decision.allowed).toBe(true)
+      expect((await hit('a', 1)).decision.allowed).toBe(false)
+      expect((await hit('b', 1)).decision.allowed).toBe(true)
+    })
+
+    it('admits more at once when the limit is raised', async () => {
+      const { hit } = make()
+      await hit('k', 2)
+      await hit('k', 2)
+      expect((await hit('k', 2)).decision.allowed).toBe(false)
+      expect((await hit('k', 4)).decision).toMatchObject({ allowed: true, limit: 4, remaining: 1 })
+    })
+
+    it('keeps the most recent admissions that fit when the limit is lowered', async () => {
+      const { hit } = make()
+      const first = await hit('k', 3)
+      await sleep(200)
+      const second = await hit('k', 3)
+      await sleep(200)
+      const third = await hit('k', 3)
+      // The first admission no longer fits; the second is now the oldest, so it decides the wait.
+      const refused = await hit('k', 2)
+      expect(refused.decision).toMatchObject({ allowed: false, limit: 2, remaining: 0 })
+      expectWaitSince(refused.decision.retryAfterMs, second, refused)
+      expect(refused.decision.retryAfterMs).toBeGreaterThan(Math.ceil(MINUTE - (refused.sent - first.received)) + SLACK)
+      expectWaitSince(refused.decision.resetMs, third, refused)
+      // Raised again, the dropped admission stays dropped: two held, so two more fit.
+      expect((await hit('k', 4)).decision).toMatchObject({ allowed: true, remaining: 1 })
+    })
+
+    it('rejects a limit that is not a positive integer', async () => {
+      const { limiter } = make()
+      for (const limit of [0, -1, 1.5, Number.NaN]) await expect(limiter.hit('k', limit)).rejects.toThrow(RangeError)
+    })
+
+    it('admits exactly the limit when many requests for one id arrive at once', async () => {
+      const { limiter } = make()
+      let run = 0
+      await fc.assert(
+        fc.asyncProperty(fc.integer({ min: 1, max: 100 }), fc.integer({ min: 0, max: 200 }), async (limit, extra) => {
+          const id = `k${++run}`
+          const decisions = await Promise.all(Array.from({ length: limit + extra }, () => limiter.hit(id, limit)))
+          const admitted = decisions.filter((d) => d.allowed)
+          expect(admitted).toHaveLength(limit)
+          // Each caller saw a distinct state: no two admissions were decided on the same count.
+          expect(admitted.map((d) => d.remaining).sort((a, b) => a - b)).toEqual([...Array(limit).keys()])
+        }),
+        { numRuns: 30 },
+      )
+    })
+
+    it('decides exactly, per key, under limits that change, against a reference model (property)', async () => {
+      const { hit } = make()
+      const step = fc.record({
+        id: fc.constantFrom('a', 'b', 'c'),
+        limit: fc.oneof({ weight: 4, arbitrary: fc.constant(3) }, { weight: 1, arbitrary: fc.integer({ min: 1, max: 6 }) }),
+      })
+      let run = 0
+      await fc.assert(
+        fc.asyncProperty(fc.array(step, { maxLength: 40 }), async (steps) => {
+          run++
+          // Nothing leaves a one-minute window during a run, so the model needs no clock: each key's
+          // admissions, of which the limiter keeps the newest `limit`.
+          const held: Record<string, TimedHit[]> = { a: [], b: [], c: [] }
+          for (const { id, limit } of steps) {
+            const kept = (held[id] = held[id]!.slice(-limit))
+            const now = await hit(`${run}:${id}`, limit)
+            const { decision } = now
+            expect(decision.allowed).toBe(kept.length < limit)
+            if (decision.allowed) {
+              kept.push(now)
+              expect(decision).toEqual({ allowed: true, limit, remaining: limit - kept.length, resetMs: MINUTE, retryAfterMs: 0 })
+            } else {
+              expect(decision.remaining).toBe(0)
+              expectWaitSince(decision.retryAfterMs, kept[0]!, now)
+              expectWaitSince(decision.resetMs, kept.at(-1)!, now)
+            }
+          }
+        }),
+        { numRuns: 60 },
+      )
+    })
+  })
+}
 
 describe('rateLimitHeaders', () => {
   const allowed: RateDecision = { allowed: true, limit: 60, remaining: 59, resetMs: MINUTE, retryAfterMs: 0 }

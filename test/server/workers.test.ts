@@ -1,16 +1,19 @@
 /**
  * WORKERS=2: the real `npm run serve` as a node:cluster primary with two workers sharing the port.
  * A worker that dies is replaced; SIGTERM lets an open stream finish before everything exits; one
- * scrape of METRICS_PORT sees both workers; the rate limit stays exact across them (Redis).
+ * scrape of METRICS_PORT sees both workers; the rate limit stays exact across them (Redis, under
+ * this run's own prefix).
  */
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { freePort } from '../../bench/processes.ts'
+import { useSharedRedis } from '../support/redis.ts'
 import { startServe, type ServeProcess } from '../support/serve.ts'
 import { ADMIN_TOKEN, MODEL, completion, deferred, deltaChunk, eventReader, sseEvents, startUpstreamDouble } from './harness.ts'
 
+const redis = await useSharedRedis()
 let dir: string
 let upstream: Awaited<ReturnType<typeof startUpstreamDouble>>
 let releaseStream = deferred()
@@ -37,6 +40,8 @@ afterAll(async () => {
 async function startCluster(env: Record<string, string> = {}): Promise<ServeProcess> {
   const server = await startServe({
     WORKERS: '2',
+    REDIS_URL: redis!.url,
+    REDIS_PREFIX: redis!.prefix,
     DATABASE_URL: `sqlite:${join(dir, `${Math.random().toString(36).slice(2)}.db`)}`,
     ADMIN_TOKEN,
     UPSTREAM_BASE_URL: upstream.baseUrl,
@@ -69,7 +74,19 @@ const chat = (url: string, key: string, stream = false) =>
     body: JSON.stringify({ model: MODEL, stream, messages: [{ role: 'user', content: 'Hi' }] }),
   })
 
-describe('WORKERS=2', () => {
+describe.skipIf(!redis)('WORKERS=2', () => {
+  it('keeps a key to exactly its limit across both workers', async () => {
+    const server = await startCluster()
+    try {
+      const key = await createKey(server.url, { rate_limit_rpm: 10 })
+      const statuses = await Promise.all(Array.from({ length: 40 }, async () => (await chat(server.url, key)).status))
+      expect(statuses.filter((status) => status === 200)).toHaveLength(10)
+      expect(statuses.filter((status) => status === 429)).toHaveLength(30)
+    } finally {
+      await server.stop()
+    }
+  })
+
   it('replaces a worker that dies, and keeps serving', async () => {
     const server = await startCluster()
     try {
