@@ -10,7 +10,7 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { freePort } from '../../bench/processes.ts'
 import { useSharedRedis } from '../support/redis.ts'
-import { startServe, type ServeProcess } from '../support/serve.ts'
+import { createAccountKey, startServe, type ServeProcess } from '../support/serve.ts'
 import { ADMIN_TOKEN, MODEL, completion, deferred, deltaChunk, eventReader, sseEvents, startUpstreamDouble } from './harness.ts'
 
 const redis = await useSharedRedis()
@@ -55,17 +55,6 @@ async function startCluster(env: Record<string, string> = {}): Promise<ServeProc
 const workerPids = (server: ServeProcess) =>
   server.lines.filter((line) => line.msg === 'worker listening').map((line) => line.pid as number)
 
-async function createKey(url: string, fields: Record<string, unknown> = {}) {
-  const admin = (path: string, body: unknown) =>
-    fetch(url + path, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
-      body: JSON.stringify(body),
-    }).then((response) => response.json())
-  const account = await admin('/admin/accounts', { name: 'Workers' })
-  return (await admin(`/admin/accounts/${account.id}/keys`, { name: 'k', ...fields })).key as string
-}
-
 const chat = (url: string, key: string, stream = false) =>
   fetch(`${url}/v1/chat/completions`, {
     method: 'POST',
@@ -78,7 +67,7 @@ describe.skipIf(!redis)('WORKERS=2', () => {
   it('keeps a key to exactly its limit across both workers', async () => {
     const server = await startCluster()
     try {
-      const key = await createKey(server.url, { rate_limit_rpm: 10 })
+      const key = (await createAccountKey(server.url, ADMIN_TOKEN, { rate_limit_rpm: 10 })).key
       const statuses = await Promise.all(Array.from({ length: 40 }, async () => (await chat(server.url, key)).status))
       expect(statuses.filter((status) => status === 200)).toHaveLength(10)
       expect(statuses.filter((status) => status === 429)).toHaveLength(30)
@@ -95,7 +84,7 @@ describe.skipIf(!redis)('WORKERS=2', () => {
       const died = await server.waitForLine((line) => line.msg === 'worker died; starting a replacement')
       expect(died).toMatchObject({ pid: first, signal: 'SIGKILL' })
       await server.waitForLine(() => workerPids(server).length === 3, 15_000)
-      const key = await createKey(server.url)
+      const key = (await createAccountKey(server.url, ADMIN_TOKEN)).key
       for (let i = 0; i < 6; i++) expect((await chat(server.url, key)).status).toBe(200)
     } finally {
       await server.stop()
@@ -117,7 +106,7 @@ describe.skipIf(!redis)('WORKERS=2', () => {
   it('on SIGTERM lets an open stream finish, then every process exits 0', async () => {
     releaseStream = deferred()
     const server = await startCluster()
-    const key = await createKey(server.url)
+    const key = (await createAccountKey(server.url, ADMIN_TOKEN)).key
     const events = eventReader(await chat(server.url, key, true))
     expect(await events.next()).toContain('Hel')
     const exited = server.stop('SIGTERM')

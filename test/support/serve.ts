@@ -84,3 +84,21 @@ export async function startServe(env: Record<string, string>, startMs = 20_000):
     throw err
   }
 }
+
+/** One admin API call against a server started with ADMIN_TOKEN `token`. */
+export async function adminCall(url: string, token: string, method: string, path: string, body?: unknown) {
+  const response = await fetch(url + path, {
+    method,
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', connection: 'close' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  })
+  return { status: response.status, body: (await response.json()) as any }
+}
+
+/** A new account with one key on it; returns the full key and the ids. */
+export async function createAccountKey(url: string, token: string, fields: Record<string, unknown> = {}) {
+  const account = (await adminCall(url, token, 'POST', '/admin/accounts', { name: 'Test account' })).body
+  const created = await adminCall(url, token, 'POST', `/admin/accounts/${account.id}/keys`, { name: 'Test key', ...fields })
+  if (created.status !== 201) throw new Error(`key creation failed: ${JSON.stringify(created.body)}`)
+  return { key: created.body.key as string, id: created.body.id as string, accountId: account.id as string }
+}
