@@ -9,7 +9,7 @@ import { readJsonBody } from './body.ts'
 import { PUBLIC_MODEL, toChatRequest } from './chat-request.ts'
 import type { Config } from './config.ts'
 import { answerPreflight, applyCors } from './cors.ts'
-import { methodNotAllowed, notFound, originNotAllowed, rateLimitExceeded, sendError } from './errors.ts'
+import { methodNotAllowed, modelNotKnown, notFound, originNotAllowed, rateLimitExceeded, sendError } from './errors.ts'
 import type { Logger } from './log.ts'
 import { rateLimitHeaders, type RateLimiter } from './rate-limit.ts'
 import type { Relay } from './relay.ts'
@@ -32,10 +32,9 @@ interface Context {
 
 type Route = (req: IncomingMessage, res: ServerResponse, context: Context) => Promise<void>
 
-const MODELS = {
-  object: 'list',
-  data: [{ id: PUBLIC_MODEL, object: 'model', created: 1767225600, owned_by: 'assisters' }],
-}
+const MODEL = { id: PUBLIC_MODEL, object: 'model', created: 1767225600, owned_by: 'assisters' }
+const MODELS = { object: 'list', data: [MODEL] }
+const MODEL_PATH = '/v1/models/'
 
 export function createHandler(deps: HandlerDeps) {
   const { config, authenticate, limiter, relay, log } = deps
@@ -55,7 +54,7 @@ export function createHandler(deps: HandlerDeps) {
 
   const chatCompletions: Route = async (req, res, context) => {
     const key = await authorize(req, res, context)
-    const input = await readJsonBody(req, config.limits.maxBodyBytes)
+    const input = await readJsonBody(req, res, config.limits.maxBodyBytes)
     await relay(res, toChatRequest(input, config.limits, key.record.instructions), key.record.id)
   }
 
@@ -64,12 +63,21 @@ export function createHandler(deps: HandlerDeps) {
     sendJson(res, 200, MODELS)
   }
 
+  // What OpenAI clients call for `models.retrieve(id)`.
+  const model: Route = async (req, res, context) => {
+    await authorize(req, res, context)
+    const id = (req.url ?? '').split('?', 1)[0]!.slice(MODEL_PATH.length)
+    if (id !== PUBLIC_MODEL) throw modelNotKnown(id)
+    sendJson(res, 200, MODEL)
+  }
+
   const healthz: Route = async (_req, res) => sendJson(res, 200, { status: 'ok' })
 
   // Public routes by path, then by method; HEAD rides along with GET.
   const routes: Record<string, Partial<Record<string, Route>>> = {
     '/v1/chat/completions': { POST: chatCompletions },
     '/v1/models': { GET: models },
+    [`${MODEL_PATH}{id}`]: { GET: model },
     '/widget.js': { GET: deps.serveWidget },
     '/healthz': { GET: healthz },
   }
@@ -94,7 +102,7 @@ export function createHandler(deps: HandlerDeps) {
     try {
       if (path.startsWith('/admin/')) return await deps.handleAdmin(req, res, path)
       applyCors(req, res)
-      const methods = routes[path]
+      const methods = routes[path.startsWith(MODEL_PATH) ? `${MODEL_PATH}{id}` : path]
       if (!methods) throw notFound()
       if (req.method === 'OPTIONS') return answerPreflight(req, res)
       const route = methods[req.method === 'HEAD' ? 'GET' : req.method ?? '']

@@ -10,6 +10,7 @@ import { createAdminHandler } from './admin.ts'
 import { createHandler } from './app.ts'
 import { createAuthenticator } from './authenticate.ts'
 import type { Config } from './config.ts'
+import { closeInStages, inTurn } from './connection.ts'
 import { missingHost, rawClientErrorResponse, sendError, serverShuttingDown } from './errors.ts'
 import type { Logger } from './log.ts'
 import { createManagement } from './management.ts'
@@ -73,14 +74,19 @@ export function createAppServer(config: Config, options: AppServerOptions): AppS
       // would hold its connection up to 30 s longer than they say.
       connectionsCheckingInterval: Math.min(1_000, headersMs / 4),
     },
-    (req: IncomingMessage, res: ServerResponse) => {
+    // One request at a time per connection, and none after an answer that closed it (connection.ts).
+    inTurn((req: IncomingMessage, res: ServerResponse) => {
       open.add(res)
       res.once('close', () => open.delete(res))
       // RFC 9112 §3.2: an HTTP/1.1 request without Host is a 400.
       if (req.httpVersion === '1.1' && req.headers.host === undefined) return sendError(res, missingHost(), log)
       handle(req, res).catch((err: unknown) => sendError(res, err, log))
-    },
+    }),
   )
+  server.on('connection', closeInStages)
+  // `Expect: 100-continue` comes here instead; the body reader sends 100 Continue once checks 1 to 4
+  // have passed, so a client that is not allowed in is never invited to upload.
+  server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => server.emit('request', req, res))
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
     // As Node's own handler does: raw bytes after a response has begun on this socket (a bad request
     // pipelined behind a stream) would be spliced into that response, so just close the connection.

@@ -318,6 +318,13 @@ describe('429: the rate limit', () => {
     expect(seen).toHaveLength(2)
   })
 
+  it('says "1 request per minute" for a key allowed one', async () => {
+    const { key } = await server.createKey({ rate_limit_rpm: 1 })
+    expect((await server.chat(key)).status).toBe(200)
+    const error = await errorOf(await server.chat(key))
+    expect(error.message).toContain('allows 1 request per minute')
+  })
+
   it('puts the rate-limit headers on a success', async () => {
     const { key } = await server.createKey({ rate_limit_rpm: 5 })
     const response = await server.chat(key)
@@ -583,6 +590,56 @@ describe('CORS', () => {
   })
 })
 
+describe('Vary', () => {
+  const ORIGIN = 'https://site.example'
+  const varied = (response: Response) => response.headers.get('vary')!.toLowerCase().split(/\s*,\s*/)
+  const widget = (headers: Record<string, string> = {}) => call('/widget.js', { headers: { origin: ORIGIN, ...headers } })
+
+  // Added to, never replaced: a shared cache must not hand one site's answer (and its
+  // Access-Control-Allow-Origin) to another, nor a brotli body to a client that cannot read it.
+  it('keeps Origin on /widget.js next to Accept-Encoding, on its 404, its 200 in every encoding and its 304', async () => {
+    const missing = await widget()
+    expect(missing.status).toBe(404)
+    expect(varied(missing)).toContain('origin')
+    writeFileSync(widgetPath, 'console.log("vary")\n')
+    try {
+      for (const encoding of ['br', 'gzip', 'identity']) {
+        const served = await widget({ 'accept-encoding': encoding })
+        expect(served.status).toBe(200)
+        expect(varied(served)).toEqual(['origin', 'accept-encoding'])
+        const cached = await widget({ 'accept-encoding': encoding, 'if-none-match': served.headers.get('etag')! })
+        expect(cached.status).toBe(304)
+        expect(varied(cached)).toEqual(['origin', 'accept-encoding'])
+        expect(cached.headers.get('access-control-allow-origin')).toBe(ORIGIN)
+      }
+    } finally {
+      rmSync(widgetPath)
+    }
+  })
+
+  it.each<[string, number, () => Promise<Response>]>([
+    ['a chat answer', 200, async () => server.chat((await server.createKey()).key, HELLO, { origin: ORIGIN })],
+    ['a streamed chat answer', 200, async () => server.chat((await server.createKey()).key, { ...HELLO, stream: true }, { origin: ORIGIN })],
+    ['a 401', 401, () => server.chat(undefined, HELLO, { origin: ORIGIN })],
+    ['a 403', 403, async () => server.chat((await server.createKey({ allowed_domains: ['example.com'] })).key, HELLO, { origin: ORIGIN })],
+    ['a 400', 400, async () => server.chat((await server.createKey()).key, '{', { origin: ORIGIN })],
+    ['a 413', 413, async () => server.chat((await server.createKey()).key, 'x'.repeat(3000), { origin: ORIGIN })],
+    ['a 404', 404, () => call('/nowhere', { headers: { origin: ORIGIN } })],
+    ['a 405', 405, () => call('/v1/models', { method: 'POST', headers: { origin: ORIGIN } })],
+    ['GET /v1/models', 200, async () => call('/v1/models', { headers: { origin: ORIGIN, authorization: `Bearer ${(await server.createKey()).key}` } })],
+    ['GET /v1/models/{id}', 200, async () => call(`/v1/models/${MODEL}`, { headers: { origin: ORIGIN, authorization: `Bearer ${(await server.createKey()).key}` } })],
+    ['GET /v1/models/{id} for an unknown id', 404, async () => call('/v1/models/gpt-4', { headers: { origin: ORIGIN, authorization: `Bearer ${(await server.createKey()).key}` } })],
+    ['GET /healthz', 200, () => call('/healthz', { headers: { origin: ORIGIN } })],
+    ['a preflight', 204, () => call('/v1/chat/completions', { method: 'OPTIONS', headers: { origin: ORIGIN, 'access-control-request-method': 'POST' } })],
+  ])('names Origin in Vary on %s', async (_name, status, send) => {
+    const response = await send()
+    expect(response.status).toBe(status)
+    expect(response.headers.get('access-control-allow-origin')).toBe(ORIGIN)
+    expect(varied(response)).toContain('origin')
+    await response.arrayBuffer()
+  })
+})
+
 describe('the server-side policy as the upstream sees it', () => {
   let key: string
   beforeAll(async () => {
@@ -720,7 +777,7 @@ describe('GET /widget.js', () => {
       const response = await get(accept === undefined ? {} : { 'accept-encoding': accept })
       expect(response.status).toBe(200)
       expect(response.headers['content-encoding']).toBe(encoding)
-      expect(response.headers.vary).toBe('accept-encoding')
+      expect(response.headers.vary).toBe('Origin, Accept-Encoding')
       expect(Number(response.headers['content-length'])).toBe(response.body.length)
       expect(decode(response.body).toString()).toBe(script)
       if (encoding) expect(response.body.length).toBeLessThan(script.length / 5)
