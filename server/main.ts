@@ -2,9 +2,10 @@
  * The production entry point (`npm run serve`): configuration from the environment only, then
  * serve until SIGTERM or SIGINT, and shut down gracefully.
  */
+import { existsSync } from 'node:fs'
 import { ConfigError, loadConfig } from './config.ts'
 import { createLogger } from './log.ts'
-import { createAppServer } from './server.ts'
+import { createAppServer, DEFAULT_WIDGET } from './server.ts'
 
 let config
 try {
@@ -29,6 +30,11 @@ try {
     database: config.database.path,
     admin: config.adminToken ? 'enabled' : 'disabled',
   })
+  // Said once, as `npm start` says it: what a first run most often lacks.
+  if (!config.upstream) {
+    log.warn('no model configured: answers come from the built-in offline demo responder; set UPSTREAM_BASE_URL and UPSTREAM_MODEL')
+  }
+  if (!existsSync(DEFAULT_WIDGET)) log.warn('the widget is not built: GET /widget.js answers 404 until you run npm run build')
 } catch (err) {
   console.error(`assisters: could not start: ${(err as Error).message}`)
   await app?.close()

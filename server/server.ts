@@ -41,7 +41,7 @@ export interface AppServer {
   close(): Promise<void>
 }
 
-const DEFAULT_WIDGET = fileURLToPath(new URL('../dist/widget.js', import.meta.url))
+export const DEFAULT_WIDGET = fileURLToPath(new URL('../dist/widget.js', import.meta.url))
 
 export function createAppServer(config: Config, options: AppServerOptions): AppServer {
   const { log } = options

@@ -378,8 +378,27 @@ describe('400 and 413: the body', () => {
     ['messages that are not a list', JSON.stringify({ model: MODEL, messages: 'hi' }), 'invalid_body', 'messages'],
     ['more messages than MAX_MESSAGES', JSON.stringify({ model: MODEL, messages: [1, 2, 3, 4].map(() => message('hi')) }), 'invalid_body', 'messages'],
     ['a message longer than MAX_MESSAGE_CHARS', JSON.stringify({ model: MODEL, messages: [message('x'.repeat(101))] }), 'invalid_body', 'messages[0].content'],
-    ['a message with an unknown role', JSON.stringify({ model: MODEL, messages: [{ role: 'tool', content: 'x' }] }), 'invalid_body', 'messages[0].role'],
-    ['an unknown field', JSON.stringify({ ...HELLO, tools: [] }), 'invalid_body', 'tools'],
+    ['a message with an unknown role', JSON.stringify({ model: MODEL, messages: [{ role: 'function', content: 'x' }] }), 'invalid_body', 'messages[0].role'],
+    ['a tool message without tool_call_id', JSON.stringify({ model: MODEL, messages: [{ role: 'tool', content: 'x' }] }), 'invalid_body', 'messages[0].tool_call_id'],
+    ['tool_call_id on a user message', JSON.stringify({ model: MODEL, messages: [{ role: 'user', content: 'x', tool_call_id: 'c1' }] }), 'invalid_body', 'messages[0].tool_call_id'],
+    ['an assistant message with neither content nor tool calls', JSON.stringify({ model: MODEL, messages: [{ role: 'assistant', content: null }] }), 'invalid_body', 'messages[0].content'],
+    ['tool calls that are not a list', JSON.stringify({ model: MODEL, messages: [{ role: 'assistant', content: null, tool_calls: {} }] }), 'invalid_body', 'messages[0].tool_calls'],
+    ['a tool call without an id', JSON.stringify({ model: MODEL, messages: [{ role: 'assistant', tool_calls: [{ type: 'function', function: { name: 'f', arguments: '{}' } }] }] }), 'invalid_body', 'messages[0].tool_calls[0].id'],
+    ['a tool call whose arguments are not text', JSON.stringify({ model: MODEL, messages: [{ role: 'assistant', tool_calls: [{ id: 'c1', type: 'function', function: { name: 'f', arguments: {} } }] }] }), 'invalid_body', 'messages[0].tool_calls[0].function.arguments'],
+    ['an unknown field', JSON.stringify({ ...HELLO, web_search_options: {} }), 'invalid_body', 'web_search_options'],
+    ['an empty tools list', JSON.stringify({ ...HELLO, tools: [] }), 'invalid_body', 'tools'],
+    ['a tool that is not a function', JSON.stringify({ ...HELLO, tools: [{ type: 'web_search' }] }), 'invalid_body', 'tools[0]'],
+    ['a tool with a bad name', JSON.stringify({ ...HELLO, tools: [{ type: 'function', function: { name: 'get weather' } }] }), 'invalid_body', 'tools[0].function.name'],
+    ['a tool whose parameters are not an object', JSON.stringify({ ...HELLO, tools: [{ type: 'function', function: { name: 'f', parameters: 'x' } }] }), 'invalid_body', 'tools[0].function.parameters'],
+    ['a tool with an unknown field', JSON.stringify({ ...HELLO, tools: [{ type: 'function', function: { name: 'f', run: 'rm -rf' } }] }), 'invalid_body', 'tools[0].function.run'],
+    ['an unknown tool_choice', JSON.stringify({ ...HELLO, tool_choice: 'always' }), 'invalid_body', 'tool_choice'],
+    ['parallel_tool_calls that is not true or false', JSON.stringify({ ...HELLO, parallel_tool_calls: 'yes' }), 'invalid_body', 'parallel_tool_calls'],
+    ['an unknown response_format', JSON.stringify({ ...HELLO, response_format: { type: 'yaml' } }), 'invalid_body', 'response_format'],
+    ['a json_schema response_format without a name', JSON.stringify({ ...HELLO, response_format: { type: 'json_schema', json_schema: { schema: {} } } }), 'invalid_body', 'response_format.json_schema.name'],
+    ['a json_schema whose schema is not an object', JSON.stringify({ ...HELLO, response_format: { type: 'json_schema', json_schema: { name: 'r', schema: [] } } }), 'invalid_body', 'response_format.json_schema.schema'],
+    ['logprobs that is not true or false', JSON.stringify({ ...HELLO, logprobs: 1 }), 'invalid_body', 'logprobs'],
+    ['top_logprobs over 20', JSON.stringify({ ...HELLO, logprobs: true, top_logprobs: 21 }), 'invalid_body', 'top_logprobs'],
+    ['top_logprobs without logprobs', JSON.stringify({ ...HELLO, top_logprobs: 2 }), 'invalid_body', 'top_logprobs'],
     // Names that live on Object.prototype must be as unknown as any other.
     ['a __proto__ field', `{"model":"${MODEL}","messages":[{"role":"user","content":"hi"}],"__proto__":{"tools":[]}}`, 'invalid_body', '__proto__'],
     ['a constructor field', JSON.stringify({ ...HELLO, constructor: { tools: [] } }), 'invalid_body', 'constructor'],
@@ -505,6 +524,20 @@ describe('routes', () => {
     const body = await response.json()
     expect(body.object).toBe('list')
     expect(body.data.map((model: { id: string }) => model.id)).toEqual([MODEL])
+  })
+
+  it('answers GET /v1/models/assisters-chat-v1 with the model, and 404 model_not_found for any other id', async () => {
+    const { key } = await server.createKey()
+    const headers = { authorization: `Bearer ${key}` }
+    const found = await call(`/v1/models/${MODEL}`, { headers })
+    expect(found.status).toBe(200)
+    expect(await found.json()).toEqual({ id: MODEL, object: 'model', created: expect.any(Number), owned_by: 'assisters' })
+    for (const id of ['gpt-4o', '', 'assisters-chat-v1/x']) {
+      const missing = await call(`/v1/models/${id}`, { headers })
+      expect(missing.status).toBe(404)
+      expect(await errorOf(missing)).toMatchObject({ type: 'invalid_request_error', code: 'model_not_found', param: 'model' })
+    }
+    expect((await call(`/v1/models/${MODEL}`)).status).toBe(401)
   })
 
   it('counts GET /v1/models against the key\'s rate limit, with the rate-limit headers', async () => {
@@ -674,6 +707,40 @@ describe('the server-side policy as the upstream sees it', () => {
     ]
     expect((await server.chat(instructed, { model: MODEL, messages })).status).toBe(200)
     expect(seen[0]!.body.messages).toEqual([{ role: 'system', content: 'Answer in French.' }, ...messages])
+  })
+
+  it('forwards a developer message as a system message, which every compatible upstream knows', async () => {
+    const messages = [{ role: 'developer', content: 'Be brief.' }, { role: 'user', content: 'Hello' }]
+    expect((await server.chat(key, { model: MODEL, messages })).status).toBe(200)
+    expect(seen[0]!.body.messages).toEqual([{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'Hello' }])
+  })
+
+  it('relays tools, tool_choice, parallel_tool_calls, earlier tool calls and their results, response_format and logprobs', async () => {
+    const tools = [{
+      type: 'function',
+      function: { name: 'get_weather', description: 'Weather in a city', parameters: { type: 'object', properties: { city: { type: 'string' } } }, strict: true },
+    }]
+    const responseFormat = { type: 'json_schema', json_schema: { name: 'answer', schema: { type: 'object' }, strict: true } }
+    const messages = [
+      { role: 'user', content: 'Weather in Paris?' },
+      // As a client built it from streamed deltas: the index is not the upstream's business.
+      { role: 'assistant', content: null, tool_calls: [{ index: 0, id: 'call_1', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Paris"}' } }] },
+      { role: 'tool', tool_call_id: 'call_1', content: '{"temp":21}' },
+    ]
+    const fields = { tools, tool_choice: { type: 'function', function: { name: 'get_weather' } }, parallel_tool_calls: false, response_format: responseFormat, logprobs: true, top_logprobs: 3 }
+    expect((await server.chat(key, { model: MODEL, messages, ...fields })).status).toBe(200)
+    expect(seen[0]!.body).toMatchObject(fields)
+    expect(seen[0]!.body.messages).toEqual([
+      messages[0],
+      { role: 'assistant', content: null, tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Paris"}' } }] },
+      messages[2],
+    ])
+  })
+
+  it.each(['none', 'auto', 'required'])('relays tool_choice %s and a json_object response_format', async (choice) => {
+    const tools = [{ type: 'function', function: { name: 'f' } }]
+    expect((await server.chat(key, { ...HELLO, tools, tool_choice: choice, response_format: { type: 'json_object' } })).status).toBe(200)
+    expect(seen[0]!.body).toMatchObject({ tool_choice: choice, response_format: { type: 'json_object' } })
   })
 
   it('asks a streaming upstream for usage', async () => {

@@ -834,6 +834,25 @@ describe('the real process', () => {
   const dir = mkdtempSync(join(tmpdir(), 'assisters-robust-'))
   afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
+  it('says once at start-up when no model is configured, and when the widget is not built', async () => {
+    const app = await spawnServer({ PORT: '0', DATABASE_URL: `sqlite:${join(dir, 'notes.db')}` })
+    await expectHealthy(app.port)
+    const warnings = app.logs().filter((entry) => entry.level === 'warn').map((entry) => String(entry.msg))
+    expect(warnings.filter((msg) => msg.startsWith('no model configured'))).toHaveLength(1)
+    // Whichever state this checkout is in: the note is there exactly when dist/widget.js is not.
+    const notBuilt = warnings.filter((msg) => msg.startsWith('the widget is not built'))
+    expect(notBuilt).toHaveLength(existsSync(join(ROOT, 'dist/widget.js')) ? 0 : 1)
+    app.child.kill('SIGTERM')
+    expect(await app.exited).toBe(0)
+  })
+
+  it('says nothing of the kind when a model is configured', async () => {
+    const app = await spawnServer({ PORT: '0', DATABASE_URL: `sqlite:${join(dir, 'quiet.db')}`, UPSTREAM_BASE_URL: 'http://127.0.0.1:9/v1', UPSTREAM_MODEL: 'm' })
+    expect(app.logs().filter((entry) => String(entry.msg).startsWith('no model configured'))).toEqual([])
+    app.child.kill('SIGTERM')
+    expect(await app.exited).toBe(0)
+  })
+
   it('survives a burst of failing, aborted and malformed requests, logging JSON lines without secrets', async () => {
     const app = await spawnServer({
       PORT: '0',
