@@ -9,7 +9,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { TestProject } from 'vitest/node'
 import { buildWidget } from '../../demo/build-widget.ts'
-import { CHROMIUM, chromiumMissing } from './browser.ts'
+import { CHROMIUM, chromiumMissing } from '../../tools/chromium.ts'
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 

@@ -23,6 +23,7 @@ import {
   usageChunk,
   type TestServer,
 } from './harness.ts'
+import { sleep } from '../support/sleep.ts'
 
 const upstream = createUpstreamMock()
 let server: TestServer
@@ -485,7 +486,7 @@ describe('the primary key', () => {
   it('revokes idempotently, keeping the first revocation time', async () => {
     const { id } = await server.createKey()
     const first = await server.admin('POST', `/admin/keys/${id}/revoke`)
-    await new Promise((resolve) => setTimeout(resolve, 5))
+    await sleep(5)
     const second = await server.admin('POST', `/admin/keys/${id}/revoke`)
     expect(second.status).toBe(200)
     expect(second.body.revoked_at).toBe(first.body.revoked_at)

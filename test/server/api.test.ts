@@ -4,7 +4,6 @@
  * chat policy as the upstream sees it, and the widget asset.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { request, type IncomingHttpHeaders } from 'node:http'
@@ -24,6 +23,7 @@ import {
   usageChunk,
   type TestServer,
 } from './harness.ts'
+import { exchange } from '../support/raw-http.ts'
 
 const LIMITS = { MAX_MESSAGES: '3', MAX_MESSAGE_CHARS: '100', MAX_BODY_BYTES: '2048', MAX_OUTPUT_TOKENS: '256' }
 
@@ -72,38 +72,14 @@ const call = (path: string, init: RequestInit = {}) => fetch(server.url + path, 
 
 const errorOf = async (response: Response) => ((await response.json()) as { error: Record<string, unknown> }).error
 
-interface RawResponse {
-  status: number
-  /** Header lines by lower-case name, repeated ones kept apart. */
-  headers: Record<string, string[]>
-  body: string
-}
-
 /**
  * Sends bytes exactly as given over a plain socket (`Connection: close`) and reads the response:
  * for requests fetch cannot make (repeated headers, a hand-written chunked body).
  */
-function rawHttp([requestLine, ...headerLines]: string[], body: string | Buffer = ''): Promise<RawResponse> {
-  const { hostname, port, host } = new URL(server.url)
+function rawHttp([requestLine, ...headerLines]: string[], body: string | Buffer = '') {
+  const { port, host } = new URL(server.url)
   const head = [requestLine, `Host: ${host}`, 'Connection: close', ...headerLines].join('\r\n')
-  return new Promise((resolve, reject) => {
-    const socket = connect(Number(port), hostname)
-    const chunks: Buffer[] = []
-    socket.on('data', (chunk: Buffer) => chunks.push(chunk))
-    socket.on('error', reject)
-    socket.on('end', () => {
-      const text = Buffer.concat(chunks).toString('utf8')
-      const split = text.indexOf('\r\n\r\n')
-      const [statusLine, ...lines] = text.slice(0, split).split('\r\n')
-      const headers: Record<string, string[]> = {}
-      for (const line of lines) {
-        const colon = line.indexOf(':')
-        ;(headers[line.slice(0, colon).toLowerCase()] ??= []).push(line.slice(colon + 1).trim())
-      }
-      resolve({ status: Number(statusLine!.split(' ')[1]), headers, body: text.slice(split + 4) })
-    })
-    socket.end(Buffer.concat([Buffer.from(`${head}\r\n\r\n`), Buffer.from(body)]))
-  })
+  return exchange(Number(port), Buffer.concat([Buffer.from(`${head}\r\n\r\n`), Buffer.from(body)]))
 }
 
 /** The request line of a chat request over the raw socket. */

@@ -26,9 +26,9 @@ import {
   eventually,
   resourceCounts,
   startServer,
-  startUpstreamDouble,
   type TestServer,
 } from './harness.ts'
+import { startUpstreamDouble } from '../support/upstream-double.ts'
 import { exchange, rawRequest, type Exchange } from '../support/raw-http.ts'
 import { sleep } from '../support/sleep.ts'
 
