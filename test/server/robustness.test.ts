@@ -831,7 +831,9 @@ afterAll(() => {
 })
 
 describe('the real process', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'assisters-robust-'))
+  // Made when the first test of this block runs, so a filtered run that skips them leaves nothing behind.
+  let dir: string
+  beforeAll(() => void (dir = mkdtempSync(join(tmpdir(), 'assisters-robust-'))))
   afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
   it('says once at start-up when no model is configured, and when the widget is not built', async () => {
