@@ -1,6 +1,6 @@
 import { minify } from 'terser'
 import type { Plugin } from 'vite'
-import { defineConfig } from 'vitest/config'
+import { configDefaults, defineConfig } from 'vitest/config'
 
 /**
  * V8's explicit compile hint (Chrome 136 on): compile every function while the script streams in,
@@ -54,16 +54,18 @@ export default defineConfig({
       {
         extends: true,
         // css.include: the widget's stylesheet reaches the tests (vitest empties CSS imports by default).
-        test: { name: 'widget', include: ['test/widget/**/*.test.{ts,tsx}'], environment: 'happy-dom', css: { include: [/styles\.css/] } },
+        test: { name: 'widget', include: ['test/widget/**/*.test.{ts,tsx}'], exclude: [...configDefaults.exclude, 'test/widget/bundle.test.ts'], environment: 'happy-dom', css: { include: [/styles\.css/] } },
       },
+      // The production bundle, built once per run for this and the browser suite (test/support/widget-build.ts).
+      { extends: true, test: { name: 'bundle', include: ['test/widget/bundle.test.ts'], environment: 'node', globalSetup: ['test/support/widget-build.ts'] } },
       {
         extends: true,
-        // Real Chromium against the real server and demo site; global-setup.ts builds the widget once.
+        // Real Chromium against the real server and demo site, serving this run's one widget build.
         test: {
           name: 'e2e',
           include: ['test/e2e/**/*.test.ts'],
           environment: 'node',
-          globalSetup: ['test/e2e/global-setup.ts'],
+          globalSetup: ['test/support/widget-build.ts', 'test/e2e/global-setup.ts'],
           testTimeout: 30_000,
           hookTimeout: 60_000,
           // A browser on a busy two-core machine: polls wait for what a visitor would wait for.

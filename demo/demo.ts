@@ -32,6 +32,13 @@ export function loadDemoSettings(env: Record<string, string | undefined>): DemoS
   return { config, sitePort: portFrom(env, 'DEMO_PORT', 8080) }
 }
 
+/** The one line `npm start` stops with when startDemo rejects: a taken port says which, and what to set. */
+export function startFailure(err: unknown): string {
+  const { code, port, message } = err as NodeJS.ErrnoException & { port?: number }
+  if (code === 'EADDRINUSE') return `port ${port} is already in use; set PORT (API) or DEMO_PORT (demo site) to a free one`
+  return `could not start: ${message}`
+}
+
 /** Starts both servers; rejects with the listen error (EADDRINUSE…) for a taken port. */
 export async function startDemo({ config: fromEnv, sitePort }: DemoSettings, options: { log: Logger; widgetPath?: string }): Promise<Demo> {
   const account = await prepareDemoAccount(fromEnv.database.path, {

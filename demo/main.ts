@@ -7,7 +7,7 @@ import { ConfigError } from '../server/config.ts'
 import { createLogger } from '../server/log.ts'
 import { buildWidget, widgetIsStale } from './build-widget.ts'
 import { demoStatePath } from './demo-account.ts'
-import { loadDemoSettings, startDemo, type Demo, type DemoSettings } from './demo.ts'
+import { loadDemoSettings, startDemo, startFailure, type Demo, type DemoSettings } from './demo.ts'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const WIDGET = `${ROOT}dist/widget.js`
@@ -39,9 +39,7 @@ let demo: Demo
 try {
   demo = await startDemo(settings, { log, widgetPath: WIDGET })
 } catch (err) {
-  const { code, port } = err as NodeJS.ErrnoException & { port?: number }
-  if (code === 'EADDRINUSE') fail(`port ${port} is already in use; set PORT (API) or DEMO_PORT (demo site) to a free one`)
-  fail(`could not start: ${(err as Error).message}`)
+  fail(startFailure(err))
 }
 
 const { config, account } = demo

@@ -4,9 +4,10 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import { createAdminThrottle, type AdminThrottle } from './admin-throttle.ts'
 import { bearerToken } from './authenticate.ts'
 import { readJsonBody } from './body.ts'
-import { HttpError, methodNotAllowed, notFound } from './errors.ts'
+import { HttpError, invalidAdminToken, methodNotAllowed, naming, notFound, tooManyAdminAttempts } from './errors.ts'
 import type { Management } from './management.ts'
 import { sendJson } from './respond.ts'
 
@@ -15,15 +16,15 @@ const ADMIN_BODY_LIMIT = 64 * 1024
 interface Route {
   method: 'GET' | 'POST'
   pattern: RegExp
-  run(management: Management, id: string, req: IncomingMessage): Promise<[status: number, body: unknown]>
+  run(management: Management, id: string, req: IncomingMessage, res: ServerResponse): Promise<[status: number, body: unknown]>
 }
 
 const ID = '([A-Za-z0-9_]{1,64})'
 const ROUTES: Route[] = [
   { method: 'POST', pattern: /^\/admin\/accounts$/,
-    run: async (m, _id, req) => [201, await m.createAccount(await readBody(req))] },
+    run: async (m, _id, req, res) => [201, await m.createAccount(await readBody(req, res))] },
   { method: 'POST', pattern: new RegExp(`^/admin/accounts/${ID}/keys$`),
-    run: async (m, id, req) => [201, await m.createKey(id, await readBody(req))] },
+    run: async (m, id, req, res) => [201, await m.createKey(id, await readBody(req, res))] },
   { method: 'GET', pattern: new RegExp(`^/admin/accounts/${ID}/keys$`),
     run: async (m, id) => [200, { data: await m.listKeys(id) }] },
   { method: 'GET', pattern: new RegExp(`^/admin/accounts/${ID}/usage$`),
@@ -35,31 +36,33 @@ const ROUTES: Route[] = [
 ]
 
 /** The JSON body; a body that is not JSON names `body` as its param, like every other bad admin input. */
-async function readBody(req: IncomingMessage): Promise<unknown> {
+async function readBody(req: IncomingMessage, res: ServerResponse): Promise<unknown> {
   try {
-    return await readJsonBody(req, ADMIN_BODY_LIMIT)
+    return await readJsonBody(req, res, ADMIN_BODY_LIMIT)
   } catch (err) {
-    if (err instanceof HttpError && err.status === 400 && err.param === undefined) {
-      throw new HttpError(err.status, err.type, err.code, err.message, 'body', err.headers)
-    }
+    if (err instanceof HttpError && err.status === 400 && err.param === undefined) throw naming(err, 'body')
     throw err
   }
 }
 
-const invalidAdminToken = () =>
-  new HttpError(401, 'invalid_request_error', 'invalid_api_key', 'Invalid admin token')
-
 /**
  * Throws unless the request carries the admin token: 404 when there is none (the admin routes do
- * not exist), 401 for a wrong one. Guards /admin/ and /metrics.
+ * not exist), 401 for a wrong one, 429 for an address that sent too many wrong ones. Guards /admin/
+ * and /metrics.
  */
-export function createAdminGuard(adminToken: string | undefined) {
+export function createAdminGuard(adminToken: string | undefined, throttle: AdminThrottle = createAdminThrottle()) {
   // Compare digests in constant time, so response timing says nothing about the token.
   const expected = adminToken && digest(adminToken)
   return function requireAdmin(req: IncomingMessage): void {
     if (!expected) throw notFound()
+    const address = req.socket.remoteAddress ?? ''
+    const waitMs = throttle.waitMs(address)
+    if (waitMs > 0) throw tooManyAdminAttempts(waitMs)
     const token = bearerToken(req.headersDistinct.authorization)
-    if (!token || !timingSafeEqual(digest(token), expected)) throw invalidAdminToken()
+    if (!token || !timingSafeEqual(digest(token), expected)) {
+      throttle.failed(address)
+      throw invalidAdminToken()
+    }
   }
 }
 
@@ -72,7 +75,7 @@ export function createAdminHandler(management: Management, requireAdmin: (req: I
     if (matching.length === 0) throw notFound()
     const route = matching.find((candidate) => candidate.method === req.method)
     if (!route) throw methodNotAllowed(matching.map((candidate) => candidate.method))
-    const [status, body] = await route.run(management, route.pattern.exec(path)?.[1] ?? '', req)
+    const [status, body] = await route.run(management, route.pattern.exec(path)?.[1] ?? '', req, res)
     sendJson(res, status, body)
   }
 }

@@ -9,7 +9,7 @@ import { readJsonBody } from './body.ts'
 import { PUBLIC_MODEL, toChatRequest } from './chat-request.ts'
 import type { Config } from './config.ts'
 import { answerPreflight, applyCors } from './cors.ts'
-import { methodNotAllowed, notFound, originNotAllowed, rateLimitExceeded, sendError } from './errors.ts'
+import { methodNotAllowed, modelNotKnown, notFound, originNotAllowed, rateLimitExceeded, sendError } from './errors.ts'
 import type { Logger } from './log.ts'
 import type { Metrics } from './metrics.ts'
 import { rateLimitHeaders, type RateLimiter } from './rate-limit.ts'
@@ -42,10 +42,9 @@ interface Context {
 
 type Route = (req: IncomingMessage, res: ServerResponse, context: Context) => Promise<void>
 
-const MODELS = {
-  object: 'list',
-  data: [{ id: PUBLIC_MODEL, object: 'model', created: 1767225600, owned_by: 'assisters' }],
-}
+const MODEL = { id: PUBLIC_MODEL, object: 'model', created: 1767225600, owned_by: 'assisters' }
+const MODELS = { object: 'list', data: [MODEL] }
+const MODEL_PATH = '/v1/models/'
 
 export function createHandler(deps: HandlerDeps) {
   const { config, authenticate, limiter, relay, metrics, log } = deps
@@ -66,13 +65,21 @@ export function createHandler(deps: HandlerDeps) {
 
   const chatCompletions: Route = async (req, res, context) => {
     const key = await authorize(req, res, context)
-    const input = await readJsonBody(req, config.limits.maxBodyBytes)
+    const input = await readJsonBody(req, res, config.limits.maxBodyBytes)
     await relay(res, toChatRequest(input, config.limits, key.record.instructions), key.record.id)
   }
 
   const models: Route = async (req, res, context) => {
     await authorize(req, res, context)
     sendJson(res, 200, MODELS)
+  }
+
+  // What OpenAI clients call for `models.retrieve(id)`.
+  const model: Route = async (req, res, context) => {
+    await authorize(req, res, context)
+    const id = (req.url ?? '').split('?', 1)[0]!.slice(MODEL_PATH.length)
+    if (id !== PUBLIC_MODEL) throw modelNotKnown(id)
+    sendJson(res, 200, MODEL)
   }
 
   // Liveness: the process answers. Readiness: it can serve, so a load balancer may send it traffic.
@@ -86,14 +93,20 @@ export function createHandler(deps: HandlerDeps) {
   const routes: Record<string, Partial<Record<string, Route>>> = {
     '/v1/chat/completions': { POST: chatCompletions },
     '/v1/models': { GET: models },
+    [`${MODEL_PATH}{id}`]: { GET: model },
     '/widget.js': { GET: deps.serveWidget },
     '/healthz': { GET: healthz },
     '/readyz': { GET: readyz },
   }
 
+  /** A path's route template: `/v1/models/{id}` for any model id. */
+  const routeOf = (path: string) => (path.startsWith(MODEL_PATH) ? `${MODEL_PATH}{id}` : path)
+
   /** The metrics label for a path: a route, never the raw path (which would grow without bound). */
-  const routeLabel = (path: string) =>
-    path in routes || path === '/metrics' ? path : path.startsWith('/admin/') ? '/admin' : 'unmatched'
+  const routeLabel = (path: string) => {
+    const route = routeOf(path)
+    return route in routes || route === '/metrics' ? route : path.startsWith('/admin/') ? '/admin' : 'unmatched'
+  }
 
   return async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const started = performance.now()
@@ -117,7 +130,7 @@ export function createHandler(deps: HandlerDeps) {
       if (path.startsWith('/admin/')) return await deps.handleAdmin(req, res, path)
       if (path === '/metrics') return await deps.handleMetrics(req, res)
       applyCors(req, res)
-      const methods = routes[path]
+      const methods = routes[routeOf(path)]
       if (!methods) throw notFound()
       if (req.method === 'OPTIONS') return answerPreflight(req, res)
       const route = methods[req.method === 'HEAD' ? 'GET' : req.method ?? '']

@@ -1,13 +1,19 @@
 /** Reads a JSON request body under a byte limit: checks the type, the size, the UTF-8 and the JSON. */
-import type { IncomingMessage } from 'node:http'
+import type { IncomingMessage, ServerResponse } from 'node:http'
 import { HttpError, invalidJson, requestTooLarge } from './errors.ts'
 
+// Node's own test for the expectation (RFC 9110 §10.1.1).
+const CONTINUE = /(?:^|\W)100-continue(?:$|\W)/i
 const JSON_TYPE = /^application\/json\s*(;\s*charset\s*=\s*"?utf-8"?\s*)?$/i
 // One for the process: a whole-buffer decode keeps no state, and each new decoder costs an ICU converter.
 const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true })
 
-/** Resolves to the parsed body; throws 400 invalid_json or 413 request_too_large. */
-export async function readJsonBody(req: IncomingMessage, limitBytes: number): Promise<unknown> {
+/**
+ * Resolves to the parsed body; throws 400 invalid_json or 413 request_too_large. Called only once
+ * the checks before the body have passed: a client that sent `Expect: 100-continue` is invited to
+ * upload here, never before (server.ts keeps Node from inviting it at once).
+ */
+export async function readJsonBody(req: IncomingMessage, res: ServerResponse, limitBytes: number): Promise<unknown> {
   const type = req.headers['content-type']
   // A missing type is tolerated (curl without -H); any other type is a client bug worth naming.
   if (type !== undefined && !JSON_TYPE.test(type.trim())) {
@@ -15,6 +21,7 @@ export async function readJsonBody(req: IncomingMessage, limitBytes: number): Pr
   }
   const declared = Number(req.headers['content-length'] ?? 0)
   if (declared > limitBytes) throw requestTooLarge(limitBytes)
+  if (CONTINUE.test(req.headers.expect ?? '') && !res.headersSent) res.writeContinue()
 
   const body = await readBytes(req, limitBytes)
   if (body.length === 0) throw invalidJson('The request body is empty; send a JSON object')

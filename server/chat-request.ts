@@ -18,8 +18,21 @@ export interface ChatRequest {
 
 type Limits = Config['limits']
 
-const ROLES = new Set(['system', 'user', 'assistant'])
-const MESSAGE_FIELDS = new Set(['role', 'content', 'name'])
+/** The fields each role may carry besides `role` and `content`. */
+const MESSAGE_FIELDS: Record<string, string[]> = {
+  system: ['name'],
+  // OpenAI's newer name for instructions; forwarded as `system`, which every compatible upstream knows.
+  developer: ['name'],
+  user: ['name'],
+  assistant: ['name', 'tool_calls', 'refusal'],
+  tool: ['tool_call_id'],
+}
+const ROLES = Object.keys(MESSAGE_FIELDS).join(', ')
+// What official clients keep on an answer they hand back as an assistant message (openai-node's
+// `finalMessage()` adds `parsed`): taken, and not sent on, since no upstream reads them.
+const ECHOED_FIELDS = ['parsed', 'annotations', 'audio', 'function_call']
+const NAME = /^[\w-]{1,64}$/
+const MAX_TOOLS = 128
 
 /** Checks a parsed JSON body against the policy; throws 400 with the offending `param`. */
 export function toChatRequest(input: unknown, limits: Limits, instructions: string | null): ChatRequest {
@@ -37,6 +50,9 @@ export function toChatRequest(input: unknown, limits: Limits, instructions: stri
   if (input.messages === undefined) throw invalidBody('messages', 'messages is required')
   if (body.stream_options !== undefined && body.stream !== true) {
     throw invalidBody('stream_options', 'stream_options is only allowed when stream is true')
+  }
+  if (body.top_logprobs !== undefined && body.logprobs !== true) {
+    throw invalidBody('top_logprobs', 'top_logprobs is only allowed when logprobs is true')
   }
 
   const stream = body.stream === true
@@ -93,6 +109,76 @@ const FIELDS: Record<string, FieldCheck> = {
     if (typeof value !== 'string' || value.length > 256) throw invalidBody('user', 'user must be text of at most 256 characters')
     return value
   },
+  logprobs: (value) => boolean('logprobs', value),
+  top_logprobs: (value) => {
+    if (!Number.isSafeInteger(value) || (value as number) < 0 || (value as number) > 20) {
+      throw invalidBody('top_logprobs', 'top_logprobs must be a whole number from 0 to 20')
+    }
+    return value
+  },
+  tools: (value) => {
+    if (!Array.isArray(value) || value.length === 0 || value.length > MAX_TOOLS) {
+      throw invalidBody('tools', `tools must be a list of 1 to ${MAX_TOOLS} tools`)
+    }
+    value.forEach((tool: unknown, index) => toolFrom(tool, `tools[${index}]`))
+    return value
+  },
+  tool_choice: (value) => {
+    if (value === 'none' || value === 'auto' || value === 'required') return value
+    if (isObject(value) && value.type === 'function' && isObject(value.function) && isName(value.function.name)) {
+      return { type: 'function', function: { name: value.function.name } }
+    }
+    throw invalidBody('tool_choice', `tool_choice must be 'none', 'auto', 'required' or {"type": "function", "function": {"name": …}}`)
+  },
+  parallel_tool_calls: (value) => boolean('parallel_tool_calls', value),
+  response_format: (value) => {
+    const param = 'response_format'
+    if (!isObject(value) || !['text', 'json_object', 'json_schema'].includes(value.type as string)) {
+      throw invalidBody(param, `${param} must be {"type": "text"}, {"type": "json_object"} or {"type": "json_schema", "json_schema": {…}}`)
+    }
+    only(value, param, value.type === 'json_schema' ? ['type', 'json_schema'] : ['type'])
+    if (value.type !== 'json_schema') return value
+    const schema = value.json_schema
+    if (!isObject(schema) || !isName(schema.name)) {
+      throw invalidBody(`${param}.json_schema.name`, `${param}.json_schema must have a name of 1 to 64 letters, digits, _ or -`)
+    }
+    only(schema, `${param}.json_schema`, ['name', 'description', 'schema', 'strict'])
+    optional(schema, 'description', `${param}.json_schema.description`, 'text', (v) => typeof v === 'string')
+    optional(schema, 'schema', `${param}.json_schema.schema`, 'a JSON object', isObject)
+    optional(schema, 'strict', `${param}.json_schema.strict`, 'true, false or null', (v) => v === null || typeof v === 'boolean')
+    return value
+  },
+}
+
+/** A function tool as OpenAI defines it: the name is checked, the parameters' JSON schema is the upstream's to read. */
+function toolFrom(tool: unknown, param: string) {
+  if (!isObject(tool) || tool.type !== 'function' || !isObject(tool.function)) {
+    throw invalidBody(param, `${param} must be {"type": "function", "function": {…}}`)
+  }
+  only(tool, param, ['type', 'function'])
+  const fn = tool.function
+  if (!isName(fn.name)) throw invalidBody(`${param}.function.name`, `${param}.function.name must be 1 to 64 letters, digits, _ or -`)
+  only(fn, `${param}.function`, ['name', 'description', 'parameters', 'strict'])
+  optional(fn, 'description', `${param}.function.description`, 'text', (v) => typeof v === 'string')
+  optional(fn, 'parameters', `${param}.function.parameters`, 'a JSON object', isObject)
+  optional(fn, 'strict', `${param}.function.strict`, 'true, false or null', (v) => v === null || typeof v === 'boolean')
+}
+
+/** An assistant's earlier tool calls, as the client got them: only the fields an upstream reads go on. */
+function toolCallsFrom(value: unknown, param: string) {
+  if (!Array.isArray(value) || value.length === 0 || value.length > MAX_TOOLS) {
+    throw invalidBody(param, `${param} must be a list of 1 to ${MAX_TOOLS} tool calls`)
+  }
+  return value.map((call: unknown, index) => {
+    const at = `${param}[${index}]`
+    if (!isObject(call) || call.type !== 'function' || !isObject(call.function)) {
+      throw invalidBody(at, `${at} must be {"id": …, "type": "function", "function": {"name": …, "arguments": …}}`)
+    }
+    if (typeof call.id !== 'string' || call.id.length === 0 || call.id.length > 256) throw invalidBody(`${at}.id`, `${at}.id must be text of 1 to 256 characters`)
+    if (!isName(call.function.name)) throw invalidBody(`${at}.function.name`, `${at}.function.name must be 1 to 64 letters, digits, _ or -`)
+    if (typeof call.function.arguments !== 'string') throw invalidBody(`${at}.function.arguments`, `${at}.function.arguments must be text (JSON)`)
+    return { id: call.id, type: 'function', function: { name: call.function.name, arguments: call.function.arguments } }
+  })
 }
 
 function messagesFrom(value: unknown, limits: Limits) {
@@ -102,24 +188,44 @@ function messagesFrom(value: unknown, limits: Limits) {
   if (value.length > limits.maxMessages) {
     throw invalidBody('messages', `messages holds at most ${limits.maxMessages} messages`)
   }
-  return value.map((message: unknown, index) => {
-    const param = `messages[${index}]`
-    if (!isObject(message)) throw invalidBody(param, `${param} must be an object with role and content`)
-    for (const field of Object.keys(message)) {
-      if (!MESSAGE_FIELDS.has(field)) throw invalidBody(`${param}.${field.slice(0, 40)}`, `${param} has an unsupported field '${field.slice(0, 40)}'`)
+  return value.map((message: unknown, index) => messageFrom(message, `messages[${index}]`, limits))
+}
+
+function messageFrom(message: unknown, param: string, limits: Limits) {
+  if (!isObject(message)) throw invalidBody(param, `${param} must be an object with role and content`)
+  const role = message.role
+  if (typeof role !== 'string' || !Object.hasOwn(MESSAGE_FIELDS, role)) {
+    throw invalidBody(`${param}.role`, `${param}.role must be one of ${ROLES}`)
+  }
+  for (const field of Object.keys(message)) {
+    if (role === 'assistant' && ECHOED_FIELDS.includes(field)) continue
+    if (field !== 'role' && field !== 'content' && !MESSAGE_FIELDS[role]!.includes(field)) {
+      throw invalidBody(`${param}.${field.slice(0, 40)}`, `${param} has an unsupported field '${field.slice(0, 40)}' for role ${role}`)
     }
-    if (typeof message.role !== 'string' || !ROLES.has(message.role)) {
-      throw invalidBody(`${param}.role`, `${param}.role must be one of ${[...ROLES].join(', ')}`)
-    }
-    const content = textOf(message.content, `${param}.content`)
-    if (content.length > limits.maxMessageChars) {
-      throw invalidBody(`${param}.content`, `${param}.content is longer than ${limits.maxMessageChars} characters`)
-    }
-    if (message.name !== undefined && (typeof message.name !== 'string' || !/^[\w-]{1,64}$/.test(message.name))) {
-      throw invalidBody(`${param}.name`, `${param}.name must be 1 to 64 letters, digits, _ or -`)
-    }
-    return { role: message.role, content, ...(message.name === undefined ? {} : { name: message.name }) }
-  })
+  }
+  const toolCalls = message.tool_calls === undefined ? undefined : toolCallsFrom(message.tool_calls, `${param}.tool_calls`)
+  // An assistant turn that only calls tools has no text.
+  const content = toolCalls && message.content == null ? null : textOf(message.content, `${param}.content`)
+  if (content !== null && content.length > limits.maxMessageChars) {
+    throw invalidBody(`${param}.content`, `${param}.content is longer than ${limits.maxMessageChars} characters`)
+  }
+  if (message.name !== undefined && !isName(message.name)) {
+    throw invalidBody(`${param}.name`, `${param}.name must be 1 to 64 letters, digits, _ or -`)
+  }
+  if (message.refusal != null && typeof message.refusal !== 'string') {
+    throw invalidBody(`${param}.refusal`, `${param}.refusal must be text or null`)
+  }
+  if (role === 'tool' && (typeof message.tool_call_id !== 'string' || message.tool_call_id.length === 0 || message.tool_call_id.length > 256)) {
+    throw invalidBody(`${param}.tool_call_id`, `${param}.tool_call_id must be the id of the tool call it answers`)
+  }
+  return {
+    role: role === 'developer' ? 'system' : role,
+    content,
+    ...(message.name === undefined ? {} : { name: message.name }),
+    ...(toolCalls === undefined ? {} : { tool_calls: toolCalls }),
+    ...(typeof message.refusal === 'string' ? { refusal: message.refusal } : {}),
+    ...(role === 'tool' ? { tool_call_id: message.tool_call_id } : {}),
+  }
 }
 
 /** A string, or OpenAI's list of text parts flattened to one string (every upstream reads that). */
@@ -146,6 +252,20 @@ function number(param: string, value: unknown, min: number, max: number) {
     throw invalidBody(param, `${param} must be a number from ${min} to ${max}`)
   }
   return value
+}
+
+const isName = (value: unknown): value is string => typeof value === 'string' && NAME.test(value)
+
+/** Refuses any field of `object` not in `allowed`, naming it. */
+function only(object: Record<string, unknown>, param: string, allowed: string[]) {
+  for (const field of Object.keys(object)) {
+    if (!allowed.includes(field)) throw invalidBody(`${param}.${field.slice(0, 40)}`, `${param} has an unsupported field '${field.slice(0, 40)}'`)
+  }
+}
+
+/** Refuses `object[field]` when present (not undefined) and not `what`. */
+function optional(object: Record<string, unknown>, field: string, param: string, what: string, is: (value: unknown) => boolean) {
+  if (object[field] !== undefined && !is(object[field])) throw invalidBody(param, `${param} must be ${what}`)
 }
 
 const isObject = (value: unknown): value is Record<string, unknown> =>

@@ -119,7 +119,7 @@ async function dispatch(management: Management, positionals: string[], values: V
     }
     case 'usage': {
       const rows = await management.usage(required(values.account, '--account'))
-      const text = rows.map((row) => `${row.day}  ${row.key_id}  ${row.requests} requests  ` +
+      const text = rows.map((row) => `${row.day}  ${row.key_id}  ${row.requests} request${row.requests === 1 ? '' : 's'}  ` +
         `${row.prompt_tokens} prompt + ${row.completion_tokens} completion tokens`)
       return { json: { data: rows }, text: text.length ? text.join('\n') : 'No usage yet.' }
     }

@@ -8,6 +8,7 @@ import type { Config } from './config.ts'
 import type { Logger } from './log.ts'
 import { listenForScrapes } from './metrics-endpoint.ts'
 import { aggregateWorkerMetrics } from './metrics.ts'
+import { warnAboutMissingParts } from './server.ts'
 
 // A worker that dies this soon after it started is crash-looping: replace it after a growing pause.
 const QUICK_DEATH_MS = 10_000
@@ -42,6 +43,7 @@ export async function runPrimary(config: Config, log: Logger): Promise<void> {
       upstream: config.upstream ? new URL(config.upstream.baseUrl).host : 'built-in demo responder',
       admin: config.adminToken ? 'enabled' : 'disabled',
     })
+    warnAboutMissingParts(config, log)
   })
 
   cluster.on('exit', (worker, code, signal) => {

@@ -4,6 +4,7 @@
  * Credentials are never allowed.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import { addVary } from './vary.ts'
 
 const EXPOSED = [
   'x-ratelimit-limit-requests',
@@ -19,7 +20,7 @@ const HEADER_LIST = /^[!#$%&'*+.^_`|~0-9a-z-]+(\s*,\s*[!#$%&'*+.^_`|~0-9a-z-]+)*
 
 /** Echoes a single Origin header on the response; several (or none) get no CORS grant. */
 export function applyCors(req: IncomingMessage, res: ServerResponse): void {
-  res.setHeader('vary', 'Origin')
+  addVary(res, 'Origin')
   const origin = req.headersDistinct.origin
   if (origin?.length !== 1) return
   res.setHeader('access-control-allow-origin', origin[0]!)
@@ -30,8 +31,8 @@ export function applyCors(req: IncomingMessage, res: ServerResponse): void {
 export function answerPreflight(req: IncomingMessage, res: ServerResponse): void {
   applyCors(req, res)
   const asked = req.headers['access-control-request-headers']?.trim()
+  addVary(res, 'Access-Control-Request-Headers')
   res.writeHead(204, {
-    vary: 'Origin, Access-Control-Request-Headers',
     'access-control-allow-methods': 'GET, POST, OPTIONS',
     'access-control-allow-headers': asked && HEADER_LIST.test(asked) ? asked : 'authorization, content-type',
     'access-control-max-age': '7200',

@@ -38,10 +38,30 @@ export const invalidApiKey = () =>
 export const originNotAllowed = () =>
   new HttpError(403, 'invalid_request_error', 'origin_not_allowed', 'Request origin not allowed for this API key')
 
+export const invalidAdminToken = () =>
+  new HttpError(401, 'invalid_request_error', 'invalid_api_key', 'Invalid admin token')
+
+/** 429 to an address that sent too many wrong admin tokens; it may try again after `waitMs`. */
+export const tooManyAdminAttempts = (waitMs: number) => {
+  const seconds = Math.max(1, Math.ceil(waitMs / 1000))
+  return new HttpError(
+    429,
+    'rate_limit_error',
+    'rate_limit_exceeded',
+    `Too many wrong admin tokens from this address; try again in ${seconds} s`,
+    undefined,
+    { 'retry-after': String(seconds) },
+  )
+}
+
 export const invalidJson = (message: string) => new HttpError(400, 'invalid_request_error', 'invalid_json', message)
 
 export const invalidBody = (param: string, message: string) =>
   new HttpError(400, 'invalid_request_error', 'invalid_body', message, param)
+
+/** The same error, naming `param` as the field at fault. */
+export const naming = (err: HttpError, param: string) =>
+  new HttpError(err.status, err.type, err.code, err.message, param, err.headers)
 
 export const modelNotFound = (model: string, available: string) =>
   new HttpError(
@@ -63,8 +83,15 @@ export const requestTooLarge = (limitBytes: number) =>
     { connection: 'close' },
   )
 
+/** GET /v1/models/{id} for any other id; OpenAI answers 404 with this code. */
+export const modelNotKnown = (model: string) =>
+  new HttpError(404, 'invalid_request_error', 'model_not_found', `The model '${model.slice(0, 64)}' does not exist`, 'model')
+
 export const notFound = (what = 'route') =>
   new HttpError(404, 'invalid_request_error', 'not_found', `Unknown ${what}`)
+
+export const widgetNotBuilt = () =>
+  new HttpError(404, 'invalid_request_error', 'not_found', 'The widget is not built yet; run npm run build')
 
 export const methodNotAllowed = (allowed: string[]) =>
   new HttpError(
@@ -83,6 +110,9 @@ export const keyLimitReached = (max: number) =>
     'key_limit_reached',
     `This account already has ${max} active keys; revoke one before creating another`,
   )
+
+export const keyRevoked = () =>
+  new HttpError(409, 'invalid_request_error', 'key_revoked', 'A revoked key cannot be made primary')
 
 export const upstreamError = () =>
   new HttpError(502, 'api_error', 'upstream_error', 'The model service failed to answer; please try again')
@@ -122,7 +152,7 @@ export const rateLimitExceeded = (limit: number, headers: Record<string, string>
     429,
     'rate_limit_error',
     'rate_limit_exceeded',
-    `Rate limit reached: this key allows ${limit} requests per minute; try again in ${headers['retry-after']} s`,
+    `Rate limit reached: this key allows ${limit} request${limit === 1 ? '' : 's'} per minute; try again in ${headers['retry-after']} s`,
     undefined,
     headers,
   )

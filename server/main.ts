@@ -8,7 +8,7 @@ import { runPrimary } from './cluster.ts'
 import { ConfigError, loadConfig, type Config } from './config.ts'
 import { createLogger, type Logger } from './log.ts'
 import { listenForScrapes } from './metrics-endpoint.ts'
-import { createAppServer } from './server.ts'
+import { createAppServer, warnAboutMissingParts } from './server.ts'
 
 let config
 try {
@@ -45,6 +45,7 @@ async function serve(config: Config, log: Logger) {
         admin: config.adminToken ? 'enabled' : 'disabled',
         ...(scrapes && { metrics: scrapes.url }),
       })
+      warnAboutMissingParts(config, log)
     }
   } catch (err) {
     await app.close()

@@ -2,7 +2,7 @@
  * Accounts and keys: the one code path behind both the admin API and the CLI. Input arrives as
  * untrusted JSON; every refusal is an HttpError naming the field (`param`).
  */
-import { HttpError, invalidBody, keyLimitReached, notFound } from './errors.ts'
+import { invalidBody, keyLimitReached, keyRevoked, notFound } from './errors.ts'
 import { generateKey, hashKey, keyPrefix, newId } from './keys.ts'
 import { DomainEntryError, normalizeDomainEntry } from './origin.ts'
 import { StoreConflict, type AccountRecord, type KeyRecord, type Store, type UsageRow } from './store/store.ts'
@@ -86,9 +86,7 @@ export function createManagement(deps: {
       try {
         return requireKey(await store.setPrimaryKey(keyId))
       } catch (err) {
-        if (err instanceof StoreConflict) {
-          throw new HttpError(409, 'invalid_request_error', 'key_revoked', 'A revoked key cannot be made primary')
-        }
+        if (err instanceof StoreConflict) throw keyRevoked()
         throw err
       }
     },
@@ -112,11 +110,17 @@ function objectWith(input: unknown, allowed: string[]): Record<string, unknown> 
   return input as Record<string, unknown>
 }
 
+/**
+ * Characters a listing would not show as they are: control characters forge lines in a terminal,
+ * bidirectional overrides and isolates reorder the text around them, zero-width ones (and the byte
+ * order mark) hide inside a name that looks like another.
+ */
+const UNSEEN = /[\p{Cc}\u061C\u200B-\u200F\u202A-\u202E\u2060-\u2064\u2066-\u2069\uFEFF]/u
+
 function nameFrom(value: unknown): string {
   const name = typeof value === 'string' ? value.trim() : ''
-  // Control characters would let a name forge lines in a terminal listing.
-  if (!name || name.length > MAX_NAME_CHARS || /\p{Cc}/u.test(name)) {
-    throw invalidBody('name', `name must be text of 1 to ${MAX_NAME_CHARS} characters without control characters`)
+  if (!name || name.length > MAX_NAME_CHARS || UNSEEN.test(name)) {
+    throw invalidBody('name', `name must be text of 1 to ${MAX_NAME_CHARS} characters without control, bidirectional or zero-width characters`)
   }
   return name
 }

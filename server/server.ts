@@ -4,12 +4,14 @@
  * the server and a graceful close that finishes or cleanly ends open streams.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
+import { existsSync } from 'node:fs'
 import type { AddressInfo } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { createAdminGuard, createAdminHandler } from './admin.ts'
 import { createHandler, type Readiness } from './app.ts'
 import { createAuthenticator } from './authenticate.ts'
 import type { Config } from './config.ts'
+import { closeInStages, inTurn } from './connection.ts'
 import { missingHost, rawClientErrorResponse, sendError, serverShuttingDown } from './errors.ts'
 import { createLimiter } from './limiter.ts'
 import type { Logger } from './log.ts'
@@ -48,7 +50,15 @@ export interface AppServer {
 // A dependency that has not answered /readyz's question in this long counts as unavailable.
 const READINESS_DEADLINE_MS = 2_000
 
-const DEFAULT_WIDGET = fileURLToPath(new URL('../dist/widget.js', import.meta.url))
+export const DEFAULT_WIDGET = fileURLToPath(new URL('../dist/widget.js', import.meta.url))
+
+/** Said once at start-up, as `npm start` says it: what a first run most often lacks. */
+export function warnAboutMissingParts(config: Config, log: Logger) {
+  if (!config.upstream) {
+    log.warn('no model configured: answers come from the built-in offline demo responder; set UPSTREAM_BASE_URL and UPSTREAM_MODEL')
+  }
+  if (!existsSync(DEFAULT_WIDGET)) log.warn('the widget is not built: GET /widget.js answers 404 until you run npm run build')
+}
 
 export function createAppServer(config: Config, options: AppServerOptions): AppServer {
   const { log } = options
@@ -96,14 +106,19 @@ export function createAppServer(config: Config, options: AppServerOptions): AppS
       // would hold its connection up to 30 s longer than they say.
       connectionsCheckingInterval: Math.min(1_000, headersMs / 4),
     },
-    (req: IncomingMessage, res: ServerResponse) => {
+    // One request at a time per connection, and none after an answer that closed it (connection.ts).
+    inTurn((req: IncomingMessage, res: ServerResponse) => {
       open.add(res)
       res.once('close', () => open.delete(res))
       // RFC 9112 §3.2: an HTTP/1.1 request without Host is a 400.
       if (req.httpVersion === '1.1' && req.headers.host === undefined) return sendError(res, missingHost(), log)
       handle(req, res).catch((err: unknown) => sendError(res, err, log))
-    },
+    }),
   )
+  server.on('connection', closeInStages)
+  // `Expect: 100-continue` comes here instead; the body reader sends 100 Continue once checks 1 to 4
+  // have passed, so a client that is not allowed in is never invited to upload.
+  server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => server.emit('request', req, res))
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
     // As Node's own handler does: raw bytes after a response has begun on this socket (a bad request
     // pipelined behind a stream) would be spliced into that response, so just close the connection.

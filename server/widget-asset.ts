@@ -8,7 +8,8 @@ import { readFile, stat } from 'node:fs/promises'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { promisify } from 'node:util'
 import { brotliCompress, constants, gzip } from 'node:zlib'
-import { HttpError } from './errors.ts'
+import { widgetNotBuilt } from './errors.ts'
+import { addVary } from './vary.ts'
 
 type Encoding = 'br' | 'gzip' | 'identity'
 
@@ -22,16 +23,13 @@ interface Loaded {
 const brotli = promisify(brotliCompress)
 const gzipped = promisify(gzip)
 
-const notBuilt = () =>
-  new HttpError(404, 'invalid_request_error', 'not_found', 'The widget is not built yet; run npm run build')
-
 /** A handler for GET/HEAD /widget.js; a missing file answers 404 that says how to build it. */
 export function createWidgetAsset(path: string) {
   let loaded: Loaded | undefined
 
   const load = async (): Promise<Loaded> => {
     const info = await stat(path).catch(() => undefined)
-    if (!info?.isFile()) throw notBuilt()
+    if (!info?.isFile()) throw widgetNotBuilt()
     if (loaded?.mtimeMs === info.mtimeMs && loaded.size === info.size) return loaded
     const body = await readFile(path)
     const hash = createHash('sha256').update(body).digest('base64url').slice(0, 27)
@@ -51,10 +49,11 @@ export function createWidgetAsset(path: string) {
   return async function serveWidget(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const encoding = pickEncoding(req.headers['accept-encoding'])
     const file = (await load()).variants[encoding]
+    // Added to the Origin that CORS already put there: both decide what a cache may reuse.
+    addVary(res, 'Accept-Encoding')
     const headers = {
       etag: file.etag,
       'cache-control': 'public, max-age=300',
-      vary: 'accept-encoding',
       // Sites that isolate themselves (COEP) may still load the script.
       'cross-origin-resource-policy': 'cross-origin',
     }

@@ -23,64 +23,66 @@ export function Markdown({ text }: { text: string }) {
     .replace(/\0/g, '')
     .replace(/\r\n?/g, '\n')
     .split(FENCED)
-    .map((part, k) => (k % 4 == 3 ? <pre><code>{part}</code></pre> : k % 4 ? null : blocks(part)))
+    .map((part, index) => (index % 4 === 3 ? <pre><code>{part}</code></pre> : index % 4 ? null : blocks(part)))
 }
 
 function blocks(text: string): Nodes {
   const lines = text.split('\n')
   const out: Nodes = []
-  for (let i = 0, r; i < lines.length; ) {
-    const line = lines[i++]!
-    const body = [line.trim()]
-    if ((r = BLOCK.exec(line))?.[1]) {
+  for (let next = 0, opens; next < lines.length; ) {
+    const line = lines[next++]!
+    const paragraph = [line.trim()]
+    // Match groups: [1] heading marks, [3] list-item indent, [4] an ordered item's number.
+    if ((opens = BLOCK.exec(line))?.[1]) {
       // No h1-h6: the widget sits inside someone else's page outline.
-      out.push(<p><strong>{inline(line.slice(r[0].length).trim())}</strong></p>)
-    } else if (r?.[3] != null) {
+      out.push(<p><strong>{inline(line.slice(opens[0].length).trim())}</strong></p>)
+    } else if (opens?.[3] !== undefined) {
       const items: Nodes = []
-      const start = r[4]
+      const firstNumber = opens[4]
       // Items follow each other while they are of the list's kind; reading the line that is not one is undone below.
-      for (; r?.[3] != null && !r[4] == !start; r = BLOCK.exec(lines[i++] ?? '')) {
-        const item = [lines[i - 1]!.slice(r[0].length)]
+      for (; opens?.[3] !== undefined && !opens[4] === !firstNumber; opens = BLOCK.exec(lines[next++] ?? '')) {
+        const item = [lines[next - 1]!.slice(opens[0].length)]
         // Blank lines, and lines indented past the marker (nested markers too: lists have one level), stay in the item.
-        while (i < lines.length && !/\S/.test(lines[i]!.slice(0, r[3].length + 1))) item.push(lines[i++]!.trim())
+        while (next < lines.length && !/\S/.test(lines[next]!.slice(0, opens[3].length + 1))) item.push(lines[next++]!.trim())
         items.push(<li>{inline(item.join('\n').trim())}</li>)
       }
-      i--
-      out.push(start ? <ol start={+start == 1 ? undefined : +start}>{items}</ol> : <ul>{items}</ul>)
-    } else if (!r && body[0]) {
-      while (lines[i]?.trim() && !BLOCK.test(lines[i]!)) body.push(lines[i++]!.trim())
-      out.push(<p>{inline(body.join('\n'))}</p>)
+      next--
+      out.push(firstNumber ? <ol start={Number(firstNumber) === 1 ? undefined : Number(firstNumber)}>{items}</ol> : <ul>{items}</ul>)
+    } else if (!opens && paragraph[0]) {
+      while (lines[next]?.trim() && !BLOCK.test(lines[next]!)) paragraph.push(lines[next++]!.trim())
+      out.push(<p>{inline(paragraph.join('\n'))}</p>)
     }
     // What is left is a blank line or a rule (---), which only separates: there is no <hr> here.
   }
   return out
 }
 
-/** Inline nodes at nesting depth `d`: emphasis and links go one level inside each other at most, so no input can exhaust the stack. */
-function inline(s: string, d = 0): Nodes {
+/** Inline nodes at nesting `depth`: emphasis and links go one level inside each other at most, so no input can exhaust the stack. */
+function inline(source: string, depth = 0): Nodes {
+  // Code spans by where they start; in `masked` each is blanked out with \0 of the same length.
   const codes: string[] = []
-  const m = s.replace(CODE, (x, _, code, at) => ((codes[at] = code), '\0'.repeat(x.length)))
+  const masked = source.replace(CODE, (span, _run, code, at) => ((codes[at] = code), '\0'.repeat(span.length)))
   const out: Nodes = []
-  let text = 0
-  for (const x of m.matchAll(d > 1 ? /\n|\0+/g : TOKEN)) {
-    const [t, e, em, link, url] = x
-    const i = x.index
-    // Nested text is read from s, where its code spans are still whole (they have the same length in m).
-    const inner = (from: number, masked: string) => inline(s.slice(from, from + masked.length), d + 1)
+  let textFrom = 0
+  for (const token of masked.matchAll(depth > 1 ? /\n|\0+/g : TOKEN)) {
+    const [whole, marker, emphasized, linkText, url] = token
+    const at = token.index
+    // Nested text is read from source, where its code spans are still whole (they have the same length in masked).
+    const inner = (from: number, maskedText: string) => inline(source.slice(from, from + maskedText.length), depth + 1)
     out.push(
-      s.slice(text, i),
-      t == '\n'
+      source.slice(textFrom, at),
+      whole === '\n'
         ? <br />
-        : t[0] == '\0'
-          ? <code>{codes[i]}</code>
-          : e
-            ? h(e[1] ? 'strong' : 'em', null, inner(i + e.length, em!))
+        : whole[0] === '\0'
+          ? <code>{codes[at]}</code>
+          : marker
+            ? h(marker[1] ? 'strong' : 'em', null, inner(at + marker.length, emphasized!))
             : url
-              ? <a href={url} target="_blank" rel="noopener noreferrer">{inner(i + 1, link!)}</a>
-              : inner(i + 1, link!),
+              ? <a href={url} target="_blank" rel="noopener noreferrer">{inner(at + 1, linkText!)}</a>
+              : inner(at + 1, linkText!),
     )
-    text = i + t.length
+    textFrom = at + whole.length
   }
-  out.push(s.slice(text))
+  out.push(source.slice(textFrom))
   return out
 }

@@ -3,7 +3,7 @@
  * headers, the stale-widget check, and `npm start` itself as a real process on free ports.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
-import { connect, createServer, type AddressInfo } from 'node:net'
+import { createServer, type AddressInfo } from 'node:net'
 import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -11,10 +11,14 @@ import Database from 'better-sqlite3'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { demoStatePath, prepareDemoAccount } from '../../demo/demo-account.ts'
 import { widgetIsStale } from '../../demo/build-widget.ts'
+import { loadDemoSettings, startDemo, startFailure } from '../../demo/demo.ts'
 import { embedSnippet, startDemoSite } from '../../demo/site.ts'
+import { ConfigError } from '../../server/config.ts'
+import { createLogger } from '../../server/log.ts'
 import { hashKey } from '../../server/keys.ts'
 import { openSqliteStore } from '../../server/store/sqlite.ts'
-import { startUpstreamDouble } from '../e2e/upstream-double.ts'
+import { exchange } from '../support/raw-http.ts'
+import { startUpstreamDouble } from '../support/upstream-double.ts'
 import { ROOT, runCommand } from '../server/harness.ts'
 
 let dir: string
@@ -147,14 +151,8 @@ describe('the demo site', () => {
 
   it.each(['GET //[ HTTP/1.1', 'GET http://[ HTTP/1.1', 'GET /%zz HTTP/1.1'])('answers 404 to the raw request line %s, and keeps serving', async (line) => {
     const { port } = new URL(site.url)
-    const reply = await new Promise<string>((resolve, reject) => {
-      const socket = connect(Number(port), '127.0.0.1', () => socket.end(`${line}\r\nHost: x\r\nConnection: close\r\n\r\n`))
-      let text = ''
-      socket.on('data', (chunk) => (text += chunk))
-      socket.on('end', () => resolve(text))
-      socket.on('error', reject)
-    })
-    expect(reply).toMatch(/^HTTP\/1\.1 404 /)
+    const reply = await exchange(Number(port), `${line}\r\nHost: x\r\nConnection: close\r\n\r\n`)
+    expect(reply.status).toBe(404)
     expect((await fetch(site.url)).status).toBe(200)
   })
 
@@ -290,33 +288,37 @@ describe('npm start', () => {
     }
   }, 90_000)
 
-  it('says which port is taken, and stops', async () => {
+  it('stops with exit status 1 and one line naming a bad variable', async () => {
+    const result = await runCommand(process.execPath, ['--import', 'tsx', 'demo/main.ts'], {
+      PORT: '0', DEMO_PORT: '80800', DATABASE_URL: `sqlite:${join(dir, 'demo.db')}`,
+    }, 60_000)
+    expect(result.code).toBe(1)
+    expect(result.stderr.trim()).toBe("assisters demo: DEMO_PORT must be a whole number from 0 to 65535, got '80800'")
+  }, 60_000)
+})
+
+// What npm start says when it cannot start, checked in-process: the process adds only its prefix and exit status (above).
+describe('the demo refusing to start', () => {
+  it('says which port is taken', async () => {
     const taken = createServer()
     await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve))
     const port = (taken.address() as AddressInfo).port
     try {
-      const result = await runCommand(process.execPath, ['--import', 'tsx', 'demo/main.ts'], {
-        PORT: '0', DEMO_PORT: String(port), DATABASE_URL: `sqlite:${join(dir, 'demo.db')}`, UPSTREAM_BASE_URL: '',
-      }, 60_000)
-      expect(result.code).toBe(1)
-      expect(result.stderr.trim().split('\n').at(-1)).toBe(
-        `assisters demo: port ${port} is already in use; set PORT (API) or DEMO_PORT (demo site) to a free one`,
-      )
+      const settings = loadDemoSettings({ HOST: '127.0.0.1', PORT: '0', DEMO_PORT: String(port), DATABASE_URL: `sqlite:${join(dir, 'demo.db')}` })
+      const err = await startDemo(settings, { log: createLogger({ write: () => {} }) }).then(() => undefined, (err: unknown) => err)
+      expect(startFailure(err)).toBe(`port ${port} is already in use; set PORT (API) or DEMO_PORT (demo site) to a free one`)
     } finally {
       taken.close()
     }
-  }, 60_000)
+  })
 
   it.each([
     [{ DEMO_PORT: '80800' }, "DEMO_PORT must be a whole number from 0 to 65535, got '80800'"],
     [{ DEMO_PORT: 'http' }, "DEMO_PORT must be a whole number from 0 to 65535, got 'http'"],
     [{ UPSTREAM_BASE_URL: 'localhost:11434' }, "UPSTREAM_BASE_URL must be an http or https URL, got 'localhost:'"],
     [{ DATABASE_URL: 'sqlite::memory:' }, 'DATABASE_URL must name a file for the demo, not :memory:'],
-  ])('stops with one line naming a bad variable: %o', async (bad, message) => {
-    const result = await runCommand(process.execPath, ['--import', 'tsx', 'demo/main.ts'], {
-      PORT: '0', DEMO_PORT: '0', DATABASE_URL: `sqlite:${join(dir, 'demo.db')}`, ...bad,
-    }, 60_000)
-    expect(result.code).toBe(1)
-    expect(result.stderr.trim().split('\n').at(-1)).toBe(`assisters demo: ${message}`)
-  }, 60_000)
+  ])('names a bad variable in one line: %o', (bad, message) => {
+    const env = { PORT: '0', DEMO_PORT: '0', DATABASE_URL: `sqlite:${join(dir, 'demo.db')}`, ...bad }
+    expect(() => loadDemoSettings(env)).toThrow(new ConfigError(message))
+  })
 })

@@ -1,28 +1,4 @@
-/** Real Chromium, driven by playwright-core, launched the way this machine allows. */
-import { existsSync } from 'node:fs'
-import { chromium, type Browser } from 'playwright-core'
+/** The browser suite's rule: outside CI a machine without Chromium skips it (loudly, see global-setup.ts); in CI it fails. */
+import { chromiumMissing } from '../../tools/chromium.ts'
 
-export const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium'
-
-/** Outside CI a machine without Chromium skips the suite (loudly, see global-setup.ts); in CI it fails. */
-export const chromiumMissing = !existsSync(CHROMIUM)
 export const skipWithoutChromium = chromiumMissing && !process.env.CI
-
-/** A fresh headless Chromium; Playwright gives each launch its own empty profile folder. */
-export function launchChromium(): Promise<Browser> {
-  return chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    // The closed network here refuses Chromium's background connections; keep it from making any.
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  })
-}

@@ -13,8 +13,8 @@ import { afterAll, beforeAll, beforeEach, inject, onTestFinished } from 'vitest'
 import { loadDemoSettings, startDemo, type Demo } from '../../demo/demo.ts'
 import { embedSnippet } from '../../demo/site.ts'
 import { createLogger } from '../../server/log.ts'
-import { launchChromium } from './browser.ts'
-import { startUpstreamDouble } from './upstream-double.ts'
+import { launchChromium } from '../../tools/chromium.ts'
+import { startUpstreamDouble } from '../support/upstream-double.ts'
 
 export type Stack = Awaited<ReturnType<typeof startStack>>
 

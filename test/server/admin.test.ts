@@ -4,6 +4,7 @@
  * the 10-key limit, the primary key, usage, and data that survives a restart.
  */
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { request } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
@@ -22,6 +23,7 @@ import {
   usageChunk,
   type TestServer,
 } from './harness.ts'
+import { sleep } from '../support/sleep.ts'
 
 const upstream = createUpstreamMock()
 let server: TestServer
@@ -98,6 +100,39 @@ describe('access to the admin API', () => {
     expect((await response.json()).error).toMatchObject({ type: 'invalid_request_error', code: 'invalid_api_key' })
   })
 
+  it('throttles wrong tokens per client address: the 11th in a minute gets 429 with Retry-After, even with the right token', async () => {
+    const guarded = await startServer()
+    try {
+      /** An admin call from a given loopback address (all of 127.0.0.0/8 reaches the server). */
+      const call = (token: string, localAddress: string) =>
+        new Promise<{ status: number; retryAfter?: string; body: any }>((resolve, reject) => {
+          const req = request(`${guarded.url}/admin/accounts`, {
+            method: 'POST',
+            localAddress,
+            headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', connection: 'close' },
+          }, (res) => {
+            let text = ''
+            res.on('data', (chunk) => (text += chunk))
+            res.on('end', () => resolve({ status: res.statusCode!, retryAfter: res.headers['retry-after'], body: JSON.parse(text) }))
+          })
+          req.on('error', reject)
+          req.end(JSON.stringify({ name: 'Throttled' }))
+        })
+      for (let attempt = 1; attempt <= 10; attempt++) expect((await call('wrong-token-0123456789', '127.0.0.1')).status).toBe(401)
+      for (const token of ['wrong-token-0123456789', ADMIN_TOKEN]) {
+        const refused = await call(token, '127.0.0.1')
+        expect(refused.status).toBe(429)
+        expect(refused.body.error).toMatchObject({ type: 'rate_limit_error', code: 'rate_limit_exceeded' })
+        expect(Number(refused.retryAfter)).toBeGreaterThanOrEqual(1)
+        expect(Number(refused.retryAfter)).toBeLessThanOrEqual(60)
+      }
+      // Another address is not held back by the first one's guesses.
+      expect((await call(ADMIN_TOKEN, '127.0.0.2')).status).toBe(201)
+    } finally {
+      await guarded.close()
+    }
+  })
+
   it('accepts the Bearer scheme in any case, as the public API does', async () => {
     const response = await fetch(server.url + '/admin/accounts', {
       method: 'POST',
@@ -132,6 +167,13 @@ describe('accounts', () => {
     ['a name that is not text', '{"name":5}', 'name'],
     ['a name over 100 characters', JSON.stringify({ name: 'n'.repeat(101) }), 'name'],
     ['a name with a line break', JSON.stringify({ name: 'a\nb' }), 'name'],
+    // A listing must show a name as it is: no reordering, nothing hidden inside it.
+    ['a name with a right-to-left override', JSON.stringify({ name: 'Acme\u202Egnp.exe' }), 'name'],
+    ['a name with a left-to-right isolate', JSON.stringify({ name: '\u2066Acme' }), 'name'],
+    ['a name with a right-to-left mark', JSON.stringify({ name: 'Acme\u200F' }), 'name'],
+    ['a name with a zero-width space', JSON.stringify({ name: 'Ac\u200Bme' }), 'name'],
+    ['a name with a zero-width joiner', JSON.stringify({ name: 'Ac\u200Dme' }), 'name'],
+    ['a name with a byte order mark inside it', JSON.stringify({ name: 'Ac\uFEFFme' }), 'name'],
     ['an unknown field', '{"name":"Acme","plan":"pro"}', 'plan'],
     ['a body that is a list', '["Acme"]', 'body'],
     ['a body that is a string', '"Acme"', 'body'],
@@ -148,6 +190,20 @@ describe('accounts', () => {
     const response = await adminRaw('/admin/accounts', '{"name":"Acme"}', 'text/plain')
     expect(response.status).toBe(400)
     expect(response.body.error).toMatchObject({ code: 'invalid_json', param: 'body' })
+  })
+
+  it('accepts names in any script, right-to-left ones included', async () => {
+    for (const name of ['شركة المثال', 'חברה', 'Bücher & Co', '株式会社']) {
+      const created = await server.admin('POST', '/admin/accounts', { name })
+      expect(created.status).toBe(201)
+      expect(created.body.name).toBe(name)
+    }
+  })
+
+  it('refuses a key name with a bidirectional override, as it does an account name', async () => {
+    const response = await server.admin('POST', `/admin/accounts/${await createAccount()}/keys`, { name: 'Site\u202Etset' })
+    expect(response.status).toBe(400)
+    expect(response.body.error).toMatchObject({ code: 'invalid_body', param: 'name' })
   })
 
   it('accepts a name of exactly 100 characters', async () => {
@@ -430,7 +486,7 @@ describe('the primary key', () => {
   it('revokes idempotently, keeping the first revocation time', async () => {
     const { id } = await server.createKey()
     const first = await server.admin('POST', `/admin/keys/${id}/revoke`)
-    await new Promise((resolve) => setTimeout(resolve, 5))
+    await sleep(5)
     const second = await server.admin('POST', `/admin/keys/${id}/revoke`)
     expect(second.status).toBe(200)
     expect(second.body.revoked_at).toBe(first.body.revoked_at)

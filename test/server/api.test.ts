@@ -4,7 +4,6 @@
  * chat policy as the upstream sees it, and the widget asset.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { request, type IncomingHttpHeaders } from 'node:http'
@@ -24,6 +23,7 @@ import {
   usageChunk,
   type TestServer,
 } from './harness.ts'
+import { exchange } from '../support/raw-http.ts'
 
 const LIMITS = { MAX_MESSAGES: '3', MAX_MESSAGE_CHARS: '100', MAX_BODY_BYTES: '2048', MAX_OUTPUT_TOKENS: '256' }
 
@@ -72,38 +72,14 @@ const call = (path: string, init: RequestInit = {}) => fetch(server.url + path, 
 
 const errorOf = async (response: Response) => ((await response.json()) as { error: Record<string, unknown> }).error
 
-interface RawResponse {
-  status: number
-  /** Header lines by lower-case name, repeated ones kept apart. */
-  headers: Record<string, string[]>
-  body: string
-}
-
 /**
  * Sends bytes exactly as given over a plain socket (`Connection: close`) and reads the response:
  * for requests fetch cannot make (repeated headers, a hand-written chunked body).
  */
-function rawHttp([requestLine, ...headerLines]: string[], body: string | Buffer = ''): Promise<RawResponse> {
-  const { hostname, port, host } = new URL(server.url)
+function rawHttp([requestLine, ...headerLines]: string[], body: string | Buffer = '') {
+  const { port, host } = new URL(server.url)
   const head = [requestLine, `Host: ${host}`, 'Connection: close', ...headerLines].join('\r\n')
-  return new Promise((resolve, reject) => {
-    const socket = connect(Number(port), hostname)
-    const chunks: Buffer[] = []
-    socket.on('data', (chunk: Buffer) => chunks.push(chunk))
-    socket.on('error', reject)
-    socket.on('end', () => {
-      const text = Buffer.concat(chunks).toString('utf8')
-      const split = text.indexOf('\r\n\r\n')
-      const [statusLine, ...lines] = text.slice(0, split).split('\r\n')
-      const headers: Record<string, string[]> = {}
-      for (const line of lines) {
-        const colon = line.indexOf(':')
-        ;(headers[line.slice(0, colon).toLowerCase()] ??= []).push(line.slice(colon + 1).trim())
-      }
-      resolve({ status: Number(statusLine!.split(' ')[1]), headers, body: text.slice(split + 4) })
-    })
-    socket.end(Buffer.concat([Buffer.from(`${head}\r\n\r\n`), Buffer.from(body)]))
-  })
+  return exchange(Number(port), Buffer.concat([Buffer.from(`${head}\r\n\r\n`), Buffer.from(body)]))
 }
 
 /** The request line of a chat request over the raw socket. */
@@ -318,6 +294,13 @@ describe('429: the rate limit', () => {
     expect(seen).toHaveLength(2)
   })
 
+  it('says "1 request per minute" for a key allowed one', async () => {
+    const { key } = await server.createKey({ rate_limit_rpm: 1 })
+    expect((await server.chat(key)).status).toBe(200)
+    const error = await errorOf(await server.chat(key))
+    expect(error.message).toContain('allows 1 request per minute')
+  })
+
   it('puts the rate-limit headers on a success', async () => {
     const { key } = await server.createKey({ rate_limit_rpm: 5 })
     const response = await server.chat(key)
@@ -371,8 +354,27 @@ describe('400 and 413: the body', () => {
     ['messages that are not a list', JSON.stringify({ model: MODEL, messages: 'hi' }), 'invalid_body', 'messages'],
     ['more messages than MAX_MESSAGES', JSON.stringify({ model: MODEL, messages: [1, 2, 3, 4].map(() => message('hi')) }), 'invalid_body', 'messages'],
     ['a message longer than MAX_MESSAGE_CHARS', JSON.stringify({ model: MODEL, messages: [message('x'.repeat(101))] }), 'invalid_body', 'messages[0].content'],
-    ['a message with an unknown role', JSON.stringify({ model: MODEL, messages: [{ role: 'tool', content: 'x' }] }), 'invalid_body', 'messages[0].role'],
-    ['an unknown field', JSON.stringify({ ...HELLO, tools: [] }), 'invalid_body', 'tools'],
+    ['a message with an unknown role', JSON.stringify({ model: MODEL, messages: [{ role: 'function', content: 'x' }] }), 'invalid_body', 'messages[0].role'],
+    ['a tool message without tool_call_id', JSON.stringify({ model: MODEL, messages: [{ role: 'tool', content: 'x' }] }), 'invalid_body', 'messages[0].tool_call_id'],
+    ['tool_call_id on a user message', JSON.stringify({ model: MODEL, messages: [{ role: 'user', content: 'x', tool_call_id: 'c1' }] }), 'invalid_body', 'messages[0].tool_call_id'],
+    ['an assistant message with neither content nor tool calls', JSON.stringify({ model: MODEL, messages: [{ role: 'assistant', content: null }] }), 'invalid_body', 'messages[0].content'],
+    ['tool calls that are not a list', JSON.stringify({ model: MODEL, messages: [{ role: 'assistant', content: null, tool_calls: {} }] }), 'invalid_body', 'messages[0].tool_calls'],
+    ['a tool call without an id', JSON.stringify({ model: MODEL, messages: [{ role: 'assistant', tool_calls: [{ type: 'function', function: { name: 'f', arguments: '{}' } }] }] }), 'invalid_body', 'messages[0].tool_calls[0].id'],
+    ['a tool call whose arguments are not text', JSON.stringify({ model: MODEL, messages: [{ role: 'assistant', tool_calls: [{ id: 'c1', type: 'function', function: { name: 'f', arguments: {} } }] }] }), 'invalid_body', 'messages[0].tool_calls[0].function.arguments'],
+    ['an unknown field', JSON.stringify({ ...HELLO, web_search_options: {} }), 'invalid_body', 'web_search_options'],
+    ['an empty tools list', JSON.stringify({ ...HELLO, tools: [] }), 'invalid_body', 'tools'],
+    ['a tool that is not a function', JSON.stringify({ ...HELLO, tools: [{ type: 'web_search' }] }), 'invalid_body', 'tools[0]'],
+    ['a tool with a bad name', JSON.stringify({ ...HELLO, tools: [{ type: 'function', function: { name: 'get weather' } }] }), 'invalid_body', 'tools[0].function.name'],
+    ['a tool whose parameters are not an object', JSON.stringify({ ...HELLO, tools: [{ type: 'function', function: { name: 'f', parameters: 'x' } }] }), 'invalid_body', 'tools[0].function.parameters'],
+    ['a tool with an unknown field', JSON.stringify({ ...HELLO, tools: [{ type: 'function', function: { name: 'f', run: 'rm -rf' } }] }), 'invalid_body', 'tools[0].function.run'],
+    ['an unknown tool_choice', JSON.stringify({ ...HELLO, tool_choice: 'always' }), 'invalid_body', 'tool_choice'],
+    ['parallel_tool_calls that is not true or false', JSON.stringify({ ...HELLO, parallel_tool_calls: 'yes' }), 'invalid_body', 'parallel_tool_calls'],
+    ['an unknown response_format', JSON.stringify({ ...HELLO, response_format: { type: 'yaml' } }), 'invalid_body', 'response_format'],
+    ['a json_schema response_format without a name', JSON.stringify({ ...HELLO, response_format: { type: 'json_schema', json_schema: { schema: {} } } }), 'invalid_body', 'response_format.json_schema.name'],
+    ['a json_schema whose schema is not an object', JSON.stringify({ ...HELLO, response_format: { type: 'json_schema', json_schema: { name: 'r', schema: [] } } }), 'invalid_body', 'response_format.json_schema.schema'],
+    ['logprobs that is not true or false', JSON.stringify({ ...HELLO, logprobs: 1 }), 'invalid_body', 'logprobs'],
+    ['top_logprobs over 20', JSON.stringify({ ...HELLO, logprobs: true, top_logprobs: 21 }), 'invalid_body', 'top_logprobs'],
+    ['top_logprobs without logprobs', JSON.stringify({ ...HELLO, top_logprobs: 2 }), 'invalid_body', 'top_logprobs'],
     // Names that live on Object.prototype must be as unknown as any other.
     ['a __proto__ field', `{"model":"${MODEL}","messages":[{"role":"user","content":"hi"}],"__proto__":{"tools":[]}}`, 'invalid_body', '__proto__'],
     ['a constructor field', JSON.stringify({ ...HELLO, constructor: { tools: [] } }), 'invalid_body', 'constructor'],
@@ -500,6 +502,20 @@ describe('routes', () => {
     expect(body.data.map((model: { id: string }) => model.id)).toEqual([MODEL])
   })
 
+  it('answers GET /v1/models/assisters-chat-v1 with the model, and 404 model_not_found for any other id', async () => {
+    const { key } = await server.createKey()
+    const headers = { authorization: `Bearer ${key}` }
+    const found = await call(`/v1/models/${MODEL}`, { headers })
+    expect(found.status).toBe(200)
+    expect(await found.json()).toEqual({ id: MODEL, object: 'model', created: expect.any(Number), owned_by: 'assisters' })
+    for (const id of ['gpt-4o', '', 'assisters-chat-v1/x']) {
+      const missing = await call(`/v1/models/${id}`, { headers })
+      expect(missing.status).toBe(404)
+      expect(await errorOf(missing)).toMatchObject({ type: 'invalid_request_error', code: 'model_not_found', param: 'model' })
+    }
+    expect((await call(`/v1/models/${MODEL}`)).status).toBe(401)
+  })
+
   it('counts GET /v1/models against the key\'s rate limit, with the rate-limit headers', async () => {
     const { key } = await server.createKey({ rate_limit_rpm: 2 })
     const headers = { authorization: `Bearer ${key}` }
@@ -583,6 +599,56 @@ describe('CORS', () => {
   })
 })
 
+describe('Vary', () => {
+  const ORIGIN = 'https://site.example'
+  const varied = (response: Response) => response.headers.get('vary')!.toLowerCase().split(/\s*,\s*/)
+  const widget = (headers: Record<string, string> = {}) => call('/widget.js', { headers: { origin: ORIGIN, ...headers } })
+
+  // Added to, never replaced: a shared cache must not hand one site's answer (and its
+  // Access-Control-Allow-Origin) to another, nor a brotli body to a client that cannot read it.
+  it('keeps Origin on /widget.js next to Accept-Encoding, on its 404, its 200 in every encoding and its 304', async () => {
+    const missing = await widget()
+    expect(missing.status).toBe(404)
+    expect(varied(missing)).toContain('origin')
+    writeFileSync(widgetPath, 'console.log("vary")\n')
+    try {
+      for (const encoding of ['br', 'gzip', 'identity']) {
+        const served = await widget({ 'accept-encoding': encoding })
+        expect(served.status).toBe(200)
+        expect(varied(served)).toEqual(['origin', 'accept-encoding'])
+        const cached = await widget({ 'accept-encoding': encoding, 'if-none-match': served.headers.get('etag')! })
+        expect(cached.status).toBe(304)
+        expect(varied(cached)).toEqual(['origin', 'accept-encoding'])
+        expect(cached.headers.get('access-control-allow-origin')).toBe(ORIGIN)
+      }
+    } finally {
+      rmSync(widgetPath)
+    }
+  })
+
+  it.each<[string, number, () => Promise<Response>]>([
+    ['a chat answer', 200, async () => server.chat((await server.createKey()).key, HELLO, { origin: ORIGIN })],
+    ['a streamed chat answer', 200, async () => server.chat((await server.createKey()).key, { ...HELLO, stream: true }, { origin: ORIGIN })],
+    ['a 401', 401, () => server.chat(undefined, HELLO, { origin: ORIGIN })],
+    ['a 403', 403, async () => server.chat((await server.createKey({ allowed_domains: ['example.com'] })).key, HELLO, { origin: ORIGIN })],
+    ['a 400', 400, async () => server.chat((await server.createKey()).key, '{', { origin: ORIGIN })],
+    ['a 413', 413, async () => server.chat((await server.createKey()).key, 'x'.repeat(3000), { origin: ORIGIN })],
+    ['a 404', 404, () => call('/nowhere', { headers: { origin: ORIGIN } })],
+    ['a 405', 405, () => call('/v1/models', { method: 'POST', headers: { origin: ORIGIN } })],
+    ['GET /v1/models', 200, async () => call('/v1/models', { headers: { origin: ORIGIN, authorization: `Bearer ${(await server.createKey()).key}` } })],
+    ['GET /v1/models/{id}', 200, async () => call(`/v1/models/${MODEL}`, { headers: { origin: ORIGIN, authorization: `Bearer ${(await server.createKey()).key}` } })],
+    ['GET /v1/models/{id} for an unknown id', 404, async () => call('/v1/models/gpt-4', { headers: { origin: ORIGIN, authorization: `Bearer ${(await server.createKey()).key}` } })],
+    ['GET /healthz', 200, () => call('/healthz', { headers: { origin: ORIGIN } })],
+    ['a preflight', 204, () => call('/v1/chat/completions', { method: 'OPTIONS', headers: { origin: ORIGIN, 'access-control-request-method': 'POST' } })],
+  ])('names Origin in Vary on %s', async (_name, status, send) => {
+    const response = await send()
+    expect(response.status).toBe(status)
+    expect(response.headers.get('access-control-allow-origin')).toBe(ORIGIN)
+    expect(varied(response)).toContain('origin')
+    await response.arrayBuffer()
+  })
+})
+
 describe('the server-side policy as the upstream sees it', () => {
   let key: string
   beforeAll(async () => {
@@ -617,6 +683,40 @@ describe('the server-side policy as the upstream sees it', () => {
     ]
     expect((await server.chat(instructed, { model: MODEL, messages })).status).toBe(200)
     expect(seen[0]!.body.messages).toEqual([{ role: 'system', content: 'Answer in French.' }, ...messages])
+  })
+
+  it('forwards a developer message as a system message, which every compatible upstream knows', async () => {
+    const messages = [{ role: 'developer', content: 'Be brief.' }, { role: 'user', content: 'Hello' }]
+    expect((await server.chat(key, { model: MODEL, messages })).status).toBe(200)
+    expect(seen[0]!.body.messages).toEqual([{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'Hello' }])
+  })
+
+  it('relays tools, tool_choice, parallel_tool_calls, earlier tool calls and their results, response_format and logprobs', async () => {
+    const tools = [{
+      type: 'function',
+      function: { name: 'get_weather', description: 'Weather in a city', parameters: { type: 'object', properties: { city: { type: 'string' } } }, strict: true },
+    }]
+    const responseFormat = { type: 'json_schema', json_schema: { name: 'answer', schema: { type: 'object' }, strict: true } }
+    const messages = [
+      { role: 'user', content: 'Weather in Paris?' },
+      // As a client built it from streamed deltas: the index is not the upstream's business.
+      { role: 'assistant', content: null, tool_calls: [{ index: 0, id: 'call_1', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Paris"}' } }] },
+      { role: 'tool', tool_call_id: 'call_1', content: '{"temp":21}' },
+    ]
+    const fields = { tools, tool_choice: { type: 'function', function: { name: 'get_weather' } }, parallel_tool_calls: false, response_format: responseFormat, logprobs: true, top_logprobs: 3 }
+    expect((await server.chat(key, { model: MODEL, messages, ...fields })).status).toBe(200)
+    expect(seen[0]!.body).toMatchObject(fields)
+    expect(seen[0]!.body.messages).toEqual([
+      messages[0],
+      { role: 'assistant', content: null, tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Paris"}' } }] },
+      messages[2],
+    ])
+  })
+
+  it.each(['none', 'auto', 'required'])('relays tool_choice %s and a json_object response_format', async (choice) => {
+    const tools = [{ type: 'function', function: { name: 'f' } }]
+    expect((await server.chat(key, { ...HELLO, tools, tool_choice: choice, response_format: { type: 'json_object' } })).status).toBe(200)
+    expect(seen[0]!.body).toMatchObject({ tool_choice: choice, response_format: { type: 'json_object' } })
   })
 
   it('asks a streaming upstream for usage', async () => {
@@ -720,7 +820,7 @@ describe('GET /widget.js', () => {
       const response = await get(accept === undefined ? {} : { 'accept-encoding': accept })
       expect(response.status).toBe(200)
       expect(response.headers['content-encoding']).toBe(encoding)
-      expect(response.headers.vary).toBe('accept-encoding')
+      expect(response.headers.vary).toBe('Origin, Accept-Encoding')
       expect(Number(response.headers['content-length'])).toBe(response.body.length)
       expect(decode(response.body).toString()).toBe(script)
       if (encoding) expect(response.body.length).toBeLessThan(script.length / 5)

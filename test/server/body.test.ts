@@ -15,7 +15,7 @@ async function readOnce(send: (req: ReturnType<typeof request>) => void, beforeR
   const outcome = new Promise<unknown>((resolve) => {
     const server = createServer(async (req, res) => {
       await beforeRead(req)
-      resolve(await readJsonBody(req, 1024).catch((err: unknown) => err))
+      resolve(await readJsonBody(req, res, 1024).catch((err: unknown) => err))
       res.end()
     })
     server.listen(0, '127.0.0.1', () => {

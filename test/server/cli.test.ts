@@ -359,7 +359,7 @@ describe('the CLI and a running server', () => {
         data: [{ key_id: key.id, day: new Date().toISOString().slice(0, 10), requests: 1, prompt_tokens: 3, completion_tokens: 4 }],
       })
       const { out } = await cli('usage', '--account', account)
-      expect(out).toContain('1 requests  3 prompt + 4 completion tokens')
+      expect(out).toContain('1 request  3 prompt + 4 completion tokens')
 
       await json('keys', 'revoke', key.id)
       expect((await server.chat(key.key, body, { origin: 'http://localhost:5173' })).status).toBe(401)

@@ -5,8 +5,6 @@
  */
 import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { http, HttpResponse } from 'msw'
@@ -14,6 +12,7 @@ import { setupServer } from 'msw/node'
 import { loadConfig } from '../../server/config.ts'
 import { createLogger } from '../../server/log.ts'
 import { createAppServer, type AppServerOptions } from '../../server/server.ts'
+import { sleep } from '../support/sleep.ts'
 
 export const ADMIN_TOKEN = 'test-admin-token-0123456789'
 export const UPSTREAM_KEY = 'sk-upstream-secret-do-not-leak'
@@ -225,36 +224,6 @@ export function runCommand(command: string, args: string[], env: Record<string, 
   })
 }
 
-/**
- * A real upstream double on a loopback socket, for what msw cannot show: an abort reaching the
- * upstream, and TCP backpressure (msw pushes a mocked body regardless of the reader). `port` 0
- * picks a free one; a given one lets a test bring an upstream up where there was none.
- */
-export async function startUpstreamDouble(
-  handle: (request: IncomingMessage, response: ServerResponse) => void,
-  port = 0,
-) {
-  const double = createServer(handle)
-  await new Promise<void>((resolve, reject) => {
-    double.once('error', reject)
-    double.listen(port, '127.0.0.1', () => {
-      double.off('error', reject)
-      resolve()
-    })
-  })
-  const bound = (double.address() as AddressInfo).port
-  return {
-    baseUrl: `http://127.0.0.1:${bound}/v1`,
-    port: bound,
-    /** Hangs up the keep-alive connections with no request in flight (an idle pooled one is no leak). */
-    closeIdle: () => double.closeIdleConnections(),
-    close() {
-      double.closeAllConnections()
-      return new Promise<void>((resolve) => double.close(() => resolve()))
-    },
-  }
-}
-
 /** Open timers and TCP sockets of this process, as `process.getActiveResourcesInfo()` counts them (ref'd ones only). */
 export function resourceCounts() {
   const counts = { Timeout: 0, TCPSocketWrap: 0 }
@@ -270,7 +239,7 @@ export async function eventually<T>(read: () => T, check: (value: T) => boolean,
   const deadline = Date.now() + ms
   let value = read()
   while (!check(value) && Date.now() < deadline) {
-    await new Promise((resolve) => setTimeout(resolve, 10))
+    await sleep(10)
     value = read()
   }
   return value

@@ -114,6 +114,67 @@ describe('the official openai client', () => {
     expect(ids).toEqual([MODEL])
   })
 
+  it('retrieves assisters-chat-v1, and gets NotFoundError (404) for another model', async () => {
+    const { key } = await server.createKey()
+    const client = clientFor(key)
+    expect(await client.models.retrieve(MODEL)).toMatchObject({ id: MODEL, object: 'model' })
+    const err = await rejectionOf(client.models.retrieve('gpt-4o'))
+    expect(err).toBeInstanceOf(OpenAI.NotFoundError)
+    expect(err).toMatchObject({ status: 404, code: 'model_not_found' })
+  })
+
+  it('runs a tool-calling round trip: streamed tool-call deltas reach it, and the tool result goes back', async () => {
+    const toolDelta = (toolCall: Record<string, unknown>) => ({
+      ...deltaChunk(''),
+      choices: [{ index: 0, delta: { tool_calls: [{ index: 0, ...toolCall }] }, finish_reason: null }],
+    })
+    const bodies: any[] = []
+    upstream.mock.use(
+      http.post(UPSTREAM_URL, async ({ request }) => {
+        const body = (await request.json()) as any
+        bodies.push(body)
+        if (body.messages.at(-1).role === 'tool') return HttpResponse.json(completion('It is 21 °C in Paris.'))
+        return eventStream(sseEvents([
+          { ...deltaChunk(''), choices: [{ index: 0, delta: { role: 'assistant', content: null }, finish_reason: null }] },
+          toolDelta({ id: 'call_1', type: 'function', function: { name: 'get_weather', arguments: '' } }),
+          toolDelta({ function: { arguments: '{"city":' } }),
+          toolDelta({ function: { arguments: '"Paris"}' } }),
+          { ...deltaChunk(''), choices: [{ index: 0, delta: {}, finish_reason: 'tool_calls' }] },
+        ]))
+      }),
+    )
+    const { key } = await server.createKey()
+    const client = clientFor(key)
+    const tools = [{ type: 'function' as const, function: { name: 'get_weather', parameters: { type: 'object', properties: { city: { type: 'string' } } } } }]
+    const messages: OpenAI.ChatCompletionMessageParam[] = [{ role: 'developer', content: 'Use the tools.' }, { role: 'user', content: 'Weather in Paris?' }]
+    // The client's own helper joins the deltas into whole tool calls.
+    const stream = client.chat.completions.stream({ model: MODEL, messages, tools, tool_choice: 'auto', parallel_tool_calls: false })
+    const called = await stream.finalMessage()
+    expect(called.tool_calls).toEqual([{ id: 'call_1', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Paris"}' } }])
+
+    const answer = await client.chat.completions.create({
+      model: MODEL,
+      messages: [...messages, called, { role: 'tool', tool_call_id: 'call_1', content: '{"temp":21}' }],
+      tools,
+    })
+    expect(answer.choices[0]?.message.content).toBe('It is 21 °C in Paris.')
+    expect(bodies[0].messages[0]).toEqual({ role: 'system', content: 'Use the tools.' })
+    expect(bodies[1].messages.at(-1)).toEqual({ role: 'tool', tool_call_id: 'call_1', content: '{"temp":21}' })
+  })
+
+  it('gets structured output through response_format json_schema', async () => {
+    upstream.mock.use(http.post(UPSTREAM_URL, () => HttpResponse.json(completion('{"city":"Paris"}'))))
+    const { key } = await server.createKey()
+    const answer = await clientFor(key).chat.completions.create({
+      model: MODEL,
+      messages: question,
+      response_format: { type: 'json_schema', json_schema: { name: 'place', schema: { type: 'object', properties: { city: { type: 'string' } } }, strict: true } },
+      logprobs: true,
+      top_logprobs: 2,
+    })
+    expect(JSON.parse(answer.choices[0]!.message.content!)).toEqual({ city: 'Paris' })
+  })
+
   it('raises AuthenticationError (401) for an unknown key', async () => {
     const err = await rejectionOf(
       clientFor('ask_' + 'x'.repeat(40)).chat.completions.create({ model: MODEL, messages: question }),

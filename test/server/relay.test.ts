@@ -18,11 +18,12 @@ import {
   eventReader,
   sseEvents,
   startServer,
-  startUpstreamDouble,
   usageChunk,
   within,
   type TestServer,
 } from './harness.ts'
+import { startUpstreamDouble } from '../support/upstream-double.ts'
+import { sleep } from '../support/sleep.ts'
 
 const upstream = createUpstreamMock()
 const encoder = new TextEncoder()
@@ -208,7 +209,7 @@ describe('keep-alive pings', () => {
     const pingKey = (await pinging.createKey()).key
     const body = scriptedStream(async (controller) => {
       controller.enqueue(frame(deltaChunk('before')))
-      await new Promise((resolve) => setTimeout(resolve, 250))
+      await sleep(250)
       controller.enqueue(frame(deltaChunk('after')))
       controller.enqueue(DONE)
       controller.close()
@@ -234,7 +235,7 @@ describe('mid-stream failure', () => {
       () =>
         scriptedStream(async (controller) => {
           controller.enqueue(frame(deltaChunk('partial')))
-          await new Promise((resolve) => setTimeout(resolve, 20))
+          await sleep(20)
           controller.error(new Error(upstreamSecret))
         }),
     ],
@@ -334,7 +335,7 @@ describe('non-streamed answers', () => {
       // Five pieces 150 ms apart: 600 ms in all, never 300 ms of silence.
       for (let i = 0; i < 5; i++) {
         controller.enqueue(new TextEncoder().encode(text.slice((i * text.length) / 5, ((i + 1) * text.length) / 5)))
-        await new Promise((resolve) => setTimeout(resolve, 150))
+        await sleep(150)
       }
       controller.close()
     }), { headers: { 'content-type': 'application/json' } })))

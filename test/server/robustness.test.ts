@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { http, HttpResponse } from 'msw'
-import { afterAll, afterEach, beforeAll, describe, expect, it, onTestFinished, vi } from 'vitest'
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, onTestFinished, vi } from 'vitest'
 import { createHandler } from '../../server/app.ts'
 import { loadConfig } from '../../server/config.ts'
 import { createLogger } from '../../server/log.ts'
@@ -27,9 +27,11 @@ import {
   eventually,
   resourceCounts,
   startServer,
-  startUpstreamDouble,
   type TestServer,
 } from './harness.ts'
+import { startUpstreamDouble } from '../support/upstream-double.ts'
+import { exchange, rawRequest, type Exchange } from '../support/raw-http.ts'
+import { sleep } from '../support/sleep.ts'
 
 const MAX_BODY = 2048
 const HEADERS_MS = 800
@@ -37,95 +39,6 @@ const REQUEST_MS = 1200
 const UPSTREAM_TIMEOUT_MS = 400
 const INVALID_KEY_BODY = {
   error: { message: 'Invalid API key provided', type: 'invalid_request_error', code: 'invalid_api_key' },
-}
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
-
-// ---------------------------------------------------------------------------------------------
-// Raw HTTP over node:net
-
-interface Exchange {
-  /** Everything the server sent, as text. */
-  raw: string
-  /** Undefined when the server sent no status line at all. */
-  status?: number
-  headers: Record<string, string>
-  /** The body, de-chunked. */
-  body: string
-  /** The server closed the connection (or reset it) before our safety timeout. */
-  closed: boolean
-  /** A socket error code, e.g. ECONNRESET, if there was one. */
-  error?: string
-  /** From connect to close. */
-  ms: number
-}
-
-type Writer = (socket: Socket, received: () => string) => void | Promise<void>
-
-/** Connects, lets `write` talk, and collects what the server says until it closes the connection. */
-function exchange(port: number, write: string | Buffer | Writer, timeoutMs = 5000): Promise<Exchange> {
-  return new Promise((resolve) => {
-    const started = Date.now()
-    const socket = connect(port, '127.0.0.1')
-    const chunks: Buffer[] = []
-    let error: string | undefined
-    let closed = false
-    const received = () => Buffer.concat(chunks).toString('utf8')
-    const safety = setTimeout(() => socket.destroy(), timeoutMs)
-    socket.on('data', (chunk) => chunks.push(chunk))
-    socket.on('end', () => (closed = true))
-    socket.on('error', (err: NodeJS.ErrnoException) => {
-      error ??= err.code
-      closed = true
-    })
-    socket.on('close', () => {
-      clearTimeout(safety)
-      resolve({ ...parseResponse(Buffer.concat(chunks)), raw: received(), closed, error, ms: Date.now() - started })
-    })
-    socket.on('connect', () => {
-      if (typeof write === 'string' || Buffer.isBuffer(write)) socket.write(write)
-      // A writer racing a connection the server cut is expected here; the close reports the outcome.
-      else Promise.resolve(write(socket, received)).catch(() => {})
-    })
-  })
-}
-
-function parseResponse(bytes: Buffer): Pick<Exchange, 'status' | 'headers' | 'body'> {
-  const end = bytes.indexOf('\r\n\r\n')
-  const [statusLine = '', ...lines] = bytes.subarray(0, end === -1 ? bytes.length : end).toString('latin1').split('\r\n')
-  const status = /^HTTP\/1\.1 (\d{3}) /.exec(statusLine)?.[1]
-  const headers: Record<string, string> = {}
-  for (const line of lines) {
-    const colon = line.indexOf(':')
-    if (colon > 0) headers[line.slice(0, colon).toLowerCase()] = line.slice(colon + 1).trim()
-  }
-  let body = end === -1 ? Buffer.alloc(0) : bytes.subarray(end + 4)
-  if (headers['transfer-encoding'] === 'chunked') body = dechunk(body)
-  return { status: status === undefined ? undefined : Number(status), headers, body: body.toString('utf8') }
-}
-
-/** Chunk sizes count bytes, so this works on bytes; a cut-off stream yields what arrived whole. */
-function dechunk(bytes: Buffer): Buffer {
-  const out: Buffer[] = []
-  let at = 0
-  for (;;) {
-    const lineEnd = bytes.indexOf('\r\n', at)
-    if (lineEnd === -1) break
-    const size = parseInt(bytes.subarray(at, lineEnd).toString('latin1'), 16)
-    if (!(size > 0)) break
-    out.push(bytes.subarray(lineEnd + 2, lineEnd + 2 + size))
-    at = lineEnd + 2 + size + 2
-  }
-  return Buffer.concat(out)
-}
-
-/** One whole request with `Connection: close`; headers as pairs so a name may repeat. */
-function rawRequest(method: string, path: string, headers: [string, string][] = [], body?: string | Buffer): string | Buffer {
-  const lines = [`${method} ${path} HTTP/1.1`, 'Host: 127.0.0.1', 'Connection: close']
-  for (const [name, value] of headers) lines.push(`${name}: ${value}`)
-  if (body !== undefined) lines.push(`Content-Length: ${Buffer.byteLength(body)}`)
-  const head = lines.join('\r\n') + '\r\n\r\n'
-  return body === undefined ? head : Buffer.concat([Buffer.from(head), Buffer.from(body)])
 }
 
 const request = (port: number, method: string, path: string, headers: [string, string][] = [], body?: string | Buffer) =>
@@ -269,7 +182,8 @@ describe('malformed HTTP', () => {
   })
 
   it('frees a refused connection even when the client never hangs up', async () => {
-    const before = resourceCounts().TCPSocketWrap
+    // Connections closed by earlier tests finish closing on the server's side a moment after the client's.
+    const before = await eventually(() => resourceCounts().TCPSocketWrap, (count) => count === 0)
     const socket = connect({ port, host: '127.0.0.1', allowHalfOpen: true })
     socket.on('data', () => {})
     const ended = new Promise((resolve) => socket.once('end', resolve))
@@ -420,6 +334,103 @@ describe('slow clients', () => {
     expect(entries()).toContainEqual(expect.objectContaining({ path: '/v1/chat/completions', finished: false }))
     socket.destroy()
     await expectHealthy(relayPort)
+  })
+})
+
+describe('pipelined requests and closing answers', () => {
+  const admin: [string, string][] = [['Authorization', `Bearer ${ADMIN_TOKEN}`]]
+  /** A request on a keep-alive connection, to go behind another in the same write. */
+  const pipelined = (method: string, path: string, headers: [string, string][] = []) =>
+    [`${method} ${path} HTTP/1.1`, 'Host: 127.0.0.1', ...headers.map(([name, value]) => `${name}: ${value}`), 'Content-Length: 0', '', ''].join('\r\n')
+  /** The chat request line and headers, kept alive, with its own framing header. */
+  const chatHead = (framing: [string, string]) =>
+    [`POST /v1/chat/completions HTTP/1.1`, 'Host: 127.0.0.1', ...chatHeaders(key).map(([name, value]) => `${name}: ${value}`), framing.join(': '), '', ''].join('\r\n')
+  const stillWorks = async (victim: string) => {
+    const answer = await request(port, 'POST', '/v1/chat/completions', chatHeaders(victim), chatBody())
+    expect(answer.status).toBe(200)
+  }
+  beforeEach(() => upstream.mock.use(http.post(UPSTREAM_URL, () => HttpResponse.json({ choices: [] }))))
+
+  it('runs nothing pipelined behind a declared length over the limit, and the client sees the 413, not a reset', async () => {
+    const victim = await createKey(port)
+    // Far more than the socket buffers hold: the server must read on (discarding) while the 413 goes out.
+    const body = Buffer.alloc(16 * 1024 * 1024, ' ')
+    const sendErrors: unknown[] = []
+    const answer = await exchange(port, (socket) => {
+      socket.write(chatHead(['Content-Length', String(body.length)]))
+      socket.write(body, (err) => err && sendErrors.push(err))
+      socket.write(pipelined('POST', `/admin/keys/${victim.id}/revoke`, admin), (err) => err && sendErrors.push(err))
+    })
+    expect(answer.status).toBe(413)
+    expect(json(answer).error.code).toBe('request_too_large')
+    expect(answer.headers.connection).toBe('close')
+    expect(answer.error).toBeUndefined()
+    expect(sendErrors).toEqual([])
+    // One answer only, and the revocation behind it never happened.
+    expect(answer.raw.match(/HTTP\/1\.1 \d{3} /g)).toHaveLength(1)
+    await stillWorks(victim.key)
+  })
+
+  it('runs nothing pipelined behind a chunked body that grows over the limit', async () => {
+    const victim = await createKey(port)
+    const chunk = `100\r\n${' '.repeat(256)}\r\n`
+    const answer = await exchange(
+      port,
+      chatHead(['Transfer-Encoding', 'chunked']) + chunk.repeat((MAX_BODY / 256) * 2) + '0\r\n\r\n' +
+        pipelined('POST', `/admin/keys/${victim.id}/revoke`, admin),
+    )
+    expect(answer.status).toBe(413)
+    expect(answer.headers.connection).toBe('close')
+    expect(answer.raw.match(/HTTP\/1\.1 \d{3} /g)).toHaveLength(1)
+    await stillWorks(victim.key)
+  })
+
+  it('does not spend a key\'s limit on a chat request pipelined behind a closing answer', async () => {
+    const victim = await createKey(port, { rate_limit_rpm: 1 })
+    const answer = await exchange(
+      port,
+      chatHead(['Content-Length', String(MAX_BODY + 1)]) + ' '.repeat(MAX_BODY + 1) +
+        pipelined('GET', '/v1/models', [['Authorization', `Bearer ${victim.key}`]]),
+    )
+    expect(answer.status).toBe(413)
+    expect(answer.raw.match(/HTTP\/1\.1 \d{3} /g)).toHaveLength(1)
+    await stillWorks(victim.key) // its one request a minute is still there
+  })
+
+  it('still answers pipelined requests on a connection that stays open, in order', async () => {
+    const answer = await exchange(port, pipelined('GET', '/healthz') + pipelined('GET', '/nowhere') + rawRequest('GET', '/healthz'))
+    expect(answer.raw.match(/HTTP\/1\.1 \d{3}/g)).toEqual(['HTTP/1.1 200', 'HTTP/1.1 404', 'HTTP/1.1 200'])
+  })
+})
+
+describe('Expect: 100-continue', () => {
+  /** Sends the head, waits for the server's first answer, and sends the body only after a 100 Continue. */
+  const expectContinue = (headers: [string, string][]) =>
+    exchange(port, async (socket, received) => {
+      const body = chatBody()
+      socket.write(rawRequest('POST', '/v1/chat/completions', [...headers, ['Expect', '100-continue'], ['Content-Length', String(body.length)]]))
+      while (!received()) await sleep(5)
+      if (received().startsWith('HTTP/1.1 100 Continue\r\n')) socket.write(body)
+    })
+
+  it('invites the body once the key, the origin and the rate limit have passed', async () => {
+    upstream.mock.use(http.post(UPSTREAM_URL, () => HttpResponse.json({ choices: [] })))
+    const answer = await expectContinue(chatHeaders(key))
+    expect(answer.raw).toMatch(/^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 200 /)
+  })
+
+  it.each<[string, () => Promise<[string, string][]>, number]>([
+    ['a bad key', async () => chatHeaders('ask_nope'), 401],
+    ['an origin the key does not allow', async () => [...chatHeaders((await createKey(port, { allowed_domains: ['example.com'] })).key), ['Origin', 'https://evil.test']], 403],
+    ['a full rate-limit window', async () => {
+      const limited = (await createKey(port, { rate_limit_rpm: 1 })).key
+      await request(port, 'GET', '/v1/models', [['Authorization', `Bearer ${limited}`]])
+      return chatHeaders(limited)
+    }, 429],
+  ])('never invites %s to upload', async (_name, headers, status) => {
+    const answer = await expectContinue(await headers())
+    expect(answer.status).toBe(status)
+    expect(answer.raw).not.toContain('100 Continue')
   })
 })
 
@@ -828,8 +839,22 @@ afterAll(() => {
 })
 
 describe('the real process', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'assisters-robust-'))
+  // Made when the first test of this block runs, so a filtered run that skips them leaves nothing behind.
+  let dir: string
+  beforeAll(() => void (dir = mkdtempSync(join(tmpdir(), 'assisters-robust-'))))
   afterAll(() => rmSync(dir, { recursive: true, force: true }))
+
+  it('says once at start-up when no model is configured, and when the widget is not built', async () => {
+    const app = await spawnServer({ PORT: '0', DATABASE_URL: `sqlite:${join(dir, 'notes.db')}` })
+    await expectHealthy(app.port)
+    const warnings = app.logs().filter((entry) => entry.level === 'warn').map((entry) => String(entry.msg))
+    expect(warnings.filter((msg) => msg.startsWith('no model configured'))).toHaveLength(1)
+    // Whichever state this checkout is in: the note is there exactly when dist/widget.js is not.
+    const notBuilt = warnings.filter((msg) => msg.startsWith('the widget is not built'))
+    expect(notBuilt).toHaveLength(existsSync(join(ROOT, 'dist/widget.js')) ? 0 : 1)
+    app.child.kill('SIGTERM')
+    expect(await app.exited).toBe(0)
+  })
 
   it('survives a burst of failing, aborted and malformed requests, logging JSON lines without secrets', async () => {
     const app = await spawnServer({
@@ -841,6 +866,8 @@ describe('the real process', () => {
       UPSTREAM_API_KEY: 'sk-secret-xyz',
       RATE_LIMIT_RPM: '10000',
     })
+    // A model is configured here, so start-up did not say otherwise.
+    expect(app.logs().filter((entry) => String(entry.msg).startsWith('no model configured'))).toEqual([])
     const { key: liveKey } = await createKey(app.port)
     const chat = (fields: Record<string, unknown>) =>
       request(app.port, 'POST', '/v1/chat/completions', chatHeaders(liveKey), chatBody(fields))

@@ -9,6 +9,7 @@ import { migrate } from '../../server/store/migrations.ts'
 import { openSqliteStore } from '../../server/store/sqlite.ts'
 import { StoreConflict, type NewKey, type Store, type UsageRow } from '../../server/store/store.ts'
 import { createUsageRecorder, type UsageRecorder } from '../../server/usage.ts'
+import { sleep } from '../support/sleep.ts'
 
 let dir: string
 let path: string
@@ -59,7 +60,6 @@ async function accountWithKeys(store: Store, count: number, id = 'acct_1') {
   return keys
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 const today = () => new Date().toISOString().slice(0, 10)
 
 /** A key's last_used_at, read the way the API reads it: through its account's listing. */

@@ -21,10 +21,11 @@ import {
   sseEvents,
   usageChunk,
   startServer,
-  startUpstreamDouble,
   within,
   type TestServer,
 } from './harness.ts'
+import { startUpstreamDouble } from '../support/upstream-double.ts'
+import { sleep } from '../support/sleep.ts'
 
 const TIMEOUT_MS = 400
 
@@ -55,7 +56,6 @@ interface UpstreamRequest {
 /** How the upstream double answers one chat request, whose body it has read already. */
 type Behaviour = (request: IncomingMessage, response: ServerResponse, body: UpstreamRequest['body']) => void
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 const contentOf = (event: string | undefined) => eventData(event).choices[0].delta.content
 const frames = (...contents: string[]) => sseEvents(contents.map(deltaChunk), { done: false })
 const beginEvents = (response: ServerResponse) => {

@@ -11,7 +11,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { freePort } from '../../bench/processes.ts'
 import { useSharedRedis } from '../support/redis.ts'
 import { createAccountKey, startServe, type ServeProcess } from '../support/serve.ts'
-import { ADMIN_TOKEN, MODEL, completion, deferred, deltaChunk, eventReader, sseEvents, startUpstreamDouble } from './harness.ts'
+import { startUpstreamDouble } from '../support/upstream-double.ts'
+import { ADMIN_TOKEN, MODEL, completion, deferred, deltaChunk, eventReader, sseEvents } from './harness.ts'
 
 const redis = await useSharedRedis()
 let dir: string

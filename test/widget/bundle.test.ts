@@ -1,27 +1,15 @@
 // @vitest-environment node
 import { brotliCompressSync, gzipSync } from 'node:zlib'
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { readdirSync, readFileSync } from 'node:fs'
 import { Window } from 'happy-dom'
-import { build } from 'vite'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, inject, it } from 'vitest'
 
 /** The widget's budget: gzip level 9 bytes of dist/widget.js (issue 3). */
 const GZIP_BUDGET = 15_000
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url))
-let outDir: string
-let code: string
-
-// The real production build, into a scratch folder, so the test never depends on a stale dist/.
-beforeAll(async () => {
-  outDir = mkdtempSync(join(tmpdir(), 'assisters-widget-'))
-  await build({ root: ROOT, configFile: join(ROOT, 'vite.config.ts'), logLevel: 'silent', build: { outDir } })
-  code = readFileSync(join(outDir, 'widget.js'), 'utf8')
-}, 60_000)
-afterAll(() => rmSync(outDir, { recursive: true, force: true }))
+// The real production build of this run (test/support/widget-build.ts), never a stale dist/.
+const outDir = inject('widgetDir')
+const code = readFileSync(inject('widgetPath'), 'utf8')
 
 describe('dist/widget.js', () => {
   it('is one file: the CSS rides inside it', () => {

@@ -1,10 +1,13 @@
 /**
- * A real OpenAI-compatible upstream on a loopback socket: it streams whatever answer the test
- * scripts, piece by piece with a pause between pieces, so the browser can be seen rendering a
- * growing answer. By default it echoes the question.
+ * The one upstream double of the tests: a real server on a loopback socket, for what msw cannot
+ * show (an abort reaching the upstream, TCP backpressure, a reset) and for the browser suite and
+ * `npm start`, which need a real upstream. By default it is OpenAI-compatible and streams a scripted
+ * answer piece by piece with a pause between pieces, so a growing answer can be seen; by default
+ * that answer echoes the question. A test that wants a fault gives its own handler instead.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { sleep } from './sleep.ts'
 
 export interface ScriptedAnswer {
   pieces: string[]
@@ -13,18 +16,23 @@ export interface ScriptedAnswer {
 }
 
 type ChatBody = { messages: { role: string; content: string }[]; stream?: boolean }
+type Handler = (request: IncomingMessage, response: ServerResponse) => void
 
 const echo = (body: ChatBody): ScriptedAnswer => {
   const question = body.messages.findLast((message) => message.role === 'user')?.content ?? ''
   return { pieces: ['You ', 'asked: ', `“${question}”. `, 'This ', 'answer ', 'streams.'], delayMs: 20 }
 }
 
-export async function startUpstreamDouble() {
+/**
+ * Starts the double: `handle` replaces the scripted upstream. `port` 0 picks a free one; a given
+ * one lets a test bring an upstream up where there was none.
+ */
+export async function startUpstreamDouble(handle?: Handler, port = 0) {
   let answer: (body: ChatBody) => ScriptedAnswer = echo
   const requests: ChatBody[] = []
   const outcome = { completed: 0, aborted: 0 }
 
-  const server = createServer(async (req: IncomingMessage, res: ServerResponse) => {
+  const scripted: Handler = async (req, res) => {
     let raw = ''
     for await (const chunk of req) raw += chunk
     const body = JSON.parse(raw) as ChatBody
@@ -37,7 +45,7 @@ export async function startUpstreamDouble() {
     }
     res.writeHead(200, { 'content-type': 'text/event-stream' })
     for (const piece of pieces) {
-      await new Promise((resolve) => setTimeout(resolve, delayMs))
+      await sleep(delayMs)
       // The relay closes this socket when the visitor's request is aborted.
       if (res.destroyed) return void outcome.aborted++
       res.write(`data: ${JSON.stringify(chunk({ content: piece }))}\n\n`)
@@ -45,23 +53,34 @@ export async function startUpstreamDouble() {
     res.write(`data: ${JSON.stringify(chunk({}, 'stop'))}\n\n`)
     res.end('data: [DONE]\n\n')
     outcome.completed++
+  }
+
+  const double = createServer(handle ?? scripted)
+  await new Promise<void>((resolve, reject) => {
+    double.once('error', reject)
+    double.listen(port, '127.0.0.1', () => {
+      double.off('error', reject)
+      resolve()
+    })
   })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as AddressInfo
+  const bound = (double.address() as AddressInfo).port
 
   return {
-    baseUrl: `http://127.0.0.1:${port}/v1`,
-    /** Every chat request the server relayed, oldest first. */
+    baseUrl: `http://127.0.0.1:${bound}/v1`,
+    port: bound,
+    /** Every chat request the scripted upstream answered, oldest first. */
     requests,
-    /** Streams that ran to [DONE], and streams cut off because the relay hung up. */
+    /** Scripted streams that ran to [DONE], and those cut off because the relay hung up. */
     outcome,
     /** Scripts the answers from now on; `undefined` goes back to echoing. */
     answerWith(next?: (body: ChatBody) => ScriptedAnswer) {
       answer = next ?? echo
     },
+    /** Hangs up the keep-alive connections with no request in flight (an idle pooled one is no leak). */
+    closeIdle: () => double.closeIdleConnections(),
     close() {
-      server.closeAllConnections()
-      server.close()
+      double.closeAllConnections()
+      return new Promise<void>((resolve) => double.close(() => resolve()))
     },
   }
 }
