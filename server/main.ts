@@ -5,6 +5,7 @@
 import { ConfigError, loadConfig } from './config.ts'
 import { createLogger } from './log.ts'
 import { createAppServer } from './server.ts'
+import { databaseSecrets, describeDatabase } from './store/open.ts'
 
 let config
 try {
@@ -15,18 +16,18 @@ try {
   process.exit(1)
 }
 
-const log = createLogger({ secrets: [config.upstream?.apiKey ?? '', config.adminToken ?? ''] })
+const log = createLogger({ secrets: [config.upstream?.apiKey ?? '', config.adminToken ?? '', ...databaseSecrets(config.database)] })
 // A stray rejection is a bug to log, never a reason to drop every open conversation.
 process.on('unhandledRejection', (err) => log.error('unhandled rejection', { err }))
 
 let app
 try {
-  app = createAppServer(config, { log })
+  app = await createAppServer(config, { log })
   const url = await app.listen()
   log.info('listening', {
     url,
     upstream: config.upstream ? new URL(config.upstream.baseUrl).host : 'built-in demo responder',
-    database: config.database.path,
+    database: describeDatabase(config.database),
     admin: config.adminToken ? 'enabled' : 'disabled',
   })
 } catch (err) {

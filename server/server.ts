@@ -15,7 +15,7 @@ import type { Logger } from './log.ts'
 import { createManagement } from './management.ts'
 import { createMemoryRateLimiter } from './rate-limit.ts'
 import { createRelay } from './relay.ts'
-import { openSqliteStore } from './store/sqlite.ts'
+import { openStore } from './store/open.ts'
 import { createDemoUpstream, createHttpUpstream, type Upstream } from './upstream.ts'
 import { createUsageRecorder } from './usage.ts'
 import { createWidgetAsset } from './widget-asset.ts'
@@ -42,9 +42,10 @@ export interface AppServer {
 
 const DEFAULT_WIDGET = fileURLToPath(new URL('../dist/widget.js', import.meta.url))
 
-export function createAppServer(config: Config, options: AppServerOptions): AppServer {
+/** Opens the store (migrating it), then wires everything; rejects when the store cannot be opened. */
+export async function createAppServer(config: Config, options: AppServerOptions): Promise<AppServer> {
   const { log } = options
-  const store = openSqliteStore(config.database.path)
+  const store = await openStore(config.database, { log })
   const limiter = createMemoryRateLimiter()
   const usage = createUsageRecorder(store, log, { flushMs: options.usageFlushMs })
   const management = createManagement({ store, defaultRpm: config.rateLimitRpm, flushUsage: usage.flush })

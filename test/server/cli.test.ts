@@ -224,7 +224,7 @@ describe('assisters refusals (exit 1)', () => {
   })
 
   it.each([
-    ['postgres://x', /DATABASE_URL.*PostgreSQL is not supported yet/],
+    ['postgres://user:secret@db:99999/x', /DATABASE_URL is not a valid postgres/],
     ['mysql://x', /DATABASE_URL/],
   ])('stops on DATABASE_URL %s with exit 1 naming the variable', async (url, message) => {
     env.DATABASE_URL = url

@@ -109,7 +109,7 @@ export async function startServer(
     ...env,
   })
   const log = createLogger({ write: (line) => logs.push(line), secrets: [UPSTREAM_KEY, ADMIN_TOKEN] })
-  const app = createAppServer(config, { log, graceMs: 2000, ...options })
+  const app = await createAppServer(config, { log, graceMs: 2000, ...options })
   const url = await app.listen()
 
   const admin: TestServer['admin'] = async (method, path, body) => {
