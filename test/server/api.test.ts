@@ -102,7 +102,10 @@ function rawHttp([requestLine, ...headerLines]: string[], body: string | Buffer 
       }
       resolve({ status: Number(statusLine!.split(' ')[1]), headers, body: text.slice(split + 4) })
     })
-    socket.end(Buffer.concat([Buffer.from(`${head}\r\n\r\n`), Buffer.from(body)]))
+    // Written, not ended: Node's server drops a request whose client half-closes before the answer
+    // is ready (httpAllowHalfOpen is off), which an answer that waits on a networked store always is.
+    // `Connection: close` has the server end the connection after answering.
+    socket.write(Buffer.concat([Buffer.from(`${head}\r\n\r\n`), Buffer.from(body)]))
   })
 }
 
