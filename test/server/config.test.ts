@@ -32,8 +32,8 @@ describe('loadConfig', () => {
 
   it('treats a value that is empty after trimming as unset', () => {
     const blank = Object.fromEntries(
-      ['PORT', 'HOST', 'DATABASE_URL', 'UPSTREAM_BASE_URL', 'UPSTREAM_TIMEOUT_MS', 'RATE_LIMIT_RPM', 'ADMIN_TOKEN', 'MAX_BODY_BYTES']
-        .map((name) => [name, '  \t']),
+      ['PORT', 'HOST', 'DATABASE_URL', 'DATABASE_POOL_SIZE', 'DATABASE_STATEMENT_TIMEOUT_MS', 'UPSTREAM_BASE_URL',
+        'UPSTREAM_TIMEOUT_MS', 'RATE_LIMIT_RPM', 'ADMIN_TOKEN', 'MAX_BODY_BYTES'].map((name) => [name, '  \t']),
     )
     expect(loadConfig(blank)).toEqual(loadConfig({}))
   })

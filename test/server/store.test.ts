@@ -129,20 +129,20 @@ const lastUsedAt = async (store: Store, keyId: string, accountId = 'acct_1') =>
   (await store.listKeys(accountId)).find((key) => key.id === keyId)?.last_used_at
 
 describe.each(ENGINES)('the $name store', ({ create, available }) => {
-  let engine: Engine
+  let engine: Engine | undefined
+  const recorders: UsageRecorder[] = []
   beforeEach(async (context) => {
     if (!available) return context.skip()
     engine = await create()
   })
   afterEach(async () => {
-    await engine?.close()
-  })
-  const open = () => engine.open()
-  const recorders: UsageRecorder[] = []
-  afterEach(async () => {
+    // Recorders first: closing one writes to its store.
     for (const recorder of recorders.splice(0)) await recorder.close()
+    await engine?.close()
+    engine = undefined
   })
-  const query = (sql: string, params?: unknown[]) => engine.query(sql, params)
+  const open = () => engine!.open()
+  const query = (sql: string, params?: unknown[]) => engine!.query(sql, params)
 
   describe('migrations', () => {
     it('creates the folders and the file, and runs each migration once across reopening', async () => {
@@ -160,13 +160,13 @@ describe.each(ENGINES)('the $name store', ({ create, available }) => {
       await open()
 
       expect(await query('SELECT version FROM schema_migrations')).toEqual([{ version: 1 }])
-      expect(await engine.migrate()).toBe(0)
+      expect(await engine!.migrate()).toBe(0)
     })
 
     it('migrates a fresh database and reports how many migrations ran', async () => {
-      expect(await engine.migrate()).toBe(1)
-      expect(await engine.migrate()).toBe(0)
-      expect(await engine.tables()).toEqual(['accounts', 'keys', 'schema_migrations', 'usage'])
+      expect(await engine!.migrate()).toBe(1)
+      expect(await engine!.migrate()).toBe(0)
+      expect(await engine!.tables()).toEqual(['accounts', 'keys', 'schema_migrations', 'usage'])
     })
 
     it('never stores or returns a full key, only its hash and prefix', async () => {
