@@ -141,8 +141,9 @@ export async function openPostgresStore(options: PostgresOptions): Promise<Store
     listKeys: (accountId) =>
       run(() => query<KeyRecord>(`SELECT ${KEY_COLUMNS} FROM keys WHERE account_id = $1 ORDER BY created_at, seq`, [accountId])),
 
+    // The hot path, once per request: a named statement is parsed and planned once per connection.
     findKeyByHash: (hash) =>
-      run(async () => (await query<KeyRecord>(`SELECT ${KEY_COLUMNS} FROM keys WHERE hash = $1`, [hash]))[0]),
+      run(async () => (await pool.query<KeyRecord>({ name: 'find-key-by-hash', text: `SELECT ${KEY_COLUMNS} FROM keys WHERE hash = $1`, values: [hash] })).rows[0]),
 
     revokeKey: (id) =>
       run(async () => {
