@@ -12,6 +12,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { runCli } from '../../server/cli.ts'
 import { generateKey, hashKey, keyPrefix } from '../../server/keys.ts'
 import { openStore } from '../../server/store/open.ts'
+import { describePostgresUrl, storeErrorMapper } from '../../server/store/postgres.ts'
 import { StoreUnavailable, type NewKey, type Store, type UsageRow } from '../../server/store/store.ts'
 import type { Upstream } from '../../server/upstream.ts'
 import { ADMIN_URL, createTestDatabase, describePostgres, type TestDatabase } from '../support/postgres.ts'
@@ -120,6 +121,28 @@ async function startOn(url: string, env: Record<string, string> = {}): Promise<T
 }
 
 const HELLO = { model: MODEL, messages: [{ role: 'user', content: 'Hello' }] }
+
+describe('the password in a PostgreSQL URL', () => {
+  it.each([
+    ['in the URL', 'postgres://app:s3cr%40t%23pw@db.internal:5432/assisters', ['s3cr%40t%23pw', 's3cr@t#pw']],
+    ['as a password= parameter', 'postgres://app@db.internal/assisters?password=param-secret-9&sslmode=require', ['param-secret-9']],
+  ])('is scrubbed from any error message the store passes on, written %s', (_case, url, spellings) => {
+    const map = storeErrorMapper(url)
+    for (const secret of spellings) {
+      const unavailable = map(Object.assign(new Error(`connect ECONNREFUSED (${url}, ${secret})`), { code: 'ECONNREFUSED' })) as Error
+      expect(unavailable).toBeInstanceOf(StoreUnavailable)
+      const failed = map(new Error(`something else went wrong near ${secret}`)) as Error
+      for (const err of [unavailable, failed]) for (const spelling of spellings) expect(err.message).not.toContain(spelling)
+    }
+  })
+
+  it.each([
+    ['postgres://app:s3cr%40t@db.internal:5432/assisters', 'postgres://app@db.internal:5432/assisters'],
+    ['postgres://app@db.internal/assisters?password=p&sslmode=require', 'postgres://app@db.internal/assisters?sslmode=require'],
+  ])('is left out when the URL is named in a log line: %s', (url, shown) => {
+    expect(describePostgresUrl(url)).toBe(shown)
+  })
+})
 
 describePostgres('the PostgreSQL store', () => {
   beforeEach(async () => {
