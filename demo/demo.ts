@@ -28,7 +28,9 @@ export interface DemoSettings {
 export function loadDemoSettings(env: Record<string, string | undefined>): DemoSettings {
   const config = loadConfig(env)
   // The demo account is made before the server opens the database: an in-memory one would not outlive it.
-  if (config.database.kind === 'sqlite' && config.database.path === ':memory:') throw new ConfigError('DATABASE_URL must name a file for the demo, not :memory:')
+  if (config.database.kind === 'sqlite' && config.database.path === ':memory:') {
+    throw new ConfigError('DATABASE_URL must name a file for the demo, not :memory:')
+  }
   return { config, sitePort: portFrom(env, 'DEMO_PORT', 8080) }
 }
 
