@@ -110,7 +110,8 @@ async function writePostgres(source: Source, to: Extract<Config['database'], { k
            (SELECT count(*)::int FROM keys) AS keys, (SELECT count(*)::int FROM usage) AS usage`,
       )
       if (held!.version !== SCHEMA_VERSION) {
-        throw new CopyRefused('invalid_target', `the target database is at schema version ${held!.version}; this version of db copy writes version ${SCHEMA_VERSION}`)
+        throw new CopyRefused('invalid_target',
+          `the target database is at schema version ${held!.version}; this version of db copy writes version ${SCHEMA_VERSION}`)
       }
       if (held!.accounts + held!.keys + held!.usage > 0) {
         throw new CopyRefused('target_not_empty', `the target database is not empty (${held!.accounts} accounts, ${held!.keys} keys, ` +

@@ -143,7 +143,10 @@ export async function openPostgresStore(options: PostgresOptions): Promise<Store
 
     // The hot path, once per request: a named statement is parsed and planned once per connection.
     findKeyByHash: (hash) =>
-      run(async () => (await pool.query<KeyRecord>({ name: 'find-key-by-hash', text: `SELECT ${KEY_COLUMNS} FROM keys WHERE hash = $1`, values: [hash] })).rows[0]),
+      run(async () => {
+        const found = await pool.query<KeyRecord>({ name: 'find-key-by-hash', text: `SELECT ${KEY_COLUMNS} FROM keys WHERE hash = $1`, values: [hash] })
+        return found.rows[0]
+      }),
 
     revokeKey: (id) =>
       run(async () => {
