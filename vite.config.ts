@@ -1,6 +1,7 @@
+import { connect } from 'node:net'
 import { minify } from 'terser'
 import type { Plugin } from 'vite'
-import { configDefaults, defineConfig } from 'vitest/config'
+import { configDefaults, defineConfig, type TestProjectInlineConfiguration } from 'vitest/config'
 
 /**
  * V8's explicit compile hint (Chrome 136 on): compile every function while the script streams in,
@@ -22,6 +23,35 @@ const terserAfterOxc: Plugin = {
       const { code } = await minify(chunk.code, { ecma: 2020, toplevel: true, compress: { passes: 3 } })
       chunk.code = COMPILE_HINT + code!
     }
+  },
+}
+
+/** Whether anything accepts connections at the test PostgreSQL's address (the shared one, or TEST_POSTGRES_URL's). */
+function postgresListens(): Promise<boolean> {
+  const url = new URL(process.env.TEST_POSTGRES_URL ?? 'postgres://127.0.0.1:5432/test')
+  return new Promise((resolve) => {
+    const socket = connect(Number(url.port || 5432), url.hostname)
+    socket.setTimeout(1000, () => socket.destroy(new Error('timeout')))
+    socket.once('connect', () => (socket.destroy(), resolve(true)))
+    socket.once('error', () => resolve(false))
+  })
+}
+
+// The API, admin and CLI tests run a second time on PostgreSQL (the harness reads TEST_STORE). With CI
+// set they always do, so a missing PostgreSQL fails them (test/support/postgres.ts says how to start it).
+const onPostgres = Boolean(process.env.CI) || (await postgresListens())
+if (!onPostgres) {
+  console.warn('\n⚠ SKIPPING the server tests on PostgreSQL: nothing listens at the test database\'s address.\n' +
+    '  Start it with: pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start\n')
+}
+
+const SERVER_ON_POSTGRES: TestProjectInlineConfiguration = {
+  extends: true,
+  test: {
+    name: 'server-postgres',
+    include: ['test/server/api.test.ts', 'test/server/admin.test.ts', 'test/server/cli.test.ts'],
+    environment: 'node',
+    env: { TEST_STORE: 'postgres' },
   },
 }
 
@@ -51,6 +81,7 @@ export default defineConfig({
     hookTimeout: 15_000,
     projects: [
       { extends: true, test: { name: 'server', include: ['test/server/**/*.test.ts', 'test/demo/**/*.test.ts'], environment: 'node' } },
+      ...(onPostgres ? [SERVER_ON_POSTGRES] : []),
       {
         extends: true,
         // css.include: the widget's stylesheet reaches the tests (vitest empties CSS imports by default).

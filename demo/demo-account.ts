@@ -8,10 +8,10 @@
 import { randomBytes } from 'node:crypto'
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
 import { dirname } from 'node:path'
-import { isAcceptableAdminToken } from '../server/config.ts'
+import { isAcceptableAdminToken, type Config } from '../server/config.ts'
 import { hashKey } from '../server/keys.ts'
 import { createManagement } from '../server/management.ts'
-import { openSqliteStore } from '../server/store/sqlite.ts'
+import { openStore } from '../server/store/open.ts'
 import type { Store } from '../server/store/store.ts'
 
 export interface DemoAccount {
@@ -26,17 +26,21 @@ export interface DemoAccount {
 const PRIMARY_DOMAINS = ['localhost', '127.0.0.1']
 const RESTRICTED_DOMAINS = ['example.com']
 
-/** Where the demo keeps its keys: next to the database it belongs to. */
-export const demoStatePath = (databasePath: string) => `${databasePath}.demo.json`
+/**
+ * Where the demo keeps its keys: next to an SQLite file; under data/ for a PostgreSQL database (one
+ * file for any: pointed at another database, the demo finds its saved account missing and starts afresh).
+ */
+export const demoStatePath = (database: Config['database']) =>
+  database.kind === 'sqlite' ? `${database.path}.demo.json` : 'data/postgres.demo.json'
 
 /**
- * Returns the demo account in the database at `databasePath`, creating whatever is missing or no
- * longer works. `adminToken` (ADMIN_TOKEN from the environment) wins over the saved one.
+ * Returns the demo account in `database`, creating whatever is missing or no longer works.
+ * `adminToken` (ADMIN_TOKEN from the environment) wins over the saved one.
  */
-export async function prepareDemoAccount(databasePath: string, options: { adminToken?: string; defaultRpm: number }): Promise<DemoAccount> {
-  const statePath = demoStatePath(databasePath)
+export async function prepareDemoAccount(database: Config['database'], options: { adminToken?: string; defaultRpm: number }): Promise<DemoAccount> {
+  const statePath = demoStatePath(database)
   const saved = readSaved(statePath)
-  const store = openSqliteStore(databasePath)
+  const store = await openStore(database)
   try {
     const management = createManagement({ store, defaultRpm: options.defaultRpm })
     const accountId = saved.accountId && (await store.getAccount(saved.accountId))

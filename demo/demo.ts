@@ -28,7 +28,9 @@ export interface DemoSettings {
 export function loadDemoSettings(env: Record<string, string | undefined>): DemoSettings {
   const config = loadConfig(env)
   // The demo account is made before the server opens the database: an in-memory one would not outlive it.
-  if (config.database.path === ':memory:') throw new ConfigError('DATABASE_URL must name a file for the demo, not :memory:')
+  if (config.database.kind === 'sqlite' && config.database.path === ':memory:') {
+    throw new ConfigError('DATABASE_URL must name a file for the demo, not :memory:')
+  }
   return { config, sitePort: portFrom(env, 'DEMO_PORT', 8080) }
 }
 
@@ -41,12 +43,12 @@ export function startFailure(err: unknown): string {
 
 /** Starts both servers; rejects with the listen error (EADDRINUSE…) for a taken port. */
 export async function startDemo({ config: fromEnv, sitePort }: DemoSettings, options: { log: Logger; widgetPath?: string }): Promise<Demo> {
-  const account = await prepareDemoAccount(fromEnv.database.path, {
+  const account = await prepareDemoAccount(fromEnv.database, {
     adminToken: fromEnv.adminToken,
     defaultRpm: fromEnv.rateLimitRpm,
   })
   const config = { ...fromEnv, adminToken: account.adminToken }
-  const app = createAppServer(config, { log: options.log, widgetPath: options.widgetPath })
+  const app = await createAppServer(config, { log: options.log, widgetPath: options.widgetPath })
   try {
     const listening = new URL(await app.listen())
     const apiUrl = `http://${displayHost(config.host)}:${listening.port}`

@@ -5,6 +5,7 @@
 import { fileURLToPath } from 'node:url'
 import { ConfigError } from '../server/config.ts'
 import { createLogger } from '../server/log.ts'
+import { databaseSecrets, describeDatabase } from '../server/store/open.ts'
 import { buildWidget, widgetIsStale } from './build-widget.ts'
 import { demoStatePath } from './demo-account.ts'
 import { loadDemoSettings, startDemo, startFailure, type Demo, type DemoSettings } from './demo.ts'
@@ -32,7 +33,9 @@ if (widgetIsStale(ROOT, WIDGET)) {
 }
 
 // The admin token is known only once the demo account is loaded: redact it by shape (any Bearer value).
-const log = createLogger({ secrets: [process.env.UPSTREAM_API_KEY ?? '', process.env.ADMIN_TOKEN ?? ''] })
+const log = createLogger({
+  secrets: [process.env.UPSTREAM_API_KEY ?? '', process.env.ADMIN_TOKEN ?? '', ...databaseSecrets(settings.config.database)],
+})
 process.on('unhandledRejection', (err) => log.error('unhandled rejection', { err }))
 
 let demo: Demo
@@ -53,7 +56,7 @@ console.log(`
   API server    ${demo.apiUrl}
   Admin token   ${account.adminToken}
   Answers from  ${upstream}
-  Database      ${config.database.path} (demo keys in ${demoStatePath(config.database.path)})
+  Database      ${describeDatabase(config.database)} (demo keys in ${demoStatePath(config.database)})
 
   Ctrl+C stops both.
 `)

@@ -8,7 +8,9 @@ import { parseArgs } from 'node:util'
 import { ConfigError, loadConfig } from './config.ts'
 import { HttpError } from './errors.ts'
 import { createManagement, type KeyView, type Management } from './management.ts'
-import { openSqliteStore } from './store/sqlite.ts'
+import { copyDatabase, CopyRefused, type CopyReport } from './store/copy.ts'
+import { openStore } from './store/open.ts'
+import { StoreUnavailable } from './store/store.ts'
 
 const USAGE = `Usage: assisters <command> [options]
 
@@ -18,6 +20,7 @@ const USAGE = `Usage: assisters <command> [options]
   keys revoke KEY_ID
   keys primary KEY_ID
   usage --account ID
+  db copy --from sqlite:PATH    copy everything into the empty PostgreSQL database at DATABASE_URL
 
 Every command takes --json for machine-readable output.
 The database is DATABASE_URL (default sqlite:data/assisters.db).`
@@ -34,6 +37,7 @@ const OPTIONS = {
   account: { type: 'string' },
   domains: { type: 'string' },
   rpm: { type: 'string' },
+  from: { type: 'string' },
   instructions: { type: 'string' },
   json: { type: 'boolean', default: false },
   help: { type: 'boolean', short: 'h', default: false },
@@ -58,8 +62,20 @@ export async function runCli(
     // A mistake like any other: on stderr (as JSON with --json), so stdout stays clean for scripts.
     if (positionals.length === 0) throw new UsageError('No command given')
     // Only what the CLI uses: a server-only setting (say a short ADMIN_TOKEN) must not stop it.
-    const config = loadConfig({ DATABASE_URL: env.DATABASE_URL, RATE_LIMIT_RPM: env.RATE_LIMIT_RPM })
-    const store = openSqliteStore(config.database.path)
+    const config = loadConfig({
+      DATABASE_URL: env.DATABASE_URL,
+      DATABASE_POOL_SIZE: env.DATABASE_POOL_SIZE,
+      DATABASE_STATEMENT_TIMEOUT_MS: env.DATABASE_STATEMENT_TIMEOUT_MS,
+      RATE_LIMIT_RPM: env.RATE_LIMIT_RPM,
+    })
+    if (`${positionals[0]} ${positionals[1]}` === 'db copy') {
+      if (positionals.length > 2) throw new UsageError(`Unexpected argument '${positionals[2]}'`)
+      const from = loadConfig({ DATABASE_URL: required(values.from, '--from') }).database
+      const report = await copyDatabase(from, config.database)
+      io.out(json ? JSON.stringify(report, null, 2) + '\n' : describeCopy(report) + '\n')
+      return 0
+    }
+    const store = await openStore(config.database)
     try {
       const management = createManagement({ store, defaultRpm: config.rateLimitRpm })
       const result = await dispatch(management, positionals, values)
@@ -72,6 +88,8 @@ export async function runCli(
     const [status, error] =
       err instanceof HttpError ? [1, err.toJSON()]
       : err instanceof ConfigError ? [1, { error: { message: err.message, type: 'config_error', code: 'invalid_config' } }]
+      : err instanceof StoreUnavailable ? [1, { error: { message: err.message, type: 'api_error', code: 'store_unavailable' } }]
+      : err instanceof CopyRefused ? [1, { error: { message: err.message, type: 'invalid_request_error', code: err.code } }]
       : err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') ?
         [2, { error: { message: (err as Error).message, type: 'usage_error', code: 'invalid_arguments' } }]
       : [1, { error: { message: (err as Error).message, type: 'api_error', code: 'internal_error' } }]
@@ -137,6 +155,16 @@ function rpm(text: string): number {
   // Passed on as a number so the management layer's own check (and message) applies.
   if (!/^\d+$/.test(text)) throw new UsageError(`--rpm must be a whole number, got '${text.slice(0, 20)}'`)
   return Number(text)
+}
+
+function describeCopy(report: CopyReport): string {
+  return [
+    `Copied ${report.from} into ${report.to}:`,
+    `  ${report.accounts} accounts`,
+    `  ${report.keys} keys`,
+    `  ${report.usage_rows} usage rows (${report.requests} requests, ${report.prompt_tokens} prompt + ` +
+      `${report.completion_tokens} completion tokens)`,
+  ].join('\n')
 }
 
 function describe(key: KeyView): string {

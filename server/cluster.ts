@@ -9,6 +9,7 @@ import type { Logger } from './log.ts'
 import { listenForScrapes } from './metrics-endpoint.ts'
 import { aggregateWorkerMetrics } from './metrics.ts'
 import { warnAboutMissingParts } from './server.ts'
+import { describeDatabase } from './store/open.ts'
 
 // A worker that dies this soon after it started is crash-looping: replace it after a growing pause.
 const QUICK_DEATH_MS = 10_000
@@ -40,6 +41,7 @@ export async function runPrimary(config: Config, log: Logger): Promise<void> {
     log.info('listening', {
       url: `http://${host.includes(':') ? `[${host}]` : host}:${address.port}`,
       workers: config.workers,
+      database: describeDatabase(config.database),
       upstream: config.upstream ? new URL(config.upstream.baseUrl).host : 'built-in demo responder',
       admin: config.adminToken ? 'enabled' : 'disabled',
     })

@@ -11,8 +11,10 @@ export class ConfigError extends Error {
 export interface Config {
   port: number
   host: string
-  /** Where the store lives; only SQLite is implemented. `:memory:` is allowed for tests. */
-  database: { kind: 'sqlite'; path: string }
+  /** Where the store lives: an SQLite file (`:memory:` is allowed for tests) or a PostgreSQL database. */
+  database:
+    | { kind: 'sqlite'; path: string }
+    | { kind: 'postgres'; url: string; poolSize: number; statementTimeoutMs: number }
   /** Unset: the built-in offline demo responder answers. */
   upstream: { baseUrl: string; apiKey: string | undefined; model: string } | undefined
   upstreamTimeoutMs: number
@@ -63,7 +65,7 @@ export function loadConfig(env: Env): Config {
   return {
     port,
     host: read('HOST') ?? '127.0.0.1',
-    database: databaseFrom(read('DATABASE_URL') ?? 'sqlite:data/assisters.db'),
+    database: databaseFrom(read('DATABASE_URL') ?? 'sqlite:data/assisters.db', read),
     upstream: upstreamBaseUrl === undefined ? undefined : upstreamFrom(upstreamBaseUrl, read),
     upstreamTimeoutMs: integer(read, 'UPSTREAM_TIMEOUT_MS', 60_000, 1, 600_000),
     rateLimitRpm: integer(read, 'RATE_LIMIT_RPM', 60, 1, 100_000),
@@ -100,7 +102,10 @@ function integer(read: (name: string) => string | undefined, name: string, fallb
   return Number(raw)
 }
 
-function databaseFrom(url: string): Config['database'] {
+function databaseFrom(url: string, read: (name: string) => string | undefined): Config['database'] {
+  // Checked whatever the engine, so a typo fails at once rather than on the day PostgreSQL is switched on.
+  const poolSize = integer(read, 'DATABASE_POOL_SIZE', 10, 1, 1000)
+  const statementTimeoutMs = integer(read, 'DATABASE_STATEMENT_TIMEOUT_MS', 5000, 100, 600_000)
   const match = /^([a-z][a-z0-9+.-]*):(.*)$/i.exec(url)
   // `sqlite://data/x.db` would silently become the absolute path /data/x.db.
   if (match?.[1] === 'sqlite' && /^\/\/(?!\/)/.test(match[2]!)) {
@@ -108,9 +113,24 @@ function databaseFrom(url: string): Config['database'] {
   }
   if (match?.[1] === 'sqlite' && match[2]) return { kind: 'sqlite', path: match[2].replace(/^\/\/(?=\/)/, '') }
   if (match?.[1] === 'postgres' || match?.[1] === 'postgresql') {
-    throw new ConfigError('DATABASE_URL: PostgreSQL is not supported yet; use sqlite:<path>')
+    checkPostgresUrl(url)
+    return { kind: 'postgres', url, poolSize, statementTimeoutMs }
   }
-  throw new ConfigError(`DATABASE_URL must look like sqlite:<path>, got '${url.slice(0, 40)}'`)
+  throw new ConfigError(`DATABASE_URL must look like sqlite:<path> or postgres://…, got '${url.slice(0, 40)}'`)
+}
+
+/** The URL is never echoed: it may hold a password. */
+function checkPostgresUrl(url: string) {
+  const problem = 'DATABASE_URL is not a valid postgres://user:password@host:port/database URL (not shown: it may hold a password)'
+  let parsed: URL
+  try {
+    parsed = new URL(url)
+  } catch {
+    throw new ConfigError(`${problem}; in the user name and password write @ : / ? # as %40 %3A %2F %3F %23`)
+  }
+  // A `#` is most often an unencoded character inside a password; the driver would cut the password there.
+  if (parsed.hash) throw new ConfigError(`${problem}; a '#' must be written %23`)
+  if (!parsed.hostname && !parsed.searchParams.get('host')) throw new ConfigError(`${problem}; it names no host`)
 }
 
 function upstreamFrom(raw: string, read: (name: string) => string | undefined): Config['upstream'] {

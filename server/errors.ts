@@ -5,6 +5,7 @@
 import type { ServerResponse } from 'node:http'
 import type { Logger } from './log.ts'
 import { sendJson } from './respond.ts'
+import { StoreUnavailable } from './store/store.ts'
 
 type ErrorType = 'invalid_request_error' | 'rate_limit_error' | 'api_error'
 
@@ -120,17 +121,22 @@ export const upstreamError = () =>
 export const upstreamTimeout = () =>
   new HttpError(504, 'api_error', 'upstream_timeout', 'The model service took too long to answer; please try again')
 
+/** 503 while the database is unreachable or too slow; the store logs the outage (once), not each request. */
+export const storeUnavailable = () =>
+  new HttpError(503, 'api_error', 'store_unavailable', "The service's database is unavailable; please try again", undefined, {
+    'retry-after': '5',
+  })
+
 export const internalError = () =>
   new HttpError(500, 'api_error', 'internal_error', 'The server had an error while processing your request')
 
 /**
- * Writes any error as the response: an HttpError as itself, anything else as a 500 that is logged
- * once. After an event stream has begun, the error becomes a final `data:` event, so a client never
- * mistakes a broken stream for a finished one.
+ * Writes any error as the response: an HttpError as itself, an unreachable store as a 503, anything
+ * else as a 500 that is logged once. After an event stream has begun, the error becomes a final
+ * `data:` event, so a client never mistakes a broken stream for a finished one.
  */
 export function sendError(res: ServerResponse, err: unknown, log: Logger): void {
-  const httpError = err instanceof HttpError ? err : internalError()
-  if (!(err instanceof HttpError)) log.error('request failed', { err })
+  const httpError = toHttpError(err, log)
 
   if (res.headersSent) {
     if (isEventStream(res) && !res.writableEnded && !res.destroyed) {
@@ -141,6 +147,13 @@ export function sendError(res: ServerResponse, err: unknown, log: Logger): void 
     return
   }
   sendJson(res, httpError.status, httpError, httpError.headers)
+}
+
+function toHttpError(err: unknown, log: Logger): HttpError {
+  if (err instanceof HttpError) return err
+  if (err instanceof StoreUnavailable) return storeUnavailable()
+  log.error('request failed', { err })
+  return internalError()
 }
 
 const isEventStream = (res: ServerResponse) =>

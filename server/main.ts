@@ -9,6 +9,7 @@ import { ConfigError, loadConfig, type Config } from './config.ts'
 import { createLogger, type Logger } from './log.ts'
 import { listenForScrapes } from './metrics-endpoint.ts'
 import { createAppServer, warnAboutMissingParts } from './server.ts'
+import { databaseSecrets, describeDatabase } from './store/open.ts'
 
 let config
 try {
@@ -19,7 +20,7 @@ try {
   process.exit(1)
 }
 
-const log = createLogger({ secrets: [config.upstream?.apiKey ?? '', config.adminToken ?? ''] })
+const log = createLogger({ secrets: [config.upstream?.apiKey ?? '', config.adminToken ?? '', ...databaseSecrets(config.database)] })
 // A stray rejection is a bug to log, never a reason to drop every open conversation.
 process.on('unhandledRejection', (err) => log.error('unhandled rejection', { err }))
 
@@ -32,7 +33,7 @@ try {
 
 /** One server in this process; under WORKERS the primary announces the URL, not each worker. */
 async function serve(config: Config, log: Logger) {
-  const app = createAppServer(config, { log })
+  const app = await createAppServer(config, { log })
   let scrapes: Awaited<ReturnType<typeof listenForScrapes>> | undefined
   try {
     const url = await app.listen()
@@ -41,7 +42,7 @@ async function serve(config: Config, log: Logger) {
       log.info('listening', {
         url,
         upstream: config.upstream ? new URL(config.upstream.baseUrl).host : 'built-in demo responder',
-        database: config.database.path,
+        database: describeDatabase(config.database),
         admin: config.adminToken ? 'enabled' : 'disabled',
         ...(scrapes && { metrics: scrapes.url }),
       })

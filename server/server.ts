@@ -19,7 +19,7 @@ import { createManagement } from './management.ts'
 import { sendMetrics } from './metrics-endpoint.ts'
 import { createMetrics, metricsSource, type Metrics, type MetricsSource } from './metrics.ts'
 import { createRelay } from './relay.ts'
-import { openSqliteStore } from './store/sqlite.ts'
+import { openStore } from './store/open.ts'
 import { StoreConflict, type Store } from './store/store.ts'
 import { createDemoUpstream, createHttpUpstream, type Upstream } from './upstream.ts'
 import { createUsageRecorder } from './usage.ts'
@@ -60,11 +60,12 @@ export function warnAboutMissingParts(config: Config, log: Logger) {
   if (!existsSync(DEFAULT_WIDGET)) log.warn('the widget is not built: GET /widget.js answers 404 until you run npm run build')
 }
 
-export function createAppServer(config: Config, options: AppServerOptions): AppServer {
+/** Opens the store (migrating it), then wires everything; rejects when the store cannot be opened. */
+export async function createAppServer(config: Config, options: AppServerOptions): Promise<AppServer> {
   const { log } = options
   const metrics = createMetrics()
   const scrapeMetrics = metricsSource(metrics)
-  const store = countingFailures(openSqliteStore(config.database.path), metrics)
+  const store = countingFailures(await openStore(config.database, { log }), metrics)
   const limiter = createLimiter(config, log, metrics)
   const usage = createUsageRecorder(store, log, { flushMs: options.usageFlushMs })
   const management = createManagement({ store, defaultRpm: config.rateLimitRpm, flushUsage: usage.flush })

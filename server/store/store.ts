@@ -1,6 +1,6 @@
 /**
- * The storage interface the handlers use. It is async so that a networked store (PostgreSQL) can
- * implement it later without touching the handlers; SQLite answers synchronously underneath.
+ * The storage interface the handlers use, with two implementations: SQLite (embedded, the default)
+ * and PostgreSQL (several processes, one database). SQLite answers synchronously underneath.
  */
 
 export interface AccountRecord {
@@ -50,6 +50,14 @@ export class StoreConflict extends Error {
   constructor(readonly reason: 'key_limit_reached' | 'key_revoked') {
     super(reason)
   }
+}
+
+/**
+ * The database cannot be reached, or did not answer in time. Clients get a 503 `store_unavailable`
+ * (errors.ts); the message names the cause for logs and the CLI, never the password.
+ */
+export class StoreUnavailable extends Error {
+  override name = 'StoreUnavailable'
 }
 
 export interface Store {

@@ -26,7 +26,8 @@ beforeEach(() => void (dir = mkdtempSync(join(tmpdir(), 'assisters-demo-'))))
 afterEach(() => rmSync(dir, { recursive: true, force: true }))
 
 describe('the demo account', () => {
-  const prepare = (adminToken?: string) => prepareDemoAccount(join(dir, 'demo.db'), { adminToken, defaultRpm: 60 })
+  const database = () => ({ kind: 'sqlite', path: join(dir, 'demo.db') }) as const
+  const prepare = (adminToken?: string) => prepareDemoAccount(database(), { adminToken, defaultRpm: 60 })
 
   async function keyRecord(key: string) {
     const store = openSqliteStore(join(dir, 'demo.db'))
@@ -45,7 +46,7 @@ describe('the demo account', () => {
     expect(restricted).toMatchObject({ account_id: account.accountId, is_primary: false, allowed_domains: ['example.com'] })
     expect(account.adminToken).toMatch(/^\S{32}$/)
     // Kept beside the database, for its owner's eyes only.
-    expect(statSync(demoStatePath(join(dir, 'demo.db'))).mode & 0o777).toBe(0o600)
+    expect(statSync(demoStatePath(database())).mode & 0o777).toBe(0o600)
 
     expect(await prepare()).toEqual(account)
   })
@@ -77,7 +78,7 @@ describe('the demo account', () => {
     ['not an object', '"text"'],
     ['wrong types', '{"accountId": 7, "primaryKey": [], "adminToken": "short"}'],
   ])('starts afresh from a saved file that is %s', async (_, content) => {
-    writeFileSync(demoStatePath(join(dir, 'demo.db')), content)
+    writeFileSync(demoStatePath(database()), content)
     const account = await prepare()
     expect(await keyRecord(account.primaryKey)).toMatchObject({ is_primary: true })
     expect(account.adminToken).not.toBe('short')
@@ -86,15 +87,15 @@ describe('the demo account', () => {
   it('uses ADMIN_TOKEN from the environment over the saved one, without writing it down', async () => {
     const saved = await prepare()
     expect((await prepare('env-admin-token-0123456789')).adminToken).toBe('env-admin-token-0123456789')
-    expect(readFileSync(demoStatePath(join(dir, 'demo.db')), 'utf8')).not.toContain('env-admin-token')
+    expect(readFileSync(demoStatePath(database()), 'utf8')).not.toContain('env-admin-token')
     expect((await prepare()).adminToken).toBe(saved.adminToken)
   })
 
   it('makes an existing key file owner-only when it rewrites it', async () => {
-    writeFileSync(demoStatePath(join(dir, 'demo.db')), '{}', { mode: 0o644 })
-    chmodSync(demoStatePath(join(dir, 'demo.db')), 0o644)
+    writeFileSync(demoStatePath(database()), '{}', { mode: 0o644 })
+    chmodSync(demoStatePath(database()), 0o644)
     await prepare()
-    expect(statSync(demoStatePath(join(dir, 'demo.db'))).mode & 0o777).toBe(0o600)
+    expect(statSync(demoStatePath(database())).mode & 0o777).toBe(0o600)
     expect(readdirSync(dir).filter((name) => name.endsWith('.tmp'))).toEqual([])
   })
 

@@ -5,16 +5,21 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { runCli } from '../../server/cli.ts'
 import { isWellFormedKey } from '../../server/keys.ts'
 import type { Upstream } from '../../server/upstream.ts'
-import { completion, MODEL, runCommand, startServer } from './harness.ts'
+import { completion, freshDatabase, MODEL, runCommand, startServer } from './harness.ts'
 
 
 let dir: string
 let env: Record<string, string>
-beforeEach(() => {
+let database: Awaited<ReturnType<typeof freshDatabase>>
+beforeEach(async () => {
   dir = mkdtempSync(join(tmpdir(), 'assisters-cli-'))
-  env = { DATABASE_URL: `sqlite:${join(dir, 'cli.db')}` }
+  database = await freshDatabase(dir, 'cli.db')
+  env = { DATABASE_URL: database.url }
 })
-afterEach(() => rmSync(dir, { recursive: true, force: true }))
+afterEach(async () => {
+  await database.drop()
+  rmSync(dir, { recursive: true, force: true })
+})
 
 /** Runs the CLI in-process, as `assisters <argv>` would, capturing both streams. */
 async function cli(...argv: string[]) {
@@ -224,7 +229,7 @@ describe('assisters refusals (exit 1)', () => {
   })
 
   it.each([
-    ['postgres://x', /DATABASE_URL.*PostgreSQL is not supported yet/],
+    ['postgres://user:secret@db:99999/x', /DATABASE_URL is not a valid postgres/],
     ['mysql://x', /DATABASE_URL/],
   ])('stops on DATABASE_URL %s with exit 1 naming the variable', async (url, message) => {
     env.DATABASE_URL = url

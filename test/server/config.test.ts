@@ -37,8 +37,9 @@ describe('loadConfig', () => {
   it('treats a value that is empty after trimming as unset', () => {
     const blank = Object.fromEntries(
       [
-        'PORT', 'HOST', 'DATABASE_URL', 'UPSTREAM_BASE_URL', 'UPSTREAM_TIMEOUT_MS', 'RATE_LIMIT_RPM', 'ADMIN_TOKEN', 'MAX_BODY_BYTES',
-        'REDIS_URL', 'REDIS_PREFIX', 'REDIS_TIMEOUT_MS', 'REDIS_FAILURE_MODE',
+        'PORT', 'HOST', 'DATABASE_URL', 'DATABASE_POOL_SIZE', 'DATABASE_STATEMENT_TIMEOUT_MS', 'UPSTREAM_BASE_URL',
+        'UPSTREAM_TIMEOUT_MS', 'RATE_LIMIT_RPM', 'ADMIN_TOKEN', 'MAX_BODY_BYTES',
+        'REDIS_URL', 'REDIS_PREFIX', 'REDIS_TIMEOUT_MS', 'REDIS_FAILURE_MODE', 'WORKERS', 'METRICS_PORT', 'METRICS_HOST',
       ]
         .map((name) => [name, '  \t']),
     )
@@ -94,6 +95,20 @@ describe('loadConfig', () => {
   })
 
   it.each([
+    ['postgres://assisters:secret@db.internal:5433/assisters'],
+    ['postgresql://db.internal/assisters?sslmode=require'],
+    ['postgres://user:p%40ss%23word@127.0.0.1/x'],
+    ['postgres:///assisters?host=/var/run/postgresql&user=assisters'],
+  ])('reads DATABASE_URL %s as PostgreSQL with the default pool and statement timeout', (url) => {
+    expect(loadConfig({ DATABASE_URL: url }).database).toEqual({ kind: 'postgres', url, poolSize: 10, statementTimeoutMs: 5000 })
+  })
+
+  it('reads DATABASE_POOL_SIZE and DATABASE_STATEMENT_TIMEOUT_MS for PostgreSQL', () => {
+    const env = { DATABASE_URL: 'postgres://db/x', DATABASE_POOL_SIZE: ' 25 ', DATABASE_STATEMENT_TIMEOUT_MS: '1500' }
+    expect(loadConfig(env).database).toEqual({ kind: 'postgres', url: 'postgres://db/x', poolSize: 25, statementTimeoutMs: 1500 })
+  })
+
+  it.each([
     ['0', 0],
     ['1', 1],
     ['65535', 65535],
@@ -130,9 +145,17 @@ describe('loadConfig', () => {
     ['a fractional PORT', { PORT: '1.5' }, 'PORT'],
     ['a PORT in exponent notation', { PORT: '8e3' }, 'PORT'],
     ['a PORT with a sign', { PORT: '+80' }, 'PORT'],
-    ['a postgres:// DATABASE_URL', { DATABASE_URL: 'postgres://user@db/assisters' }, 'DATABASE_URL', /not supported yet/],
-    ['a postgresql:// DATABASE_URL', { DATABASE_URL: 'postgresql://db/assisters' }, 'DATABASE_URL', /not supported yet/],
-    ['a mysql:// DATABASE_URL', { DATABASE_URL: 'mysql://x' }, 'DATABASE_URL', /sqlite:<path>/],
+    ['a mysql:// DATABASE_URL', { DATABASE_URL: 'mysql://x' }, 'DATABASE_URL', /sqlite:<path> or postgres:\/\//],
+    ['a postgres:// URL that does not parse', { DATABASE_URL: 'postgres://user:pw@db:99999/x' }, 'DATABASE_URL', /%40/],
+    ['a postgres:// URL with a fragment', { DATABASE_URL: 'postgres://user@db/x#part' }, 'DATABASE_URL', /%23/],
+    ['a postgres:// URL with an unencoded # in the password', { DATABASE_URL: 'postgres://user:p#w@db/x' }, 'DATABASE_URL', /%23/],
+    ['a postgres:// URL with no host', { DATABASE_URL: 'postgres:///assisters' }, 'DATABASE_URL', /no host/],
+    ['DATABASE_POOL_SIZE 0', { DATABASE_POOL_SIZE: '0' }, 'DATABASE_POOL_SIZE'],
+    ['DATABASE_POOL_SIZE 1001', { DATABASE_POOL_SIZE: '1001' }, 'DATABASE_POOL_SIZE'],
+    ['DATABASE_POOL_SIZE ten', { DATABASE_POOL_SIZE: 'ten' }, 'DATABASE_POOL_SIZE'],
+    ['DATABASE_STATEMENT_TIMEOUT_MS 99', { DATABASE_STATEMENT_TIMEOUT_MS: '99' }, 'DATABASE_STATEMENT_TIMEOUT_MS'],
+    ['DATABASE_STATEMENT_TIMEOUT_MS 5s', { DATABASE_STATEMENT_TIMEOUT_MS: '5s' }, 'DATABASE_STATEMENT_TIMEOUT_MS'],
+    ['DATABASE_STATEMENT_TIMEOUT_MS over ten minutes', { DATABASE_STATEMENT_TIMEOUT_MS: '600001' }, 'DATABASE_STATEMENT_TIMEOUT_MS'],
     ['sqlite: with no path', { DATABASE_URL: 'sqlite:' }, 'DATABASE_URL'],
     ['a DATABASE_URL with no scheme', { DATABASE_URL: 'nonsense' }, 'DATABASE_URL'],
     ['a bare path as DATABASE_URL', { DATABASE_URL: '/tmp/x.db' }, 'DATABASE_URL'],
@@ -192,6 +215,17 @@ describe('loadConfig', () => {
     const err = configError({ ...UPSTREAM, UPSTREAM_BASE_URL: url })
     expect(err.message).toContain('UPSTREAM_BASE_URL')
     expect(err.message).not.toContain('sk-secret-123')
+  })
+
+  it.each([
+    ['a port out of range', 'postgres://assisters:pg-secret-123@db:99999/x'],
+    ['a space in the host', 'postgres://assisters:pg-secret-123@db host/x'],
+    ['an unencoded # in the password', 'postgres://assisters:pg-secret#123@db/x'],
+    ['a password and no host', 'postgres://assisters:pg-secret-123@/x'],
+  ])('never repeats a postgres password in a DATABASE_URL it refuses (%s)', (_case, url) => {
+    const err = configError({ DATABASE_URL: url })
+    expect(err.message).toContain('DATABASE_URL')
+    expect(err.message).not.toContain('pg-secret')
   })
 })
 

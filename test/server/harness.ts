@@ -1,7 +1,7 @@
 /**
  * Test harness: the real server on a real socket (port 0) with a real SQLite file in a temporary
- * folder, msw standing in for the upstream model API at UPSTREAM_BASE_URL, and small helpers for
- * the admin API and chat requests.
+ * folder (or, with TEST_STORE=postgres, a fresh PostgreSQL database), msw standing in for the
+ * upstream model API at UPSTREAM_BASE_URL, and small helpers for the admin API and chat requests.
  */
 import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
@@ -11,13 +11,24 @@ import { http, HttpResponse } from 'msw'
 import { setupServer } from 'msw/node'
 import { loadConfig } from '../../server/config.ts'
 import { createLogger } from '../../server/log.ts'
-import { createAppServer, type AppServerOptions } from '../../server/server.ts'
+import { createAppServer, type AppServer, type AppServerOptions } from '../../server/server.ts'
 import { sleep } from '../support/sleep.ts'
 
 export const ADMIN_TOKEN = 'test-admin-token-0123456789'
 export const UPSTREAM_KEY = 'sk-upstream-secret-do-not-leak'
 export const UPSTREAM_URL = 'http://upstream.test/v1/chat/completions'
 export const MODEL = 'assisters-chat-v1'
+
+/** The engine the server tests run on: SQLite, or PostgreSQL in the server-postgres project (vite.config.ts). */
+export const TEST_STORE: 'sqlite' | 'postgres' = process.env.TEST_STORE === 'postgres' ? 'postgres' : 'sqlite'
+
+/** A fresh, empty database on TEST_STORE's engine: a file in `dir`, or a new PostgreSQL database that `drop` removes. */
+export async function freshDatabase(dir: string, file = 'test.db'): Promise<{ url: string; drop(): Promise<void> }> {
+  if (TEST_STORE === 'sqlite') return { url: `sqlite:${join(dir, file)}`, drop: async () => {} }
+  // Imported only here: the SQLite runs never look for PostgreSQL.
+  const { createTestDatabase } = await import('../support/postgres.ts')
+  return createTestDatabase()
+}
 
 /** msw for the upstream only; requests to the server under test (loopback) pass through. */
 export function createUpstreamMock() {
@@ -98,9 +109,11 @@ export async function startServer(
 ): Promise<TestServer> {
   const dir = mkdtempSync(join(tmpdir(), 'assisters-test-'))
   const logs: string[] = []
+  // A test that names its own DATABASE_URL keeps it; the others get a fresh one on TEST_STORE's engine.
+  const database = env.DATABASE_URL === undefined ? await freshDatabase(dir) : undefined
   const config = loadConfig({
     PORT: '0',
-    DATABASE_URL: `sqlite:${join(dir, 'test.db')}`,
+    DATABASE_URL: database?.url,
     ADMIN_TOKEN,
     UPSTREAM_BASE_URL: 'http://upstream.test/v1',
     UPSTREAM_MODEL: 'upstream-model',
@@ -108,8 +121,17 @@ export async function startServer(
     ...env,
   })
   const log = createLogger({ write: (line) => logs.push(line), secrets: [UPSTREAM_KEY, ADMIN_TOKEN] })
-  const app = createAppServer(config, { log, graceMs: 2000, ...options })
-  const url = await app.listen()
+  let app: AppServer | undefined
+  let url: string
+  try {
+    app = await createAppServer(config, { log, graceMs: 2000, ...options })
+    url = await app.listen()
+  } catch (err) {
+    await app?.close()
+    await database?.drop()
+    throw err
+  }
+  const server = app
 
   const admin: TestServer['admin'] = async (method, path, body) => {
     const response = await fetch(url + path, {
@@ -145,7 +167,8 @@ export async function startServer(
       })
     },
     async close() {
-      await app.close()
+      await server.close()
+      await database?.drop()
       rmSync(dir, { recursive: true, force: true })
     },
   }

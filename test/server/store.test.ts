@@ -1,42 +1,104 @@
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import Database from 'better-sqlite3'
+import pg from 'pg'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { generateKey, hashKey, keyPrefix } from '../../server/keys.ts'
 import { createLogger } from '../../server/log.ts'
 import { migrate } from '../../server/store/migrations.ts'
+import { migratePostgres } from '../../server/store/postgres-migrations.ts'
+import { openPostgresStore } from '../../server/store/postgres.ts'
 import { openSqliteStore } from '../../server/store/sqlite.ts'
 import { StoreConflict, type NewKey, type Store, type UsageRow } from '../../server/store/store.ts'
 import { createUsageRecorder, type UsageRecorder } from '../../server/usage.ts'
 import { sleep } from '../support/sleep.ts'
+import { createTestDatabase, hasPostgres } from '../support/postgres.ts'
 
-let dir: string
-let path: string
-const opened: Array<Store | UsageRecorder | Database.Database> = []
-
-beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), 'assisters-store-'))
-  path = join(dir, 'nested', 'folder', 'test.db')
-})
-afterEach(async () => {
-  for (const thing of opened.splice(0).reverse()) await thing.close()
-  rmSync(dir, { recursive: true, force: true })
-})
-
-/** The real SQLite store on this test's file; closed after the test. */
-function open(): Store {
-  const store = openSqliteStore(path)
-  opened.push(store)
-  return store
+/**
+ * One contract, two implementations: every test below runs on SQLite and on PostgreSQL, each test on
+ * a fresh database of its own. What a test reads behind the store's back goes through `query`, in SQL
+ * both engines speak (`?` placeholders).
+ */
+interface Engine {
+  /** The store on this test's database; closed after the test. */
+  open(): Promise<Store>
+  /** SQL run directly on this test's database; the rows. */
+  query(sql: string, params?: unknown[]): Promise<Array<Record<string, unknown>>>
+  /** Runs the migrations on this test's database directly; how many ran. */
+  migrate(): Promise<number>
+  /** The names of this test's database's tables, sorted. */
+  tables(): Promise<string[]>
+  /** Closes what the test opened, then removes the database. */
+  close(): Promise<void>
 }
 
-/** A raw connection to the same file, to look at what the store wrote. */
-function raw(): Database.Database {
-  const db = new Database(path)
-  opened.push(db)
-  return db
+async function sqliteEngine(): Promise<Engine> {
+  const dir = mkdtempSync(join(tmpdir(), 'assisters-store-'))
+  const path = join(dir, 'nested', 'folder', 'test.db')
+  const opened: Array<{ close(): unknown }> = []
+  const raw = () => {
+    mkdirSync(dirname(path), { recursive: true })
+    const db = new Database(path)
+    opened.push(db)
+    return db
+  }
+  return {
+    async open() {
+      const store = openSqliteStore(path)
+      opened.push(store)
+      return store
+    },
+    async query(sql, params = []) {
+      const statement = raw().prepare(sql)
+      return statement.reader ? (statement.all(...params) as Array<Record<string, unknown>>) : (statement.run(...params), [])
+    },
+    async migrate() {
+      return migrate(raw())
+    },
+    async tables() {
+      return raw().prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").pluck().all() as string[]
+    },
+    async close() {
+      for (const thing of opened.splice(0).reverse()) await thing.close()
+      rmSync(dir, { recursive: true, force: true })
+    },
+  }
 }
+
+async function postgresEngine(): Promise<Engine> {
+  const database = await createTestDatabase()
+  const pool = new pg.Pool({ connectionString: database.url, max: 2 })
+  // pool.end() resolves before its sockets close; the drop below may then end them from the server's side.
+  pool.on('error', () => {})
+  const opened: Store[] = []
+  return {
+    async open() {
+      const store = await openPostgresStore({ url: database.url, poolSize: 5, statementTimeoutMs: 5000 })
+      opened.push(store)
+      return store
+    },
+    async query(sql, params = []) {
+      let n = 0
+      return (await pool.query(sql.replace(/\?/g, () => `$${++n}`), params)).rows
+    },
+    migrate: () => migratePostgres(pool),
+    async tables() {
+      const { rows } = await pool.query("SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename")
+      return rows.map((row) => row.tablename as string)
+    },
+    async close() {
+      for (const store of opened.splice(0).reverse()) await store.close()
+      await pool.end()
+      await database.drop()
+    },
+  }
+}
+
+const ENGINES = [
+  { name: 'SQLite', create: sqliteEngine, available: true },
+  { name: 'PostgreSQL', create: postgresEngine, available: hasPostgres },
+]
 
 let serial = 0
 function newKey(accountId: string, fields: Partial<NewKey> = {}): NewKey {
@@ -66,350 +128,368 @@ const today = () => new Date().toISOString().slice(0, 10)
 const lastUsedAt = async (store: Store, keyId: string, accountId = 'acct_1') =>
   (await store.listKeys(accountId)).find((key) => key.id === keyId)?.last_used_at
 
-describe('openSqliteStore: migrations', () => {
-  it('creates the folders and the file, and runs each migration once across reopening', async () => {
-    const first = open()
-    await first.createAccount('acct_1', 'Kept')
-    await first.createKey('key_1', newKey('acct_1', { name: 'kept key', allowedDomains: ['example.com'] }), 10)
-    await first.close()
-
-    const second = open()
-    expect(await second.getAccount('acct_1')).toMatchObject({ id: 'acct_1', name: 'Kept' })
-    expect(await second.listKeys('acct_1')).toEqual([
-      expect.objectContaining({ id: 'key_1', name: 'kept key', allowed_domains: ['example.com'], is_primary: true }),
-    ])
-    await second.close()
-    open()
-
-    const db = raw()
-    expect(db.prepare('SELECT version FROM schema_migrations').all()).toEqual([{ version: 1 }])
-    expect(migrate(db)).toBe(0)
+describe.each(ENGINES)('the $name store', ({ create, available }) => {
+  let engine: Engine | undefined
+  const recorders: UsageRecorder[] = []
+  beforeEach(async (context) => {
+    if (!available) return context.skip()
+    engine = await create()
   })
-
-  it('migrates a fresh database and reports how many migrations ran', () => {
-    const db = new Database(':memory:')
-    opened.push(db)
-    expect(migrate(db)).toBe(1)
-    expect(migrate(db)).toBe(0)
-    const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").pluck().all()
-    expect(tables).toEqual(['accounts', 'keys', 'schema_migrations', 'usage'])
+  afterEach(async () => {
+    // Recorders first: closing one writes to its store.
+    for (const recorder of recorders.splice(0)) await recorder.close()
+    await engine?.close()
+    engine = undefined
   })
+  const open = () => engine!.open()
+  const query = (sql: string, params?: unknown[]) => engine!.query(sql, params)
 
-  it('never stores or returns a full key, only its hash and prefix', async () => {
-    const store = open()
-    await store.createAccount('acct_1', 'A')
-    const full = generateKey()
-    const record = await store.createKey('key_1', newKey('acct_1', { hash: hashKey(full), prefix: keyPrefix(full) }), 10)
-    expect(record).not.toHaveProperty('hash')
-    expect(JSON.stringify(record)).not.toContain(full)
-    expect(await store.findKeyByHash(hashKey(full))).toEqual(record)
-    const stored = raw().prepare('SELECT * FROM keys').get() as Record<string, unknown>
-    expect(stored.hash).toBe(hashKey(full))
-    expect(Object.values(stored)).not.toContain(full)
-  })
-})
+  describe('migrations', () => {
+    it('creates the folders and the file, and runs each migration once across reopening', async () => {
+      const first = await open()
+      await first.createAccount('acct_1', 'Kept')
+      await first.createKey('key_1', newKey('acct_1', { name: 'kept key', allowedDomains: ['example.com'] }), 10)
+      await first.close()
 
-describe('openSqliteStore: the active-key limit', () => {
-  it('lets exactly 10 of 15 concurrent createKey calls succeed', async () => {
-    const store = open()
-    await store.createAccount('acct_1', 'A')
-    const results = await Promise.allSettled(
-      Array.from({ length: 15 }, (_, i) => store.createKey(`key_${i}`, newKey('acct_1'), 10)),
-    )
-    const refused = results.filter((result) => result.status === 'rejected')
-    expect(results.filter((result) => result.status === 'fulfilled')).toHaveLength(10)
-    expect(refused).toHaveLength(5)
-    for (const result of refused) {
-      expect(result.reason).toBeInstanceOf(StoreConflict)
-      expect(result.reason.reason).toBe('key_limit_reached')
-    }
-    expect(await store.listKeys('acct_1')).toHaveLength(10)
-  })
+      const second = await open()
+      expect(await second.getAccount('acct_1')).toMatchObject({ id: 'acct_1', name: 'Kept' })
+      expect(await second.listKeys('acct_1')).toEqual([
+        expect.objectContaining({ id: 'key_1', name: 'kept key', allowed_domains: ['example.com'], is_primary: true }),
+      ])
+      await second.close()
+      await open()
 
-  it('holds the limit when two connections to one file create keys at once', async () => {
-    const [a, b] = [open(), open()]
-    await a.createAccount('acct_1', 'A')
-    const results = await Promise.allSettled(
-      Array.from({ length: 15 }, (_, i) => (i % 2 ? a : b).createKey(`key_${i}`, newKey('acct_1'), 10)),
-    )
-    expect(results.filter((result) => result.status === 'fulfilled')).toHaveLength(10)
-    expect(raw().prepare('SELECT count(*) FROM keys').pluck().get()).toBe(10)
-  })
-
-  it('counts only active keys, and each account separately', async () => {
-    const store = open()
-    const keys = await accountWithKeys(store, 10)
-    await accountWithKeys(store, 10, 'acct_2')
-    await expect(store.createKey('key_x', newKey('acct_1'), 10)).rejects.toThrow(StoreConflict)
-
-    await store.revokeKey(keys[3]!.id)
-    expect(await store.createKey('key_y', newKey('acct_1'), 10)).toMatchObject({ id: 'key_y', revoked_at: null })
-    await expect(store.createKey('key_z', newKey('acct_1'), 10)).rejects.toThrow(StoreConflict)
-    expect(await store.listKeys('acct_1')).toHaveLength(11)
-  })
-
-  it('refuses a key for an account that does not exist', async () => {
-    await expect(open().createKey('key_1', newKey('acct_missing'), 10)).rejects.toThrow(/FOREIGN KEY/)
-  })
-})
-
-describe('openSqliteStore: the primary key', () => {
-  const primaries = (accountId = 'acct_1') =>
-    raw().prepare('SELECT id FROM keys WHERE account_id = ? AND is_primary = 1').pluck().all(accountId)
-
-  it('makes the first key primary and no other', async () => {
-    const keys = await accountWithKeys(open(), 3)
-    expect(keys.map((key) => key.is_primary)).toEqual([true, false, false])
-  })
-
-  it('keeps at most one primary per account while setPrimaryKey calls race on two connections', async () => {
-    const [a, b] = [open(), open()]
-    const keys = await accountWithKeys(a, 5)
-    await accountWithKeys(a, 2, 'acct_2')
-    const calls = Array.from({ length: 40 }, (_, i) => (i % 2 ? a : b).setPrimaryKey(keys[(i * 3) % 5]!.id))
-    const results = await Promise.all(calls)
-    expect(results.every((key) => key?.is_primary)).toBe(true)
-    expect(primaries()).toEqual([keys[(39 * 3) % 5]!.id])
-    expect(primaries('acct_2')).toHaveLength(1)
-  })
-
-  it('has the database itself refuse a second primary for one account', async () => {
-    await accountWithKeys(open(), 2)
-    expect(() => raw().prepare("UPDATE keys SET is_primary = 1 WHERE account_id = 'acct_1'").run()).toThrow(/UNIQUE/)
-  })
-
-  it('leaves no primary after revoking it, until another is set or a new key is created', async () => {
-    const store = open()
-    const [first, second] = await accountWithKeys(store, 2)
-    expect(await store.revokeKey(first!.id)).toMatchObject({ is_primary: false })
-    expect(primaries()).toEqual([])
-    expect(await store.createKey('key_new', newKey('acct_1'), 10)).toMatchObject({ is_primary: true })
-    expect(await store.setPrimaryKey(second!.id)).toMatchObject({ id: second!.id, is_primary: true })
-    expect(primaries()).toEqual([second!.id])
-  })
-
-  it('refuses to make a revoked key primary, and answers undefined for an unknown id', async () => {
-    const store = open()
-    const [first, second] = await accountWithKeys(store, 2)
-    await store.revokeKey(second!.id)
-    await expect(store.setPrimaryKey(second!.id)).rejects.toMatchObject({ reason: 'key_revoked' })
-    expect(primaries()).toEqual([first!.id])
-    expect(await store.setPrimaryKey('key_missing')).toBeUndefined()
-  })
-})
-
-describe('openSqliteStore: revocation and lookup', () => {
-  it('revokes idempotently: a second call keeps the first revoked_at', async () => {
-    const store = open()
-    const [key] = await accountWithKeys(store, 1)
-    const revoked = await store.revokeKey(key!.id)
-    expect(revoked?.revoked_at).toMatch(/^\d{4}-\d\d-\d\dT/)
-    await sleep(5)
-    expect(await store.revokeKey(key!.id)).toEqual(revoked)
-  })
-
-  it('answers undefined when revoking an unknown id', async () => {
-    expect(await open().revokeKey('key_missing')).toBeUndefined()
-  })
-
-  it('finds a key by hash, revoked or not, and nothing for an unknown hash', async () => {
-    const store = open()
-    await store.createAccount('acct_1', 'A')
-    const input = newKey('acct_1', { allowedDomains: ['*.example.com'], rateLimitRpm: 5, instructions: 'Be brief.' })
-    await store.createKey('key_1', input, 10)
-    expect(await store.findKeyByHash(input.hash)).toMatchObject({
-      id: 'key_1', account_id: 'acct_1', allowed_domains: ['*.example.com'], rate_limit_rpm: 5, instructions: 'Be brief.',
-      last_used_at: null, revoked_at: null,
+      expect(await query('SELECT version FROM schema_migrations')).toEqual([{ version: 1 }])
+      expect(await engine!.migrate()).toBe(0)
     })
-    await store.revokeKey('key_1')
-    expect(await store.findKeyByHash(input.hash)).toMatchObject({ id: 'key_1', revoked_at: expect.any(String) })
-    expect(await store.findKeyByHash(hashKey(generateKey()))).toBeUndefined()
+
+    it('migrates a fresh database and reports how many migrations ran', async () => {
+      expect(await engine!.migrate()).toBe(1)
+      expect(await engine!.migrate()).toBe(0)
+      expect(await engine!.tables()).toEqual(['accounts', 'keys', 'schema_migrations', 'usage'])
+    })
+
+    it('never stores or returns a full key, only its hash and prefix', async () => {
+      const store = await open()
+      await store.createAccount('acct_1', 'A')
+      const full = generateKey()
+      const record = await store.createKey('key_1', newKey('acct_1', { hash: hashKey(full), prefix: keyPrefix(full) }), 10)
+      expect(record).not.toHaveProperty('hash')
+      expect(JSON.stringify(record)).not.toContain(full)
+      expect(await store.findKeyByHash(hashKey(full))).toEqual(record)
+      const [stored] = await query('SELECT * FROM keys')
+      expect(stored!.hash).toBe(hashKey(full))
+      expect(Object.values(stored!)).not.toContain(full)
+    })
   })
 
-  it('refuses two keys with the same hash', async () => {
-    const store = open()
-    await store.createAccount('acct_1', 'A')
-    const input = newKey('acct_1')
-    await store.createKey('key_1', input, 10)
-    await expect(store.createKey('key_2', { ...input, name: 'again' }, 10)).rejects.toThrow(/UNIQUE/)
+  describe('the active-key limit', () => {
+    it('lets exactly 10 of 15 concurrent createKey calls succeed', async () => {
+      const store = await open()
+      await store.createAccount('acct_1', 'A')
+      const results = await Promise.allSettled(
+        Array.from({ length: 15 }, (_, i) => store.createKey(`key_${i}`, newKey('acct_1'), 10)),
+      )
+      const refused = results.filter((result) => result.status === 'rejected')
+      expect(results.filter((result) => result.status === 'fulfilled')).toHaveLength(10)
+      expect(refused).toHaveLength(5)
+      for (const result of refused) {
+        expect(result.reason).toBeInstanceOf(StoreConflict)
+        expect(result.reason.reason).toBe('key_limit_reached')
+      }
+      expect(await store.listKeys('acct_1')).toHaveLength(10)
+    })
+
+    it('holds the limit when two connections to one file create keys at once', async () => {
+      const [a, b] = [await open(), await open()]
+      await a.createAccount('acct_1', 'A')
+      const results = await Promise.allSettled(
+        Array.from({ length: 15 }, (_, i) => (i % 2 ? a : b).createKey(`key_${i}`, newKey('acct_1'), 10)),
+      )
+      expect(results.filter((result) => result.status === 'fulfilled')).toHaveLength(10)
+      expect(await query('SELECT CAST(count(*) AS integer) AS n FROM keys')).toEqual([{ n: 10 }])
+    })
+
+    it('counts only active keys, and each account separately', async () => {
+      const store = await open()
+      const keys = await accountWithKeys(store, 10)
+      await accountWithKeys(store, 10, 'acct_2')
+      await expect(store.createKey('key_x', newKey('acct_1'), 10)).rejects.toThrow(StoreConflict)
+
+      await store.revokeKey(keys[3]!.id)
+      expect(await store.createKey('key_y', newKey('acct_1'), 10)).toMatchObject({ id: 'key_y', revoked_at: null })
+      await expect(store.createKey('key_z', newKey('acct_1'), 10)).rejects.toThrow(StoreConflict)
+      expect(await store.listKeys('acct_1')).toHaveLength(11)
+    })
+
+    it('refuses a key for an account that does not exist', async () => {
+      await expect((await open()).createKey('key_1', newKey('acct_missing'), 10)).rejects.toThrow(/foreign key/i)
+    })
   })
 
-  it('lists keys in creation order', async () => {
-    const store = open()
-    const keys = await accountWithKeys(store, 4)
-    expect((await store.listKeys('acct_1')).map((key) => key.id)).toEqual(keys.map((key) => key.id))
-    expect(await store.listKeys('acct_missing')).toEqual([])
+  describe('the primary key', () => {
+    const primaries = async (accountId = 'acct_1') =>
+      (await query('SELECT id FROM keys WHERE account_id = ? AND is_primary', [accountId])).map((row) => row.id)
+
+    it('makes the first key primary and no other', async () => {
+      const keys = await accountWithKeys(await open(), 3)
+      expect(keys.map((key) => key.is_primary)).toEqual([true, false, false])
+    })
+
+    it('keeps at most one primary per account while setPrimaryKey calls race on two connections', async () => {
+      const [a, b] = [await open(), await open()]
+      const keys = await accountWithKeys(a, 5)
+      await accountWithKeys(a, 2, 'acct_2')
+      const calls = Array.from({ length: 40 }, (_, i) => (i % 2 ? a : b).setPrimaryKey(keys[(i * 3) % 5]!.id))
+      const results = await Promise.all(calls)
+      expect(results.every((key) => key?.is_primary)).toBe(true)
+      // Which call lands last is up to the engine (SQLite runs them in turn, PostgreSQL in parallel): one primary, either way.
+      const [winner, ...others] = await primaries()
+      expect(others).toEqual([])
+      expect(keys.map((key) => key.id)).toContain(winner)
+      expect(await primaries('acct_2')).toHaveLength(1)
+      await a.setPrimaryKey(keys[2]!.id)
+      expect(await primaries()).toEqual([keys[2]!.id])
+    })
+
+    it('has the database itself refuse a second primary for one account', async () => {
+      await accountWithKeys(await open(), 2)
+      await expect(query("UPDATE keys SET is_primary = TRUE WHERE account_id = 'acct_1'")).rejects.toThrow(/unique/i)
+    })
+
+    it('leaves no primary after revoking it, until another is set or a new key is created', async () => {
+      const store = await open()
+      const [first, second] = await accountWithKeys(store, 2)
+      expect(await store.revokeKey(first!.id)).toMatchObject({ is_primary: false })
+      expect(await primaries()).toEqual([])
+      expect(await store.createKey('key_new', newKey('acct_1'), 10)).toMatchObject({ is_primary: true })
+      expect(await store.setPrimaryKey(second!.id)).toMatchObject({ id: second!.id, is_primary: true })
+      expect(await primaries()).toEqual([second!.id])
+    })
+
+    it('refuses to make a revoked key primary, and answers undefined for an unknown id', async () => {
+      const store = await open()
+      const [first, second] = await accountWithKeys(store, 2)
+      await store.revokeKey(second!.id)
+      await expect(store.setPrimaryKey(second!.id)).rejects.toMatchObject({ reason: 'key_revoked' })
+      expect(await primaries()).toEqual([first!.id])
+      expect(await store.setPrimaryKey('key_missing')).toBeUndefined()
+    })
   })
-})
 
-describe('openSqliteStore: usage', () => {
-  const row = (key_id: string, day: string, requests: number, prompt_tokens = 0, completion_tokens = 0): UsageRow =>
-    ({ key_id, day, requests, prompt_tokens, completion_tokens })
+  describe('revocation and lookup', () => {
+    it('revokes idempotently: a second call keeps the first revoked_at', async () => {
+      const store = await open()
+      const [key] = await accountWithKeys(store, 1)
+      const revoked = await store.revokeKey(key!.id)
+      expect(revoked?.revoked_at).toMatch(/^\d{4}-\d\d-\d\dT/)
+      await sleep(5)
+      expect(await store.revokeKey(key!.id)).toEqual(revoked)
+    })
 
-  it('adds usage up across calls, per key per day', async () => {
-    const store = open()
-    const [a, b] = await accountWithKeys(store, 2)
-    await store.addUsage([row(a!.id, '2026-01-01', 2, 10, 20), row(b!.id, '2026-01-01', 1, 1, 1)], new Map())
-    await store.addUsage([row(a!.id, '2026-01-01', 3, 5, 6), row(a!.id, '2026-01-02', 1, 0, 2)], new Map())
-    expect(await store.usage('acct_1')).toEqual([
-      row(a!.id, '2026-01-01', 5, 15, 26),
-      row(b!.id, '2026-01-01', 1, 1, 1),
-      row(a!.id, '2026-01-02', 1, 0, 2),
-    ])
+    it('answers undefined when revoking an unknown id', async () => {
+      expect(await (await open()).revokeKey('key_missing')).toBeUndefined()
+    })
+
+    it('finds a key by hash, revoked or not, and nothing for an unknown hash', async () => {
+      const store = await open()
+      await store.createAccount('acct_1', 'A')
+      const input = newKey('acct_1', { allowedDomains: ['*.example.com'], rateLimitRpm: 5, instructions: 'Be brief.' })
+      await store.createKey('key_1', input, 10)
+      expect(await store.findKeyByHash(input.hash)).toMatchObject({
+        id: 'key_1', account_id: 'acct_1', allowed_domains: ['*.example.com'], rate_limit_rpm: 5, instructions: 'Be brief.',
+        last_used_at: null, revoked_at: null,
+      })
+      await store.revokeKey('key_1')
+      expect(await store.findKeyByHash(input.hash)).toMatchObject({ id: 'key_1', revoked_at: expect.any(String) })
+      expect(await store.findKeyByHash(hashKey(generateKey()))).toBeUndefined()
+    })
+
+    it('refuses two keys with the same hash', async () => {
+      const store = await open()
+      await store.createAccount('acct_1', 'A')
+      const input = newKey('acct_1')
+      await store.createKey('key_1', input, 10)
+      await expect(store.createKey('key_2', { ...input, name: 'again' }, 10)).rejects.toThrow(/unique/i)
+    })
+
+    it('lists keys in creation order', async () => {
+      const store = await open()
+      const keys = await accountWithKeys(store, 4)
+      expect((await store.listKeys('acct_1')).map((key) => key.id)).toEqual(keys.map((key) => key.id))
+      expect(await store.listKeys('acct_missing')).toEqual([])
+    })
   })
 
-  it('shows only the account’s own usage', async () => {
-    const store = open()
-    const [mine] = await accountWithKeys(store, 1)
-    const [theirs] = await accountWithKeys(store, 1, 'acct_2')
-    await store.addUsage([row(mine!.id, '2026-01-01', 1), row(theirs!.id, '2026-01-01', 7)], new Map())
-    expect(await store.usage('acct_2')).toEqual([row(theirs!.id, '2026-01-01', 7)])
+  describe('usage', () => {
+    const row = (key_id: string, day: string, requests: number, prompt_tokens = 0, completion_tokens = 0): UsageRow =>
+      ({ key_id, day, requests, prompt_tokens, completion_tokens })
+
+    it('adds usage up across calls, per key per day', async () => {
+      const store = await open()
+      const [a, b] = await accountWithKeys(store, 2)
+      await store.addUsage([row(a!.id, '2026-01-01', 2, 10, 20), row(b!.id, '2026-01-01', 1, 1, 1)], new Map())
+      await store.addUsage([row(a!.id, '2026-01-01', 3, 5, 6), row(a!.id, '2026-01-02', 1, 0, 2)], new Map())
+      expect(await store.usage('acct_1')).toEqual([
+        row(a!.id, '2026-01-01', 5, 15, 26),
+        row(b!.id, '2026-01-01', 1, 1, 1),
+        row(a!.id, '2026-01-02', 1, 0, 2),
+      ])
+    })
+
+    it('shows only the account’s own usage', async () => {
+      const store = await open()
+      const [mine] = await accountWithKeys(store, 1)
+      const [theirs] = await accountWithKeys(store, 1, 'acct_2')
+      await store.addUsage([row(mine!.id, '2026-01-01', 1), row(theirs!.id, '2026-01-01', 7)], new Map())
+      expect(await store.usage('acct_2')).toEqual([row(theirs!.id, '2026-01-01', 7)])
+    })
+
+    it('only moves last_used_at forward', async () => {
+      const store = await open()
+      const [key] = await accountWithKeys(store, 1)
+      const lastUsed = async (at: string) => {
+        await store.addUsage([], new Map([[key!.id, at]]))
+        return await lastUsedAt(store, key!.id)
+      }
+      expect(await lastUsed('2026-03-01T10:00:00.000Z')).toBe('2026-03-01T10:00:00.000Z')
+      expect(await lastUsed('2026-03-01T09:59:59.999Z')).toBe('2026-03-01T10:00:00.000Z')
+      expect(await lastUsed('2026-03-02T00:00:00.000Z')).toBe('2026-03-02T00:00:00.000Z')
+    })
+
+    it('writes nothing from a batch that fails part-way', async () => {
+      const store = await open()
+      const [key] = await accountWithKeys(store, 1)
+      await expect(
+        store.addUsage([row(key!.id, '2026-01-01', 1), row('key_missing', '2026-01-01', 1)], new Map([[key!.id, '2026-01-01T00:00:00.000Z']])),
+      ).rejects.toThrow(/foreign key/i)
+      expect(await store.usage('acct_1')).toEqual([])
+      expect(await lastUsedAt(store, key!.id)).toBeNull()
+    })
   })
 
-  it('only moves last_used_at forward', async () => {
-    const store = open()
-    const [key] = await accountWithKeys(store, 1)
-    const lastUsed = async (at: string) => {
-      await store.addUsage([], new Map([[key!.id, at]]))
-      return await lastUsedAt(store, key!.id)
+  describe('createUsageRecorder', () => {
+    /** The real store, with each addUsage call recorded (and failing while `fail` is set). */
+    async function setup(options: { flushMs?: number } = {}) {
+      const store = await open()
+      const writes: Array<{ rows: UsageRow[]; lastUsed: Map<string, string> }> = []
+      const state = { fail: false }
+      const watched: Store = {
+        ...store,
+        async addUsage(rows, lastUsed) {
+          writes.push({ rows: structuredClone(rows), lastUsed: new Map(lastUsed) })
+          if (state.fail) throw new Error('disk full')
+          return store.addUsage(rows, lastUsed)
+        },
+      }
+      const logs: string[] = []
+      const recorder = createUsageRecorder(watched, createLogger({ write: (line) => logs.push(line) }), { flushMs: 60_000, ...options })
+      recorders.push(recorder)
+      return { store, recorder, writes, logs, state }
     }
-    expect(await lastUsed('2026-03-01T10:00:00.000Z')).toBe('2026-03-01T10:00:00.000Z')
-    expect(await lastUsed('2026-03-01T09:59:59.999Z')).toBe('2026-03-01T10:00:00.000Z')
-    expect(await lastUsed('2026-03-02T00:00:00.000Z')).toBe('2026-03-02T00:00:00.000Z')
-  })
 
-  it('writes nothing from a batch that fails part-way', async () => {
-    const store = open()
-    const [key] = await accountWithKeys(store, 1)
-    await expect(
-      store.addUsage([row(key!.id, '2026-01-01', 1), row('key_missing', '2026-01-01', 1)], new Map([[key!.id, '2026-01-01T00:00:00.000Z']])),
-    ).rejects.toThrow(/FOREIGN KEY/)
-    expect(await store.usage('acct_1')).toEqual([])
-    expect(await lastUsedAt(store, key!.id)).toBeNull()
-  })
-})
+    it('moves last_used_at at most once a minute per key, however busy the key is', async () => {
+      const { store, recorder, writes } = await setup()
+      const [key] = await accountWithKeys(store, 1)
+      const start = Date.parse('2026-11-26T12:00:00Z')
+      vi.useFakeTimers({ toFake: ['Date'], now: start })
+      try {
+        recorder.request(key!.id)
+        await recorder.flush()
+        vi.setSystemTime(start + 59_000)
+        recorder.request(key!.id)
+        await recorder.flush()
+        vi.setSystemTime(start + 60_000)
+        recorder.request(key!.id)
+        await recorder.flush()
+      } finally {
+        vi.useRealTimers()
+      }
+      expect(writes.map((write) => [...write.lastUsed.values()])).toEqual([
+        ['2026-11-26T12:00:00.000Z'],
+        [],
+        ['2026-11-26T12:01:00.000Z'],
+      ])
+      expect(writes.map((write) => write.rows[0]!.requests)).toEqual([1, 1, 1])
+    })
 
-describe('createUsageRecorder', () => {
-  /** The real store, with each addUsage call recorded (and failing while `fail` is set). */
-  function setup(options: { flushMs?: number } = {}) {
-    const store = open()
-    const writes: Array<{ rows: UsageRow[]; lastUsed: Map<string, string> }> = []
-    const state = { fail: false }
-    const watched: Store = {
-      ...store,
-      async addUsage(rows, lastUsed) {
-        writes.push({ rows: structuredClone(rows), lastUsed: new Map(lastUsed) })
-        if (state.fail) throw new Error('disk full')
-        return store.addUsage(rows, lastUsed)
-      },
-    }
-    const logs: string[] = []
-    const recorder = createUsageRecorder(watched, createLogger({ write: (line) => logs.push(line) }), { flushMs: 60_000, ...options })
-    opened.push(recorder)
-    return { store, recorder, writes, logs, state }
-  }
+    it('writes nothing until flush, then everything in one write', async () => {
+      const { store, recorder, writes } = await setup()
+      const [a, b] = await accountWithKeys(store, 2)
+      for (let i = 0; i < 100; i++) recorder.request(a!.id)
+      for (let i = 0; i < 30; i++) recorder.tokens(a!.id, 2, 3)
+      recorder.request(b!.id)
+      recorder.tokens(b!.id, 7, 11)
+      await sleep(10)
+      expect(writes).toHaveLength(0)
+      expect(await store.usage('acct_1')).toEqual([])
 
-  it('moves last_used_at at most once a minute per key, however busy the key is', async () => {
-    const { store, recorder, writes } = setup()
-    const [key] = await accountWithKeys(store, 1)
-    const start = Date.parse('2026-11-26T12:00:00Z')
-    vi.useFakeTimers({ toFake: ['Date'], now: start })
-    try {
+      await recorder.flush()
+      expect(writes).toHaveLength(1)
+      expect(writes[0]!.rows).toHaveLength(2)
+      expect([...writes[0]!.lastUsed.keys()].sort()).toEqual([a!.id, b!.id].sort())
+      expect(await store.usage('acct_1')).toEqual([
+        { key_id: a!.id, day: today(), requests: 100, prompt_tokens: 60, completion_tokens: 90 },
+        { key_id: b!.id, day: today(), requests: 1, prompt_tokens: 7, completion_tokens: 11 },
+      ])
+      expect(await lastUsedAt(store, a!.id)).toMatch(new RegExp(`^${today()}T`))
+    })
+
+    it('skips the write when nothing happened since the last flush', async () => {
+      const { store, recorder, writes } = await setup()
+      const [key] = await accountWithKeys(store, 1)
+      await recorder.flush()
       recorder.request(key!.id)
       await recorder.flush()
-      vi.setSystemTime(start + 59_000)
+      await recorder.flush()
+      expect(writes).toHaveLength(1)
+    })
+
+    it('counts each request once when flushes overlap', async () => {
+      const { store, recorder } = await setup()
+      const [key] = await accountWithKeys(store, 1)
+      recorder.request(key!.id)
+      const first = recorder.flush()
+      recorder.request(key!.id)
+      await Promise.all([first, recorder.flush(), recorder.flush()])
+      expect(await store.usage('acct_1')).toMatchObject([{ requests: 2 }])
+    })
+
+    it('writes the rest on close', async () => {
+      const { store, recorder, writes } = await setup()
+      const [key] = await accountWithKeys(store, 1)
       recorder.request(key!.id)
       await recorder.flush()
-      vi.setSystemTime(start + 60_000)
       recorder.request(key!.id)
-      await recorder.flush()
-    } finally {
-      vi.useRealTimers()
-    }
-    expect(writes.map((write) => [...write.lastUsed.values()])).toEqual([
-      ['2026-11-26T12:00:00.000Z'],
-      [],
-      ['2026-11-26T12:01:00.000Z'],
-    ])
-    expect(writes.map((write) => write.rows[0]!.requests)).toEqual([1, 1, 1])
-  })
+      recorder.tokens(key!.id, 1, 2)
+      await recorder.close()
+      expect(writes).toHaveLength(2)
+      expect(await store.usage('acct_1')).toMatchObject([{ requests: 2, prompt_tokens: 1, completion_tokens: 2 }])
+    })
 
-  it('writes nothing until flush, then everything in one write', async () => {
-    const { store, recorder, writes } = setup()
-    const [a, b] = await accountWithKeys(store, 2)
-    for (let i = 0; i < 100; i++) recorder.request(a!.id)
-    for (let i = 0; i < 30; i++) recorder.tokens(a!.id, 2, 3)
-    recorder.request(b!.id)
-    recorder.tokens(b!.id, 7, 11)
-    await sleep(10)
-    expect(writes).toHaveLength(0)
-    expect(await store.usage('acct_1')).toEqual([])
+    it('flushes by itself on its timer', async () => {
+      const { store, recorder } = await setup({ flushMs: 20 })
+      const [key] = await accountWithKeys(store, 1)
+      recorder.request(key!.id)
+      await vi.waitFor(async () => expect(await store.usage('acct_1')).toMatchObject([{ requests: 1 }]), { timeout: 2000 })
+    })
 
-    await recorder.flush()
-    expect(writes).toHaveLength(1)
-    expect(writes[0]!.rows).toHaveLength(2)
-    expect([...writes[0]!.lastUsed.keys()].sort()).toEqual([a!.id, b!.id].sort())
-    expect(await store.usage('acct_1')).toEqual([
-      { key_id: a!.id, day: today(), requests: 100, prompt_tokens: 60, completion_tokens: 90 },
-      { key_id: b!.id, day: today(), requests: 1, prompt_tokens: 7, completion_tokens: 11 },
-    ])
-    expect(await lastUsedAt(store, a!.id)).toMatch(new RegExp(`^${today()}T`))
-  })
+    it('logs a failed write instead of throwing, and writes the kept counts with the next flush', async () => {
+      const { store, recorder, writes, logs, state } = await setup()
+      const [key] = await accountWithKeys(store, 1)
+      state.fail = true
+      recorder.request(key!.id)
+      await expect(recorder.flush()).resolves.toBeUndefined()
+      expect(logs).toHaveLength(1)
+      expect(JSON.parse(logs[0]!)).toMatchObject({ level: 'error', msg: 'usage write failed; kept for the next flush', err: { message: 'disk full' } })
 
-  it('skips the write when nothing happened since the last flush', async () => {
-    const { store, recorder, writes } = setup()
-    const [key] = await accountWithKeys(store, 1)
-    await recorder.flush()
-    recorder.request(key!.id)
-    await recorder.flush()
-    await recorder.flush()
-    expect(writes).toHaveLength(1)
-  })
-
-  it('counts each request once when flushes overlap', async () => {
-    const { store, recorder } = setup()
-    const [key] = await accountWithKeys(store, 1)
-    recorder.request(key!.id)
-    const first = recorder.flush()
-    recorder.request(key!.id)
-    await Promise.all([first, recorder.flush(), recorder.flush()])
-    expect(await store.usage('acct_1')).toMatchObject([{ requests: 2 }])
-  })
-
-  it('writes the rest on close', async () => {
-    const { store, recorder, writes } = setup()
-    const [key] = await accountWithKeys(store, 1)
-    recorder.request(key!.id)
-    await recorder.flush()
-    recorder.request(key!.id)
-    recorder.tokens(key!.id, 1, 2)
-    await recorder.close()
-    expect(writes).toHaveLength(2)
-    expect(await store.usage('acct_1')).toMatchObject([{ requests: 2, prompt_tokens: 1, completion_tokens: 2 }])
-  })
-
-  it('flushes by itself on its timer', async () => {
-    const { store, recorder } = setup({ flushMs: 20 })
-    const [key] = await accountWithKeys(store, 1)
-    recorder.request(key!.id)
-    await vi.waitFor(async () => expect(await store.usage('acct_1')).toMatchObject([{ requests: 1 }]), { timeout: 2000 })
-  })
-
-  it('logs a failed write instead of throwing, and writes the kept counts with the next flush', async () => {
-    const { store, recorder, writes, logs, state } = setup()
-    const [key] = await accountWithKeys(store, 1)
-    state.fail = true
-    recorder.request(key!.id)
-    await expect(recorder.flush()).resolves.toBeUndefined()
-    expect(logs).toHaveLength(1)
-    expect(JSON.parse(logs[0]!)).toMatchObject({ level: 'error', msg: 'usage write failed; kept for the next flush', err: { message: 'disk full' } })
-
-    state.fail = false
-    recorder.request(key!.id)
-    recorder.request(key!.id)
-    await recorder.close()
-    expect(writes).toHaveLength(2)
-    expect(writes[1]!.rows).toMatchObject([{ key_id: key!.id, requests: 3 }])
-    expect(logs).toHaveLength(1)
+      state.fail = false
+      recorder.request(key!.id)
+      recorder.request(key!.id)
+      await recorder.close()
+      expect(writes).toHaveLength(2)
+      expect(writes[1]!.rows).toMatchObject([{ key_id: key!.id, requests: 3 }])
+      expect(logs).toHaveLength(1)
+    })
   })
 })

@@ -1,0 +1,283 @@
+/**
+ * The PostgreSQL store, for several processes sharing one database. What SQLite gets from its single
+ * writer comes from row locks here: creating a key or moving the primary first locks the account's
+ * row, so writers queue per account; rows are always locked in id order, so two processes never
+ * deadlock. Usage upserts add to what is there. An unreachable or too slow database throws
+ * StoreUnavailable within seconds (a connection timeout, statement_timeout, a read timeout), never
+ * hangs; the password in the URL never reaches a message.
+ */
+import pg from 'pg'
+import type { Logger } from '../log.ts'
+import { migratePostgres } from './postgres-migrations.ts'
+import { StoreConflict, StoreUnavailable, type AccountRecord, type KeyRecord, type NewKey, type Store, type UsageRow } from './store.ts'
+
+export interface PostgresOptions {
+  url: string
+  /** Connections this process may hold at most. */
+  poolSize: number
+  /** The longest any one statement may run (PostgreSQL's statement_timeout). */
+  statementTimeoutMs: number
+  /** Told once when the database becomes unreachable and once when it answers again. */
+  log?: Logger
+}
+
+/** How long to wait for a connection (a new one, or a free one from the pool) before giving up. */
+const CONNECT_TIMEOUT_MS = 3000
+
+/** A timestamptz as the text the SQLite store keeps: ISO-8601 in UTC with milliseconds. */
+const iso = (column: string) => `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`
+
+const KEY_COLUMNS = `id, account_id, name, prefix, is_primary, allowed_domains, rate_limit_rpm, instructions,
+  ${iso('created_at')} AS created_at, ${iso('last_used_at')} AS last_used_at, ${iso('revoked_at')} AS revoked_at`
+
+const now = () => new Date().toISOString()
+
+/** A pool with every deadline set; shared by the store and the copy command. */
+export function createPostgresPool(options: Omit<PostgresOptions, 'log'>): pg.Pool {
+  const pool = new pg.Pool({
+    connectionString: options.url,
+    max: options.poolSize,
+    connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+    statement_timeout: options.statementTimeoutMs,
+    // statement_timeout is the server's; when the network goes silent only the client can give up.
+    query_timeout: options.statementTimeoutMs + 2000,
+    keepAlive: true,
+    application_name: 'assisters',
+  })
+  // An idle connection the server drops (a restart, a failover) is discarded by the pool; the next
+  // query connects afresh. Without a listener the 'error' event would end the process.
+  pool.on('error', () => {})
+  return pool
+}
+
+/** Opens a pool on the database at `options.url` and migrates it; rejects with StoreUnavailable when it cannot. */
+export async function openPostgresStore(options: PostgresOptions): Promise<Store> {
+  const pool = createPostgresPool(options)
+  const toStoreError = storeErrorMapper(options.url)
+  try {
+    await migratePostgres(pool)
+  } catch (err) {
+    await pool.end()
+    throw toStoreError(err)
+  }
+
+  // Whether the last query failed for want of a database: the outage is logged once, not per request.
+  let down = false
+  const run = async <T>(work: () => Promise<T>): Promise<T> => {
+    try {
+      const result = await work()
+      if (down) options.log?.info('database answers again')
+      down = false
+      return result
+    } catch (err) {
+      const mapped = toStoreError(err)
+      if (mapped instanceof StoreUnavailable && !down) options.log?.warn('database unavailable', { reason: mapped.message })
+      if (mapped instanceof StoreUnavailable) down = true
+      throw mapped
+    }
+  }
+
+  const query = async <Row extends pg.QueryResultRow>(sql: string, values: unknown[] = []) =>
+    (await pool.query<Row>(sql, values)).rows
+
+  /** Runs `work` in a transaction on one connection. */
+  const transaction = async <T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> => {
+    const client = await pool.connect()
+    try {
+      await client.query('BEGIN')
+      const result = await work(client)
+      await client.query('COMMIT')
+      client.release()
+      return result
+    } catch (err) {
+      if (isUnavailable(err)) {
+        // The connection may be mid-query or gone: drop it (the server rolls back) rather than wait on it.
+        client.release(true)
+      } else {
+        await client.query('ROLLBACK').then(() => client.release(), () => client.release(true))
+      }
+      throw err
+    }
+  }
+
+  /** Locks the account's row: writers that count or move keys queue here, one account at a time. */
+  const lockAccount = (client: pg.PoolClient, accountId: string) =>
+    client.query('SELECT 1 FROM accounts WHERE id = $1 FOR UPDATE', [accountId])
+
+  return {
+    createAccount: (id, name) =>
+      run(async () => {
+        const record = { id, name, created_at: now() }
+        await query('INSERT INTO accounts (id, name, created_at) VALUES ($1, $2, $3)', [id, name, record.created_at])
+        return record
+      }),
+
+    getAccount: (id) =>
+      run(async () => {
+        const [row] = await query<AccountRecord>(`SELECT id, name, ${iso('created_at')} AS created_at FROM accounts WHERE id = $1`, [id])
+        return row
+      }),
+
+    createKey: (id, key: NewKey, maxActive) =>
+      run(() =>
+        transaction(async (client) => {
+          await lockAccount(client, key.accountId)
+          const { rows: [counts] } = await client.query<{ active: number; primaries: number }>(
+            `SELECT count(*) FILTER (WHERE revoked_at IS NULL)::int AS active, count(*) FILTER (WHERE is_primary)::int AS primaries
+             FROM keys WHERE account_id = $1`,
+            [key.accountId],
+          )
+          if (counts!.active >= maxActive) throw new StoreConflict('key_limit_reached')
+          const { rows: [row] } = await client.query<KeyRecord>(
+            `INSERT INTO keys (id, account_id, name, prefix, hash, is_primary, allowed_domains, rate_limit_rpm, instructions, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING ${KEY_COLUMNS}`,
+            [id, key.accountId, key.name, key.prefix, key.hash, counts!.primaries === 0, key.allowedDomains,
+              key.rateLimitRpm, key.instructions, now()],
+          )
+          return row!
+        }),
+      ),
+
+    listKeys: (accountId) =>
+      run(() => query<KeyRecord>(`SELECT ${KEY_COLUMNS} FROM keys WHERE account_id = $1 ORDER BY created_at, seq`, [accountId])),
+
+    // The hot path, once per request: a named statement is parsed and planned once per connection.
+    findKeyByHash: (hash) =>
+      run(async () => {
+        const found = await pool.query<KeyRecord>({ name: 'find-key-by-hash', text: `SELECT ${KEY_COLUMNS} FROM keys WHERE hash = $1`, values: [hash] })
+        return found.rows[0]
+      }),
+
+    revokeKey: (id) =>
+      run(async () => {
+        const [row] = await query<KeyRecord>(
+          `UPDATE keys SET revoked_at = coalesce(revoked_at, $2), is_primary = false WHERE id = $1 RETURNING ${KEY_COLUMNS}`,
+          [id, now()],
+        )
+        return row
+      }),
+
+    setPrimaryKey: (id) =>
+      run(() =>
+        transaction(async (client) => {
+          const { rows: [found] } = await client.query<{ account_id: string }>('SELECT account_id FROM keys WHERE id = $1', [id])
+          if (!found) return undefined
+          await lockAccount(client, found.account_id)
+          // Every key row this may change, locked in id order (the order usage writes lock them in).
+          const { rows: keys } = await client.query<{ id: string; revoked: boolean }>(
+            'SELECT id, revoked_at IS NOT NULL AS revoked FROM keys WHERE account_id = $1 ORDER BY id FOR NO KEY UPDATE',
+            [found.account_id],
+          )
+          if (keys.find((key) => key.id === id)!.revoked) throw new StoreConflict('key_revoked')
+          await client.query('UPDATE keys SET is_primary = false WHERE account_id = $1 AND is_primary AND id <> $2', [found.account_id, id])
+          const { rows: [row] } = await client.query<KeyRecord>(`UPDATE keys SET is_primary = true WHERE id = $1 RETURNING ${KEY_COLUMNS}`, [id])
+          return row
+        }),
+      ),
+
+    addUsage: (rows: UsageRow[], lastUsed) =>
+      run(async () => {
+        if (rows.length === 0 && lastUsed.size === 0) return
+        // A fixed order: two processes flushing the same rows wait for each other instead of deadlocking.
+        const sortedRows = [...rows].sort((a, b) => compare(a.key_id, b.key_id) || compare(a.day, b.day))
+        const sortedUsed = [...lastUsed].sort(([a], [b]) => compare(a, b))
+        await transaction(async (client) => {
+          for (const row of sortedRows) {
+            await client.query(
+              `INSERT INTO usage (key_id, day, requests, prompt_tokens, completion_tokens) VALUES ($1, $2, $3, $4, $5)
+               ON CONFLICT (key_id, day) DO UPDATE SET requests = usage.requests + excluded.requests,
+                 prompt_tokens = usage.prompt_tokens + excluded.prompt_tokens,
+                 completion_tokens = usage.completion_tokens + excluded.completion_tokens`,
+              [row.key_id, row.day, row.requests, row.prompt_tokens, row.completion_tokens],
+            )
+          }
+          for (const [keyId, at] of sortedUsed) {
+            await client.query('UPDATE keys SET last_used_at = $2 WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < $2)', [keyId, at])
+          }
+        })
+      }),
+
+    usage: (accountId) =>
+      run(async () => {
+        const rows = await query<Record<keyof UsageRow, string>>(
+          `SELECT u.key_id, to_char(u.day, 'YYYY-MM-DD') AS day, u.requests, u.prompt_tokens, u.completion_tokens
+           FROM usage u JOIN keys k ON k.id = u.key_id WHERE k.account_id = $1 ORDER BY u.day, k.created_at, k.seq`,
+          [accountId],
+        )
+        // bigint arrives as text (it may exceed 2^53); usage counts never will.
+        return rows.map((row) => ({
+          key_id: row.key_id,
+          day: row.day,
+          requests: Number(row.requests),
+          prompt_tokens: Number(row.prompt_tokens),
+          completion_tokens: Number(row.completion_tokens),
+        }))
+      }),
+
+    ping: () => run(async () => void (await query('SELECT 1'))),
+
+    async close() {
+      if (!pool.ended) await pool.end()
+    },
+  }
+}
+
+const compare = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0)
+
+// SQLSTATE classes that mean "no usable database" rather than "this statement is wrong":
+// connection exception, invalid authorization, invalid catalog name (no such database),
+// insufficient resources, operator intervention (statement timeout, shutdown), system error.
+const UNAVAILABLE_CLASSES = new Set(['08', '28', '3D', '53', '57', '58'])
+
+/** Whether an error from pg means the database is out of reach (or too slow), not that a statement failed. */
+function isUnavailable(err: unknown): boolean {
+  if (err instanceof pg.DatabaseError) return UNAVAILABLE_CLASSES.has(err.code?.slice(0, 2) ?? '')
+  if (!(err instanceof Error)) return false
+  // Socket errors (ECONNREFUSED, ETIMEDOUT, ENOTFOUND…) and the driver's own timeouts and hang-ups.
+  const { code } = err as NodeJS.ErrnoException
+  return (typeof code === 'string' && /^E[A-Z]+$/.test(code)) || /timeout|terminated|connect/i.test(err.message)
+}
+
+/**
+ * Turns what pg threw into what the store throws: StoreUnavailable for an unusable database, the
+ * error itself otherwise (a StoreConflict, a constraint violation). Either way, without the password.
+ */
+export function storeErrorMapper(url: string) {
+  const secrets = postgresSecrets(url)
+  const scrub = (text: string) => secrets.reduce((out, secret) => out.split(secret).join('[redacted]'), text)
+  return (err: unknown): unknown => {
+    if (isUnavailable(err)) return new StoreUnavailable(`The database is unavailable: ${scrub((err as Error).message)}`)
+    if (err instanceof Error && secrets.some((secret) => err.message.includes(secret))) err.message = scrub(err.message)
+    return err
+  }
+}
+
+/** Every spelling of the URL's password that could reach a message: as written, decoded, or as a `password=` parameter. */
+export function postgresSecrets(url: string): string[] {
+  let parsed: URL
+  try {
+    parsed = new URL(url)
+  } catch {
+    return [url]
+  }
+  const password = parsed.password
+  const candidates = [password, decode(password), parsed.searchParams.get('password') ?? '']
+  // Longest first, so a decoded password containing the raw one is not half-replaced.
+  return [...new Set(candidates.filter((secret) => secret.length > 0))].sort((a, b) => b.length - a.length)
+}
+
+/** The URL as a log line may show it: no password. */
+export function describePostgresUrl(url: string): string {
+  const parsed = new URL(url)
+  parsed.password = ''
+  parsed.searchParams.delete('password')
+  return parsed.href
+}
+
+function decode(text: string): string {
+  try {
+    return decodeURIComponent(text)
+  } catch {
+    return text
+  }
+}
