@@ -2,20 +2,21 @@
  * `npm run bench`: every section measures against a baseline in the same run, prints its tables,
  * and the whole report goes to bench/results.md.
  *   --quick         shorter runs and fewer streams, for trying things out (writes no results file)
- *   --only=<name>   relay, widget or limiter
+ *   --only=<name>   relay, widget, limiter or scale
  */
 import { writeFileSync } from 'node:fs'
 import { cpus } from 'node:os'
 import { parseArgs } from 'node:util'
 import { benchLimiter } from './limiter.ts'
 import { benchRelay } from './relay.ts'
+import { benchScaleOut } from './scale-out.ts'
 import { markdownTable, markdownTargets, type BenchSection } from './report.ts'
 import { benchWidget } from './widget.ts'
 
 const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, only: { type: 'string' } } })
 const only = values.only
-if (only !== undefined && only !== 'relay' && only !== 'widget' && only !== 'limiter') {
-  console.error(`bench: --only must be relay, widget or limiter, got '${only}'`)
+if (only !== undefined && !['relay', 'widget', 'limiter', 'scale'].includes(only)) {
+  console.error(`bench: --only must be relay, widget, limiter or scale, got '${only}'`)
   process.exit(2)
 }
 
@@ -36,6 +37,7 @@ if (!only || only === 'relay') {
 }
 if (!only || only === 'widget') report(await benchWidget({ repeats: values.quick ? 3 : 7 }))
 if (!only || only === 'limiter') report(await benchLimiter(values.quick ? { calls: 5_000, repeats: 3 } : { calls: 50_000, repeats: 5 }))
+if (!only || only === 'scale') report(await benchScaleOut({ repeats, seconds: values.quick ? 1 : 5 }))
 
 if (!values.quick && !only) {
   const machine = `${cpus().length} × ${cpus()[0]?.model.trim()}, Node ${process.versions.node}, ${process.platform}`
