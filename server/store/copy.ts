@@ -9,7 +9,8 @@ import { existsSync } from 'node:fs'
 import Database from 'better-sqlite3'
 import type pg from 'pg'
 import type { Config } from '../config.ts'
-import { migratePostgres } from './postgres-migrations.ts'
+import { SQLITE_SCHEMA_VERSION } from './migrations.ts'
+import { migratePostgres, POSTGRES_SCHEMA_VERSION } from './postgres-migrations.ts'
 import { createPostgresPool, describePostgresUrl, storeErrorMapper } from './postgres.ts'
 
 /** What was copied, as the CLI reports it. */
@@ -32,8 +33,6 @@ export class CopyRefused extends Error {
   }
 }
 
-/** The schema this code reads and writes, on both sides; a later migration must teach it the new columns. */
-const SCHEMA_VERSION = 1
 
 interface Source {
   accounts: Array<{ id: string; name: string; created_at: string }>
@@ -69,10 +68,10 @@ function readSqlite(path: string): Source {
   try {
     return db.transaction(() => {
       const version = schemaVersion(db)
-      if (version !== SCHEMA_VERSION) {
+      if (version !== SQLITE_SCHEMA_VERSION) {
         throw new CopyRefused('invalid_source', version === undefined
           ? `--from: ${path} is not an Assisters database`
-          : `--from: ${path} is at schema version ${version}; this version of db copy reads version ${SCHEMA_VERSION}`)
+          : `--from: ${path} is at schema version ${version}; this version of db copy reads version ${SQLITE_SCHEMA_VERSION}`)
       }
       return {
         accounts: db.prepare('SELECT id, name, created_at FROM accounts ORDER BY created_at, rowid').all() as Source['accounts'],
@@ -109,9 +108,9 @@ async function writePostgres(source: Source, to: Extract<Config['database'], { k
         `SELECT (SELECT max(version) FROM schema_migrations) AS version, (SELECT count(*)::int FROM accounts) AS accounts,
            (SELECT count(*)::int FROM keys) AS keys, (SELECT count(*)::int FROM usage) AS usage`,
       )
-      if (held!.version !== SCHEMA_VERSION) {
+      if (held!.version !== POSTGRES_SCHEMA_VERSION) {
         throw new CopyRefused('invalid_target',
-          `the target database is at schema version ${held!.version}; this version of db copy writes version ${SCHEMA_VERSION}`)
+          `the target database is at schema version ${held!.version}; this version of db copy writes version ${POSTGRES_SCHEMA_VERSION}`)
       }
       if (held!.accounts + held!.keys + held!.usage > 0) {
         throw new CopyRefused('target_not_empty', `the target database is not empty (${held!.accounts} accounts, ${held!.keys} keys, ` +

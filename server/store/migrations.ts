@@ -37,6 +37,9 @@ const MIGRATIONS: string[] = [
    );`,
 ]
 
+/** The schema version a migrated SQLite file is at (db copy reads exactly this one). */
+export const SQLITE_SCHEMA_VERSION = MIGRATIONS.length
+
 /** Brings the database up to the latest schema; returns how many migrations ran. */
 export function migrate(db: Database): number {
   db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)')

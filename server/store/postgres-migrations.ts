@@ -41,7 +41,21 @@ const MIGRATIONS: string[] = [
      completion_tokens bigint NOT NULL DEFAULT 0,
      PRIMARY KEY (key_id, day)
    );`,
+  // Every change to a key that a request could see (anything but last_used_at, which usage writes
+  // move all the time) tells the processes' key caches (key-cache.ts) which key to forget.
+  `CREATE FUNCTION assisters_key_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+   BEGIN
+     PERFORM pg_notify('assisters_key_changes', OLD.hash);
+     RETURN NULL;
+   END $$;
+   -- Keys are never deleted (revocation is an update), so UPDATE is the only change to tell.
+   CREATE TRIGGER keys_changed AFTER UPDATE ON keys FOR EACH ROW
+     WHEN (to_jsonb(OLD) - 'last_used_at' IS DISTINCT FROM to_jsonb(NEW) - 'last_used_at')
+     EXECUTE FUNCTION assisters_key_changed();`,
 ]
+
+/** The schema version a migrated PostgreSQL database is at (db copy writes into exactly this one). */
+export const POSTGRES_SCHEMA_VERSION = MIGRATIONS.length
 
 /** Any fixed number shared by every process of this project: the advisory lock's name. */
 const MIGRATION_LOCK = 0x61737369

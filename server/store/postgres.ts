@@ -8,6 +8,7 @@
  */
 import pg from 'pg'
 import type { Logger } from '../log.ts'
+import { createKeyCache } from './key-cache.ts'
 import { migratePostgres } from './postgres-migrations.ts'
 import { StoreConflict, StoreUnavailable, type AccountRecord, type KeyRecord, type NewKey, type Store, type UsageRow } from './store.ts'
 
@@ -60,6 +61,9 @@ export async function openPostgresStore(options: PostgresOptions): Promise<Store
     await pool.end()
     throw toStoreError(err)
   }
+
+  // Each request's key lookup, answered in this process when that is safe (key-cache.ts).
+  const keys = createKeyCache<KeyRecord>({ url: options.url })
 
   // Whether the last query failed for want of a database: the outage is logged once, not per request.
   let down = false
@@ -141,12 +145,15 @@ export async function openPostgresStore(options: PostgresOptions): Promise<Store
     listKeys: (accountId) =>
       run(() => query<KeyRecord>(`SELECT ${KEY_COLUMNS} FROM keys WHERE account_id = $1 ORDER BY created_at, seq`, [accountId])),
 
-    // The hot path, once per request: a named statement is parsed and planned once per connection.
+    // The hot path, once per request: mostly from the cache; else a named statement, parsed and
+    // planned once per connection. A cached record's last_used_at may be behind; nothing on this path reads it.
     findKeyByHash: (hash) =>
-      run(async () => {
-        const found = await pool.query<KeyRecord>({ name: 'find-key-by-hash', text: `SELECT ${KEY_COLUMNS} FROM keys WHERE hash = $1`, values: [hash] })
-        return found.rows[0]
-      }),
+      keys.get(hash, () =>
+        run(async () => {
+          const found = await pool.query<KeyRecord>({ name: 'find-key-by-hash', text: `SELECT ${KEY_COLUMNS} FROM keys WHERE hash = $1`, values: [hash] })
+          return found.rows[0]
+        }),
+      ),
 
     revokeKey: (id) =>
       run(async () => {
@@ -154,6 +161,7 @@ export async function openPostgresStore(options: PostgresOptions): Promise<Store
           `UPDATE keys SET revoked_at = coalesce(revoked_at, $2), is_primary = false WHERE id = $1 RETURNING ${KEY_COLUMNS}`,
           [id, now()],
         )
+        keys.clear()
         return row
       }),
 
@@ -172,7 +180,7 @@ export async function openPostgresStore(options: PostgresOptions): Promise<Store
           await client.query('UPDATE keys SET is_primary = false WHERE account_id = $1 AND is_primary AND id <> $2', [found.account_id, id])
           const { rows: [row] } = await client.query<KeyRecord>(`UPDATE keys SET is_primary = true WHERE id = $1 RETURNING ${KEY_COLUMNS}`, [id])
           return row
-        }),
+        }).finally(keys.clear),
       ),
 
     addUsage: (rows: UsageRow[], lastUsed) =>
@@ -217,6 +225,7 @@ export async function openPostgresStore(options: PostgresOptions): Promise<Store
     ping: () => run(async () => void (await query('SELECT 1'))),
 
     async close() {
+      await keys.close()
       if (!pool.ended) await pool.end()
     },
   }

@@ -5,7 +5,7 @@
  * with 503 store_unavailable within seconds and recovered from by itself; and no password in any
  * error or log line.
  */
-import { connect, createServer, type Server, type Socket } from 'node:net'
+import { createServer } from 'node:net'
 import { spawn } from 'node:child_process'
 import pg from 'pg'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
@@ -16,6 +16,7 @@ import { describePostgresUrl, storeErrorMapper } from '../../server/store/postgr
 import { StoreUnavailable, type NewKey, type Store, type UsageRow } from '../../server/store/store.ts'
 import type { Upstream } from '../../server/upstream.ts'
 import { ADMIN_URL, createTestDatabase, describePostgres, type TestDatabase } from '../support/postgres.ts'
+import { startTcpProxy } from '../support/tcp-proxy.ts'
 import { completion, MODEL, ROOT, startServer, within, type TestServer } from './harness.ts'
 
 const PASSWORD = 'pg-secret-pw-123'
@@ -50,63 +51,8 @@ async function closedPort(): Promise<number> {
   return port
 }
 
-/**
- * A TCP proxy in front of the real PostgreSQL: `cut()` resets every connection and refuses new ones
- * (a database gone); `freeze()` lets nothing through and closes nothing (a database or network that
- * hangs); `restore()` lets new connections through again.
- */
-async function startProxy() {
-  let mode: 'open' | 'cut' | 'frozen' = 'open'
-  const sockets = new Set<Socket>()
-  const pairs = new Set<[Socket, Socket]>()
-  const server: Server = createServer((client) => {
-    client.on('error', () => {})
-    if (mode === 'cut') return void client.destroy()
-    sockets.add(client)
-    client.once('close', () => sockets.delete(client))
-    if (mode === 'frozen') return
-    const upstream = connect(Number(postgres.port || 5432), postgres.hostname)
-    upstream.on('error', () => {})
-    sockets.add(upstream)
-    const pair: [Socket, Socket] = [client, upstream]
-    pairs.add(pair)
-    client.pipe(upstream)
-    upstream.pipe(client)
-    for (const socket of pair) {
-      socket.once('close', () => {
-        sockets.delete(socket)
-        pairs.delete(pair)
-        client.destroy()
-        upstream.destroy()
-      })
-    }
-  })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  return {
-    port: (server.address() as { port: number }).port,
-    cut() {
-      mode = 'cut'
-      for (const socket of sockets) socket.destroy()
-    },
-    freeze() {
-      mode = 'frozen'
-      for (const [client, upstream] of pairs) {
-        client.unpipe(upstream)
-        upstream.unpipe(client)
-        client.pause()
-        upstream.pause()
-      }
-    },
-    restore() {
-      mode = 'open'
-      for (const socket of sockets) socket.destroy()
-    },
-    async close() {
-      for (const socket of sockets) socket.destroy()
-      await new Promise((resolve) => server.close(resolve))
-    },
-  }
-}
+/** A TCP proxy in front of this machine's PostgreSQL. */
+const startProxy = () => startTcpProxy({ host: postgres.hostname, port: Number(postgres.port || 5432) })
 
 /** An upstream answering every chat at once, with usage. */
 const upstream: Upstream = {
@@ -161,7 +107,7 @@ describePostgres('the PostgreSQL store', () => {
       const client = new pg.Client({ connectionString: urlFor() })
       await client.connect()
       try {
-        expect((await client.query('SELECT version FROM schema_migrations')).rows).toEqual([{ version: 1 }])
+        expect((await client.query('SELECT version FROM schema_migrations ORDER BY version')).rows).toEqual([{ version: 1 }, { version: 2 }])
       } finally {
         await client.end()
       }
