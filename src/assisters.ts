@@ -12,13 +12,13 @@ export function createAssisters(defaultApi?: string) {
     widget ? widget[name](text) : console.warn('[Assisters] call init() first')
 
   return {
-    /** Mounts the widget; throws ConfigError naming the first bad option. */
+    /** Mounts the widget; throws ConfigError for a missing or malformed key, and warns of any other bad option. */
     init(options: WidgetOptions): void {
       if (widget) {
         console.warn('[Assisters] already running; destroy() first')
         return
       }
-      widget = createWidget(toWidgetConfig(options, defaultApi), emit)
+      widget = createWidget(toWidgetConfig(options, defaultApi, (message) => console.warn(`[Assisters] ${message}`)), emit)
     },
     open: () => void call('open'),
     close: () => void call('close'),

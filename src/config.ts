@@ -54,24 +54,39 @@ export function fromDataset(dataset: DOMStringMap): WidgetOptions {
   return Object.fromEntries(NAMES.filter((name) => dataset[name] !== undefined).map((name) => [name, dataset[name]]))
 }
 
-/** Validates options into a WidgetConfig; `defaultApi` is the origin the script was served from. */
-export function toWidgetConfig(options: WidgetOptions, defaultApi = ''): WidgetConfig {
-  if (options === null || typeof options !== 'object') fail('options', 'an object', options)
+/**
+ * Validates options into a WidgetConfig; `defaultApi` is the origin the script was served from. Only a
+ * missing or malformed key (or options that are not an object) stops the widget, with a ConfigError:
+ * any other bad or unknown option falls back to its default, and `warn` is told once, naming it.
+ */
+export function toWidgetConfig(options: WidgetOptions, defaultApi = '', warn: (message: string) => void = () => {}): WidgetConfig {
+  if (options === null || typeof options !== 'object') throw new ConfigError(problem('options', 'an object', options))
   const value: Record<string, string> = { api: defaultApi }
   for (const [name, given] of Object.entries(options) as [keyof WidgetOptions, unknown][]) {
-    if (!Object.hasOwn(RULES, name)) fail(name, `one of the options ${NAMES.join(', ')}`, given)
+    if (!Object.hasOwn(RULES, name)) {
+      warn(`${problem(name, `one of the options ${NAMES.join(', ')}`, given)}; ignored`)
+      continue
+    }
     if (given == null) continue
     let raw: unknown = given
     // `data-open` with no value means true, as HTML boolean attributes do; init() may pass booleans.
     if (name === 'open') raw = raw === '' ? 'true' : String(raw)
     if (name === 'starters' && Array.isArray(raw) && raw.every((item) => typeof item === 'string')) raw = raw.join('|')
-    if (typeof raw !== 'string') fail(name, 'a string', given)
     // Empty prompts between bars ("A||B") are dropped before counting.
-    const text = name === 'starters' ? raw.split('|').map((item) => item.trim()).filter(Boolean).join('|') : raw.trim()
-    if (text && !RULES[name][0].test(text)) fail(name, RULES[name][1], given)
-    if (text) value[name] = text
+    const text =
+      typeof raw !== 'string' ? undefined
+      : name === 'starters' ? raw.split('|').map((item) => item.trim()).filter(Boolean).join('|')
+      : raw.trim()
+    const rule = typeof raw === 'string' ? RULES[name][1] : 'a string'
+    if (text === undefined || (text && !RULES[name][0].test(text))) {
+      // The key has no default: a widget that cannot authenticate must not mount.
+      if (name === 'key') throw new ConfigError(problem(name, rule, given))
+      warn(`${problem(name, rule, given)}; using the default`)
+    } else if (text) value[name] = text
   }
-  for (const name of ['key', 'api'] as const) if (!value[name]) fail(name, RULES[name][1], options[name])
+  for (const name of ['key', 'api'] as const) {
+    if (!value[name]) throw new ConfigError(problem(name, RULES[name][1], options[name]))
+  }
   const color = value.color?.toLowerCase() ?? '#2563eb'
   return {
     key: value.key!,
@@ -86,7 +101,7 @@ export function toWidgetConfig(options: WidgetOptions, defaultApi = ''): WidgetC
   }
 }
 
-function fail(name: string, problem: string, value: unknown): never {
+function problem(name: string, rule: string, value: unknown): string {
   const shown = typeof value === 'string' && value.length > 40 ? `${value.slice(0, 40)}…` : value
-  throw new ConfigError(`Assisters: "${name}" must be ${problem} (got ${JSON.stringify(shown) ?? String(shown)})`)
+  return `Assisters: "${name}" must be ${rule} (got ${JSON.stringify(shown) ?? String(shown)})`
 }

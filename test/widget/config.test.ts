@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { ConfigError, fromDataset, toWidgetConfig, type WidgetOptions } from '../../src/config.ts'
+import { ConfigError, fromDataset, toWidgetConfig, type WidgetConfig, type WidgetOptions } from '../../src/config.ts'
 
 const KEY = 'ask_' + 'a1B2'.repeat(10) + 'Zz9yX8'
 const SCRIPT_ORIGIN = 'https://api.example.com'
@@ -93,29 +93,46 @@ describe('toWidgetConfig', () => {
     ['a key that is not a string', { key: 42 as unknown as string }, SCRIPT_ORIGIN, /"key" must be a string/],
     ['a huge key', { key: 'ask_' + 'a'.repeat(500) }, SCRIPT_ORIGIN, /"key" must be an Assisters key/],
     ['no API and no script origin', { key: KEY }, undefined, /"api" must be an http\(s\) URL/],
-    ['a relative API', { key: KEY, api: '/v1' }, SCRIPT_ORIGIN, /"api"/],
-    ['a javascript: API', { key: KEY, api: 'javascript:alert(1)' }, SCRIPT_ORIGIN, /"api"/],
-    ['an ftp API', { key: KEY, api: 'ftp://example.com' }, SCRIPT_ORIGIN, /"api"/],
-    ['an API with a query', { key: KEY, api: 'https://a.example?x=1' }, SCRIPT_ORIGIN, /"api"/],
-    ['an API with credentials', { key: KEY, api: 'https://u:p@a.example' }, SCRIPT_ORIGIN, /"api"/],
-    ['a colour name', { key: KEY, color: 'red' }, SCRIPT_ORIGIN, /"color" must be a hex colour.*got "red"/],
-    ['a five-digit hex colour', { key: KEY, color: '#12345' }, SCRIPT_ORIGIN, /"color"/],
-    ['an rgb() colour', { key: KEY, color: 'rgb(0,0,0)' }, SCRIPT_ORIGIN, /"color"/],
-    ['a CSS injection in the colour', { key: KEY, color: '#fff;}body{display:none' }, SCRIPT_ORIGIN, /"color"/],
-    ['an unknown position', { key: KEY, position: 'top-left' }, SCRIPT_ORIGIN, /"position" must be bottom-right or bottom-left/],
-    ['an open value that is not a boolean', { key: KEY, open: 'yes' }, SCRIPT_ORIGIN, /"open" must be true or false/],
-    ['a title over 80 characters', { key: KEY, title: 'x'.repeat(81) }, SCRIPT_ORIGIN, /"title" must be up to 80/],
-    ['a welcome over 1000 characters', { key: KEY, welcome: 'x'.repeat(1001) }, SCRIPT_ORIGIN, /"welcome"/],
-    ['a placeholder over 120 characters', { key: KEY, placeholder: 'x'.repeat(121) }, SCRIPT_ORIGIN, /"placeholder"/],
-    ['a title that is not a string', { key: KEY, title: 7 as unknown as string }, SCRIPT_ORIGIN, /"title" must be a string/],
-    ['seven starters', { key: KEY, starters: 'a|b|c|d|e|f|g' }, SCRIPT_ORIGIN, /"starters" must be up to 6 prompts/],
-    ['a starter over 200 characters', { key: KEY, starters: ['x'.repeat(201)] }, SCRIPT_ORIGIN, /"starters" must be up to 6 prompts of up to 200 characters/],
-    ['starters that are not strings', { key: KEY, starters: [1, 2] as unknown as string[] }, SCRIPT_ORIGIN, /"starters" must be a string/],
-    ['an unknown option (a typo)', { key: KEY, colour: '#fff' } as WidgetOptions, SCRIPT_ORIGIN, /"colour" must be one of the options key, api/],
-    ['an option named like an Object method', { key: KEY, toString: 'x' } as unknown as WidgetOptions, SCRIPT_ORIGIN, /"toString" must be one of the options/],
+    ['a bad API and no script origin', { key: KEY, api: '/v1' }, undefined, /"api" must be an http\(s\) URL/],
     ['options that are not an object', null as unknown as WidgetOptions, SCRIPT_ORIGIN, /"options" must be an object/],
   ])('refuses %s with an error naming the option', (_, options, defaultApi, message) => {
     expect(() => toWidgetConfig(options, defaultApi)).toThrow(ConfigError)
     expect(() => toWidgetConfig(options, defaultApi)).toThrow(message)
+  })
+
+  // An owner's typo in a cosmetic option must not cost the site its chat: the default, and one warning.
+  it.each<[string, WidgetOptions, keyof WidgetConfig, unknown, RegExp]>([
+    ['a colour without its #', { color: '8b3a1a' }, 'color', '#2563eb', /"color" must be a hex colour.*got "8b3a1a"\); using the default/],
+    ['a colour name', { color: 'red' }, 'color', '#2563eb', /"color" must be a hex colour.*got "red"/],
+    ['a five-digit hex colour', { color: '#12345' }, 'color', '#2563eb', /"color"/],
+    ['an rgb() colour', { color: 'rgb(0,0,0)' }, 'color', '#2563eb', /"color"/],
+    ['a CSS injection in the colour', { color: '#fff;}body{display:none' }, 'color', '#2563eb', /"color"/],
+    ['a position of "left"', { position: 'left' }, 'position', 'bottom-right', /"position" must be bottom-right or bottom-left \(got "left"\)/],
+    ['an open value that is not a boolean', { open: 'yes' }, 'open', false, /"open" must be true or false/],
+    ['a title over 80 characters', { title: 'x'.repeat(81) }, 'title', 'Chat with us', /"title" must be up to 80/],
+    ['a welcome over 1000 characters', { welcome: 'x'.repeat(1001) }, 'welcome', 'Hi! How can I help you today?', /"welcome"/],
+    ['a placeholder over 120 characters', { placeholder: 'x'.repeat(121) }, 'placeholder', 'Type your message…', /"placeholder"/],
+    ['a title that is not a string', { title: 7 as unknown as string }, 'title', 'Chat with us', /"title" must be a string/],
+    ['seven starters', { starters: 'a|b|c|d|e|f|g' }, 'starters', [], /"starters" must be up to 6 prompts/],
+    ['a starter over 200 characters', { starters: ['x'.repeat(201)] }, 'starters', [], /"starters" must be up to 6 prompts of up to 200 characters/],
+    ['starters that are not strings', { starters: [1, 2] as unknown as string[] }, 'starters', [], /"starters" must be a string/],
+    ['a relative API', { api: '/v1' }, 'api', SCRIPT_ORIGIN, /"api"/],
+    ['a javascript: API', { api: 'javascript:alert(1)' }, 'api', SCRIPT_ORIGIN, /"api"/],
+    ['an ftp API', { api: 'ftp://example.com' }, 'api', SCRIPT_ORIGIN, /"api"/],
+    ['an API with a query', { api: 'https://a.example?x=1' }, 'api', SCRIPT_ORIGIN, /"api"/],
+    ['an API with credentials', { api: 'https://u:p@a.example' }, 'api', SCRIPT_ORIGIN, /"api"/],
+    ['an unknown option (a typo)', { colour: '#fff' } as WidgetOptions, 'color', '#2563eb', /"colour" must be one of the options key, api.*; ignored/],
+    ['an option named like an Object method', { toString: 'x' } as unknown as WidgetOptions, 'title', 'Chat with us', /"toString" must be one of the options/],
+  ])('mounts with the default for %s, warning once', (_, options, field, fallback, message) => {
+    const warnings: string[] = []
+    const config = toWidgetConfig({ key: KEY, ...options }, SCRIPT_ORIGIN, (warning) => warnings.push(warning))
+    expect(config[field]).toEqual(fallback)
+    expect(warnings).toHaveLength(1)
+    expect(warnings[0]).toMatch(message)
+  })
+
+  it('keeps the good options when one is bad', () => {
+    const config = toWidgetConfig({ key: KEY, title: 'Ask Ada', color: 'blue', position: 'bottom-left' }, SCRIPT_ORIGIN, () => {})
+    expect([config.title, config.color, config.position]).toEqual(['Ask Ada', '#2563eb', 'bottom-left'])
   })
 })

@@ -57,12 +57,21 @@ describe('the script tag', () => {
     expect(view().$('.launcher')).toBeTruthy()
   })
 
-  it('reports a bad attribute in the console and mounts nothing', async () => {
+  it('mounts with the default for a bad cosmetic attribute, warning once in the console', async () => {
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => {})
+    await loadScript({ 'data-key': KEY, 'data-color': '8b3a1a', 'data-title': 'Shop help' })
+    await settle()
+    expect(view().launcher()).toBeTruthy()
+    expect(warn).toHaveBeenCalledOnce()
+    expect(warn).toHaveBeenCalledWith(expect.stringMatching(/^\[Assisters\] Assisters: "color" must be a hex colour .*got "8b3a1a"\); using the default$/))
+  })
+
+  it('reports a malformed key in the console and mounts nothing', async () => {
     const error = vi.spyOn(console, 'error').mockImplementation(() => {})
-    await loadScript({ 'data-key': KEY, 'data-color': 'blue' })
+    await loadScript({ 'data-key': 'sk-live-123', 'data-color': '#123456' })
     await settle()
     expect(document.querySelector(HOST_TAG)).toBeNull()
-    expect(error).toHaveBeenCalledWith(expect.stringContaining('"color"'))
+    expect(error).toHaveBeenCalledWith(expect.stringContaining('"key"'))
   })
 
   it('reports a missing key in the console', async () => {
@@ -73,11 +82,18 @@ describe('the script tag', () => {
 })
 
 describe('window.Assisters', () => {
-  it('throws from init() on a bad option, naming it', () => {
+  it('throws from init() on a malformed key, naming it', () => {
     const { assisters } = startWidget()
     assisters.destroy()
-    expect(() => assisters.init({ key: KEY, position: 'top' })).toThrow(/"position"/)
+    expect(() => assisters.init({ key: 'ask_' })).toThrow(/"key"/)
     expect(document.querySelector(HOST_TAG)).toBeNull()
+  })
+
+  it('mounts from init() with a typo in an option name, warning of it', () => {
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => {})
+    const { launcher } = startWidget({ colour: '#fff' } as never)
+    expect(launcher()).toBeTruthy()
+    expect(warn).toHaveBeenCalledWith(expect.stringContaining('"colour" must be one of the options'))
   })
 
   it('opens, closes and toggles, firing open and close events', async () => {
