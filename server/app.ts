@@ -11,6 +11,7 @@ import type { Config } from './config.ts'
 import { answerPreflight, applyCors } from './cors.ts'
 import { methodNotAllowed, notFound, originNotAllowed, rateLimitExceeded, sendError } from './errors.ts'
 import type { Logger } from './log.ts'
+import { PANEL_PATH } from './widget-asset.ts'
 import { rateLimitHeaders, type RateLimiter } from './rate-limit.ts'
 import type { Relay } from './relay.ts'
 import { sendJson } from './respond.ts'
@@ -21,6 +22,8 @@ export interface HandlerDeps {
   limiter: RateLimiter
   relay: Relay
   serveWidget(req: IncomingMessage, res: ServerResponse): Promise<void>
+  /** GET /panel-<hash>.js, the panel the loader fetches on intent. */
+  servePanel(req: IncomingMessage, res: ServerResponse): Promise<void>
   handleAdmin(req: IncomingMessage, res: ServerResponse, path: string): Promise<void>
   log: Logger
 }
@@ -73,6 +76,8 @@ export function createHandler(deps: HandlerDeps) {
     '/widget.js': { GET: deps.serveWidget },
     '/healthz': { GET: healthz },
   }
+  // The panel's files, whose names change with each build.
+  const panelRoute: Partial<Record<string, Route>> = { GET: deps.servePanel }
 
   return async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const started = performance.now()
@@ -94,7 +99,7 @@ export function createHandler(deps: HandlerDeps) {
     try {
       if (path.startsWith('/admin/')) return await deps.handleAdmin(req, res, path)
       applyCors(req, res)
-      const methods = routes[path]
+      const methods = routes[path] ?? (PANEL_PATH.test(path) ? panelRoute : undefined)
       if (!methods) throw notFound()
       if (req.method === 'OPTIONS') return answerPreflight(req, res)
       const route = methods[req.method === 'HEAD' ? 'GET' : req.method ?? '']

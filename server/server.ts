@@ -5,6 +5,7 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { createAdminHandler } from './admin.ts'
 import { createHandler } from './app.ts'
@@ -18,7 +19,7 @@ import { createRelay } from './relay.ts'
 import { openSqliteStore } from './store/sqlite.ts'
 import { createDemoUpstream, createHttpUpstream, type Upstream } from './upstream.ts'
 import { createUsageRecorder } from './usage.ts'
-import { createWidgetAsset } from './widget-asset.ts'
+import { createPanelAssets, createWidgetAsset } from './widget-asset.ts'
 
 export interface AppServerOptions {
   log: Logger
@@ -55,6 +56,8 @@ export function createAppServer(config: Config, options: AppServerOptions): AppS
     limiter,
     relay: createRelay({ upstream, timeoutMs: config.upstreamTimeoutMs, pingMs: options.pingMs, usage, log }),
     serveWidget: createWidgetAsset(options.widgetPath ?? DEFAULT_WIDGET),
+    // The panel files sit next to the loader, where the build puts them and the loader looks for them.
+    servePanel: createPanelAssets(dirname(options.widgetPath ?? DEFAULT_WIDGET)),
     handleAdmin: createAdminHandler(management, config.adminToken),
     log,
   })

@@ -1,26 +1,64 @@
+import { effect } from '@preact/signals'
 import { h, render } from 'preact'
-import type { Actions } from './actions.ts'
+import { createActions } from './actions.ts'
+import { streamChat } from './api.ts'
 import { App } from './components/App.tsx'
-import type { WidgetConfig } from './config.ts'
-import type { ChatState } from './state.ts'
+import { toPanelConfig } from './panel-config.ts'
+import type { Panel, PanelHost } from './panel-host.ts'
+import { createChatState } from './state.ts'
+import { createConversationStore } from './storage.ts'
 import styles from './styles.css?inline'
-import { onColor } from './theme.ts'
 
-/** The widget's element in the host page. */
-export const HOST_TAG = 'assisters-widget'
 
-/** Puts the widget into the page inside an open shadow root; returns the function that takes it all out. */
-export function mount(config: WidgetConfig, state: ChatState, actions: Actions): () => void {
-  const host = document.createElement(HOST_TAG)
-  const shadow = host.attachShadow({ mode: 'open' })
-  // A page's own --assisters-* custom properties (they inherit into the shadow root) override data-color.
-  const css = `${styles}.root{--accent:var(--assisters-accent,${config.color});--on-accent:var(--assisters-accent-text,${onColor(config.color)})}`
-  // Attached before the first render: layout effects (scrolling to the last message) need real sizes.
-  // An async script in <head> may run before <body> exists; <html> takes the element until then.
-  ;(document.body ?? document.documentElement).append(host)
-  render(h(App, { config, state, actions, css }), shadow)
-  return () => {
-    render(null, shadow)
-    host.remove()
+/**
+ * Mounts the panel into the loader's shadow root: state, actions, storage and DOM wired together.
+ * Returns the calls behind `window.Assisters`.
+ */
+export function mountPanel(host: PanelHost): Panel {
+  const { emit, shadow, root, button } = host
+  const config = toPanelConfig(host.config, host.checkOptions, (message) => console.warn(`[Assisters] ${message}`))
+  const store = createConversationStore(config.api, config.key)
+  const state = createChatState()
+  const actions = createActions(state, {
+    stream: (messages, signal) => streamChat(config.api, config.key, messages, signal),
+    save: store.save,
+    load: store.load,
+    emit,
+  })
+  // Opened before the first render, so the panel is there at once and the composer does not take the focus.
+  if (config.open) actions.open()
+
+  // Added to the loader's constructed stylesheet: no <style> element, so a strict CSP allows it.
+  const sheet = new CSSStyleSheet()
+  sheet.replaceSync(styles)
+  shadow.adoptedStyleSheets = [...shadow.adoptedStyleSheets, sheet]
+  const stopShowing = effect(() => {
+    const open = state.isOpen.value
+    const unread = state.unread.value
+    host.show(open, unread, open ? 'Close chat' : unread ? 'Open chat (new answer)' : 'Open chat')
+  })
+  // Escape closes from anywhere in the widget, the launcher included.
+  const onKeyDown = (e: KeyboardEvent) => {
+    if (e.key === 'Escape' && state.isOpen.value) {
+      e.stopPropagation()
+      actions.close()
+    }
+  }
+  root.addEventListener('keydown', onKeyDown)
+  const slot = root.appendChild(document.createElement('div'))
+  slot.className = 'slot'
+  render(h(App, { config, state, actions, launcher: button }), slot)
+
+  return {
+    ...actions,
+    send: (text: string): boolean => (actions.open(), actions.send(text)),
+    destroy(): void {
+      actions.dispose()
+      stopShowing()
+      root.removeEventListener('keydown', onKeyDown)
+      render(null, slot)
+      slot.remove()
+      shadow.adoptedStyleSheets = shadow.adoptedStyleSheets.filter((s) => s !== sheet)
+    },
   }
 }

@@ -1,7 +1,7 @@
 import { h } from 'preact'
 import { useEffect, useLayoutEffect, useRef } from 'preact/hooks'
 import type { Actions } from '../actions.ts'
-import type { WidgetConfig } from '../config.ts'
+import type { PanelConfig } from '../panel-config.ts'
 import type { ChatState } from '../state.ts'
 import { Icon, icons } from './Icon.tsx'
 
@@ -12,7 +12,7 @@ export const focusComposer = (from: Element) => (from.getRootNode() as ShadowRoo
 const MAX_CHARS = 4000
 
 /** The message box: Enter sends, Shift+Enter adds a line, it grows with its text; Stop while answering. */
-export function Composer({ config, state, actions, autoFocus }: { config: WidgetConfig; state: ChatState; actions: Actions; autoFocus: boolean }) {
+export function Composer({ config, state, actions, autoFocus }: { config: PanelConfig; state: ChatState; actions: Actions; autoFocus: boolean }) {
   const input = useRef<HTMLTextAreaElement>(null)
   const draft = state.draft.value
   const busy = state.status.value !== 'idle'

@@ -1,7 +1,7 @@
 import { h } from 'preact'
 import { useLayoutEffect, useRef, useState } from 'preact/hooks'
 import type { Actions } from '../actions.ts'
-import type { WidgetConfig } from '../config.ts'
+import type { PanelConfig } from '../panel-config.ts'
 import { Markdown } from '../markdown.tsx'
 import { focusComposer } from './Composer.tsx'
 import type { ChatState, Message } from '../state.ts'
@@ -13,7 +13,7 @@ const STICK_PX = 40
  * The conversation, in a polite live region that is busy while an answer streams, so a screen reader
  * announces the answer once it is complete rather than every token.
  */
-export function MessageList({ config, state, actions }: { config: WidgetConfig; state: ChatState; actions: Actions }) {
+export function MessageList({ config, state, actions }: { config: PanelConfig; state: ChatState; actions: Actions }) {
   const log = useRef<HTMLDivElement>(null)
   const stick = useRef(true)
   const messages = state.messages.value

@@ -1,14 +1,14 @@
 import { h } from 'preact'
 import { useLayoutEffect, useRef } from 'preact/hooks'
 import type { Actions } from '../actions.ts'
-import type { WidgetConfig } from '../config.ts'
+import type { PanelConfig } from '../panel-config.ts'
 import type { ChatState } from '../state.ts'
 import { Composer, focusComposer } from './Composer.tsx'
 import { Icon, icons } from './Icon.tsx'
 import { MessageList } from './MessageList.tsx'
 
 interface PanelProps {
-  config: WidgetConfig
+  config: PanelConfig
   state: ChatState
   actions: Actions
   autoFocus: boolean

@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest'
-import { ConfigError, fromDataset, toWidgetConfig, type WidgetConfig, type WidgetOptions } from '../../src/config.ts'
+import { checkOptions } from '../../src/check-options.ts'
+import { ConfigError, fromDataset, toWidgetConfig, type WidgetOptions } from '../../src/config.ts'
+import { toPanelConfig, type PanelConfig } from '../../src/panel-config.ts'
+
+/** The whole configuration as the panel sees it: the loader's check, then the panel's. */
+function configure(options: WidgetOptions, defaultApi?: string, warn: (message: string) => void = () => {}): PanelConfig {
+  return toPanelConfig(toWidgetConfig(options, defaultApi, warn), checkOptions, warn)
+}
 
 const KEY = 'ask_' + 'a1B2'.repeat(10) + 'Zz9yX8'
 const SCRIPT_ORIGIN = 'https://api.example.com'
@@ -16,9 +23,9 @@ describe('fromDataset', () => {
   })
 })
 
-describe('toWidgetConfig', () => {
+describe('toWidgetConfig, then toPanelConfig', () => {
   it('fills every default from a key alone, with the API at the script origin', () => {
-    expect(toWidgetConfig({ key: KEY }, SCRIPT_ORIGIN)).toEqual({
+    expect(configure({ key: KEY }, SCRIPT_ORIGIN)).toEqual({
       key: KEY,
       api: SCRIPT_ORIGIN,
       title: 'Chat with us',
@@ -32,7 +39,7 @@ describe('toWidgetConfig', () => {
   })
 
   it('takes every option, trimmed and normalised', () => {
-    const config = toWidgetConfig(
+    const config = configure(
       {
         key: ` ${KEY} `,
         api: 'https://chat.example.org/assisters/',
@@ -67,20 +74,20 @@ describe('toWidgetConfig', () => {
     ['true', true, true],
     ['false', false, false],
   ])('reads open given %s', (_, open, expected) => {
-    expect(toWidgetConfig({ key: KEY, open }, SCRIPT_ORIGIN).open).toBe(expected)
+    expect(configure({ key: KEY, open }, SCRIPT_ORIGIN).open).toBe(expected)
   })
 
   it('treats null options as absent', () => {
-    const config = toWidgetConfig({ key: KEY, open: null, title: null } as unknown as WidgetOptions, SCRIPT_ORIGIN)
+    const config = configure({ key: KEY, open: null, title: null } as unknown as WidgetOptions, SCRIPT_ORIGIN)
     expect([config.open, config.title]).toEqual([false, 'Chat with us'])
   })
 
   it('takes starters as an array from init()', () => {
-    expect(toWidgetConfig({ key: KEY, starters: ['One', ' Two '] }, SCRIPT_ORIGIN).starters).toEqual(['One', 'Two'])
+    expect(configure({ key: KEY, starters: ['One', ' Two '] }, SCRIPT_ORIGIN).starters).toEqual(['One', 'Two'])
   })
 
   it('treats empty text attributes as absent', () => {
-    const config = toWidgetConfig({ key: KEY, title: ' ', color: '', position: '' }, SCRIPT_ORIGIN)
+    const config = configure({ key: KEY, title: ' ', color: '', position: '' }, SCRIPT_ORIGIN)
     expect([config.title, config.color, config.position]).toEqual(['Chat with us', '#2563eb', 'bottom-right'])
   })
 
@@ -96,12 +103,12 @@ describe('toWidgetConfig', () => {
     ['a bad API and no script origin', { key: KEY, api: '/v1' }, undefined, /"api" must be an http\(s\) URL/],
     ['options that are not an object', null as unknown as WidgetOptions, SCRIPT_ORIGIN, /"options" must be an object/],
   ])('refuses %s with an error naming the option', (_, options, defaultApi, message) => {
-    expect(() => toWidgetConfig(options, defaultApi)).toThrow(ConfigError)
-    expect(() => toWidgetConfig(options, defaultApi)).toThrow(message)
+    expect(() => configure(options, defaultApi)).toThrow(ConfigError)
+    expect(() => configure(options, defaultApi)).toThrow(message)
   })
 
   // An owner's typo in a cosmetic option must not cost the site its chat: the default, and one warning.
-  it.each<[string, WidgetOptions, keyof WidgetConfig, unknown, RegExp]>([
+  it.each<[string, WidgetOptions, keyof PanelConfig, unknown, RegExp]>([
     ['a colour without its #', { color: '8b3a1a' }, 'color', '#2563eb', /"color" must be a hex colour.*got "8b3a1a"\); using the default/],
     ['a colour name', { color: 'red' }, 'color', '#2563eb', /"color" must be a hex colour.*got "red"/],
     ['a five-digit hex colour', { color: '#12345' }, 'color', '#2563eb', /"color"/],
@@ -125,14 +132,14 @@ describe('toWidgetConfig', () => {
     ['an option named like an Object method', { toString: 'x' } as unknown as WidgetOptions, 'title', 'Chat with us', /"toString" must be one of the options/],
   ])('mounts with the default for %s, warning once', (_, options, field, fallback, message) => {
     const warnings: string[] = []
-    const config = toWidgetConfig({ key: KEY, ...options }, SCRIPT_ORIGIN, (warning) => warnings.push(warning))
+    const config = configure({ key: KEY, ...options }, SCRIPT_ORIGIN, (warning) => warnings.push(warning))
     expect(config[field]).toEqual(fallback)
     expect(warnings).toHaveLength(1)
     expect(warnings[0]).toMatch(message)
   })
 
   it('keeps the good options when one is bad', () => {
-    const config = toWidgetConfig({ key: KEY, title: 'Ask Ada', color: 'blue', position: 'bottom-left' }, SCRIPT_ORIGIN, () => {})
+    const config = configure({ key: KEY, title: 'Ask Ada', color: 'blue', position: 'bottom-left' }, SCRIPT_ORIGIN, () => {})
     expect([config.title, config.color, config.position]).toEqual(['Ask Ada', '#2563eb', 'bottom-left'])
   })
 })

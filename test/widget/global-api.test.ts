@@ -1,9 +1,12 @@
 import { describe, expect, it, vi } from 'vitest'
-import { HOST_TAG } from '../../src/mount.ts'
+import { HOST_TAG } from '../../src/launcher.ts'
 import { API, DONE, KEY, controlledStream, delta, onChat, recordRequests, server, sseResponse } from './api-mock.ts'
-import { setUpWidgetTests, settle, startWidget, until, view } from './dom.ts'
+import { loadPanelHere, setUpWidgetTests, settle, startWidget, until, view } from './dom.ts'
 
 setUpWidgetTests()
+
+// The script tag's loader fetches the panel with a script element; here the panel module stands in.
+vi.mock('../../src/load-panel.ts', async () => ({ loadPanel: (await import('./dom.ts')).loadPanelHere }))
 
 /** Runs src/main.ts as the browser would run the script tag: fresh module, currentScript set. */
 async function loadScript(attributes: Record<string, string>, src = `${API}/widget.js`) {
@@ -210,9 +213,11 @@ describe('window.Assisters', () => {
       throw new Error('page bug')
     })
     assisters.open()
+    await until(() => expect(listener).toHaveBeenCalledOnce())
     unsubscribe()
     assisters.close()
     assisters.open()
+    await settle()
     expect(listener).toHaveBeenCalledOnce()
     expect(error).toHaveBeenCalledTimes(2)
   })
@@ -228,7 +233,7 @@ describe('window.Assisters', () => {
   it('warns instead of failing when called before init()', async () => {
     const warn = vi.spyOn(console, 'warn').mockImplementation(() => {})
     const { createAssisters } = await import('../../src/assisters.ts')
-    const assisters = createAssisters(API)
+    const assisters = createAssisters(API, loadPanelHere)
     assisters.open()
     expect(assisters.send('hi')).toBe(false)
     expect(warn).toHaveBeenCalled()
