@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto'
+import { readdirSync, readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { minify } from 'terser'
 import { build, type Plugin, type Rolldown } from 'vite'
@@ -33,22 +34,34 @@ const terserAfterOxc = (prefix = ''): Plugin => ({
 const oxc = { jsx: { runtime: 'classic', pragma: 'h', pragmaFrag: 'Fragment', development: false } } as const
 
 /**
- * The panel (src/panel.ts): built first, as a classic script of its own, and emitted next to the loader
- * as `panel-<content hash>.js`, so the server may cache it for a year. The loader gets its file name
- * and Subresource Integrity hash as `__ASSISTERS_PANEL__` (src/load-panel.ts).
+ * The panel (src/panel.ts) and its languages, built first and emitted next to the loader under
+ * content-hashed names, so the server may cache them for a year. The panel is a classic script, and
+ * the loader gets its name and Subresource Integrity hash as `__ASSISTERS_PANEL__` (src/load-panel.ts).
+ * Each language table but English (which the panel carries) becomes `panel-<lang>-<hash>.json`, the
+ * hash taken over all the tables, which the panel gets as `__ASSISTERS_WORDS__`: data, not code, so a
+ * file that is not the one built can change words but run nothing.
  */
 function panelFile(): Plugin {
-  let panel: { fileName: string; code: string }
+  let files: { fileName: string; source: string }[] = []
   return {
     name: 'assisters-panel',
     apply: 'build',
     async config(config) {
       const root = config.root ?? process.cwd()
+      const folder = resolve(root, 'src/words')
+      const tables = readdirSync(folder)
+        .filter((name) => name.endsWith('.json'))
+        .sort()
+        .map((name) => [name.replace(/\.json$/, ''), JSON.stringify(JSON.parse(readFileSync(resolve(folder, name), 'utf8')))] as const)
+      const wordsHash = createHash('sha256').update(JSON.stringify(tables)).digest('hex').slice(0, 10)
+      files = tables.map(([language, json]) => ({ fileName: `panel-${language}-${wordsHash}.json`, source: json }))
+
       const built = (await build({
         configFile: false,
         root,
         logLevel: 'silent',
         oxc,
+        define: { __ASSISTERS_WORDS__: JSON.stringify(wordsHash) },
         plugins: [terserAfterOxc(COMPILE_HINT)],
         build: {
           lib: { entry: resolve(root, 'src/panel.ts'), formats: ['iife'], name: 'AssistersPanel', fileName: () => 'panel.js' },
@@ -58,12 +71,13 @@ function panelFile(): Plugin {
         },
       })) as Rolldown.RolldownOutput[]
       const { code } = built[0]!.output[0]
-      panel = { fileName: `panel-${createHash('sha256').update(code).digest('hex').slice(0, 10)}.js`, code }
+      const panel = { fileName: `panel-${createHash('sha256').update(code).digest('hex').slice(0, 10)}.js`, source: code }
+      files.push(panel)
       const integrity = `sha256-${createHash('sha256').update(code).digest('base64')}`
       return { define: { __ASSISTERS_PANEL__: JSON.stringify({ file: panel.fileName, integrity }) } }
     },
     generateBundle() {
-      this.emitFile({ type: 'asset', fileName: panel.fileName, source: panel.code })
+      for (const file of files) this.emitFile({ type: 'asset', ...file })
     },
   }
 }

@@ -5,7 +5,7 @@
  * fresh browser context (a first visit: empty HTTP cache, no V8 code cache, empty localStorage).
  * This file measures; widget-report.ts turns the measurements into the section's tables and targets.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { availableParallelism, loadavg, tmpdir } from 'node:os'
@@ -41,7 +41,7 @@ const PATHS: Record<Variant, string> = { blank: '/', widget: '/with-widget', scr
 
 export interface LongTask {
   duration: number
-  /** It overlaps a script run from widget.js (Long Animation Frames attribution). */
+  /** It overlaps a script run from widget.js or the panel (Long Animation Frames attribution). */
   widget: boolean
 }
 
@@ -108,7 +108,7 @@ function instrument() {
   const addFrames = (entries: PerformanceEntryList) => {
     for (const frame of entries as unknown as Frame[]) {
       for (const script of frame.scripts ?? []) {
-        if (script.sourceURL.includes('/widget.js')) b.widgetScripts.push({ start: script.startTime, duration: script.duration })
+        if (/\/(widget|panel-[0-9a-f]+)\.js/.test(script.sourceURL)) b.widgetScripts.push({ start: script.startTime, duration: script.duration })
       }
     }
   }
@@ -196,22 +196,28 @@ export async function benchWidget(options: { repeats: number }): Promise<BenchSe
     const outDir = mkdtempSync(join(tmpdir(), 'assisters-bench-widget-'))
     cleanup.push(() => rmSync(outDir, { recursive: true, force: true }))
     await buildWidget(ROOT, { outDir, quiet: true })
-    const code = readFileSync(join(outDir, 'widget.js'))
-    const sizes = measureSizes(code)
+    // The loader, and the panel it fetches on intent (the only other file the build makes).
+    const built = new Map(readdirSync(outDir).map((name) => [`/${name}`, readFileSync(join(outDir, name))]))
+    const panelName = [...built.keys()].find((name) => name !== '/widget.js')!
+    const sizes = measureSizes(built.get('/widget.js')!, built.get(panelName)!)
 
-    // 2. Two origins, as on a customer's site: the page's, and the API's, which serves widget.js.
-    const brotli = brotliQ11(code)
+    // 2. Two origins, as on a customer's site: the page's, and the API's, which serves the widget's
+    // files as the server does (the panel readable cross-origin, for its integrity check).
+    const brotli = new Map([...built].map(([name, body]) => [name, brotliQ11(body)]))
     const api = await listen((req, res) => {
-      if ((req.url ?? '').split('?')[0] !== '/widget.js') return void res.writeHead(404).end()
+      const name = (req.url ?? '').split('?')[0]!
+      const code = built.get(name)
+      if (!code) return void res.writeHead(404).end()
       const br = /\bbr\b/.test(String(req.headers['accept-encoding'] ?? ''))
       res.writeHead(200, {
         'content-type': 'text/javascript; charset=utf-8',
-        'cache-control': 'public, max-age=300',
+        'cache-control': name === '/widget.js' ? 'public, max-age=300' : 'public, max-age=31536000, immutable',
         vary: 'accept-encoding',
         'cross-origin-resource-policy': 'cross-origin',
+        ...(typeof req.headers.origin === 'string' && { 'access-control-allow-origin': req.headers.origin }),
         ...(br && { 'content-encoding': 'br' }),
       })
-      res.end(br ? brotli : code)
+      res.end(br ? brotli.get(name) : code)
     })
     cleanup.push(() => close(api.server))
     const files = siteFiles(api.origin)
@@ -353,11 +359,11 @@ const brotliQ11 = (body: Buffer) =>
 
 const compressed = (body: Buffer): Size => ({ raw: body.length, gzip: gzipSync(body, { level: 9 }).length, brotli: brotliQ11(body).length })
 
-/** The widget's bytes, and the baseline page's: its HTML, stylesheet, script and icon, each compressed alone. */
-function measureSizes(code: Buffer): { widget: Size; page: Size } {
+/** The loader's and the panel's bytes, and the baseline page's: its HTML, stylesheet, script and icon, each compressed alone. */
+function measureSizes(loader: Buffer, panel: Buffer): { widget: Size; panel: Size; page: Size } {
   const page = ['index.html', 'site.css', 'site.js', 'favicon.svg'].map((file) => compressed(readFileSync(join(SITE, file))))
   const sum = (key: keyof Size) => page.reduce((total, file) => total + file[key], 0)
-  return { widget: compressed(code), page: { raw: sum('raw'), gzip: sum('gzip'), brotli: sum('brotli') } }
+  return { widget: compressed(loader), panel: compressed(panel), page: { raw: sum('raw'), gzip: sum('gzip'), brotli: sum('brotli') } }
 }
 
 interface SiteFile {

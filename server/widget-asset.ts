@@ -32,11 +32,14 @@ const LOADER_CACHE = 'public, max-age=300'
 /** A panel file's: a year, and never revalidated, since a new build has a new name (RFC 8246). */
 const PANEL_CACHE = 'public, max-age=31536000, immutable'
 
-/** The panel's file names as the build makes them (vite.config.ts): `panel-` and 10 hex digits of its hash. */
-export const PANEL_PATH = /^\/panel-[0-9a-f]{10}\.js$/
+/**
+ * The panel's file names as the build makes them (vite.config.ts): `panel-` and 10 hex digits of its
+ * hash, and its language tables, `panel-<language>-<hash>.json`.
+ */
+export const PANEL_PATH = /^\/panel-([0-9a-f]{10}\.js|[a-z]{2}-[0-9a-f]{10}\.json)$/
 
 /** A handler for GET/HEAD /widget.js; a missing file answers 404 that says how to build it. */
-export function createWidgetAsset(path: string, { cacheControl = LOADER_CACHE, missing = notBuilt } = {}) {
+export function createWidgetAsset(path: string, { cacheControl = LOADER_CACHE, missing = notBuilt, contentType = 'text/javascript; charset=utf-8' } = {}) {
   let loaded: Loaded | undefined
 
   const load = async (): Promise<Loaded> => {
@@ -76,7 +79,7 @@ export function createWidgetAsset(path: string, { cacheControl = LOADER_CACHE, m
     res.writeHead(200, {
       ...headers,
       ...(encoding !== 'identity' && { 'content-encoding': encoding }),
-      'content-type': 'text/javascript; charset=utf-8',
+      'content-type': contentType,
       'content-length': file.body.length,
       'x-content-type-options': 'nosniff',
     })
@@ -85,7 +88,7 @@ export function createWidgetAsset(path: string, { cacheControl = LOADER_CACHE, m
 }
 
 /**
- * A handler for GET/HEAD /panel-<hash>.js (a path PANEL_PATH matches), served from `dir`, the loader's
+ * A handler for GET/HEAD of the panel's files (paths PANEL_PATH matches), served from `dir`, the loader's
  * folder. A file is looked up only by a name the build makes, and kept only once found, so requests
  * for made-up names cost a stat each and no memory.
  */
@@ -97,7 +100,8 @@ export function createPanelAssets(dir: string) {
     if (!asset) {
       const info = await stat(join(dir, name)).catch(() => undefined)
       if (!info?.isFile()) throw notFound('file')
-      asset = createWidgetAsset(join(dir, name), { cacheControl: PANEL_CACHE, missing: () => notFound('file') })
+      const contentType = name.endsWith('.json') ? 'application/json' : 'text/javascript; charset=utf-8'
+      asset = createWidgetAsset(join(dir, name), { cacheControl: PANEL_CACHE, missing: () => notFound('file'), contentType })
       assets.set(name, asset)
     }
     await asset(req, res)

@@ -3,20 +3,39 @@ import { h, render } from 'preact'
 import { createActions } from './actions.ts'
 import { streamChat } from './api.ts'
 import { App } from './components/App.tsx'
-import { toPanelConfig } from './panel-config.ts'
-import type { Panel, PanelHost } from './panel-host.ts'
+import { pickLanguage, type LoadWords } from './language.ts'
+import { toPanelConfig, type PanelSettings } from './panel-config.ts'
+import type { MountPanel, Panel, PanelHost } from './panel-host.ts'
 import { createChatState } from './state.ts'
 import { createConversationStore } from './storage.ts'
 import styles from './styles.css?inline'
-
+import { en, type Words } from './words/en.ts'
 
 /**
- * Mounts the panel into the loader's shadow root: state, actions, storage and DOM wired together.
- * Returns the calls behind `window.Assisters`.
+ * The panel's mount function, with the way it gets a language's words: it settles the language (the
+ * owner's `lang`, the page's `<html lang>`, the browser's, English), fetches that table, then mounts
+ * into the loader's shadow root: state, actions, storage and DOM wired together. Words that cannot be
+ * fetched cost only the language: the panel speaks English.
  */
-export function mountPanel(host: PanelHost): Panel {
+export function createMountPanel(loadWords: LoadWords): MountPanel {
+  return async (host) => {
+    const warn = (message: string) => console.warn(`[Assisters] ${message}`)
+    const { words: own, ...config } = toPanelConfig(host.config, host.checkOptions, warn)
+    const language = pickLanguage([config.lang, document.documentElement.lang, navigator.language])
+    let table: Words = en
+    if (language !== 'en') {
+      table = await loadWords(language).catch((err: Error) => {
+        warn(`the ${language} words could not load (${err.message}); speaking English`)
+        return en
+      })
+    }
+    return mountPanel(host, { ...config, language: table === en ? 'en' : language, words: { ...table, ...own } })
+  }
+}
+
+function mountPanel(host: PanelHost, config: PanelSettings): Panel {
   const { emit, shadow, root, button } = host
-  const config = toPanelConfig(host.config, host.checkOptions, (message) => console.warn(`[Assisters] ${message}`))
+  const { words } = config
   const store = createConversationStore(config.api, config.key)
   const state = createChatState()
   const actions = createActions(state, {
@@ -24,6 +43,7 @@ export function mountPanel(host: PanelHost): Panel {
     save: store.save,
     load: store.load,
     emit,
+    say: (code) => words[code],
   })
   // Opened before the first render, so the panel is there at once and the composer does not take the focus.
   if (config.open) actions.open()
@@ -35,7 +55,7 @@ export function mountPanel(host: PanelHost): Panel {
   const stopShowing = effect(() => {
     const open = state.isOpen.value
     const unread = state.unread.value
-    host.show(open, unread, open ? 'Close chat' : unread ? 'Open chat (new answer)' : 'Open chat')
+    host.show(open, unread, open ? words.closeChat : unread ? words.openChatUnread : words.openChat)
   })
   // Escape closes from anywhere in the widget, the launcher included.
   const onKeyDown = (e: KeyboardEvent) => {

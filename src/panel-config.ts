@@ -1,20 +1,31 @@
-import type { checkOptions, Rules } from './check-options.ts'
+import { problem, type checkOptions, type Rules } from './check-options.ts'
 import type { PanelOptions, WidgetConfig } from './config.ts'
-import { defaults } from './words.ts'
+import type { Language } from './language.ts'
+import { en, type Words } from './words/en.ts'
 
-const RULES: Rules<PanelOptions> = {
+const RULES: Rules<Omit<PanelOptions, 'strings'>> = {
   title: [/^.{0,80}$/s, 'up to 80 characters'],
   welcome: [/^.{0,1000}$/s, 'up to 1000 characters'],
   placeholder: [/^.{0,120}$/s, 'up to 120 characters'],
   starters: [/^[^|]{1,200}(\|[^|]{1,200}){0,5}$/s, 'up to 6 prompts of up to 200 characters'],
+  lang: [/^[a-z]{2,3}(-[a-z0-9]{1,8})*$/i, 'a language tag like es or pt-BR'],
+}
+/** The words an owner may replace: all but the layout direction, which belongs to the language. */
+const REPLACEABLE = Object.keys(en).filter((name) => name !== 'dir') as (keyof Words)[]
+
+/** The panel's configuration: the loader's, plus its own options checked, and the owner's words. */
+export interface PanelConfig extends Omit<WidgetConfig, 'panel'> {
+  starters: string[]
+  /** The `lang` option, if the owner gave a good one. */
+  lang?: string
+  /** The owner's words (`title`, `welcome`, `placeholder` and `strings`), laid over the language's table. */
+  words: Partial<Words>
 }
 
-/** The panel's configuration: the loader's, plus its own options checked and defaulted. */
-export interface PanelConfig extends Omit<WidgetConfig, 'panel'> {
-  title: string
-  welcome: string
-  placeholder: string
-  starters: string[]
+/** What the panel renders from: its configuration with the words settled for one language, the owner's laid over them. */
+export interface PanelSettings extends Omit<PanelConfig, 'words'> {
+  language: Language
+  words: Words
 }
 
 /**
@@ -22,16 +33,32 @@ export interface PanelConfig extends Omit<WidgetConfig, 'panel'> {
  * checker, so the panel does not carry a second copy; a bad one gets its default and one warning.
  */
 export function toPanelConfig({ panel, ...config }: WidgetConfig, check: typeof checkOptions, warn: (message: string) => void): PanelConfig {
-  let { starters } = panel
+  let { starters, strings, ...texts } = panel
   if (Array.isArray(starters) && starters.every((item) => typeof item === 'string')) starters = starters.join('|')
   // Empty prompts between bars ("A||B") are dropped before counting.
   if (typeof starters === 'string') starters = starters.split('|').map((item) => item.trim()).filter(Boolean).join('|')
-  const value = check({ ...panel, starters }, RULES, (_, message) => warn(message))
+  const value = check({ ...texts, starters }, RULES, (_, message) => warn(message))
+  const { title, welcome, placeholder } = value
   return {
     ...config,
-    title: value.title ?? defaults.title,
-    welcome: value.welcome ?? defaults.welcome,
-    placeholder: value.placeholder ?? defaults.placeholder,
     starters: value.starters?.split('|') ?? [],
+    lang: value.lang,
+    words: { ...toWords(strings, warn), ...(title && { title }), ...(welcome && { welcome }), ...(placeholder && { placeholder }) },
   }
+}
+
+/** The owner's `strings`: each a known word's name with non-empty text; any other is left out with a warning. */
+function toWords(strings: unknown, warn: (message: string) => void): Partial<Words> {
+  if (strings == null) return {}
+  if (typeof strings !== 'object' || Array.isArray(strings)) {
+    warn(`${problem('strings', 'an object of words by name', strings)}; ignored`)
+    return {}
+  }
+  const words: Partial<Words> = {}
+  for (const [name, text] of Object.entries(strings)) {
+    if (!(REPLACEABLE as string[]).includes(name)) warn(`${problem(`strings.${name}`, `one of ${REPLACEABLE.join(', ')}`, text)}; ignored`)
+    else if (typeof text !== 'string' || !text.trim() || text.length > 1000) warn(`${problem(`strings.${name}`, 'text of up to 1000 characters', text)}; ignored`)
+    else words[name as keyof Words] = text.trim() as never
+  }
+  return words
 }

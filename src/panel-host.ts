@@ -32,8 +32,11 @@ export interface Panel {
   destroy(): void
 }
 
-/** What the panel file hands over: it mounts into the loader's shadow root (opening at once if config.open). */
-export type MountPanel = (host: PanelHost) => Panel
+/**
+ * What the panel file hands over: it mounts into the loader's shadow root (opening at once if
+ * config.open) once it has the visitor's words, which may take a request of their own.
+ */
+export type MountPanel = (host: PanelHost) => Promise<Panel>
 
 /** The panel's script element: the panel leaves its MountPanel here, so it adds no global of its own. */
 export type PanelScript = HTMLScriptElement & { mountPanel?: MountPanel }

@@ -27,9 +27,12 @@ export function createWidget(config: WidgetConfig, emit: Emit, loadPanel: () => 
   function load(): void {
     if (panel || loading) return
     loading = loadPanel().then(
-      (mountPanel) => {
+      async (mountPanel) => {
         if (destroyed) return
-        panel = mountPanel({ config, emit, checkOptions, ...launcher })
+        const mounted = await mountPanel({ config, emit, checkOptions, ...launcher })
+        // destroy() while the panel fetched its words: take it out again at once.
+        if (destroyed) return mounted.destroy()
+        panel = mounted
         launcher.say('')
         for (const [name, text] of queue.splice(0)) panel[name](text)
       },

@@ -1,12 +1,12 @@
 import { h } from 'preact'
 import { useEffect, useRef } from 'preact/hooks'
 import type { Actions } from '../actions.ts'
-import type { PanelConfig } from '../panel-config.ts'
+import type { PanelSettings } from '../panel-config.ts'
 import type { ChatState } from '../state.ts'
 import { Panel } from './Panel.tsx'
 
 interface AppProps {
-  config: PanelConfig
+  config: PanelSettings
   state: ChatState
   actions: Actions
   /** The loader's launcher button, which takes the focus back when the panel closes. */

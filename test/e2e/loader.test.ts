@@ -99,6 +99,28 @@ describe.skipIf(skipWithoutChromium)('the loader and the panel', () => {
     await expect.poll(() => answers(page).first().textContent()).toContain('This answer streams.')
   })
 
+  it('lays the panel out right to left on an Arabic page, in Arabic', async () => {
+    const head = `<script>document.documentElement.lang = 'ar'; document.documentElement.dir = 'rtl'</script>`
+    const { page, problems } = await visit(stack.page(PAGE + stack.embed(), head))
+    await launcher(page).click()
+    await dialog(page).waitFor()
+    expect(await dialog(page).getAttribute('dir')).toBe('rtl')
+    expect(await page.locator('assisters-widget .title').textContent()).toBe('تحدّث معنا')
+    // The header mirrored: the title on the right, the close button on the left.
+    const title = (await page.locator('assisters-widget .title').boundingBox())!
+    const close = (await page.getByRole('button', { name: 'إغلاق المحادثة' }).last().boundingBox())!
+    expect(close.x).toBeLessThan(title.x)
+    await page.getByRole('textbox', { name: 'الرسالة' }).fill('Do you ship abroad?')
+    await page.getByRole('textbox', { name: 'الرسالة' }).press('Enter')
+    await expect.poll(() => answers(page).first().textContent()).toContain('This answer streams.')
+    // An English question in an Arabic panel: its bubble on the visitor's side (the left), its text left to right.
+    const question = page.locator('assisters-widget .msg.me')
+    expect(await question.evaluate((el) => getComputedStyle(el).direction)).toBe('ltr')
+    const panel = (await dialog(page).boundingBox())!
+    expect((await question.boundingBox())!.x - panel.x).toBeLessThan(40)
+    expect(problems).toEqual([])
+  })
+
   it('shows the same widget on a page whose CSP allows no inline styles as on a page without a CSP', async () => {
     const api = stack.demo.apiUrl
     const csp = `default-src 'none'; script-src ${api}; connect-src ${api}; style-src 'self'`

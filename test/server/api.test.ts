@@ -758,6 +758,16 @@ describe('GET /panel-<hash>.js', () => {
     expect(await response.text()).toBe('console.log("panel")\n')
   })
 
+  it('serves a language table as JSON, cached for a year', async () => {
+    writeFileSync(join(widgetDir, 'panel-ar-0123456789.json'), '{"dir":"rtl"}')
+    const response = await call('/panel-ar-0123456789.json', { headers: { origin: 'https://shop.example' } })
+    expect(response.status).toBe(200)
+    expect(response.headers.get('content-type')).toBe('application/json')
+    expect(response.headers.get('cache-control')).toBe('public, max-age=31536000, immutable')
+    expect(response.headers.get('access-control-allow-origin')).toBe('https://shop.example')
+    expect(await response.json()).toEqual({ dir: 'rtl' })
+  })
+
   it('keeps the loader on its short cache', async () => {
     writeFileSync(widgetPath, 'console.log("loader")\n')
     expect((await call('/widget.js')).headers.get('cache-control')).toBe('public, max-age=300')
@@ -780,6 +790,9 @@ describe('GET /panel-<hash>.js', () => {
     ['an escaped climb out of the folder', '/panel-%2e%2e%2f%2e%2e.js'],
     ['a climb out of the folder', '/panel-../../etc/passwd'],
     ['another file in the folder', '/widget.js.map'],
+    ['a language table as a script', '/panel-ar-0123456789.js'],
+    ['the panel as JSON', '/panel-0123456789.json'],
+    ['a language name of three letters', '/panel-ara-0123456789.json'],
   ])('answers 404 not_found for %s', async (_, path) => {
     const response = await call(path)
     expect(response.status).toBe(404)

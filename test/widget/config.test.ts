@@ -1,12 +1,19 @@
 import { describe, expect, it } from 'vitest'
 import { checkOptions } from '../../src/check-options.ts'
 import { ConfigError, fromDataset, toWidgetConfig, type WidgetOptions } from '../../src/config.ts'
-import { toPanelConfig, type PanelConfig } from '../../src/panel-config.ts'
+import { toPanelConfig } from '../../src/panel-config.ts'
+import { en } from '../../src/words/en.ts'
 
-/** The whole configuration as the panel sees it: the loader's check, then the panel's. */
-function configure(options: WidgetOptions, defaultApi?: string, warn: (message: string) => void = () => {}): PanelConfig {
-  return toPanelConfig(toWidgetConfig(options, defaultApi, warn), checkOptions, warn)
+/**
+ * The whole configuration as the panel sees it: the loader's check, then the panel's; the owner's words
+ * for the three text options shown with English under them.
+ */
+function configure(options: WidgetOptions, defaultApi?: string, warn: (message: string) => void = () => {}) {
+  const { words, lang, ...config } = toPanelConfig(toWidgetConfig(options, defaultApi, warn), checkOptions, warn)
+  const { title = en.title, welcome = en.welcome, placeholder = en.placeholder, ...strings } = words
+  return { ...config, title, welcome, placeholder, ...(lang && { lang }), ...(Object.keys(strings).length && { strings }) }
 }
+type Configured = ReturnType<typeof configure>
 
 const KEY = 'ask_' + 'a1B2'.repeat(10) + 'Zz9yX8'
 const SCRIPT_ORIGIN = 'https://api.example.com'
@@ -108,7 +115,7 @@ describe('toWidgetConfig, then toPanelConfig', () => {
   })
 
   // An owner's typo in a cosmetic option must not cost the site its chat: the default, and one warning.
-  it.each<[string, WidgetOptions, keyof PanelConfig, unknown, RegExp]>([
+  it.each<[string, WidgetOptions, keyof Configured, unknown, RegExp]>([
     ['a colour without its #', { color: '8b3a1a' }, 'color', '#2563eb', /"color" must be a hex colour.*got "8b3a1a"\); using the default/],
     ['a colour name', { color: 'red' }, 'color', '#2563eb', /"color" must be a hex colour.*got "red"/],
     ['a five-digit hex colour', { color: '#12345' }, 'color', '#2563eb', /"color"/],
@@ -128,6 +135,12 @@ describe('toWidgetConfig, then toPanelConfig', () => {
     ['an ftp API', { api: 'ftp://example.com' }, 'api', SCRIPT_ORIGIN, /"api"/],
     ['an API with a query', { api: 'https://a.example?x=1' }, 'api', SCRIPT_ORIGIN, /"api"/],
     ['an API with credentials', { api: 'https://u:p@a.example' }, 'api', SCRIPT_ORIGIN, /"api"/],
+    ['a language that is no language tag', { lang: 'english!' }, 'lang', undefined, /"lang" must be a language tag like es or pt-BR \(got "english!"\); using the default/],
+    ['strings that are not an object', { strings: 'Hola' as never }, 'strings', undefined, /"strings" must be an object of words by name \(got "Hola"\); ignored/],
+    ['a string for no word', { strings: { sendd: 'Go' } }, 'strings', undefined, /"strings.sendd" must be one of title, welcome, .*; ignored/],
+    ['the layout direction as a string', { strings: { dir: 'rtl' } }, 'strings', undefined, /"strings.dir" must be one of title/],
+    ['an empty string for a word', { strings: { send: ' ' } }, 'strings', undefined, /"strings.send" must be text of up to 1000 characters/],
+    ['a word that is not text', { strings: { send: 5 } as never }, 'strings', undefined, /"strings.send" must be text/],
     ['an unknown option (a typo)', { colour: '#fff' } as WidgetOptions, 'color', '#2563eb', /"colour" must be one of the options key, api.*; ignored/],
     ['an option named like an Object method', { toString: 'x' } as unknown as WidgetOptions, 'title', 'Chat with us', /"toString" must be one of the options/],
   ])('mounts with the default for %s, warning once', (_, options, field, fallback, message) => {
@@ -136,6 +149,11 @@ describe('toWidgetConfig, then toPanelConfig', () => {
     expect(config[field]).toEqual(fallback)
     expect(warnings).toHaveLength(1)
     expect(warnings[0]).toMatch(message)
+  })
+
+  it('takes a language tag and the owner’s words for any string, over the title, welcome and placeholder options', () => {
+    const config = configure({ key: KEY, lang: ' pt-BR ', title: 'Fale com a Ana', strings: { send: ' Enviar ', title: 'ignored: the option wins', retry: 'De novo' } }, SCRIPT_ORIGIN)
+    expect(config).toMatchObject({ lang: 'pt-BR', title: 'Fale com a Ana', strings: { send: 'Enviar', retry: 'De novo' } })
   })
 
   it('keeps the good options when one is bad', () => {

@@ -2,7 +2,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, vi } from 'vitest'
 import { createAssisters, type AssistersApi } from '../../src/assisters.ts'
 import type { WidgetOptions } from '../../src/config.ts'
 import { HOST_TAG } from '../../src/launcher.ts'
-import { mountPanel } from '../../src/mount.ts'
+import { createMountPanel } from '../../src/mount.ts'
 import { API, KEY, server } from './api-mock.ts'
 
 /** Widgets started by the current test, destroyed after it. */
@@ -34,6 +34,8 @@ export function setUpWidgetTests() {
  * integrity) runs in the browser suite. Each call counts, so tests can see when the panel was asked for.
  */
 export const panelLoads = { count: 0 }
+/** The panel's mount function, with each language's table read from the source instead of fetched. */
+export const mountPanel = createMountPanel(async (language) => (await import(`../../src/words/${language}.json`)).default)
 export const loadPanelHere = async () => (panelLoads.count++, mountPanel)
 
 /** Mounts a widget through the public API, as a page would, and gives the test eyes and hands inside its shadow root. */

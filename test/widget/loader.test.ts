@@ -1,10 +1,9 @@
 import { describe, expect, it, vi } from 'vitest'
 import { createAssisters } from '../../src/assisters.ts'
 import { HOST_TAG } from '../../src/launcher.ts'
-import { mountPanel } from '../../src/mount.ts'
 import type { MountPanel } from '../../src/panel-host.ts'
 import { API, DONE, KEY, delta, onChat, recordRequests, sseResponse } from './api-mock.ts'
-import { setUpWidgetTests, settle, until, view } from './dom.ts'
+import { mountPanel, setUpWidgetTests, settle, until, view } from './dom.ts'
 
 setUpWidgetTests()
 
