@@ -85,6 +85,8 @@ export function createActions(state: ChatState, { stream, save, load, emit, say 
     if (open && !restored) {
       restored = true
       messages.value = load().map(toMessage)
+      // A question whose answer never came (it failed, or the page went away while it streamed): offer to ask again.
+      if (messages.value.at(-1)?.role === 'user' && !error.value) error.value = new WidgetError('stream_interrupted', 'the last question has no answer')
     }
     isOpen.value = open
     if (open) unread.value = false

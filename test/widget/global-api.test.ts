@@ -317,6 +317,20 @@ describe('the conversation across page loads', () => {
     await until(() => expect(again.bubbles()).toEqual(['Stored question', 'Stored answer']))
   })
 
+  it('offers to ask again, after a reload, a stored question that got no answer', async () => {
+    localStorage.setItem(`assisters:${API}:${KEY.slice(0, 12)}`, JSON.stringify([{ role: 'user', content: 'Still there?' }]))
+    const requests = recordRequests()
+    onChat(() => sseResponse(delta('Yes, here.'), DONE))
+    const w = startWidget()
+    w.assisters.open()
+    await until(() => expect(w.errorText()).toContain('The answer was cut off.'))
+    expect(w.bubbles()).toEqual(['Still there?'])
+    w.button('Try again').click()
+    await until(() => expect(w.bubbles()).toEqual(['Still there?', 'Yes, here.']))
+    expect(requests.map((r) => r.body.messages)).toEqual([[{ role: 'user', content: 'Still there?' }]])
+    expect(w.errorText()).toBeNull()
+  })
+
   it('is read from storage when the chat first opens, not at page load', async () => {
     const w = startWidget()
     await settle()
