@@ -16,13 +16,15 @@ export interface WidgetOptions {
   starters?: string[] | string
   /** A language tag (`es`, `pt-BR`); the page's and then the browser's language otherwise. */
   lang?: string
+  /** `auto` (the visitor's colour scheme), `light` or `dark`. */
+  theme?: string
   /** `init()` only: the owner's own words for any of the panel's, by name (src/words/en.ts). */
   strings?: Record<string, string>
 }
 
 /** The options only the panel uses: the loader passes them on unread, and the panel checks them (panel-config.ts). */
-export type PanelOptions = Pick<WidgetOptions, 'title' | 'welcome' | 'placeholder' | 'starters' | 'lang' | 'strings'>
-const PANEL_OPTIONS: (keyof PanelOptions)[] = ['title', 'welcome', 'placeholder', 'starters', 'lang', 'strings']
+export type PanelOptions = Pick<WidgetOptions, 'title' | 'welcome' | 'placeholder' | 'starters' | 'lang' | 'theme' | 'strings'>
+const PANEL_OPTIONS: (keyof PanelOptions)[] = ['title', 'welcome', 'placeholder', 'starters', 'lang', 'theme', 'strings']
 
 /** The loader's configuration: every field it uses present and usable, the panel's options as given. */
 export interface WidgetConfig {

@@ -65,6 +65,8 @@ function mountPanel(host: PanelHost, config: PanelSettings): Panel {
     }
   }
   root.addEventListener('keydown', onKeyDown)
+  // data-theme: the palette the owner fixed, over the visitor's colour scheme (styles.css).
+  if (config.theme) root.classList.add(config.theme)
   const slot = root.appendChild(document.createElement('div'))
   slot.className = 'slot'
   render(h(App, { config, state, actions, launcher: button }), slot)
@@ -76,6 +78,7 @@ function mountPanel(host: PanelHost, config: PanelSettings): Panel {
       actions.dispose()
       stopShowing()
       root.removeEventListener('keydown', onKeyDown)
+      if (config.theme) root.classList.remove(config.theme)
       render(null, slot)
       slot.remove()
       shadow.adoptedStyleSheets = shadow.adoptedStyleSheets.filter((s) => s !== sheet)

@@ -9,6 +9,7 @@ const RULES: Rules<Omit<PanelOptions, 'strings'>> = {
   placeholder: [/^.{0,120}$/s, 'up to 120 characters'],
   starters: [/^[^|]{1,200}(\|[^|]{1,200}){0,5}$/s, 'up to 6 prompts of up to 200 characters'],
   lang: [/^[a-z]{2,3}(-[a-z0-9]{1,8})*$/i, 'a language tag like es or pt-BR'],
+  theme: [/^(auto|light|dark)$/, 'auto, light or dark'],
 }
 /** The words an owner may replace: all but the layout direction, which belongs to the language. */
 const REPLACEABLE = Object.keys(en).filter((name) => name !== 'dir') as (keyof Words)[]
@@ -18,6 +19,8 @@ export interface PanelConfig extends Omit<WidgetConfig, 'panel'> {
   starters: string[]
   /** The `lang` option, if the owner gave a good one. */
   lang?: string
+  /** A colour scheme the owner fixed, whatever the visitor's is (`auto`: none). */
+  theme?: 'light' | 'dark'
   /** The owner's words (`title`, `welcome`, `placeholder` and `strings`), laid over the language's table. */
   words: Partial<Words>
 }
@@ -43,6 +46,7 @@ export function toPanelConfig({ panel, ...config }: WidgetConfig, check: typeof 
     ...config,
     starters: value.starters?.split('|') ?? [],
     lang: value.lang,
+    theme: value.theme === 'auto' ? undefined : (value.theme as PanelConfig['theme']),
     words: { ...toWords(strings, warn), ...(title && { title }), ...(welcome && { welcome }), ...(placeholder && { placeholder }) },
   }
 }

@@ -136,6 +136,7 @@ describe('toWidgetConfig, then toPanelConfig', () => {
     ['an API with a query', { api: 'https://a.example?x=1' }, 'api', SCRIPT_ORIGIN, /"api"/],
     ['an API with credentials', { api: 'https://u:p@a.example' }, 'api', SCRIPT_ORIGIN, /"api"/],
     ['a language that is no language tag', { lang: 'english!' }, 'lang', undefined, /"lang" must be a language tag like es or pt-BR \(got "english!"\); using the default/],
+    ['a theme that is no theme', { theme: 'night' }, 'theme', undefined, /"theme" must be auto, light or dark \(got "night"\); using the default/],
     ['strings that are not an object', { strings: 'Hola' as never }, 'strings', undefined, /"strings" must be an object of words by name \(got "Hola"\); ignored/],
     ['a string for no word', { strings: { sendd: 'Go' } }, 'strings', undefined, /"strings.sendd" must be one of title, welcome, .*; ignored/],
     ['the layout direction as a string', { strings: { dir: 'rtl' } }, 'strings', undefined, /"strings.dir" must be one of title/],

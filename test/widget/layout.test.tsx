@@ -124,7 +124,7 @@ describe('the stylesheet in the shadow root', () => {
     await until(() => expect(w.dialog()).toBeTruthy())
     const css = w.css().replace(/\s+/g, ' ')
     expect(css).toMatch(/@media \(max-width: 480px\), \(max-height: 480px\) \{[^@]*textarea \{ font-size: 16px; \}/)
-    expect(css).toMatch(/@media \(prefers-color-scheme: dark\) \{ \.root \{ --bg:/)
+    expect(css).toMatch(/@media \(prefers-color-scheme: dark\) \{ \.root:not\(\.light\) \{ --bg:/)
     expect(css).toMatch(/@media \(prefers-reduced-motion: reduce\) \{ \* \{ animation: none !important; \} \}/)
   })
 })
