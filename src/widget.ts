@@ -26,26 +26,29 @@ export function createWidget(config: WidgetConfig, emit: Emit, loadPanel: () => 
 
   function load(): void {
     if (panel || loading) return
-    loading = loadPanel().then(
-      async (mountPanel) => {
-        if (destroyed) return
-        const mounted = await mountPanel({ config, emit, checkOptions, ...launcher })
-        // destroy() while the panel fetched its words: take it out again at once.
-        if (destroyed) return mounted.destroy()
-        panel = mounted
-        launcher.say('')
-        for (const [name, text] of queue.splice(0)) panel[name](text)
-      },
-      (err: Error) => {
-        loading = undefined
-        if (destroyed) return
-        // What was asked while it failed is dropped: replayed after a later click, it would surprise.
-        queue.length = 0
-        asking = false
-        launcher.say(LOAD_FAILED)
-        console.warn('[Assisters] the chat panel could not load:', err.message)
-      },
-    )
+    loading = loadPanel()
+      // Mounting waits for the visitor's words, which may take a request of their own; a panel that
+      // fails to mount counts as one that failed to load.
+      .then((mountPanel) => (destroyed ? undefined : mountPanel({ config, emit, checkOptions, ...launcher })))
+      .then(
+        (mounted) => {
+          if (!mounted) return
+          // destroy() while the panel fetched its words: take it out again at once.
+          if (destroyed) return mounted.destroy()
+          panel = mounted
+          launcher.say('')
+          for (const [name, text] of queue.splice(0)) panel[name](text)
+        },
+        (err: Error) => {
+          loading = undefined
+          if (destroyed) return
+          // What was asked while it failed is dropped: replayed after a later click, it would surprise.
+          queue.length = 0
+          asking = false
+          launcher.say(LOAD_FAILED)
+          console.warn('[Assisters] the chat panel could not load:', err.message)
+        },
+      )
   }
 
   /** Runs one of the page's calls now, or once the panel is there; `send` answers whether it will go. */

@@ -112,6 +112,19 @@ describe('the loader', () => {
     expect(requests).toEqual([])
   })
 
+  it('treats a panel that fails to mount as one that failed to load', async () => {
+    vi.spyOn(console, 'warn').mockImplementation(() => {})
+    const w = startWithSlowPanel()
+    w.launcher().click()
+    w.loads[0]!.resolve(async () => {
+      throw new Error('mount failed')
+    })
+    await settle()
+    expect(w.note()).toBe("The chat couldn't load. Try again.")
+    w.launcher().click()
+    expect(w.loads).toHaveLength(2)
+  })
+
   it('says so on the launcher when the panel cannot load, drops what was asked meanwhile, and tries again on the next click', async () => {
     const warn = vi.spyOn(console, 'warn').mockImplementation(() => {})
     const requests = recordRequests()
