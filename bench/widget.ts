@@ -35,9 +35,12 @@ const KEY = 'ask_B3nchW1dget0000000000000000000000000000'
 /**
  * The same page three ways: without the widget (the baseline), with the owner's embed tag, and (at
  * 1× only, to split the cost) with the script but no data-key: the bundle evaluated, nothing mounted.
+ * The embed tag's page is opened two ways: `widget`, the mouse arriving and clicking at once (the
+ * panel fetched on the way: a cold open), and `prefetched`, the mouse resting on the launcher until
+ * the panel has loaded and mounted, then the click.
  */
-export type Variant = 'blank' | 'widget' | 'script'
-const PATHS: Record<Variant, string> = { blank: '/', widget: '/with-widget', script: '/script-only' }
+export type Variant = 'blank' | 'widget' | 'prefetched' | 'script'
+const PATHS: Record<Variant, string> = { blank: '/', widget: '/with-widget', prefetched: '/with-widget', script: '/script-only' }
 
 export interface LongTask {
   duration: number
@@ -196,9 +199,9 @@ export async function benchWidget(options: { repeats: number }): Promise<BenchSe
     const outDir = mkdtempSync(join(tmpdir(), 'assisters-bench-widget-'))
     cleanup.push(() => rmSync(outDir, { recursive: true, force: true }))
     await buildWidget(ROOT, { outDir, quiet: true })
-    // The loader, and the panel it fetches on intent (the only other file the build makes).
+    // The loader, the panel it fetches on intent, and the panel's language tables (English rides inside).
     const built = new Map(readdirSync(outDir).map((name) => [`/${name}`, readFileSync(join(outDir, name))]))
-    const panelName = [...built.keys()].find((name) => name !== '/widget.js')!
+    const panelName = [...built.keys()].find((name) => /^\/panel-[0-9a-f]{10}\.js$/.test(name))!
     const sizes = measureSizes(built.get('/widget.js')!, built.get(panelName)!)
 
     // 2. Two origins, as on a customer's site: the page's, and the API's, which serves the widget's
@@ -210,7 +213,7 @@ export async function benchWidget(options: { repeats: number }): Promise<BenchSe
       if (!code) return void res.writeHead(404).end()
       const br = /\bbr\b/.test(String(req.headers['accept-encoding'] ?? ''))
       res.writeHead(200, {
-        'content-type': 'text/javascript; charset=utf-8',
+        'content-type': name.endsWith('.json') ? 'application/json' : 'text/javascript; charset=utf-8',
         'cache-control': name === '/widget.js' ? 'public, max-age=300' : 'public, max-age=31536000, immutable',
         vary: 'accept-encoding',
         'cross-origin-resource-policy': 'cross-origin',
@@ -234,10 +237,10 @@ export async function benchWidget(options: { repeats: number }): Promise<BenchSe
     const browser = await launchChromium()
     cleanup.push(() => browser.close())
     await measure(browser, site.origin + PATHS.widget, 'widget', 1)
-    const runs: Runs = { 1: { blank: [], widget: [], script: [] }, 4: { blank: [], widget: [], script: [] } }
+    const runs: Runs = { 1: { blank: [], widget: [], prefetched: [], script: [] }, 4: { blank: [], widget: [], prefetched: [], script: [] } }
     for (let repeat = 0; repeat < repeats; repeat++) {
       for (const rate of RATES) {
-        const variants: Variant[] = rate === 1 ? ['blank', 'widget', 'script'] : ['blank', 'widget']
+        const variants: Variant[] = rate === 1 ? ['blank', 'widget', 'prefetched', 'script'] : ['blank', 'widget', 'prefetched']
         const order = [...variants.slice(repeat % variants.length), ...variants.slice(0, repeat % variants.length)]
         for (const variant of order) runs[rate][variant].push(await measure(browser, site.origin + PATHS[variant], variant, rate))
       }
@@ -256,7 +259,7 @@ export async function benchWidget(options: { repeats: number }): Promise<BenchSe
   }
 }
 
-/** Every repeat's run, by CPU rate and page; the script-only page is loaded at 1× only. */
+/** Every repeat's run, by CPU rate and page (and way of opening); the script-only page is loaded at 1× only. */
 export type Runs = Record<Rate, Record<Variant, Run[]>>
 
 /** One fresh context and page: load, settle, read the metrics, click the launcher's spot, wait, read again. */
@@ -275,16 +278,21 @@ async function measure(browser: Browser, url: string, variant: Variant, rate: nu
     await cdp.send('Emulation.setCPUThrottlingRate', { rate })
 
     const where = `${url} at ${rate}× CPU`
-    const settled = waitForSignal(page, 'bench:settled', `${where} did not finish loading${variant === 'widget' ? ' with the launcher painted' : ''}`)
+    const settled = waitForSignal(page, 'bench:settled', `${where} did not finish loading${variant !== 'blank' ? ' with the launcher painted' : ''}`)
     await page.goto(url, { waitUntil: 'load', timeout: STEP_TIMEOUT_MS })
     await settled
+    if (variant === 'prefetched') {
+      // The pointer over the launcher fetches the panel, which mounts (closed) into the shadow root.
+      await page.mouse.move(LAUNCHER_POINT.x, LAUNCHER_POINT.y)
+      await page.waitForFunction(() => document.querySelector('assisters-widget')?.shadowRoot?.querySelector('.slot'), null, { timeout: STEP_TIMEOUT_MS })
+    }
     const beforeClick = await metrics(cdp)
 
     // A real click (CDP input events), where the launcher is; on the page without the widget it lands on
     // the page. The script-only page serves the load figures alone.
     let afterOpen = beforeClick
     if (variant !== 'script') {
-      const opened = waitForSignal(page, 'bench:opened', `${where}: a click ${variant === 'widget' ? 'on the launcher did not focus the composer' : 'did not reach the page'}`)
+      const opened = waitForSignal(page, 'bench:opened', `${where}: a click ${variant !== 'blank' ? 'on the launcher did not focus the composer' : 'did not reach the page'}`)
       await page.mouse.click(LAUNCHER_POINT.x, LAUNCHER_POINT.y)
       await opened
       afterOpen = await metrics(cdp)
@@ -300,12 +308,13 @@ async function measure(browser: Browser, url: string, variant: Variant, rate: nu
       }
     })
     const { bench } = seen
-    if (variant === 'widget' && (bench.launcherVisible === null || bench.composerFocused === null || bench.resultPaint === null)) {
+    const opensWidget = variant === 'widget' || variant === 'prefetched'
+    if (opensWidget && (bench.launcherVisible === null || bench.composerFocused === null || bench.resultPaint === null)) {
       throw new Error(`widget bench: ${where}: the launcher never showed, or the composer never took the focus`)
     }
     const click = bench.click ?? Number.POSITIVE_INFINITY
-    const result = (variant === 'widget' ? bench.composerFocused : bench.clickPaint) ?? Number.NaN
-    const resultPaint = (variant === 'widget' ? bench.resultPaint : bench.clickPaint) ?? Number.NaN
+    const result = (opensWidget ? bench.composerFocused : bench.clickPaint) ?? Number.NaN
+    const resultPaint = (opensWidget ? bench.resultPaint : bench.clickPaint) ?? Number.NaN
     const task = (entry: { start: number; duration: number }): LongTask => ({
       duration: entry.duration,
       widget: bench.widgetScripts.some((script) => script.start < entry.start + entry.duration && script.start + script.duration > entry.start),
