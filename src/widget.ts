@@ -8,7 +8,7 @@ import type { MountPanel, Panel } from './panel-host.ts'
 export type Call = 'open' | 'close' | 'toggle' | 'send' | 'reset'
 
 /** What the launcher says, beside it, when the panel could not load; the next click (or hover) tries again. */
-export const LOAD_FAILED = "The chat couldn't load. Try again."
+const LOAD_FAILED = "The chat couldn't load. Try again."
 
 /**
  * One mounted widget as the loader sees it: the launcher at once, the panel on the first sign of
