@@ -1,29 +1,86 @@
+import { createHash } from 'node:crypto'
+import { readdirSync, readFileSync } from 'node:fs'
 import { connect } from 'node:net'
+import { resolve } from 'node:path'
 import { minify } from 'terser'
-import type { Plugin } from 'vite'
+import { build, type Plugin, type Rolldown } from 'vite'
 import { configDefaults, defineConfig, type TestProjectInlineConfiguration } from 'vitest/config'
 
 /**
  * V8's explicit compile hint (Chrome 136 on): compile every function while the script streams in,
- * off the main thread, instead of lazily on first call. The widget calls most of its code while
- * mounting, so this halves the main-thread time of the first mount (`npm run bench`).
+ * off the main thread, instead of lazily on first call. The panel calls most of its code while
+ * mounting, so this halved the main-thread time of its first mount (`npm run bench`). The loader
+ * goes without: most of its few functions wait for the visitor, and every page pays its bytes.
  */
 const COMPILE_HINT = '//# allFunctionsCalledOnLoad\n'
 
 /**
  * Terser over Vite's own minified output: the two minifiers find different savings, about 300 gzip
- * bytes together, and the widget has a hard gzip budget (test/widget/bundle.test.ts).
+ * bytes together, and both files have hard gzip budgets (test/widget/bundle.test.ts).
  */
-const terserAfterOxc: Plugin = {
+const terserAfterOxc = (prefix = ''): Plugin => ({
   name: 'terser-after-oxc',
   apply: 'build',
   async generateBundle(_, bundle) {
     for (const chunk of Object.values(bundle)) {
       if (chunk.type !== 'chunk') continue
       const { code } = await minify(chunk.code, { ecma: 2020, toplevel: true, compress: { passes: 3 } })
-      chunk.code = COMPILE_HINT + code!
+      chunk.code = prefix + code!
     }
   },
+})
+
+// Preact's h() with the classic transform (no jsx-runtime module: fewer bytes). Never the dev
+// transform: it adds __self/__source props, which Preact would write to the DOM as attributes.
+const oxc = { jsx: { runtime: 'classic', pragma: 'h', pragmaFrag: 'Fragment', development: false } } as const
+
+/**
+ * The panel (src/panel.ts) and its languages, built first and emitted next to the loader under
+ * content-hashed names, so the server may cache them for a year. The panel is a classic script, and
+ * the loader gets its name and Subresource Integrity hash as `__ASSISTERS_PANEL__` (src/load-panel.ts).
+ * Each language table but English (which the panel carries) becomes `panel-<lang>-<hash>.json`, the
+ * hash taken over all the tables, which the panel gets as `__ASSISTERS_WORDS__`: data, not code, so a
+ * file that is not the one built can change words but run nothing.
+ */
+function panelFile(): Plugin {
+  let files: { fileName: string; source: string }[] = []
+  return {
+    name: 'assisters-panel',
+    apply: 'build',
+    async config(config) {
+      const root = config.root ?? process.cwd()
+      const folder = resolve(root, 'src/words')
+      const tables = readdirSync(folder)
+        .filter((name) => name.endsWith('.json'))
+        .sort()
+        .map((name) => [name.replace(/\.json$/, ''), JSON.stringify(JSON.parse(readFileSync(resolve(folder, name), 'utf8')))] as const)
+      const wordsHash = createHash('sha256').update(JSON.stringify(tables)).digest('hex').slice(0, 10)
+      files = tables.map(([language, json]) => ({ fileName: `panel-${language}-${wordsHash}.json`, source: json }))
+
+      const built = (await build({
+        configFile: false,
+        root,
+        logLevel: 'silent',
+        oxc,
+        define: { __ASSISTERS_WORDS__: JSON.stringify(wordsHash) },
+        plugins: [terserAfterOxc(COMPILE_HINT)],
+        build: {
+          lib: { entry: resolve(root, 'src/panel.ts'), formats: ['iife'], name: 'AssistersPanel', fileName: () => 'panel.js' },
+          target: 'es2022',
+          write: false,
+          copyPublicDir: false,
+        },
+      })) as Rolldown.RolldownOutput[]
+      const { code } = built[0]!.output[0]
+      const panel = { fileName: `panel-${createHash('sha256').update(code).digest('hex').slice(0, 10)}.js`, source: code }
+      files.push(panel)
+      const integrity = `sha256-${createHash('sha256').update(code).digest('base64')}`
+      return { define: { __ASSISTERS_PANEL__: JSON.stringify({ file: panel.fileName, integrity }) } }
+    },
+    generateBundle() {
+      for (const file of files) this.emitFile({ type: 'asset', ...file })
+    },
+  }
 }
 
 /** Whether anything accepts connections at the test PostgreSQL's address (the shared one, or TEST_POSTGRES_URL's). */
@@ -56,12 +113,10 @@ const SERVER_ON_POSTGRES: TestProjectInlineConfiguration = {
 }
 
 export default defineConfig({
-  // Preact's h() with the classic transform (no jsx-runtime module: fewer bytes). Never the dev
-  // transform: it adds __self/__source props, which Preact would write to the DOM as attributes.
-  oxc: { jsx: { runtime: 'classic', pragma: 'h', pragmaFrag: 'Fragment', development: false } },
-  // The widget: one self-contained IIFE that a page loads with a script tag; its CSS is inlined
-  // as strings (`?inline`) and injected into the shadow root, so there is no second file.
-  plugins: [terserAfterOxc],
+  oxc,
+  // The widget in two classic scripts, each with its CSS inlined as a string (`?inline`) and adopted by
+  // the shadow root: dist/widget.js, the loader every page loads, and the panel it loads on intent.
+  plugins: [panelFile(), terserAfterOxc()],
   build: {
     lib: {
       entry: 'src/main.ts',
@@ -85,7 +140,7 @@ export default defineConfig({
       {
         extends: true,
         // css.include: the widget's stylesheet reaches the tests (vitest empties CSS imports by default).
-        test: { name: 'widget', include: ['test/widget/**/*.test.{ts,tsx}'], exclude: [...configDefaults.exclude, 'test/widget/bundle.test.ts'], environment: 'happy-dom', css: { include: [/styles\.css/] } },
+        test: { name: 'widget', include: ['test/widget/**/*.test.{ts,tsx}'], exclude: [...configDefaults.exclude, 'test/widget/bundle.test.ts'], environment: 'happy-dom', css: { include: [/(styles|launcher)\.css/] } },
       },
       // The production bundle, built once per run for this and the browser suite (test/support/widget-build.ts).
       { extends: true, test: { name: 'bundle', include: ['test/widget/bundle.test.ts'], environment: 'node', globalSetup: ['test/support/widget-build.ts'] } },

@@ -5,7 +5,7 @@
  * fresh browser context (a first visit: empty HTTP cache, no V8 code cache, empty localStorage).
  * This file measures; widget-report.ts turns the measurements into the section's tables and targets.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { availableParallelism, loadavg, tmpdir } from 'node:os'
@@ -35,13 +35,16 @@ const KEY = 'ask_B3nchW1dget0000000000000000000000000000'
 /**
  * The same page three ways: without the widget (the baseline), with the owner's embed tag, and (at
  * 1× only, to split the cost) with the script but no data-key: the bundle evaluated, nothing mounted.
+ * The embed tag's page is opened two ways: `widget`, the mouse arriving and clicking at once (the
+ * panel fetched on the way: a cold open), and `prefetched`, the mouse resting on the launcher until
+ * the panel has loaded and mounted, then the click.
  */
-export type Variant = 'blank' | 'widget' | 'script'
-const PATHS: Record<Variant, string> = { blank: '/', widget: '/with-widget', script: '/script-only' }
+export type Variant = 'blank' | 'widget' | 'prefetched' | 'script'
+const PATHS: Record<Variant, string> = { blank: '/', widget: '/with-widget', prefetched: '/with-widget', script: '/script-only' }
 
 export interface LongTask {
   duration: number
-  /** It overlaps a script run from widget.js (Long Animation Frames attribution). */
+  /** It overlaps a script run from widget.js or the panel (Long Animation Frames attribution). */
   widget: boolean
 }
 
@@ -108,7 +111,7 @@ function instrument() {
   const addFrames = (entries: PerformanceEntryList) => {
     for (const frame of entries as unknown as Frame[]) {
       for (const script of frame.scripts ?? []) {
-        if (script.sourceURL.includes('/widget.js')) b.widgetScripts.push({ start: script.startTime, duration: script.duration })
+        if (/\/(widget|panel-[0-9a-f]+)\.js/.test(script.sourceURL)) b.widgetScripts.push({ start: script.startTime, duration: script.duration })
       }
     }
   }
@@ -196,22 +199,28 @@ export async function benchWidget(options: { repeats: number }): Promise<BenchSe
     const outDir = mkdtempSync(join(tmpdir(), 'assisters-bench-widget-'))
     cleanup.push(() => rmSync(outDir, { recursive: true, force: true }))
     await buildWidget(ROOT, { outDir, quiet: true })
-    const code = readFileSync(join(outDir, 'widget.js'))
-    const sizes = measureSizes(code)
+    // The loader, the panel it fetches on intent, and the panel's language tables (English rides inside).
+    const built = new Map(readdirSync(outDir).map((name) => [`/${name}`, readFileSync(join(outDir, name))]))
+    const panelName = [...built.keys()].find((name) => /^\/panel-[0-9a-f]{10}\.js$/.test(name))!
+    const sizes = measureSizes(built.get('/widget.js')!, built.get(panelName)!)
 
-    // 2. Two origins, as on a customer's site: the page's, and the API's, which serves widget.js.
-    const brotli = brotliQ11(code)
+    // 2. Two origins, as on a customer's site: the page's, and the API's, which serves the widget's
+    // files as the server does (the panel readable cross-origin, for its integrity check).
+    const brotli = new Map([...built].map(([name, body]) => [name, brotliQ11(body)]))
     const api = await listen((req, res) => {
-      if ((req.url ?? '').split('?')[0] !== '/widget.js') return void res.writeHead(404).end()
+      const name = (req.url ?? '').split('?')[0]!
+      const code = built.get(name)
+      if (!code) return void res.writeHead(404).end()
       const br = /\bbr\b/.test(String(req.headers['accept-encoding'] ?? ''))
       res.writeHead(200, {
-        'content-type': 'text/javascript; charset=utf-8',
-        'cache-control': 'public, max-age=300',
+        'content-type': name.endsWith('.json') ? 'application/json' : 'text/javascript; charset=utf-8',
+        'cache-control': name === '/widget.js' ? 'public, max-age=300' : 'public, max-age=31536000, immutable',
         vary: 'accept-encoding',
         'cross-origin-resource-policy': 'cross-origin',
+        ...(typeof req.headers.origin === 'string' && { 'access-control-allow-origin': req.headers.origin }),
         ...(br && { 'content-encoding': 'br' }),
       })
-      res.end(br ? brotli : code)
+      res.end(br ? brotli.get(name) : code)
     })
     cleanup.push(() => close(api.server))
     const files = siteFiles(api.origin)
@@ -228,10 +237,10 @@ export async function benchWidget(options: { repeats: number }): Promise<BenchSe
     const browser = await launchChromium()
     cleanup.push(() => browser.close())
     await measure(browser, site.origin + PATHS.widget, 'widget', 1)
-    const runs: Runs = { 1: { blank: [], widget: [], script: [] }, 4: { blank: [], widget: [], script: [] } }
+    const runs: Runs = { 1: { blank: [], widget: [], prefetched: [], script: [] }, 4: { blank: [], widget: [], prefetched: [], script: [] } }
     for (let repeat = 0; repeat < repeats; repeat++) {
       for (const rate of RATES) {
-        const variants: Variant[] = rate === 1 ? ['blank', 'widget', 'script'] : ['blank', 'widget']
+        const variants: Variant[] = rate === 1 ? ['blank', 'widget', 'prefetched', 'script'] : ['blank', 'widget', 'prefetched']
         const order = [...variants.slice(repeat % variants.length), ...variants.slice(0, repeat % variants.length)]
         for (const variant of order) runs[rate][variant].push(await measure(browser, site.origin + PATHS[variant], variant, rate))
       }
@@ -250,7 +259,7 @@ export async function benchWidget(options: { repeats: number }): Promise<BenchSe
   }
 }
 
-/** Every repeat's run, by CPU rate and page; the script-only page is loaded at 1× only. */
+/** Every repeat's run, by CPU rate and page (and way of opening); the script-only page is loaded at 1× only. */
 export type Runs = Record<Rate, Record<Variant, Run[]>>
 
 /** One fresh context and page: load, settle, read the metrics, click the launcher's spot, wait, read again. */
@@ -269,16 +278,21 @@ async function measure(browser: Browser, url: string, variant: Variant, rate: nu
     await cdp.send('Emulation.setCPUThrottlingRate', { rate })
 
     const where = `${url} at ${rate}× CPU`
-    const settled = waitForSignal(page, 'bench:settled', `${where} did not finish loading${variant === 'widget' ? ' with the launcher painted' : ''}`)
+    const settled = waitForSignal(page, 'bench:settled', `${where} did not finish loading${variant !== 'blank' ? ' with the launcher painted' : ''}`)
     await page.goto(url, { waitUntil: 'load', timeout: STEP_TIMEOUT_MS })
     await settled
+    if (variant === 'prefetched') {
+      // The pointer over the launcher fetches the panel, which mounts (closed) into the shadow root.
+      await page.mouse.move(LAUNCHER_POINT.x, LAUNCHER_POINT.y)
+      await page.waitForFunction(() => document.querySelector('assisters-widget')?.shadowRoot?.querySelector('.slot'), null, { timeout: STEP_TIMEOUT_MS })
+    }
     const beforeClick = await metrics(cdp)
 
     // A real click (CDP input events), where the launcher is; on the page without the widget it lands on
     // the page. The script-only page serves the load figures alone.
     let afterOpen = beforeClick
     if (variant !== 'script') {
-      const opened = waitForSignal(page, 'bench:opened', `${where}: a click ${variant === 'widget' ? 'on the launcher did not focus the composer' : 'did not reach the page'}`)
+      const opened = waitForSignal(page, 'bench:opened', `${where}: a click ${variant !== 'blank' ? 'on the launcher did not focus the composer' : 'did not reach the page'}`)
       await page.mouse.click(LAUNCHER_POINT.x, LAUNCHER_POINT.y)
       await opened
       afterOpen = await metrics(cdp)
@@ -294,12 +308,13 @@ async function measure(browser: Browser, url: string, variant: Variant, rate: nu
       }
     })
     const { bench } = seen
-    if (variant === 'widget' && (bench.launcherVisible === null || bench.composerFocused === null || bench.resultPaint === null)) {
+    const opensWidget = variant === 'widget' || variant === 'prefetched'
+    if (opensWidget && (bench.launcherVisible === null || bench.composerFocused === null || bench.resultPaint === null)) {
       throw new Error(`widget bench: ${where}: the launcher never showed, or the composer never took the focus`)
     }
     const click = bench.click ?? Number.POSITIVE_INFINITY
-    const result = (variant === 'widget' ? bench.composerFocused : bench.clickPaint) ?? Number.NaN
-    const resultPaint = (variant === 'widget' ? bench.resultPaint : bench.clickPaint) ?? Number.NaN
+    const result = (opensWidget ? bench.composerFocused : bench.clickPaint) ?? Number.NaN
+    const resultPaint = (opensWidget ? bench.resultPaint : bench.clickPaint) ?? Number.NaN
     const task = (entry: { start: number; duration: number }): LongTask => ({
       duration: entry.duration,
       widget: bench.widgetScripts.some((script) => script.start < entry.start + entry.duration && script.start + script.duration > entry.start),
@@ -353,11 +368,11 @@ const brotliQ11 = (body: Buffer) =>
 
 const compressed = (body: Buffer): Size => ({ raw: body.length, gzip: gzipSync(body, { level: 9 }).length, brotli: brotliQ11(body).length })
 
-/** The widget's bytes, and the baseline page's: its HTML, stylesheet, script and icon, each compressed alone. */
-function measureSizes(code: Buffer): { widget: Size; page: Size } {
+/** The loader's and the panel's bytes, and the baseline page's: its HTML, stylesheet, script and icon, each compressed alone. */
+function measureSizes(loader: Buffer, panel: Buffer): { widget: Size; panel: Size; page: Size } {
   const page = ['index.html', 'site.css', 'site.js', 'favicon.svg'].map((file) => compressed(readFileSync(join(SITE, file))))
   const sum = (key: keyof Size) => page.reduce((total, file) => total + file[key], 0)
-  return { widget: compressed(code), page: { raw: sum('raw'), gzip: sum('gzip'), brotli: sum('brotli') } }
+  return { widget: compressed(loader), panel: compressed(panel), page: { raw: sum('raw'), gzip: sum('gzip'), brotli: sum('brotli') } }
 }
 
 interface SiteFile {

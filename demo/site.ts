@@ -53,8 +53,8 @@ export function demoCsp(api: string): string {
     "default-src 'self'",
     `script-src 'self' ${api}`,
     `connect-src ${api}`,
-    // The widget's stylesheet is a <style> inside its shadow root.
-    "style-src 'self' 'unsafe-inline'",
+    // No 'unsafe-inline': the widget's styles are constructed stylesheets, which CSP does not govern.
+    "style-src 'self'",
     "img-src 'self' data:",
   ].join('; ')
 }

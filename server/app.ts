@@ -15,6 +15,7 @@ import type { Metrics } from './metrics.ts'
 import { rateLimitHeaders, type RateLimiter } from './rate-limit.ts'
 import type { Relay } from './relay.ts'
 import { sendJson } from './respond.ts'
+import { PANEL_PATH } from './widget-asset.ts'
 
 export interface HandlerDeps {
   config: Config
@@ -22,6 +23,8 @@ export interface HandlerDeps {
   limiter: RateLimiter
   relay: Relay
   serveWidget(req: IncomingMessage, res: ServerResponse): Promise<void>
+  /** GET /panel-<hash>.js, the panel the loader fetches on intent. */
+  servePanel(req: IncomingMessage, res: ServerResponse): Promise<void>
   handleAdmin(req: IncomingMessage, res: ServerResponse, path: string): Promise<void>
   handleMetrics(req: IncomingMessage, res: ServerResponse): Promise<void>
   /** Each dependency /readyz reports on, by name ('database', 'redis'), as ok or not. */
@@ -45,6 +48,7 @@ type Route = (req: IncomingMessage, res: ServerResponse, context: Context) => Pr
 const MODEL = { id: PUBLIC_MODEL, object: 'model', created: 1767225600, owned_by: 'assisters' }
 const MODELS = { object: 'list', data: [MODEL] }
 const MODEL_PATH = '/v1/models/'
+const PANEL_ROUTE = '/panel-{file}'
 
 export function createHandler(deps: HandlerDeps) {
   const { config, authenticate, limiter, relay, metrics, log } = deps
@@ -97,10 +101,13 @@ export function createHandler(deps: HandlerDeps) {
     '/widget.js': { GET: deps.serveWidget },
     '/healthz': { GET: healthz },
     '/readyz': { GET: readyz },
+    // The panel's files, whose names change with each build.
+    [PANEL_ROUTE]: { GET: deps.servePanel },
   }
 
-  /** A path's route template: `/v1/models/{id}` for any model id. */
-  const routeOf = (path: string) => (path.startsWith(MODEL_PATH) ? `${MODEL_PATH}{id}` : path)
+  /** A path's route template: `/v1/models/{id}` for any model id, `/panel-{file}` for the panel's files. */
+  const routeOf = (path: string) =>
+    path.startsWith(MODEL_PATH) ? `${MODEL_PATH}{id}` : PANEL_PATH.test(path) ? PANEL_ROUTE : path
 
   /** The metrics label for a path: a route, never the raw path (which would grow without bound). */
   const routeLabel = (path: string) => {

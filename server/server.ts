@@ -6,6 +6,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import { existsSync } from 'node:fs'
 import type { AddressInfo } from 'node:net'
+import { dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { createAdminGuard, createAdminHandler } from './admin.ts'
 import { createHandler, type Readiness } from './app.ts'
@@ -23,7 +24,7 @@ import { openStore } from './store/open.ts'
 import { StoreConflict, type Store } from './store/store.ts'
 import { createDemoUpstream, createHttpUpstream, type Upstream } from './upstream.ts'
 import { createUsageRecorder } from './usage.ts'
-import { createWidgetAsset } from './widget-asset.ts'
+import { createPanelAssets, createWidgetAsset } from './widget-asset.ts'
 
 export interface AppServerOptions {
   log: Logger
@@ -83,6 +84,8 @@ export async function createAppServer(config: Config, options: AppServerOptions)
     limiter,
     relay: createRelay({ upstream, timeoutMs: config.upstreamTimeoutMs, pingMs: options.pingMs, usage, metrics, log }),
     serveWidget: createWidgetAsset(options.widgetPath ?? DEFAULT_WIDGET),
+    // The panel files sit next to the loader, where the build puts them and the loader looks for them.
+    servePanel: createPanelAssets(dirname(options.widgetPath ?? DEFAULT_WIDGET)),
     handleAdmin: createAdminHandler(management, requireAdmin),
     async handleMetrics(req, res) {
       requireAdmin(req)

@@ -1,14 +1,16 @@
 /**
- * Serves the built `dist/widget.js`: read and compressed (brotli, gzip) once, kept in memory until the
- * file changes, with a content ETag per encoding and a short max-age so a new build reaches sites
- * within minutes. Every visitor's browser downloads it: brotli is about a third of the raw bytes.
+ * Serves the built widget: `dist/widget.js` (the loader) and the panel files next to it. Each is read
+ * and compressed (brotli, gzip) once, kept in memory until the file changes, with a content ETag per
+ * encoding. The loader keeps a short max-age so a new build reaches sites within minutes; a panel file,
+ * whose name changes with its content, is cached for a year. Brotli is about a third of the raw bytes.
  */
 import { createHash } from 'node:crypto'
 import { readFile, stat } from 'node:fs/promises'
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { brotliCompress, constants, gzip } from 'node:zlib'
-import { widgetNotBuilt } from './errors.ts'
+import { notFound, widgetNotBuilt } from './errors.ts'
 import { addVary } from './vary.ts'
 
 type Encoding = 'br' | 'gzip' | 'identity'
@@ -23,13 +25,24 @@ interface Loaded {
 const brotli = promisify(brotliCompress)
 const gzipped = promisify(gzip)
 
+/** The loader's cache lifetime: short, so sites get a new build within minutes. */
+const LOADER_CACHE = 'public, max-age=300'
+/** A panel file's: a year, and never revalidated, since a new build has a new name (RFC 8246). */
+const PANEL_CACHE = 'public, max-age=31536000, immutable'
+
+/**
+ * The panel's file names as the build makes them (vite.config.ts): `panel-` and 10 hex digits of its
+ * hash, and its language tables, `panel-<language>-<hash>.json`.
+ */
+export const PANEL_PATH = /^\/panel-([0-9a-f]{10}\.js|[a-z]{2}-[0-9a-f]{10}\.json)$/
+
 /** A handler for GET/HEAD /widget.js; a missing file answers 404 that says how to build it. */
-export function createWidgetAsset(path: string) {
+export function createWidgetAsset(path: string, { cacheControl = LOADER_CACHE, missing = widgetNotBuilt, contentType = 'text/javascript; charset=utf-8' } = {}) {
   let loaded: Loaded | undefined
 
   const load = async (): Promise<Loaded> => {
     const info = await stat(path).catch(() => undefined)
-    if (!info?.isFile()) throw widgetNotBuilt()
+    if (!info?.isFile()) throw missing()
     if (loaded?.mtimeMs === info.mtimeMs && loaded.size === info.size) return loaded
     const body = await readFile(path)
     const hash = createHash('sha256').update(body).digest('base64url').slice(0, 27)
@@ -53,7 +66,7 @@ export function createWidgetAsset(path: string) {
     addVary(res, 'Accept-Encoding')
     const headers = {
       etag: file.etag,
-      'cache-control': 'public, max-age=300',
+      'cache-control': cacheControl,
       // Sites that isolate themselves (COEP) may still load the script.
       'cross-origin-resource-policy': 'cross-origin',
     }
@@ -65,11 +78,32 @@ export function createWidgetAsset(path: string) {
     res.writeHead(200, {
       ...headers,
       ...(encoding !== 'identity' && { 'content-encoding': encoding }),
-      'content-type': 'text/javascript; charset=utf-8',
+      'content-type': contentType,
       'content-length': file.body.length,
       'x-content-type-options': 'nosniff',
     })
     res.end(file.body)
+  }
+}
+
+/**
+ * A handler for GET/HEAD of the panel's files (paths PANEL_PATH matches), served from `dir`, the loader's
+ * folder. A file is looked up only by a name the build makes, and kept only once found, so requests
+ * for made-up names cost a stat each and no memory.
+ */
+export function createPanelAssets(dir: string) {
+  const assets = new Map<string, ReturnType<typeof createWidgetAsset>>()
+  return async function servePanel(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const name = (req.url ?? '').split('?', 1)[0]!.slice(1)
+    let asset = assets.get(name)
+    if (!asset) {
+      const info = await stat(join(dir, name)).catch(() => undefined)
+      if (!info?.isFile()) throw notFound('file')
+      const contentType = name.endsWith('.json') ? 'application/json' : 'text/javascript; charset=utf-8'
+      asset = createWidgetAsset(join(dir, name), { cacheControl: PANEL_CACHE, missing: () => notFound('file'), contentType })
+      assets.set(name, asset)
+    }
+    await asset(req, res)
   }
 }
 

@@ -1,5 +1,5 @@
 import type { ChatTurn } from './api.ts'
-import { WidgetError } from './errors.ts'
+import { WidgetError, type ErrorCode } from './errors.ts'
 import type { Emit } from './events.ts'
 import { toMessage, type ChatState, type Message } from './state.ts'
 
@@ -13,13 +13,15 @@ export interface ActionDeps {
    * never pays for the browser's first localStorage access (a few ms of main-thread time in Chromium). */
   load: () => ChatTurn[]
   emit: Emit
+  /** What an error means to the visitor, in their language (the `error` event's `message`). */
+  say: (code: ErrorCode) => string
 }
 
 /**
  * The only code that writes chat state: sending, stopping, retrying, resetting, opening and closing.
  * No batch(): components re-render on Preact's next tick anyway, and no effect reads a half-made state.
  */
-export function createActions(state: ChatState, { stream, save, load, emit }: ActionDeps) {
+export function createActions(state: ChatState, { stream, save, load, emit, say }: ActionDeps) {
   const { messages, status, error, waitSeconds, isOpen, unread } = state
   let restored = false
   let controller: AbortController | null = null
@@ -66,7 +68,7 @@ export function createActions(state: ChatState, { stream, save, load, emit }: Ac
     error.value = e
     if (e.code === 'rate_limit_exceeded') startCountdown(e.retryAfter)
     console.warn('[Assisters]', e.code, e.status || '', e.detail)
-    emit('error', { code: e.code, message: e.message, detail: e.detail, status: e.status })
+    emit('error', { code: e.code, message: say(e.code), detail: e.detail, status: e.status })
   }
 
   // A timer exists only while a rate-limited visitor waits; at zero, sending (and retry) works again.
@@ -83,6 +85,8 @@ export function createActions(state: ChatState, { stream, save, load, emit }: Ac
     if (open && !restored) {
       restored = true
       messages.value = load().map(toMessage)
+      // A question whose answer never came (it failed, or the page went away while it streamed): offer to ask again.
+      if (messages.value.at(-1)?.role === 'user' && !error.value) error.value = new WidgetError('stream_interrupted', 'the last question has no answer')
     }
     isOpen.value = open
     if (open) unread.value = false

@@ -33,9 +33,12 @@ export async function* streamChat(
     throw signal.aborted ? err : new WidgetError('network_error', String(err))
   }
   if (!res.ok || !res.body) throw await WidgetError.fromResponse(res)
+  let finished = false
   try {
     for await (const { data } of readSse(res.body)) {
-      if (data === '[DONE]') return
+      // Read on to the end of the body after [DONE]: a response left unread is cancelled, which shows in
+      // the browser as an aborted request and costs the connection the next question could reuse.
+      if (finished || (finished = data === '[DONE]')) continue
       const chunk = JSON.parse(data)
       // The server reports a failure after the headers as a `data: {"error":…}` event.
       if (chunk.error) throw new WidgetError('stream_interrupted', String(chunk.error.message ?? ''))
@@ -46,6 +49,7 @@ export async function* streamChat(
     if (signal.aborted || err instanceof WidgetError) throw err
     throw new WidgetError('stream_interrupted', String(err))
   }
+  if (finished) return
   // A stream that ends without [DONE] lost its end, even if it closed cleanly.
   throw new WidgetError('stream_interrupted', 'the stream ended without [DONE]')
 }

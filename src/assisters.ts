@@ -1,24 +1,28 @@
-import { toWidgetConfig, type WidgetOptions } from './config.ts'
+import { toWidgetConfig, type WidgetConfig, type WidgetOptions } from './config.ts'
 import { createEmitter } from './events.ts'
-import { createWidget, type Widget } from './widget.ts'
+import type { MountPanel } from './panel-host.ts'
+import { createWidget, type Call, type Widget } from './widget.ts'
 
-/** `window.Assisters`: the page's handle on the widget. `defaultApi` is the origin the script came from. */
-export function createAssisters(defaultApi?: string) {
+/**
+ * `window.Assisters`: the page's handle on the widget, whole from the start. `defaultApi` is the origin
+ * the script came from; `loadPanel` fetches the panel for a configuration (once, or again after a failure).
+ */
+export function createAssisters(defaultApi: string | undefined, loadPanel: (config: WidgetConfig) => Promise<MountPanel>) {
   const { on, emit } = createEmitter()
   let widget: Widget | null = null
 
   // Calls that come before init() (or after destroy()) are reported, not thrown: the page keeps working.
-  const call = (name: 'open' | 'close' | 'toggle' | 'reset' | 'send', text = '') =>
-    widget ? widget[name](text) : console.warn('[Assisters] call init() first')
+  const call = (name: Call, text = '') => (widget ? widget.call(name, text) : console.warn('[Assisters] call init() first'))
 
   return {
-    /** Mounts the widget; throws ConfigError naming the first bad option. */
+    /** Mounts the widget; throws ConfigError for a missing or malformed key, and warns of any other bad option. */
     init(options: WidgetOptions): void {
       if (widget) {
         console.warn('[Assisters] already running; destroy() first')
         return
       }
-      widget = createWidget(toWidgetConfig(options, defaultApi), emit)
+      const config = toWidgetConfig(options, defaultApi, (message) => console.warn(`[Assisters] ${message}`))
+      widget = createWidget(config, emit, () => loadPanel(config))
     },
     open: () => void call('open'),
     close: () => void call('close'),

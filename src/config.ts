@@ -1,3 +1,5 @@
+import { checkOptions, problem, type Rules } from './check-options.ts'
+
 /** Where the corner widget sits. */
 export type Position = 'bottom-right' | 'bottom-left'
 
@@ -12,21 +14,28 @@ export interface WidgetOptions {
   position?: string
   open?: boolean | string
   starters?: string[] | string
+  /** A language tag (`es`, `pt-BR`); the page's and then the browser's language otherwise. */
+  lang?: string
+  /** `auto` (the visitor's colour scheme), `light` or `dark`. */
+  theme?: string
+  /** `init()` only: the owner's own words for any of the panel's, by name (src/words/en.ts). */
+  strings?: Record<string, string>
 }
 
-/** A validated configuration: every field present, every value usable. */
+/** The options only the panel uses: the loader passes them on unread, and the panel checks them (panel-config.ts). */
+export type PanelOptions = Pick<WidgetOptions, 'title' | 'welcome' | 'placeholder' | 'starters' | 'lang' | 'theme' | 'strings'>
+const PANEL_OPTIONS: (keyof PanelOptions)[] = ['title', 'welcome', 'placeholder', 'starters', 'lang', 'theme', 'strings']
+
+/** The loader's configuration: every field it uses present and usable, the panel's options as given. */
 export interface WidgetConfig {
   key: string
   /** Absolute http(s) base URL without a trailing slash. */
   api: string
-  title: string
-  welcome: string
-  placeholder: string
   /** `#rrggbb`. */
   color: string
   position: Position
   open: boolean
-  starters: string[]
+  panel: PanelOptions
 }
 
 /** A configuration value the widget cannot work with; the message names the option and the value. */
@@ -34,59 +43,52 @@ export class ConfigError extends Error {
   override name = 'ConfigError'
 }
 
-/** Each option's rule for its trimmed text form (an empty value means the default), and what it expects. */
-const RULES: Record<keyof WidgetOptions, [RegExp, string]> = {
+const RULES: Rules<Omit<WidgetOptions, keyof PanelOptions>> = {
   // The server's keys are `ask_` + base62; anything else is a copy-paste accident.
   key: [/^ask_[A-Za-z0-9]{1,196}$/, 'an Assisters key (ask_…)'],
   api: [/^https?:\/\/[^/?#@\s]+(\/[^?#\s]*)?$/i, 'an http(s) URL'],
-  title: [/^.{0,80}$/s, 'up to 80 characters'],
-  welcome: [/^.{0,1000}$/s, 'up to 1000 characters'],
-  placeholder: [/^.{0,120}$/s, 'up to 120 characters'],
   color: [/^#([0-9a-f]{3}){1,2}$/i, 'a hex colour like #2563eb'],
   position: [/^bottom-(right|left)$/, 'bottom-right or bottom-left'],
   open: [/^(true|false)$/, 'true or false'],
-  starters: [/^[^|]{1,200}(\|[^|]{1,200}){0,5}$/s, 'up to 6 prompts of up to 200 characters'],
 }
-const NAMES = Object.keys(RULES) as (keyof WidgetOptions)[]
+const NAMES = [...Object.keys(RULES), ...PANEL_OPTIONS] as (keyof WidgetOptions)[]
 
 /** Picks the widget's options out of a script tag's `dataset`; unknown attributes are ignored. */
 export function fromDataset(dataset: DOMStringMap): WidgetOptions {
   return Object.fromEntries(NAMES.filter((name) => dataset[name] !== undefined).map((name) => [name, dataset[name]]))
 }
 
-/** Validates options into a WidgetConfig; `defaultApi` is the origin the script was served from. */
-export function toWidgetConfig(options: WidgetOptions, defaultApi = ''): WidgetConfig {
-  if (options === null || typeof options !== 'object') fail('options', 'an object', options)
-  const value: Record<string, string> = { api: defaultApi }
-  for (const [name, given] of Object.entries(options) as [keyof WidgetOptions, unknown][]) {
-    if (!Object.hasOwn(RULES, name)) fail(name, `one of the options ${NAMES.join(', ')}`, given)
-    if (given == null) continue
-    let raw: unknown = given
-    // `data-open` with no value means true, as HTML boolean attributes do; init() may pass booleans.
-    if (name === 'open') raw = raw === '' ? 'true' : String(raw)
-    if (name === 'starters' && Array.isArray(raw) && raw.every((item) => typeof item === 'string')) raw = raw.join('|')
-    if (typeof raw !== 'string') fail(name, 'a string', given)
-    // Empty prompts between bars ("A||B") are dropped before counting.
-    const text = name === 'starters' ? raw.split('|').map((item) => item.trim()).filter(Boolean).join('|') : raw.trim()
-    if (text && !RULES[name][0].test(text)) fail(name, RULES[name][1], given)
-    if (text) value[name] = text
+/**
+ * Validates the loader's options into a WidgetConfig; `defaultApi` is the origin the script was served
+ * from. Only a missing or malformed key (or options that are not an object) stops the widget, with a
+ * ConfigError: any other bad or unknown option falls back to its default, and `warn` is told once,
+ * naming it. The panel's options are checked by the panel, when it loads.
+ */
+export function toWidgetConfig(options: WidgetOptions, defaultApi = '', warn: (message: string) => void = () => {}): WidgetConfig {
+  if (options === null || typeof options !== 'object') throw new ConfigError(problem('options', 'an object', options))
+  const panel: PanelOptions = {}
+  const loaderOptions: WidgetOptions = {}
+  for (const [name, given] of Object.entries(options) as [keyof WidgetOptions, never][]) {
+    if (!NAMES.includes(name)) warn(`${problem(name, `one of the options ${NAMES.join(', ')}`, given)}; ignored`)
+    else if ((PANEL_OPTIONS as string[]).includes(name)) panel[name as keyof PanelOptions] = given
+    else loaderOptions[name] = given
   }
-  for (const name of ['key', 'api'] as const) if (!value[name]) fail(name, RULES[name][1], options[name])
+  const value = checkOptions(loaderOptions, RULES, (name, message) => {
+    // The key has no default: a widget that cannot authenticate must not mount.
+    if (name === 'key') throw new ConfigError(message)
+    warn(message)
+  })
+  const api = value.api ?? defaultApi
+  for (const [name, text] of [['key', value.key], ['api', api]] as const) {
+    if (!text) throw new ConfigError(problem(name, RULES[name][1], options[name]))
+  }
   const color = value.color?.toLowerCase() ?? '#2563eb'
   return {
     key: value.key!,
-    api: value.api!.replace(/\/+$/, ''),
-    title: value.title ?? 'Chat with us',
-    welcome: value.welcome ?? 'Hi! How can I help you today?',
-    placeholder: value.placeholder ?? 'Type your message…',
+    api: api.replace(/\/+$/, ''),
     color: color.length === 4 ? color.replace(/\w/g, '$&$&') : color,
     position: (value.position ?? 'bottom-right') as Position,
     open: value.open === 'true',
-    starters: value.starters?.split('|') ?? [],
+    panel,
   }
-}
-
-function fail(name: string, problem: string, value: unknown): never {
-  const shown = typeof value === 'string' && value.length > 40 ? `${value.slice(0, 40)}…` : value
-  throw new ConfigError(`Assisters: "${name}" must be ${problem} (got ${JSON.stringify(shown) ?? String(shown)})`)
 }

@@ -1,3 +1,5 @@
+import { en } from './words/en.ts'
+
 /** What went wrong, by the contract's error codes plus two the browser alone can see. */
 export type ErrorCode =
   | 'invalid_api_key'
@@ -7,18 +9,6 @@ export type ErrorCode =
   | 'server_error'
   | 'network_error'
   | 'stream_interrupted'
-
-/** The one place that says what an error means to a visitor; nothing else writes visitor-facing error text. */
-const VISITOR_WORDS: Record<ErrorCode, string> = {
-  invalid_api_key: "This chat isn't set up correctly. Please tell the site owner.",
-  origin_not_allowed: "This chat isn't enabled for this website. Please tell the site owner.",
-  // The limit is per key, so shared by every visitor of the site: the chat is busy, not this visitor.
-  rate_limit_exceeded: 'The chat is busy right now.',
-  bad_request: "This message couldn't be sent. Try a shorter one.",
-  server_error: "The assistant couldn't answer. Please try again.",
-  network_error: 'You seem to be offline. Check your connection.',
-  stream_interrupted: 'The answer was cut off. Please try again.',
-}
 
 /** Codes where sending the same message again cannot help. */
 const FINAL: ErrorCode[] = ['invalid_api_key', 'origin_not_allowed', 'bad_request']
@@ -34,7 +24,8 @@ export class WidgetError extends Error {
     readonly retryAfter = 0,
     readonly status = 0,
   ) {
-    super(VISITOR_WORDS[code])
+    // The English words, for the console; the panel shows the words of the visitor's language (src/words/).
+    super(en[code])
   }
 
   /** Whether a retry button makes sense. */

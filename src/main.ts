@@ -1,5 +1,6 @@
 import { createAssisters, type AssistersApi } from './assisters.ts'
 import { fromDataset } from './config.ts'
+import { loadPanel } from './load-panel.ts'
 
 declare global {
   interface Window {
@@ -13,7 +14,11 @@ const script = document.currentScript as HTMLScriptElement | null
 // One window.Assisters per page, whoever loaded it first. A tag with data-key mounts the widget unless
 // one is running: pasted twice, the second tag only warns; re-injected by a single-page app after
 // destroy(), it mounts again.
-const assisters = (window.Assisters ??= createAssisters(script?.src ? new URL(script.src).origin : undefined))
+// The panel comes from next to this file (a CDN copy included), or from the API when the loader was
+// inlined rather than loaded from a URL.
+const assisters = (window.Assisters ??= createAssisters(script?.src ? new URL(script.src).origin : undefined, (config) =>
+  loadPanel(script?.src || `${config.api}/`),
+))
 if (script?.dataset.key !== undefined) {
   try {
     assisters.init(fromDataset(script.dataset))

@@ -1,26 +1,87 @@
+import { effect } from '@preact/signals'
 import { h, render } from 'preact'
-import type { Actions } from './actions.ts'
+import { createActions } from './actions.ts'
+import { streamChat } from './api.ts'
 import { App } from './components/App.tsx'
-import type { WidgetConfig } from './config.ts'
-import type { ChatState } from './state.ts'
+import { pickLanguage, type LoadWords } from './language.ts'
+import { toPanelConfig, type PanelSettings } from './panel-config.ts'
+import type { MountPanel, Panel, PanelHost } from './panel-host.ts'
+import { createChatState } from './state.ts'
+import { createConversationStore } from './storage.ts'
 import styles from './styles.css?inline'
-import { onColor } from './theme.ts'
+import { en, type Words } from './words/en.ts'
 
-/** The widget's element in the host page. */
-export const HOST_TAG = 'assisters-widget'
+/**
+ * The panel's mount function, with the way it gets a language's words: it settles the language (the
+ * owner's `lang`, the page's `<html lang>`, the browser's, English), fetches that table, then mounts
+ * into the loader's shadow root: state, actions, storage and DOM wired together. Words that cannot be
+ * fetched cost only the language: the panel speaks English.
+ */
+export function createMountPanel(loadWords: LoadWords): MountPanel {
+  return async (host) => {
+    const warn = (message: string) => console.warn(`[Assisters] ${message}`)
+    const { words: own, ...config } = toPanelConfig(host.config, host.checkOptions, warn)
+    const language = pickLanguage([config.lang, document.documentElement.lang, navigator.language])
+    let table: Words = en
+    if (language !== 'en') {
+      table = await loadWords(language).catch((err: Error) => {
+        warn(`the ${language} words could not load (${err.message}); speaking English`)
+        return en
+      })
+    }
+    return mountPanel(host, { ...config, language: table === en ? 'en' : language, words: { ...table, ...own } })
+  }
+}
 
-/** Puts the widget into the page inside an open shadow root; returns the function that takes it all out. */
-export function mount(config: WidgetConfig, state: ChatState, actions: Actions): () => void {
-  const host = document.createElement(HOST_TAG)
-  const shadow = host.attachShadow({ mode: 'open' })
-  // A page's own --assisters-* custom properties (they inherit into the shadow root) override data-color.
-  const css = `${styles}.root{--accent:var(--assisters-accent,${config.color});--on-accent:var(--assisters-accent-text,${onColor(config.color)})}`
-  // Attached before the first render: layout effects (scrolling to the last message) need real sizes.
-  // An async script in <head> may run before <body> exists; <html> takes the element until then.
-  ;(document.body ?? document.documentElement).append(host)
-  render(h(App, { config, state, actions, css }), shadow)
-  return () => {
-    render(null, shadow)
-    host.remove()
+function mountPanel(host: PanelHost, config: PanelSettings): Panel {
+  const { emit, shadow, root, button } = host
+  const { words } = config
+  const store = createConversationStore(config.api, config.key)
+  const state = createChatState()
+  const actions = createActions(state, {
+    stream: (messages, signal) => streamChat(config.api, config.key, messages, signal),
+    save: store.save,
+    load: store.load,
+    emit,
+    say: (code) => words[code],
+  })
+  // Opened before the first render, so the panel is there at once and the composer does not take the focus.
+  if (config.open) actions.open()
+
+  // Added to the loader's constructed stylesheet: no <style> element, so a strict CSP allows it.
+  const sheet = new CSSStyleSheet()
+  sheet.replaceSync(styles)
+  shadow.adoptedStyleSheets = [...shadow.adoptedStyleSheets, sheet]
+  const stopShowing = effect(() => {
+    const open = state.isOpen.value
+    const unread = state.unread.value
+    host.show(open, unread, open ? words.closeChat : unread ? words.openChatUnread : words.openChat)
+  })
+  // Escape closes from anywhere in the widget, the launcher included.
+  const onKeyDown = (e: KeyboardEvent) => {
+    if (e.key === 'Escape' && state.isOpen.value) {
+      e.stopPropagation()
+      actions.close()
+    }
+  }
+  root.addEventListener('keydown', onKeyDown)
+  // data-theme: the palette the owner fixed, over the visitor's colour scheme (styles.css).
+  if (config.theme) root.classList.add(config.theme)
+  const slot = root.appendChild(document.createElement('div'))
+  slot.className = 'slot'
+  render(h(App, { config, state, actions, launcher: button }), slot)
+
+  return {
+    ...actions,
+    send: (text: string): boolean => (actions.open(), actions.send(text)),
+    destroy(): void {
+      actions.dispose()
+      stopShowing()
+      root.removeEventListener('keydown', onKeyDown)
+      if (config.theme) root.classList.remove(config.theme)
+      render(null, slot)
+      slot.remove()
+      shadow.adoptedStyleSheets = shadow.adoptedStyleSheets.filter((s) => s !== sheet)
+    },
   }
 }

@@ -1,35 +1,27 @@
 import { h } from 'preact'
 import { useEffect, useRef } from 'preact/hooks'
 import type { Actions } from '../actions.ts'
-import type { WidgetConfig } from '../config.ts'
+import type { PanelSettings } from '../panel-config.ts'
 import type { ChatState } from '../state.ts'
-import { Launcher } from './Launcher.tsx'
 import { Panel } from './Panel.tsx'
 
-/** Everything inside the shadow root: the stylesheet, the launcher and, while open, the panel. */
-export function App({ config, state, actions, css }: { config: WidgetConfig; state: ChatState; actions: Actions; css: string }) {
-  const launcher = useRef<HTMLButtonElement>(null)
+interface AppProps {
+  config: PanelSettings
+  state: ChatState
+  actions: Actions
+  /** The loader's launcher button, which takes the focus back when the panel closes. */
+  launcher: HTMLButtonElement
+}
+
+/** The panel's part of the shadow root: the dialog, while open. */
+export function App({ config, state, actions, launcher }: AppProps) {
   // A panel open from the first render (data-open) must not steal the page's focus on load.
   const mounted = useRef(false)
   useEffect(() => {
     mounted.current = true
   }, [])
 
-  return (
-    <div
-      class={`root ${config.position}`}
-      onKeyDown={(e) => {
-        if (e.key === 'Escape' && state.isOpen.value) {
-          e.stopPropagation()
-          actions.close()
-        }
-      }}
-    >
-      <style>{css}</style>
-      <Launcher state={state} actions={actions} buttonRef={launcher} />
-      {state.isOpen.value && (
-        <Panel config={config} state={state} actions={actions} autoFocus={mounted.current} onLeave={() => launcher.current?.focus()} />
-      )}
-    </div>
-  )
+  return state.isOpen.value ? (
+    <Panel config={config} state={state} actions={actions} autoFocus={mounted.current} onLeave={() => launcher.focus()} />
+  ) : null
 }

@@ -1,7 +1,7 @@
 import { h } from 'preact'
 import { useEffect, useLayoutEffect, useRef } from 'preact/hooks'
 import type { Actions } from '../actions.ts'
-import type { WidgetConfig } from '../config.ts'
+import type { PanelSettings } from '../panel-config.ts'
 import type { ChatState } from '../state.ts'
 import { Icon, icons } from './Icon.tsx'
 
@@ -12,7 +12,7 @@ export const focusComposer = (from: Element) => (from.getRootNode() as ShadowRoo
 const MAX_CHARS = 4000
 
 /** The message box: Enter sends, Shift+Enter adds a line, it grows with its text; Stop while answering. */
-export function Composer({ config, state, actions, autoFocus }: { config: WidgetConfig; state: ChatState; actions: Actions; autoFocus: boolean }) {
+export function Composer({ config, state, actions, autoFocus }: { config: PanelSettings; state: ChatState; actions: Actions; autoFocus: boolean }) {
   const input = useRef<HTMLTextAreaElement>(null)
   const draft = state.draft.value
   const busy = state.status.value !== 'idle'
@@ -38,8 +38,8 @@ export function Composer({ config, state, actions, autoFocus }: { config: Widget
       <textarea
         ref={input}
         rows={1}
-        aria-label="Message"
-        placeholder={config.placeholder}
+        aria-label={config.words.message}
+        placeholder={config.words.placeholder}
         maxLength={MAX_CHARS}
         value={draft}
         onInput={(e) => actions.setDraft(e.currentTarget.value)}
@@ -53,11 +53,11 @@ export function Composer({ config, state, actions, autoFocus }: { config: Widget
         }}
       />
       {busy ? (
-        <button type="button" class="send" aria-label="Stop answering" onClick={actions.stop}>
+        <button type="button" class="send" aria-label={config.words.stop} onClick={actions.stop}>
           <Icon d={icons.stop} />
         </button>
       ) : (
-        <button type="submit" class="send" aria-label="Send message" disabled={!state.canSend.value || !draft.trim()}>
+        <button type="submit" class="send" aria-label={config.words.send} disabled={!state.canSend.value || !draft.trim()}>
           <Icon d={icons.send} />
         </button>
       )}

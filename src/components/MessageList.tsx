@@ -1,10 +1,11 @@
 import { h } from 'preact'
 import { useLayoutEffect, useRef, useState } from 'preact/hooks'
 import type { Actions } from '../actions.ts'
-import type { WidgetConfig } from '../config.ts'
+import type { PanelSettings } from '../panel-config.ts'
 import { Markdown } from '../markdown.tsx'
 import { focusComposer } from './Composer.tsx'
 import type { ChatState, Message } from '../state.ts'
+import type { Words } from '../words/en.ts'
 
 /** Within this many pixels of the bottom, the list follows new text; further up, the visitor is reading. */
 const STICK_PX = 40
@@ -13,7 +14,7 @@ const STICK_PX = 40
  * The conversation, in a polite live region that is busy while an answer streams, so a screen reader
  * announces the answer once it is complete rather than every token.
  */
-export function MessageList({ config, state, actions }: { config: WidgetConfig; state: ChatState; actions: Actions }) {
+export function MessageList({ config, state, actions }: { config: PanelSettings; state: ChatState; actions: Actions }) {
   const log = useRef<HTMLDivElement>(null)
   const stick = useRef(true)
   const messages = state.messages.value
@@ -36,13 +37,15 @@ export function MessageList({ config, state, actions }: { config: WidgetConfig; 
       role="log"
       aria-live="polite"
       aria-busy={status !== 'idle'}
-      aria-label="Conversation"
+      aria-label={config.words.conversation}
       onScroll={() => {
         const el = log.current!
         stick.current = el.scrollHeight - el.scrollTop - el.clientHeight < STICK_PX
       }}
     >
-      <div class="msg welcome">{config.welcome}</div>
+      <div class="msg welcome" dir="auto">
+        {config.words.welcome}
+      </div>
       {messages.length === 0 && config.starters.length > 0 && (
         <div>
           {config.starters.map((text) => (
@@ -59,7 +62,7 @@ export function MessageList({ config, state, actions }: { config: WidgetConfig; 
         </div>
       )}
       {messages.map((m, i) => (
-        <MessageView key={m.id} message={m} complete={status === 'idle' || i < messages.length - 1} onGrow={follow} />
+        <MessageView key={m.id} message={m} complete={status === 'idle' || i < messages.length - 1} onGrow={follow} words={config.words} />
       ))}
       {status === 'waiting' && (
         <div class="msg typing" aria-hidden="true">
@@ -70,28 +73,37 @@ export function MessageList({ config, state, actions }: { config: WidgetConfig; 
   )
 }
 
-/** One message; reading `content.value` here subscribes this component alone to its stream. */
-function MessageView({ message, complete, onGrow }: { message: Message; complete: boolean; onGrow: () => void }) {
+/**
+ * One message; reading `content.value` here subscribes this component alone to its stream. Each bubble
+ * takes its direction from its own text (dir="auto"): an Arabic question on an English page reads right.
+ */
+function MessageView({ message, complete, onGrow, words }: { message: Message; complete: boolean; onGrow: () => void; words: Words }) {
   const text = message.content.value
   useLayoutEffect(onGrow)
-  if (message.role === 'user') return <div class="msg me">{text}</div>
+  if (message.role === 'user') {
+    return (
+      <div class="msg me" dir="auto">
+        {text}
+      </div>
+    )
+  }
   return (
     <div class="answer">
-      <div class="msg">
+      <div class="msg" dir="auto">
         <Markdown text={text} />
       </div>
-      {complete && <CopyButton text={text} />}
+      {complete && <CopyButton text={text} words={words} />}
     </div>
   )
 }
 
-function CopyButton({ text }: { text: string }) {
+function CopyButton({ text, words }: { text: string; words: Words }) {
   const [copied, setCopied] = useState(false)
   // The Clipboard API exists only on secure pages (https, localhost).
   if (!navigator.clipboard) return null
   return (
     <button class="copy" onClick={() => navigator.clipboard.writeText(text).then(() => setCopied(true), () => {})}>
-      {copied ? 'Copied' : 'Copy answer'}
+      {copied ? words.copied : words.copy}
     </button>
   )
 }

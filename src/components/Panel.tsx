@@ -1,14 +1,15 @@
 import { h } from 'preact'
 import { useLayoutEffect, useRef } from 'preact/hooks'
 import type { Actions } from '../actions.ts'
-import type { WidgetConfig } from '../config.ts'
+import type { PanelSettings } from '../panel-config.ts'
 import type { ChatState } from '../state.ts'
+import type { Words } from '../words/en.ts'
 import { Composer, focusComposer } from './Composer.tsx'
 import { Icon, icons } from './Icon.tsx'
 import { MessageList } from './MessageList.tsx'
 
 interface PanelProps {
-  config: WidgetConfig
+  config: PanelSettings
   state: ChatState
   actions: Actions
   autoFocus: boolean
@@ -34,36 +35,36 @@ export function Panel({ config, state, actions, autoFocus, onLeave }: PanelProps
   }, [])
 
   return (
-    <div ref={panel} class="panel" role="dialog" aria-modal="false" aria-labelledby="assisters-title">
+    <div ref={panel} class="panel" role="dialog" aria-modal="false" aria-labelledby="assisters-title" lang={config.language} dir={config.words.dir}>
       <header>
         <div id="assisters-title" class="title">
-          {config.title}
+          {config.words.title}
         </div>
-        <button class="icon" aria-label="Start a new conversation" onClick={actions.reset}>
+        <button class="icon" aria-label={config.words.newConversation} onClick={actions.reset}>
           <Icon d={icons.restart} />
         </button>
-        <button class="icon" aria-label="Close chat" onClick={actions.close}>
+        <button class="icon" aria-label={config.words.closeChat} onClick={actions.close}>
           <Icon d={icons.close} />
         </button>
       </header>
       <MessageList config={config} state={state} actions={actions} />
-      <ErrorBar state={state} actions={actions} />
+      <ErrorBar state={state} actions={actions} words={config.words} />
       <Composer config={config} state={state} actions={actions} autoFocus={autoFocus} />
     </div>
   )
 }
 
 /** The last failure in the visitor's words, with the wait after a 429, then a retry where one can help. */
-function ErrorBar({ state, actions }: { state: ChatState; actions: Actions }) {
+function ErrorBar({ state, actions, words }: { state: ChatState; actions: Actions; words: Words }) {
   const error = state.error.value
   const wait = state.waitSeconds.value
   if (!error) return null
   return (
     <div class="error" role="alert">
       <p>
-        {error.message}{' '}
+        {words[error.code]}{' '}
         {/* The ticking number is hidden from screen readers, which would otherwise read it every second. */}
-        {wait > 0 && <span aria-hidden="true">You can send again in {wait} s.</span>}
+        {wait > 0 && <span aria-hidden="true">{words.wait.replace('{n}', String(wait))}</span>}
       </p>
       {error.canRetry && wait === 0 && (
         <button
@@ -73,7 +74,7 @@ function ErrorBar({ state, actions }: { state: ChatState; actions: Actions }) {
             actions.retry()
           }}
         >
-          Try again
+          {words.retry}
         </button>
       )}
     </div>

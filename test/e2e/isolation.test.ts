@@ -7,7 +7,7 @@ import type { Page } from 'playwright-core'
 import { beforeEach, describe, expect, it } from 'vitest'
 import { skipWithoutChromium } from './browser.ts'
 import { useBrowserAndStack, type Stack } from './stack.ts'
-import { answers, ask, dialog, idle, launcher } from './widget.ts'
+import { answers, ask, dialog, idle, launcher, pixelDifference } from './widget.ts'
 
 const HOSTILE_CSS = `<style>
   :root { font-size: 40px !important; --bg: red; --fg: red; --accent: red; --line: red; --vh: 10px; }
@@ -49,29 +49,6 @@ function pageLook(page: Page) {
       return { el: el.tagName, box: [x, y, width, height], font: style.font, color: style.color, background: style.background, margin: style.margin, padding: style.padding, display: style.display }
     }).concat([{ el: 'stylesheets', box: [document.styleSheets.length, document.head.children.length], font: getComputedStyle(document.body).font, color: '', background: '', margin: '', padding: '', display: '' }]),
   )
-}
-
-/** How two same-sized PNGs differ: the number of pixels that differ, and the largest difference in any channel. */
-function pixelDifference(page: Page, a: Buffer, b: Buffer) {
-  return page.evaluate(async ([first, second]) => {
-    const pixels = async (base64: string) => {
-      const bitmap = await createImageBitmap(await (await fetch(`data:image/png;base64,${base64}`)).blob())
-      const canvas = new OffscreenCanvas(bitmap.width, bitmap.height)
-      const context = canvas.getContext('2d')!
-      context.drawImage(bitmap, 0, 0)
-      return context.getImageData(0, 0, bitmap.width, bitmap.height).data
-    }
-    const [x, y] = await Promise.all([pixels(first!), pixels(second!)])
-    if (x.length !== y.length) return { pixels: Infinity, maxDelta: Infinity }
-    let count = 0
-    let maxDelta = 0
-    for (let i = 0; i < x.length; i += 4) {
-      const delta = Math.max(...[0, 1, 2, 3].map((channel) => Math.abs(x[i + channel]! - y[i + channel]!)))
-      if (delta > 0) count++
-      maxDelta = Math.max(maxDelta, delta)
-    }
-    return { pixels: count, maxDelta }
-  }, [a.toString('base64'), b.toString('base64')])
 }
 
 describe.skipIf(skipWithoutChromium)('the widget and the page leave each other alone', () => {

@@ -842,3 +842,60 @@ describe('GET /widget.js', () => {
     })
   })
 })
+
+// After GET /widget.js, whose first test needs the loader missing.
+describe('GET /panel-<hash>.js', () => {
+  const name = 'panel-0123456789.js'
+  beforeAll(() => writeFileSync(join(widgetDir, name), 'console.log("panel")\n'))
+
+  it('serves a panel file from next to the loader, cached for a year as immutable, readable cross-origin for its integrity check', async () => {
+    const response = await call(`/${name}`, { headers: { origin: 'https://shop.example' } })
+    expect(response.status).toBe(200)
+    expect(response.headers.get('content-type')).toMatch(/^text\/javascript/)
+    expect(response.headers.get('cache-control')).toBe('public, max-age=31536000, immutable')
+    expect(response.headers.get('access-control-allow-origin')).toBe('https://shop.example')
+    expect(response.headers.get('etag')).toMatch(/^"[^"]+"$/)
+    expect(await response.text()).toBe('console.log("panel")\n')
+  })
+
+  it('serves a language table as JSON, cached for a year', async () => {
+    writeFileSync(join(widgetDir, 'panel-ar-0123456789.json'), '{"dir":"rtl"}')
+    const response = await call('/panel-ar-0123456789.json', { headers: { origin: 'https://shop.example' } })
+    expect(response.status).toBe(200)
+    expect(response.headers.get('content-type')).toBe('application/json')
+    expect(response.headers.get('cache-control')).toBe('public, max-age=31536000, immutable')
+    expect(response.headers.get('access-control-allow-origin')).toBe('https://shop.example')
+    expect(await response.json()).toEqual({ dir: 'rtl' })
+  })
+
+  it('keeps the loader on its short cache', async () => {
+    writeFileSync(widgetPath, 'console.log("loader")\n')
+    expect((await call('/widget.js')).headers.get('cache-control')).toBe('public, max-age=300')
+  })
+
+  it('answers HEAD with the headers and no body, and 405 to POST', async () => {
+    const head = await call(`/${name}`, { method: 'HEAD' })
+    expect(head.status).toBe(200)
+    expect(await head.text()).toBe('')
+    const post = await call(`/${name}`, { method: 'POST' })
+    expect(post.status).toBe(405)
+    expect(post.headers.get('allow')).toBe('GET, HEAD, OPTIONS')
+  })
+
+  it.each([
+    ['a hash no build made', '/panel-abcdef0123.js'],
+    ['upper-case hex', '/panel-0123456789.JS'],
+    ['a short hash', '/panel-0123.js'],
+    ['a path below the file', `/${name}/x`],
+    ['an escaped climb out of the folder', '/panel-%2e%2e%2f%2e%2e.js'],
+    ['a climb out of the folder', '/panel-../../etc/passwd'],
+    ['another file in the folder', '/widget.js.map'],
+    ['a language table as a script', '/panel-ar-0123456789.js'],
+    ['the panel as JSON', '/panel-0123456789.json'],
+    ['a language name of three letters', '/panel-ara-0123456789.json'],
+  ])('answers 404 not_found for %s', async (_, path) => {
+    const response = await call(path)
+    expect(response.status).toBe(404)
+    expect(await errorOf(response)).toMatchObject({ code: 'not_found' })
+  })
+})

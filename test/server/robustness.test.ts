@@ -753,6 +753,9 @@ describe('internal errors', () => {
       serveWidget: async () => {
         throw new Error('the widget is never served here')
       },
+      servePanel: async () => {
+        throw new Error('the panel is never served here')
+      },
       handleAdmin: async () => {
         throw new Error('the admin API is never reached here')
       },

@@ -127,6 +127,21 @@ describe('streamChat', () => {
     expect([error?.code, error?.detail]).toEqual(['stream_interrupted', 'upstream broke'])
   })
 
+  it('reads the body to its end after [DONE], so the request completes instead of being cancelled', async () => {
+    const stream = controlledStream()
+    onChat((request) => stream.response(request))
+    let finished = false
+    const answer = collect().finally(() => (finished = true))
+    stream.push(delta('Hi'))
+    stream.push(DONE)
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    expect(finished).toBe(false)
+    stream.push('data: {"choices":[{"delta":{"content":"after the end"}}]}\n\n')
+    stream.end()
+    expect(await answer).toEqual(['Hi'])
+    expect(stream.cancelled).toBe(false)
+  })
+
   it('calls a stream that ends without [DONE] interrupted, not finished', async () => {
     onChat(() => sseResponse(delta('All good so f')))
     expect((await failure()).code).toBe('stream_interrupted')

@@ -1,7 +1,8 @@
 import { afterAll, afterEach, beforeAll, beforeEach, vi } from 'vitest'
 import { createAssisters, type AssistersApi } from '../../src/assisters.ts'
 import type { WidgetOptions } from '../../src/config.ts'
-import { HOST_TAG } from '../../src/mount.ts'
+import { HOST_TAG } from '../../src/launcher.ts'
+import { createMountPanel } from '../../src/mount.ts'
 import { API, KEY, server } from './api-mock.ts'
 
 /** Widgets started by the current test, destroyed after it. */
@@ -10,7 +11,10 @@ const running: AssistersApi[] = []
 /** Registers what every widget test file needs: msw as the server, and a clean page and storage per test. */
 export function setUpWidgetTests() {
   beforeAll(() => server.listen({ onUnhandledRequest: 'error' }))
-  beforeEach(() => localStorage.clear())
+  beforeEach(() => {
+    localStorage.clear()
+    panelLoads.count = 0
+  })
   afterEach(() => {
     for (const assisters of running.splice(0)) assisters.destroy()
     window.Assisters?.destroy()
@@ -25,9 +29,18 @@ export function setUpWidgetTests() {
   afterAll(() => server.close())
 }
 
+/**
+ * The panel as the loader gets it, minus the network: the panel file's own loading (script element,
+ * integrity) runs in the browser suite. Each call counts, so tests can see when the panel was asked for.
+ */
+export const panelLoads = { count: 0 }
+/** The panel's mount function, with each language's table read from the source instead of fetched. */
+export const mountPanel = createMountPanel(async (language) => (await import(`../../src/words/${language}.json`)).default)
+export const loadPanelHere = async () => (panelLoads.count++, mountPanel)
+
 /** Mounts a widget through the public API, as a page would, and gives the test eyes and hands inside its shadow root. */
 export function startWidget(options: WidgetOptions = {}) {
-  const assisters = createAssisters(API)
+  const assisters = createAssisters(API, loadPanelHere)
   running.push(assisters)
   assisters.init({ key: KEY, ...options })
   return { assisters, ...view() }
@@ -56,6 +69,8 @@ export function view() {
     log: () => $('[role="log"]')!,
     bubbles: () => $$('.msg:not(.welcome):not(.typing)').map((el) => el.textContent),
     errorText: () => $('[role="alert"]')?.textContent ?? null,
+    /** The widget's stylesheets (adopted by its shadow root: no <style> element), as CSS text. */
+    css: () => root().adoptedStyleSheets.flatMap((sheet: CSSStyleSheet) => [...sheet.cssRules].map((rule) => rule.cssText)).join('\n'),
     /** Types into the composer as a visitor would (value + input event). */
     type(text: string) {
       const box = $<HTMLTextAreaElement>('textarea')!

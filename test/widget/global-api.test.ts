@@ -1,9 +1,12 @@
 import { describe, expect, it, vi } from 'vitest'
-import { HOST_TAG } from '../../src/mount.ts'
+import { HOST_TAG } from '../../src/launcher.ts'
 import { API, DONE, KEY, controlledStream, delta, onChat, recordRequests, server, sseResponse } from './api-mock.ts'
-import { setUpWidgetTests, settle, startWidget, until, view } from './dom.ts'
+import { loadPanelHere, setUpWidgetTests, settle, startWidget, until, view } from './dom.ts'
 
 setUpWidgetTests()
+
+// The script tag's loader fetches the panel with a script element; here the panel module stands in.
+vi.mock('../../src/load-panel.ts', async () => ({ loadPanel: (await import('./dom.ts')).loadPanelHere }))
 
 /** Runs src/main.ts as the browser would run the script tag: fresh module, currentScript set. */
 async function loadScript(attributes: Record<string, string>, src = `${API}/widget.js`) {
@@ -57,12 +60,21 @@ describe('the script tag', () => {
     expect(view().$('.launcher')).toBeTruthy()
   })
 
-  it('reports a bad attribute in the console and mounts nothing', async () => {
+  it('mounts with the default for a bad cosmetic attribute, warning once in the console', async () => {
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => {})
+    await loadScript({ 'data-key': KEY, 'data-color': '8b3a1a', 'data-title': 'Shop help' })
+    await settle()
+    expect(view().launcher()).toBeTruthy()
+    expect(warn).toHaveBeenCalledOnce()
+    expect(warn).toHaveBeenCalledWith(expect.stringMatching(/^\[Assisters\] Assisters: "color" must be a hex colour .*got "8b3a1a"\); using the default$/))
+  })
+
+  it('reports a malformed key in the console and mounts nothing', async () => {
     const error = vi.spyOn(console, 'error').mockImplementation(() => {})
-    await loadScript({ 'data-key': KEY, 'data-color': 'blue' })
+    await loadScript({ 'data-key': 'sk-live-123', 'data-color': '#123456' })
     await settle()
     expect(document.querySelector(HOST_TAG)).toBeNull()
-    expect(error).toHaveBeenCalledWith(expect.stringContaining('"color"'))
+    expect(error).toHaveBeenCalledWith(expect.stringContaining('"key"'))
   })
 
   it('reports a missing key in the console', async () => {
@@ -73,11 +85,18 @@ describe('the script tag', () => {
 })
 
 describe('window.Assisters', () => {
-  it('throws from init() on a bad option, naming it', () => {
+  it('throws from init() on a malformed key, naming it', () => {
     const { assisters } = startWidget()
     assisters.destroy()
-    expect(() => assisters.init({ key: KEY, position: 'top' })).toThrow(/"position"/)
+    expect(() => assisters.init({ key: 'ask_' })).toThrow(/"key"/)
     expect(document.querySelector(HOST_TAG)).toBeNull()
+  })
+
+  it('mounts from init() with a typo in an option name, warning of it', () => {
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => {})
+    const { launcher } = startWidget({ colour: '#fff' } as never)
+    expect(launcher()).toBeTruthy()
+    expect(warn).toHaveBeenCalledWith(expect.stringContaining('"colour" must be one of the options'))
   })
 
   it('opens, closes and toggles, firing open and close events', async () => {
@@ -194,9 +213,11 @@ describe('window.Assisters', () => {
       throw new Error('page bug')
     })
     assisters.open()
+    await until(() => expect(listener).toHaveBeenCalledOnce())
     unsubscribe()
     assisters.close()
     assisters.open()
+    await settle()
     expect(listener).toHaveBeenCalledOnce()
     expect(error).toHaveBeenCalledTimes(2)
   })
@@ -212,7 +233,7 @@ describe('window.Assisters', () => {
   it('warns instead of failing when called before init()', async () => {
     const warn = vi.spyOn(console, 'warn').mockImplementation(() => {})
     const { createAssisters } = await import('../../src/assisters.ts')
-    const assisters = createAssisters(API)
+    const assisters = createAssisters(API, loadPanelHere)
     assisters.open()
     expect(assisters.send('hi')).toBe(false)
     expect(warn).toHaveBeenCalled()
@@ -294,6 +315,20 @@ describe('the conversation across page loads', () => {
     const again = startWidget()
     again.assisters.open()
     await until(() => expect(again.bubbles()).toEqual(['Stored question', 'Stored answer']))
+  })
+
+  it('offers to ask again, after a reload, a stored question that got no answer', async () => {
+    localStorage.setItem(`assisters:${API}:${KEY.slice(0, 12)}`, JSON.stringify([{ role: 'user', content: 'Still there?' }]))
+    const requests = recordRequests()
+    onChat(() => sseResponse(delta('Yes, here.'), DONE))
+    const w = startWidget()
+    w.assisters.open()
+    await until(() => expect(w.errorText()).toContain('The answer was cut off.'))
+    expect(w.bubbles()).toEqual(['Still there?'])
+    w.button('Try again').click()
+    await until(() => expect(w.bubbles()).toEqual(['Still there?', 'Yes, here.']))
+    expect(requests.map((r) => r.body.messages)).toEqual([[{ role: 'user', content: 'Still there?' }]])
+    expect(w.errorText()).toBeNull()
   })
 
   it('is read from storage when the chat first opens, not at page load', async () => {

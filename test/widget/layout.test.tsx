@@ -109,19 +109,22 @@ describe('accessible names', () => {
 })
 
 describe('the stylesheet in the shadow root', () => {
-  it('resets everything the page could pass down to the host, and keeps its own rules inside', () => {
+  it('resets everything the page could pass down to the host, and keeps its own rules inside', async () => {
     const w = startWidget()
     expect(w.host()!.shadowRoot).toBeTruthy() // open mode: the page can inspect, not restyle
-    const css = w.$('style')!.textContent!.replace(/\s+/g, ' ')
+    const css = w.css().replace(/\s+/g, ' ')
     expect(css).toMatch(/:host \{ all: initial !important; \}/)
-    expect(document.head.querySelector('style')).toBeNull()
+    expect(document.querySelectorAll('style')).toHaveLength(0)
+    expect(w.$('style')).toBeNull() // a constructed stylesheet: nothing a strict CSP would refuse
   })
 
-  it('has a phone layout with 16px composer text, a dark palette and a reduced-motion rule', () => {
+  it('has a phone layout with 16px composer text, a dark palette and a reduced-motion rule, once the panel is there', async () => {
     const w = startWidget()
-    const css = w.$('style')!.textContent!.replace(/\s+/g, ' ')
+    w.assisters.open()
+    await until(() => expect(w.dialog()).toBeTruthy())
+    const css = w.css().replace(/\s+/g, ' ')
     expect(css).toMatch(/@media \(max-width: 480px\), \(max-height: 480px\) \{[^@]*textarea \{ font-size: 16px; \}/)
-    expect(css).toMatch(/@media \(prefers-color-scheme: dark\) \{ \.root \{ --bg:/)
+    expect(css).toMatch(/@media \(prefers-color-scheme: dark\) \{ \.root:not\(\.light\) \{ --bg:/)
     expect(css).toMatch(/@media \(prefers-reduced-motion: reduce\) \{ \* \{ animation: none !important; \} \}/)
   })
 })

@@ -17,6 +17,7 @@ function colours(block: string): Record<string, string> {
 const styles = readFileSync(join(process.cwd(), 'src/styles.css'), 'utf8')
 const dark = styles.slice(styles.indexOf('prefers-color-scheme: dark'))
 const palettes = { light: colours(styles.slice(0, styles.indexOf('prefers-color-scheme: dark'))), dark: colours(dark.slice(0, dark.indexOf('}'))) }
+const forcedDark = styles.slice(styles.indexOf('.root.dark {'))
 const NAMES = ['bg', 'fg', 'muted', 'bubble', 'line', 'danger', 'danger-bg', 'focus']
 
 // WCAG 2.1 AA: 4.5:1 for text, 3:1 for focus indicators and other non-text contrast.
@@ -27,6 +28,10 @@ const TEXT_PAIRS = [
   ['muted', 'bubble'],
   ['danger', 'danger-bg'],
 ] as const
+
+it('gives data-theme="dark" the same palette as a dark colour scheme', () => {
+  expect(colours(forcedDark.slice(0, forcedDark.indexOf('}')))).toEqual(palettes.dark)
+})
 
 describe.each(Object.entries(palettes))('the %s palette', (_, palette) => {
   it('defines every colour the stylesheet uses', () => {
