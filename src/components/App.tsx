@@ -16,6 +16,7 @@ export function App({ config, state, actions, css }: { config: WidgetConfig; sta
   }, [])
 
   return (
+    // biome-ignore lint/a11y/noStaticElementInteractions: Escape from any control inside closes the panel; the keys reach real controls first
     <div
       class={`root ${config.position}`}
       onKeyDown={(e) => {

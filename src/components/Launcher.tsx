@@ -10,6 +10,7 @@ export function Launcher({ state, actions, buttonRef }: { state: ChatState; acti
   const label = open ? 'Close chat' : unread ? 'Open chat (new answer)' : 'Open chat'
   return (
     <button
+      type="button"
       ref={buttonRef}
       class="launcher"
       aria-label={label}

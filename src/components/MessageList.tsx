@@ -47,6 +47,7 @@ export function MessageList({ config, state, actions }: { config: WidgetConfig; 
         <div>
           {config.starters.map((text) => (
             <button
+              type="button"
               class="starter"
               onClick={(e) => {
                 focusComposer(e.currentTarget)
@@ -90,7 +91,7 @@ function CopyButton({ text }: { text: string }) {
   // The Clipboard API exists only on secure pages (https, localhost).
   if (!navigator.clipboard) return null
   return (
-    <button class="copy" onClick={() => navigator.clipboard.writeText(text).then(() => setCopied(true), () => {})}>
+    <button type="button" class="copy" onClick={() => navigator.clipboard.writeText(text).then(() => setCopied(true), () => {})}>
       {copied ? 'Copied' : 'Copy answer'}
     </button>
   )

@@ -109,17 +109,23 @@ describe('accessible names', () => {
 })
 
 describe('the stylesheet in the shadow root', () => {
+  // Its text as the bundle ships it: comments dropped, whitespace collapsed.
+  const shadowCss = (w: ReturnType<typeof startWidget>) => {
+    const text = w.$('style')!.textContent!
+    return text.replace(/\/\*[^]*?\*\//g, '').replace(/\s+/g, ' ')
+  }
+
   it('resets everything the page could pass down to the host, and keeps its own rules inside', () => {
     const w = startWidget()
     expect(w.host()!.shadowRoot).toBeTruthy() // open mode: the page can inspect, not restyle
-    const css = w.$('style')!.textContent!.replace(/\s+/g, ' ')
+    const css = shadowCss(w)
     expect(css).toMatch(/:host \{ all: initial !important; \}/)
     expect(document.head.querySelector('style')).toBeNull()
   })
 
   it('has a phone layout with 16px composer text, a dark palette and a reduced-motion rule', () => {
     const w = startWidget()
-    const css = w.$('style')!.textContent!.replace(/\s+/g, ' ')
+    const css = shadowCss(w)
     expect(css).toMatch(/@media \(max-width: 480px\), \(max-height: 480px\) \{[^@]*textarea \{ font-size: 16px; \}/)
     expect(css).toMatch(/@media \(prefers-color-scheme: dark\) \{ \.root \{ --bg:/)
     expect(css).toMatch(/@media \(prefers-reduced-motion: reduce\) \{ \* \{ animation: none !important; \} \}/)
