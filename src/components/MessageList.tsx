@@ -50,6 +50,7 @@ export function MessageList({ config, state, actions }: { config: PanelSettings;
         <div>
           {config.starters.map((text) => (
             <button
+              type="button"
               class="starter"
               onClick={(e) => {
                 focusComposer(e.currentTarget)
@@ -102,7 +103,7 @@ function CopyButton({ text, words }: { text: string; words: Words }) {
   // The Clipboard API exists only on secure pages (https, localhost).
   if (!navigator.clipboard) return null
   return (
-    <button class="copy" onClick={() => navigator.clipboard.writeText(text).then(() => setCopied(true), () => {})}>
+    <button type="button" class="copy" onClick={() => navigator.clipboard.writeText(text).then(() => setCopied(true), () => {})}>
       {copied ? words.copied : words.copy}
     </button>
   )

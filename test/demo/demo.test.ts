@@ -285,7 +285,7 @@ describe('npm start', () => {
     } finally {
       demo.stop()
       await demo.exited
-      upstream.close()
+      await upstream.close()
     }
   }, 90_000)
 
