@@ -106,8 +106,7 @@ export function createHandler(deps: HandlerDeps) {
   }
 
   /** A path's route template: `/v1/models/{id}` for any model id, `/panel-{file}` for the panel's files. */
-  const routeOf = (path: string) =>
-    path.startsWith(MODEL_PATH) ? `${MODEL_PATH}{id}` : PANEL_PATH.test(path) ? PANEL_ROUTE : path
+  const routeOf = (path: string) => (path.startsWith(MODEL_PATH) ? `${MODEL_PATH}{id}` : PANEL_PATH.test(path) ? PANEL_ROUTE : path)
 
   /** The metrics label for a path: a route, never the raw path (which would grow without bound). */
   const routeLabel = (path: string) => {
@@ -140,7 +139,7 @@ export function createHandler(deps: HandlerDeps) {
       const methods = routes[routeOf(path)]
       if (!methods) throw notFound()
       if (req.method === 'OPTIONS') return answerPreflight(req, res)
-      const route = methods[req.method === 'HEAD' ? 'GET' : req.method ?? '']
+      const route = methods[req.method === 'HEAD' ? 'GET' : (req.method ?? '')]
       if (!route) throw methodNotAllowed([...Object.keys(methods), ...('GET' in methods ? ['HEAD'] : []), 'OPTIONS'])
       await route(req, res, context)
     } catch (err) {

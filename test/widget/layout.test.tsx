@@ -110,7 +110,11 @@ describe('accessible names', () => {
 
 describe('the stylesheet in the shadow root', () => {
   // Its text as the bundle ships it: comments dropped, whitespace collapsed.
-  const shadowCss = (w: ReturnType<typeof startWidget>) => w.css().replace(/\/\*[^]*?\*\//g, '').replace(/\s+/g, ' ')
+  const shadowCss = (w: ReturnType<typeof startWidget>) =>
+    w
+      .css()
+      .replace(/\/\*[^]*?\*\//g, '')
+      .replace(/\s+/g, ' ')
 
   it('resets everything the page could pass down to the host, and keeps its own rules inside', async () => {
     const w = startWidget()
