@@ -37,15 +37,19 @@ export const demoStatePath = (database: Config['database']) =>
  * Returns the demo account in `database`, creating whatever is missing or no longer works.
  * `adminToken` (ADMIN_TOKEN from the environment) wins over the saved one.
  */
-export async function prepareDemoAccount(database: Config['database'], options: { adminToken?: string; defaultRpm: number }): Promise<DemoAccount> {
+export async function prepareDemoAccount(
+  database: Config['database'],
+  options: { adminToken?: string; defaultRpm: number },
+): Promise<DemoAccount> {
   const statePath = demoStatePath(database)
   const saved = readSaved(statePath)
   const store = await openStore(database)
   try {
     const management = createManagement({ store, defaultRpm: options.defaultRpm })
-    const accountId = saved.accountId && (await store.getAccount(saved.accountId))
-      ? saved.accountId
-      : (await management.createAccount({ name: 'Demo site' })).id
+    const accountId =
+      saved.accountId && (await store.getAccount(saved.accountId))
+        ? saved.accountId
+        : (await management.createAccount({ name: 'Demo site' })).id
     const keyFor = async (savedKey: string | undefined, name: string, domains: string[]) =>
       (await stillWorks(store, savedKey, accountId, domains))
         ? savedKey!

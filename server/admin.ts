@@ -21,18 +21,20 @@ interface Route {
 
 const ID = '([A-Za-z0-9_]{1,64})'
 const ROUTES: Route[] = [
-  { method: 'POST', pattern: /^\/admin\/accounts$/,
-    run: async (m, _id, req, res) => [201, await m.createAccount(await readBody(req, res))] },
-  { method: 'POST', pattern: new RegExp(`^/admin/accounts/${ID}/keys$`),
-    run: async (m, id, req, res) => [201, await m.createKey(id, await readBody(req, res))] },
-  { method: 'GET', pattern: new RegExp(`^/admin/accounts/${ID}/keys$`),
-    run: async (m, id) => [200, { data: await m.listKeys(id) }] },
-  { method: 'GET', pattern: new RegExp(`^/admin/accounts/${ID}/usage$`),
-    run: async (m, id) => [200, { data: await m.usage(id) }] },
-  { method: 'POST', pattern: new RegExp(`^/admin/keys/${ID}/revoke$`),
-    run: async (m, id) => [200, await m.revokeKey(id)] },
-  { method: 'POST', pattern: new RegExp(`^/admin/keys/${ID}/primary$`),
-    run: async (m, id) => [200, await m.makePrimary(id)] },
+  {
+    method: 'POST',
+    pattern: /^\/admin\/accounts$/,
+    run: async (m, _id, req, res) => [201, await m.createAccount(await readBody(req, res))],
+  },
+  {
+    method: 'POST',
+    pattern: new RegExp(`^/admin/accounts/${ID}/keys$`),
+    run: async (m, id, req, res) => [201, await m.createKey(id, await readBody(req, res))],
+  },
+  { method: 'GET', pattern: new RegExp(`^/admin/accounts/${ID}/keys$`), run: async (m, id) => [200, { data: await m.listKeys(id) }] },
+  { method: 'GET', pattern: new RegExp(`^/admin/accounts/${ID}/usage$`), run: async (m, id) => [200, { data: await m.usage(id) }] },
+  { method: 'POST', pattern: new RegExp(`^/admin/keys/${ID}/revoke$`), run: async (m, id) => [200, await m.revokeKey(id)] },
+  { method: 'POST', pattern: new RegExp(`^/admin/keys/${ID}/primary$`), run: async (m, id) => [200, await m.makePrimary(id)] },
 ]
 
 /** The JSON body; a body that is not JSON names `body` as its param, like every other bad admin input. */

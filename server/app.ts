@@ -133,7 +133,7 @@ export function createHandler(deps: HandlerDeps) {
       const methods = routes[routeOf(path)]
       if (!methods) throw notFound()
       if (req.method === 'OPTIONS') return answerPreflight(req, res)
-      const route = methods[req.method === 'HEAD' ? 'GET' : req.method ?? '']
+      const route = methods[req.method === 'HEAD' ? 'GET' : (req.method ?? '')]
       if (!route) throw methodNotAllowed([...Object.keys(methods), ...('GET' in methods ? ['HEAD'] : []), 'OPTIONS'])
       await route(req, res, context)
     } catch (err) {

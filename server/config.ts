@@ -12,9 +12,7 @@ export interface Config {
   port: number
   host: string
   /** Where the store lives: an SQLite file (`:memory:` is allowed for tests) or a PostgreSQL database. */
-  database:
-    | { kind: 'sqlite'; path: string }
-    | { kind: 'postgres'; url: string; poolSize: number; statementTimeoutMs: number }
+  database: { kind: 'sqlite'; path: string } | { kind: 'postgres'; url: string; poolSize: number; statementTimeoutMs: number }
   /** Unset: the built-in offline demo responder answers. */
   upstream: { baseUrl: string; apiKey: string | undefined; model: string } | undefined
   upstreamTimeoutMs: number
@@ -60,7 +58,9 @@ export function loadConfig(env: Env): Config {
   const redis = redisFrom(read)
   const workers = workersFrom(read('WORKERS'))
   if (workers > 1 && redis === undefined) {
-    throw new ConfigError(`WORKERS=${workers} needs REDIS_URL: each worker would keep its own rate limits, and a key would get ${workers} times its limit`)
+    throw new ConfigError(
+      `WORKERS=${workers} needs REDIS_URL: each worker would keep its own rate limits, and a key would get ${workers} times its limit`,
+    )
   }
   return {
     port,

@@ -25,8 +25,7 @@ export function createActions(state: ChatState, { stream, save, load, emit }: Ac
   let controller: AbortController | null = null
   let countdown: ReturnType<typeof setInterval> | undefined
 
-  const turns = (): ChatTurn[] =>
-    messages.value.filter((m) => m.content.value).map((m) => ({ role: m.role, content: m.content.value }))
+  const turns = (): ChatTurn[] => messages.value.filter((m) => m.content.value).map((m) => ({ role: m.role, content: m.content.value }))
 
   async function answer(): Promise<void> {
     const reply = toMessage({ role: 'assistant', content: '' })

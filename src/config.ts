@@ -67,7 +67,14 @@ export function toWidgetConfig(options: WidgetOptions, defaultApi = ''): WidgetC
     if (name === 'starters' && Array.isArray(raw) && raw.every((item) => typeof item === 'string')) raw = raw.join('|')
     if (typeof raw !== 'string') fail(name, 'a string', given)
     // Empty prompts between bars ("A||B") are dropped before counting.
-    const text = name === 'starters' ? raw.split('|').map((item) => item.trim()).filter(Boolean).join('|') : raw.trim()
+    const text =
+      name === 'starters'
+        ? raw
+            .split('|')
+            .map((item) => item.trim())
+            .filter(Boolean)
+            .join('|')
+        : raw.trim()
     if (text && !RULES[name][0].test(text)) fail(name, RULES[name][1], given)
     if (text) value[name] = text
   }

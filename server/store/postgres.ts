@@ -77,8 +77,7 @@ export async function openPostgresStore(options: PostgresOptions): Promise<Store
     }
   }
 
-  const query = async <Row extends pg.QueryResultRow>(sql: string, values: unknown[] = []) =>
-    (await pool.query<Row>(sql, values)).rows
+  const query = async <Row extends pg.QueryResultRow>(sql: string, values: unknown[] = []) => (await pool.query<Row>(sql, values)).rows
 
   /** Runs `work` in a transaction on one connection. */
   const transaction = async <T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> => {
@@ -94,7 +93,10 @@ export async function openPostgresStore(options: PostgresOptions): Promise<Store
         // The connection may be mid-query or gone: drop it (the server rolls back) rather than wait on it.
         client.release(true)
       } else {
-        await client.query('ROLLBACK').then(() => client.release(), () => client.release(true))
+        await client.query('ROLLBACK').then(
+          () => client.release(),
+          () => client.release(true),
+        )
       }
       throw err
     }
@@ -122,17 +124,31 @@ export async function openPostgresStore(options: PostgresOptions): Promise<Store
       run(() =>
         transaction(async (client) => {
           await lockAccount(client, key.accountId)
-          const { rows: [counts] } = await client.query<{ active: number; primaries: number }>(
+          const {
+            rows: [counts],
+          } = await client.query<{ active: number; primaries: number }>(
             `SELECT count(*) FILTER (WHERE revoked_at IS NULL)::int AS active, count(*) FILTER (WHERE is_primary)::int AS primaries
              FROM keys WHERE account_id = $1`,
             [key.accountId],
           )
           if (counts!.active >= maxActive) throw new StoreConflict('key_limit_reached')
-          const { rows: [row] } = await client.query<KeyRecord>(
+          const {
+            rows: [row],
+          } = await client.query<KeyRecord>(
             `INSERT INTO keys (id, account_id, name, prefix, hash, is_primary, allowed_domains, rate_limit_rpm, instructions, created_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING ${KEY_COLUMNS}`,
-            [id, key.accountId, key.name, key.prefix, key.hash, counts!.primaries === 0, key.allowedDomains,
-              key.rateLimitRpm, key.instructions, now()],
+            [
+              id,
+              key.accountId,
+              key.name,
+              key.prefix,
+              key.hash,
+              counts!.primaries === 0,
+              key.allowedDomains,
+              key.rateLimitRpm,
+              key.instructions,
+              now(),
+            ],
           )
           return row!
         }),
@@ -144,7 +160,11 @@ export async function openPostgresStore(options: PostgresOptions): Promise<Store
     // The hot path, once per request: a named statement is parsed and planned once per connection.
     findKeyByHash: (hash) =>
       run(async () => {
-        const found = await pool.query<KeyRecord>({ name: 'find-key-by-hash', text: `SELECT ${KEY_COLUMNS} FROM keys WHERE hash = $1`, values: [hash] })
+        const found = await pool.query<KeyRecord>({
+          name: 'find-key-by-hash',
+          text: `SELECT ${KEY_COLUMNS} FROM keys WHERE hash = $1`,
+          values: [hash],
+        })
         return found.rows[0]
       }),
 
@@ -160,7 +180,9 @@ export async function openPostgresStore(options: PostgresOptions): Promise<Store
     setPrimaryKey: (id) =>
       run(() =>
         transaction(async (client) => {
-          const { rows: [found] } = await client.query<{ account_id: string }>('SELECT account_id FROM keys WHERE id = $1', [id])
+          const {
+            rows: [found],
+          } = await client.query<{ account_id: string }>('SELECT account_id FROM keys WHERE id = $1', [id])
           if (!found) return undefined
           await lockAccount(client, found.account_id)
           // Every key row this may change, locked in id order (the order usage writes lock them in).
@@ -170,7 +192,9 @@ export async function openPostgresStore(options: PostgresOptions): Promise<Store
           )
           if (keys.find((key) => key.id === id)!.revoked) throw new StoreConflict('key_revoked')
           await client.query('UPDATE keys SET is_primary = false WHERE account_id = $1 AND is_primary AND id <> $2', [found.account_id, id])
-          const { rows: [row] } = await client.query<KeyRecord>(`UPDATE keys SET is_primary = true WHERE id = $1 RETURNING ${KEY_COLUMNS}`, [id])
+          const {
+            rows: [row],
+          } = await client.query<KeyRecord>(`UPDATE keys SET is_primary = true WHERE id = $1 RETURNING ${KEY_COLUMNS}`, [id])
           return row
         }),
       ),
@@ -192,7 +216,10 @@ export async function openPostgresStore(options: PostgresOptions): Promise<Store
             )
           }
           for (const [keyId, at] of sortedUsed) {
-            await client.query('UPDATE keys SET last_used_at = $2 WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < $2)', [keyId, at])
+            await client.query('UPDATE keys SET last_used_at = $2 WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < $2)', [
+              keyId,
+              at,
+            ])
           }
         })
       }),

@@ -91,7 +91,16 @@ function CopyButton({ text }: { text: string }) {
   // The Clipboard API exists only on secure pages (https, localhost).
   if (!navigator.clipboard) return null
   return (
-    <button type="button" class="copy" onClick={() => navigator.clipboard.writeText(text).then(() => setCopied(true), () => {})}>
+    <button
+      type="button"
+      class="copy"
+      onClick={() =>
+        navigator.clipboard.writeText(text).then(
+          () => setCopied(true),
+          () => {},
+        )
+      }
+    >
       {copied ? 'Copied' : 'Copy answer'}
     </button>
   )

@@ -61,8 +61,7 @@ function ErrorBar({ state, actions }: { state: ChatState; actions: Actions }) {
   return (
     <div class="error" role="alert">
       <p>
-        {error.message}{' '}
-        {/* The ticking number is hidden from screen readers, which would otherwise read it every second. */}
+        {error.message} {/* The ticking number is hidden from screen readers, which would otherwise read it every second. */}
         {wait > 0 && <span aria-hidden="true">You can send again in {wait} s.</span>}
       </p>
       {error.canRetry && wait === 0 && (

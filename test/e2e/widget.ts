@@ -30,6 +30,6 @@ export function focused(page: Page): Promise<string> {
     const active = document.activeElement
     if (active?.tagName !== 'ASSISTERS-WIDGET') return active?.tagName.toLowerCase() ?? 'nothing'
     const inner = active.shadowRoot?.activeElement
-    return inner ? inner.getAttribute('aria-label') ?? inner.className : 'assisters-widget'
+    return inner ? (inner.getAttribute('aria-label') ?? inner.className) : 'assisters-widget'
   })
 }

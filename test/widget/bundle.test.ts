@@ -29,7 +29,10 @@ describe('dist/widget.js', () => {
 
   it('is a classic script that leaks no globals besides window.Assisters', () => {
     expect(code).not.toMatch(/^\s*(import|export)\s/m)
-    const window = new Window({ url: 'https://shop.example/', settings: { enableJavaScriptEvaluation: true, suppressInsecureJavaScriptEnvironmentWarning: true } })
+    const window = new Window({
+      url: 'https://shop.example/',
+      settings: { enableJavaScriptEvaluation: true, suppressInsecureJavaScriptEnvironmentWarning: true },
+    })
     const before = new Set(Object.keys(window))
     const script = window.document.createElement('script')
     script.textContent = code
@@ -39,7 +42,10 @@ describe('dist/widget.js', () => {
   })
 
   it('boots from its own script tag: reads data-* and mounts the launcher in a shadow root', async () => {
-    const window = new Window({ url: 'https://shop.example/', settings: { enableJavaScriptEvaluation: true, suppressInsecureJavaScriptEnvironmentWarning: true } })
+    const window = new Window({
+      url: 'https://shop.example/',
+      settings: { enableJavaScriptEvaluation: true, suppressInsecureJavaScriptEnvironmentWarning: true },
+    })
     const { document } = window
     for (let copy = 0; copy < 2; copy++) {
       // Pasted twice: the second copy must not mount a second widget.

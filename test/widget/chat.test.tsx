@@ -115,7 +115,7 @@ describe('the composer', () => {
     expect(w.textarea().value).toBe('にほんご')
   })
 
-  it("does not send the Enter that Safari sends after ending an IME composition (keyCode 229)", async () => {
+  it('does not send the Enter that Safari sends after ending an IME composition (keyCode 229)', async () => {
     const requests = recordRequests()
     const w = await openWidget()
     w.type('日本語')

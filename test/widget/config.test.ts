@@ -109,10 +109,25 @@ describe('toWidgetConfig', () => {
     ['a placeholder over 120 characters', { key: KEY, placeholder: 'x'.repeat(121) }, SCRIPT_ORIGIN, /"placeholder"/],
     ['a title that is not a string', { key: KEY, title: 7 as unknown as string }, SCRIPT_ORIGIN, /"title" must be a string/],
     ['seven starters', { key: KEY, starters: 'a|b|c|d|e|f|g' }, SCRIPT_ORIGIN, /"starters" must be up to 6 prompts/],
-    ['a starter over 200 characters', { key: KEY, starters: ['x'.repeat(201)] }, SCRIPT_ORIGIN, /"starters" must be up to 6 prompts of up to 200 characters/],
+    [
+      'a starter over 200 characters',
+      { key: KEY, starters: ['x'.repeat(201)] },
+      SCRIPT_ORIGIN,
+      /"starters" must be up to 6 prompts of up to 200 characters/,
+    ],
     ['starters that are not strings', { key: KEY, starters: [1, 2] as unknown as string[] }, SCRIPT_ORIGIN, /"starters" must be a string/],
-    ['an unknown option (a typo)', { key: KEY, colour: '#fff' } as WidgetOptions, SCRIPT_ORIGIN, /"colour" must be one of the options key, api/],
-    ['an option named like an Object method', { key: KEY, toString: 'x' } as unknown as WidgetOptions, SCRIPT_ORIGIN, /"toString" must be one of the options/],
+    [
+      'an unknown option (a typo)',
+      { key: KEY, colour: '#fff' } as WidgetOptions,
+      SCRIPT_ORIGIN,
+      /"colour" must be one of the options key, api/,
+    ],
+    [
+      'an option named like an Object method',
+      { key: KEY, toString: 'x' } as unknown as WidgetOptions,
+      SCRIPT_ORIGIN,
+      /"toString" must be one of the options/,
+    ],
     ['options that are not an object', null as unknown as WidgetOptions, SCRIPT_ORIGIN, /"options" must be an object/],
   ])('refuses %s with an error naming the option', (_, options, defaultApi, message) => {
     expect(() => toWidgetConfig(options, defaultApi)).toThrow(ConfigError)

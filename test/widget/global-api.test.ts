@@ -201,13 +201,13 @@ describe('window.Assisters', () => {
     expect(error).toHaveBeenCalledTimes(2)
   })
 
-  it.each([['unknown event', 'opened', () => {}], ['listener that is not a function', 'open', 'nope']])(
-    'refuses an %s',
-    (_, event, listener) => {
-      const { assisters } = startWidget()
-      expect(() => assisters.on(event as 'open', listener as () => void)).toThrow(/open, close, message, error/)
-    },
-  )
+  it.each([
+    ['unknown event', 'opened', () => {}],
+    ['listener that is not a function', 'open', 'nope'],
+  ])('refuses an %s', (_, event, listener) => {
+    const { assisters } = startWidget()
+    expect(() => assisters.on(event as 'open', listener as () => void)).toThrow(/open, close, message, error/)
+  })
 
   it('warns instead of failing when called before init()', async () => {
     const warn = vi.spyOn(console, 'warn').mockImplementation(() => {})
@@ -228,7 +228,9 @@ describe('window.Assisters', () => {
   })
 
   it('destroy() removes the element, the listeners and every timer, and init() can mount again', async () => {
-    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'requestAnimationFrame', 'cancelAnimationFrame'] })
+    vi.useFakeTimers({
+      toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'requestAnimationFrame', 'cancelAnimationFrame'],
+    })
     // happy-dom has no visualViewport; a phone browser's would be an EventTarget like this.
     const viewport = Object.assign(new EventTarget(), { height: 600, offsetTop: 0 })
     vi.stubGlobal('visualViewport', viewport)
@@ -248,7 +250,9 @@ describe('window.Assisters', () => {
   })
 
   it('leaves no timer running while idle, open or closed', async () => {
-    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'requestAnimationFrame', 'cancelAnimationFrame'] })
+    vi.useFakeTimers({
+      toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'requestAnimationFrame', 'cancelAnimationFrame'],
+    })
     const { assisters } = startWidget()
     await vi.advanceTimersByTimeAsync(200)
     expect(vi.getTimerCount()).toBe(0)
@@ -274,7 +278,10 @@ describe('the conversation across page loads', () => {
   const storeOldConversation = () =>
     localStorage.setItem(
       `assisters:${API}:${KEY.slice(0, 12)}`,
-      JSON.stringify([{ role: 'user', content: 'Old question' }, { role: 'assistant', content: 'Old answer' }]),
+      JSON.stringify([
+        { role: 'user', content: 'Old question' },
+        { role: 'assistant', content: 'Old answer' },
+      ]),
     )
 
   it('opens with data-open scrolled to the latest message', async () => {
