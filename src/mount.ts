@@ -1,7 +1,7 @@
 import { effect } from '@preact/signals'
 import { h, render } from 'preact'
 import { createActions } from './actions.ts'
-import { streamChat } from './api.ts'
+import { checkKey, streamChat } from './api.ts'
 import { App } from './components/App.tsx'
 import { pickLanguage, type LoadWords } from './language.ts'
 import { toPanelConfig, type PanelSettings } from './panel-config.ts'
@@ -42,6 +42,7 @@ function mountPanel(host: PanelHost, config: PanelSettings): Panel {
     stream: (messages, signal) => streamChat(config.api, config.key, messages, signal),
     save: store.save,
     load: store.load,
+    check: (signal) => checkKey(config.api, config.key, signal),
     emit,
     say: (code) => words[code],
   })
