@@ -1,6 +1,7 @@
 import { effect } from '@preact/signals'
 import { h, render } from 'preact'
 import { createActions } from './actions.ts'
+import { focusRingRules } from './focus-ring.ts'
 import { checkKey, streamChat } from './api.ts'
 import { App } from './components/App.tsx'
 import { pickLanguage, type LoadWords } from './language.ts'
@@ -51,7 +52,7 @@ function mountPanel(host: PanelHost, config: PanelSettings): Panel {
 
   // Added to the loader's constructed stylesheet: no <style> element, so a strict CSP allows it.
   const sheet = new CSSStyleSheet()
-  sheet.replaceSync(styles)
+  sheet.replaceSync(styles + focusRingRules(config.color, host.luminance))
   shadow.adoptedStyleSheets = [...shadow.adoptedStyleSheets, sheet]
   const stopShowing = effect(() => {
     const open = state.isOpen.value

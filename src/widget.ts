@@ -2,6 +2,7 @@ import { checkOptions } from './check-options.ts'
 import type { WidgetConfig } from './config.ts'
 import type { Emit } from './events.ts'
 import { createLauncher } from './launcher.ts'
+import { luminance } from './theme.ts'
 import type { MountPanel, Panel } from './panel-host.ts'
 
 /** The calls a page can make before the panel is there; they wait, in order, for it. */
@@ -29,7 +30,7 @@ export function createWidget(config: WidgetConfig, emit: Emit, loadPanel: () => 
     loading = loadPanel()
       // Mounting waits for the visitor's words, which may take a request of their own; a panel that
       // fails to mount counts as one that failed to load.
-      .then((mountPanel) => (destroyed ? undefined : mountPanel({ config, emit, checkOptions, ...launcher })))
+      .then((mountPanel) => (destroyed ? undefined : mountPanel({ config, emit, checkOptions, luminance, ...launcher })))
       .then(
         (mounted) => {
           if (!mounted) return

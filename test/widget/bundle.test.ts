@@ -13,9 +13,10 @@ const LOADER_BUDGET = 3_000
  * costs about 1,600 bytes over the single file it replaced (two gzip streams, the launcher in plain
  * DOM, the queue, the panel's name and hash), the languages about 850 more (the English table, the
  * choice of language, the owner's words), data-theme and the retry after a reload about 150, the key
- * check on opening (GET /v1/key, with the console's hints) about 200; issue 13's 15,000 is not reached.
+ * check on opening (GET /v1/key, with the console's hints) about 200, the focus ring in the owner's
+ * colour about 140; issue 13's 15,000 is not reached.
  */
-const OPENED_BUDGET = 17_920
+const OPENED_BUDGET = 18_060
 
 // The real production build of this run (test/support/widget-build.ts), never a stale dist/.
 const outDir = inject('widgetDir')
