@@ -1,4 +1,4 @@
-import type { luminance } from './theme.ts'
+import { luminance } from './theme.ts'
 
 /** Each palette's panel background and bubble (src/styles.css; test/widget/theme.test.ts holds them equal). */
 export const BACKGROUNDS = { light: ['#ffffff', '#eef1f4'], dark: ['#1c1e22', '#2b2f35'] }
@@ -7,13 +7,12 @@ export const BACKGROUNDS = { light: ['#ffffff', '#eef1f4'], dark: ['#1c1e22', '#
  * CSS that draws the panel's focus rings in the owner's colour in each palette where it stands out at
  * 3:1 (WCAG 1.4.11) against both the panel and the bubbles; elsewhere the palette's own ring stays.
  * Added after styles.css with the same selectors as its palettes, so it wins exactly where they apply.
- * `lum` is the loader's luminance, handed over, so the panel carries no copy.
  */
-export function focusRingRules(color: string, lum: typeof luminance): string {
+export function focusRingRules(color: string): string {
   const ring = `{--focus:${color}}`
   const fits = (backgrounds: string[]) =>
     backgrounds.every((background) => {
-      const [a, b] = [lum(color) + 0.05, lum(background) + 0.05]
+      const [a, b] = [luminance(color) + 0.05, luminance(background) + 0.05]
       return Math.max(a, b) / Math.min(a, b) >= 3
     })
   return (

@@ -47,12 +47,16 @@ function mountPanel(host: PanelHost, config: PanelSettings): Panel {
     emit,
     say: (code) => words[code],
   })
+  // An answer that landed while the panel was closed, on this page or an earlier one: the launcher's
+  // dot, kept in the flag the loader reads when the page is idle.
+  state.unread.value = store.unread()
+  const stopFlagging = effect(() => store.markUnread(state.unread.value))
   // Opened before the first render, so the panel is there at once and the composer does not take the focus.
   if (config.open) actions.open()
 
   // Added to the loader's constructed stylesheet: no <style> element, so a strict CSP allows it.
   const sheet = new CSSStyleSheet()
-  sheet.replaceSync(styles + focusRingRules(config.color, host.luminance))
+  sheet.replaceSync(styles + focusRingRules(config.color))
   shadow.adoptedStyleSheets = [...shadow.adoptedStyleSheets, sheet]
   const stopShowing = effect(() => {
     const open = state.isOpen.value
@@ -79,6 +83,7 @@ function mountPanel(host: PanelHost, config: PanelSettings): Panel {
     destroy(): void {
       actions.dispose()
       stopShowing()
+      stopFlagging()
       root.removeEventListener('keydown', onKeyDown)
       if (config.theme) root.classList.remove(config.theme)
       render(null, slot)

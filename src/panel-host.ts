@@ -5,7 +5,6 @@
 import type { checkOptions } from './check-options.ts'
 import type { WidgetConfig } from './config.ts'
 import type { Emit } from './events.ts'
-import type { luminance } from './theme.ts'
 
 /** The loader's side: what it already put in the page, for the panel to build on. */
 export interface PanelHost {
@@ -13,8 +12,6 @@ export interface PanelHost {
   emit: Emit
   /** The loader's option checker, for the options only the panel uses. */
   checkOptions: typeof checkOptions
-  /** The loader's WCAG luminance, for the panel's focus ring in the owner's colour. */
-  luminance: typeof luminance
   shadow: ShadowRoot
   /** The `.root` element inside the shadow root; the panel renders into a child of it. */
   root: HTMLElement

@@ -1,6 +1,7 @@
 import { HttpResponse, http } from 'msw'
 import { describe, expect, it, vi } from 'vitest'
-import { DONE, KEY, KEY_URL, controlledStream, delta, errorResponse, onChat, recordRequests, server, sseResponse } from './api-mock.ts'
+import { API, DONE, KEY, KEY_URL, controlledStream, delta, errorResponse, onChat, recordRequests, server, sseResponse } from './api-mock.ts'
+import { UNREAD_FLAG } from '../../src/storage.ts'
 import { panelLoads, setUpWidgetTests, settle, startWidget, until } from './dom.ts'
 
 setUpWidgetTests()
@@ -274,6 +275,71 @@ describe('a streamed answer', () => {
     w.launcher().click()
     await until(() => expect(w.$('.badge:not([hidden])')).toBeNull())
     expect(w.bubbles()).toEqual(['Ping', 'Pong'])
+  })
+
+  describe('a stored unread answer, a sign of intent on the next page', () => {
+    const STORE = `assisters:${API}:${KEY.slice(0, 12)}`
+
+    /** A page where an answer landed while the chat was closed, then went away: the flag is left behind. */
+    async function leaveUnread() {
+      onChat(() => sseResponse(delta('Pong'), DONE))
+      const w = await openWidget()
+      await ask(w, 'Ping')
+      await until(() => expect(w.bubbles()).toEqual(['Ping', 'Pong']))
+      w.assisters.close()
+      expect(localStorage.getItem(UNREAD_FLAG)).toBeNull()
+      onChat(() => sseResponse(delta('Pong again'), DONE))
+      w.assisters.send('Ping again')
+      w.assisters.close()
+      await until(() => expect(localStorage.getItem(UNREAD_FLAG)).toBe(STORE))
+      w.assisters.destroy()
+    }
+
+    it('is flagged while unread, and the flag is lowered on opening', async () => {
+      await leaveUnread()
+      const w = startWidget()
+      await until(() => expect(w.$('.badge:not([hidden])')).toBeTruthy())
+      w.launcher().click()
+      await until(() => expect(w.$('.badge:not([hidden])')).toBeNull())
+      expect(localStorage.getItem(UNREAD_FLAG)).toBeNull()
+    })
+
+    it('brings the panel in when the page is idle, with the dot and its name on the launcher', async () => {
+      await leaveUnread()
+      panelLoads.count = 0
+      const w = startWidget()
+      expect(panelLoads.count).toBe(0) // not during the page's load
+      await until(() => expect(panelLoads.count).toBe(1))
+      await until(() => expect(w.launcher().getAttribute('aria-label')).toBe('Open chat (new answer)'))
+      expect(w.dialog()).toBeNull()
+    })
+
+    it("loads the panel for another conversation's flag, but shows no dot and leaves that flag alone", async () => {
+      localStorage.setItem(UNREAD_FLAG, 'assisters:https://elsewhere.test:ask_Other123')
+      const w = startWidget()
+      await until(() => expect(panelLoads.count).toBe(1))
+      await settle()
+      expect(w.$('.badge:not([hidden])')).toBeNull()
+      w.launcher().click()
+      await until(() => expect(w.dialog()).toBeTruthy())
+      expect(localStorage.getItem(UNREAD_FLAG)).toBe('assisters:https://elsewhere.test:ask_Other123')
+    })
+
+    it('costs nothing where storage is blocked', async () => {
+      // As a browser that blocks storage does: reading window.localStorage throws.
+      vi.spyOn(window, 'localStorage', 'get').mockImplementation(() => {
+        throw new DOMException('blocked', 'SecurityError')
+      })
+      const errors = vi.fn()
+      window.addEventListener('error', errors)
+      const w = startWidget()
+      await settle()
+      window.removeEventListener('error', errors)
+      expect(errors).not.toHaveBeenCalled()
+      expect(panelLoads.count).toBe(0)
+      w.launcher().click()
+      await until(() => expect(w.dialog()).toBeTruthy())
+    })
   })
 })
 

@@ -2,7 +2,7 @@ import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { BACKGROUNDS, focusRingRules as rulesWith } from '../../src/focus-ring.ts'
+import { BACKGROUNDS, focusRingRules } from '../../src/focus-ring.ts'
 import { luminance, onColor } from '../../src/theme.ts'
 
 /** WCAG 2 contrast ratio of two `#rrggbb` colours, from 1 to 21. */
@@ -10,7 +10,6 @@ function contrast(a: string, b: string): number {
   const [hi, lo] = [luminance(a), luminance(b)].sort((x, y) => y - x) as [number, number]
   return (hi + 0.05) / (lo + 0.05)
 }
-const focusRingRules = (color: string) => rulesWith(color, luminance)
 
 /** The custom properties declared in a CSS block, as name → #rrggbb. */
 function colours(block: string): Record<string, string> {
