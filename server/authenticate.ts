@@ -1,8 +1,8 @@
 /**
  * Checks 1 and 2 of the contract: a single `Authorization: Bearer ask_…` header whose key is well
  * formed, exists and is not revoked. The store is asked on every request, so a revocation takes
- * effect on the very next one; the key's origin policy is compiled once and kept, since a key's
- * allowed domains never change.
+ * effect on the very next one (PostgreSQL's store answers from a cache it is told to empty); the
+ * key's origin policy is compiled once and kept until its allowed domains change.
  */
 import { invalidApiKey } from './errors.ts'
 import { hashKey, isWellFormedKey } from './keys.ts'
@@ -23,7 +23,8 @@ export const bearerToken = (authorization: readonly string[] | undefined) =>
 
 /** Returns a function from the request's Authorization header lines to the key, or a thrown 401. */
 export function createAuthenticator(store: Store) {
-  const policies = new Map<string, OriginPolicy>()
+  // Compiled once per key and kept while its allowed domains stay the same (an owner may change them).
+  const policies = new Map<string, { domains: string[]; origins: OriginPolicy }>()
 
   return async function authenticate(authorization: readonly string[] | undefined): Promise<AuthenticatedKey> {
     // Node keeps only the first of repeated Authorization headers; headersDistinct shows them all.
@@ -32,11 +33,13 @@ export function createAuthenticator(store: Store) {
     const record = await store.findKeyByHash(hashKey(key))
     if (!record || record.revoked_at) throw invalidApiKey()
 
-    let origins = policies.get(record.id)
-    if (!origins) {
-      origins = compileOriginPolicy(record.allowed_domains)
-      policies.set(record.id, origins)
+    let compiled = policies.get(record.id)
+    if (!compiled || !sameEntries(compiled.domains, record.allowed_domains)) {
+      compiled = { domains: record.allowed_domains, origins: compileOriginPolicy(record.allowed_domains) }
+      policies.set(record.id, compiled)
     }
-    return { record, origins }
+    return { record, origins: compiled.origins }
   }
 }
+
+const sameEntries = (a: string[], b: string[]) => a === b || (a.length === b.length && a.every((entry, i) => entry === b[i]))
