@@ -232,7 +232,16 @@ describePostgres('the PostgreSQL store', () => {
       proxy.cut()
       await expect(writing).rejects.toBeInstanceOf(StoreUnavailable)
       proxy.restore()
-      await expect.poll(() => store.ping().then(() => true, () => false), { timeout: 10_000 }).toBe(true)
+      await expect
+        .poll(
+          () =>
+            store.ping().then(
+              () => true,
+              () => false,
+            ),
+          { timeout: 10_000 },
+        )
+        .toBe(true)
       // All or nothing: the cut transaction left no rows.
       expect(await store.usage('acct_1')).toEqual([])
     })
