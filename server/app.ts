@@ -26,6 +26,8 @@ export interface HandlerDeps {
   /** GET /panel-<hash>.js, the panel the loader fetches on intent. */
   servePanel(req: IncomingMessage, res: ServerResponse): Promise<void>
   handleAdmin(req: IncomingMessage, res: ServerResponse, path: string): Promise<void>
+  /** Everything under /dashboard: its own rules (same origin, cookie sessions, no CORS). */
+  handleDashboard(req: IncomingMessage, res: ServerResponse, path: string): Promise<void>
   handleMetrics(req: IncomingMessage, res: ServerResponse): Promise<void>
   /** Each dependency /readyz reports on, by name ('database', 'redis'), as ok or not. */
   readiness(): Promise<Readiness>
@@ -49,6 +51,8 @@ const MODEL = { id: PUBLIC_MODEL, object: 'model', created: 1767225600, owned_by
 const MODELS = { object: 'list', data: [MODEL] }
 const MODEL_PATH = '/v1/models/'
 const PANEL_ROUTE = '/panel-{file}'
+
+const isDashboard = (path: string) => path === '/dashboard' || path.startsWith('/dashboard/')
 
 export function createHandler(deps: HandlerDeps) {
   const { config, authenticate, limiter, relay, metrics, log } = deps
@@ -112,7 +116,10 @@ export function createHandler(deps: HandlerDeps) {
   /** The metrics label for a path: a route, never the raw path (which would grow without bound). */
   const routeLabel = (path: string) => {
     const route = routeOf(path)
-    return route in routes || route === '/metrics' ? route : path.startsWith('/admin/') ? '/admin' : 'unmatched'
+    return route in routes || route === '/metrics' ? route
+      : path.startsWith('/admin/') ? '/admin'
+      : isDashboard(path) ? '/dashboard'
+      : 'unmatched'
   }
 
   return async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -136,6 +143,7 @@ export function createHandler(deps: HandlerDeps) {
     try {
       if (path.startsWith('/admin/')) return await deps.handleAdmin(req, res, path)
       if (path === '/metrics') return await deps.handleMetrics(req, res)
+      if (isDashboard(path)) return await deps.handleDashboard(req, res, path)
       applyCors(req, res)
       const methods = routes[routeOf(path)]
       if (!methods) throw notFound()

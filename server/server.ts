@@ -13,12 +13,15 @@ import { createHandler, type Readiness } from './app.ts'
 import { createAuthenticator } from './authenticate.ts'
 import type { Config } from './config.ts'
 import { closeInStages, inTurn } from './connection.ts'
+import { createDashboardHandler } from './dashboard.ts'
+import { createDashboardApi } from './dashboard-api.ts'
 import { missingHost, rawClientErrorResponse, sendError, serverShuttingDown } from './errors.ts'
 import { createLimiter } from './limiter.ts'
 import type { Logger } from './log.ts'
 import { createManagement } from './management.ts'
 import { sendMetrics } from './metrics-endpoint.ts'
 import { createMetrics, metricsSource, type Metrics, type MetricsSource } from './metrics.ts'
+import { createOwnerAuth, type OwnerAuthOptions } from './owner-auth.ts'
 import { createRelay } from './relay.ts'
 import { openStore } from './store/open.ts'
 import { StoreConflict, type Store } from './store/store.ts'
@@ -31,6 +34,10 @@ export interface AppServerOptions {
   /** Replaces the upstream chosen from the config (tests, benchmarks). */
   upstream?: Upstream
   widgetPath?: string
+  /** The built dashboard (dashboard/dist by default). */
+  dashboardDir?: string
+  /** The dashboard's clock and sign-in throttles (tests move time on). */
+  ownerAuth?: OwnerAuthOptions
   pingMs?: number
   usageFlushMs?: number
   /** How long close() lets open requests finish before ending them. */
@@ -86,7 +93,11 @@ export async function createAppServer(config: Config, options: AppServerOptions)
     serveWidget: createWidgetAsset(options.widgetPath ?? DEFAULT_WIDGET),
     // The panel files sit next to the loader, where the build puts them and the loader looks for them.
     servePanel: createPanelAssets(dirname(options.widgetPath ?? DEFAULT_WIDGET)),
-    handleAdmin: createAdminHandler(management, requireAdmin),
+    handleAdmin: createAdminHandler(management, requireAdmin, config.publicUrl),
+    handleDashboard: createDashboardHandler(
+      createDashboardApi({ management, auth: createOwnerAuth(store, options.ownerAuth), publicUrl: config.publicUrl }),
+      options.dashboardDir,
+    ),
     async handleMetrics(req, res) {
       requireAdmin(req)
       await sendMetrics(req, res, scrapeMetrics)

@@ -52,6 +52,30 @@ const MIGRATIONS: string[] = [
    CREATE TRIGGER keys_changed AFTER UPDATE ON keys FOR EACH ROW
      WHEN (to_jsonb(OLD) - 'last_used_at' IS DISTINCT FROM to_jsonb(NEW) - 'last_used_at')
      EXECUTE FUNCTION assisters_key_changed();`,
+  // The dashboard's owners, their one-time set-password links and their sessions (issue 14). Tokens
+  // are stored only as SHA-256 hashes.
+  `CREATE TABLE owners (
+     id            text COLLATE "C" PRIMARY KEY,
+     seq           bigint GENERATED ALWAYS AS IDENTITY UNIQUE,
+     account_id    text COLLATE "C" NOT NULL REFERENCES accounts (id),
+     email         text NOT NULL UNIQUE,
+     password_hash text,
+     created_at    timestamptz NOT NULL
+   );
+   CREATE INDEX owners_account ON owners (account_id);
+   CREATE TABLE password_links (
+     token_hash text PRIMARY KEY,
+     owner_id   text COLLATE "C" NOT NULL REFERENCES owners (id),
+     expires_at timestamptz NOT NULL,
+     used_at    timestamptz
+   );
+   CREATE TABLE sessions (
+     token_hash   text PRIMARY KEY,
+     owner_id     text COLLATE "C" NOT NULL REFERENCES owners (id),
+     created_at   timestamptz NOT NULL,
+     last_seen_at timestamptz NOT NULL
+   );
+   CREATE INDEX sessions_owner ON sessions (owner_id);`,
 ]
 
 /** The schema version a migrated PostgreSQL database is at (db copy writes into exactly this one). */

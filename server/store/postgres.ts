@@ -10,7 +10,10 @@ import pg from 'pg'
 import type { Logger } from '../log.ts'
 import { createKeyCache } from './key-cache.ts'
 import { migratePostgres } from './postgres-migrations.ts'
-import { StoreConflict, StoreUnavailable, type AccountRecord, type KeyRecord, type NewKey, type Store, type UsageRow } from './store.ts'
+import {
+  StoreConflict, StoreUnavailable, type AccountRecord, type KeyRecord, type NewKey, type OwnerRecord, type SessionRecord, type Store,
+  type UsageRow,
+} from './store.ts'
 
 export interface PostgresOptions {
   url: string
@@ -31,7 +34,12 @@ const iso = (column: string) => `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-
 const KEY_COLUMNS = `id, account_id, name, prefix, is_primary, allowed_domains, rate_limit_rpm, instructions,
   ${iso('created_at')} AS created_at, ${iso('last_used_at')} AS last_used_at, ${iso('revoked_at')} AS revoked_at`
 
+const OWNER_COLUMNS = `id, account_id, email, password_hash, ${iso('created_at')} AS created_at`
+
 const now = () => new Date().toISOString()
+
+/** PostgreSQL's unique_violation. */
+const isUniqueViolation = (err: unknown) => err instanceof pg.DatabaseError && err.code === '23505'
 
 /** A pool with every deadline set; shared by the store and the copy command. */
 export function createPostgresPool(options: Omit<PostgresOptions, 'log'>): pg.Pool {
@@ -122,6 +130,9 @@ export async function openPostgresStore(options: PostgresOptions): Promise<Store
         return row
       }),
 
+    listAccounts: () =>
+      run(() => query<AccountRecord>(`SELECT id, name, ${iso('created_at')} AS created_at FROM accounts ORDER BY created_at, id`)),
+
     createKey: (id, key: NewKey, maxActive) =>
       run(() =>
         transaction(async (client) => {
@@ -144,6 +155,30 @@ export async function openPostgresStore(options: PostgresOptions): Promise<Store
 
     listKeys: (accountId) =>
       run(() => query<KeyRecord>(`SELECT ${KEY_COLUMNS} FROM keys WHERE account_id = $1 ORDER BY created_at, seq`, [accountId])),
+
+    getKey: (id) =>
+      run(async () => (await query<KeyRecord>(`SELECT ${KEY_COLUMNS} FROM keys WHERE id = $1`, [id]))[0]),
+
+    updateKey: (id, changes) =>
+      run(() =>
+        transaction(async (client) => {
+          const { rows: [found] } = await client.query<{ revoked: boolean }>(
+            'SELECT revoked_at IS NOT NULL AS revoked FROM keys WHERE id = $1 FOR NO KEY UPDATE',
+            [id],
+          )
+          if (!found) return undefined
+          if (found.revoked) throw new StoreConflict('key_revoked')
+          const { rows: [row] } = await client.query<KeyRecord>(
+            `UPDATE keys SET name = coalesce($2, name), allowed_domains = coalesce($3, allowed_domains),
+               rate_limit_rpm = CASE WHEN $4 THEN $5::integer ELSE rate_limit_rpm END,
+               instructions = CASE WHEN $6 THEN $7::text ELSE instructions END
+             WHERE id = $1 RETURNING ${KEY_COLUMNS}`,
+            [id, changes.name ?? null, changes.allowedDomains ?? null, changes.rateLimitRpm !== undefined, changes.rateLimitRpm ?? null,
+              changes.instructions !== undefined, changes.instructions ?? null],
+          )
+          return row
+        }).finally(keys.clear),
+      ),
 
     // The hot path, once per request: mostly from the cache; else a named statement, parsed and
     // planned once per connection. A cached record's last_used_at may be behind; nothing on this path reads it.
@@ -221,6 +256,58 @@ export async function openPostgresStore(options: PostgresOptions): Promise<Store
           completion_tokens: Number(row.completion_tokens),
         }))
       }),
+
+    createOwner: (id, accountId, email) =>
+      run(async () => {
+        const record: OwnerRecord = { id, account_id: accountId, email, password_hash: null, created_at: now() }
+        try {
+          await query('INSERT INTO owners (id, account_id, email, created_at) VALUES ($1, $2, $3, $4)', [id, accountId, email, record.created_at])
+        } catch (err) {
+          if (isUniqueViolation(err)) throw new StoreConflict('email_taken')
+          throw err
+        }
+        return record
+      }),
+
+    getOwner: (id) => run(async () => (await query<OwnerRecord>(`SELECT ${OWNER_COLUMNS} FROM owners WHERE id = $1`, [id]))[0]),
+
+    findOwnerByEmail: (email) =>
+      run(async () => (await query<OwnerRecord>(`SELECT ${OWNER_COLUMNS} FROM owners WHERE email = $1`, [email]))[0]),
+
+    listOwners: (accountId) =>
+      run(() => query<OwnerRecord>(`SELECT ${OWNER_COLUMNS} FROM owners WHERE account_id = $1 ORDER BY created_at, seq`, [accountId])),
+
+    setOwnerPassword: (ownerId, passwordHash) =>
+      run(async () => void (await query('UPDATE owners SET password_hash = $2 WHERE id = $1', [ownerId, passwordHash]))),
+
+    createPasswordLink: (tokenHash, ownerId, expiresAt) =>
+      run(async () => void (await query('INSERT INTO password_links (token_hash, owner_id, expires_at) VALUES ($1, $2, $3)', [tokenHash, ownerId, expiresAt]))),
+
+    usePasswordLink: (tokenHash, at) =>
+      run(async () => {
+        const [row] = await query<{ owner_id: string }>(
+          'UPDATE password_links SET used_at = $2 WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2 RETURNING owner_id',
+          [tokenHash, at],
+        )
+        return row?.owner_id
+      }),
+
+    createSession: (tokenHash, ownerId, at) =>
+      run(async () => void (await query('INSERT INTO sessions (token_hash, owner_id, created_at, last_seen_at) VALUES ($1, $2, $3, $3)', [tokenHash, ownerId, at]))),
+
+    findSession: (tokenHash) =>
+      run(async () => (await query<SessionRecord>(
+        `SELECT owner_id, ${iso('created_at')} AS created_at, ${iso('last_seen_at')} AS last_seen_at FROM sessions WHERE token_hash = $1`,
+        [tokenHash],
+      ))[0]),
+
+    touchSession: (tokenHash, at) =>
+      run(async () => void (await query('UPDATE sessions SET last_seen_at = $2 WHERE token_hash = $1 AND last_seen_at < $2', [tokenHash, at]))),
+
+    endSession: (tokenHash) => run(async () => void (await query('DELETE FROM sessions WHERE token_hash = $1', [tokenHash]))),
+
+    endOwnerSessions: (ownerId, keep = '') =>
+      run(async () => void (await query('DELETE FROM sessions WHERE owner_id = $1 AND token_hash <> $2', [ownerId, keep]))),
 
     ping: () => run(async () => void (await query('SELECT 1'))),
 

@@ -10,6 +10,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { runCli } from '../../server/cli.ts'
 import type { Upstream } from '../../server/upstream.ts'
 import { createTestDatabase, describePostgres, type TestDatabase } from '../support/postgres.ts'
+import { dashboardClient, PASSWORD as OWNER_PASSWORD, signedInOwner } from './dashboard-client.ts'
 import { completion, MODEL, runCommand, startServer, type TestServer } from './harness.ts'
 
 const PASSWORD = 'copy-secret-pw-456'
@@ -73,6 +74,8 @@ describePostgres('assisters db copy', () => {
     for (const key of [site.key, site.key, second.key, other.key]) expect((await chat(before, key)).status).toBe(200)
     await before.admin('POST', `/admin/keys/${revoked.id}/revoke`)
     await before.admin('POST', `/admin/keys/${second.id}/primary`)
+    // An owner with a password, signed in: both the password and the session survive the move.
+    const { client: signedIn, email } = await signedInOwner(before, 'mover@example.com')
     const expected = { site: await snapshot(before, site.accountId), other: await snapshot(before, other.accountId) }
     await before.close()
 
@@ -81,9 +84,10 @@ describePostgres('assisters db copy', () => {
     expect(JSON.parse(run.out)).toEqual({
       from: sourcePath(),
       to: target.url,
-      accounts: 2,
+      accounts: 3,
       keys: 4,
       usage_rows: 3,
+      owners: 1,
       requests: 4,
       prompt_tokens: 8,
       completion_tokens: 12,
@@ -97,6 +101,11 @@ describePostgres('assisters db copy', () => {
     expect((await chat(after, site.key, 'https://evil.test')).status).toBe(403)
     expect((await chat(after, revoked.key)).status).toBe(401)
     expect((await chat(after, other.key)).status).toBe(200)
+    const fresh = dashboardClient(after)
+    expect((await fresh.call('POST', '/sign-in', { email, password: OWNER_PASSWORD })).status).toBe(200)
+    const carried = dashboardClient(after)
+    carried.cookie = signedIn.cookie
+    expect((await carried.call('GET', '/me')).body.owner.email).toBe(email)
     // New keys follow the copied ones, in order.
     const added = await after.createKey({ name: 'Made on PostgreSQL' }, site.accountId)
     expect((await snapshot(after, site.accountId)).keys.map((key: { id: string }) => key.id))
@@ -105,7 +114,7 @@ describePostgres('assisters db copy', () => {
     const held = await snapshot(after, site.accountId)
     const again = await copy('--json')
     expect(again.status).toBe(1)
-    expect(JSON.parse(again.err).error).toMatchObject({ code: 'target_not_empty', message: expect.stringMatching(/not empty.*2 accounts, 5 keys/) })
+    expect(JSON.parse(again.err).error).toMatchObject({ code: 'target_not_empty', message: expect.stringMatching(/not empty.*3 accounts, 5 keys.*1 owners/) })
     expect(await snapshot(after, site.accountId)).toEqual(held)
   })
 
@@ -118,7 +127,7 @@ describePostgres('assisters db copy', () => {
       { DATABASE_URL: targetUrl() })
     expect({ code, stderr }).toEqual({ code: 0, stderr: '' })
     expect(stdout).toBe(`Copied ${sourcePath()} into ${target.url}:\n  1 accounts\n  1 keys\n` +
-      '  0 usage rows (0 requests, 0 prompt + 0 completion tokens)\n')
+      '  0 usage rows (0 requests, 0 prompt + 0 completion tokens)\n  0 dashboard owners\n')
     expect(stdout).not.toContain(PASSWORD)
   })
 

@@ -756,6 +756,9 @@ describe('internal errors', () => {
       servePanel: async () => {
         throw new Error('the panel is never served here')
       },
+      handleDashboard: async () => {
+        throw new Error('the dashboard is never reached here')
+      },
       handleAdmin: async () => {
         throw new Error('the admin API is never reached here')
       },

@@ -171,7 +171,7 @@ describe.each(ENGINES)('the $name store', ({ create, available }) => {
     it('migrates a fresh database and reports how many migrations ran', async () => {
       expect(await engine!.migrate()).toBe(engine!.schemaVersion)
       expect(await engine!.migrate()).toBe(0)
-      expect(await engine!.tables()).toEqual(['accounts', 'keys', 'schema_migrations', 'usage'])
+      expect(await engine!.tables()).toEqual(['accounts', 'keys', 'owners', 'password_links', 'schema_migrations', 'sessions', 'usage'])
     })
 
     it('never stores or returns a full key, only its hash and prefix', async () => {
@@ -185,6 +185,82 @@ describe.each(ENGINES)('the $name store', ({ create, available }) => {
       const [stored] = await query('SELECT * FROM keys')
       expect(stored!.hash).toBe(hashKey(full))
       expect(Object.values(stored!)).not.toContain(full)
+    })
+  })
+
+  describe('accounts, key changes, owners, links and sessions (the dashboard)', () => {
+    it('lists every account, oldest first', async () => {
+      const store = await open()
+      expect(await store.listAccounts()).toEqual([])
+      await store.createAccount('acct_b', 'First')
+      await sleep(2)
+      await store.createAccount('acct_a', 'Second')
+      expect((await store.listAccounts()).map((account) => account.name)).toEqual(['First', 'Second'])
+    })
+
+    it('changes only the fields given, clears with null, and refuses a revoked key', async () => {
+      const store = await open()
+      const [key, other] = await accountWithKeys(store, 2)
+      await store.updateKey(key!.id, { rateLimitRpm: 5, instructions: 'Be brief' })
+      const changed = await store.updateKey(key!.id, { name: 'Renamed', allowedDomains: ['example.com'] })
+      expect(changed).toMatchObject({ name: 'Renamed', allowed_domains: ['example.com'], rate_limit_rpm: 5, instructions: 'Be brief' })
+      expect(await store.updateKey(key!.id, { rateLimitRpm: null, instructions: null })).toMatchObject({
+        name: 'Renamed', rate_limit_rpm: null, instructions: null,
+      })
+      expect(await store.getKey(key!.id)).toEqual(await store.updateKey(key!.id, {}))
+      expect(await store.getKey(other!.id)).toEqual(other)
+      expect(await store.updateKey('key_unknown', { name: 'x' })).toBeUndefined()
+      await store.revokeKey(other!.id)
+      await expect(store.updateKey(other!.id, { name: 'x' })).rejects.toMatchObject({ reason: 'key_revoked' })
+      expect((await store.getKey(other!.id))!.name).toBe(other!.name)
+    })
+
+    it('refuses a second owner with the same email, in any account', async () => {
+      const store = await open()
+      await store.createAccount('acct_1', 'A')
+      await store.createAccount('acct_2', 'B')
+      const owner = await store.createOwner('owner_1', 'acct_1', 'a@example.com')
+      expect(owner).toMatchObject({ id: 'owner_1', account_id: 'acct_1', email: 'a@example.com', password_hash: null })
+      await expect(store.createOwner('owner_2', 'acct_2', 'a@example.com')).rejects.toMatchObject({ reason: 'email_taken' })
+      expect(await store.findOwnerByEmail('a@example.com')).toEqual(owner)
+      expect(await store.getOwner('owner_1')).toEqual(owner)
+      expect(await store.listOwners('acct_2')).toEqual([])
+      await store.setOwnerPassword('owner_1', 'scrypt$hash')
+      expect(await store.listOwners('acct_1')).toEqual([{ ...owner, password_hash: 'scrypt$hash' }])
+    })
+
+    it('uses a set-password link once, and never after it expires, even when raced', async () => {
+      const store = await open()
+      await store.createAccount('acct_1', 'A')
+      await store.createOwner('owner_1', 'acct_1', 'a@example.com')
+      await store.createPasswordLink('hash_live', 'owner_1', '2030-01-01T00:00:00.000Z')
+      await store.createPasswordLink('hash_old', 'owner_1', '2020-01-01T00:00:00.000Z')
+      const now = '2026-01-01T00:00:00.000Z'
+      const tries = await Promise.all(Array.from({ length: 5 }, () => store.usePasswordLink('hash_live', now)))
+      expect(tries.filter((owner) => owner === 'owner_1')).toHaveLength(1)
+      expect(await store.usePasswordLink('hash_old', now)).toBeUndefined()
+      expect(await store.usePasswordLink('hash_unknown', now)).toBeUndefined()
+    })
+
+    it('keeps sessions by hash, moves last_seen_at only forward, and ends one or all but one', async () => {
+      const store = await open()
+      await store.createAccount('acct_1', 'A')
+      await store.createOwner('owner_1', 'acct_1', 'a@example.com')
+      await store.createOwner('owner_2', 'acct_1', 'b@example.com')
+      const t0 = '2026-01-01T00:00:00.000Z'
+      for (const hash of ['s1', 's2', 's3']) await store.createSession(hash, 'owner_1', t0)
+      await store.createSession('s4', 'owner_2', t0)
+      expect(await store.findSession('s1')).toEqual({ owner_id: 'owner_1', created_at: t0, last_seen_at: t0 })
+      await store.touchSession('s1', '2026-01-01T01:00:00.000Z')
+      await store.touchSession('s1', '2026-01-01T00:30:00.000Z')
+      expect(await store.findSession('s1')).toMatchObject({ last_seen_at: '2026-01-01T01:00:00.000Z' })
+      await store.endSession('s2')
+      expect(await store.findSession('s2')).toBeUndefined()
+      await store.endOwnerSessions('owner_1', 's1')
+      expect([await store.findSession('s1'), await store.findSession('s3')]).toEqual([expect.anything(), undefined])
+      await store.endOwnerSessions('owner_1')
+      expect(await store.findSession('s1')).toBeUndefined()
+      expect(await store.findSession('s4')).toBeDefined()
     })
   })
 

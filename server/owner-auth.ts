@@ -1,0 +1,136 @@
+/**
+ * Owners signing in to the dashboard: passwords, one-time set-password links and sessions. Tokens
+ * (link and session) are 256 random bits; only their SHA-256 hashes are stored, so a copy of the
+ * database signs no one in. A session ends after IDLE_MS without use or ABSOLUTE_MS after sign-in,
+ * whichever comes first.
+ */
+import { createAdminThrottle, type AdminThrottle } from './admin-throttle.ts'
+import { invalidBody, signInRefused, tooManySignIns, wrongPassword } from './errors.ts'
+import { objectWith } from './management.ts'
+import { decoyHash, hashPassword, passwordProblem, verifyPassword } from './passwords.ts'
+import type { OwnerRecord, Store } from './store/store.ts'
+import { hashToken, newToken } from './tokens.ts'
+
+export const IDLE_MS = 12 * 60 * 60 * 1000
+export const ABSOLUTE_MS = 7 * 24 * 60 * 60 * 1000
+/** last_seen_at is written at most this often, so browsing the dashboard is not a write per request. */
+const TOUCH_EVERY_MS = 60 * 1000
+
+export interface SignedIn {
+  owner: OwnerRecord
+  /** The new session's token, for the cookie; never stored. */
+  token: string
+}
+
+export interface CurrentSession {
+  owner: OwnerRecord
+  tokenHash: string
+}
+
+export interface OwnerAuth {
+  /** Throws 401 for any wrong email or password alike, 429 past the failure limits. */
+  signIn(input: unknown, address: string): Promise<SignedIn>
+  /** Uses a set-password link once, sets the password, ends the owner's other sessions and signs in. */
+  setPasswordWithLink(input: unknown): Promise<SignedIn>
+  /** The session a cookie token names, if it is live; an expired one is ended on the way. */
+  session(token: string | undefined): Promise<CurrentSession | undefined>
+  /** Checks the current password, sets the new one and ends every other session of the owner. */
+  changePassword(current: CurrentSession, input: unknown): Promise<void>
+  signOut(current: CurrentSession): Promise<void>
+  /** Ends every session of the owner, this one included. */
+  signOutEverywhere(current: CurrentSession): Promise<void>
+}
+
+export interface OwnerAuthOptions {
+  now?: () => number
+  /** Failed sign-ins allowed per email, and per client address, in a rolling 15 minutes. */
+  perEmail?: AdminThrottle
+  perAddress?: AdminThrottle
+}
+
+const FIFTEEN_MINUTES = 15 * 60 * 1000
+
+export function createOwnerAuth(store: Store, options: OwnerAuthOptions = {}): OwnerAuth {
+  const now = options.now ?? Date.now
+  const perEmail = options.perEmail ?? createAdminThrottle({ limit: 10, windowMs: FIFTEEN_MINUTES, now })
+  const perAddress = options.perAddress ?? createAdminThrottle({ limit: 50, windowMs: FIFTEEN_MINUTES, now })
+
+  const startSession = async (owner: OwnerRecord): Promise<SignedIn> => {
+    const token = newToken()
+    await store.createSession(hashToken(token), owner.id, new Date(now()).toISOString())
+    return { owner, token }
+  }
+
+  return {
+    async signIn(input, address) {
+      const body = objectWith(input, ['email', 'password'])
+      if (typeof body.email !== 'string' || typeof body.password !== 'string' || body.password.length > 4096) {
+        throw invalidBody('body', 'Send the email and password as text')
+      }
+      const email = body.email.trim().toLowerCase().slice(0, 320)
+      const wait = Math.max(perEmail.waitMs(email), perAddress.waitMs(address))
+      if (wait > 0) throw tooManySignIns(wait)
+      const owner = await store.findOwnerByEmail(email)
+      // The same scrypt work whether or not the owner exists or has a password yet.
+      const matches = await verifyPassword(body.password, owner?.password_hash ?? (await decoyHash()))
+      if (!owner?.password_hash || !matches) {
+        perEmail.failed(email)
+        perAddress.failed(address)
+        throw signInRefused()
+      }
+      return startSession(owner)
+    },
+
+    async setPasswordWithLink(input) {
+      const body = objectWith(input, ['token', 'password'])
+      const problem = passwordProblem(body.password)
+      if (problem) throw invalidBody('password', problem)
+      if (typeof body.token !== 'string' || body.token.length > 100) throw invalidBody('token', 'This link is not valid')
+      // Hashed before the link is spent, so a used link is never left half-done by a slow hash.
+      const passwordHash = await hashPassword(body.password as string)
+      const ownerId = await store.usePasswordLink(hashToken(body.token), new Date(now()).toISOString())
+      const owner = ownerId && (await store.getOwner(ownerId))
+      if (!owner) throw invalidBody('token', 'This link is not valid: it was used already, has expired, or was mistyped. Ask for a new one.')
+      await store.setOwnerPassword(owner.id, passwordHash)
+      await store.endOwnerSessions(owner.id)
+      return startSession({ ...owner, password_hash: passwordHash })
+    },
+
+    async session(token) {
+      if (!token || token.length > 100) return undefined
+      const tokenHash = hashToken(token)
+      const found = await store.findSession(tokenHash)
+      if (!found) return undefined
+      const at = now()
+      if (at - Date.parse(found.last_seen_at) > IDLE_MS || at - Date.parse(found.created_at) > ABSOLUTE_MS) {
+        await store.endSession(tokenHash)
+        return undefined
+      }
+      const owner = await store.getOwner(found.owner_id)
+      if (!owner) return undefined
+      if (at - Date.parse(found.last_seen_at) > TOUCH_EVERY_MS) await store.touchSession(tokenHash, new Date(at).toISOString())
+      return { owner, tokenHash }
+    },
+
+    async changePassword(current, input) {
+      const body = objectWith(input, ['current_password', 'new_password'])
+      const problem = passwordProblem(body.new_password)
+      if (problem) throw invalidBody('new_password', problem)
+      if (typeof body.current_password !== 'string' || body.current_password.length > 4096) {
+        throw invalidBody('current_password', 'Send the current password as text')
+      }
+      const owner = await store.getOwner(current.owner.id)
+      if (!owner?.password_hash || !(await verifyPassword(body.current_password, owner.password_hash))) throw wrongPassword()
+      await store.setOwnerPassword(owner.id, await hashPassword(body.new_password as string))
+      await store.endOwnerSessions(owner.id, current.tokenHash)
+    },
+
+    async signOut(current) {
+      await store.endSession(current.tokenHash)
+    },
+
+    async signOutEverywhere(current) {
+      await store.endOwnerSessions(current.owner.id)
+    },
+  }
+}

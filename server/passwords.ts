@@ -1,0 +1,51 @@
+/**
+ * Owners' passwords: scrypt (RFC 7914) from node:crypto with a random salt, the parameters stored with
+ * each hash so they can be raised later; compared in constant time. The rule is NIST SP 800-63B's: at
+ * least 10 characters, no composition rules, and an upper bound only so hashing stays cheap.
+ */
+import { randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from 'node:crypto'
+
+export const MIN_PASSWORD_CHARS = 10
+export const MAX_PASSWORD_CHARS = 1024
+
+// OWASP's scrypt settings (N=2^15, r=8, p=3): 32 MiB and some tens of milliseconds per hash.
+const PARAMS = { N: 2 ** 15, r: 8, p: 3 }
+const KEY_BYTES = 32
+
+const derive = (password: string, salt: Buffer, params: { N: number; r: number; p: number }) =>
+  new Promise<Buffer>((resolve, reject) => {
+    const options: ScryptOptions = { ...params, maxmem: 128 * params.N * params.r * 2 }
+    scrypt(password.normalize('NFKC'), salt, KEY_BYTES, options, (err, key) => (err ? reject(err) : resolve(key)))
+  })
+
+/** Whether the text is acceptable as a password; the reason when it is not. */
+export function passwordProblem(password: unknown): string | undefined {
+  if (typeof password !== 'string') return 'The password must be text'
+  const length = [...password].length
+  if (length < MIN_PASSWORD_CHARS) return `The password must have at least ${MIN_PASSWORD_CHARS} characters`
+  if (length > MAX_PASSWORD_CHARS) return `The password must have at most ${MAX_PASSWORD_CHARS} characters`
+  return undefined
+}
+
+/** `scrypt$N$r$p$salt$hash`, salt and hash in base64url. */
+export async function hashPassword(password: string): Promise<string> {
+  const salt = randomBytes(16)
+  const key = await derive(password, salt, PARAMS)
+  return ['scrypt', PARAMS.N, PARAMS.r, PARAMS.p, salt.toString('base64url'), key.toString('base64url')].join('$')
+}
+
+/** True when the password matches the stored hash; a malformed hash matches nothing. */
+export async function verifyPassword(password: string, stored: string): Promise<boolean> {
+  const [scheme, N, r, p, salt, expected] = stored.split('$')
+  if (scheme !== 'scrypt' || !salt || !expected) return false
+  const key = await derive(password, Buffer.from(salt, 'base64url'), { N: Number(N), r: Number(r), p: Number(p) })
+  const want = Buffer.from(expected, 'base64url')
+  return want.length === key.length && timingSafeEqual(key, want)
+}
+
+let decoy: Promise<string> | undefined
+/**
+ * A hash of nothing anyone knows, checked against when there is no owner (or no password yet), so
+ * an unknown email costs the same scrypt work as a wrong password and the timing tells nothing.
+ */
+export const decoyHash = () => (decoy ??= hashPassword(randomBytes(32).toString('base64url')))
