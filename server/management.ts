@@ -76,6 +76,8 @@ export function createManagement(deps: {
   defaultRpm: number
   /** Called before usage is read, so figures still buffered in memory are included. */
   flushUsage?: () => Promise<void>
+  /** The clock set-password links expire by (the dashboard's; tests move it on). */
+  now?: () => number
 }): Management {
   const { store, defaultRpm } = deps
   const view = (key: KeyRecord): KeyView => ({ ...key, rate_limit_rpm: key.rate_limit_rpm ?? defaultRpm })
@@ -97,7 +99,7 @@ export function createManagement(deps: {
   }
   const issueLink = async (owner: OwnerRecord): Promise<PasswordLink> => {
     const token = newToken()
-    const expiresAt = new Date(Date.now() + LINK_TTL_MS).toISOString()
+    const expiresAt = new Date((deps.now ?? Date.now)() + LINK_TTL_MS).toISOString()
     await store.createPasswordLink(hashToken(token), owner.id, expiresAt)
     return { owner: ownerView(owner), token, expires_at: expiresAt }
   }

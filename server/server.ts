@@ -76,7 +76,7 @@ export async function createAppServer(config: Config, options: AppServerOptions)
   const store = countingFailures(await openStore(config.database, { log }), metrics)
   const limiter = createLimiter(config, log, metrics)
   const usage = createUsageRecorder(store, log, { flushMs: options.usageFlushMs })
-  const management = createManagement({ store, defaultRpm: config.rateLimitRpm, flushUsage: usage.flush })
+  const management = createManagement({ store, defaultRpm: config.rateLimitRpm, flushUsage: usage.flush, now: options.ownerAuth?.now })
   const upstream = options.upstream ?? (config.upstream ? createHttpUpstream(config.upstream) : createDemoUpstream())
   const requireAdmin = createAdminGuard(config.adminToken)
   const readiness = async (): Promise<Readiness> => {
