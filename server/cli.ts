@@ -88,7 +88,8 @@ export async function runCli(
     try {
       const management = createManagement({ store, defaultRpm: config.rateLimitRpm })
       // Links start where browsers reach the server: PUBLIC_URL, or this machine's PORT.
-      const linkBase = config.publicUrl ?? `http://localhost:${env.PORT?.trim() || 8787}`
+      const port = env.PORT?.trim() ?? ''
+      const linkBase = config.publicUrl ?? `http://localhost:${/^\d{1,5}$/.test(port) ? port : 8787}`
       const result = await dispatch(management, positionals, values, linkBase)
       io.out(json ? JSON.stringify(result.json, null, 2) + '\n' : result.text + '\n')
       return 0

@@ -134,6 +134,11 @@ describe('loadConfig', () => {
     expect(loadConfig({ REDIS_PREFIX: 'x:', REDIS_TIMEOUT_MS: '100', REDIS_FAILURE_MODE: 'local' }).redis).toBeUndefined()
   })
 
+  it('reads PUBLIC_URL as an origin, its trailing slash dropped; unset by default', () => {
+    expect(loadConfig({}).publicUrl).toBeUndefined()
+    expect(loadConfig({ PUBLIC_URL: 'https://Dash.Example.com/' }).publicUrl).toBe('https://dash.example.com')
+  })
+
   it('leaves the upstream key unset when UPSTREAM_API_KEY is (a local server needs none)', () => {
     expect(loadConfig(UPSTREAM).upstream).toEqual({ baseUrl: 'http://localhost:11434/v1', apiKey: undefined, model: 'llama3' })
   })
@@ -146,6 +151,10 @@ describe('loadConfig', () => {
     ['a PORT in exponent notation', { PORT: '8e3' }, 'PORT'],
     ['a PORT with a sign', { PORT: '+80' }, 'PORT'],
     ['a mysql:// DATABASE_URL', { DATABASE_URL: 'mysql://x' }, 'DATABASE_URL', /sqlite:<path> or postgres:\/\//],
+    ['a PUBLIC_URL with a path', { PUBLIC_URL: 'https://x.example/app' }, 'PUBLIC_URL', /origin/],
+    ['a PUBLIC_URL with credentials', { PUBLIC_URL: 'https://u:p@x.example' }, 'PUBLIC_URL'],
+    ['a PUBLIC_URL that is not http', { PUBLIC_URL: 'ftp://x.example' }, 'PUBLIC_URL'],
+    ['a PUBLIC_URL that is not a URL', { PUBLIC_URL: 'x.example' }, 'PUBLIC_URL'],
     ['a postgres:// URL that does not parse', { DATABASE_URL: 'postgres://user:pw@db:99999/x' }, 'DATABASE_URL', /%40/],
     ['a postgres:// URL with a fragment', { DATABASE_URL: 'postgres://user@db/x#part' }, 'DATABASE_URL', /%23/],
     ['a postgres:// URL with an unencoded # in the password', { DATABASE_URL: 'postgres://user:p#w@db/x' }, 'DATABASE_URL', /%23/],
