@@ -1,0 +1,60 @@
+/** The frame: the header with the account and the navigation, and the page for the address. */
+import { h } from 'preact'
+import { api } from '../api.ts'
+import { Keys } from '../pages/Keys.tsx'
+import { SetPassword } from '../pages/SetPassword.tsx'
+import { Settings } from '../pages/Settings.tsx'
+import { SignIn } from '../pages/SignIn.tsx'
+import { me, navigate, notice, page } from '../state.ts'
+
+const SIGNED_IN_PAGES: Record<string, { title: string; view: () => h.JSX.Element }> = {
+  keys: { title: 'API Keys', view: Keys },
+  settings: { title: 'Settings', view: Settings },
+}
+
+export function App() {
+  const current = page.value
+  if (current === 'set-password') return <SetPassword />
+  if (me.value === undefined) return <p class="loading" role="status">Loading…</p>
+  if (me.value === null || current === 'sign-in') return <SignIn />
+
+  const shown = SIGNED_IN_PAGES[current] ?? SIGNED_IN_PAGES.keys!
+  document.title = `${shown.title} · Assisters dashboard`
+  const signOut = async () => {
+    await api('POST', '/sign-out').catch(() => {})
+    me.value = null
+    navigate('sign-in')
+  }
+  const link = (to: string, label: string) => (
+    <a
+      href={`/dashboard/${to}`}
+      aria-current={current === to || (to === 'keys' && !(current in SIGNED_IN_PAGES)) ? 'page' : undefined}
+      onClick={(event) => {
+        event.preventDefault()
+        navigate(to)
+      }}
+    >
+      {label}
+    </a>
+  )
+  return (
+    <div class="frame">
+      <header class="top">
+        <span class="brand">Assisters</span>
+        <nav aria-label="Dashboard">
+          {link('keys', 'API Keys')}
+          {link('settings', 'Settings')}
+        </nav>
+        <span class="who">
+          <span class="account">{me.value.account.name}</span>
+          <span class="email">{me.value.owner.email}</span>
+        </span>
+        <button type="button" class="quiet" onClick={signOut}>Sign out</button>
+      </header>
+      <main>
+        {notice.value && <p class="notice" role="status">{notice.value}</p>}
+        <shown.view />
+      </main>
+    </div>
+  )
+}

@@ -1,0 +1,21 @@
+/**
+ * A modal dialog on the native <dialog>: showModal() keeps the focus inside and Escape closes it;
+ * the focus returns to what opened it.
+ */
+import { h, type ComponentChildren } from 'preact'
+import { useEffect, useRef } from 'preact/hooks'
+
+export function Dialog({ title, onClose, children, labelledBy = 'dialog-title' }: { title: string; onClose: () => void; children: ComponentChildren; labelledBy?: string }) {
+  const ref = useRef<HTMLDialogElement>(null)
+  useEffect(() => {
+    const opener = document.activeElement as HTMLElement | null
+    ref.current!.showModal()
+    return () => opener?.focus()
+  }, [])
+  return (
+    <dialog ref={ref} aria-labelledby={labelledBy} onCancel={(event) => (event.preventDefault(), onClose())}>
+      <h2 id={labelledBy}>{title}</h2>
+      {children}
+    </dialog>
+  )
+}
