@@ -151,7 +151,7 @@ export default defineConfig({
           name: 'e2e',
           include: ['test/e2e/**/*.test.ts'],
           environment: 'node',
-          globalSetup: ['test/support/widget-build.ts', 'test/e2e/global-setup.ts'],
+          globalSetup: ['test/support/widget-build.ts', 'test/support/dashboard-build.ts', 'test/e2e/global-setup.ts'],
           testTimeout: 30_000,
           hookTimeout: 60_000,
           // A browser on a busy two-core machine: polls wait for what a visitor would wait for.

@@ -9,8 +9,13 @@ export function Dialog({ title, onClose, children, labelledBy = 'dialog-title' }
   const ref = useRef<HTMLDialogElement>(null)
   useEffect(() => {
     const opener = document.activeElement as HTMLElement | null
-    ref.current!.showModal()
-    return () => opener?.focus()
+    const dialog = ref.current!
+    dialog.showModal()
+    // Closed before the focus moves: nothing outside an open modal dialog can take the focus.
+    return () => {
+      dialog.close()
+      opener?.focus()
+    }
   }, [])
   return (
     <dialog ref={ref} aria-labelledby={labelledBy} onCancel={(event) => (event.preventDefault(), onClose())}>

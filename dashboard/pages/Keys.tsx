@@ -79,10 +79,10 @@ export function Keys() {
                     {key.is_primary && <span class="badge">Primary</span>}
                     <span class="muted block">Created {formatDate(key.created_at)}</span>
                   </th>
-                  <td><code>{key.prefix}…</code></td>
-                  <td>{key.allowed_domains.length ? key.allowed_domains.map((domain) => <code class="domain" key={domain}>{domain}</code>) : <span class="muted">Any website</span>}</td>
-                  <td>{key.rate_limit_rpm}/min</td>
-                  <td>{formatDateTime(key.last_used_at)}</td>
+                  <td data-label="Key"><code>{key.prefix}…</code></td>
+                  <td data-label="Allowed domains">{key.allowed_domains.length ? key.allowed_domains.map((domain) => <code class="domain" key={domain}>{domain}</code>) : <span class="muted">Any website</span>}</td>
+                  <td data-label="Limit">{key.rate_limit_rpm}/min</td>
+                  <td data-label="Last used">{formatDateTime(key.last_used_at)}</td>
                   <td class="row-actions">
                     {!key.is_primary && (
                       <button type="button" onClick={() => act(() => api('POST', `/keys/${key.id}/primary`))} aria-label={`Set ${key.name} as primary`}>
