@@ -5,6 +5,8 @@ import type { Key, Me } from './api.ts'
 /** undefined while the first /me is on its way; null when signed out. */
 export const me = signal<Me | null | undefined>(undefined)
 export const keys = signal<Key[]>([])
+/** The last key created in this tab, whole: the one time the Embed page may show it (never stored). */
+export const justCreated = signal<{ id: string; key: string } | undefined>(undefined)
 /** The path under /dashboard/ the app shows: '', 'sign-in', 'set-password', 'keys', 'settings'. */
 export const page = signal(pageOf(location.pathname))
 /** A short message for the whole page (after sign-out everywhere, say), read by screen readers. */

@@ -1,14 +1,18 @@
 /** The frame: the header with the account and the navigation, and the page for the address. */
 import { h } from 'preact'
 import { api } from '../api.ts'
+import { Embed } from '../pages/Embed.tsx'
 import { Keys } from '../pages/Keys.tsx'
 import { SetPassword } from '../pages/SetPassword.tsx'
 import { Settings } from '../pages/Settings.tsx'
 import { SignIn } from '../pages/SignIn.tsx'
+import { Usage } from '../pages/Usage.tsx'
 import { me, navigate, notice, page } from '../state.ts'
 
 const SIGNED_IN_PAGES: Record<string, { title: string; view: () => h.JSX.Element }> = {
   keys: { title: 'API Keys', view: Keys },
+  embed: { title: 'Embed', view: Embed },
+  usage: { title: 'Usage', view: Usage },
   settings: { title: 'Settings', view: Settings },
 }
 
@@ -43,6 +47,8 @@ export function App() {
         <span class="brand">Assisters</span>
         <nav aria-label="Dashboard">
           {link('keys', 'API Keys')}
+          {link('embed', 'Embed')}
+          {link('usage', 'Usage')}
           {link('settings', 'Settings')}
         </nav>
         <span class="who">

@@ -3,6 +3,7 @@ import { h } from 'preact'
 import { useState } from 'preact/hooks'
 import { api, type Key } from '../api.ts'
 import { embedSnippet } from '../format.ts'
+import { justCreated } from '../state.ts'
 import { CopyButton } from './CopyButton.tsx'
 import { Dialog } from './Dialog.tsx'
 import { KeyForm, keyErrorsFrom, toKeyInput, type KeyErrors, type KeyFields } from './KeyForm.tsx'
@@ -19,6 +20,7 @@ export function CreateKeyDialog({ onCreated, onClose }: { onCreated: (key: Key) 
     try {
       const key = await api<Key & { key: string }>('POST', '/keys', toKeyInput(fields))
       setCreated(key)
+      justCreated.value = { id: key.id, key: key.key }
       onCreated(key)
     } catch (err) {
       setErrors(keyErrorsFrom(err))

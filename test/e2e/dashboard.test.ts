@@ -181,3 +181,57 @@ describe.skipIf(skipWithoutChromium)('the owners\' dashboard', () => {
     await page.screenshot({ path: join(SCREENSHOTS, file), fullPage: true })
   })
 })
+
+describe.skipIf(skipWithoutChromium)('the Embed and Usage pages', () => {
+  const suite = useBrowserAndStack()
+
+  it('gives the new primary key\'s snippet with the options, previews the look, and charts the requests that follow', async () => {
+    const stack = suite.stack
+    const page = await suite.newPage({ permissions: ['clipboard-read', 'clipboard-write'] })
+    await setPassword(page, await stack.createOwner('embed@lumen.example', 'Lumen Notes'))
+    await page.getByRole('button', { name: 'Create New Key' }).click()
+    const create = page.getByRole('dialog', { name: 'Create New Key' })
+    await create.getByLabel('Name').fill('Website')
+    await create.getByLabel('Allowed domains (optional)').fill('127.0.0.1')
+    await create.getByRole('button', { name: 'Create key' }).click()
+    const key = await page.getByRole('dialog', { name: /^Your new key/ }).getByLabel('API key').inputValue()
+    await page.getByRole('button', { name: 'Done' }).click()
+
+    await page.getByRole('link', { name: 'Embed' }).click()
+    await page.getByLabel('Title').fill('Ask "Lumen" <now>')
+    await page.getByLabel('Starter questions').fill('Pricing?\nOpening hours?')
+    const snippet = page.getByLabel('Snippet for Website, the primary key')
+    await expect.poll(() => snippet.inputValue()).toBe(
+      `<script src="${stack.demo.apiUrl}/widget.js" data-key="${key}" data-title="Ask &quot;Lumen&quot; &lt;now&gt;" data-starters="Pricing?|Opening hours?" async></script>`,
+    )
+    // The real widget in the corner shows the look.
+    await expect.poll(() => page.locator('assisters-widget').getByRole('dialog', { name: 'Ask "Lumen" <now>' }).count()).toBe(1)
+    await expect.poll(() => page.locator('assisters-widget .starter').allTextContents()).toEqual(['Pricing?', 'Opening hours?'])
+
+    // The snippet on another site chats; the usage page then counts it.
+    const site = await suite.newPage()
+    await site.goto(stack.page(`<h1>Lumen</h1>${(await snippet.inputValue()).replace('async>', 'data-open async>')}`))
+    await ask(site, 'Counted?')
+    await expect.poll(() => answers(site).first().textContent()).toContain('Counted?')
+    await idle(site)
+
+    await page.getByRole('link', { name: 'Usage' }).click()
+    await expect.poll(() => page.locator('.totals dd').first().textContent()).toBe('1')
+    await page.getByText('Requests as a table').click()
+    await expect.poll(() => page.getByRole('table').first().innerText()).toContain(`${new Date().toISOString().slice(0, 10)}\t1`)
+    await page.getByText('Requests as a table').click()
+    await page.setViewportSize({ width: 1280, height: 900 })
+    await page.screenshot({ path: join(SCREENSHOTS, 'dashboard-usage.png'), fullPage: true })
+
+    // Later, in another tab, the key is known only by its prefix.
+    const later = await suite.newPage()
+    await later.goto(`${stack.demo.apiUrl}/dashboard/sign-in`)
+    await later.getByLabel('Email').fill('embed@lumen.example')
+    await later.getByLabel('Password').fill(PASSWORD)
+    await later.getByRole('button', { name: 'Sign in' }).click()
+    await later.getByRole('heading', { name: 'API Keys' }).waitFor()
+    await later.getByRole('link', { name: 'Embed' }).click()
+    await expect.poll(() => later.getByLabel('Snippet for Website, the primary key').inputValue()).toContain(`data-key="${key.slice(0, 12)}…"`)
+    await expect.poll(() => later.getByText('replace').textContent()).toContain('with the key you saved')
+  })
+})
