@@ -98,8 +98,10 @@ function postgresListens(): Promise<boolean> {
 // set they always do, so a missing PostgreSQL fails them (test/support/postgres.ts says how to start it).
 const onPostgres = Boolean(process.env.CI) || (await postgresListens())
 if (!onPostgres) {
-  console.warn('\n⚠ SKIPPING the server tests on PostgreSQL: nothing listens at the test database\'s address.\n' +
-    '  Start it with: pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start\n')
+  console.warn(
+    "\n⚠ SKIPPING the server tests on PostgreSQL: nothing listens at the test database's address.\n" +
+      '  Start it with: pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start\n',
+  )
 }
 
 const SERVER_ON_POSTGRES: TestProjectInlineConfiguration = {
@@ -140,10 +142,24 @@ export default defineConfig({
       {
         extends: true,
         // css.include: the widget's stylesheet reaches the tests (vitest empties CSS imports by default).
-        test: { name: 'widget', include: ['test/widget/**/*.test.{ts,tsx}'], exclude: [...configDefaults.exclude, 'test/widget/bundle.test.ts'], environment: 'happy-dom', css: { include: [/(styles|launcher)\.css/] } },
+        test: {
+          name: 'widget',
+          include: ['test/widget/**/*.test.{ts,tsx}'],
+          exclude: [...configDefaults.exclude, 'test/widget/bundle.test.ts'],
+          environment: 'happy-dom',
+          css: { include: [/(styles|launcher)\.css/] },
+        },
       },
       // The production bundle, built once per run for this and the browser suite (test/support/widget-build.ts).
-      { extends: true, test: { name: 'bundle', include: ['test/widget/bundle.test.ts'], environment: 'node', globalSetup: ['test/support/widget-build.ts'] } },
+      {
+        extends: true,
+        test: {
+          name: 'bundle',
+          include: ['test/widget/bundle.test.ts'],
+          environment: 'node',
+          globalSetup: ['test/support/widget-build.ts'],
+        },
+      },
       {
         extends: true,
         // Real Chromium against the real server and demo site, serving this run's one widget build.

@@ -94,8 +94,21 @@ export async function benchLimiter(options: { calls: number; repeats: number }):
   }
 
   const us = (value: number) => `${value.toFixed(1)} µs`
-  const fields: [keyof Run, (value: number) => string][] = [['p50Us', us], ['p99Us', us], ['cpuUs', us], ['perSecond', whole]]
-  const row = (name: string, runs: Run[]) => [name, ...fields.map(([field, format]) => withSpread(runs.map((r) => r[field]), format))]
+  const fields: [keyof Run, (value: number) => string][] = [
+    ['p50Us', us],
+    ['p99Us', us],
+    ['cpuUs', us],
+    ['perSecond', whole],
+  ]
+  const row = (name: string, runs: Run[]) => [
+    name,
+    ...fields.map(([field, format]) =>
+      withSpread(
+        runs.map((r) => r[field]),
+        format,
+      ),
+    ),
+  ]
   const times = (field: keyof Run) => ratio(median(redis.map((r) => r[field])) / median(memory.map((r) => r[field])))
   return {
     title,

@@ -19,7 +19,8 @@ const COMPLETION = Buffer.from(
 
 const chunk = (content: string) =>
   `data: {"id":"chatcmpl-bench","object":"chat.completion.chunk","created":1,"model":"bench-model","choices":[{"index":0,"delta":{"content":"${content}"},"finish_reason":null}]}\n\n`
-const USAGE = 'data: {"id":"chatcmpl-bench","object":"chat.completion.chunk","created":1,"model":"bench-model","choices":[],"usage":{"prompt_tokens":9,"completion_tokens":200,"total_tokens":209}}\n\n'
+const USAGE =
+  'data: {"id":"chatcmpl-bench","object":"chat.completion.chunk","created":1,"model":"bench-model","choices":[],"usage":{"prompt_tokens":9,"completion_tokens":200,"total_tokens":209}}\n\n'
 
 /** The stream shape a request asks for, from `events=N gap=M` in its last message. */
 function shapeOf(request: { messages?: { content?: unknown }[] }) {

@@ -70,7 +70,8 @@ export function runJson<T>(script: string, input: unknown, options: { core?: str
     // 'close', not 'exit': only then has all of its output been read.
     child.on('close', (code, signal) => {
       clearTimeout(deadline)
-      if (code !== 0) return reject(new Error(`${script} ${signal === 'SIGKILL' ? `ran past ${options.deadlineMs} ms` : `exited with ${code}`}`))
+      if (code !== 0)
+        return reject(new Error(`${script} ${signal === 'SIGKILL' ? `ran past ${options.deadlineMs} ms` : `exited with ${code}`}`))
       try {
         resolve(JSON.parse(out))
       } catch {

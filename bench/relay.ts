@@ -199,8 +199,7 @@ async function relayOverhead(stack: Stack, options: RelayOptions): Promise<Bench
   const p50 = (r: Measured) => r.p50Ms
   const cpu = (r: Measured) => r.cpuMicros
   const firstEvent = (r: StreamResult) => r.firstEventP50Ms
-  const spread = <R>(results: R[], read: (result: R) => number, format: (value: number) => string) =>
-    withSpread(results.map(read), format)
+  const spread = <R>(results: R[], read: (result: R) => number, format: (value: number) => string) => withSpread(results.map(read), format)
   const micros = (value: number) => `${whole(value)} µs`
 
   const throughput = [
@@ -215,7 +214,14 @@ async function relayOverhead(stack: Stack, options: RelayOptions): Promise<Bench
     ['concurrency', ...TARGETS.map((t) => `${LABEL[t]} p50 / p99`), 'Assisters − pass-through, p50'],
     ...plain.map(({ connections, results }) => [
       String(connections),
-      ...TARGETS.map((t) => `${spread(results[t], p50, (v) => ms(v))} / ${spread(results[t], (r) => r.p99Ms, (v) => ms(v))}`),
+      ...TARGETS.map(
+        (t) =>
+          `${spread(results[t], p50, (v) => ms(v))} / ${spread(
+            results[t],
+            (r) => r.p99Ms,
+            (v) => ms(v),
+          )}`,
+      ),
       withSpread(paired(results, p50, perRepeatDifference), (v) => ms(v)),
     ]),
   ]
@@ -231,7 +237,14 @@ async function relayOverhead(stack: Stack, options: RelayOptions): Promise<Bench
     ['streams', ...TARGETS.map((t) => `${LABEL[t]} first event / end, p50`), 'Assisters − pass-through, first event p50'],
     ...streamed.map(({ concurrency, streamsPerClient, results }) => [
       `${concurrency} at a time, ${concurrency * streamsPerClient} in all`,
-      ...TARGETS.map((t) => `${spread(results[t], firstEvent, (v) => ms(v))} / ${spread(results[t], (r) => r.totalP50Ms, (v) => ms(v))}`),
+      ...TARGETS.map(
+        (t) =>
+          `${spread(results[t], firstEvent, (v) => ms(v))} / ${spread(
+            results[t],
+            (r) => r.totalP50Ms,
+            (v) => ms(v),
+          )}`,
+      ),
       withSpread(paired(results, firstEvent, perRepeatDifference), (v) => ms(v)),
     ]),
   ]
@@ -337,12 +350,32 @@ async function manyStreams(options: RelayOptions): Promise<BenchSection> {
     ['', 'streams complete, every event in order', 'end of stream p50 / p99', 'peak RSS growth'],
     ...targets.map((target) => [
       LABEL[target],
-      `${withSpread(runs[target].map((r) => r.result.streams - r.result.broken), whole)} of ${whole(options.manyStreams)}`,
-      `${withSpread(runs[target].map((r) => r.result.totalP50Ms), (v) => ms(v, 0))} / ${withSpread(runs[target].map((r) => r.result.totalP99Ms), (v) => ms(v, 0))}`,
-      withSpread(runs[target].map((r) => r.growth), megabytes),
+      `${withSpread(
+        runs[target].map((r) => r.result.streams - r.result.broken),
+        whole,
+      )} of ${whole(options.manyStreams)}`,
+      `${withSpread(
+        runs[target].map((r) => r.result.totalP50Ms),
+        (v) => ms(v, 0),
+      )} / ${withSpread(
+        runs[target].map((r) => r.result.totalP99Ms),
+        (v) => ms(v, 0),
+      )}`,
+      withSpread(
+        runs[target].map((r) => r.growth),
+        megabytes,
+      ),
     ]),
     // A difference, not a ratio: the proxy's growth can be next to nothing, which makes any ratio meaningless.
-    ['Assisters − pass-through', '', '', withSpread(ours.map((r, i) => r.growth - floor[i]!.growth), megabytes)],
+    [
+      'Assisters − pass-through',
+      '',
+      '',
+      withSpread(
+        ours.map((r, i) => r.growth - floor[i]!.growth),
+        megabytes,
+      ),
+    ],
   ]
   const complete = ours.every((r) => r.result.broken === 0)
   const worstGrowth = Math.max(...ours.map((r) => r.growth))

@@ -50,7 +50,5 @@ export function markdownTable(rows: string[][]): string {
 }
 
 export function markdownTargets(targets: Target[]): string {
-  return targets
-    .map((t) => `- ${t.met ? 'Met' : '**Missed**'}: ${t.name}: ${t.measured}${t.met || !t.why ? '' : `. ${t.why}`}`)
-    .join('\n')
+  return targets.map((t) => `- ${t.met ? 'Met' : '**Missed**'}: ${t.name}: ${t.measured}${t.met || !t.why ? '' : `. ${t.why}`}`).join('\n')
 }

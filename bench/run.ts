@@ -30,9 +30,7 @@ const report = (section: BenchSection) => {
 }
 
 if (!only || only === 'relay') {
-  const relay = await benchRelay(
-    values.quick ? { repeats, seconds: 1, manyStreams: 200 } : { repeats, seconds: 5, manyStreams: 1000 },
-  )
+  const relay = await benchRelay(values.quick ? { repeats, seconds: 1, manyStreams: 200 } : { repeats, seconds: 5, manyStreams: 1000 })
   relay.forEach(report)
 }
 if (!only || only === 'widget') report(await benchWidget({ repeats: values.quick ? 3 : 7 }))

@@ -80,7 +80,8 @@ async function startServer(env: Record<string, string>, upstreamPort: number, fo
     pid: part.child.pid!,
     async freshKey() {
       const account = await admin('/admin/accounts', { name: 'Bench' })
-      return (await admin(`/admin/accounts/${account.id}/keys`, { name: 'bench', allowed_domains: ['localhost'], rate_limit_rpm: 100_000 })).key
+      return (await admin(`/admin/accounts/${account.id}/keys`, { name: 'bench', allowed_domains: ['localhost'], rate_limit_rpm: 100_000 }))
+        .key
     },
     stop: () => part.stop(),
   }
@@ -148,9 +149,15 @@ export async function benchScaleOut(options: ScaleOutOptions): Promise<BenchSect
         String(connections),
         ...engines.map((e) => {
           const runs = results[i]![e]
-          return `${withSpread(runs.map((r) => r.perSecond), whole)}, ${ms(median(runs.map((r) => r.p50Ms)))}, ${whole(median(runs.map((r) => r.cpuMicros)))} µs`
+          return `${withSpread(
+            runs.map((r) => r.perSecond),
+            whole,
+          )}, ${ms(median(runs.map((r) => r.p50Ms)))}, ${whole(median(runs.map((r) => r.cpuMicros)))} µs`
         }),
-        withSpread(paired(i, (r) => r.perSecond), ratio),
+        withSpread(
+          paired(i, (r) => r.perSecond),
+          ratio,
+        ),
       ]),
     ]
 

@@ -60,22 +60,42 @@ export function widgetReport(measured: WidgetMeasurements): BenchSection {
     const row = (name: string, pick: (run: Run) => number, format: (value: number) => string, difference: (value: number) => string) => {
       const without = blank.map(pick)
       const withWidget = widget.map(pick)
-      return [name, withSpread(without, format), withSpread(withWidget, format), withSpread(pairedDifferences(withWidget, without), difference)]
+      return [
+        name,
+        withSpread(without, format),
+        withSpread(withWidget, format),
+        withSpread(pairedDifferences(withWidget, without), difference),
+      ]
     }
     tables.push([
-      [`${rate}× CPU${rate === 1 ? ' (no throttling)' : ' throttling'}`, 'page without the widget', 'page with the widget', 'difference (with − without)'],
+      [
+        `${rate}× CPU${rate === 1 ? ' (no throttling)' : ' throttling'}`,
+        'page without the widget',
+        'page with the widget',
+        'difference (with − without)',
+      ],
       row('script time (CPU), page load (`ScriptDuration`)', (run) => run.loadScript, inMs(2), signedMs(2)),
       row('main-thread task time (CPU), page load (`TaskDuration`)', (run) => run.loadTasks, inMs(1), signedMs(1)),
       row('first contentful paint', (run) => run.fcp, inMs(0), signedMs(0)),
       row('load event', (run) => run.loadEvent, inMs(1), signedMs(1)),
-      row('visible: the page (first contentful paint) / the launcher (painted)', (run) => run.launcherVisible ?? run.fcp, inMs(1), signedMs(1)),
+      row(
+        'visible: the page (first contentful paint) / the launcher (painted)',
+        (run) => run.launcherVisible ?? run.fcp,
+        inMs(1),
+        signedMs(1),
+      ),
       row('click → next frame / composer focused', (run) => run.clickToResult, inMs(1), signedMs(1)),
       row('click → painted (the next frame after that)', (run) => run.clickToPaint, inMs(1), signedMs(1)),
       row('script time (CPU), click until painted (`ScriptDuration`)', (run) => run.openScript, inMs(2), signedMs(2)),
       row('main-thread task time (CPU), click until painted (`TaskDuration`)', (run) => run.openTasks, inMs(1), signedMs(1)),
       row(`long tasks (≥ ${LONG_TASK_MS} ms), page load`, (run) => run.longTasksLoad.length, count, signedCount),
       row(`long tasks (≥ ${LONG_TASK_MS} ms), click until painted`, (run) => run.longTasksOpen.length, count, signedCount),
-      row('long tasks running widget.js code (Long Animation Frames)', (run) => longTasks(run).filter((task) => task.widget).length, count, signedCount),
+      row(
+        'long tasks running widget.js code (Long Animation Frames)',
+        (run) => longTasks(run).filter((task) => task.widget).length,
+        count,
+        signedCount,
+      ),
       row('longest long task (0: none)', longest, inMs(0), signedMs(0)),
     ])
   }
@@ -85,8 +105,14 @@ export function widgetReport(measured: WidgetMeasurements): BenchSection {
   const opening = (variant: 'widget' | 'prefetched', rate: Rate) => runs[rate][variant].map((run) => run.clickToResult)
   tables.push([
     ['opening the chat: click → composer focused', ...rates.map((rate) => `${rate}× CPU`)],
-    ['cold: the pointer arrives and clicks, the panel fetched on the way', ...rates.map((rate) => withSpread(opening('widget', rate), inMs(1)))],
-    ['prefetched: the pointer rests on the launcher until the panel has loaded, then clicks', ...rates.map((rate) => withSpread(opening('prefetched', rate), inMs(1)))],
+    [
+      'cold: the pointer arrives and clicks, the panel fetched on the way',
+      ...rates.map((rate) => withSpread(opening('widget', rate), inMs(1))),
+    ],
+    [
+      'prefetched: the pointer rests on the launcher until the panel has loaded, then clicks',
+      ...rates.map((rate) => withSpread(opening('prefetched', rate), inMs(1))),
+    ],
   ])
 
   // Where the 1× script time goes: the bundle evaluated alone (no data-key), and the mount on top of it.
@@ -101,8 +127,16 @@ export function widgetReport(measured: WidgetMeasurements): BenchSection {
   const tasks = split('loadTasks')
   tables.push([
     ['at 1× CPU, page load', 'script time added (CPU)', 'main-thread task time added (CPU)'],
-    ['the script tag without `data-key`: the bundle evaluated, nothing mounted', withSpread(script.evaluate, signedMs(2)), withSpread(tasks.evaluate, signedMs(1))],
-    ['the embed tag: evaluated and mounted, launcher rendered', withSpread(script.whole, signedMs(2)), withSpread(tasks.whole, signedMs(1))],
+    [
+      'the script tag without `data-key`: the bundle evaluated, nothing mounted',
+      withSpread(script.evaluate, signedMs(2)),
+      withSpread(tasks.evaluate, signedMs(1)),
+    ],
+    [
+      'the embed tag: evaluated and mounted, launcher rendered',
+      withSpread(script.whole, signedMs(2)),
+      withSpread(tasks.whole, signedMs(1)),
+    ],
     ['so mounting costs (embed tag − script tag alone)', withSpread(script.mount, signedMs(2)), withSpread(tasks.mount, signedMs(1))],
   ])
 
@@ -153,7 +187,10 @@ export function widgetReport(measured: WidgetMeasurements): BenchSection {
       const hit = durations.filter((duration) => duration > 0)
       return hit.length ? `${name} in ${hit.length} of ${loads} loads (longest ${ms(Math.max(...hit), 0)})` : ''
     }
-    const owned = [own('longTasksLoad', 'loading (evaluating the bundle and rendering the launcher, one task)'), own('longTasksOpen', 'opening (rendering the panel and focusing the composer)')].filter(Boolean)
+    const owned = [
+      own('longTasksLoad', 'loading (evaluating the bundle and rendering the launcher, one task)'),
+      own('longTasksOpen', 'opening (rendering the panel and focusing the composer)'),
+    ].filter(Boolean)
     targets.push({
       name: `no long task (≥ ${LONG_TASK_MS} ms) at ${rate}× CPU, loading the page and opening the chat`,
       measured: withAny.length
@@ -163,13 +200,13 @@ export function widgetReport(measured: WidgetMeasurements): BenchSection {
       why: owned.length
         ? `the widget's own code ran in long tasks (Long Animation Frames attribution) while ${owned.join(', and while ')}. ` +
           `A long task is wall-clock time, so on a busy machine it includes time the main thread waited for a core: set it against the CPU-time rows`
-        : 'none of those long tasks ran widget.js code (Long Animation Frames attribution): the page\'s own work and this shared machine ' +
+        : "none of those long tasks ran widget.js code (Long Animation Frames attribution): the page's own work and this shared machine " +
           'account for them (a long task is wall-clock time, so on a busy machine it includes time the main thread waited for a core)',
     })
   }
 
   const method = [
-    'The widget is built fresh from the current source (`vite build` with the production config) into a scratch folder; the sizes are of its two files, the loader `widget.js` and the panel it fetches on intent: gzip at level 9, brotli at quality 11 (as the server sends it). The baseline is the demo site\'s home page: its HTML, stylesheet, script and icon, each compressed alone.',
+    "The widget is built fresh from the current source (`vite build` with the production config) into a scratch folder; the sizes are of its two files, the loader `widget.js` and the panel it fetches on intent: gzip at level 9, brotli at quality 11 (as the server sends it). The baseline is the demo site's home page: its HTML, stylesheet, script and icon, each compressed alone.",
     `In Chromium ${version} (headless, driven by playwright-core), two servers on 127.0.0.1 stand for a customer's site and the API origin. The site serves the demo home page under the demo's CSP, identical but for what stands before \`</body>\`: nothing (the baseline), the owner's embed tag (\`async\`, with \`data-key\`, \`data-title\`, \`data-color\` and \`data-starters\`), and, at 1× only, the script tag without \`data-key\` (the bundle evaluated, nothing mounted) to split the cost. The widget asks the API nothing until a message is sent, so no API runs; the other origin serves \`widget.js\` and the panel brotli-encoded, the panel fetched when the mouse reaches the launcher (just before the click: a cold open). Each of ${repeats} repeats loads every page at 1× and at 4× CPU throttling (CDP \`Emulation.setCPUThrottlingRate\`), each load in a fresh browser context (a first visit: empty cache, no code cache, empty storage), rotating which page goes first; one unrecorded warm-up load precedes them. Each figure is the median over the repeats with the range in brackets; a difference is taken per repeat between pages loaded back to back, then its median and range. The 4× figures spread wider than the 1× ones: Chromium throttles by pausing the page's main thread in slices, which lands unevenly on short pieces of work, the more so on a busy machine.`,
     `Script and task time: CDP \`Performance.getMetrics\` (\`ScriptDuration\`, \`TaskDuration\`, cumulative for the page) in the thread-ticks time domain, i.e. the renderer main thread's CPU time, which other processes on a shared machine inflate far less than wall-clock time (throttling does show in it), read once the load has settled (load event, launcher painted, two more frames and 100 ms) and again after the click. Every other time is wall-clock time, contention included. Long tasks: a \`PerformanceObserver\` for \`longtask\` entries (buffered) installed before any page script; a long task "runs widget.js code" when it overlaps a script run from widget.js or the panel that a \`long-animation-frame\` entry names. First contentful paint and the load event come from the page's own performance timeline. The launcher "painted": a \`MutationObserver\` sees it enter the page, then the next animation frame and a message task after it (that frame's paint is done by then), as \`performance.now()\` since the navigation started. Opening: a real mouse click (CDP input events) on the launcher's spot, timed from the click event's own timestamp to the \`focusin\` at which \`document.activeElement\` is the widget and its shadow root's \`activeElement\` the composer, and on to the next painted frame; on the page without the widget the same click lands on the page and is timed to the next painted frame. The section took ${Math.round(seconds)} s on ${machine.cores} cores, with a load average (1 min) of ${machine.load[0].toFixed(1)} when it started and ${machine.load[1].toFixed(1)} when it ended: other work shares the machine, which the wall-clock figures and the long tasks feel most.`,
   ].join('\n\n')

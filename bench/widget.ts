@@ -111,7 +111,8 @@ function instrument() {
   const addFrames = (entries: PerformanceEntryList) => {
     for (const frame of entries as unknown as Frame[]) {
       for (const script of frame.scripts ?? []) {
-        if (/\/(widget|panel-[0-9a-f]+)\.js/.test(script.sourceURL)) b.widgetScripts.push({ start: script.startTime, duration: script.duration })
+        if (/\/(widget|panel-[0-9a-f]+)\.js/.test(script.sourceURL))
+          b.widgetScripts.push({ start: script.startTime, duration: script.duration })
       }
     }
   }
@@ -190,7 +191,8 @@ function instrument() {
 
 export async function benchWidget(options: { repeats: number }): Promise<BenchSection> {
   const repeats = Math.max(3, Math.floor(options.repeats))
-  if (chromiumMissing) throw new Error(`the widget benchmark needs Chromium at ${CHROMIUM}: apt-get install -y chromium (or set CHROMIUM_PATH)`)
+  if (chromiumMissing)
+    throw new Error(`the widget benchmark needs Chromium at ${CHROMIUM}: apt-get install -y chromium (or set CHROMIUM_PATH)`)
   const started = performance.now()
   const loadBefore = loadavg()[0]!
   const cleanup: (() => unknown)[] = []
@@ -227,7 +229,11 @@ export async function benchWidget(options: { repeats: number }): Promise<BenchSe
     const site = await listen((req, res) => {
       const file = files.get((req.url ?? '').split('?')[0]!)
       if (!file) return void res.writeHead(404).end()
-      res.writeHead(200, { 'content-type': file.type, 'cache-control': 'no-cache', ...(file.csp && { 'content-security-policy': file.csp }) })
+      res.writeHead(200, {
+        'content-type': file.type,
+        'cache-control': 'no-cache',
+        ...(file.csp && { 'content-security-policy': file.csp }),
+      })
       res.end(file.body)
     })
     cleanup.push(() => close(site.server))
@@ -237,7 +243,10 @@ export async function benchWidget(options: { repeats: number }): Promise<BenchSe
     const browser = await launchChromium()
     cleanup.push(() => browser.close())
     await measure(browser, site.origin + PATHS.widget, 'widget', 1)
-    const runs: Runs = { 1: { blank: [], widget: [], prefetched: [], script: [] }, 4: { blank: [], widget: [], prefetched: [], script: [] } }
+    const runs: Runs = {
+      1: { blank: [], widget: [], prefetched: [], script: [] },
+      4: { blank: [], widget: [], prefetched: [], script: [] },
+    }
     for (let repeat = 0; repeat < repeats; repeat++) {
       for (const rate of RATES) {
         const variants: Variant[] = rate === 1 ? ['blank', 'widget', 'prefetched', 'script'] : ['blank', 'widget', 'prefetched']
@@ -278,13 +287,19 @@ async function measure(browser: Browser, url: string, variant: Variant, rate: nu
     await cdp.send('Emulation.setCPUThrottlingRate', { rate })
 
     const where = `${url} at ${rate}× CPU`
-    const settled = waitForSignal(page, 'bench:settled', `${where} did not finish loading${variant !== 'blank' ? ' with the launcher painted' : ''}`)
+    const settled = waitForSignal(
+      page,
+      'bench:settled',
+      `${where} did not finish loading${variant !== 'blank' ? ' with the launcher painted' : ''}`,
+    )
     await page.goto(url, { waitUntil: 'load', timeout: STEP_TIMEOUT_MS })
     await settled
     if (variant === 'prefetched') {
       // The pointer over the launcher fetches the panel, which mounts (closed) into the shadow root.
       await page.mouse.move(LAUNCHER_POINT.x, LAUNCHER_POINT.y)
-      await page.waitForFunction(() => document.querySelector('assisters-widget')?.shadowRoot?.querySelector('.slot'), null, { timeout: STEP_TIMEOUT_MS })
+      await page.waitForFunction(() => document.querySelector('assisters-widget')?.shadowRoot?.querySelector('.slot'), null, {
+        timeout: STEP_TIMEOUT_MS,
+      })
     }
     const beforeClick = await metrics(cdp)
 
@@ -292,7 +307,11 @@ async function measure(browser: Browser, url: string, variant: Variant, rate: nu
     // the page. The script-only page serves the load figures alone.
     let afterOpen = beforeClick
     if (variant !== 'script') {
-      const opened = waitForSignal(page, 'bench:opened', `${where}: a click ${variant !== 'blank' ? 'on the launcher did not focus the composer' : 'did not reach the page'}`)
+      const opened = waitForSignal(
+        page,
+        'bench:opened',
+        `${where}: a click ${variant !== 'blank' ? 'on the launcher did not focus the composer' : 'did not reach the page'}`,
+      )
       await page.mouse.click(LAUNCHER_POINT.x, LAUNCHER_POINT.y)
       await opened
       afterOpen = await metrics(cdp)
@@ -317,7 +336,9 @@ async function measure(browser: Browser, url: string, variant: Variant, rate: nu
     const resultPaint = (opensWidget ? bench.resultPaint : bench.clickPaint) ?? Number.NaN
     const task = (entry: { start: number; duration: number }): LongTask => ({
       duration: entry.duration,
-      widget: bench.widgetScripts.some((script) => script.start < entry.start + entry.duration && script.start + script.duration > entry.start),
+      widget: bench.widgetScripts.some(
+        (script) => script.start < entry.start + entry.duration && script.start + script.duration > entry.start,
+      ),
     })
     return {
       loadScript: beforeClick.script,
@@ -339,9 +360,11 @@ async function measure(browser: Browser, url: string, variant: Variant, rate: nu
 
 /** Waits for the instrument's console signal; on a timeout, says which page and step never got there. */
 function waitForSignal(page: Page, text: string, what: string): Promise<unknown> {
-  const signal = page.waitForEvent('console', { predicate: (message) => message.text() === text, timeout: STEP_TIMEOUT_MS }).catch((err: Error) => {
-    throw new Error(`widget bench: ${what} within ${STEP_TIMEOUT_MS / 1000} s (${err.message.split('\n')[0]})`)
-  })
+  const signal = page
+    .waitForEvent('console', { predicate: (message) => message.text() === text, timeout: STEP_TIMEOUT_MS })
+    .catch((err: Error) => {
+      throw new Error(`widget bench: ${what} within ${STEP_TIMEOUT_MS / 1000} s (${err.message.split('\n')[0]})`)
+    })
   // Started before the step it waits for: if that step throws first, this one must not become an unhandled rejection.
   signal.catch(() => {})
   return signal

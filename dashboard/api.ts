@@ -5,7 +5,12 @@
 
 export class ApiError extends Error {
   override name = 'ApiError'
-  constructor(readonly status: number, readonly code: string, message: string, readonly param?: string) {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly param?: string,
+  ) {
     super(message)
   }
 }

@@ -6,8 +6,7 @@ const dateTimeFormat = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium',
 export const formatDate = (iso: string) => dateFormat.format(new Date(iso))
 export const formatDateTime = (iso: string | null) => (iso ? dateTimeFormat.format(new Date(iso)) : 'Never')
 
-const escapeAttribute = (text: string) =>
-  text.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;').replace(/>/g, '&gt;')
+const escapeAttribute = (text: string) => text.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;').replace(/>/g, '&gt;')
 
 /** The tag a site pastes: the widget from this server, with the key and any options as data-* attributes. */
 export function embedSnippet(key: string, options: Record<string, string> = {}): string {
@@ -19,4 +18,8 @@ export function embedSnippet(key: string, options: Record<string, string> = {}):
 }
 
 /** Entries typed one per line or separated by commas, blanks dropped. */
-export const splitEntries = (text: string) => text.split(/[\n,]/).map((entry) => entry.trim()).filter(Boolean)
+export const splitEntries = (text: string) =>
+  text
+    .split(/[\n,]/)
+    .map((entry) => entry.trim())
+    .filter(Boolean)

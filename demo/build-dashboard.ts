@@ -17,7 +17,11 @@ export function dashboardIsStale(root: string, outDir = join(root, 'dashboard', 
 /** The production build (the second half of `npm run build`), in-process; a failed build throws. */
 export async function buildDashboard(root: string, options: { outDir?: string; quiet?: boolean } = {}): Promise<void> {
   const { outDir = join(root, 'dashboard', 'dist'), quiet = false } = options
-  await build({ configFile: join(root, 'dashboard', 'vite.config.ts'), logLevel: quiet ? 'silent' : 'warn', build: { outDir, emptyOutDir: true } })
+  await build({
+    configFile: join(root, 'dashboard', 'vite.config.ts'),
+    logLevel: quiet ? 'silent' : 'warn',
+    build: { outDir, emptyOutDir: true },
+  })
 }
 
 /** Every file under the dashboard's folder but its build output. */

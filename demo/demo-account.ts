@@ -56,9 +56,10 @@ export async function prepareDemoAccount(
   const store = await openStore(database)
   try {
     const management = createManagement({ store, defaultRpm: options.defaultRpm })
-    const accountId = saved.accountId && (await store.getAccount(saved.accountId))
-      ? saved.accountId
-      : (await management.createAccount({ name: 'Demo site' })).id
+    const accountId =
+      saved.accountId && (await store.getAccount(saved.accountId))
+        ? saved.accountId
+        : (await management.createAccount({ name: 'Demo site' })).id
     const keyFor = async (savedKey: string | undefined, name: string, domains: string[]) =>
       (await stillWorks(store, savedKey, accountId, domains))
         ? savedKey!
@@ -89,9 +90,9 @@ async function demoOwner(management: Management, accountId: string): Promise<Dem
   const link = existing
     ? await management.newPasswordLink({ email: existing.email })
     : await management.createOwner(accountId, { email: DEMO_EMAIL }).catch((err: unknown) => {
-      if (!(err instanceof HttpError) || err.code !== 'email_taken') throw err
-      return management.createOwner(accountId, { email: `demo+${accountId.toLowerCase()}@example.com` })
-    })
+        if (!(err instanceof HttpError) || err.code !== 'email_taken') throw err
+        return management.createOwner(accountId, { email: `demo+${accountId.toLowerCase()}@example.com` })
+      })
   return { email: link.owner.email, linkToken: link.token }
 }
 

@@ -43,7 +43,9 @@ export interface DemoSiteOptions {
 
 /** The embed tag exactly as the owner pastes it (and as the page shows it for copying). */
 export function embedSnippet(api: string, key: string, attributes: Record<string, string> = {}): string {
-  const extra = Object.entries(attributes).map(([name, value]) => ` ${name}="${escapeHtml(value)}"`).join('')
+  const extra = Object.entries(attributes)
+    .map(([name, value]) => ` ${name}="${escapeHtml(value)}"`)
+    .join('')
   return `<script src="${escapeHtml(api)}/widget.js" data-key="${escapeHtml(key)}"${extra} async></script>`
 }
 

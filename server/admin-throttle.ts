@@ -11,9 +11,7 @@ export interface AdminThrottle {
   failed(address: string): void
 }
 
-export function createAdminThrottle(
-  options: { limit?: number; windowMs?: number; now?: () => number } = {},
-): AdminThrottle {
+export function createAdminThrottle(options: { limit?: number; windowMs?: number; now?: () => number } = {}): AdminThrottle {
   const limit = options.limit ?? 10
   const windowMs = options.windowMs ?? 60_000
   const now = options.now ?? (() => performance.now())

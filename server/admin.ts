@@ -16,33 +16,48 @@ const ADMIN_BODY_LIMIT = 64 * 1024
 interface Route {
   method: 'GET' | 'POST' | 'PATCH'
   pattern: RegExp
-  run(management: Management, id: string, req: IncomingMessage, res: ServerResponse, linkBase: string): Promise<[status: number, body: unknown]>
+  run(
+    management: Management,
+    id: string,
+    req: IncomingMessage,
+    res: ServerResponse,
+    linkBase: string,
+  ): Promise<[status: number, body: unknown]>
 }
 
 const ID = '([A-Za-z0-9_]{1,64})'
 const ROUTES: Route[] = [
-  { method: 'POST', pattern: /^\/admin\/accounts$/,
-    run: async (m, _id, req, res) => [201, await m.createAccount(await readBody(req, res))] },
-  { method: 'GET', pattern: /^\/admin\/accounts$/,
-    run: async (m) => [200, { data: await m.listAccounts() }] },
-  { method: 'POST', pattern: new RegExp(`^/admin/accounts/${ID}/owners$`),
-    run: async (m, id, req, res, base) => [201, withUrl(await m.createOwner(id, await readBody(req, res)), base)] },
-  { method: 'GET', pattern: new RegExp(`^/admin/accounts/${ID}/owners$`),
-    run: async (m, id) => [200, { data: await m.listOwners(id) }] },
-  { method: 'POST', pattern: /^\/admin\/owners\/password-link$/,
-    run: async (m, _id, req, res, base) => [201, withUrl(await m.newPasswordLink(await readBody(req, res)), base)] },
-  { method: 'PATCH', pattern: new RegExp(`^/admin/keys/${ID}$`),
-    run: async (m, id, req, res) => [200, await m.updateKey(id, await readBody(req, res))] },
-  { method: 'POST', pattern: new RegExp(`^/admin/accounts/${ID}/keys$`),
-    run: async (m, id, req, res) => [201, await m.createKey(id, await readBody(req, res))] },
-  { method: 'GET', pattern: new RegExp(`^/admin/accounts/${ID}/keys$`),
-    run: async (m, id) => [200, { data: await m.listKeys(id) }] },
-  { method: 'GET', pattern: new RegExp(`^/admin/accounts/${ID}/usage$`),
-    run: async (m, id) => [200, { data: await m.usage(id) }] },
-  { method: 'POST', pattern: new RegExp(`^/admin/keys/${ID}/revoke$`),
-    run: async (m, id) => [200, await m.revokeKey(id)] },
-  { method: 'POST', pattern: new RegExp(`^/admin/keys/${ID}/primary$`),
-    run: async (m, id) => [200, await m.makePrimary(id)] },
+  {
+    method: 'POST',
+    pattern: /^\/admin\/accounts$/,
+    run: async (m, _id, req, res) => [201, await m.createAccount(await readBody(req, res))],
+  },
+  { method: 'GET', pattern: /^\/admin\/accounts$/, run: async (m) => [200, { data: await m.listAccounts() }] },
+  {
+    method: 'POST',
+    pattern: new RegExp(`^/admin/accounts/${ID}/owners$`),
+    run: async (m, id, req, res, base) => [201, withUrl(await m.createOwner(id, await readBody(req, res)), base)],
+  },
+  { method: 'GET', pattern: new RegExp(`^/admin/accounts/${ID}/owners$`), run: async (m, id) => [200, { data: await m.listOwners(id) }] },
+  {
+    method: 'POST',
+    pattern: /^\/admin\/owners\/password-link$/,
+    run: async (m, _id, req, res, base) => [201, withUrl(await m.newPasswordLink(await readBody(req, res)), base)],
+  },
+  {
+    method: 'PATCH',
+    pattern: new RegExp(`^/admin/keys/${ID}$`),
+    run: async (m, id, req, res) => [200, await m.updateKey(id, await readBody(req, res))],
+  },
+  {
+    method: 'POST',
+    pattern: new RegExp(`^/admin/accounts/${ID}/keys$`),
+    run: async (m, id, req, res) => [201, await m.createKey(id, await readBody(req, res))],
+  },
+  { method: 'GET', pattern: new RegExp(`^/admin/accounts/${ID}/keys$`), run: async (m, id) => [200, { data: await m.listKeys(id) }] },
+  { method: 'GET', pattern: new RegExp(`^/admin/accounts/${ID}/usage$`), run: async (m, id) => [200, { data: await m.usage(id) }] },
+  { method: 'POST', pattern: new RegExp(`^/admin/keys/${ID}/revoke$`), run: async (m, id) => [200, await m.revokeKey(id)] },
+  { method: 'POST', pattern: new RegExp(`^/admin/keys/${ID}/primary$`), run: async (m, id) => [200, await m.makePrimary(id)] },
 ]
 
 /** The link's page on the dashboard; the token rides in the fragment, which browsers never send to a server. */

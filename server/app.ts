@@ -110,16 +110,18 @@ export function createHandler(deps: HandlerDeps) {
   }
 
   /** A path's route template: `/v1/models/{id}` for any model id, `/panel-{file}` for the panel's files. */
-  const routeOf = (path: string) =>
-    path.startsWith(MODEL_PATH) ? `${MODEL_PATH}{id}` : PANEL_PATH.test(path) ? PANEL_ROUTE : path
+  const routeOf = (path: string) => (path.startsWith(MODEL_PATH) ? `${MODEL_PATH}{id}` : PANEL_PATH.test(path) ? PANEL_ROUTE : path)
 
   /** The metrics label for a path: a route, never the raw path (which would grow without bound). */
   const routeLabel = (path: string) => {
     const route = routeOf(path)
-    return route in routes || route === '/metrics' ? route
-      : path.startsWith('/admin/') ? '/admin'
-      : isDashboard(path) ? '/dashboard'
-      : 'unmatched'
+    return route in routes || route === '/metrics'
+      ? route
+      : path.startsWith('/admin/')
+        ? '/admin'
+        : isDashboard(path)
+          ? '/dashboard'
+          : 'unmatched'
   }
 
   return async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -148,7 +150,7 @@ export function createHandler(deps: HandlerDeps) {
       const methods = routes[routeOf(path)]
       if (!methods) throw notFound()
       if (req.method === 'OPTIONS') return answerPreflight(req, res)
-      const route = methods[req.method === 'HEAD' ? 'GET' : req.method ?? '']
+      const route = methods[req.method === 'HEAD' ? 'GET' : (req.method ?? '')]
       if (!route) throw methodNotAllowed([...Object.keys(methods), ...('GET' in methods ? ['HEAD'] : []), 'OPTIONS'])
       await route(req, res, context)
     } catch (err) {

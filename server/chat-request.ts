@@ -174,9 +174,11 @@ function toolCallsFrom(value: unknown, param: string) {
     if (!isObject(call) || call.type !== 'function' || !isObject(call.function)) {
       throw invalidBody(at, `${at} must be {"id": …, "type": "function", "function": {"name": …, "arguments": …}}`)
     }
-    if (typeof call.id !== 'string' || call.id.length === 0 || call.id.length > 256) throw invalidBody(`${at}.id`, `${at}.id must be text of 1 to 256 characters`)
+    if (typeof call.id !== 'string' || call.id.length === 0 || call.id.length > 256)
+      throw invalidBody(`${at}.id`, `${at}.id must be text of 1 to 256 characters`)
     if (!isName(call.function.name)) throw invalidBody(`${at}.function.name`, `${at}.function.name must be 1 to 64 letters, digits, _ or -`)
-    if (typeof call.function.arguments !== 'string') throw invalidBody(`${at}.function.arguments`, `${at}.function.arguments must be text (JSON)`)
+    if (typeof call.function.arguments !== 'string')
+      throw invalidBody(`${at}.function.arguments`, `${at}.function.arguments must be text (JSON)`)
     return { id: call.id, type: 'function', function: { name: call.function.name, arguments: call.function.arguments } }
   })
 }
@@ -215,7 +217,10 @@ function messageFrom(message: unknown, param: string, limits: Limits) {
   if (message.refusal != null && typeof message.refusal !== 'string') {
     throw invalidBody(`${param}.refusal`, `${param}.refusal must be text or null`)
   }
-  if (role === 'tool' && (typeof message.tool_call_id !== 'string' || message.tool_call_id.length === 0 || message.tool_call_id.length > 256)) {
+  if (
+    role === 'tool' &&
+    (typeof message.tool_call_id !== 'string' || message.tool_call_id.length === 0 || message.tool_call_id.length > 256)
+  ) {
     throw invalidBody(`${param}.tool_call_id`, `${param}.tool_call_id must be the id of the tool call it answers`)
   }
   return {
@@ -259,7 +264,8 @@ const isName = (value: unknown): value is string => typeof value === 'string' &&
 /** Refuses any field of `object` not in `allowed`, naming it. */
 function only(object: Record<string, unknown>, param: string, allowed: string[]) {
   for (const field of Object.keys(object)) {
-    if (!allowed.includes(field)) throw invalidBody(`${param}.${field.slice(0, 40)}`, `${param} has an unsupported field '${field.slice(0, 40)}'`)
+    if (!allowed.includes(field))
+      throw invalidBody(`${param}.${field.slice(0, 40)}`, `${param} has an unsupported field '${field.slice(0, 40)}'`)
   }
 }
 
@@ -268,5 +274,4 @@ function optional(object: Record<string, unknown>, field: string, param: string,
   if (object[field] !== undefined && !is(object[field])) throw invalidBody(param, `${param} must be ${what}`)
 }
 
-const isObject = (value: unknown): value is Record<string, unknown> =>
-  typeof value === 'object' && value !== null && !Array.isArray(value)
+const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value)

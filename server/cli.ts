@@ -98,15 +98,21 @@ export async function runCli(
     }
   } catch (err) {
     const [status, error] =
-      err instanceof HttpError ? [1, err.toJSON()]
-      : err instanceof ConfigError ? [1, { error: { message: err.message, type: 'config_error', code: 'invalid_config' } }]
-      : err instanceof StoreUnavailable ? [1, { error: { message: err.message, type: 'api_error', code: 'store_unavailable' } }]
-      : err instanceof CopyRefused ? [1, { error: { message: err.message, type: 'invalid_request_error', code: err.code } }]
-      : err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') ?
-        [2, { error: { message: (err as Error).message, type: 'usage_error', code: 'invalid_arguments' } }]
-      : [1, { error: { message: (err as Error).message, type: 'api_error', code: 'internal_error' } }]
+      err instanceof HttpError
+        ? [1, err.toJSON()]
+        : err instanceof ConfigError
+          ? [1, { error: { message: err.message, type: 'config_error', code: 'invalid_config' } }]
+          : err instanceof StoreUnavailable
+            ? [1, { error: { message: err.message, type: 'api_error', code: 'store_unavailable' } }]
+            : err instanceof CopyRefused
+              ? [1, { error: { message: err.message, type: 'invalid_request_error', code: err.code } }]
+              : err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')
+                ? [2, { error: { message: (err as Error).message, type: 'usage_error', code: 'invalid_arguments' } }]
+                : [1, { error: { message: (err as Error).message, type: 'api_error', code: 'internal_error' } }]
     const { message, param } = error.error as { message: string; param?: string }
-    io.err(json ? JSON.stringify(error) + '\n' : `assisters: ${message}${param ? ` (${param})` : ''}\n${status === 2 ? `\n${USAGE}\n` : ''}`)
+    io.err(
+      json ? JSON.stringify(error) + '\n' : `assisters: ${message}${param ? ` (${param})` : ''}\n${status === 2 ? `\n${USAGE}\n` : ''}`,
+    )
     return status
   }
 }
@@ -125,7 +131,7 @@ async function dispatch(management: Management, positionals: string[], values: V
     case 'keys create': {
       const key = await management.createKey(required(values.account, '--account'), {
         name: values.name,
-                // Empty entries are passed on, so `--domains ""` is refused rather than read as "any origin".
+        // Empty entries are passed on, so `--domains ""` is refused rather than read as "any origin".
         allowed_domains: values.domains?.split(','),
         rate_limit_rpm: values.rpm === undefined ? undefined : rpm(values.rpm),
         instructions: values.instructions,
@@ -150,7 +156,8 @@ async function dispatch(management: Management, positionals: string[], values: V
         ...(values.rpm !== undefined && { rate_limit_rpm: values.rpm === 'default' ? null : rpm(values.rpm) }),
         ...(values.instructions !== undefined && { instructions: values.instructions }),
       }
-      if (Object.keys(changes).length === 0) throw new UsageError('keys update needs at least one of --name, --domains, --rpm, --instructions')
+      if (Object.keys(changes).length === 0)
+        throw new UsageError('keys update needs at least one of --name, --domains, --rpm, --instructions')
       const key = await management.updateKey(required(id, 'KEY_ID'), changes)
       return { json: key, text: `Updated ${describe(key)}` }
     }
@@ -181,8 +188,11 @@ async function dispatch(management: Management, positionals: string[], values: V
     }
     case 'usage': {
       const rows = await management.usage(required(values.account, '--account'))
-      const text = rows.map((row) => `${row.day}  ${row.key_id}  ${row.requests} request${row.requests === 1 ? '' : 's'}  ` +
-        `${row.prompt_tokens} prompt + ${row.completion_tokens} completion tokens`)
+      const text = rows.map(
+        (row) =>
+          `${row.day}  ${row.key_id}  ${row.requests} request${row.requests === 1 ? '' : 's'}  ` +
+          `${row.prompt_tokens} prompt + ${row.completion_tokens} completion tokens`,
+      )
       return { json: { data: rows }, text: text.length ? text.join('\n') : 'No usage yet.' }
     }
     default:

@@ -12,9 +12,7 @@ export interface Config {
   port: number
   host: string
   /** Where the store lives: an SQLite file (`:memory:` is allowed for tests) or a PostgreSQL database. */
-  database:
-    | { kind: 'sqlite'; path: string }
-    | { kind: 'postgres'; url: string; poolSize: number; statementTimeoutMs: number }
+  database: { kind: 'sqlite'; path: string } | { kind: 'postgres'; url: string; poolSize: number; statementTimeoutMs: number }
   /** Unset: the built-in offline demo responder answers. */
   upstream: { baseUrl: string; apiKey: string | undefined; model: string } | undefined
   upstreamTimeoutMs: number
@@ -66,7 +64,9 @@ export function loadConfig(env: Env): Config {
   const redis = redisFrom(read)
   const workers = workersFrom(read('WORKERS'))
   if (workers > 1 && redis === undefined) {
-    throw new ConfigError(`WORKERS=${workers} needs REDIS_URL: each worker would keep its own rate limits, and a key would get ${workers} times its limit`)
+    throw new ConfigError(
+      `WORKERS=${workers} needs REDIS_URL: each worker would keep its own rate limits, and a key would get ${workers} times its limit`,
+    )
   }
   return {
     port,
@@ -180,7 +180,14 @@ function publicUrlFrom(raw: string | undefined): string | undefined {
   } catch {
     throw new ConfigError(usage)
   }
-  if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.username || url.password || url.pathname !== '/' || url.search || url.hash) {
+  if (
+    (url.protocol !== 'http:' && url.protocol !== 'https:') ||
+    url.username ||
+    url.password ||
+    url.pathname !== '/' ||
+    url.search ||
+    url.hash
+  ) {
     throw new ConfigError(usage)
   }
   return url.origin

@@ -57,52 +57,85 @@ export function createDashboardApi({ management, auth, publicUrl }: DashboardApi
   const account = (call: Call) => call.session.owner.account_id
 
   const routes: Route[] = [
-    { method: 'POST', pattern: /^\/dashboard\/api\/sign-in$/, open: true,
-      run: async (call) => signedIn(call, await auth.signIn(call.body, call.req.socket.remoteAddress ?? '')) },
-    { method: 'POST', pattern: /^\/dashboard\/api\/set-password$/, open: true,
-      run: async (call) => signedIn(call, await auth.setPasswordWithLink(call.body)) },
+    {
+      method: 'POST',
+      pattern: /^\/dashboard\/api\/sign-in$/,
+      open: true,
+      run: async (call) => signedIn(call, await auth.signIn(call.body, call.req.socket.remoteAddress ?? '')),
+    },
+    {
+      method: 'POST',
+      pattern: /^\/dashboard\/api\/set-password$/,
+      open: true,
+      run: async (call) => signedIn(call, await auth.setPasswordWithLink(call.body)),
+    },
     { method: 'GET', pattern: /^\/dashboard\/api\/me$/, run: async (call) => [200, await me(call.session)] },
-    { method: 'POST', pattern: /^\/dashboard\/api\/sign-out$/,
+    {
+      method: 'POST',
+      pattern: /^\/dashboard\/api\/sign-out$/,
       run: async (call) => {
         objectWith(call.body, [])
         await auth.signOut(call.session)
         clearSessionCookie(call.res)
         return [200, { signed_out: true }]
-      } },
-    { method: 'POST', pattern: /^\/dashboard\/api\/sign-out-everywhere$/,
+      },
+    },
+    {
+      method: 'POST',
+      pattern: /^\/dashboard\/api\/sign-out-everywhere$/,
       run: async (call) => {
         objectWith(call.body, [])
         await auth.signOutEverywhere(call.session)
         clearSessionCookie(call.res)
         return [200, { signed_out: true }]
-      } },
-    { method: 'POST', pattern: /^\/dashboard\/api\/password$/,
+      },
+    },
+    {
+      method: 'POST',
+      pattern: /^\/dashboard\/api\/password$/,
       run: async (call) => {
         await auth.changePassword(call.session, call.body)
         return [200, { changed: true }]
-      } },
-    { method: 'GET', pattern: /^\/dashboard\/api\/owners$/,
-      run: async (call) => [200, { data: await management.listOwners(account(call)) }] },
-    { method: 'GET', pattern: /^\/dashboard\/api\/keys$/,
-      run: async (call) => [200, { data: await management.listKeys(account(call)) }] },
-    { method: 'POST', pattern: /^\/dashboard\/api\/keys$/,
-      run: async (call) => [201, await management.createKey(account(call), call.body)] },
-    { method: 'POST', pattern: /^\/dashboard\/api\/domains\/check$/,
-      run: async (call) => [200, { data: management.checkDomains(call.body) }] },
-    { method: 'PATCH', pattern: new RegExp(`^/dashboard/api/keys/${ID}$`),
-      run: async (call) => [200, await management.updateKey(call.id, call.body, account(call))] },
-    { method: 'POST', pattern: new RegExp(`^/dashboard/api/keys/${ID}/revoke$`),
+      },
+    },
+    {
+      method: 'GET',
+      pattern: /^\/dashboard\/api\/owners$/,
+      run: async (call) => [200, { data: await management.listOwners(account(call)) }],
+    },
+    { method: 'GET', pattern: /^\/dashboard\/api\/keys$/, run: async (call) => [200, { data: await management.listKeys(account(call)) }] },
+    {
+      method: 'POST',
+      pattern: /^\/dashboard\/api\/keys$/,
+      run: async (call) => [201, await management.createKey(account(call), call.body)],
+    },
+    {
+      method: 'POST',
+      pattern: /^\/dashboard\/api\/domains\/check$/,
+      run: async (call) => [200, { data: management.checkDomains(call.body) }],
+    },
+    {
+      method: 'PATCH',
+      pattern: new RegExp(`^/dashboard/api/keys/${ID}$`),
+      run: async (call) => [200, await management.updateKey(call.id, call.body, account(call))],
+    },
+    {
+      method: 'POST',
+      pattern: new RegExp(`^/dashboard/api/keys/${ID}/revoke$`),
       run: async (call) => {
         objectWith(call.body, [])
         return [200, await management.revokeKey(call.id, account(call))]
-      } },
-    { method: 'POST', pattern: new RegExp(`^/dashboard/api/keys/${ID}/primary$`),
+      },
+    },
+    {
+      method: 'POST',
+      pattern: new RegExp(`^/dashboard/api/keys/${ID}/primary$`),
       run: async (call) => {
         objectWith(call.body, [])
         return [200, await management.makePrimary(call.id, account(call))]
-      } },
-    { method: 'GET', pattern: /^\/dashboard\/api\/usage$/,
-      run: async (call) => [200, { data: await management.usage(account(call)) }] },
+      },
+    },
+    { method: 'GET', pattern: /^\/dashboard\/api\/usage$/, run: async (call) => [200, { data: await management.usage(account(call)) }] },
   ]
 
   /** Whether the request's Origin is this dashboard's own. */
@@ -166,7 +199,10 @@ const isHttps = (req: IncomingMessage) => (req.headers.origin ?? '').startsWith(
 
 function setSessionCookie(res: ServerResponse, token: string, secure: boolean) {
   const maxAge = Math.floor(ABSOLUTE_MS / 1000)
-  res.setHeader('set-cookie', `${SESSION_COOKIE}=${token}; Path=/dashboard; Max-Age=${maxAge}; HttpOnly; SameSite=Strict${secure ? '; Secure' : ''}`)
+  res.setHeader(
+    'set-cookie',
+    `${SESSION_COOKIE}=${token}; Path=/dashboard; Max-Age=${maxAge}; HttpOnly; SameSite=Strict${secure ? '; Secure' : ''}`,
+  )
 }
 
 function clearSessionCookie(res: ServerResponse) {

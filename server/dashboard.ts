@@ -37,19 +37,26 @@ const TYPES: Record<string, string> = {
 // Vite names assets by their content hash: a new build has new names.
 const ASSET_CACHE = 'public, max-age=31536000, immutable'
 
-const notBuilt = () =>
-  new HttpError(404, 'invalid_request_error', 'not_found', 'The dashboard is not built yet; run npm run build')
+const notBuilt = () => new HttpError(404, 'invalid_request_error', 'not_found', 'The dashboard is not built yet; run npm run build')
 
 export function createDashboardHandler(
   handleApi: (req: IncomingMessage, res: ServerResponse, path: string) => Promise<void>,
   dir = DEFAULT_DASHBOARD_DIR,
 ) {
-  const page = createWidgetAsset(join(dir, 'index.html'), { cacheControl: 'no-cache', missing: notBuilt, contentType: 'text/html; charset=utf-8' })
+  const page = createWidgetAsset(join(dir, 'index.html'), {
+    cacheControl: 'no-cache',
+    missing: notBuilt,
+    contentType: 'text/html; charset=utf-8',
+  })
   const assets = new Map<string, ReturnType<typeof createWidgetAsset>>()
   const asset = (name: string) => {
     let serve = assets.get(name)
     if (!serve) {
-      serve = createWidgetAsset(join(dir, name), { cacheControl: ASSET_CACHE, missing: () => notFound('file'), contentType: TYPES[name.split('.').pop()!]! })
+      serve = createWidgetAsset(join(dir, name), {
+        cacheControl: ASSET_CACHE,
+        missing: () => notFound('file'),
+        contentType: TYPES[name.split('.').pop()!]!,
+      })
       // Only names the build made are kept (a made-up one answers 404 and is forgotten).
       assets.set(name, serve)
     }

@@ -33,14 +33,12 @@ export class HttpError extends Error {
   }
 }
 
-export const invalidApiKey = () =>
-  new HttpError(401, 'invalid_request_error', 'invalid_api_key', 'Invalid API key provided')
+export const invalidApiKey = () => new HttpError(401, 'invalid_request_error', 'invalid_api_key', 'Invalid API key provided')
 
 export const originNotAllowed = () =>
   new HttpError(403, 'invalid_request_error', 'origin_not_allowed', 'Request origin not allowed for this API key')
 
-export const invalidAdminToken = () =>
-  new HttpError(401, 'invalid_request_error', 'invalid_api_key', 'Invalid admin token')
+export const invalidAdminToken = () => new HttpError(401, 'invalid_request_error', 'invalid_api_key', 'Invalid admin token')
 
 /** 429 to an address that sent too many wrong admin tokens; it may try again after `waitMs`. */
 export const tooManyAdminAttempts = (waitMs: number) => {
@@ -57,12 +55,10 @@ export const tooManyAdminAttempts = (waitMs: number) => {
 
 export const invalidJson = (message: string) => new HttpError(400, 'invalid_request_error', 'invalid_json', message)
 
-export const invalidBody = (param: string, message: string) =>
-  new HttpError(400, 'invalid_request_error', 'invalid_body', message, param)
+export const invalidBody = (param: string, message: string) => new HttpError(400, 'invalid_request_error', 'invalid_body', message, param)
 
 /** The same error, naming `param` as the field at fault. */
-export const naming = (err: HttpError, param: string) =>
-  new HttpError(err.status, err.type, err.code, err.message, param, err.headers)
+export const naming = (err: HttpError, param: string) => new HttpError(err.status, err.type, err.code, err.message, param, err.headers)
 
 export const modelNotFound = (model: string, available: string) =>
   new HttpError(
@@ -88,21 +84,15 @@ export const requestTooLarge = (limitBytes: number) =>
 export const modelNotKnown = (model: string) =>
   new HttpError(404, 'invalid_request_error', 'model_not_found', `The model '${model.slice(0, 64)}' does not exist`, 'model')
 
-export const notFound = (what = 'route') =>
-  new HttpError(404, 'invalid_request_error', 'not_found', `Unknown ${what}`)
+export const notFound = (what = 'route') => new HttpError(404, 'invalid_request_error', 'not_found', `Unknown ${what}`)
 
 export const widgetNotBuilt = () =>
   new HttpError(404, 'invalid_request_error', 'not_found', 'The widget is not built yet; run npm run build')
 
 export const methodNotAllowed = (allowed: string[]) =>
-  new HttpError(
-    405,
-    'invalid_request_error',
-    'method_not_allowed',
-    `Method not allowed; use ${allowed.join(' or ')}`,
-    undefined,
-    { allow: allowed.join(', ') },
-  )
+  new HttpError(405, 'invalid_request_error', 'method_not_allowed', `Method not allowed; use ${allowed.join(' or ')}`, undefined, {
+    allow: allowed.join(', '),
+  })
 
 export const keyLimitReached = (max: number) =>
   new HttpError(
@@ -119,8 +109,7 @@ export const emailTaken = () =>
   new HttpError(409, 'invalid_request_error', 'email_taken', 'Another owner already signs in with this email', 'email')
 
 /** Any wrong email or password, alike: the answer never says which accounts exist. */
-export const signInRefused = () =>
-  new HttpError(401, 'invalid_request_error', 'invalid_credentials', 'Incorrect email or password')
+export const signInRefused = () => new HttpError(401, 'invalid_request_error', 'invalid_credentials', 'Incorrect email or password')
 
 /** 429 after too many failed sign-ins for one email or from one address. */
 export const tooManySignIns = (waitMs: number) => {
@@ -140,8 +129,7 @@ export const wrongPassword = () =>
   new HttpError(400, 'invalid_request_error', 'wrong_password', 'The current password is not correct', 'current_password')
 
 /** A dashboard call without a live session (never signed in, signed out, or expired). */
-export const notSignedIn = () =>
-  new HttpError(401, 'invalid_request_error', 'not_signed_in', 'Sign in to use the dashboard')
+export const notSignedIn = () => new HttpError(401, 'invalid_request_error', 'not_signed_in', 'Sign in to use the dashboard')
 
 /** A state-changing dashboard call from another site, or not sent as JSON by the dashboard's own pages. */
 export const crossSiteRefused = () =>
@@ -150,8 +138,7 @@ export const crossSiteRefused = () =>
 export const jsonRequired = () =>
   new HttpError(415, 'invalid_request_error', 'unsupported_media_type', 'Send the request body as JSON with Content-Type: application/json')
 
-export const upstreamError = () =>
-  new HttpError(502, 'api_error', 'upstream_error', 'The model service failed to answer; please try again')
+export const upstreamError = () => new HttpError(502, 'api_error', 'upstream_error', 'The model service failed to answer; please try again')
 
 export const upstreamTimeout = () =>
   new HttpError(504, 'api_error', 'upstream_timeout', 'The model service took too long to answer; please try again')
@@ -191,8 +178,7 @@ function toHttpError(err: unknown, log: Logger): HttpError {
   return internalError()
 }
 
-const isEventStream = (res: ServerResponse) =>
-  String(res.getHeader('content-type') ?? '').startsWith('text/event-stream')
+const isEventStream = (res: ServerResponse) => String(res.getHeader('content-type') ?? '').startsWith('text/event-stream')
 
 /** 429: says the limit and when to retry, from the limiter's headers (which it carries). */
 export const rateLimitExceeded = (limit: number, headers: Record<string, string>) =>
@@ -229,10 +215,14 @@ export const missingHost = () =>
 /** Errors Node's HTTP parser reports before there is a request to answer: raw bytes for the socket. */
 export function rawClientErrorResponse(parserCode: string | undefined): string {
   const [status, reason, message] =
-    parserCode === 'HPE_HEADER_OVERFLOW' ? [431, 'Request Header Fields Too Large', 'Request headers are too large']
-    : parserCode === 'ERR_HTTP_REQUEST_TIMEOUT' ? [408, 'Request Timeout', 'The request took too long to arrive']
-    : [400, 'Bad Request', 'The request is not valid HTTP']
+    parserCode === 'HPE_HEADER_OVERFLOW'
+      ? [431, 'Request Header Fields Too Large', 'Request headers are too large']
+      : parserCode === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? [408, 'Request Timeout', 'The request took too long to arrive']
+        : [400, 'Bad Request', 'The request is not valid HTTP']
   const body = JSON.stringify(new HttpError(status, 'invalid_request_error', 'bad_request', message))
-  return `HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json; charset=utf-8\r\n` +
+  return (
+    `HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json; charset=utf-8\r\n` +
     `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`
+  )
 }

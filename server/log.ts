@@ -24,9 +24,7 @@ export function redact(text: string, secrets: readonly string[] = []): string {
 }
 
 /** A logger writing JSON lines to `write` (stdout by default), redacting the given secrets. */
-export function createLogger(
-  options: { write?: (line: string) => void; secrets?: readonly string[] } = {},
-): Logger {
+export function createLogger(options: { write?: (line: string) => void; secrets?: readonly string[] } = {}): Logger {
   const write = options.write ?? ((line: string) => process.stdout.write(line))
   const secrets = options.secrets ?? []
   const emit = (level: Level, msg: string, fields: Record<string, unknown> = {}) => {
@@ -42,5 +40,4 @@ export function createLogger(
 }
 
 // Errors do not serialise by themselves; keep the name, message and stack (logs are server-side).
-const toLoggable = (value: unknown) =>
-  value instanceof Error ? { name: value.name, message: value.message, stack: value.stack } : value
+const toLoggable = (value: unknown) => (value instanceof Error ? { name: value.name, message: value.message, stack: value.stack } : value)

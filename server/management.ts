@@ -7,7 +7,13 @@ import { emailTaken, invalidBody, keyLimitReached, keyRevoked, notFound } from '
 import { generateKey, hashKey, keyPrefix, newId } from './keys.ts'
 import { DomainEntryError, normalizeDomainEntry } from './origin.ts'
 import {
-  StoreConflict, type AccountRecord, type KeyChanges, type KeyRecord, type OwnerRecord, type Store, type UsageRow,
+  StoreConflict,
+  type AccountRecord,
+  type KeyChanges,
+  type KeyRecord,
+  type OwnerRecord,
+  type Store,
+  type UsageRow,
 } from './store/store.ts'
 import { hashToken, newToken } from './tokens.ts'
 
@@ -121,15 +127,19 @@ export function createManagement(deps: {
       const body = objectWith(input, ['name', 'allowed_domains', 'rate_limit_rpm', 'instructions'])
       const key = generateKey()
       try {
-        const record = await store.createKey(newId('key'), {
-          accountId,
-          name: nameFrom(body.name),
-          hash: hashKey(key),
-          prefix: keyPrefix(key),
-          allowedDomains: domainsFrom(body.allowed_domains),
-          rateLimitRpm: rpmFrom(body.rate_limit_rpm),
-          instructions: instructionsFrom(body.instructions),
-        }, MAX_ACTIVE_KEYS)
+        const record = await store.createKey(
+          newId('key'),
+          {
+            accountId,
+            name: nameFrom(body.name),
+            hash: hashKey(key),
+            prefix: keyPrefix(key),
+            allowedDomains: domainsFrom(body.allowed_domains),
+            rateLimitRpm: rpmFrom(body.rate_limit_rpm),
+            instructions: instructionsFrom(body.instructions),
+          },
+          MAX_ACTIVE_KEYS,
+        )
         return { ...view(record), key }
       } catch (err) {
         if (err instanceof StoreConflict) throw keyLimitReached(MAX_ACTIVE_KEYS)
@@ -256,7 +266,10 @@ const UNSEEN = /[\p{Cc}\u061C\u200B-\u200F\u202A-\u202E\u2060-\u2064\u2066-\u206
 function nameFrom(value: unknown): string {
   const name = typeof value === 'string' ? value.trim() : ''
   if (!name || name.length > MAX_NAME_CHARS || UNSEEN.test(name)) {
-    throw invalidBody('name', `name must be text of 1 to ${MAX_NAME_CHARS} characters without control, bidirectional or zero-width characters`)
+    throw invalidBody(
+      'name',
+      `name must be text of 1 to ${MAX_NAME_CHARS} characters without control, bidirectional or zero-width characters`,
+    )
   }
   return name
 }

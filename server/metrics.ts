@@ -71,8 +71,7 @@ export function createMetrics(): Metrics {
 
   return {
     registry,
-    request: (route, method, status) =>
-      requests.inc({ route, method: METHODS.has(method) ? method : 'other', status: String(status) }),
+    request: (route, method, status) => requests.inc({ route, method: METHODS.has(method) ? method : 'other', status: String(status) }),
     relayed: (stream, seconds) => relayDuration.observe({ stream: String(stream) }, seconds),
     firstByte: (stream, seconds) => firstByte.observe({ stream: String(stream) }, seconds),
     streamOpened() {

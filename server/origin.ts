@@ -12,8 +12,7 @@ export class DomainEntryError extends Error {
 
 /** Normalises one entry (trim, lower case, one trailing dot removed, IDN to punycode, pasted http(s) URL reduced to host[:port]) or throws DomainEntryError. */
 export function normalizeDomainEntry(entry: string): string {
-  const fail = (why: string) =>
-    new DomainEntryError(`Allowed domain ${JSON.stringify(entry.trim().slice(0, 100))} ${why}`)
+  const fail = (why: string) => new DomainEntryError(`Allowed domain ${JSON.stringify(entry.trim().slice(0, 100))} ${why}`)
   const trimmed = entry.trim()
   if (trimmed === '') throw fail('is empty')
 

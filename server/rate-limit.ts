@@ -39,9 +39,7 @@ interface Window {
 const MINUTE_MS = 60_000
 
 /** An in-process limiter: exact, and atomic because each `hit` decides synchronously on the one event loop. */
-export function createMemoryRateLimiter(
-  options: { windowMs?: number; now?: () => number } = {},
-): RateLimiter {
+export function createMemoryRateLimiter(options: { windowMs?: number; now?: () => number } = {}): RateLimiter {
   const windowMs = options.windowMs ?? MINUTE_MS
   // Monotonic, so a wall-clock adjustment can neither free nor block a key.
   const now = options.now ?? (() => performance.now())

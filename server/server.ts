@@ -82,7 +82,8 @@ export async function createAppServer(config: Config, options: AppServerOptions)
   const readiness = async (): Promise<Readiness> => {
     const probes: Record<string, Promise<void>> = { database: store.ping(), ...(config.redis && { redis: limiter.ping() }) }
     const checks: Readiness['checks'] = {}
-    for (const [name, probe] of Object.entries(probes)) checks[name] = (await answersWithin(probe, READINESS_DEADLINE_MS)) ? 'ok' : 'unavailable'
+    for (const [name, probe] of Object.entries(probes))
+      checks[name] = (await answersWithin(probe, READINESS_DEADLINE_MS)) ? 'ok' : 'unavailable'
     return { ready: Object.values(checks).every((check) => check === 'ok'), checks }
   }
   const handle = createHandler({
@@ -178,7 +179,13 @@ async function answersWithin(probe: Promise<unknown>, ms: number): Promise<boole
   let timer: NodeJS.Timeout | undefined
   const late = new Promise<false>((resolve) => (timer = setTimeout(resolve, ms, false)))
   try {
-    return await Promise.race([probe.then(() => true, () => false), late])
+    return await Promise.race([
+      probe.then(
+        () => true,
+        () => false,
+      ),
+      late,
+    ])
   } finally {
     clearTimeout(timer)
   }

@@ -56,17 +56,14 @@ export function createHttpUpstream(upstream: NonNullable<Config['upstream']>): U
       new Promise((resolve, reject) => {
         if (signal.aborted) return reject(signal.reason)
         const payload = JSON.stringify({ ...body, model: upstream.model })
-        const request = client.request(
-          { ...target, headers: { ...headers, 'content-length': Buffer.byteLength(payload) } },
-          (response) => {
-            const decode = DECODERS[String(response.headers['content-encoding']).toLowerCase()]
-            // pipeline, not pipe: pipe passes no error on, so a reset, a timeout or a visitor leaving
-            // (each destroys `response`) left the decoder's reader, the relay, waiting forever. The error
-            // reaches that reader through the decoder, so the callback has nothing left to do.
-            const body = decode ? pipeline(response, decode(), () => {}) : response
-            resolve({ status: response.statusCode ?? 502, contentType: response.headers['content-type'], body })
-          },
-        )
+        const request = client.request({ ...target, headers: { ...headers, 'content-length': Buffer.byteLength(payload) } }, (response) => {
+          const decode = DECODERS[String(response.headers['content-encoding']).toLowerCase()]
+          // pipeline, not pipe: pipe passes no error on, so a reset, a timeout or a visitor leaving
+          // (each destroys `response`) left the decoder's reader, the relay, waiting forever. The error
+          // reaches that reader through the decoder, so the callback has nothing left to do.
+          const body = decode ? pipeline(response, decode(), () => {}) : response
+          resolve({ status: response.statusCode ?? 502, contentType: response.headers['content-type'], body })
+        })
         // By hand rather than the `signal` option, which also sets up a stream-end watcher per request:
         // one listener, removed when the request closes, is all the relay needs.
         const abort = () => request.destroy(signal.reason)
@@ -103,14 +100,19 @@ export function createDemoUpstream(options: { wordDelayMs?: number } = {}): Upst
 
       if (body.stream !== true) {
         const completion = {
-          id, object: 'chat.completion', created, model: PUBLIC_MODEL,
+          id,
+          object: 'chat.completion',
+          created,
+          model: PUBLIC_MODEL,
           choices: [{ index: 0, message: { role: 'assistant', content: answer }, finish_reason: 'stop' }],
           usage: withTotal,
         }
         return { status: 200, body: [encoder.encode(JSON.stringify(completion))] }
       }
       const chunk = (choices: unknown[], extra: object = {}) =>
-        encoder.encode(`data: ${JSON.stringify({ id, object: 'chat.completion.chunk', created, model: PUBLIC_MODEL, choices, ...extra })}\n\n`)
+        encoder.encode(
+          `data: ${JSON.stringify({ id, object: 'chat.completion.chunk', created, model: PUBLIC_MODEL, choices, ...extra })}\n\n`,
+        )
       async function* events() {
         yield chunk([{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null }])
         for (const word of answer.split(/(?<= )/)) {
@@ -130,7 +132,12 @@ export function createDemoUpstream(options: { wordDelayMs?: number } = {}): Upst
 type Message = { role: string; content: string }
 const messagesOf = (messages: unknown) => (Array.isArray(messages) ? (messages as Message[]) : [])
 const lastUserText = (messages: unknown) =>
-  messagesOf(messages).findLast((message) => message.role === 'user')?.content.trim() ?? ''
-const allText = (messages: unknown) => messagesOf(messages).map((message) => message.content).join(' ')
+  messagesOf(messages)
+    .findLast((message) => message.role === 'user')
+    ?.content.trim() ?? ''
+const allText = (messages: unknown) =>
+  messagesOf(messages)
+    .map((message) => message.content)
+    .join(' ')
 
 const countWords = (text: string) => text.split(/\s+/).filter(Boolean).length

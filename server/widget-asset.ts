@@ -37,7 +37,10 @@ const PANEL_CACHE = 'public, max-age=31536000, immutable'
 export const PANEL_PATH = /^\/panel-([0-9a-f]{10}\.js|[a-z]{2}-[0-9a-f]{10}\.json)$/
 
 /** A handler for GET/HEAD /widget.js; a missing file answers 404 that says how to build it. */
-export function createWidgetAsset(path: string, { cacheControl = LOADER_CACHE, missing = widgetNotBuilt, contentType = 'text/javascript; charset=utf-8' } = {}) {
+export function createWidgetAsset(
+  path: string,
+  { cacheControl = LOADER_CACHE, missing = widgetNotBuilt, contentType = 'text/javascript; charset=utf-8' } = {},
+) {
   let loaded: Loaded | undefined
 
   const load = async (): Promise<Loaded> => {

@@ -27,8 +27,7 @@ export function createActions(state: ChatState, { stream, save, load, emit, say 
   let controller: AbortController | null = null
   let countdown: ReturnType<typeof setInterval> | undefined
 
-  const turns = (): ChatTurn[] =>
-    messages.value.filter((m) => m.content.value).map((m) => ({ role: m.role, content: m.content.value }))
+  const turns = (): ChatTurn[] => messages.value.filter((m) => m.content.value).map((m) => ({ role: m.role, content: m.content.value }))
 
   async function answer(): Promise<void> {
     const reply = toMessage({ role: 'assistant', content: '' })
@@ -86,7 +85,8 @@ export function createActions(state: ChatState, { stream, save, load, emit, say 
       restored = true
       messages.value = load().map(toMessage)
       // A question whose answer never came (it failed, or the page went away while it streamed): offer to ask again.
-      if (messages.value.at(-1)?.role === 'user' && !error.value) error.value = new WidgetError('stream_interrupted', 'the last question has no answer')
+      if (messages.value.at(-1)?.role === 'user' && !error.value)
+        error.value = new WidgetError('stream_interrupted', 'the last question has no answer')
     }
     isOpen.value = open
     if (open) unread.value = false

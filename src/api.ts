@@ -14,12 +14,7 @@ export interface ChatTurn {
  * Streams one answer from `POST {api}/v1/chat/completions`, yielding text deltas. Throws WidgetError for
  * anything the visitor should hear about, and the AbortError untouched when `signal` aborts.
  */
-export async function* streamChat(
-  api: string,
-  key: string,
-  messages: ChatTurn[],
-  signal: AbortSignal,
-): AsyncGenerator<string> {
+export async function* streamChat(api: string, key: string, messages: ChatTurn[], signal: AbortSignal): AsyncGenerator<string> {
   let res: Response
   try {
     res = await fetch(`${api}/v1/chat/completions`, {

@@ -79,7 +79,10 @@ export function toWidgetConfig(options: WidgetOptions, defaultApi = '', warn: (m
     warn(message)
   })
   const api = value.api ?? defaultApi
-  for (const [name, text] of [['key', value.key], ['api', api]] as const) {
+  for (const [name, text] of [
+    ['key', value.key],
+    ['api', api],
+  ] as const) {
     if (!text) throw new ConfigError(problem(name, RULES[name][1], options[name]))
   }
   const color = value.color?.toLowerCase() ?? '#2563eb'

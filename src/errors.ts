@@ -42,11 +42,15 @@ export class WidgetError extends Error {
     } catch {}
     const s = res.status
     const code: ErrorCode =
-      s === 401 ? 'invalid_api_key'
-      : s === 403 ? 'origin_not_allowed'
-      : s === 429 ? 'rate_limit_exceeded'
-      : s >= 400 && s < 500 ? 'bad_request'
-      : 'server_error'
+      s === 401
+        ? 'invalid_api_key'
+        : s === 403
+          ? 'origin_not_allowed'
+          : s === 429
+            ? 'rate_limit_exceeded'
+            : s >= 400 && s < 500
+              ? 'bad_request'
+              : 'server_error'
     // Whole seconds, as the contract promises; anything else (an HTTP date, nothing) gets a short guess.
     const wait = Math.max(Math.ceil(+(res.headers.get('retry-after') ?? NaN)) || 10, 1)
     return new WidgetError(code, detail, s === 429 ? wait : 0, s)

@@ -17,7 +17,9 @@ export function createLauncher(config: WidgetConfig) {
   // applies it all the same. A page's own --assisters-* custom properties (they inherit into the shadow
   // root) override data-color.
   const sheet = new CSSStyleSheet()
-  sheet.replaceSync(`${css}.root{--accent:var(--assisters-accent,${config.color});--on-accent:var(--assisters-accent-text,${onColor(config.color)})}`)
+  sheet.replaceSync(
+    `${css}.root{--accent:var(--assisters-accent,${config.color});--on-accent:var(--assisters-accent-text,${onColor(config.color)})}`,
+  )
   shadow.adoptedStyleSheets = [sheet]
 
   const root = element('div', `root ${config.position}`, shadow)

@@ -23,7 +23,15 @@ export function Markdown({ text }: { text: string }) {
     .replace(/\0/g, '')
     .replace(/\r\n?/g, '\n')
     .split(FENCED)
-    .map((part, index) => (index % 4 === 3 ? <pre><code>{part}</code></pre> : index % 4 ? null : blocks(part)))
+    .map((part, index) =>
+      index % 4 === 3 ? (
+        <pre>
+          <code>{part}</code>
+        </pre>
+      ) : index % 4 ? null : (
+        blocks(part)
+      ),
+    )
 }
 
 function blocks(text: string): Nodes {
@@ -35,7 +43,11 @@ function blocks(text: string): Nodes {
     // Match groups: [1] heading marks, [3] list-item indent, [4] an ordered item's number.
     if ((opens = BLOCK.exec(line))?.[1]) {
       // No h1-h6: the widget sits inside someone else's page outline.
-      out.push(<p><strong>{inline(line.slice(opens[0].length).trim())}</strong></p>)
+      out.push(
+        <p>
+          <strong>{inline(line.slice(opens[0].length).trim())}</strong>
+        </p>,
+      )
     } else if (opens?.[3] !== undefined) {
       const items: Nodes = []
       const firstNumber = opens[4]
@@ -71,15 +83,19 @@ function inline(source: string, depth = 0): Nodes {
     const inner = (from: number, maskedText: string) => inline(source.slice(from, from + maskedText.length), depth + 1)
     out.push(
       source.slice(textFrom, at),
-      whole === '\n'
-        ? <br />
-        : whole[0] === '\0'
-          ? <code>{codes[at]}</code>
-          : marker
-            ? h(marker[1] ? 'strong' : 'em', null, inner(at + marker.length, emphasized!))
-            : url
-              ? <a href={url} target="_blank" rel="noopener noreferrer">{inner(at + 1, linkText!)}</a>
-              : inner(at + 1, linkText!),
+      whole === '\n' ? (
+        <br />
+      ) : whole[0] === '\0' ? (
+        <code>{codes[at]}</code>
+      ) : marker ? (
+        h(marker[1] ? 'strong' : 'em', null, inner(at + marker.length, emphasized!))
+      ) : url ? (
+        <a href={url} target="_blank" rel="noopener noreferrer">
+          {inner(at + 1, linkText!)}
+        </a>
+      ) : (
+        inner(at + 1, linkText!)
+      ),
     )
     textFrom = at + whole.length
   }

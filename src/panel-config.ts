@@ -35,11 +35,20 @@ export interface PanelSettings extends Omit<PanelConfig, 'words'> {
  * Checks the options only the panel uses (the loader passed them on unread) with the loader's own
  * checker, so the panel does not carry a second copy; a bad one gets its default and one warning.
  */
-export function toPanelConfig({ panel, ...config }: WidgetConfig, check: typeof checkOptions, warn: (message: string) => void): PanelConfig {
+export function toPanelConfig(
+  { panel, ...config }: WidgetConfig,
+  check: typeof checkOptions,
+  warn: (message: string) => void,
+): PanelConfig {
   let { starters, strings, ...texts } = panel
   if (Array.isArray(starters) && starters.every((item) => typeof item === 'string')) starters = starters.join('|')
   // Empty prompts between bars ("A||B") are dropped before counting.
-  if (typeof starters === 'string') starters = starters.split('|').map((item) => item.trim()).filter(Boolean).join('|')
+  if (typeof starters === 'string')
+    starters = starters
+      .split('|')
+      .map((item) => item.trim())
+      .filter(Boolean)
+      .join('|')
   const value = check({ ...texts, starters }, RULES, (_, message) => warn(message))
   const { title, welcome, placeholder } = value
   return {
@@ -61,7 +70,8 @@ function toWords(strings: unknown, warn: (message: string) => void): Partial<Wor
   const words: Partial<Words> = {}
   for (const [name, text] of Object.entries(strings)) {
     if (!(REPLACEABLE as string[]).includes(name)) warn(`${problem(`strings.${name}`, `one of ${REPLACEABLE.join(', ')}`, text)}; ignored`)
-    else if (typeof text !== 'string' || !text.trim() || text.length > 1000) warn(`${problem(`strings.${name}`, 'text of up to 1000 characters', text)}; ignored`)
+    else if (typeof text !== 'string' || !text.trim() || text.length > 1000)
+      warn(`${problem(`strings.${name}`, 'text of up to 1000 characters', text)}; ignored`)
     else words[name as keyof Words] = text.trim() as never
   }
   return words

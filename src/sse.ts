@@ -1,5 +1,8 @@
 /** One dispatched event: `event` is the event type ("message" when no `event:` field), `data` its data lines joined by "\n". */
-export interface SseEvent { event: string; data: string }
+export interface SseEvent {
+  event: string
+  data: string
+}
 
 /** A push parser: feed it decoded text in any chunking; it calls onEvent once per complete event, in order. */
 export function createSseParser(onEvent: (event: SseEvent) => void): { push(text: string): void } {

@@ -19,7 +19,12 @@ const SIGNED_IN_PAGES: Record<string, { title: string; view: () => h.JSX.Element
 export function App() {
   const current = page.value
   if (current === 'set-password') return <SetPassword />
-  if (me.value === undefined) return <p class="loading" role="status">Loading…</p>
+  if (me.value === undefined)
+    return (
+      <p class="loading" role="status">
+        Loading…
+      </p>
+    )
   if (me.value === null || current === 'sign-in') return <SignIn />
 
   const shown = SIGNED_IN_PAGES[current] ?? SIGNED_IN_PAGES.keys!
@@ -55,10 +60,16 @@ export function App() {
           <span class="account">{me.value.account.name}</span>
           <span class="email">{me.value.owner.email}</span>
         </span>
-        <button type="button" class="quiet" onClick={signOut}>Sign out</button>
+        <button type="button" class="quiet" onClick={signOut}>
+          Sign out
+        </button>
       </header>
       <main>
-        {notice.value && <p class="notice" role="status">{notice.value}</p>}
+        {notice.value && (
+          <p class="notice" role="status">
+            {notice.value}
+          </p>
+        )}
         <shown.view />
       </main>
     </div>

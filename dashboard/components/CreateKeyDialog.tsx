@@ -32,19 +32,25 @@ export function CreateKeyDialog({ onCreated, onClose }: { onCreated: (key: Key) 
   if (created) {
     return (
       <Dialog title={`Your new key: ${created.name}`} onClose={onClose}>
-        <p class="warning"><strong>Copy it now: it won't be shown again.</strong> Only its first characters are kept.</p>
+        <p class="warning">
+          <strong>Copy it now: it won't be shown again.</strong> Only its first characters are kept.
+        </p>
         <label for="new-key">API key</label>
         <div class="copy-row">
           <input id="new-key" readOnly value={created.key} spellcheck={false} onFocus={(event) => event.currentTarget.select()} />
           <CopyButton text={created.key} label="Copy key" target="new-key" />
         </div>
-        <label for="new-snippet">Embed snippet: paste it before <code>&lt;/body&gt;</code> on your site</label>
+        <label for="new-snippet">
+          Embed snippet: paste it before <code>&lt;/body&gt;</code> on your site
+        </label>
         <div class="copy-row">
           <textarea id="new-snippet" readOnly rows={3} value={embedSnippet(created.key)} spellcheck={false} />
           <CopyButton text={embedSnippet(created.key)} label="Copy snippet" target="new-snippet" />
         </div>
         <div class="actions">
-          <button type="button" class="primary" onClick={onClose}>Done</button>
+          <button type="button" class="primary" onClick={onClose}>
+            Done
+          </button>
         </div>
       </Dialog>
     )
@@ -54,10 +60,18 @@ export function CreateKeyDialog({ onCreated, onClose }: { onCreated: (key: Key) 
     <Dialog title="Create New Key" onClose={onClose}>
       <form onSubmit={submit} noValidate>
         <KeyForm fields={fields} onChange={setFields} errors={errors} idPrefix="create" />
-        {errors.form && <p class="error" role="alert">{errors.form}</p>}
+        {errors.form && (
+          <p class="error" role="alert">
+            {errors.form}
+          </p>
+        )}
         <div class="actions">
-          <button type="button" onClick={onClose}>Cancel</button>
-          <button type="submit" class="primary" disabled={busy}>{busy ? 'Creating…' : 'Create key'}</button>
+          <button type="button" onClick={onClose}>
+            Cancel
+          </button>
+          <button type="submit" class="primary" disabled={busy}>
+            {busy ? 'Creating…' : 'Create key'}
+          </button>
         </div>
       </form>
     </Dialog>

@@ -5,7 +5,17 @@
 import { h, type ComponentChildren } from 'preact'
 import { useEffect, useRef } from 'preact/hooks'
 
-export function Dialog({ title, onClose, children, labelledBy = 'dialog-title' }: { title: string; onClose: () => void; children: ComponentChildren; labelledBy?: string }) {
+export function Dialog({
+  title,
+  onClose,
+  children,
+  labelledBy = 'dialog-title',
+}: {
+  title: string
+  onClose: () => void
+  children: ComponentChildren
+  labelledBy?: string
+}) {
   const ref = useRef<HTMLDialogElement>(null)
   useEffect(() => {
     const opener = document.activeElement as HTMLElement | null

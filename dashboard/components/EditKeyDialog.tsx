@@ -19,8 +19,9 @@ export function EditKeyDialog({ original, onSaved, onClose }: { original: Key; o
     event.preventDefault()
     // Only what changed is sent: an untouched rate limit that follows the server's default keeps following it.
     const input = toKeyInput(fields)
-    const changed = Object.fromEntries(Object.entries(input).filter(([name, value]) =>
-      JSON.stringify(value) !== JSON.stringify(original[name as keyof typeof input])))
+    const changed = Object.fromEntries(
+      Object.entries(input).filter(([name, value]) => JSON.stringify(value) !== JSON.stringify(original[name as keyof typeof input])),
+    )
     if (Object.keys(changed).length === 0) return onClose()
     setBusy(true)
     try {
@@ -37,10 +38,18 @@ export function EditKeyDialog({ original, onSaved, onClose }: { original: Key; o
     <Dialog title={`Edit ${original.name}`} onClose={onClose}>
       <form onSubmit={submit} noValidate>
         <KeyForm fields={fields} onChange={setFields} errors={errors} idPrefix="edit" />
-        {errors.form && <p class="error" role="alert">{errors.form}</p>}
+        {errors.form && (
+          <p class="error" role="alert">
+            {errors.form}
+          </p>
+        )}
         <div class="actions">
-          <button type="button" onClick={onClose}>Cancel</button>
-          <button type="submit" class="primary" disabled={busy}>{busy ? 'Saving…' : 'Save changes'}</button>
+          <button type="button" onClick={onClose}>
+            Cancel
+          </button>
+          <button type="submit" class="primary" disabled={busy}>
+            {busy ? 'Saving…' : 'Save changes'}
+          </button>
         </div>
       </form>
     </Dialog>

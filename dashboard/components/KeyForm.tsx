@@ -37,10 +37,22 @@ export type KeyErrors = Partial<Record<'name' | 'allowed_domains' | 'rate_limit_
 export const keyErrorsFrom = (err: unknown): KeyErrors => {
   if (!(err instanceof ApiError)) return { form: 'Something went wrong; please try again.' }
   const field = err.param as keyof KeyErrors | undefined
-  return field && ['name', 'allowed_domains', 'rate_limit_rpm', 'instructions'].includes(field) ? { [field]: err.message } : { form: err.message }
+  return field && ['name', 'allowed_domains', 'rate_limit_rpm', 'instructions'].includes(field)
+    ? { [field]: err.message }
+    : { form: err.message }
 }
 
-export function KeyForm({ fields, onChange, errors, idPrefix }: { fields: KeyFields; onChange: (fields: KeyFields) => void; errors: KeyErrors; idPrefix: string }) {
+export function KeyForm({
+  fields,
+  onChange,
+  errors,
+  idPrefix,
+}: {
+  fields: KeyFields
+  onChange: (fields: KeyFields) => void
+  errors: KeyErrors
+  idPrefix: string
+}) {
   const [checks, setChecks] = useState<DomainCheck[]>([])
   const id = (name: string) => `${idPrefix}-${name}`
 
@@ -49,7 +61,10 @@ export function KeyForm({ fields, onChange, errors, idPrefix }: { fields: KeyFie
     const entries = splitEntries(fields.domains)
     if (entries.length === 0) return setChecks([])
     const timer = setTimeout(() => {
-      api<{ data: DomainCheck[] }>('POST', '/domains/check', { allowed_domains: entries }).then((answer) => setChecks(answer.data), () => {})
+      api<{ data: DomainCheck[] }>('POST', '/domains/check', { allowed_domains: entries }).then(
+        (answer) => setChecks(answer.data),
+        () => {},
+      )
     }, 250)
     return () => clearTimeout(timer)
   }, [fields.domains])
@@ -59,30 +74,80 @@ export function KeyForm({ fields, onChange, errors, idPrefix }: { fields: KeyFie
   return (
     <div>
       <Field id={id('name')} label="Name" hint='Something that says where it is used, e.g. "Production site".' error={errors.name}>
-        <input id={id('name')} value={fields.name} onInput={set('name')} required maxLength={100} autocomplete="off"
-          aria-invalid={errors.name ? 'true' : undefined} aria-describedby={describedBy(id('name'), true, errors.name)} />
+        <input
+          id={id('name')}
+          value={fields.name}
+          onInput={set('name')}
+          required
+          maxLength={100}
+          autocomplete="off"
+          aria-invalid={errors.name ? 'true' : undefined}
+          aria-describedby={describedBy(id('name'), true, errors.name)}
+        />
       </Field>
-      <Field id={id('domains')} label="Allowed domains (optional)" hint="One per line: example.com, shop.example.com:8443 or *.example.com. None: any website may use the key." error={errors.allowed_domains}>
-        <textarea id={id('domains')} value={fields.domains} onInput={set('domains')} rows={3} spellcheck={false}
-          aria-invalid={errors.allowed_domains ? 'true' : undefined} aria-describedby={describedBy(id('domains'), true, errors.allowed_domains)} />
+      <Field
+        id={id('domains')}
+        label="Allowed domains (optional)"
+        hint="One per line: example.com, shop.example.com:8443 or *.example.com. None: any website may use the key."
+        error={errors.allowed_domains}
+      >
+        <textarea
+          id={id('domains')}
+          value={fields.domains}
+          onInput={set('domains')}
+          rows={3}
+          spellcheck={false}
+          aria-invalid={errors.allowed_domains ? 'true' : undefined}
+          aria-describedby={describedBy(id('domains'), true, errors.allowed_domains)}
+        />
       </Field>
       {checks.length > 0 && (
         <ul class="checks" aria-label="How each domain will be stored" aria-live="polite">
           {checks.map((check, index) => (
             <li key={index} class={'error' in check ? 'refused' : 'accepted'}>
               <code>{check.entry}</code>{' '}
-              {'error' in check ? <span>refused: {check.error}</span> : <span>stored as <code>{check.stored}</code></span>}
+              {'error' in check ? (
+                <span>refused: {check.error}</span>
+              ) : (
+                <span>
+                  stored as <code>{check.stored}</code>
+                </span>
+              )}
             </li>
           ))}
         </ul>
       )}
-      <Field id={id('rpm')} label="Rate limit, requests per minute (optional)" hint="Empty: the server's default." error={errors.rate_limit_rpm}>
-        <input id={id('rpm')} value={fields.rpm} onInput={set('rpm')} inputMode="numeric" pattern="[0-9]*"
-          aria-invalid={errors.rate_limit_rpm ? 'true' : undefined} aria-describedby={describedBy(id('rpm'), true, errors.rate_limit_rpm)} />
+      <Field
+        id={id('rpm')}
+        label="Rate limit, requests per minute (optional)"
+        hint="Empty: the server's default."
+        error={errors.rate_limit_rpm}
+      >
+        <input
+          id={id('rpm')}
+          value={fields.rpm}
+          onInput={set('rpm')}
+          inputMode="numeric"
+          pattern="[0-9]*"
+          aria-invalid={errors.rate_limit_rpm ? 'true' : undefined}
+          aria-describedby={describedBy(id('rpm'), true, errors.rate_limit_rpm)}
+        />
       </Field>
-      <Field id={id('instructions')} label="Instructions (optional)" hint="A system prompt the server puts before every conversation with this key." error={errors.instructions}>
-        <textarea id={id('instructions')} value={fields.instructions} onInput={set('instructions')} rows={3} maxLength={4000}
-          aria-invalid={errors.instructions ? 'true' : undefined} aria-describedby={describedBy(id('instructions'), true, errors.instructions)} />
+      <Field
+        id={id('instructions')}
+        label="Instructions (optional)"
+        hint="A system prompt the server puts before every conversation with this key."
+        error={errors.instructions}
+      >
+        <textarea
+          id={id('instructions')}
+          value={fields.instructions}
+          onInput={set('instructions')}
+          rows={3}
+          maxLength={4000}
+          aria-invalid={errors.instructions ? 'true' : undefined}
+          aria-describedby={describedBy(id('instructions'), true, errors.instructions)}
+        />
       </Field>
     </div>
   )

@@ -51,32 +51,41 @@ export function Embed() {
   const [previewError, setPreviewError] = useState('')
 
   useEffect(() => {
-    api<{ data: Key[] }>('GET', '/keys').then((answer) => (keys.value = answer.data), () => {})
+    api<{ data: Key[] }>('GET', '/keys').then(
+      (answer) => (keys.value = answer.data),
+      () => {},
+    )
   }, [])
 
   // The preview follows each change a moment after typing stops; it goes with the page.
   useEffect(() => {
     const timer = setTimeout(() => {
-      loadWidget().then((widget) => {
-        if (previewing) widget.destroy()
-        previewing = true
-        widget.init({
-          key: PREVIEW_KEY,
-          ...(options.title && { title: options.title }),
-          ...(options.welcome && { welcome: options.welcome }),
-          color: options.color,
-          position: options.position,
-          starters: splitEntries(options.starters.replace(/\|/g, '\n')),
-        })
-        widget.open()
-      }, () => setPreviewError('The preview needs the widget built on this server (npm run build).'))
+      loadWidget().then(
+        (widget) => {
+          if (previewing) widget.destroy()
+          previewing = true
+          widget.init({
+            key: PREVIEW_KEY,
+            ...(options.title && { title: options.title }),
+            ...(options.welcome && { welcome: options.welcome }),
+            color: options.color,
+            position: options.position,
+            starters: splitEntries(options.starters.replace(/\|/g, '\n')),
+          })
+          widget.open()
+        },
+        () => setPreviewError('The preview needs the widget built on this server (npm run build).'),
+      )
     }, 300)
     return () => clearTimeout(timer)
   }, [options])
-  useEffect(() => () => {
-    if (previewing) assisters()?.destroy()
-    previewing = false
-  }, [])
+  useEffect(
+    () => () => {
+      if (previewing) assisters()?.destroy()
+      previewing = false
+    },
+    [],
+  )
 
   const primary = keys.value.find((key) => key.is_primary && !key.revoked_at)
   const whole = primary && justCreated.value?.id === primary.id ? justCreated.value.key : undefined
@@ -95,7 +104,9 @@ export function Embed() {
       {!primary ? (
         <p>
           There is no primary key.{' '}
-          <a href="/dashboard/keys" onClick={(event) => (event.preventDefault(), navigate('keys'))}>Create one, or set one as primary, on API Keys.</a>
+          <a href="/dashboard/keys" onClick={(event) => (event.preventDefault(), navigate('keys'))}>
+            Create one, or set one as primary, on API Keys.
+          </a>
         </p>
       ) : (
         <div class="embed">
@@ -107,7 +118,14 @@ export function Embed() {
               <input id="embed-color" type="color" value={options.color} onInput={set('color')} />
             </Field>
             <Field id="embed-welcome" label="Welcome message">
-              <textarea id="embed-welcome" value={options.welcome} onInput={set('welcome')} rows={2} maxLength={1000} placeholder="Hi! How can I help you today?" />
+              <textarea
+                id="embed-welcome"
+                value={options.welcome}
+                onInput={set('welcome')}
+                rows={2}
+                maxLength={1000}
+                placeholder="Hi! How can I help you today?"
+              />
             </Field>
             <Field id="embed-starters" label="Starter questions" hint="One per line, up to 6.">
               <textarea id="embed-starters" value={options.starters} onInput={set('starters')} rows={3} />

@@ -22,10 +22,13 @@ export function Keys() {
   const [loaded, setLoaded] = useState(false)
 
   const reload = () =>
-    api<{ data: Key[] }>('GET', '/keys').then((answer) => {
-      keys.value = answer.data
-      setLoaded(true)
-    }, (err) => setError(err instanceof ApiError ? err.message : 'The keys could not be loaded.'))
+    api<{ data: Key[] }>('GET', '/keys').then(
+      (answer) => {
+        keys.value = answer.data
+        setLoaded(true)
+      },
+      (err) => setError(err instanceof ApiError ? err.message : 'The keys could not be loaded.'),
+    )
 
   useEffect(() => void reload(), [])
 
@@ -52,10 +55,14 @@ export function Keys() {
         </button>
       </div>
       <p class="muted">
-        Up to {MAX_ACTIVE} active keys. The <strong>primary</strong> key is the one the dashboard's embed snippet uses; the
-        server accepts any active key of your account.
+        Up to {MAX_ACTIVE} active keys. The <strong>primary</strong> key is the one the dashboard's embed snippet uses; the server accepts
+        any active key of your account.
       </p>
-      {error && <p class="error" role="alert">{error}</p>}
+      {error && (
+        <p class="error" role="alert">
+          {error}
+        </p>
+      )}
       {loaded && active.length === 0 && <p>No active keys yet. Create one to put the chat on your site.</p>}
       {active.length > 0 && (
         <div class="table-wrap">
@@ -68,7 +75,9 @@ export function Keys() {
                 <th scope="col">Allowed domains</th>
                 <th scope="col">Limit</th>
                 <th scope="col">Last used</th>
-                <th scope="col"><span class="visually-hidden">Actions</span></th>
+                <th scope="col">
+                  <span class="visually-hidden">Actions</span>
+                </th>
               </tr>
             </thead>
             <tbody>
@@ -79,18 +88,38 @@ export function Keys() {
                     {key.is_primary && <span class="badge">Primary</span>}
                     <span class="muted block">Created {formatDate(key.created_at)}</span>
                   </th>
-                  <td data-label="Key"><code>{key.prefix}…</code></td>
-                  <td data-label="Allowed domains">{key.allowed_domains.length ? key.allowed_domains.map((domain) => <code class="domain" key={domain}>{domain}</code>) : <span class="muted">Any website</span>}</td>
+                  <td data-label="Key">
+                    <code>{key.prefix}…</code>
+                  </td>
+                  <td data-label="Allowed domains">
+                    {key.allowed_domains.length ? (
+                      key.allowed_domains.map((domain) => (
+                        <code class="domain" key={domain}>
+                          {domain}
+                        </code>
+                      ))
+                    ) : (
+                      <span class="muted">Any website</span>
+                    )}
+                  </td>
                   <td data-label="Limit">{key.rate_limit_rpm}/min</td>
                   <td data-label="Last used">{formatDateTime(key.last_used_at)}</td>
                   <td class="row-actions">
                     {!key.is_primary && (
-                      <button type="button" onClick={() => act(() => api('POST', `/keys/${key.id}/primary`))} aria-label={`Set ${key.name} as primary`}>
+                      <button
+                        type="button"
+                        onClick={() => act(() => api('POST', `/keys/${key.id}/primary`))}
+                        aria-label={`Set ${key.name} as primary`}
+                      >
                         Set as Primary
                       </button>
                     )}
-                    <button type="button" onClick={() => setOpen({ kind: 'edit', key })} aria-label={`Edit ${key.name}`}>Edit</button>
-                    <button type="button" class="danger" onClick={() => setOpen({ kind: 'revoke', key })} aria-label={`Revoke ${key.name}`}>Revoke</button>
+                    <button type="button" onClick={() => setOpen({ kind: 'edit', key })} aria-label={`Edit ${key.name}`}>
+                      Edit
+                    </button>
+                    <button type="button" class="danger" onClick={() => setOpen({ kind: 'revoke', key })} aria-label={`Revoke ${key.name}`}>
+                      Revoke
+                    </button>
                   </td>
                 </tr>
               ))}
@@ -119,8 +148,18 @@ export function Keys() {
             Every site and app using <code>{open.key.prefix}…</code> stops working on its next request. This cannot be undone.
           </p>
           <div class="actions">
-            <button type="button" onClick={close} autoFocus>Cancel</button>
-            <button type="button" class="danger" onClick={() => { const key = open.key; close(); void act(() => api('POST', `/keys/${key.id}/revoke`)) }}>
+            <button type="button" onClick={close} autoFocus>
+              Cancel
+            </button>
+            <button
+              type="button"
+              class="danger"
+              onClick={() => {
+                const key = open.key
+                close()
+                void act(() => api('POST', `/keys/${key.id}/revoke`))
+              }}
+            >
               Revoke key
             </button>
           </div>

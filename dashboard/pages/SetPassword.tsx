@@ -51,16 +51,42 @@ export function SetPassword() {
     <main class="narrow">
       <h1>Choose your password</h1>
       <form onSubmit={submit} noValidate>
-        <Field id="password" label="New password" hint={`At least ${MIN_CHARS} characters. A few unrelated words make a good one.`} error={errors.password}>
-          <input id="password" name="password" type="password" autocomplete="new-password" required autoFocus
-            aria-invalid={errors.password ? 'true' : undefined} aria-describedby={describedBy('password', true, errors.password)} />
+        <Field
+          id="password"
+          label="New password"
+          hint={`At least ${MIN_CHARS} characters. A few unrelated words make a good one.`}
+          error={errors.password}
+        >
+          <input
+            id="password"
+            name="password"
+            type="password"
+            autocomplete="new-password"
+            required
+            autoFocus
+            aria-invalid={errors.password ? 'true' : undefined}
+            aria-describedby={describedBy('password', true, errors.password)}
+          />
         </Field>
         <Field id="confirm" label="The same password again" error={errors.confirm}>
-          <input id="confirm" name="confirm" type="password" autocomplete="new-password" required
-            aria-invalid={errors.confirm ? 'true' : undefined} aria-describedby={describedBy('confirm', false, errors.confirm)} />
+          <input
+            id="confirm"
+            name="confirm"
+            type="password"
+            autocomplete="new-password"
+            required
+            aria-invalid={errors.confirm ? 'true' : undefined}
+            aria-describedby={describedBy('confirm', false, errors.confirm)}
+          />
         </Field>
-        {errors.form && <p class="error" role="alert">{errors.form}</p>}
-        <button type="submit" class="primary" disabled={busy}>{busy ? 'Saving…' : 'Save and sign in'}</button>
+        {errors.form && (
+          <p class="error" role="alert">
+            {errors.form}
+          </p>
+        )}
+        <button type="submit" class="primary" disabled={busy}>
+          {busy ? 'Saving…' : 'Save and sign in'}
+        </button>
       </form>
     </main>
   )

@@ -19,7 +19,10 @@ export function Settings() {
   const [saved, setSaved] = useState('')
 
   useEffect(() => {
-    api<{ data: Owner[] }>('GET', '/owners').then((answer) => setOwners(answer.data), () => {})
+    api<{ data: Owner[] }>('GET', '/owners').then(
+      (answer) => setOwners(answer.data),
+      () => {},
+    )
   }, [])
 
   const changePassword = async (event: Event) => {
@@ -52,26 +55,52 @@ export function Settings() {
       <h2>Password</h2>
       <form onSubmit={changePassword} class="narrow-form" noValidate>
         <Field id="current" label="Current password" error={errors.current}>
-          <input id="current" name="current" type="password" autocomplete="current-password" required
-            aria-invalid={errors.current ? 'true' : undefined} aria-describedby={describedBy('current', false, errors.current)} />
+          <input
+            id="current"
+            name="current"
+            type="password"
+            autocomplete="current-password"
+            required
+            aria-invalid={errors.current ? 'true' : undefined}
+            aria-describedby={describedBy('current', false, errors.current)}
+          />
         </Field>
         <Field id="next" label="New password" hint="At least 10 characters." error={errors.next}>
-          <input id="next" name="next" type="password" autocomplete="new-password" required
-            aria-invalid={errors.next ? 'true' : undefined} aria-describedby={describedBy('next', true, errors.next)} />
+          <input
+            id="next"
+            name="next"
+            type="password"
+            autocomplete="new-password"
+            required
+            aria-invalid={errors.next ? 'true' : undefined}
+            aria-describedby={describedBy('next', true, errors.next)}
+          />
         </Field>
-        <button type="submit" class="primary">Change password</button>
-        {saved && <p class="ok" role="status">{saved}</p>}
+        <button type="submit" class="primary">
+          Change password
+        </button>
+        {saved && (
+          <p class="ok" role="status">
+            {saved}
+          </p>
+        )}
       </form>
 
       <h2>Sessions</h2>
       <p>Signed in on a computer you no longer use? End every session, this one included.</p>
-      <button type="button" onClick={signOutEverywhere}>Sign out everywhere</button>
+      <button type="button" onClick={signOutEverywhere}>
+        Sign out everywhere
+      </button>
 
       <h2>Owners of {me.value?.account.name}</h2>
       <ul class="owners">
         {owners.map((owner) => (
           <li key={owner.id}>
-            {owner.email} <span class="muted">since {formatDate(owner.created_at)}{owner.password_set ? '' : ', has not set a password yet'}</span>
+            {owner.email}{' '}
+            <span class="muted">
+              since {formatDate(owner.created_at)}
+              {owner.password_set ? '' : ', has not set a password yet'}
+            </span>
           </li>
         ))}
       </ul>

@@ -12,8 +12,14 @@ export function Usage() {
   const [keyId, setKeyId] = useState('')
 
   useEffect(() => {
-    api<{ data: UsageRow[] }>('GET', '/usage').then((answer) => setRows(answer.data), (err) => setError(err instanceof ApiError ? err.message : 'Usage could not be loaded.'))
-    api<{ data: Key[] }>('GET', '/keys').then((answer) => (keys.value = answer.data), () => {})
+    api<{ data: UsageRow[] }>('GET', '/usage').then(
+      (answer) => setRows(answer.data),
+      (err) => setError(err instanceof ApiError ? err.message : 'Usage could not be loaded.'),
+    )
+    api<{ data: Key[] }>('GET', '/keys').then(
+      (answer) => (keys.value = answer.data),
+      () => {},
+    )
   }, [])
 
   const series = rows ? dailySeries(rows, lastDays(), keyId || undefined) : []
@@ -28,18 +34,31 @@ export function Usage() {
           <select id="usage-key" value={keyId} onChange={(event) => setKeyId(event.currentTarget.value)}>
             <option value="">All keys</option>
             {keys.value.map((key) => (
-              <option key={key.id} value={key.id}>{key.name}{key.revoked_at ? ' (revoked)' : ''}</option>
+              <option key={key.id} value={key.id}>
+                {key.name}
+                {key.revoked_at ? ' (revoked)' : ''}
+              </option>
             ))}
           </select>
         </div>
       </div>
       <p class="muted">The last {DAYS} days, by UTC day. Figures arrive within a few seconds of each request.</p>
-      {error && <p class="error" role="alert">{error}</p>}
+      {error && (
+        <p class="error" role="alert">
+          {error}
+        </p>
+      )}
       {rows && (
         <div>
           <dl class="totals">
-            <div><dt>Requests</dt><dd>{total('requests').toLocaleString()}</dd></div>
-            <div><dt>Tokens</dt><dd>{total('tokens').toLocaleString()}</dd></div>
+            <div>
+              <dt>Requests</dt>
+              <dd>{total('requests').toLocaleString()}</dd>
+            </div>
+            <div>
+              <dt>Tokens</dt>
+              <dd>{total('tokens').toLocaleString()}</dd>
+            </div>
           </dl>
           <h2>Requests per day</h2>
           <BarChart label="Requests" points={series.map((day) => ({ day: day.day, value: day.requests }))} />

@@ -41,9 +41,7 @@ function start(Assisters) {
   $('send-form').addEventListener('submit', (event) => {
     event.preventDefault() // stay on the page: the form exists for Enter-to-send and its label
     const sent = Assisters.send($('question').value)
-    $('send-status').textContent = sent
-      ? 'Sent.'
-      : 'Not sent: empty, an answer is still streaming, or the chat asks to wait'
+    $('send-status').textContent = sent ? 'Sent.' : 'Not sent: empty, an answer is still streaming, or the chat asks to wait'
   })
 
   for (const name of EVENTS) Assisters.on(name, (payload) => logEvent(name, payload))
@@ -90,8 +88,7 @@ function applyAccent(accent) {
   const text = textColourOn(accent)
   widget.style.setProperty('--assisters-accent', accent)
   widget.style.setProperty('--assisters-accent-text', text)
-  info.textContent = `${accent} with ${text === '#ffffff' ? 'white' : 'black'} text, ` +
-    `contrast ${contrast(accent, text).toFixed(1)}:1`
+  info.textContent = `${accent} with ${text === '#ffffff' ? 'white' : 'black'} text, ` + `contrast ${contrast(accent, text).toFixed(1)}:1`
 }
 
 // Black or white, whichever has the higher WCAG contrast ratio against the accent.

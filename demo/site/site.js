@@ -23,5 +23,7 @@ if (copyButton && snippet && copyStatus) {
 function say(text) {
   copyStatus.textContent = text
   clearTimeout(clearTimer)
-  clearTimer = setTimeout(() => { copyStatus.textContent = '' }, 2000)
+  clearTimer = setTimeout(() => {
+    copyStatus.textContent = ''
+  }, 2000)
 }

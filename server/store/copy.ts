@@ -30,17 +30,29 @@ export interface CopyReport {
 /** A copy that must not run, with the reason for the operator. */
 export class CopyRefused extends Error {
   override name = 'CopyRefused'
-  constructor(readonly code: 'invalid_source' | 'invalid_target' | 'target_not_empty', message: string) {
+  constructor(
+    readonly code: 'invalid_source' | 'invalid_target' | 'target_not_empty',
+    message: string,
+  ) {
     super(message)
   }
 }
 
-
 interface Source {
   accounts: Array<{ id: string; name: string; created_at: string }>
   keys: Array<{
-    id: string; account_id: string; name: string; prefix: string; hash: string; is_primary: number; allowed_domains: string
-    rate_limit_rpm: number | null; instructions: string | null; created_at: string; last_used_at: string | null; revoked_at: string | null
+    id: string
+    account_id: string
+    name: string
+    prefix: string
+    hash: string
+    is_primary: number
+    allowed_domains: string
+    rate_limit_rpm: number | null
+    instructions: string | null
+    created_at: string
+    last_used_at: string | null
+    revoked_at: string | null
   }>
   usage: Array<{ key_id: string; day: string; requests: number; prompt_tokens: number; completion_tokens: number }>
   owners: Array<{ id: string; account_id: string; email: string; password_hash: string | null; created_at: string }>
@@ -74,17 +86,24 @@ function readSqlite(path: string): Source {
     return db.transaction(() => {
       const version = schemaVersion(db)
       if (version !== SQLITE_SCHEMA_VERSION) {
-        throw new CopyRefused('invalid_source', version === undefined
-          ? `--from: ${path} is not an Assisters database`
-          : `--from: ${path} is at schema version ${version}; this version of db copy reads version ${SQLITE_SCHEMA_VERSION}`)
+        throw new CopyRefused(
+          'invalid_source',
+          version === undefined
+            ? `--from: ${path} is not an Assisters database`
+            : `--from: ${path} is at schema version ${version}; this version of db copy reads version ${SQLITE_SCHEMA_VERSION}`,
+        )
       }
       return {
         accounts: db.prepare('SELECT id, name, created_at FROM accounts ORDER BY created_at, rowid').all() as Source['accounts'],
-        keys: db.prepare(`SELECT id, account_id, name, prefix, hash, is_primary, allowed_domains, rate_limit_rpm, instructions,
-          created_at, last_used_at, revoked_at FROM keys ORDER BY created_at, rowid`).all() as Source['keys'],
-        usage: db.prepare('SELECT key_id, day, requests, prompt_tokens, completion_tokens FROM usage ORDER BY day, key_id')
+        keys: db
+          .prepare(`SELECT id, account_id, name, prefix, hash, is_primary, allowed_domains, rate_limit_rpm, instructions,
+          created_at, last_used_at, revoked_at FROM keys ORDER BY created_at, rowid`)
+          .all() as Source['keys'],
+        usage: db
+          .prepare('SELECT key_id, day, requests, prompt_tokens, completion_tokens FROM usage ORDER BY day, key_id')
           .all() as Source['usage'],
-        owners: db.prepare('SELECT id, account_id, email, password_hash, created_at FROM owners ORDER BY created_at, rowid')
+        owners: db
+          .prepare('SELECT id, account_id, email, password_hash, created_at FROM owners ORDER BY created_at, rowid')
           .all() as Source['owners'],
         links: db.prepare('SELECT token_hash, owner_id, expires_at, used_at FROM password_links').all() as Source['links'],
         sessions: db.prepare('SELECT token_hash, owner_id, created_at, last_seen_at FROM sessions').all() as Source['sessions'],
@@ -113,22 +132,31 @@ async function writePostgres(source: Source, to: Extract<Config['database'], { k
       await client.query('BEGIN')
       // Readers may go on; a server writing to the target waits until the copy is in (or refused).
       await client.query('LOCK TABLE accounts, keys, usage, owners, password_links, sessions IN EXCLUSIVE MODE')
-      const { rows: [held] } = await client.query<{ version: number; accounts: number; keys: number; usage: number; owners: number }>(
+      const {
+        rows: [held],
+      } = await client.query<{ version: number; accounts: number; keys: number; usage: number; owners: number }>(
         `SELECT (SELECT max(version) FROM schema_migrations) AS version, (SELECT count(*)::int FROM accounts) AS accounts,
            (SELECT count(*)::int FROM keys) AS keys, (SELECT count(*)::int FROM usage) AS usage,
            (SELECT count(*)::int FROM owners) AS owners`,
       )
       if (held!.version !== POSTGRES_SCHEMA_VERSION) {
-        throw new CopyRefused('invalid_target',
-          `the target database is at schema version ${held!.version}; this version of db copy writes version ${POSTGRES_SCHEMA_VERSION}`)
+        throw new CopyRefused(
+          'invalid_target',
+          `the target database is at schema version ${held!.version}; this version of db copy writes version ${POSTGRES_SCHEMA_VERSION}`,
+        )
       }
       if (held!.accounts + held!.keys + held!.usage + held!.owners > 0) {
-        throw new CopyRefused('target_not_empty', `the target database is not empty (${held!.accounts} accounts, ${held!.keys} keys, ` +
-          `${held!.usage} usage rows, ${held!.owners} owners); db copy only fills an empty one`)
+        throw new CopyRefused(
+          'target_not_empty',
+          `the target database is not empty (${held!.accounts} accounts, ${held!.keys} keys, ` +
+            `${held!.usage} usage rows, ${held!.owners} owners); db copy only fills an empty one`,
+        )
       }
       await insertAll(client, source)
       // Read back what landed, so the report states the target's figures, not the source's.
-      const { rows: [totals] } = await client.query<{ requests: string; prompt_tokens: string; completion_tokens: string }>(
+      const {
+        rows: [totals],
+      } = await client.query<{ requests: string; prompt_tokens: string; completion_tokens: string }>(
         `SELECT coalesce(sum(requests), 0) AS requests, coalesce(sum(prompt_tokens), 0) AS prompt_tokens,
            coalesce(sum(completion_tokens), 0) AS completion_tokens FROM usage`,
       )
@@ -158,10 +186,11 @@ async function writePostgres(source: Source, to: Extract<Config['database'], { k
 /** One INSERT per table, the rows passed as arrays; keys go in creation order, so listings keep it. */
 async function insertAll(client: pg.PoolClient, { accounts, keys, usage, owners, links, sessions }: Source) {
   const column = <T, K extends keyof T>(rows: T[], name: K) => rows.map((row) => row[name])
-  await client.query(
-    'INSERT INTO accounts (id, name, created_at) SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[])',
-    [column(accounts, 'id'), column(accounts, 'name'), column(accounts, 'created_at')],
-  )
+  await client.query('INSERT INTO accounts (id, name, created_at) SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[])', [
+    column(accounts, 'id'),
+    column(accounts, 'name'),
+    column(accounts, 'created_at'),
+  ])
   await client.query(
     `INSERT INTO keys (id, account_id, name, prefix, hash, is_primary, allowed_domains, rate_limit_rpm, instructions,
        created_at, last_used_at, revoked_at)
@@ -172,15 +201,31 @@ async function insertAll(client: pg.PoolClient, { accounts, keys, usage, owners,
        WITH ORDINALITY AS source (id, account_id, name, prefix, hash, is_primary, domains, rpm, instructions,
          created_at, last_used_at, revoked_at, position)
      ORDER BY position`,
-    [column(keys, 'id'), column(keys, 'account_id'), column(keys, 'name'), column(keys, 'prefix'), column(keys, 'hash'),
-      keys.map((key) => key.is_primary === 1), column(keys, 'allowed_domains'), column(keys, 'rate_limit_rpm'),
-      column(keys, 'instructions'), column(keys, 'created_at'), column(keys, 'last_used_at'), column(keys, 'revoked_at')],
+    [
+      column(keys, 'id'),
+      column(keys, 'account_id'),
+      column(keys, 'name'),
+      column(keys, 'prefix'),
+      column(keys, 'hash'),
+      keys.map((key) => key.is_primary === 1),
+      column(keys, 'allowed_domains'),
+      column(keys, 'rate_limit_rpm'),
+      column(keys, 'instructions'),
+      column(keys, 'created_at'),
+      column(keys, 'last_used_at'),
+      column(keys, 'revoked_at'),
+    ],
   )
   await client.query(
     `INSERT INTO usage (key_id, day, requests, prompt_tokens, completion_tokens)
      SELECT * FROM unnest($1::text[], $2::date[], $3::bigint[], $4::bigint[], $5::bigint[])`,
-    [column(usage, 'key_id'), column(usage, 'day'), column(usage, 'requests'), column(usage, 'prompt_tokens'),
-      column(usage, 'completion_tokens')],
+    [
+      column(usage, 'key_id'),
+      column(usage, 'day'),
+      column(usage, 'requests'),
+      column(usage, 'prompt_tokens'),
+      column(usage, 'completion_tokens'),
+    ],
   )
   await client.query(
     `INSERT INTO owners (id, account_id, email, password_hash, created_at)
@@ -188,7 +233,13 @@ async function insertAll(client: pg.PoolClient, { accounts, keys, usage, owners,
      FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[])
        WITH ORDINALITY AS source (id, account_id, email, password_hash, created_at, position)
      ORDER BY position`,
-    [column(owners, 'id'), column(owners, 'account_id'), column(owners, 'email'), column(owners, 'password_hash'), column(owners, 'created_at')],
+    [
+      column(owners, 'id'),
+      column(owners, 'account_id'),
+      column(owners, 'email'),
+      column(owners, 'password_hash'),
+      column(owners, 'created_at'),
+    ],
   )
   await client.query(
     `INSERT INTO password_links (token_hash, owner_id, expires_at, used_at)

@@ -18,5 +18,4 @@ export const describeDatabase = (database: Config['database']) =>
   database.kind === 'sqlite' ? database.path : describePostgresUrl(database.url)
 
 /** What a logger must redact for this database: the password in a PostgreSQL URL. */
-export const databaseSecrets = (database: Config['database']) =>
-  database.kind === 'sqlite' ? [] : postgresSecrets(database.url)
+export const databaseSecrets = (database: Config['database']) => (database.kind === 'sqlite' ? [] : postgresSecrets(database.url))

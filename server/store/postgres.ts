@@ -11,7 +11,14 @@ import type { Logger } from '../log.ts'
 import { createKeyCache } from './key-cache.ts'
 import { migratePostgres } from './postgres-migrations.ts'
 import {
-  StoreConflict, StoreUnavailable, type AccountRecord, type KeyRecord, type NewKey, type OwnerRecord, type SessionRecord, type Store,
+  StoreConflict,
+  StoreUnavailable,
+  type AccountRecord,
+  type KeyRecord,
+  type NewKey,
+  type OwnerRecord,
+  type SessionRecord,
+  type Store,
   type UsageRow,
 } from './store.ts'
 
@@ -89,8 +96,7 @@ export async function openPostgresStore(options: PostgresOptions): Promise<Store
     }
   }
 
-  const query = async <Row extends pg.QueryResultRow>(sql: string, values: unknown[] = []) =>
-    (await pool.query<Row>(sql, values)).rows
+  const query = async <Row extends pg.QueryResultRow>(sql: string, values: unknown[] = []) => (await pool.query<Row>(sql, values)).rows
 
   /** Runs `work` in a transaction on one connection. */
   const transaction = async <T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> => {
@@ -106,7 +112,10 @@ export async function openPostgresStore(options: PostgresOptions): Promise<Store
         // The connection may be mid-query or gone: drop it (the server rolls back) rather than wait on it.
         client.release(true)
       } else {
-        await client.query('ROLLBACK').then(() => client.release(), () => client.release(true))
+        await client.query('ROLLBACK').then(
+          () => client.release(),
+          () => client.release(true),
+        )
       }
       throw err
     }
@@ -137,17 +146,31 @@ export async function openPostgresStore(options: PostgresOptions): Promise<Store
       run(() =>
         transaction(async (client) => {
           await lockAccount(client, key.accountId)
-          const { rows: [counts] } = await client.query<{ active: number; primaries: number }>(
+          const {
+            rows: [counts],
+          } = await client.query<{ active: number; primaries: number }>(
             `SELECT count(*) FILTER (WHERE revoked_at IS NULL)::int AS active, count(*) FILTER (WHERE is_primary)::int AS primaries
              FROM keys WHERE account_id = $1`,
             [key.accountId],
           )
           if (counts!.active >= maxActive) throw new StoreConflict('key_limit_reached')
-          const { rows: [row] } = await client.query<KeyRecord>(
+          const {
+            rows: [row],
+          } = await client.query<KeyRecord>(
             `INSERT INTO keys (id, account_id, name, prefix, hash, is_primary, allowed_domains, rate_limit_rpm, instructions, created_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING ${KEY_COLUMNS}`,
-            [id, key.accountId, key.name, key.prefix, key.hash, counts!.primaries === 0, key.allowedDomains,
-              key.rateLimitRpm, key.instructions, now()],
+            [
+              id,
+              key.accountId,
+              key.name,
+              key.prefix,
+              key.hash,
+              counts!.primaries === 0,
+              key.allowedDomains,
+              key.rateLimitRpm,
+              key.instructions,
+              now(),
+            ],
           )
           return row!
         }),
@@ -156,25 +179,35 @@ export async function openPostgresStore(options: PostgresOptions): Promise<Store
     listKeys: (accountId) =>
       run(() => query<KeyRecord>(`SELECT ${KEY_COLUMNS} FROM keys WHERE account_id = $1 ORDER BY created_at, seq`, [accountId])),
 
-    getKey: (id) =>
-      run(async () => (await query<KeyRecord>(`SELECT ${KEY_COLUMNS} FROM keys WHERE id = $1`, [id]))[0]),
+    getKey: (id) => run(async () => (await query<KeyRecord>(`SELECT ${KEY_COLUMNS} FROM keys WHERE id = $1`, [id]))[0]),
 
     updateKey: (id, changes) =>
       run(() =>
         transaction(async (client) => {
-          const { rows: [found] } = await client.query<{ revoked: boolean }>(
+          const {
+            rows: [found],
+          } = await client.query<{ revoked: boolean }>(
             'SELECT revoked_at IS NOT NULL AS revoked FROM keys WHERE id = $1 FOR NO KEY UPDATE',
             [id],
           )
           if (!found) return undefined
           if (found.revoked) throw new StoreConflict('key_revoked')
-          const { rows: [row] } = await client.query<KeyRecord>(
+          const {
+            rows: [row],
+          } = await client.query<KeyRecord>(
             `UPDATE keys SET name = coalesce($2, name), allowed_domains = coalesce($3, allowed_domains),
                rate_limit_rpm = CASE WHEN $4 THEN $5::integer ELSE rate_limit_rpm END,
                instructions = CASE WHEN $6 THEN $7::text ELSE instructions END
              WHERE id = $1 RETURNING ${KEY_COLUMNS}`,
-            [id, changes.name ?? null, changes.allowedDomains ?? null, changes.rateLimitRpm !== undefined, changes.rateLimitRpm ?? null,
-              changes.instructions !== undefined, changes.instructions ?? null],
+            [
+              id,
+              changes.name ?? null,
+              changes.allowedDomains ?? null,
+              changes.rateLimitRpm !== undefined,
+              changes.rateLimitRpm ?? null,
+              changes.instructions !== undefined,
+              changes.instructions ?? null,
+            ],
           )
           return row
         }).finally(keys.clear),
@@ -185,7 +218,11 @@ export async function openPostgresStore(options: PostgresOptions): Promise<Store
     findKeyByHash: (hash) =>
       keys.get(hash, () =>
         run(async () => {
-          const found = await pool.query<KeyRecord>({ name: 'find-key-by-hash', text: `SELECT ${KEY_COLUMNS} FROM keys WHERE hash = $1`, values: [hash] })
+          const found = await pool.query<KeyRecord>({
+            name: 'find-key-by-hash',
+            text: `SELECT ${KEY_COLUMNS} FROM keys WHERE hash = $1`,
+            values: [hash],
+          })
           return found.rows[0]
         }),
       ),
@@ -203,7 +240,9 @@ export async function openPostgresStore(options: PostgresOptions): Promise<Store
     setPrimaryKey: (id) =>
       run(() =>
         transaction(async (client) => {
-          const { rows: [found] } = await client.query<{ account_id: string }>('SELECT account_id FROM keys WHERE id = $1', [id])
+          const {
+            rows: [found],
+          } = await client.query<{ account_id: string }>('SELECT account_id FROM keys WHERE id = $1', [id])
           if (!found) return undefined
           await lockAccount(client, found.account_id)
           // Every key row this may change, locked in id order (the order usage writes lock them in).
@@ -213,7 +252,9 @@ export async function openPostgresStore(options: PostgresOptions): Promise<Store
           )
           if (keys.find((key) => key.id === id)!.revoked) throw new StoreConflict('key_revoked')
           await client.query('UPDATE keys SET is_primary = false WHERE account_id = $1 AND is_primary AND id <> $2', [found.account_id, id])
-          const { rows: [row] } = await client.query<KeyRecord>(`UPDATE keys SET is_primary = true WHERE id = $1 RETURNING ${KEY_COLUMNS}`, [id])
+          const {
+            rows: [row],
+          } = await client.query<KeyRecord>(`UPDATE keys SET is_primary = true WHERE id = $1 RETURNING ${KEY_COLUMNS}`, [id])
           return row
         }).finally(keys.clear),
       ),
@@ -235,7 +276,10 @@ export async function openPostgresStore(options: PostgresOptions): Promise<Store
             )
           }
           for (const [keyId, at] of sortedUsed) {
-            await client.query('UPDATE keys SET last_used_at = $2 WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < $2)', [keyId, at])
+            await client.query('UPDATE keys SET last_used_at = $2 WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < $2)', [
+              keyId,
+              at,
+            ])
           }
         })
       }),
@@ -261,7 +305,12 @@ export async function openPostgresStore(options: PostgresOptions): Promise<Store
       run(async () => {
         const record: OwnerRecord = { id, account_id: accountId, email, password_hash: null, created_at: now() }
         try {
-          await query('INSERT INTO owners (id, account_id, email, created_at) VALUES ($1, $2, $3, $4)', [id, accountId, email, record.created_at])
+          await query('INSERT INTO owners (id, account_id, email, created_at) VALUES ($1, $2, $3, $4)', [
+            id,
+            accountId,
+            email,
+            record.created_at,
+          ])
         } catch (err) {
           if (isUniqueViolation(err)) throw new StoreConflict('email_taken')
           throw err
@@ -281,7 +330,14 @@ export async function openPostgresStore(options: PostgresOptions): Promise<Store
       run(async () => void (await query('UPDATE owners SET password_hash = $2 WHERE id = $1', [ownerId, passwordHash]))),
 
     createPasswordLink: (tokenHash, ownerId, expiresAt) =>
-      run(async () => void (await query('INSERT INTO password_links (token_hash, owner_id, expires_at) VALUES ($1, $2, $3)', [tokenHash, ownerId, expiresAt]))),
+      run(
+        async () =>
+          void (await query('INSERT INTO password_links (token_hash, owner_id, expires_at) VALUES ($1, $2, $3)', [
+            tokenHash,
+            ownerId,
+            expiresAt,
+          ])),
+      ),
 
     usePasswordLink: (tokenHash, at) =>
       run(async () => {
@@ -293,16 +349,31 @@ export async function openPostgresStore(options: PostgresOptions): Promise<Store
       }),
 
     createSession: (tokenHash, ownerId, at) =>
-      run(async () => void (await query('INSERT INTO sessions (token_hash, owner_id, created_at, last_seen_at) VALUES ($1, $2, $3, $3)', [tokenHash, ownerId, at]))),
+      run(
+        async () =>
+          void (await query('INSERT INTO sessions (token_hash, owner_id, created_at, last_seen_at) VALUES ($1, $2, $3, $3)', [
+            tokenHash,
+            ownerId,
+            at,
+          ])),
+      ),
 
     findSession: (tokenHash) =>
-      run(async () => (await query<SessionRecord>(
-        `SELECT owner_id, ${iso('created_at')} AS created_at, ${iso('last_seen_at')} AS last_seen_at FROM sessions WHERE token_hash = $1`,
-        [tokenHash],
-      ))[0]),
+      run(
+        async () =>
+          (
+            await query<SessionRecord>(
+              `SELECT owner_id, ${iso('created_at')} AS created_at, ${iso('last_seen_at')} AS last_seen_at FROM sessions WHERE token_hash = $1`,
+              [tokenHash],
+            )
+          )[0],
+      ),
 
     touchSession: (tokenHash, at) =>
-      run(async () => void (await query('UPDATE sessions SET last_seen_at = $2 WHERE token_hash = $1 AND last_seen_at < $2', [tokenHash, at]))),
+      run(
+        async () =>
+          void (await query('UPDATE sessions SET last_seen_at = $2 WHERE token_hash = $1 AND last_seen_at < $2', [tokenHash, at])),
+      ),
 
     endSession: (tokenHash) => run(async () => void (await query('DELETE FROM sessions WHERE token_hash = $1', [tokenHash]))),
 

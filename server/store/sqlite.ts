@@ -8,7 +8,14 @@ import { dirname } from 'node:path'
 import Database from 'better-sqlite3'
 import { migrate } from './migrations.ts'
 import {
-  StoreConflict, type AccountRecord, type KeyChanges, type KeyRecord, type NewKey, type OwnerRecord, type SessionRecord, type Store,
+  StoreConflict,
+  type AccountRecord,
+  type KeyChanges,
+  type KeyRecord,
+  type NewKey,
+  type OwnerRecord,
+  type SessionRecord,
+  type Store,
   type UsageRow,
 } from './store.ts'
 
@@ -55,12 +62,8 @@ export function openSqliteStore(path: string): Store {
     insertAccount: db.prepare('INSERT INTO accounts (id, name, created_at) VALUES (?, ?, ?)'),
     getAccount: db.prepare<[string], AccountRecord>('SELECT id, name, created_at FROM accounts WHERE id = ?'),
     listAccounts: db.prepare<[], AccountRecord>('SELECT id, name, created_at FROM accounts ORDER BY created_at, rowid'),
-    countActive: db.prepare<[string], { n: number }>(
-      'SELECT count(*) AS n FROM keys WHERE account_id = ? AND revoked_at IS NULL',
-    ),
-    hasPrimary: db.prepare<[string], { n: number }>(
-      'SELECT count(*) AS n FROM keys WHERE account_id = ? AND is_primary = 1',
-    ),
+    countActive: db.prepare<[string], { n: number }>('SELECT count(*) AS n FROM keys WHERE account_id = ? AND revoked_at IS NULL'),
+    hasPrimary: db.prepare<[string], { n: number }>('SELECT count(*) AS n FROM keys WHERE account_id = ? AND is_primary = 1'),
     insertKey: db.prepare(`INSERT INTO keys (id, account_id, name, prefix, hash, is_primary, allowed_domains,
       rate_limit_rpm, instructions, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
     getKey: db.prepare<[string], KeyRow>(`SELECT ${KEY_COLUMNS} FROM keys WHERE id = ?`),
@@ -74,9 +77,7 @@ export function openSqliteStore(path: string): Store {
       ON CONFLICT (key_id, day) DO UPDATE SET requests = requests + excluded.requests,
         prompt_tokens = prompt_tokens + excluded.prompt_tokens,
         completion_tokens = completion_tokens + excluded.completion_tokens`),
-    touch: db.prepare(
-      'UPDATE keys SET last_used_at = ? WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)',
-    ),
+    touch: db.prepare('UPDATE keys SET last_used_at = ? WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)'),
     updateKey: db.prepare(`UPDATE keys SET name = coalesce(@name, name), allowed_domains = coalesce(@allowed_domains, allowed_domains),
       rate_limit_rpm = CASE WHEN @set_rpm THEN @rate_limit_rpm ELSE rate_limit_rpm END,
       instructions = CASE WHEN @set_instructions THEN @instructions ELSE instructions END WHERE id = @id`),
@@ -106,8 +107,18 @@ export function openSqliteStore(path: string): Store {
   const createKey = db.transaction((id: string, key: NewKey, maxActive: number) => {
     if (statements.countActive.get(key.accountId)!.n >= maxActive) throw new StoreConflict('key_limit_reached')
     const primary = statements.hasPrimary.get(key.accountId)!.n === 0 ? 1 : 0
-    statements.insertKey.run(id, key.accountId, key.name, key.prefix, key.hash, primary,
-      JSON.stringify(key.allowedDomains), key.rateLimitRpm, key.instructions, now())
+    statements.insertKey.run(
+      id,
+      key.accountId,
+      key.name,
+      key.prefix,
+      key.hash,
+      primary,
+      JSON.stringify(key.allowedDomains),
+      key.rateLimitRpm,
+      key.instructions,
+      now(),
+    )
     return getKey(id)!
   })
 

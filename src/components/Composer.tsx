@@ -12,7 +12,17 @@ export const focusComposer = (from: Element) => (from.getRootNode() as ShadowRoo
 const MAX_CHARS = 4000
 
 /** The message box: Enter sends, Shift+Enter adds a line, it grows with its text; Stop while answering. */
-export function Composer({ config, state, actions, autoFocus }: { config: PanelSettings; state: ChatState; actions: Actions; autoFocus: boolean }) {
+export function Composer({
+  config,
+  state,
+  actions,
+  autoFocus,
+}: {
+  config: PanelSettings
+  state: ChatState
+  actions: Actions
+  autoFocus: boolean
+}) {
   const input = useRef<HTMLTextAreaElement>(null)
   const draft = state.draft.value
   const busy = state.status.value !== 'idle'

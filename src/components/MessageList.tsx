@@ -102,7 +102,15 @@ function CopyButton({ text, words }: { text: string; words: Words }) {
   // The Clipboard API exists only on secure pages (https, localhost).
   if (!navigator.clipboard) return null
   return (
-    <button class="copy" onClick={() => navigator.clipboard.writeText(text).then(() => setCopied(true), () => {})}>
+    <button
+      class="copy"
+      onClick={() =>
+        navigator.clipboard.writeText(text).then(
+          () => setCopied(true),
+          () => {},
+        )
+      }
+    >
       {copied ? words.copied : words.copy}
     </button>
   )

@@ -35,7 +35,15 @@ export function Panel({ config, state, actions, autoFocus, onLeave }: PanelProps
   }, [])
 
   return (
-    <div ref={panel} class="panel" role="dialog" aria-modal="false" aria-labelledby="assisters-title" lang={config.language} dir={config.words.dir}>
+    <div
+      ref={panel}
+      class="panel"
+      role="dialog"
+      aria-modal="false"
+      aria-labelledby="assisters-title"
+      lang={config.language}
+      dir={config.words.dir}
+    >
       <header>
         <div id="assisters-title" class="title">
           {config.words.title}
@@ -62,8 +70,7 @@ function ErrorBar({ state, actions, words }: { state: ChatState; actions: Action
   return (
     <div class="error" role="alert">
       <p>
-        {words[error.code]}{' '}
-        {/* The ticking number is hidden from screen readers, which would otherwise read it every second. */}
+        {words[error.code]} {/* The ticking number is hidden from screen readers, which would otherwise read it every second. */}
         {wait > 0 && <span aria-hidden="true">{words.wait.replace('{n}', String(wait))}</span>}
       </p>
       {error.canRetry && wait === 0 && (

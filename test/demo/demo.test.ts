@@ -161,12 +161,15 @@ describe('the demo site', () => {
     },
   )
 
-  it.each(['GET //[ HTTP/1.1', 'GET http://[ HTTP/1.1', 'GET /%zz HTTP/1.1'])('answers 404 to the raw request line %s, and keeps serving', async (line) => {
-    const { port } = new URL(site.url)
-    const reply = await exchange(Number(port), `${line}\r\nHost: x\r\nConnection: close\r\n\r\n`)
-    expect(reply.status).toBe(404)
-    expect((await fetch(site.url)).status).toBe(200)
-  })
+  it.each(['GET //[ HTTP/1.1', 'GET http://[ HTTP/1.1', 'GET /%zz HTTP/1.1'])(
+    'answers 404 to the raw request line %s, and keeps serving',
+    async (line) => {
+      const { port } = new URL(site.url)
+      const reply = await exchange(Number(port), `${line}\r\nHost: x\r\nConnection: close\r\n\r\n`)
+      expect(reply.status).toBe(404)
+      expect((await fetch(site.url)).status).toBe(200)
+    },
+  )
 
   it('answers HEAD without a body and other methods with 405', async () => {
     const head = await fetch(site.url, { method: 'HEAD' })
@@ -289,8 +292,11 @@ describe('npm start', () => {
   it('chats with the model at UPSTREAM_BASE_URL when it is set', async () => {
     const upstream = await startUpstreamDouble()
     const demo = startDemoProcess({
-      PORT: '0', DEMO_PORT: '0', DATABASE_URL: `sqlite:${join(dir, 'demo.db')}`,
-      UPSTREAM_BASE_URL: upstream.baseUrl, UPSTREAM_MODEL: 'llama3.2',
+      PORT: '0',
+      DEMO_PORT: '0',
+      DATABASE_URL: `sqlite:${join(dir, 'demo.db')}`,
+      UPSTREAM_BASE_URL: upstream.baseUrl,
+      UPSTREAM_MODEL: 'llama3.2',
     })
     try {
       const urls = await demo.banner
@@ -311,9 +317,16 @@ describe('npm start', () => {
   }, 90_000)
 
   it('stops with exit status 1 and one line naming a bad variable', async () => {
-    const result = await runCommand(process.execPath, ['--import', 'tsx', 'demo/main.ts'], {
-      PORT: '0', DEMO_PORT: '80800', DATABASE_URL: `sqlite:${join(dir, 'demo.db')}`,
-    }, 60_000)
+    const result = await runCommand(
+      process.execPath,
+      ['--import', 'tsx', 'demo/main.ts'],
+      {
+        PORT: '0',
+        DEMO_PORT: '80800',
+        DATABASE_URL: `sqlite:${join(dir, 'demo.db')}`,
+      },
+      60_000,
+    )
     expect(result.code).toBe(1)
     expect(result.stderr.trim()).toBe("assisters demo: DEMO_PORT must be a whole number from 0 to 65535, got '80800'")
   }, 60_000)
@@ -326,8 +339,16 @@ describe('the demo refusing to start', () => {
     await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve))
     const port = (taken.address() as AddressInfo).port
     try {
-      const settings = loadDemoSettings({ HOST: '127.0.0.1', PORT: '0', DEMO_PORT: String(port), DATABASE_URL: `sqlite:${join(dir, 'demo.db')}` })
-      const err = await startDemo(settings, { log: createLogger({ write: () => {} }) }).then(() => undefined, (err: unknown) => err)
+      const settings = loadDemoSettings({
+        HOST: '127.0.0.1',
+        PORT: '0',
+        DEMO_PORT: String(port),
+        DATABASE_URL: `sqlite:${join(dir, 'demo.db')}`,
+      })
+      const err = await startDemo(settings, { log: createLogger({ write: () => {} }) }).then(
+        () => undefined,
+        (err: unknown) => err,
+      )
       expect(startFailure(err)).toBe(`port ${port} is already in use; set PORT (API) or DEMO_PORT (demo site) to a free one`)
     } finally {
       taken.close()

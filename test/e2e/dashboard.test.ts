@@ -39,7 +39,7 @@ async function setPassword(page: Page, link: string, password = PASSWORD) {
 
 const row = (page: Page, name: string) => page.getByRole('row').filter({ has: page.getByRole('rowheader').filter({ hasText: name }) })
 
-describe.skipIf(skipWithoutChromium)('the owners\' dashboard', () => {
+describe.skipIf(skipWithoutChromium)("the owners' dashboard", () => {
   const suite = useBrowserAndStack()
   let stack: Stack
   beforeEach(() => {
@@ -71,7 +71,9 @@ describe.skipIf(skipWithoutChromium)('the owners\' dashboard', () => {
     const create = page.getByRole('dialog', { name: 'Create New Key' })
     await create.getByLabel('Name').fill('Test page <b>bold</b>')
     await create.getByLabel('Allowed domains (optional)').fill('HTTP://127.0.0.1/\n*.com')
-    await expect.poll(() => create.getByRole('list', { name: 'How each domain will be stored' }).innerText()).toMatch(/HTTP:\/\/127\.0\.0\.1\/ stored as 127\.0\.0\.1\n\*\.com refused: .*public suffix/)
+    await expect
+      .poll(() => create.getByRole('list', { name: 'How each domain will be stored' }).innerText())
+      .toMatch(/HTTP:\/\/127\.0\.0\.1\/ stored as 127\.0\.0\.1\n\*\.com refused: .*public suffix/)
     await create.getByRole('button', { name: 'Create key' }).click()
     await expect.poll(() => create.getByRole('alert').textContent()).toMatch(/public suffix/)
     await create.getByLabel('Allowed domains (optional)').fill('127.0.0.1')
@@ -111,7 +113,9 @@ describe.skipIf(skipWithoutChromium)('the owners\' dashboard', () => {
     await expect.poll(() => errorText(site)).toBe("This chat isn't set up correctly. Please tell the site owner.")
 
     // Set as Primary moves the badge.
-    await row(page, 'Restricted to example.com').getByRole('button', { name: /Set .* as primary/ }).click()
+    await row(page, 'Restricted to example.com')
+      .getByRole('button', { name: /Set .* as primary/ })
+      .click()
     await expect.poll(() => row(page, 'Restricted to example.com').locator('.badge').count()).toBe(1)
     expect(await row(page, 'Demo site').locator('.badge').count()).toBe(0)
     expect(await row(page, 'Demo site').getByRole('button', { name: 'Set Demo site as primary' }).count()).toBe(1)
@@ -126,7 +130,7 @@ describe.skipIf(skipWithoutChromium)('the owners\' dashboard', () => {
     expect(problems.filter((text) => !/status of 40[01] /.test(text))).toEqual([])
   })
 
-  it('shows a second account\'s owner only their own keys', async () => {
+  it("shows a second account's owner only their own keys", async () => {
     const page = await suite.newPage()
     await setPassword(page, await stack.createOwner('second@example.com'))
     await expect.poll(() => page.getByText('No active keys yet').count()).toBe(1)
@@ -141,7 +145,8 @@ describe.skipIf(skipWithoutChromium)('the owners\' dashboard', () => {
     const page = await suite.newPage()
     await setPassword(page, await stack.createOwner('keyboard@example.com'))
     // Tab to Create New Key, then only typing and keys.
-    for (let i = 0; i < 20 && (await page.evaluate(() => document.activeElement?.textContent)) !== 'Create New Key'; i++) await page.keyboard.press('Tab')
+    for (let i = 0; i < 20 && (await page.evaluate(() => document.activeElement?.textContent)) !== 'Create New Key'; i++)
+      await page.keyboard.press('Tab')
     await page.keyboard.press('Enter')
     await expect.poll(() => page.evaluate(() => document.activeElement?.id)).toBe('create-name')
     await page.keyboard.type('Typed only')
@@ -158,34 +163,44 @@ describe.skipIf(skipWithoutChromium)('the owners\' dashboard', () => {
   it.each([
     ['desktop', { width: 1280, height: 720 }, 'dashboard-keys.png'],
     ['phone', { width: 390, height: 844 }, 'dashboard-keys-phone.png'],
-  ] as const)('lays out the keys page at %s width, without sideways scrolling, and takes its screenshot', async (device, viewport, file) => {
-    const page = await suite.newPage({ viewport, colorScheme: 'light' })
-    await setPassword(page, await stack.createOwner(`maria.${device}@lumen.example`, 'Lumen Notes'))
-    for (const [name, domains] of [['Production site', 'lumen.example\n*.lumen.example'], ['Staging', 'staging.lumen.example:8443']] as const) {
-      await page.getByRole('button', { name: 'Create New Key' }).click()
-      const create = page.getByRole('dialog', { name: 'Create New Key' })
-      await create.getByLabel('Name').fill(name)
-      await create.getByLabel('Allowed domains (optional)').fill(domains)
-      await create.getByRole('button', { name: 'Create key' }).click()
-      await page.getByRole('dialog', { name: /^Your new key/ }).getByRole('button', { name: 'Done' }).click()
-      await expect.poll(() => row(page, name).count()).toBe(1)
-    }
-    const sideways = await page.evaluate(() => ({
-      by: document.documentElement.scrollWidth - document.documentElement.clientWidth,
-      // The table may scroll inside its own box; nothing else may stick out.
-      wide: [...document.querySelectorAll('body *')].filter((el) => el.getBoundingClientRect().right > innerWidth && !el.parentElement?.closest('.table-wrap'))
-        .map((el) => `${el.tagName}.${el.className}`),
-    }))
-    expect(sideways).toEqual({ by: 0, wide: [] })
-    expect(await page.getByRole('button', { name: 'Create New Key' }).isVisible()).toBe(true)
-    await page.screenshot({ path: join(SCREENSHOTS, file), fullPage: true })
-  })
+  ] as const)(
+    'lays out the keys page at %s width, without sideways scrolling, and takes its screenshot',
+    async (device, viewport, file) => {
+      const page = await suite.newPage({ viewport, colorScheme: 'light' })
+      await setPassword(page, await stack.createOwner(`maria.${device}@lumen.example`, 'Lumen Notes'))
+      for (const [name, domains] of [
+        ['Production site', 'lumen.example\n*.lumen.example'],
+        ['Staging', 'staging.lumen.example:8443'],
+      ] as const) {
+        await page.getByRole('button', { name: 'Create New Key' }).click()
+        const create = page.getByRole('dialog', { name: 'Create New Key' })
+        await create.getByLabel('Name').fill(name)
+        await create.getByLabel('Allowed domains (optional)').fill(domains)
+        await create.getByRole('button', { name: 'Create key' }).click()
+        await page
+          .getByRole('dialog', { name: /^Your new key/ })
+          .getByRole('button', { name: 'Done' })
+          .click()
+        await expect.poll(() => row(page, name).count()).toBe(1)
+      }
+      const sideways = await page.evaluate(() => ({
+        by: document.documentElement.scrollWidth - document.documentElement.clientWidth,
+        // The table may scroll inside its own box; nothing else may stick out.
+        wide: [...document.querySelectorAll('body *')]
+          .filter((el) => el.getBoundingClientRect().right > innerWidth && !el.parentElement?.closest('.table-wrap'))
+          .map((el) => `${el.tagName}.${el.className}`),
+      }))
+      expect(sideways).toEqual({ by: 0, wide: [] })
+      expect(await page.getByRole('button', { name: 'Create New Key' }).isVisible()).toBe(true)
+      await page.screenshot({ path: join(SCREENSHOTS, file), fullPage: true })
+    },
+  )
 })
 
 describe.skipIf(skipWithoutChromium)('the Embed and Usage pages', () => {
   const suite = useBrowserAndStack()
 
-  it('gives the new primary key\'s snippet with the options, previews the look, and charts the requests that follow', async () => {
+  it("gives the new primary key's snippet with the options, previews the look, and charts the requests that follow", async () => {
     const stack = suite.stack
     const page = await suite.newPage({ permissions: ['clipboard-read', 'clipboard-write'] })
     await setPassword(page, await stack.createOwner('embed@lumen.example', 'Lumen Notes'))
@@ -194,16 +209,21 @@ describe.skipIf(skipWithoutChromium)('the Embed and Usage pages', () => {
     await create.getByLabel('Name').fill('Website')
     await create.getByLabel('Allowed domains (optional)').fill('127.0.0.1')
     await create.getByRole('button', { name: 'Create key' }).click()
-    const key = await page.getByRole('dialog', { name: /^Your new key/ }).getByLabel('API key').inputValue()
+    const key = await page
+      .getByRole('dialog', { name: /^Your new key/ })
+      .getByLabel('API key')
+      .inputValue()
     await page.getByRole('button', { name: 'Done' }).click()
 
     await page.getByRole('link', { name: 'Embed' }).click()
     await page.getByLabel('Title').fill('Ask "Lumen" <now>')
     await page.getByLabel('Starter questions').fill('Pricing?\nOpening hours?')
     const snippet = page.getByLabel('Snippet for Website, the primary key')
-    await expect.poll(() => snippet.inputValue()).toBe(
-      `<script src="${stack.demo.apiUrl}/widget.js" data-key="${key}" data-title="Ask &quot;Lumen&quot; &lt;now&gt;" data-starters="Pricing?|Opening hours?" async></script>`,
-    )
+    await expect
+      .poll(() => snippet.inputValue())
+      .toBe(
+        `<script src="${stack.demo.apiUrl}/widget.js" data-key="${key}" data-title="Ask &quot;Lumen&quot; &lt;now&gt;" data-starters="Pricing?|Opening hours?" async></script>`,
+      )
     // The real widget in the corner shows the look.
     await expect.poll(() => page.locator('assisters-widget').getByRole('dialog', { name: 'Ask "Lumen" <now>' }).count()).toBe(1)
     await expect.poll(() => page.locator('assisters-widget .starter').allTextContents()).toEqual(['Pricing?', 'Opening hours?'])
@@ -231,7 +251,9 @@ describe.skipIf(skipWithoutChromium)('the Embed and Usage pages', () => {
     await later.getByRole('button', { name: 'Sign in' }).click()
     await later.getByRole('heading', { name: 'API Keys' }).waitFor()
     await later.getByRole('link', { name: 'Embed' }).click()
-    await expect.poll(() => later.getByLabel('Snippet for Website, the primary key').inputValue()).toContain(`data-key="${key.slice(0, 12)}…"`)
+    await expect
+      .poll(() => later.getByLabel('Snippet for Website, the primary key').inputValue())
+      .toContain(`data-key="${key.slice(0, 12)}…"`)
     await expect.poll(() => later.getByText('replace').textContent()).toContain('with the key you saved')
   })
 })

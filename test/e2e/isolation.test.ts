@@ -26,13 +26,35 @@ const PAGE = `<h1>Garden shop</h1><p>Seeds, tools and advice.</p><button>Buy</bu
 function widgetLook(page: Page) {
   return page.evaluate(() => {
     const root = document.querySelector('assisters-widget')!.shadowRoot!
-    const properties = ['display', 'position', 'color', 'background-color', 'font-family', 'font-size', 'line-height',
-      'letter-spacing', 'text-transform', 'border-top-width', 'border-top-color', 'padding-top', 'margin-top', 'box-sizing',
-      'width', 'height', 'opacity', 'visibility', 'z-index']
+    const properties = [
+      'display',
+      'position',
+      'color',
+      'background-color',
+      'font-family',
+      'font-size',
+      'line-height',
+      'letter-spacing',
+      'text-transform',
+      'border-top-width',
+      'border-top-color',
+      'padding-top',
+      'margin-top',
+      'box-sizing',
+      'width',
+      'height',
+      'opacity',
+      'visibility',
+      'z-index',
+    ]
     return [...root.querySelectorAll('*')].map((el) => {
       const style = getComputedStyle(el)
       const { x, y, width, height } = el.getBoundingClientRect()
-      const look = { el: `${el.tagName.toLowerCase()}.${el.getAttribute('class')}`, box: [x, y, width, height], ...Object.fromEntries(properties.map((name) => [name, style.getPropertyValue(name)])) }
+      const look = {
+        el: `${el.tagName.toLowerCase()}.${el.getAttribute('class')}`,
+        box: [x, y, width, height],
+        ...Object.fromEntries(properties.map((name) => [name, style.getPropertyValue(name)])),
+      }
       // The root box sits in the page's flow, with no height (all it holds is position: fixed): where it sits, and how wide, is the page's business.
       if (el.classList.contains('root')) Object.assign(look, { box: [height], width: '' })
       return look
@@ -43,11 +65,33 @@ function widgetLook(page: Page) {
 /** Geometry and computed styles of every element of the page itself (the widget's host left out). */
 function pageLook(page: Page) {
   return page.evaluate(() =>
-    [...document.querySelectorAll('body *:not(assisters-widget):not(script)')].map((el) => {
-      const style = getComputedStyle(el)
-      const { x, y, width, height } = el.getBoundingClientRect()
-      return { el: el.tagName, box: [x, y, width, height], font: style.font, color: style.color, background: style.background, margin: style.margin, padding: style.padding, display: style.display }
-    }).concat([{ el: 'stylesheets', box: [document.styleSheets.length, document.head.children.length], font: getComputedStyle(document.body).font, color: '', background: '', margin: '', padding: '', display: '' }]),
+    [...document.querySelectorAll('body *:not(assisters-widget):not(script)')]
+      .map((el) => {
+        const style = getComputedStyle(el)
+        const { x, y, width, height } = el.getBoundingClientRect()
+        return {
+          el: el.tagName,
+          box: [x, y, width, height],
+          font: style.font,
+          color: style.color,
+          background: style.background,
+          margin: style.margin,
+          padding: style.padding,
+          display: style.display,
+        }
+      })
+      .concat([
+        {
+          el: 'stylesheets',
+          box: [document.styleSheets.length, document.head.children.length],
+          font: getComputedStyle(document.body).font,
+          color: '',
+          background: '',
+          margin: '',
+          padding: '',
+          display: '',
+        },
+      ]),
   )
 }
 

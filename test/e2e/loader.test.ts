@@ -136,9 +136,7 @@ describe.skipIf(skipWithoutChromium)('the loader and the panel', () => {
       await dialog(page).waitFor()
       await idle(page)
     }
-    const [a, b] = await Promise.all(
-      [plain.page, strict.page].map((page) => page.screenshot({ animations: 'disabled', caret: 'hide' })),
-    )
+    const [a, b] = await Promise.all([plain.page, strict.page].map((page) => page.screenshot({ animations: 'disabled', caret: 'hide' })))
     expect(await pixelDifference(plain.page, a!, b!)).toEqual({ pixels: 0, maxDelta: 0 })
     expect(violations).toEqual([])
     expect(await strict.page.evaluate(() => (window as any).violations)).toEqual([])

@@ -25,9 +25,7 @@ describe.skipIf(skipWithoutChromium)('refusals, in words', () => {
     await launcher(page).click()
     await ask(page, 'Hello?')
 
-    await expect.poll(() => errorText(page)).toBe(
-      "This chat isn't enabled for this website. Please tell the site owner.",
-    )
+    await expect.poll(() => errorText(page)).toBe("This chat isn't enabled for this website. Please tell the site owner.")
     expect(refusals).toEqual([403])
     expect(await page.locator('assisters-widget .retry').count()).toBe(0)
     expect(stack.upstream.requests.length).toBe(before)

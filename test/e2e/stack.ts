@@ -54,8 +54,7 @@ export async function startStack() {
     /** Serves `body` (inside a plain HTML page) at a new URL on the page server. */
     page: pages.add,
     /** The embed tag for `key` (the demo's primary key by default), as on the demo site. */
-    embed: (attributes: Record<string, string> = {}, key = demo.account.primaryKey) =>
-      embedSnippet(demo.apiUrl, key, attributes),
+    embed: (attributes: Record<string, string> = {}, key = demo.account.primaryKey) => embedSnippet(demo.apiUrl, key, attributes),
     /** A new account with a dashboard owner, through the admin API; the owner's one-time link. */
     async createOwner(email: string, accountName = `Account of ${email}`): Promise<string> {
       const account = await admin('/admin/accounts', { name: accountName })
@@ -89,7 +88,10 @@ async function startPageServer() {
     origin,
     add(body: string, head = ''): string {
       const path = `/page-${pages.size + 1}`
-      pages.set(path, `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Test page</title>${head}</head><body>${body}</body></html>`)
+      pages.set(
+        path,
+        `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Test page</title>${head}</head><body>${body}</body></html>`,
+      )
       return origin + path
     },
     close() {

@@ -29,29 +29,32 @@ export function focused(page: Page): Promise<string> {
     const active = document.activeElement
     if (active?.tagName !== 'ASSISTERS-WIDGET') return active?.tagName.toLowerCase() ?? 'nothing'
     const inner = active.shadowRoot?.activeElement
-    return inner ? inner.getAttribute('aria-label') ?? inner.className : 'assisters-widget'
+    return inner ? (inner.getAttribute('aria-label') ?? inner.className) : 'assisters-widget'
   })
 }
 
 /** How two same-sized PNGs differ: the number of pixels that differ, and the largest difference in any channel. */
 export function pixelDifference(page: Page, a: Buffer, b: Buffer) {
-  return page.evaluate(async ([first, second]) => {
-    const pixels = async (base64: string) => {
-      const bitmap = await createImageBitmap(await (await fetch(`data:image/png;base64,${base64}`)).blob())
-      const canvas = new OffscreenCanvas(bitmap.width, bitmap.height)
-      const context = canvas.getContext('2d')!
-      context.drawImage(bitmap, 0, 0)
-      return context.getImageData(0, 0, bitmap.width, bitmap.height).data
-    }
-    const [x, y] = await Promise.all([pixels(first!), pixels(second!)])
-    if (x.length !== y.length) return { pixels: Infinity, maxDelta: Infinity }
-    let count = 0
-    let maxDelta = 0
-    for (let i = 0; i < x.length; i += 4) {
-      const delta = Math.max(...[0, 1, 2, 3].map((channel) => Math.abs(x[i + channel]! - y[i + channel]!)))
-      if (delta > 0) count++
-      maxDelta = Math.max(maxDelta, delta)
-    }
-    return { pixels: count, maxDelta }
-  }, [a.toString('base64'), b.toString('base64')])
+  return page.evaluate(
+    async ([first, second]) => {
+      const pixels = async (base64: string) => {
+        const bitmap = await createImageBitmap(await (await fetch(`data:image/png;base64,${base64}`)).blob())
+        const canvas = new OffscreenCanvas(bitmap.width, bitmap.height)
+        const context = canvas.getContext('2d')!
+        context.drawImage(bitmap, 0, 0)
+        return context.getImageData(0, 0, bitmap.width, bitmap.height).data
+      }
+      const [x, y] = await Promise.all([pixels(first!), pixels(second!)])
+      if (x.length !== y.length) return { pixels: Infinity, maxDelta: Infinity }
+      let count = 0
+      let maxDelta = 0
+      for (let i = 0; i < x.length; i += 4) {
+        const delta = Math.max(...[0, 1, 2, 3].map((channel) => Math.abs(x[i + channel]! - y[i + channel]!)))
+        if (delta > 0) count++
+        maxDelta = Math.max(maxDelta, delta)
+      }
+      return { pixels: count, maxDelta }
+    },
+    [a.toString('base64'), b.toString('base64')],
+  )
 }

@@ -75,7 +75,11 @@ describe('access to the admin API', () => {
   it('does not exist without ADMIN_TOKEN', async () => {
     const bare = await startServer({ ADMIN_TOKEN: '' })
     try {
-      for (const [method, path] of [['POST', '/admin/accounts'], ['GET', '/admin/accounts/acct_x/keys'], ['POST', '/admin/keys/key_x/revoke']] as const) {
+      for (const [method, path] of [
+        ['POST', '/admin/accounts'],
+        ['GET', '/admin/accounts/acct_x/keys'],
+        ['POST', '/admin/keys/key_x/revoke'],
+      ] as const) {
         const response = await bare.admin(method, path, method === 'POST' ? { name: 'x' } : undefined)
         expect(response.status).toBe(404)
         expect(response.body.error.code).toBe('not_found')
@@ -107,15 +111,19 @@ describe('access to the admin API', () => {
       /** An admin call from a given loopback address (all of 127.0.0.0/8 reaches the server). */
       const call = (token: string, localAddress: string) =>
         new Promise<{ status: number; retryAfter?: string; body: any }>((resolve, reject) => {
-          const req = request(`${guarded.url}/admin/accounts`, {
-            method: 'POST',
-            localAddress,
-            headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', connection: 'close' },
-          }, (res) => {
-            let text = ''
-            res.on('data', (chunk) => (text += chunk))
-            res.on('end', () => resolve({ status: res.statusCode!, retryAfter: res.headers['retry-after'], body: JSON.parse(text) }))
-          })
+          const req = request(
+            `${guarded.url}/admin/accounts`,
+            {
+              method: 'POST',
+              localAddress,
+              headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', connection: 'close' },
+            },
+            (res) => {
+              let text = ''
+              res.on('data', (chunk) => (text += chunk))
+              res.on('end', () => resolve({ status: res.statusCode!, retryAfter: res.headers['retry-after'], body: JSON.parse(text) }))
+            },
+          )
           req.on('error', reject)
           req.end(JSON.stringify({ name: 'Throttled' }))
         })
@@ -309,7 +317,10 @@ describe('key fields', () => {
     [['example.com:443'], ['example.com:443']],
     [['*.Example.com'], ['*.example.com']],
     [['bücher.de'], ['xn--bcher-kva.de']],
-    [['127.0.0.1', '[::1]'], ['127.0.0.1', '[::1]']],
+    [
+      ['127.0.0.1', '[::1]'],
+      ['127.0.0.1', '[::1]'],
+    ],
     [['a.com', 'A.com', 'https://a.com/'], ['a.com']],
     [[], []],
   ])('stores allowed_domains %j as %j', async (given, stored) => {
@@ -434,8 +445,7 @@ describe('the 10-key limit', () => {
 })
 
 describe('the primary key', () => {
-  const primaries = async (accountId: string) =>
-    (await listKeys(accountId)).filter((key) => key.is_primary).map((key) => key.id)
+  const primaries = async (accountId: string) => (await listKeys(accountId)).filter((key) => key.is_primary).map((key) => key.id)
 
   it('follows the contract through creation, moves and revocation', async () => {
     const accountId = await createAccount()
@@ -553,7 +563,12 @@ describe('the store across restarts', () => {
     let second: TestServer | undefined
     try {
       first = await startServer(env)
-      const created = await first.createKey({ name: 'Durable', allowed_domains: ['example.com'], rate_limit_rpm: 7, instructions: 'Be brief.' })
+      const created = await first.createKey({
+        name: 'Durable',
+        allowed_domains: ['example.com'],
+        rate_limit_rpm: 7,
+        instructions: 'Be brief.',
+      })
       await (await first.chat(created.key, undefined, { origin: 'https://example.com' })).json()
       const keysBefore = (await first.admin('GET', `/admin/accounts/${created.accountId}/keys`)).body.data
       await first.close()
@@ -563,11 +578,18 @@ describe('the store across restarts', () => {
       const keysAfter = await second.admin('GET', `/admin/accounts/${created.accountId}/keys`)
       expect(keysAfter.status).toBe(200)
       expect(keysAfter.body.data).toEqual(keysBefore)
-      expect(keysAfter.body.data[0]).toMatchObject({ allowed_domains: ['example.com'], rate_limit_rpm: 7, instructions: 'Be brief.', is_primary: true })
+      expect(keysAfter.body.data[0]).toMatchObject({
+        allowed_domains: ['example.com'],
+        rate_limit_rpm: 7,
+        instructions: 'Be brief.',
+        is_primary: true,
+      })
       expect(keysAfter.body.data[0].last_used_at).not.toBeNull()
 
       const usage = await second.admin('GET', `/admin/accounts/${created.accountId}/usage`)
-      expect(usage.body.data).toEqual([expect.objectContaining({ key_id: created.id, requests: 1, prompt_tokens: 5, completion_tokens: 7 })])
+      expect(usage.body.data).toEqual([
+        expect.objectContaining({ key_id: created.id, requests: 1, prompt_tokens: 5, completion_tokens: 7 }),
+      ])
 
       // The key still works after the restart, with its policy intact.
       expect((await second.chat(created.key, undefined, { origin: 'https://example.com' })).status).toBe(200)

@@ -188,7 +188,13 @@ describe('401: the key', () => {
   it('refuses two Authorization headers even when both hold the valid key', async () => {
     const body = JSON.stringify(HELLO)
     const response = await rawHttp(
-      [CHAT_LINE, 'Content-Type: application/json', `Content-Length: ${body.length}`, `Authorization: Bearer ${key}`, `Authorization: Bearer ${key}`],
+      [
+        CHAT_LINE,
+        'Content-Type: application/json',
+        `Content-Length: ${body.length}`,
+        `Authorization: Bearer ${key}`,
+        `Authorization: Bearer ${key}`,
+      ],
       body,
     )
     expect(response.status).toBe(401)
@@ -241,7 +247,14 @@ describe('403: the origin', () => {
   it('refuses two Origin headers even when both are allowed', async () => {
     const body = JSON.stringify(HELLO)
     const response = await rawHttp(
-      [CHAT_LINE, 'Content-Type: application/json', `Content-Length: ${body.length}`, `Authorization: Bearer ${restricted}`, 'Origin: https://example.com', 'Origin: https://example.com'],
+      [
+        CHAT_LINE,
+        'Content-Type: application/json',
+        `Content-Length: ${body.length}`,
+        `Authorization: Bearer ${restricted}`,
+        'Origin: https://example.com',
+        'Origin: https://example.com',
+      ],
       body,
     )
     expect(response.status).toBe(403)
@@ -352,31 +365,117 @@ describe('400 and 413: the body', () => {
     ['missing messages', JSON.stringify({ model: MODEL }), 'invalid_body', 'messages'],
     ['empty messages', JSON.stringify({ model: MODEL, messages: [] }), 'invalid_body', 'messages'],
     ['messages that are not a list', JSON.stringify({ model: MODEL, messages: 'hi' }), 'invalid_body', 'messages'],
-    ['more messages than MAX_MESSAGES', JSON.stringify({ model: MODEL, messages: [1, 2, 3, 4].map(() => message('hi')) }), 'invalid_body', 'messages'],
-    ['a message longer than MAX_MESSAGE_CHARS', JSON.stringify({ model: MODEL, messages: [message('x'.repeat(101))] }), 'invalid_body', 'messages[0].content'],
-    ['a message with an unknown role', JSON.stringify({ model: MODEL, messages: [{ role: 'function', content: 'x' }] }), 'invalid_body', 'messages[0].role'],
-    ['a tool message without tool_call_id', JSON.stringify({ model: MODEL, messages: [{ role: 'tool', content: 'x' }] }), 'invalid_body', 'messages[0].tool_call_id'],
-    ['tool_call_id on a user message', JSON.stringify({ model: MODEL, messages: [{ role: 'user', content: 'x', tool_call_id: 'c1' }] }), 'invalid_body', 'messages[0].tool_call_id'],
-    ['an assistant message with neither content nor tool calls', JSON.stringify({ model: MODEL, messages: [{ role: 'assistant', content: null }] }), 'invalid_body', 'messages[0].content'],
-    ['tool calls that are not a list', JSON.stringify({ model: MODEL, messages: [{ role: 'assistant', content: null, tool_calls: {} }] }), 'invalid_body', 'messages[0].tool_calls'],
-    ['a tool call without an id', JSON.stringify({ model: MODEL, messages: [{ role: 'assistant', tool_calls: [{ type: 'function', function: { name: 'f', arguments: '{}' } }] }] }), 'invalid_body', 'messages[0].tool_calls[0].id'],
-    ['a tool call whose arguments are not text', JSON.stringify({ model: MODEL, messages: [{ role: 'assistant', tool_calls: [{ id: 'c1', type: 'function', function: { name: 'f', arguments: {} } }] }] }), 'invalid_body', 'messages[0].tool_calls[0].function.arguments'],
+    [
+      'more messages than MAX_MESSAGES',
+      JSON.stringify({ model: MODEL, messages: [1, 2, 3, 4].map(() => message('hi')) }),
+      'invalid_body',
+      'messages',
+    ],
+    [
+      'a message longer than MAX_MESSAGE_CHARS',
+      JSON.stringify({ model: MODEL, messages: [message('x'.repeat(101))] }),
+      'invalid_body',
+      'messages[0].content',
+    ],
+    [
+      'a message with an unknown role',
+      JSON.stringify({ model: MODEL, messages: [{ role: 'function', content: 'x' }] }),
+      'invalid_body',
+      'messages[0].role',
+    ],
+    [
+      'a tool message without tool_call_id',
+      JSON.stringify({ model: MODEL, messages: [{ role: 'tool', content: 'x' }] }),
+      'invalid_body',
+      'messages[0].tool_call_id',
+    ],
+    [
+      'tool_call_id on a user message',
+      JSON.stringify({ model: MODEL, messages: [{ role: 'user', content: 'x', tool_call_id: 'c1' }] }),
+      'invalid_body',
+      'messages[0].tool_call_id',
+    ],
+    [
+      'an assistant message with neither content nor tool calls',
+      JSON.stringify({ model: MODEL, messages: [{ role: 'assistant', content: null }] }),
+      'invalid_body',
+      'messages[0].content',
+    ],
+    [
+      'tool calls that are not a list',
+      JSON.stringify({ model: MODEL, messages: [{ role: 'assistant', content: null, tool_calls: {} }] }),
+      'invalid_body',
+      'messages[0].tool_calls',
+    ],
+    [
+      'a tool call without an id',
+      JSON.stringify({
+        model: MODEL,
+        messages: [{ role: 'assistant', tool_calls: [{ type: 'function', function: { name: 'f', arguments: '{}' } }] }],
+      }),
+      'invalid_body',
+      'messages[0].tool_calls[0].id',
+    ],
+    [
+      'a tool call whose arguments are not text',
+      JSON.stringify({
+        model: MODEL,
+        messages: [{ role: 'assistant', tool_calls: [{ id: 'c1', type: 'function', function: { name: 'f', arguments: {} } }] }],
+      }),
+      'invalid_body',
+      'messages[0].tool_calls[0].function.arguments',
+    ],
     ['an unknown field', JSON.stringify({ ...HELLO, web_search_options: {} }), 'invalid_body', 'web_search_options'],
     ['an empty tools list', JSON.stringify({ ...HELLO, tools: [] }), 'invalid_body', 'tools'],
     ['a tool that is not a function', JSON.stringify({ ...HELLO, tools: [{ type: 'web_search' }] }), 'invalid_body', 'tools[0]'],
-    ['a tool with a bad name', JSON.stringify({ ...HELLO, tools: [{ type: 'function', function: { name: 'get weather' } }] }), 'invalid_body', 'tools[0].function.name'],
-    ['a tool whose parameters are not an object', JSON.stringify({ ...HELLO, tools: [{ type: 'function', function: { name: 'f', parameters: 'x' } }] }), 'invalid_body', 'tools[0].function.parameters'],
-    ['a tool with an unknown field', JSON.stringify({ ...HELLO, tools: [{ type: 'function', function: { name: 'f', run: 'rm -rf' } }] }), 'invalid_body', 'tools[0].function.run'],
+    [
+      'a tool with a bad name',
+      JSON.stringify({ ...HELLO, tools: [{ type: 'function', function: { name: 'get weather' } }] }),
+      'invalid_body',
+      'tools[0].function.name',
+    ],
+    [
+      'a tool whose parameters are not an object',
+      JSON.stringify({ ...HELLO, tools: [{ type: 'function', function: { name: 'f', parameters: 'x' } }] }),
+      'invalid_body',
+      'tools[0].function.parameters',
+    ],
+    [
+      'a tool with an unknown field',
+      JSON.stringify({ ...HELLO, tools: [{ type: 'function', function: { name: 'f', run: 'rm -rf' } }] }),
+      'invalid_body',
+      'tools[0].function.run',
+    ],
     ['an unknown tool_choice', JSON.stringify({ ...HELLO, tool_choice: 'always' }), 'invalid_body', 'tool_choice'],
-    ['parallel_tool_calls that is not true or false', JSON.stringify({ ...HELLO, parallel_tool_calls: 'yes' }), 'invalid_body', 'parallel_tool_calls'],
+    [
+      'parallel_tool_calls that is not true or false',
+      JSON.stringify({ ...HELLO, parallel_tool_calls: 'yes' }),
+      'invalid_body',
+      'parallel_tool_calls',
+    ],
     ['an unknown response_format', JSON.stringify({ ...HELLO, response_format: { type: 'yaml' } }), 'invalid_body', 'response_format'],
-    ['a json_schema response_format without a name', JSON.stringify({ ...HELLO, response_format: { type: 'json_schema', json_schema: { schema: {} } } }), 'invalid_body', 'response_format.json_schema.name'],
-    ['a json_schema whose schema is not an object', JSON.stringify({ ...HELLO, response_format: { type: 'json_schema', json_schema: { name: 'r', schema: [] } } }), 'invalid_body', 'response_format.json_schema.schema'],
+    [
+      'a json_schema response_format without a name',
+      JSON.stringify({ ...HELLO, response_format: { type: 'json_schema', json_schema: { schema: {} } } }),
+      'invalid_body',
+      'response_format.json_schema.name',
+    ],
+    [
+      'a json_schema whose schema is not an object',
+      JSON.stringify({ ...HELLO, response_format: { type: 'json_schema', json_schema: { name: 'r', schema: [] } } }),
+      'invalid_body',
+      'response_format.json_schema.schema',
+    ],
     ['logprobs that is not true or false', JSON.stringify({ ...HELLO, logprobs: 1 }), 'invalid_body', 'logprobs'],
     ['top_logprobs over 20', JSON.stringify({ ...HELLO, logprobs: true, top_logprobs: 21 }), 'invalid_body', 'top_logprobs'],
     ['top_logprobs without logprobs', JSON.stringify({ ...HELLO, top_logprobs: 2 }), 'invalid_body', 'top_logprobs'],
     // Names that live on Object.prototype must be as unknown as any other.
-    ['a __proto__ field', `{"model":"${MODEL}","messages":[{"role":"user","content":"hi"}],"__proto__":{"tools":[]}}`, 'invalid_body', '__proto__'],
+    [
+      'a __proto__ field',
+      `{"model":"${MODEL}","messages":[{"role":"user","content":"hi"}],"__proto__":{"tools":[]}}`,
+      'invalid_body',
+      '__proto__',
+    ],
     ['a constructor field', JSON.stringify({ ...HELLO, constructor: { tools: [] } }), 'invalid_body', 'constructor'],
     ['a toString field', JSON.stringify({ ...HELLO, toString: 1 }), 'invalid_body', 'toString'],
     ['a valueOf field', JSON.stringify({ ...HELLO, valueOf: 1 }), 'invalid_body', 'valueOf'],
@@ -516,7 +615,7 @@ describe('routes', () => {
     expect((await call(`/v1/models/${MODEL}`)).status).toBe(401)
   })
 
-  it('counts GET /v1/models against the key\'s rate limit, with the rate-limit headers', async () => {
+  it("counts GET /v1/models against the key's rate limit, with the rate-limit headers", async () => {
     const { key } = await server.createKey({ rate_limit_rpm: 2 })
     const headers = { authorization: `Bearer ${key}` }
     const first = await call('/v1/models', { headers })
@@ -537,23 +636,45 @@ describe('CORS', () => {
     ['a success', 200, async () => server.chat((await server.createKey()).key, HELLO, { origin: ORIGIN })],
     ['a 401', 401, async () => server.chat(undefined, HELLO, { origin: ORIGIN })],
     ['a 403', 403, async () => server.chat((await server.createKey({ allowed_domains: ['example.com'] })).key, HELLO, { origin: ORIGIN })],
-    ['a 429', 429, async () => {
-      const { key } = await server.createKey({ rate_limit_rpm: 1 })
-      await (await server.chat(key, HELLO, { origin: ORIGIN })).arrayBuffer()
-      return server.chat(key, HELLO, { origin: ORIGIN })
-    }],
+    [
+      'a 429',
+      429,
+      async () => {
+        const { key } = await server.createKey({ rate_limit_rpm: 1 })
+        await (await server.chat(key, HELLO, { origin: ORIGIN })).arrayBuffer()
+        return server.chat(key, HELLO, { origin: ORIGIN })
+      },
+    ],
     ['a 400', 400, async () => server.chat((await server.createKey()).key, '{', { origin: ORIGIN })],
     ['a 404', 404, () => call('/nowhere', { headers: { origin: ORIGIN } })],
     ['a 405', 405, () => call('/healthz', { method: 'POST', headers: { origin: ORIGIN } })],
-    ['GET /v1/models', 200, async () => call('/v1/models', { headers: { origin: ORIGIN, authorization: `Bearer ${(await server.createKey()).key}` } })],
+    [
+      'GET /v1/models',
+      200,
+      async () => call('/v1/models', { headers: { origin: ORIGIN, authorization: `Bearer ${(await server.createKey()).key}` } }),
+    ],
     ['GET /healthz', 200, () => call('/healthz', { headers: { origin: ORIGIN } })],
   ])('echoes the origin on %s with Vary: Origin and the exposed headers', async (_name, status, send) => {
     const response = await send()
     expect(response.status).toBe(status)
     expect(response.headers.get('access-control-allow-origin')).toBe(ORIGIN)
-    expect(response.headers.get('vary')!.toLowerCase().split(/\s*,\s*/)).toContain('origin')
-    const exposed = response.headers.get('access-control-expose-headers')!.toLowerCase().split(/\s*,\s*/)
-    for (const name of ['x-ratelimit-limit-requests', 'x-ratelimit-remaining-requests', 'x-ratelimit-reset-requests', 'retry-after', 'retry-after-ms']) {
+    expect(
+      response.headers
+        .get('vary')!
+        .toLowerCase()
+        .split(/\s*,\s*/),
+    ).toContain('origin')
+    const exposed = response.headers
+      .get('access-control-expose-headers')!
+      .toLowerCase()
+      .split(/\s*,\s*/)
+    for (const name of [
+      'x-ratelimit-limit-requests',
+      'x-ratelimit-remaining-requests',
+      'x-ratelimit-reset-requests',
+      'retry-after',
+      'retry-after-ms',
+    ]) {
       expect(exposed).toContain(name)
     }
     expect(response.headers.get('access-control-allow-credentials')).toBeNull()
@@ -580,9 +701,12 @@ describe('CORS', () => {
       expect(await response.text()).toBe('')
       expect(response.headers.get('access-control-allow-origin')).toBe(origin)
       expect(response.headers.get('access-control-allow-methods')!.split(/\s*,\s*/)).toContain('POST')
-      expect(response.headers.get('access-control-allow-headers')!.toLowerCase().split(/\s*,\s*/)).toEqual(
-        expect.arrayContaining(['authorization', 'content-type', 'x-custom']),
-      )
+      expect(
+        response.headers
+          .get('access-control-allow-headers')!
+          .toLowerCase()
+          .split(/\s*,\s*/),
+      ).toEqual(expect.arrayContaining(['authorization', 'content-type', 'x-custom']))
       expect(response.headers.get('access-control-max-age')).toBe('7200')
       expect(response.headers.get('vary')!.toLowerCase()).toContain('origin')
       expect(response.headers.get('access-control-allow-credentials')).toBeNull()
@@ -601,7 +725,11 @@ describe('CORS', () => {
 
 describe('Vary', () => {
   const ORIGIN = 'https://site.example'
-  const varied = (response: Response) => response.headers.get('vary')!.toLowerCase().split(/\s*,\s*/)
+  const varied = (response: Response) =>
+    response.headers
+      .get('vary')!
+      .toLowerCase()
+      .split(/\s*,\s*/)
   const widget = (headers: Record<string, string> = {}) => call('/widget.js', { headers: { origin: ORIGIN, ...headers } })
 
   // Added to, never replaced: a shared cache must not hand one site's answer (and its
@@ -628,18 +756,38 @@ describe('Vary', () => {
 
   it.each<[string, number, () => Promise<Response>]>([
     ['a chat answer', 200, async () => server.chat((await server.createKey()).key, HELLO, { origin: ORIGIN })],
-    ['a streamed chat answer', 200, async () => server.chat((await server.createKey()).key, { ...HELLO, stream: true }, { origin: ORIGIN })],
+    [
+      'a streamed chat answer',
+      200,
+      async () => server.chat((await server.createKey()).key, { ...HELLO, stream: true }, { origin: ORIGIN }),
+    ],
     ['a 401', 401, () => server.chat(undefined, HELLO, { origin: ORIGIN })],
     ['a 403', 403, async () => server.chat((await server.createKey({ allowed_domains: ['example.com'] })).key, HELLO, { origin: ORIGIN })],
     ['a 400', 400, async () => server.chat((await server.createKey()).key, '{', { origin: ORIGIN })],
     ['a 413', 413, async () => server.chat((await server.createKey()).key, 'x'.repeat(3000), { origin: ORIGIN })],
     ['a 404', 404, () => call('/nowhere', { headers: { origin: ORIGIN } })],
     ['a 405', 405, () => call('/v1/models', { method: 'POST', headers: { origin: ORIGIN } })],
-    ['GET /v1/models', 200, async () => call('/v1/models', { headers: { origin: ORIGIN, authorization: `Bearer ${(await server.createKey()).key}` } })],
-    ['GET /v1/models/{id}', 200, async () => call(`/v1/models/${MODEL}`, { headers: { origin: ORIGIN, authorization: `Bearer ${(await server.createKey()).key}` } })],
-    ['GET /v1/models/{id} for an unknown id', 404, async () => call('/v1/models/gpt-4', { headers: { origin: ORIGIN, authorization: `Bearer ${(await server.createKey()).key}` } })],
+    [
+      'GET /v1/models',
+      200,
+      async () => call('/v1/models', { headers: { origin: ORIGIN, authorization: `Bearer ${(await server.createKey()).key}` } }),
+    ],
+    [
+      'GET /v1/models/{id}',
+      200,
+      async () => call(`/v1/models/${MODEL}`, { headers: { origin: ORIGIN, authorization: `Bearer ${(await server.createKey()).key}` } }),
+    ],
+    [
+      'GET /v1/models/{id} for an unknown id',
+      404,
+      async () => call('/v1/models/gpt-4', { headers: { origin: ORIGIN, authorization: `Bearer ${(await server.createKey()).key}` } }),
+    ],
     ['GET /healthz', 200, () => call('/healthz', { headers: { origin: ORIGIN } })],
-    ['a preflight', 204, () => call('/v1/chat/completions', { method: 'OPTIONS', headers: { origin: ORIGIN, 'access-control-request-method': 'POST' } })],
+    [
+      'a preflight',
+      204,
+      () => call('/v1/chat/completions', { method: 'OPTIONS', headers: { origin: ORIGIN, 'access-control-request-method': 'POST' } }),
+    ],
   ])('names Origin in Vary on %s', async (_name, status, send) => {
     const response = await send()
     expect(response.status).toBe(status)
@@ -686,29 +834,57 @@ describe('the server-side policy as the upstream sees it', () => {
   })
 
   it('forwards a developer message as a system message, which every compatible upstream knows', async () => {
-    const messages = [{ role: 'developer', content: 'Be brief.' }, { role: 'user', content: 'Hello' }]
+    const messages = [
+      { role: 'developer', content: 'Be brief.' },
+      { role: 'user', content: 'Hello' },
+    ]
     expect((await server.chat(key, { model: MODEL, messages })).status).toBe(200)
-    expect(seen[0]!.body.messages).toEqual([{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'Hello' }])
+    expect(seen[0]!.body.messages).toEqual([
+      { role: 'system', content: 'Be brief.' },
+      { role: 'user', content: 'Hello' },
+    ])
   })
 
   it('relays tools, tool_choice, parallel_tool_calls, earlier tool calls and their results, response_format and logprobs', async () => {
-    const tools = [{
-      type: 'function',
-      function: { name: 'get_weather', description: 'Weather in a city', parameters: { type: 'object', properties: { city: { type: 'string' } } }, strict: true },
-    }]
+    const tools = [
+      {
+        type: 'function',
+        function: {
+          name: 'get_weather',
+          description: 'Weather in a city',
+          parameters: { type: 'object', properties: { city: { type: 'string' } } },
+          strict: true,
+        },
+      },
+    ]
     const responseFormat = { type: 'json_schema', json_schema: { name: 'answer', schema: { type: 'object' }, strict: true } }
     const messages = [
       { role: 'user', content: 'Weather in Paris?' },
       // As a client built it from streamed deltas: the index is not the upstream's business.
-      { role: 'assistant', content: null, tool_calls: [{ index: 0, id: 'call_1', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Paris"}' } }] },
+      {
+        role: 'assistant',
+        content: null,
+        tool_calls: [{ index: 0, id: 'call_1', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Paris"}' } }],
+      },
       { role: 'tool', tool_call_id: 'call_1', content: '{"temp":21}' },
     ]
-    const fields = { tools, tool_choice: { type: 'function', function: { name: 'get_weather' } }, parallel_tool_calls: false, response_format: responseFormat, logprobs: true, top_logprobs: 3 }
+    const fields = {
+      tools,
+      tool_choice: { type: 'function', function: { name: 'get_weather' } },
+      parallel_tool_calls: false,
+      response_format: responseFormat,
+      logprobs: true,
+      top_logprobs: 3,
+    }
     expect((await server.chat(key, { model: MODEL, messages, ...fields })).status).toBe(200)
     expect(seen[0]!.body).toMatchObject(fields)
     expect(seen[0]!.body.messages).toEqual([
       messages[0],
-      { role: 'assistant', content: null, tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Paris"}' } }] },
+      {
+        role: 'assistant',
+        content: null,
+        tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Paris"}' } }],
+      },
       messages[2],
     ])
   })

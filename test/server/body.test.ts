@@ -19,7 +19,11 @@ async function readOnce(send: (req: ReturnType<typeof request>) => void, beforeR
       res.end()
     })
     server.listen(0, '127.0.0.1', () => {
-      const client = request({ port: (server.address() as AddressInfo).port, method: 'POST', headers: { 'content-type': 'application/json' } })
+      const client = request({
+        port: (server.address() as AddressInfo).port,
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+      })
       client.on('error', () => {})
       send(client)
     })

@@ -7,7 +7,6 @@ import { isWellFormedKey } from '../../server/keys.ts'
 import type { Upstream } from '../../server/upstream.ts'
 import { completion, freshDatabase, MODEL, runCommand, startServer, TEST_STORE } from './harness.ts'
 
-
 let dir: string
 let env: Record<string, string>
 let database: Awaited<ReturnType<typeof freshDatabase>>
@@ -38,8 +37,7 @@ async function json(...argv: string[]) {
 }
 
 const createAccount = async (name = 'Acme') => (await json('accounts', 'create', '--name', name)).id as string
-const createKey = async (account: string, ...flags: string[]) =>
-  json('keys', 'create', '--account', account, '--name', 'Website', ...flags)
+const createKey = async (account: string, ...flags: string[]) => json('keys', 'create', '--account', account, '--name', 'Website', ...flags)
 
 const spawnCommand = (command: string, args: string[]) => runCommand(command, args, env)
 
@@ -61,10 +59,15 @@ describe('assisters accounts create', () => {
 describe('assisters keys create', () => {
   it('creates the primary key with normalised domains, a rate limit and instructions', async () => {
     const account = await createAccount()
-    const key = await createKey(account,
-      '--domains', 'https://Example.com/, *.Shop.Example.org. ,localhost:3000,127.0.0.1',
-      '--rpm', '30',
-      '--instructions', 'Answer in French.')
+    const key = await createKey(
+      account,
+      '--domains',
+      'https://Example.com/, *.Shop.Example.org. ,localhost:3000,127.0.0.1',
+      '--rpm',
+      '30',
+      '--instructions',
+      'Answer in French.',
+    )
     expect(key).toMatchObject({
       account_id: account,
       name: 'Website',
@@ -185,18 +188,39 @@ describe('assisters refusals (exit 1)', () => {
     ['an unknown key id to revoke', () => {}, () => ['keys', 'revoke', 'key_doesnotexist'], [/Unknown key/]],
     ['an unknown key id to make primary', () => {}, () => ['keys', 'primary', 'key_doesnotexist'], [/Unknown key/]],
     ['an unknown account', () => {}, () => ['keys', 'list', '--account', 'acct_doesnotexist'], [/Unknown account/]],
-    ['a wildcard over a public suffix', () => {}, (account) => ['keys', 'create', '--account', account, '--name', 'k', '--domains', '*.com'],
-      [/public suffix/, /allowed_domains/]],
-    ['a domain with a path', () => {}, (account) => ['keys', 'create', '--account', account, '--name', 'k', '--domains', 'example.com/app'],
-      [/has a path/, /allowed_domains/]],
-    ['an empty --domains (read as no entry, not as any origin)', () => {},
-      (account) => ['keys', 'create', '--account', account, '--name', 'k', '--domains', ''], [/is empty/, /allowed_domains/]],
-    ['a rate limit of 0', () => {}, (account) => ['keys', 'create', '--account', account, '--name', 'k', '--rpm', '0'], [/rate_limit_rpm/, /1 to/]],
+    [
+      'a wildcard over a public suffix',
+      () => {},
+      (account) => ['keys', 'create', '--account', account, '--name', 'k', '--domains', '*.com'],
+      [/public suffix/, /allowed_domains/],
+    ],
+    [
+      'a domain with a path',
+      () => {},
+      (account) => ['keys', 'create', '--account', account, '--name', 'k', '--domains', 'example.com/app'],
+      [/has a path/, /allowed_domains/],
+    ],
+    [
+      'an empty --domains (read as no entry, not as any origin)',
+      () => {},
+      (account) => ['keys', 'create', '--account', account, '--name', 'k', '--domains', ''],
+      [/is empty/, /allowed_domains/],
+    ],
+    [
+      'a rate limit of 0',
+      () => {},
+      (account) => ['keys', 'create', '--account', account, '--name', 'k', '--rpm', '0'],
+      [/rate_limit_rpm/, /1 to/],
+    ],
     ['a name with a control character', () => {}, (account) => ['keys', 'create', '--account', account, '--name', 'a\u001b[2Jb'], [/name/]],
     ['a missing account name', () => {}, () => ['accounts', 'create'], [/name/]],
     ['an 11th active key', full, (account) => ['keys', 'create', '--account', account, '--name', 'eleventh'], [/10 active keys/]],
-    ['a revoked key to make primary', async (_account, keyId) => cli('keys', 'revoke', keyId), (_account, keyId) => ['keys', 'primary', keyId],
-      [/revoked key cannot be made primary/]],
+    [
+      'a revoked key to make primary',
+      async (_account, keyId) => cli('keys', 'revoke', keyId),
+      (_account, keyId) => ['keys', 'primary', keyId],
+      [/revoked key cannot be made primary/],
+    ],
   ])('refuses %s with exit 1 and says why on stderr', async (_case, prepare, argv, messages) => {
     const account = await createAccount()
     const { id } = await createKey(account)
@@ -224,7 +248,11 @@ describe('assisters refusals (exit 1)', () => {
     const account = await createAccount()
     const { status, err } = await cli('keys', 'create', '--account', account, '--name', 'k', '--domains', 'ok.com,*.co.uk', '--json')
     expect(status).toBe(1)
-    expect(JSON.parse(err).error).toMatchObject({ code: 'invalid_body', param: 'allowed_domains', message: expect.stringContaining('*.co.uk') })
+    expect(JSON.parse(err).error).toMatchObject({
+      code: 'invalid_body',
+      param: 'allowed_domains',
+      message: expect.stringContaining('*.co.uk'),
+    })
     expect(await json('keys', 'list', '--account', account)).toEqual({ data: [] })
   })
 
@@ -270,8 +298,16 @@ describe('assisters usage mistakes (exit 2)', () => {
     ['a missing key id', () => ['keys', 'revoke'], /KEY_ID is required/],
     ['an extra argument', () => ['accounts', 'create', 'extra', '--name', 'x'], /Unexpected argument 'extra'/],
     ['a second key id', () => ['keys', 'revoke', 'key_a', 'key_b'], /Unexpected argument 'key_b'/],
-    ['a non-numeric --rpm', (account) => ['keys', 'create', '--account', account, '--name', 'k', '--rpm', 'abc'], /--rpm must be a whole number/],
-    ['a fractional --rpm', (account) => ['keys', 'create', '--account', account, '--name', 'k', '--rpm', '1.5'], /--rpm must be a whole number/],
+    [
+      'a non-numeric --rpm',
+      (account) => ['keys', 'create', '--account', account, '--name', 'k', '--rpm', 'abc'],
+      /--rpm must be a whole number/,
+    ],
+    [
+      'a fractional --rpm',
+      (account) => ['keys', 'create', '--account', account, '--name', 'k', '--rpm', '1.5'],
+      /--rpm must be a whole number/,
+    ],
     ['a flag missing its value', () => ['keys', 'list', '--account'], /--account/],
     ['no command at all', () => [], /No command given/],
   ])('answers %s with exit 2, the reason and the usage on stderr', async (_case, argv, message) => {
@@ -310,8 +346,21 @@ describe('assisters usage mistakes (exit 2)', () => {
 describe('the real command', () => {
   it('prints only JSON on stdout for keys create --json, and exits 0', async () => {
     const account = await createAccount()
-    const { code, stdout, stderr } = await spawnCommand('npm',
-      ['run', '--silent', 'assisters', '--', 'keys', 'create', '--account', account, '--name', 'From npm', '--domains', 'Example.com', '--json'])
+    const { code, stdout, stderr } = await spawnCommand('npm', [
+      'run',
+      '--silent',
+      'assisters',
+      '--',
+      'keys',
+      'create',
+      '--account',
+      account,
+      '--name',
+      'From npm',
+      '--domains',
+      'Example.com',
+      '--json',
+    ])
     expect(stderr).toBe('')
     expect(code).toBe(0)
     const created = JSON.parse(stdout)
@@ -322,8 +371,19 @@ describe('the real command', () => {
   })
 
   it('prints nothing on stdout and a JSON error on stderr when refused, and exits 1', async () => {
-    const { code, stdout, stderr } = await spawnCommand('npm',
-      ['run', '--silent', 'assisters', '--', 'keys', 'create', '--account', 'acct_missing', '--name', 'x', '--json'])
+    const { code, stdout, stderr } = await spawnCommand('npm', [
+      'run',
+      '--silent',
+      'assisters',
+      '--',
+      'keys',
+      'create',
+      '--account',
+      'acct_missing',
+      '--name',
+      'x',
+      '--json',
+    ])
     expect(code).toBe(1)
     expect(stdout).toBe('')
     expect(JSON.parse(stderr)).toMatchObject({ error: { code: 'not_found', message: 'Unknown account' } })
@@ -332,8 +392,11 @@ describe('the real command', () => {
   it('never exceeds 10 active keys when several terminals create keys at once', async () => {
     const account = await createAccount()
     for (let i = 0; i < 8; i++) await createKey(account)
-    const runs = await Promise.all(Array.from({ length: 3 }, (_, i) =>
-      spawnCommand('node', ['--import', 'tsx', 'server/cli.ts', 'keys', 'create', '--account', account, '--name', `race ${i}`, '--json'])))
+    const runs = await Promise.all(
+      Array.from({ length: 3 }, (_, i) =>
+        spawnCommand('node', ['--import', 'tsx', 'server/cli.ts', 'keys', 'create', '--account', account, '--name', `race ${i}`, '--json']),
+      ),
+    )
     expect(runs.map((run) => run.code).sort()).toEqual([0, 0, 1])
     const refused = runs.find((run) => run.code === 1)!
     expect(JSON.parse(refused.stderr).error.code).toBe('key_limit_reached')
@@ -396,8 +459,9 @@ describe('assisters accounts list, keys update and owners (issue 14)', () => {
     const key = await createKey(account, '--domains', 'a.example', '--rpm', '5', '--instructions', 'Be brief.')
     const renamed = await json('keys', 'update', key.id, '--name', 'Renamed')
     expect(renamed).toMatchObject({ name: 'Renamed', allowed_domains: ['a.example'], rate_limit_rpm: 5, instructions: 'Be brief.' })
-    expect(await json('keys', 'update', key.id, '--domains', 'B.example,*.c.example', '--rpm', 'default', '--instructions', ''))
-      .toMatchObject({ allowed_domains: ['b.example', '*.c.example'], rate_limit_rpm: 60, instructions: null })
+    expect(
+      await json('keys', 'update', key.id, '--domains', 'B.example,*.c.example', '--rpm', 'default', '--instructions', ''),
+    ).toMatchObject({ allowed_domains: ['b.example', '*.c.example'], rate_limit_rpm: 60, instructions: null })
     expect(await json('keys', 'update', key.id, '--domains', '')).toMatchObject({ allowed_domains: [] })
     const { status, out } = await cli('keys', 'update', key.id, '--rpm', '9')
     expect(status).toBe(0)
@@ -438,7 +502,9 @@ describe('assisters accounts list, keys update and owners (issue 14)', () => {
     const account = await createAccount()
     const { status, out } = await cli('owners', 'create', '--account', account, '--email', 'Ana@Example.com')
     expect(status).toBe(0)
-    expect(out).toMatch(/^Created owner ana@example\.com \(owner_\w+\)\. Send them this link .* it works once, until \S+:\n\n {2}http:\/\/localhost:8787\/dashboard\/set-password#[\w-]{43}\n$/)
+    expect(out).toMatch(
+      /^Created owner ana@example\.com \(owner_\w+\)\. Send them this link .* it works once, until \S+:\n\n {2}http:\/\/localhost:8787\/dashboard\/set-password#[\w-]{43}\n$/,
+    )
 
     env.PUBLIC_URL = 'https://dash.example.com/'
     const linked = await json('owners', 'link', '--email', 'ana@example.com')
@@ -458,7 +524,11 @@ describe('assisters accounts list, keys update and owners (issue 14)', () => {
 
   it.each([
     ['a bad email', (account: string) => ['owners', 'create', '--account', account, '--email', 'nope'], /email must be an address/],
-    ['a taken email', (account: string) => ['owners', 'create', '--account', account, '--email', 'taken@example.com'], /already signs in with this email/],
+    [
+      'a taken email',
+      (account: string) => ['owners', 'create', '--account', account, '--email', 'taken@example.com'],
+      /already signs in with this email/,
+    ],
     ['an unknown account', () => ['owners', 'create', '--account', 'acct_nope', '--email', 'x@example.com'], /Unknown account/],
     ['an unknown owner', () => ['owners', 'link', '--email', 'nobody@example.com'], /Unknown owner/],
     ['an unknown option', (account: string) => ['owners', 'list', '--account', account, '--public', 'x'], /Unknown option/],

@@ -3,7 +3,6 @@ import { describe, expect, it } from 'vitest'
 import { ConfigError, loadConfig } from '../../server/config.ts'
 import { runCommand } from './harness.ts'
 
-
 const UPSTREAM = { UPSTREAM_BASE_URL: 'http://localhost:11434/v1', UPSTREAM_MODEL: 'llama3' }
 
 /** The ConfigError that loadConfig throws for this environment (fails the test if it does not throw one). */
@@ -37,11 +36,24 @@ describe('loadConfig', () => {
   it('treats a value that is empty after trimming as unset', () => {
     const blank = Object.fromEntries(
       [
-        'PORT', 'HOST', 'DATABASE_URL', 'DATABASE_POOL_SIZE', 'DATABASE_STATEMENT_TIMEOUT_MS', 'UPSTREAM_BASE_URL',
-        'UPSTREAM_TIMEOUT_MS', 'RATE_LIMIT_RPM', 'ADMIN_TOKEN', 'MAX_BODY_BYTES',
-        'REDIS_URL', 'REDIS_PREFIX', 'REDIS_TIMEOUT_MS', 'REDIS_FAILURE_MODE', 'WORKERS', 'METRICS_PORT', 'METRICS_HOST',
-      ]
-        .map((name) => [name, '  \t']),
+        'PORT',
+        'HOST',
+        'DATABASE_URL',
+        'DATABASE_POOL_SIZE',
+        'DATABASE_STATEMENT_TIMEOUT_MS',
+        'UPSTREAM_BASE_URL',
+        'UPSTREAM_TIMEOUT_MS',
+        'RATE_LIMIT_RPM',
+        'ADMIN_TOKEN',
+        'MAX_BODY_BYTES',
+        'REDIS_URL',
+        'REDIS_PREFIX',
+        'REDIS_TIMEOUT_MS',
+        'REDIS_FAILURE_MODE',
+        'WORKERS',
+        'METRICS_PORT',
+        'METRICS_HOST',
+      ].map((name) => [name, '  \t']),
     )
     expect(loadConfig(blank)).toEqual(loadConfig({}))
   })
@@ -171,11 +183,20 @@ describe('loadConfig', () => {
     ['sqlite:// with a relative-looking path', { DATABASE_URL: 'sqlite://data/x.db' }, 'DATABASE_URL'],
     ['an UPSTREAM_BASE_URL that is not a URL', { ...UPSTREAM, UPSTREAM_BASE_URL: 'not a url' }, 'UPSTREAM_BASE_URL'],
     ['an ftp UPSTREAM_BASE_URL', { ...UPSTREAM, UPSTREAM_BASE_URL: 'ftp://x' }, 'UPSTREAM_BASE_URL', /http or https/],
-    ['an UPSTREAM_BASE_URL with credentials', { ...UPSTREAM, UPSTREAM_BASE_URL: 'https://user:pw@api.example.com/v1' }, 'UPSTREAM_BASE_URL', /UPSTREAM_API_KEY/],
+    [
+      'an UPSTREAM_BASE_URL with credentials',
+      { ...UPSTREAM, UPSTREAM_BASE_URL: 'https://user:pw@api.example.com/v1' },
+      'UPSTREAM_BASE_URL',
+      /UPSTREAM_API_KEY/,
+    ],
     ['an UPSTREAM_BASE_URL with a query', { ...UPSTREAM, UPSTREAM_BASE_URL: 'https://api.example.com/v1?key=x' }, 'UPSTREAM_BASE_URL'],
     ['an UPSTREAM_BASE_URL with a fragment', { ...UPSTREAM, UPSTREAM_BASE_URL: 'https://api.example.com/v1#x' }, 'UPSTREAM_BASE_URL'],
     ['UPSTREAM_BASE_URL without UPSTREAM_MODEL', { UPSTREAM_BASE_URL: 'https://api.example.com/v1' }, 'UPSTREAM_MODEL'],
-    ['UPSTREAM_BASE_URL with a blank UPSTREAM_MODEL', { UPSTREAM_BASE_URL: 'https://api.example.com/v1', UPSTREAM_MODEL: ' ' }, 'UPSTREAM_MODEL'],
+    [
+      'UPSTREAM_BASE_URL with a blank UPSTREAM_MODEL',
+      { UPSTREAM_BASE_URL: 'https://api.example.com/v1', UPSTREAM_MODEL: ' ' },
+      'UPSTREAM_MODEL',
+    ],
     ['UPSTREAM_TIMEOUT_MS 0', { UPSTREAM_TIMEOUT_MS: '0' }, 'UPSTREAM_TIMEOUT_MS'],
     ['UPSTREAM_TIMEOUT_MS abc', { UPSTREAM_TIMEOUT_MS: 'abc' }, 'UPSTREAM_TIMEOUT_MS'],
     ['RATE_LIMIT_RPM 0', { RATE_LIMIT_RPM: '0' }, 'RATE_LIMIT_RPM'],
@@ -255,7 +276,12 @@ describe('REDIS_URL errors', () => {
 
 describe('npm run serve', () => {
   it('stops at once with exactly one line naming PORT when PORT is bad', async () => {
-    const { code, stdout, stderr } = await runCommand('npm', ['run', '--silent', 'serve'], { PORT: '65536', DATABASE_URL: 'sqlite::memory:' }, 10_000)
+    const { code, stdout, stderr } = await runCommand(
+      'npm',
+      ['run', '--silent', 'serve'],
+      { PORT: '65536', DATABASE_URL: 'sqlite::memory:' },
+      10_000,
+    )
     expect(code).toBe(1)
     expect(stdout).toBe('')
     const lines = stderr.trimEnd().split('\n')

@@ -108,13 +108,20 @@ describePostgres('assisters db copy', () => {
     expect((await carried.call('GET', '/me')).body.owner.email).toBe(email)
     // New keys follow the copied ones, in order.
     const added = await after.createKey({ name: 'Made on PostgreSQL' }, site.accountId)
-    expect((await snapshot(after, site.accountId)).keys.map((key: { id: string }) => key.id))
-      .toEqual([site.id, second.id, revoked.id, added.id])
+    expect((await snapshot(after, site.accountId)).keys.map((key: { id: string }) => key.id)).toEqual([
+      site.id,
+      second.id,
+      revoked.id,
+      added.id,
+    ])
 
     const held = await snapshot(after, site.accountId)
     const again = await copy('--json')
     expect(again.status).toBe(1)
-    expect(JSON.parse(again.err).error).toMatchObject({ code: 'target_not_empty', message: expect.stringMatching(/not empty.*3 accounts, 5 keys.*1 owners/) })
+    expect(JSON.parse(again.err).error).toMatchObject({
+      code: 'target_not_empty',
+      message: expect.stringMatching(/not empty.*3 accounts, 5 keys.*1 owners/),
+    })
     expect(await snapshot(after, site.accountId)).toEqual(held)
   })
 
@@ -123,28 +130,63 @@ describePostgres('assisters db copy', () => {
     const account = JSON.parse((await cli(['accounts', 'create', '--name', 'Acme', '--json'], sqlite)).out).id
     await cli(['keys', 'create', '--account', account, '--name', 'Site'], sqlite)
 
-    const { code, stdout, stderr } = await runCommand('npm', ['run', '--silent', 'assisters', '--', 'db', 'copy', '--from', `sqlite:${sourcePath()}`],
-      { DATABASE_URL: targetUrl() })
+    const { code, stdout, stderr } = await runCommand(
+      'npm',
+      ['run', '--silent', 'assisters', '--', 'db', 'copy', '--from', `sqlite:${sourcePath()}`],
+      { DATABASE_URL: targetUrl() },
+    )
     expect({ code, stderr }).toEqual({ code: 0, stderr: '' })
-    expect(stdout).toBe(`Copied ${sourcePath()} into ${target.url}:\n  1 accounts\n  1 keys\n` +
-      '  0 usage rows (0 requests, 0 prompt + 0 completion tokens)\n  0 dashboard owners\n')
+    expect(stdout).toBe(
+      `Copied ${sourcePath()} into ${target.url}:\n  1 accounts\n  1 keys\n` +
+        '  0 usage rows (0 requests, 0 prompt + 0 completion tokens)\n  0 dashboard owners\n',
+    )
     expect(stdout).not.toContain(PASSWORD)
   })
 
   describe('refusals', () => {
     it.each<[string, () => string[], () => Record<string, string>, string, RegExp]>([
-      ['a target that is not PostgreSQL', () => ['--from', `sqlite:${sourcePath()}`], () => ({ DATABASE_URL: `sqlite:${join(dir, 'other.db')}` }),
-        'invalid_target', /set DATABASE_URL to the target postgres/],
-      ['a source that is not SQLite', () => ['--from', targetUrl()], () => ({ DATABASE_URL: targetUrl() }),
-        'invalid_source', /--from must name an SQLite file/],
-      ['an in-memory source', () => ['--from', 'sqlite::memory:'], () => ({ DATABASE_URL: targetUrl() }),
-        'invalid_source', /--from must name an SQLite file/],
-      ['a source file that does not exist', () => ['--from', `sqlite:${join(dir, 'missing.db')}`], () => ({ DATABASE_URL: targetUrl() }),
-        'invalid_source', /there is no file at/],
-      ['an SQLite file that is not an Assisters database', () => ['--from', `sqlite:${join(dir, 'foreign.db')}`], () => ({ DATABASE_URL: targetUrl() }),
-        'invalid_source', /is not an Assisters database/],
-      ['a target out of reach', () => ['--from', `sqlite:${sourcePath()}`],
-        () => ({ DATABASE_URL: `postgres://postgres:${PASSWORD}@127.0.0.1:1/${target.name}` }), 'store_unavailable', /The database is unavailable/],
+      [
+        'a target that is not PostgreSQL',
+        () => ['--from', `sqlite:${sourcePath()}`],
+        () => ({ DATABASE_URL: `sqlite:${join(dir, 'other.db')}` }),
+        'invalid_target',
+        /set DATABASE_URL to the target postgres/,
+      ],
+      [
+        'a source that is not SQLite',
+        () => ['--from', targetUrl()],
+        () => ({ DATABASE_URL: targetUrl() }),
+        'invalid_source',
+        /--from must name an SQLite file/,
+      ],
+      [
+        'an in-memory source',
+        () => ['--from', 'sqlite::memory:'],
+        () => ({ DATABASE_URL: targetUrl() }),
+        'invalid_source',
+        /--from must name an SQLite file/,
+      ],
+      [
+        'a source file that does not exist',
+        () => ['--from', `sqlite:${join(dir, 'missing.db')}`],
+        () => ({ DATABASE_URL: targetUrl() }),
+        'invalid_source',
+        /there is no file at/,
+      ],
+      [
+        'an SQLite file that is not an Assisters database',
+        () => ['--from', `sqlite:${join(dir, 'foreign.db')}`],
+        () => ({ DATABASE_URL: targetUrl() }),
+        'invalid_source',
+        /is not an Assisters database/,
+      ],
+      [
+        'a target out of reach',
+        () => ['--from', `sqlite:${sourcePath()}`],
+        () => ({ DATABASE_URL: `postgres://postgres:${PASSWORD}@127.0.0.1:1/${target.name}` }),
+        'store_unavailable',
+        /The database is unavailable/,
+      ],
     ])('refuses %s with exit 1, a clear message and nothing written', async (_case, args, env, code, message) => {
       await cli(['accounts', 'create', '--name', 'Acme'], { DATABASE_URL: `sqlite:${sourcePath()}` })
       const foreign = new Database(join(dir, 'foreign.db'))

@@ -12,7 +12,12 @@ export interface DashboardResponse {
 
 export interface DashboardClient {
   /** A call as the dashboard's pages make it; `init` replaces any part (headers merge). */
-  call(method: string, path: string, body?: unknown, init?: { headers?: Record<string, string>; rawBody?: string }): Promise<DashboardResponse>
+  call(
+    method: string,
+    path: string,
+    body?: unknown,
+    init?: { headers?: Record<string, string>; rawBody?: string },
+  ): Promise<DashboardResponse>
   /** The session token the jar holds, if any. */
   cookie: string | undefined
 }

@@ -25,14 +25,17 @@ const HOUR = 60 * 60 * 1000
 beforeAll(async () => {
   upstream.listen()
   upstream.mock.use(http.post(UPSTREAM_URL, () => HttpResponse.json(completion('Hi'))))
-  server = await startServer({}, {
-    ownerAuth: {
-      now: () => Date.now() + skipped,
-      // Tighter than the defaults, so the per-address limit is reachable in a test.
-      perEmail: createAdminThrottle({ limit: 10, windowMs: 15 * 60_000, now: () => Date.now() + skipped }),
-      perAddress: createAdminThrottle({ limit: 30, windowMs: 15 * 60_000, now: () => Date.now() + skipped }),
+  server = await startServer(
+    {},
+    {
+      ownerAuth: {
+        now: () => Date.now() + skipped,
+        // Tighter than the defaults, so the per-address limit is reachable in a test.
+        perEmail: createAdminThrottle({ limit: 10, windowMs: 15 * 60_000, now: () => Date.now() + skipped }),
+        perAddress: createAdminThrottle({ limit: 30, windowMs: 15 * 60_000, now: () => Date.now() + skipped }),
+      },
     },
-  })
+  )
 })
 afterEach(() => void (skipped += 16 * 60_000)) // every test starts outside the last one's throttle window
 afterAll(async () => {
@@ -55,7 +58,13 @@ const noCors = (headers: Headers) => [...headers.keys()].filter((name) => name.s
 describe('owners and their set-password links', () => {
   it('makes an owner through the admin API with a one-time link on the dashboard, the token in the fragment', async () => {
     const { url, owner, account } = await createOwner('  New.Owner@Example.COM ')
-    expect(owner).toEqual({ id: expect.stringMatching(/^owner_/), account_id: account, email: 'new.owner@example.com', created_at: expect.any(String), password_set: false })
+    expect(owner).toEqual({
+      id: expect.stringMatching(/^owner_/),
+      account_id: account,
+      email: 'new.owner@example.com',
+      created_at: expect.any(String),
+      password_set: false,
+    })
     expect(url).toMatch(new RegExp(`^${server.url}/dashboard/set-password#[A-Za-z0-9_-]{43}$`))
     const listed = await server.admin('GET', `/admin/accounts/${account}/owners`)
     expect(listed.body.data).toEqual([owner])
@@ -97,7 +106,11 @@ describe('owners and their set-password links', () => {
 
     const reuse = await dashboardClient(server).call('POST', '/set-password', { token: linkToken(url), password: 'another long password' })
     expect(reuse.status).toBe(400)
-    expect(reuse.body.error).toMatchObject({ code: 'invalid_body', param: 'token', message: expect.stringMatching(/used already, has expired/) })
+    expect(reuse.body.error).toMatchObject({
+      code: 'invalid_body',
+      param: 'token',
+      message: expect.stringMatching(/used already, has expired/),
+    })
     expect(reuse.headers.get('set-cookie')).toBeNull()
     expect((await dashboardClient(server).call('POST', '/sign-in', { email, password: 'another long password' })).status).toBe(401)
   })
@@ -139,7 +152,10 @@ describe('owners and their set-password links', () => {
     const fresh = await server.admin('POST', '/admin/owners/password-link', { email })
     expect(fresh.status).toBe(201)
     const other = dashboardClient(server)
-    expect((await other.call('POST', '/set-password', { token: linkToken(fresh.body.set_password_url), password: 'a brand new password' })).status).toBe(200)
+    expect(
+      (await other.call('POST', '/set-password', { token: linkToken(fresh.body.set_password_url), password: 'a brand new password' }))
+        .status,
+    ).toBe(200)
     expect((await client.call('GET', '/me')).status).toBe(401)
     expect((await other.call('GET', '/me')).status).toBe(200)
     expect((await server.admin('POST', '/admin/owners/password-link', { email: 'nobody@example.com' })).status).toBe(404)
@@ -167,7 +183,9 @@ describe('signing in', () => {
     ])
     for (const answer of answers) {
       expect(answer.status).toBe(401)
-      expect(answer.body).toEqual({ error: { message: 'Incorrect email or password', type: 'invalid_request_error', code: 'invalid_credentials' } })
+      expect(answer.body).toEqual({
+        error: { message: 'Incorrect email or password', type: 'invalid_request_error', code: 'invalid_credentials' },
+      })
       expect(answer.headers.get('set-cookie')).toBeNull()
     }
   })
@@ -175,10 +193,14 @@ describe('signing in', () => {
   it('throttles an email after 10 failures, whatever the password, with Retry-After; other emails go on', async () => {
     const { email } = await signedInOwner(server, newEmail())
     const { email: neighbour } = await signedInOwner(server, newEmail())
-    for (let i = 0; i < 10; i++) expect((await dashboardClient(server).call('POST', '/sign-in', { email, password: `wrong ${i} password` })).status).toBe(401)
+    for (let i = 0; i < 10; i++)
+      expect((await dashboardClient(server).call('POST', '/sign-in', { email, password: `wrong ${i} password` })).status).toBe(401)
     const refused = await dashboardClient(server).call('POST', '/sign-in', { email, password: PASSWORD })
     expect(refused.status).toBe(429)
-    expect(refused.body.error).toMatchObject({ code: 'too_many_sign_ins', message: expect.stringMatching(/^Too many failed sign-ins; try again in \d+ minutes?$/) })
+    expect(refused.body.error).toMatchObject({
+      code: 'too_many_sign_ins',
+      message: expect.stringMatching(/^Too many failed sign-ins; try again in \d+ minutes?$/),
+    })
     expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0)
     expect(Number(refused.headers.get('retry-after'))).toBeLessThanOrEqual(15 * 60)
     expect((await dashboardClient(server).call('POST', '/sign-in', { email: neighbour, password: PASSWORD })).status).toBe(200)
@@ -188,7 +210,8 @@ describe('signing in', () => {
 
   it('throttles a client address trying many emails', async () => {
     const { email } = await signedInOwner(server, newEmail())
-    for (let i = 0; i < 30; i++) await dashboardClient(server).call('POST', '/sign-in', { email: `guess${i}@example.com`, password: 'wrong password' })
+    for (let i = 0; i < 30; i++)
+      await dashboardClient(server).call('POST', '/sign-in', { email: `guess${i}@example.com`, password: 'wrong password' })
     const refused = await dashboardClient(server).call('POST', '/sign-in', { email, password: PASSWORD })
     expect(refused.status).toBe(429)
     expect(refused.headers.get('retry-after')).toMatch(/^\d+$/)
@@ -314,7 +337,11 @@ describe('cross-site calls', () => {
     const before = (await owner.client.call('GET', '/keys')).body.data.length
     const response = await fetch(`${server.url}/dashboard/api/keys`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', cookie: `assisters_session=${owner.client.cookie}`, ...(origin !== undefined && { origin }) },
+      headers: {
+        'content-type': 'application/json',
+        cookie: `assisters_session=${owner.client.cookie}`,
+        ...(origin !== undefined && { origin }),
+      },
       body: JSON.stringify({ name: 'Sneaky' }),
     })
     expect(response.status).toBe(403)
@@ -346,7 +373,9 @@ describe('cross-site calls', () => {
     })
     expect(preflight.status).toBe(405)
     expect(noCors(preflight.headers)).toEqual([])
-    const read = await fetch(`${server.url}/dashboard/api/keys`, { headers: { origin: 'https://evil.example', cookie: `assisters_session=${owner.client.cookie}` } })
+    const read = await fetch(`${server.url}/dashboard/api/keys`, {
+      headers: { origin: 'https://evil.example', cookie: `assisters_session=${owner.client.cookie}` },
+    })
     expect(noCors(read.headers)).toEqual([])
   })
 
@@ -362,10 +391,17 @@ describe('cross-site calls', () => {
       const client = dashboardClient(behindTls)
       const own = await client.call('POST', '/set-password', { token: linkToken(url), password: PASSWORD })
       expect(own.status).toBe(403)
-      const proxied = await client.call('POST', '/set-password', { token: linkToken(url), password: PASSWORD }, { headers: { origin: 'https://dash.example.com' } })
+      const proxied = await client.call(
+        'POST',
+        '/set-password',
+        { token: linkToken(url), password: PASSWORD },
+        { headers: { origin: 'https://dash.example.com' } },
+      )
       expect(proxied.status).toBe(200)
       expect(proxied.headers.get('set-cookie')).toMatch(/; Secure$/)
-      expect((await client.call('POST', '/sign-in', { email, password: PASSWORD }, { headers: { origin: 'https://dash.example.com' } })).status).toBe(200)
+      expect(
+        (await client.call('POST', '/sign-in', { email, password: PASSWORD }, { headers: { origin: 'https://dash.example.com' } })).status,
+      ).toBe(200)
     } finally {
       await behindTls.close()
     }
@@ -375,9 +411,22 @@ describe('cross-site calls', () => {
 describe('keys, by their owner', () => {
   it('creates a key with domains checked by the server, shows it once, and lists it without the key', async () => {
     const { client, account } = await signedInOwner(server, newEmail())
-    const created = await client.call('POST', '/keys', { name: 'Shop', allowed_domains: ['https://Shop.Example.com/', '*.example.org'], rate_limit_rpm: 30, instructions: 'Be kind.' })
+    const created = await client.call('POST', '/keys', {
+      name: 'Shop',
+      allowed_domains: ['https://Shop.Example.com/', '*.example.org'],
+      rate_limit_rpm: 30,
+      instructions: 'Be kind.',
+    })
     expect(created.status).toBe(201)
-    expect(created.body).toMatchObject({ name: 'Shop', account_id: account.id, allowed_domains: ['shop.example.com', '*.example.org'], rate_limit_rpm: 30, instructions: 'Be kind.', is_primary: true, key: expect.stringMatching(/^ask_/) })
+    expect(created.body).toMatchObject({
+      name: 'Shop',
+      account_id: account.id,
+      allowed_domains: ['shop.example.com', '*.example.org'],
+      rate_limit_rpm: 30,
+      instructions: 'Be kind.',
+      is_primary: true,
+      key: expect.stringMatching(/^ask_/),
+    })
     const listed = await client.call('GET', '/keys')
     expect(listed.body.data).toEqual([expect.objectContaining({ id: created.body.id, prefix: created.body.key.slice(0, 12) })])
     expect(JSON.stringify(listed.body)).not.toContain(created.body.key)
@@ -389,7 +438,9 @@ describe('keys, by their owner', () => {
 
   it('checks domain entries one by one: the stored form, or why one is refused', async () => {
     const { client } = await signedInOwner(server, newEmail())
-    const checked = await client.call('POST', '/domains/check', { allowed_domains: ['HTTPS://Example.com/', '*.com', 'bücher.de', 'a/b', ''] })
+    const checked = await client.call('POST', '/domains/check', {
+      allowed_domains: ['HTTPS://Example.com/', '*.com', 'bücher.de', 'a/b', ''],
+    })
     expect(checked.status).toBe(200)
     expect(checked.body.data).toEqual([
       { entry: 'HTTPS://Example.com/', stored: 'example.com' },
@@ -404,12 +455,22 @@ describe('keys, by their owner', () => {
     expect(refused.body.error.param).toBe('allowed_domains')
   })
 
-  it('updates a key\'s name, domains, rate limit and instructions, effective on the next request', async () => {
+  it("updates a key's name, domains, rate limit and instructions, effective on the next request", async () => {
     const { client } = await signedInOwner(server, newEmail())
     const created = (await client.call('POST', '/keys', { name: 'Shop', allowed_domains: ['shop.example.com'] })).body
-    const updated = await client.call('PATCH', `/keys/${created.id}`, { name: 'Renamed', allowed_domains: ['new.example.com'], rate_limit_rpm: 2, instructions: 'Short answers.' })
+    const updated = await client.call('PATCH', `/keys/${created.id}`, {
+      name: 'Renamed',
+      allowed_domains: ['new.example.com'],
+      rate_limit_rpm: 2,
+      instructions: 'Short answers.',
+    })
     expect(updated.status).toBe(200)
-    expect(updated.body).toMatchObject({ name: 'Renamed', allowed_domains: ['new.example.com'], rate_limit_rpm: 2, instructions: 'Short answers.' })
+    expect(updated.body).toMatchObject({
+      name: 'Renamed',
+      allowed_domains: ['new.example.com'],
+      rate_limit_rpm: 2,
+      instructions: 'Short answers.',
+    })
     expect(updated.body).not.toHaveProperty('key')
     expect((await server.chat(created.key, undefined, { origin: 'https://shop.example.com' })).status).toBe(403)
     expect((await server.chat(created.key, undefined, { origin: 'https://new.example.com' })).status).toBe(200)
@@ -461,11 +522,13 @@ describe('keys, by their owner', () => {
     expect(eleventh.body.error.code).toBe('key_limit_reached')
   })
 
-  it('lists the account\'s owners and usage', async () => {
+  it("lists the account's owners and usage", async () => {
     const { client, account, email } = await signedInOwner(server, newEmail())
     const key = (await client.call('POST', '/keys', { name: 'Shop' })).body
     expect((await server.chat(key.key)).status).toBe(200)
-    expect((await client.call('GET', '/owners')).body.data).toEqual([expect.objectContaining({ email, account_id: account.id, password_set: true })])
+    expect((await client.call('GET', '/owners')).body.data).toEqual([
+      expect.objectContaining({ email, account_id: account.id, password_set: true }),
+    ])
     expect((await client.call('GET', '/usage')).body.data).toEqual([expect.objectContaining({ key_id: key.id, requests: 1 })])
   })
 })
@@ -487,7 +550,7 @@ describe('isolation between accounts', () => {
     ['update', (client, id) => client.call('PATCH', `/keys/${id}`, { allowed_domains: [] })],
     ['revoke', (client, id) => client.call('POST', `/keys/${id}/revoke`)],
     ['set as primary', (client, id) => client.call('POST', `/keys/${id}/primary`)],
-  ])('answers 404 to %s on another account\'s key, and changes nothing', async (_case, act) => {
+  ])("answers 404 to %s on another account's key, and changes nothing", async (_case, act) => {
     const before = await aliceKeys()
     const answer = await act(bob.client, aliceKey.id)
     expect(answer.status).toBe(404)
@@ -504,7 +567,9 @@ describe('isolation between accounts', () => {
   })
 
   it('shows each owner only their own keys, owners and usage', async () => {
-    const bobs = await Promise.all(['/keys', '/owners', '/usage', '/me'].map(async (path) => JSON.stringify((await bob.client.call('GET', path)).body)))
+    const bobs = await Promise.all(
+      ['/keys', '/owners', '/usage', '/me'].map(async (path) => JSON.stringify((await bob.client.call('GET', path)).body)),
+    )
     for (const text of bobs) {
       expect(text).not.toContain(aliceKey.id)
       expect(text).not.toContain(alice.email)
@@ -567,7 +632,12 @@ describe('routes, headers and secrets', () => {
       expect(script.status).toBe(200)
       expect(script.headers.get('content-type')).toBe('text/javascript; charset=utf-8')
       expect(script.headers.get('cache-control')).toContain('immutable')
-      for (const path of ['/dashboard/secret.txt', '/dashboard/assets/../secret.txt', '/dashboard/assets/%2e%2e%2fsecret.txt', '/dashboard/nope']) {
+      for (const path of [
+        '/dashboard/secret.txt',
+        '/dashboard/assets/../secret.txt',
+        '/dashboard/assets/%2e%2e%2fsecret.txt',
+        '/dashboard/nope',
+      ]) {
         expect((await fetch(built.url + path)).status).toBe(404)
       }
       expect((await fetch(`${built.url}/dashboard/keys`, { method: 'POST' })).status).toBe(405)
@@ -583,7 +653,8 @@ describe('routes, headers and secrets', () => {
     await client.call('POST', '/set-password', { token: linkToken(url), password: 'a logged secret password' })
     await dashboardClient(server).call('POST', '/sign-in', { email, password: 'a wrong secret password' })
     const logs = server.logs.join('\n')
-    for (const secret of [linkToken(url), client.cookie!, 'a logged secret password', 'a wrong secret password']) expect(logs).not.toContain(secret)
+    for (const secret of [linkToken(url), client.cookie!, 'a logged secret password', 'a wrong secret password'])
+      expect(logs).not.toContain(secret)
   })
 })
 

@@ -39,21 +39,29 @@ const KEY = { id: 'key_1' }
 
 /** A `load` that counts its calls. */
 function counted(record: { id: string } | undefined) {
-  const load = Object.assign(async () => {
-    load.calls++
-    return record
-  }, { calls: 0 })
+  const load = Object.assign(
+    async () => {
+      load.calls++
+      return record
+    },
+    { calls: 0 },
+  )
   return load
 }
 
 /** Asks until the cache answers without loading (its connection is up and it trusts itself). */
 async function untilCached(keys: KeyCache<{ id: string }>, load: ReturnType<typeof counted>, hash = 'h1') {
-  await expect.poll(async () => {
-    await keys.get(hash, load)
-    const before = load.calls
-    await keys.get(hash, load)
-    return load.calls - before
-  }, { timeout: 5_000, interval: 50 }).toBe(0)
+  await expect
+    .poll(
+      async () => {
+        await keys.get(hash, load)
+        const before = load.calls
+        await keys.get(hash, load)
+        return load.calls - before
+      },
+      { timeout: 5_000, interval: 50 },
+    )
+    .toBe(0)
 }
 
 describePostgres('the key cache', () => {
@@ -87,11 +95,14 @@ describePostgres('the key cache', () => {
     const keys = cache()
     await untilCached(keys, counted(KEY), 'warm')
     let release!: () => void
-    const slow = Object.assign(async () => {
-      slow.calls++
-      if (slow.calls === 1) await new Promise<void>((resolve) => (release = resolve))
-      return { id: 'key_1' }
-    }, { calls: 0 })
+    const slow = Object.assign(
+      async () => {
+        slow.calls++
+        if (slow.calls === 1) await new Promise<void>((resolve) => (release = resolve))
+        return { id: 'key_1' }
+      },
+      { calls: 0 },
+    )
     const first = keys.get('h1', slow)
     await client.query('SELECT pg_notify($1, $2)', [KEY_CHANGES_CHANNEL, 'other'])
     await sleep(200)
@@ -111,11 +122,16 @@ describePostgres('the key cache', () => {
     await untilCached(keys, load)
     proxy.freeze()
     const frozenAt = Date.now()
-    await expect.poll(async () => {
-      const before = load.calls
-      await keys.get('h1', load)
-      return load.calls - before
-    }, { timeout: 2_000, interval: 20 }).toBe(1)
+    await expect
+      .poll(
+        async () => {
+          const before = load.calls
+          await keys.get('h1', load)
+          return load.calls - before
+        },
+        { timeout: 2_000, interval: 20 },
+      )
+      .toBe(1)
     expect(Date.now() - frozenAt).toBeLessThan(1_500)
   })
 
@@ -123,12 +139,20 @@ describePostgres('the key cache', () => {
     const keys = cache()
     const load = counted(KEY)
     await untilCached(keys, load)
-    await client.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND application_name = 'assisters-key-cache'", [database.name])
-    await expect.poll(async () => {
-      const before = load.calls
-      await keys.get('h1', load)
-      return load.calls - before
-    }, { timeout: 1_000, interval: 10 }).toBe(1)
+    await client.query(
+      "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND application_name = 'assisters-key-cache'",
+      [database.name],
+    )
+    await expect
+      .poll(
+        async () => {
+          const before = load.calls
+          await keys.get('h1', load)
+          return load.calls - before
+        },
+        { timeout: 1_000, interval: 10 },
+      )
+      .toBe(1)
     await untilCached(keys, load)
   })
 })
@@ -137,7 +161,18 @@ describePostgres('the PostgreSQL store with its key cache, as several processes 
   let stores: Store[]
   const newKey = (accountId: string) => {
     const key = generateKey()
-    return { key, input: { accountId, name: 'k', hash: hashKey(key), prefix: keyPrefix(key), allowedDomains: [], rateLimitRpm: null, instructions: null } }
+    return {
+      key,
+      input: {
+        accountId,
+        name: 'k',
+        hash: hashKey(key),
+        prefix: keyPrefix(key),
+        allowedDomains: [],
+        rateLimitRpm: null,
+        instructions: null,
+      },
+    }
   }
   beforeEach(async () => {
     stores = await Promise.all([0, 1].map(() => openPostgresStore({ url: database.url, poolSize: 3, statementTimeoutMs: 5000 })))
@@ -174,7 +209,10 @@ describePostgres('the PostgreSQL store with its key cache, as several processes 
     const heard: string[] = []
     listener.on('notification', (message) => heard.push(message.payload ?? ''))
     await listener.query(`LISTEN ${KEY_CHANGES_CHANNEL}`)
-    await a.addUsage([{ key_id: 'key_1', day: '2026-12-03', requests: 1, prompt_tokens: 1, completion_tokens: 1 }], new Map([['key_1', new Date().toISOString()]]))
+    await a.addUsage(
+      [{ key_id: 'key_1', day: '2026-12-03', requests: 1, prompt_tokens: 1, completion_tokens: 1 }],
+      new Map([['key_1', new Date().toISOString()]]),
+    )
     await a.revokeKey('key_1')
     await expect.poll(() => heard.length, { timeout: 1_000 }).toBe(1)
     await sleep(100)

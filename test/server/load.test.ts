@@ -148,7 +148,11 @@ function mismatch(category: Category, reply: Reply): string | undefined {
       if (status === 200) return headers['x-ratelimit-limit-requests'] === String(LIMIT) ? undefined : 'overLimit: no rate-limit headers'
       if (status !== 429) return expected(429)
       const { error } = JSON.parse(body)
-      if (error?.type !== 'rate_limit_error' || error.code !== 'rate_limit_exceeded' || !error.message.includes(`${LIMIT} requests per minute`)) {
+      if (
+        error?.type !== 'rate_limit_error' ||
+        error.code !== 'rate_limit_exceeded' ||
+        !error.message.includes(`${LIMIT} requests per minute`)
+      ) {
         return `overLimit: 429 body ${body}`
       }
       const seconds = Number(headers['retry-after'])
@@ -166,62 +170,76 @@ function mismatch(category: Category, reply: Reply): string | undefined {
   }
 }
 
-it(`answers ${CLIENTS} concurrent clients for ${DURATION_MS / 1000} s with the contract's status for every request`, async () => {
-  const counts = Object.fromEntries(MIX.map((category) => [category, {}])) as Record<Category, Record<number, number>>
-  const wrong: string[] = []
-  let wrongCount = 0
-  const connectionErrors: string[] = []
-  /** x-ratelimit-remaining-requests of each admitted over-limit request. */
-  const remaining: number[] = []
+it(
+  `answers ${CLIENTS} concurrent clients for ${DURATION_MS / 1000} s with the contract's status for every request`,
+  async () => {
+    const counts = Object.fromEntries(MIX.map((category) => [category, {}])) as Record<Category, Record<number, number>>
+    const wrong: string[] = []
+    let wrongCount = 0
+    const connectionErrors: string[] = []
+    /** x-ratelimit-remaining-requests of each admitted over-limit request. */
+    const remaining: number[] = []
 
-  const deadline = Date.now() + DURATION_MS
-  const client = async (index: number) => {
-    let connection = openConnection(port)
-    for (let n = index; Date.now() < deadline; n++) {
-      const category = MIX[n % MIX.length]!
-      let reply: Reply
-      try {
-        reply = await connection.send(requests[category])
-      } catch (err) {
-        connectionErrors.push(`${category}: ${(err as Error).message}`)
-        connection.close()
-        connection = openConnection(port)
-        continue
+    const deadline = Date.now() + DURATION_MS
+    const client = async (index: number) => {
+      let connection = openConnection(port)
+      for (let n = index; Date.now() < deadline; n++) {
+        const category = MIX[n % MIX.length]!
+        let reply: Reply
+        try {
+          reply = await connection.send(requests[category])
+        } catch (err) {
+          connectionErrors.push(`${category}: ${(err as Error).message}`)
+          connection.close()
+          connection = openConnection(port)
+          continue
+        }
+        counts[category][reply.status] = (counts[category][reply.status] ?? 0) + 1
+        const problem = mismatch(category, reply)
+        if (problem && wrongCount++ < 20) wrong.push(problem)
+        if (category === 'overLimit' && reply.status === 200) remaining.push(Number(reply.headers['x-ratelimit-remaining-requests']))
       }
-      counts[category][reply.status] = (counts[category][reply.status] ?? 0) + 1
-      const problem = mismatch(category, reply)
-      if (problem && wrongCount++ < 20) wrong.push(problem)
-      if (category === 'overLimit' && reply.status === 200) remaining.push(Number(reply.headers['x-ratelimit-remaining-requests']))
+      connection.close()
     }
-    connection.close()
-  }
-  await Promise.all(Array.from({ length: CLIENTS }, (_, index) => client(index)))
+    await Promise.all(Array.from({ length: CLIENTS }, (_, index) => client(index)))
 
-  const total = Object.values(counts).flatMap((byStatus) => Object.values(byStatus)).reduce((a, b) => a + b, 0)
-  const summary = `${total} requests: ${JSON.stringify(counts)}`
-  expect(connectionErrors.slice(0, 20), summary).toEqual([])
-  expect(wrong, `${summary}; ${wrongCount} wrong in all`).toEqual([])
-  const statuses = (category: Category) => Object.keys(counts[category]).map(Number)
-  for (const category of MIX) expect(statuses(category).every((status) => status < 500), summary).toBe(true)
+    const total = Object.values(counts)
+      .flatMap((byStatus) => Object.values(byStatus))
+      .reduce((a, b) => a + b, 0)
+    const summary = `${total} requests: ${JSON.stringify(counts)}`
+    expect(connectionErrors.slice(0, 20), summary).toEqual([])
+    expect(wrong, `${summary}; ${wrongCount} wrong in all`).toEqual([])
+    const statuses = (category: Category) => Object.keys(counts[category]).map(Number)
+    for (const category of MIX)
+      expect(
+        statuses(category).every((status) => status < 500),
+        summary,
+      ).toBe(true)
 
-  expect(statuses('valid'), summary).toEqual([200])
-  expect(statuses('wrongOrigin'), summary).toEqual([403])
-  for (const category of ['malformedKey', 'unknownKey', 'revokedKey'] as const) expect(statuses(category), summary).toEqual([401])
-  expect(statuses('overLimit').sort(), summary).toEqual([200, 429])
-  // Exactly the limit admitted, each on a distinct count: no two admissions decided on the same state.
-  expect(counts.overLimit[200], summary).toBe(LIMIT)
-  expect(remaining.sort((a, b) => a - b)).toEqual([...Array(LIMIT).keys()])
-  // Every category was really under load, not starved by the others (a few hundred each is usual here).
-  for (const category of MIX) expect(Object.values(counts[category]).reduce((a, b) => a + b, 0), summary).toBeGreaterThan(2 * LIMIT)
+    expect(statuses('valid'), summary).toEqual([200])
+    expect(statuses('wrongOrigin'), summary).toEqual([403])
+    for (const category of ['malformedKey', 'unknownKey', 'revokedKey'] as const) expect(statuses(category), summary).toEqual([401])
+    expect(statuses('overLimit').sort(), summary).toEqual([200, 429])
+    // Exactly the limit admitted, each on a distinct count: no two admissions decided on the same state.
+    expect(counts.overLimit[200], summary).toBe(LIMIT)
+    expect(remaining.sort((a, b) => a - b)).toEqual([...Array(LIMIT).keys()])
+    // Every category was really under load, not starved by the others (a few hundred each is usual here).
+    for (const category of MIX)
+      expect(
+        Object.values(counts[category]).reduce((a, b) => a + b, 0),
+        summary,
+      ).toBeGreaterThan(2 * LIMIT)
 
-  // Still refused afterwards: the window has not moved, and the server still answers.
-  const after = openConnection(port)
-  try {
-    expect((await after.send(requests.overLimit)).status).toBe(429)
-    expect((await after.send(requests.valid)).status).toBe(200)
-  } finally {
-    after.close()
-  }
-  const errors = server.logs.map((line) => JSON.parse(line)).filter((entry) => entry.level === 'error')
-  expect(errors).toEqual([])
-}, DURATION_MS + 30_000)
+    // Still refused afterwards: the window has not moved, and the server still answers.
+    const after = openConnection(port)
+    try {
+      expect((await after.send(requests.overLimit)).status).toBe(429)
+      expect((await after.send(requests.valid)).status).toBe(200)
+    } finally {
+      after.close()
+    }
+    const errors = server.logs.map((line) => JSON.parse(line)).filter((entry) => entry.level === 'error')
+    expect(errors).toEqual([])
+  },
+  DURATION_MS + 30_000,
+)

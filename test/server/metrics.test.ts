@@ -121,14 +121,18 @@ describe('GET /metrics on the API port', () => {
     await events.next()
     const during = (await scrape()).text
     expect(value(during, 'assisters_open_streams')).toBe(1)
-    expect(value(during, 'assisters_relay_first_byte_seconds_count{stream="true"}') -
-      value(before, 'assisters_relay_first_byte_seconds_count{stream="true"}')).toBe(1)
+    expect(
+      value(during, 'assisters_relay_first_byte_seconds_count{stream="true"}') -
+        value(before, 'assisters_relay_first_byte_seconds_count{stream="true"}'),
+    ).toBe(1)
     release.resolve()
     await events.rest()
     const after = (await scrape()).text
     expect(value(after, 'assisters_open_streams')).toBe(0)
-    expect(value(after, 'assisters_relay_duration_seconds_count{stream="true"}') -
-      value(before, 'assisters_relay_duration_seconds_count{stream="true"}')).toBe(1)
+    expect(
+      value(after, 'assisters_relay_duration_seconds_count{stream="true"}') -
+        value(before, 'assisters_relay_duration_seconds_count{stream="true"}'),
+    ).toBe(1)
   })
 })
 
@@ -136,7 +140,11 @@ describe('METRICS_PORT', () => {
   it('serves GET /metrics and nothing else, with no token', async () => {
     const metrics = createMetrics()
     metrics.request('/healthz', 'GET', 200)
-    const scrapes = await listenForScrapes(() => metrics.registry.metrics(), { host: '127.0.0.1', port: 0 }, createLogger({ write: () => {} }))
+    const scrapes = await listenForScrapes(
+      () => metrics.registry.metrics(),
+      { host: '127.0.0.1', port: 0 },
+      createLogger({ write: () => {} }),
+    )
     try {
       const answer = await fetch(scrapes.url)
       expect(answer.status).toBe(200)

@@ -63,9 +63,7 @@ describe('the official openai client', () => {
 
   it('streams an answer it can join from the deltas', async () => {
     upstream.mock.use(
-      http.post(UPSTREAM_URL, () =>
-        eventStream(sseEvents([deltaChunk('Hel'), deltaChunk('lo, '), deltaChunk('world'), usageChunk(2, 3)])),
-      ),
+      http.post(UPSTREAM_URL, () => eventStream(sseEvents([deltaChunk('Hel'), deltaChunk('lo, '), deltaChunk('world'), usageChunk(2, 3)]))),
     )
     const { key } = await server.createKey()
     const stream = await clientFor(key).chat.completions.create({ model: MODEL, messages: question, stream: true })
@@ -134,23 +132,35 @@ describe('the official openai client', () => {
         const body = (await request.json()) as any
         bodies.push(body)
         if (body.messages.at(-1).role === 'tool') return HttpResponse.json(completion('It is 21 °C in Paris.'))
-        return eventStream(sseEvents([
-          { ...deltaChunk(''), choices: [{ index: 0, delta: { role: 'assistant', content: null }, finish_reason: null }] },
-          toolDelta({ id: 'call_1', type: 'function', function: { name: 'get_weather', arguments: '' } }),
-          toolDelta({ function: { arguments: '{"city":' } }),
-          toolDelta({ function: { arguments: '"Paris"}' } }),
-          { ...deltaChunk(''), choices: [{ index: 0, delta: {}, finish_reason: 'tool_calls' }] },
-        ]))
+        return eventStream(
+          sseEvents([
+            { ...deltaChunk(''), choices: [{ index: 0, delta: { role: 'assistant', content: null }, finish_reason: null }] },
+            toolDelta({ id: 'call_1', type: 'function', function: { name: 'get_weather', arguments: '' } }),
+            toolDelta({ function: { arguments: '{"city":' } }),
+            toolDelta({ function: { arguments: '"Paris"}' } }),
+            { ...deltaChunk(''), choices: [{ index: 0, delta: {}, finish_reason: 'tool_calls' }] },
+          ]),
+        )
       }),
     )
     const { key } = await server.createKey()
     const client = clientFor(key)
-    const tools = [{ type: 'function' as const, function: { name: 'get_weather', parameters: { type: 'object', properties: { city: { type: 'string' } } } } }]
-    const messages: OpenAI.ChatCompletionMessageParam[] = [{ role: 'developer', content: 'Use the tools.' }, { role: 'user', content: 'Weather in Paris?' }]
+    const tools = [
+      {
+        type: 'function' as const,
+        function: { name: 'get_weather', parameters: { type: 'object', properties: { city: { type: 'string' } } } },
+      },
+    ]
+    const messages: OpenAI.ChatCompletionMessageParam[] = [
+      { role: 'developer', content: 'Use the tools.' },
+      { role: 'user', content: 'Weather in Paris?' },
+    ]
     // The client's own helper joins the deltas into whole tool calls.
     const stream = client.chat.completions.stream({ model: MODEL, messages, tools, tool_choice: 'auto', parallel_tool_calls: false })
     const called = await stream.finalMessage()
-    expect(called.tool_calls).toEqual([{ id: 'call_1', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Paris"}' } }])
+    expect(called.tool_calls).toEqual([
+      { id: 'call_1', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Paris"}' } },
+    ])
 
     const answer = await client.chat.completions.create({
       model: MODEL,
@@ -168,7 +178,10 @@ describe('the official openai client', () => {
     const answer = await clientFor(key).chat.completions.create({
       model: MODEL,
       messages: question,
-      response_format: { type: 'json_schema', json_schema: { name: 'place', schema: { type: 'object', properties: { city: { type: 'string' } } }, strict: true } },
+      response_format: {
+        type: 'json_schema',
+        json_schema: { name: 'place', schema: { type: 'object', properties: { city: { type: 'string' } } }, strict: true },
+      },
       logprobs: true,
       top_logprobs: 2,
     })
@@ -176,9 +189,7 @@ describe('the official openai client', () => {
   })
 
   it('raises AuthenticationError (401) for an unknown key', async () => {
-    const err = await rejectionOf(
-      clientFor('ask_' + 'x'.repeat(40)).chat.completions.create({ model: MODEL, messages: question }),
-    )
+    const err = await rejectionOf(clientFor('ask_' + 'x'.repeat(40)).chat.completions.create({ model: MODEL, messages: question }))
     expect(err).toBeInstanceOf(OpenAI.AuthenticationError)
     expect(err).toMatchObject({ status: 401, code: 'invalid_api_key' })
   })

@@ -184,7 +184,10 @@ describe('origin matching properties', () => {
   const tld = fc.constantFrom('com', 'org', 'co.uk', 'de', 'io')
   const base = fc.tuple(label, tld).map(([name, suffix]) => `${name}.${suffix}`)
   const scheme = fc.constantFrom('http', 'https')
-  const port = fc.option(fc.integer({ min: 1, max: 65535 }).filter((p) => p !== 80 && p !== 443), { nil: undefined })
+  const port = fc.option(
+    fc.integer({ min: 1, max: 65535 }).filter((p) => p !== 80 && p !== 443),
+    { nil: undefined },
+  )
   const origin = (s: string, host: string, p: number | undefined) => `${s}://${host}${p === undefined ? '' : `:${p}`}`
 
   it('never allows a look-alike under host or *.host policies', () => {
@@ -264,7 +267,9 @@ describe('domain entry normalisation properties', () => {
           `HTTP://${star}${withPort(host.toUpperCase())}`,
           ...(port === undefined
             ? [`https://${star}${host}:443`, `http://${star}${host}:80/`]
-            : port < 10_000 ? [`${star}${host}:0${port}`] : []), // a port is at most five digits, zeros included
+            : port < 10_000
+              ? [`${star}${host}:0${port}`]
+              : []), // a port is at most five digits, zeros included
         ]
         for (const spelling of spellings) expect(normalizeDomainEntry(spelling), spelling).toBe(canonical)
       }),
@@ -273,11 +278,50 @@ describe('domain entry normalisation properties', () => {
 
   // Pieces that matter to the parser: schemes, separators, wildcards, ports, brackets, escapes, IDN.
   const piece = fc.constantFrom(
-    'a', 'B', 'ü', 'е', '中', 'xn--', '-', '_', '.', '..', '*', '*.', ':', ':8080', ':0', ':99999', '[', ']', '::1', '[::1]',
-    '127.0.0.1', '0x7f', '/', '?', '#', '@', '%41', '\\', ' ', '\t', 'http://', 'https://', 'ftp://', 'com', 'co.uk',
-    'github.io', 'localhost', 'example', 'рф',
+    'a',
+    'B',
+    'ü',
+    'е',
+    '中',
+    'xn--',
+    '-',
+    '_',
+    '.',
+    '..',
+    '*',
+    '*.',
+    ':',
+    ':8080',
+    ':0',
+    ':99999',
+    '[',
+    ']',
+    '::1',
+    '[::1]',
+    '127.0.0.1',
+    '0x7f',
+    '/',
+    '?',
+    '#',
+    '@',
+    '%41',
+    '\\',
+    ' ',
+    '\t',
+    'http://',
+    'https://',
+    'ftp://',
+    'com',
+    'co.uk',
+    'github.io',
+    'localhost',
+    'example',
+    'рф',
   )
-  const entryLike = fc.oneof(fc.array(piece, { maxLength: 10 }).map((pieces) => pieces.join('')), fc.string({ maxLength: 30 }))
+  const entryLike = fc.oneof(
+    fc.array(piece, { maxLength: 10 }).map((pieces) => pieces.join('')),
+    fc.string({ maxLength: 30 }),
+  )
   const SHAPE = /^(\*\.)?([a-z0-9_-]+(\.[a-z0-9_-]+)*|\[[0-9a-f:.]+\])(:\d{1,5})?$/
 
   it('either refuses an entry with a DomainEntryError or returns a stored form that normalises to itself', () => {
@@ -357,7 +401,10 @@ describe('origin look-alike properties', () => {
     ['a Cyrillic look-alike letter, raw', (f) => `${f.scheme}://${homoglyph(f.host, f.at)}`],
     ['the Unicode host, raw, which browsers never send', (f) => `${f.scheme}://${f.host === f.ascii ? `${f.host}é` : f.host}`],
     ['an xn-- prefix', (f) => `${f.scheme}://xn--${f.ascii}`],
-    ['an upper-case punycode prefix', (f) => `${f.scheme}://${f.ascii.includes('xn--') ? f.ascii.replace('xn--', 'XN--') : f.ascii.toUpperCase()}`],
+    [
+      'an upper-case punycode prefix',
+      (f) => `${f.scheme}://${f.ascii.includes('xn--') ? f.ascii.replace('xn--', 'XN--') : f.ascii.toUpperCase()}`,
+    ],
     ['an upper-case host', (f) => `${f.scheme}://${f.ascii.toUpperCase()}`],
     ['an upper-case scheme', (f) => `${f.scheme.toUpperCase()}://${f.ascii}`],
     ['the host as credentials of another', (f) => `${f.scheme}://${f.ascii}@${f.evil}.com`],
@@ -394,13 +441,15 @@ describe('origin look-alike properties', () => {
     return name === ascii && (rule === 'host' || effectivePort === port)
   }
 
-  const fake = fc.record({
-    host: hostName,
-    evil: asciiLabel,
-    scheme: fc.constantFrom('http', 'https'),
-    port: dedicatedPort,
-    at: fc.nat(),
-  }).map((f): Fake => ({ ...f, ascii: toAscii(f.host) }))
+  const fake = fc
+    .record({
+      host: hostName,
+      evil: asciiLabel,
+      scheme: fc.constantFrom('http', 'https'),
+      port: dedicatedPort,
+      at: fc.nat(),
+    })
+    .map((f): Fake => ({ ...f, ascii: toAscii(f.host) }))
 
   it('never allows a generated look-alike under host, *.host or host:port, however the entry was typed', () => {
     fc.assert(

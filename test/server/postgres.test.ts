@@ -31,7 +31,12 @@ function urlFor(port = Number(postgres.port || 5432), name = database.name) {
 }
 
 async function open(url = urlFor(), settings: { poolSize?: number; statementTimeoutMs?: number } = {}): Promise<Store> {
-  const store = await openStore({ kind: 'postgres', url, poolSize: settings.poolSize ?? 10, statementTimeoutMs: settings.statementTimeoutMs ?? 5000 })
+  const store = await openStore({
+    kind: 'postgres',
+    url,
+    poolSize: settings.poolSize ?? 10,
+    statementTimeoutMs: settings.statementTimeoutMs ?? 5000,
+  })
   opened.push(store)
   return store
 }
@@ -39,7 +44,15 @@ async function open(url = urlFor(), settings: { poolSize?: number; statementTime
 let serial = 0
 const newKey = (accountId: string): NewKey => {
   const key = generateKey()
-  return { accountId, name: `key ${++serial}`, hash: hashKey(key), prefix: keyPrefix(key), allowedDomains: [], rateLimitRpm: null, instructions: null }
+  return {
+    accountId,
+    name: `key ${++serial}`,
+    hash: hashKey(key),
+    prefix: keyPrefix(key),
+    allowedDomains: [],
+    rateLimitRpm: null,
+    instructions: null,
+  }
 }
 
 /** A port nothing listens on. */
@@ -107,7 +120,10 @@ describePostgres('the PostgreSQL store', () => {
       const client = new pg.Client({ connectionString: urlFor() })
       await client.connect()
       try {
-        expect((await client.query('SELECT version FROM schema_migrations ORDER BY version')).rows).toEqual([{ version: 1 }, { version: 2 }])
+        expect((await client.query('SELECT version FROM schema_migrations ORDER BY version')).rows).toEqual([
+          { version: 1 },
+          { version: 2 },
+        ])
       } finally {
         await client.end()
       }
@@ -118,7 +134,8 @@ describePostgres('the PostgreSQL store', () => {
       const accounts = ['acct_a', 'acct_b', 'acct_c']
       for (const account of accounts) await stores[0]!.createAccount(account, account)
       const attempts = accounts.flatMap((account) =>
-        Array.from({ length: 15 }, (_, i) => stores[i % 3]!.createKey(`key_${account}_${i}`, newKey(account), 10)))
+        Array.from({ length: 15 }, (_, i) => stores[i % 3]!.createKey(`key_${account}_${i}`, newKey(account), 10)),
+      )
       const results = await Promise.allSettled(attempts)
       expect(results.filter((result) => result.status === 'fulfilled')).toHaveLength(30)
       for (const result of results) if (result.status === 'rejected') expect(result.reason.reason).toBe('key_limit_reached')
@@ -132,7 +149,9 @@ describePostgres('the PostgreSQL store', () => {
       const keys = await stores[2]!.listKeys('acct_a')
       await stores[0]!.revokeKey(keys[3]!.id)
       await stores[1]!.revokeKey(keys[0]!.id)
-      const again = await Promise.allSettled(Array.from({ length: 6 }, (_, i) => stores[i % 3]!.createKey(`key_again_${i}`, newKey('acct_a'), 10)))
+      const again = await Promise.allSettled(
+        Array.from({ length: 6 }, (_, i) => stores[i % 3]!.createKey(`key_again_${i}`, newKey('acct_a'), 10)),
+      )
       expect(again.filter((result) => result.status === 'fulfilled')).toHaveLength(2)
       expect((await stores[0]!.listKeys('acct_a')).filter((key) => !key.revoked_at)).toHaveLength(10)
     })
@@ -141,13 +160,30 @@ describePostgres('the PostgreSQL store', () => {
       const [a, b] = await Promise.all([open(), open()])
       await a!.createAccount('acct_1', 'A')
       const [k1, k2] = [await a!.createKey('key_1', newKey('acct_1'), 10), await a!.createKey('key_2', newKey('acct_1'), 10)]
-      const row = (key_id: string, requests: number): UsageRow =>
-        ({ key_id, day: '2026-05-01', requests, prompt_tokens: requests * 10, completion_tokens: requests * 100 })
+      const row = (key_id: string, requests: number): UsageRow => ({
+        key_id,
+        day: '2026-05-01',
+        requests,
+        prompt_tokens: requests * 10,
+        completion_tokens: requests * 100,
+      })
       const at = (minute: number) => new Date(Date.UTC(2026, 4, 1, 12, minute)).toISOString()
       // Opposite row orders on the two stores: written unsorted, these would deadlock.
       const flushes = Array.from({ length: 25 }, (_, i) => [
-        a!.addUsage([row(k1!.id, 1), row(k2!.id, 2)], new Map([[k1!.id, at(i)], [k2!.id, at(i)]])),
-        b!.addUsage([row(k2!.id, 3), row(k1!.id, 4)], new Map([[k2!.id, at(50 - i)], [k1!.id, at(i)]])),
+        a!.addUsage(
+          [row(k1!.id, 1), row(k2!.id, 2)],
+          new Map([
+            [k1!.id, at(i)],
+            [k2!.id, at(i)],
+          ]),
+        ),
+        b!.addUsage(
+          [row(k2!.id, 3), row(k1!.id, 4)],
+          new Map([
+            [k2!.id, at(50 - i)],
+            [k1!.id, at(i)],
+          ]),
+        ),
       ]).flat()
       await Promise.all(flushes)
       expect(await b!.usage('acct_1')).toEqual([
@@ -168,7 +204,11 @@ describePostgres('the PostgreSQL store', () => {
       expect(account.created_at).toMatch(iso)
       expect((await store.getAccount('acct_1'))!.created_at).toBe(account.created_at)
       expect(key.created_at).toMatch(iso)
-      expect(revoked).toMatchObject({ created_at: key.created_at, last_used_at: '2026-03-01T10:00:00.123Z', revoked_at: expect.stringMatching(iso) })
+      expect(revoked).toMatchObject({
+        created_at: key.created_at,
+        last_used_at: '2026-03-01T10:00:00.123Z',
+        revoked_at: expect.stringMatching(iso),
+      })
     })
   })
 
@@ -186,7 +226,11 @@ describePostgres('the PostgreSQL store', () => {
       const proxy = await startProxy()
       opened.push(proxy)
       proxy.freeze()
-      const err = await within(open(urlFor(proxy.port)).catch((error: unknown) => error), 10_000, 'opening a frozen database')
+      const err = await within(
+        open(urlFor(proxy.port)).catch((error: unknown) => error),
+        10_000,
+        'opening a frozen database',
+      )
       expect(err).toBeInstanceOf(StoreUnavailable)
       expect((err as Error).message).toMatch(/timeout/i)
       expect((err as Error).message).not.toContain(PASSWORD)
@@ -208,8 +252,9 @@ describePostgres('the PostgreSQL store', () => {
           error: { type: 'api_error', code: 'store_unavailable', message: "The service's database is unavailable; please try again" },
         })
       }
-      expect((await within(server.admin('GET', `/admin/accounts/${accountId}/keys`), 8000, 'the admin API')).body.error.code)
-        .toBe('store_unavailable')
+      expect((await within(server.admin('GET', `/admin/accounts/${accountId}/keys`), 8000, 'the admin API')).body.error.code).toBe(
+        'store_unavailable',
+      )
 
       // A network that swallows everything: the read and connection timeouts answer, not a hang.
       proxy.restore()

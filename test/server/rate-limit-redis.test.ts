@@ -98,7 +98,13 @@ describe.skipIf(!redis)('the Redis limiter on the shared Redis', () => {
   it('admits exactly the limit when two clients hit one key at once', async () => {
     const first = limiterOn(redis!.url, redis!.prefix)
     // A second limiter (its own connection) on the same prefix: another process, as far as Redis can tell.
-    const second = createRedisRateLimiter({ url: redis!.url, prefix: first.prefix, timeoutMs: 10_000, failureMode: 'closed', log: createLogger({ write: () => {} }) })
+    const second = createRedisRateLimiter({
+      url: redis!.url,
+      prefix: first.prefix,
+      timeoutMs: 10_000,
+      failureMode: 'closed',
+      log: createLogger({ write: () => {} }),
+    })
     limiters.push(second)
     const hits = Array.from({ length: 300 }, (_, i) => (i % 2 ? first.limiter : second).hit('shared', 60))
     const admitted = (await Promise.all(hits)).filter((d) => d.allowed)
@@ -233,7 +239,10 @@ describe.skipIf(!privateRedis)('the Redis limiter when Redis stops, hangs or was
   })
 
   it('with REDIS_FAILURE_MODE=local, still limits each key in memory while Redis is stopped', async () => {
-    const { limiter, warnings, recoveries } = limiterOn(privateRedis!.url, 'assisters-test:', { timeoutMs: TIMEOUT_MS, failureMode: 'local' })
+    const { limiter, warnings, recoveries } = limiterOn(privateRedis!.url, 'assisters-test:', {
+      timeoutMs: TIMEOUT_MS,
+      failureMode: 'local',
+    })
     await untilAnswering(limiter)
     await privateRedis!.stop()
     try {
@@ -301,7 +310,11 @@ describe.skipIf(!guarded)('the Redis password', () => {
 
 describe.skipIf(!privateRedis)('the server when Redis stops', () => {
   it('answers 503 rate_limiter_unavailable with Retry-After, then serves again once Redis is back', async () => {
-    const server = await startServer({ REDIS_URL: privateRedis!.url, REDIS_PREFIX: 'assisters-test:http:', REDIS_TIMEOUT_MS: String(TIMEOUT_MS) })
+    const server = await startServer({
+      REDIS_URL: privateRedis!.url,
+      REDIS_PREFIX: 'assisters-test:http:',
+      REDIS_TIMEOUT_MS: String(TIMEOUT_MS),
+    })
     try {
       const { key } = await server.createKey({ allowed_domains: ['shop.example'], rate_limit_rpm: 2 })
       const origin = { origin: 'https://shop.example' }

@@ -193,7 +193,6 @@ describe('createMemoryRateLimiter properties on an injected clock', () => {
       }),
     )
   })
-
 })
 
 describe('createMemoryRateLimiter against a reference model, on an injected clock (property)', () => {
@@ -305,9 +304,9 @@ for (const [name, create] of implementations) {
     it('counts down the remaining admissions, then refuses and says when to retry', async () => {
       const { hit } = make()
       const admitted = [await hit('k', 3), await hit('k', 3), await hit('k', 3)]
-      expect(admitted.map((h) => h.decision)).toEqual([2, 1, 0].map((remaining) => (
-        { allowed: true, limit: 3, remaining, resetMs: MINUTE, retryAfterMs: 0 }
-      )))
+      expect(admitted.map((h) => h.decision)).toEqual(
+        [2, 1, 0].map((remaining) => ({ allowed: true, limit: 3, remaining, resetMs: MINUTE, retryAfterMs: 0 })),
+      )
       const refused = await hit('k', 3)
       expect(refused.decision).toMatchObject({ allowed: false, limit: 3, remaining: 0 })
       expect(Number.isInteger(refused.decision.retryAfterMs)).toBe(true)

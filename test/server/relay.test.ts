@@ -123,9 +123,7 @@ describe('streaming pass-through', () => {
     const plain = sseEvents([deltaChunk('zipped')])
     const zipped = gzipSync(plain)
     upstream.mock.use(
-      http.post(UPSTREAM_URL, () =>
-        eventStream(zipped, { 'content-encoding': 'gzip', 'content-length': String(zipped.byteLength) }),
-      ),
+      http.post(UPSTREAM_URL, () => eventStream(zipped, { 'content-encoding': 'gzip', 'content-length': String(zipped.byteLength) })),
     )
     const response = await server.chat(key, streamRequest())
     expect(response.status).toBe(200)
@@ -138,9 +136,7 @@ describe('streaming pass-through', () => {
   })
 
   it('relays an upstream that ends its lines with CR alone, through to [DONE]', async () => {
-    upstream.mock.use(
-      http.post(UPSTREAM_URL, () => eventStream(sseEvents([deltaChunk('cr')]).replaceAll('\n', '\r'))),
-    )
+    upstream.mock.use(http.post(UPSTREAM_URL, () => eventStream(sseEvents([deltaChunk('cr')]).replaceAll('\n', '\r'))))
     const events = await eventReader(await server.chat(key, streamRequest())).rest()
     expect(events.map((event) => (event === 'data: [DONE]' ? event : contentOf(event)))).toEqual(['cr', 'data: [DONE]'])
   })
@@ -162,18 +158,14 @@ describe('streaming pass-through', () => {
 describe('usage', () => {
   it('drops the usage chunk a client did not ask for, forwards it to one that did, and records usage both times', async () => {
     const { key: usageKey, id, accountId } = await server.createKey()
-    upstream.mock.use(
-      http.post(UPSTREAM_URL, () => eventStream(sseEvents([deltaChunk('a'), usageChunk(3, 4)]))),
-    )
+    upstream.mock.use(http.post(UPSTREAM_URL, () => eventStream(sseEvents([deltaChunk('a'), usageChunk(3, 4)]))))
 
     const without = await (await server.chat(usageKey, streamRequest())).text()
     expect(without).toContain('"content":"a"')
     expect(without).not.toContain('"usage"')
     expect(without.endsWith('data: [DONE]\n\n')).toBe(true)
 
-    const withUsage = await (
-      await server.chat(usageKey, streamRequest({ stream_options: { include_usage: true } }))
-    ).text()
+    const withUsage = await (await server.chat(usageKey, streamRequest({ stream_options: { include_usage: true } }))).text()
     expect(withUsage).toContain('"usage":{"prompt_tokens":3,"completion_tokens":4,"total_tokens":7}')
     expect(withUsage.endsWith('data: [DONE]\n\n')).toBe(true)
 
@@ -186,7 +178,10 @@ describe('usage', () => {
 
   it('records the last usage an upstream reports, not the sum of its running totals', async () => {
     const { key: usageKey, id, accountId } = await server.createKey()
-    const running = [1, 2, 3].map((n) => ({ ...deltaChunk(`t${n}`), usage: { prompt_tokens: 10, completion_tokens: n, total_tokens: 10 + n } }))
+    const running = [1, 2, 3].map((n) => ({
+      ...deltaChunk(`t${n}`),
+      usage: { prompt_tokens: 10, completion_tokens: n, total_tokens: 10 + n },
+    }))
     upstream.mock.use(http.post(UPSTREAM_URL, () => eventStream(sseEvents(running))))
     const text = await (await server.chat(usageKey, streamRequest())).text()
     expect(text.endsWith('data: [DONE]\n\n')).toBe(true)
@@ -331,14 +326,23 @@ describe('non-streamed answers', () => {
     const patient = await start({ UPSTREAM_TIMEOUT_MS: '300' })
     const patientKey = (await patient.createKey()).key
     const text = JSON.stringify(completion('slow but steady'))
-    upstream.mock.use(http.post(UPSTREAM_URL, () => new HttpResponse(scriptedStream(async (controller) => {
-      // Five pieces 150 ms apart: 600 ms in all, never 300 ms of silence.
-      for (let i = 0; i < 5; i++) {
-        controller.enqueue(new TextEncoder().encode(text.slice((i * text.length) / 5, ((i + 1) * text.length) / 5)))
-        await sleep(150)
-      }
-      controller.close()
-    }), { headers: { 'content-type': 'application/json' } })))
+    upstream.mock.use(
+      http.post(
+        UPSTREAM_URL,
+        () =>
+          new HttpResponse(
+            scriptedStream(async (controller) => {
+              // Five pieces 150 ms apart: 600 ms in all, never 300 ms of silence.
+              for (let i = 0; i < 5; i++) {
+                controller.enqueue(new TextEncoder().encode(text.slice((i * text.length) / 5, ((i + 1) * text.length) / 5)))
+                await sleep(150)
+              }
+              controller.close()
+            }),
+            { headers: { 'content-type': 'application/json' } },
+          ),
+      ),
+    )
     const response = await patient.chat(patientKey)
     expect(response.status).toBe(200)
     expect((await response.json()).choices[0].message.content).toBe('slow but steady')
@@ -350,7 +354,10 @@ describe('non-streamed answers', () => {
     ['the upstream answers 500', () => HttpResponse.json(leakyBody, { status: 500 })],
     ['the upstream answers 429', () => HttpResponse.json(leakyBody, { status: 429, headers: { 'retry-after': '20' } })],
     ['the upstream answers 401', () => HttpResponse.json(leakyBody, { status: 401 })],
-    ['the upstream answers something that is not JSON', () => new HttpResponse('<html>Bad gateway</html>', { headers: { 'content-type': 'text/html' } })],
+    [
+      'the upstream answers something that is not JSON',
+      () => new HttpResponse('<html>Bad gateway</html>', { headers: { 'content-type': 'text/html' } }),
+    ],
     ['the upstream answers JSON null', () => new HttpResponse('null', { headers: { 'content-type': 'application/json' } })],
     ['the upstream cannot be reached', () => HttpResponse.error()],
   ])('answers 502 upstream_error without upstream details when %s', async (_case, answer) => {

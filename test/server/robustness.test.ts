@@ -66,9 +66,18 @@ async function expectHealthy(port: number) {
 
 /** Creates an account and a key through the admin API over raw sockets (no keep-alive left behind). */
 async function createKey(port: number, fields: Record<string, unknown> = {}): Promise<{ key: string; id: string }> {
-  const admin: [string, string][] = [['Authorization', `Bearer ${ADMIN_TOKEN}`], ['Content-Type', 'application/json']]
+  const admin: [string, string][] = [
+    ['Authorization', `Bearer ${ADMIN_TOKEN}`],
+    ['Content-Type', 'application/json'],
+  ]
   const account = await request(port, 'POST', '/admin/accounts', admin, '{"name":"Robustness"}')
-  const key = await request(port, 'POST', `/admin/accounts/${json(account).id}/keys`, admin, JSON.stringify({ name: 'Robust key', ...fields }))
+  const key = await request(
+    port,
+    'POST',
+    `/admin/accounts/${json(account).id}/keys`,
+    admin,
+    JSON.stringify({ name: 'Robust key', ...fields }),
+  )
   expect(key.status).toBe(201)
   return { key: json(key).key, id: json(key).id }
 }
@@ -113,8 +122,7 @@ afterAll(async () => {
   upstream.mock.close()
 })
 
-const errorLogsSince = (mark: number) =>
-  server.logs.slice(mark).filter((line) => JSON.parse(line).level === 'error')
+const errorLogsSince = (mark: number) => server.logs.slice(mark).filter((line) => JSON.parse(line).level === 'error')
 
 describe('malformed HTTP', () => {
   const healthz = (head: string) => `GET /healthz HTTP/1.1\r\nHost: x\r\n${head}\r\n`
@@ -150,16 +158,29 @@ describe('malformed HTTP', () => {
 
   // Ambiguous body framing is how requests are smuggled past a proxy: refuse it outright, before any body is read.
   it.each<[string, (key: string) => string]>([
-    ['Content-Length and Transfer-Encoding together', (k) =>
-      `POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${k}\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n`],
-    ['two different Content-Length headers', (k) =>
-      `POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${k}\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}`],
-    ['a negative Content-Length', (k) =>
-      `POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${k}\r\nContent-Length: -1\r\n\r\n{}`],
-    ['a Transfer-Encoding other than chunked', (k) =>
-      `POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${k}\r\nTransfer-Encoding: gzip\r\n\r\n{}`],
-    ['a chunked body with a chunk size that is not hex', (k) =>
-      `POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${k}\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n`],
+    [
+      'Content-Length and Transfer-Encoding together',
+      (k) =>
+        `POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${k}\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n`,
+    ],
+    [
+      'two different Content-Length headers',
+      (k) =>
+        `POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${k}\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}`,
+    ],
+    [
+      'a negative Content-Length',
+      (k) => `POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${k}\r\nContent-Length: -1\r\n\r\n{}`,
+    ],
+    [
+      'a Transfer-Encoding other than chunked',
+      (k) => `POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${k}\r\nTransfer-Encoding: gzip\r\n\r\n{}`,
+    ],
+    [
+      'a chunked body with a chunk size that is not hex',
+      (k) =>
+        `POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${k}\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n`,
+    ],
   ])('answers a chat request with %s with a JSON 400, closes the connection and logs no server error', async (_what, build) => {
     const mark = server.logs.length
     const answer = await exchange(port, build(key))
@@ -183,14 +204,20 @@ describe('malformed HTTP', () => {
 
   it('frees a refused connection even when the client never hangs up', async () => {
     // Connections closed by earlier tests finish closing on the server's side a moment after the client's.
-    const before = await eventually(() => resourceCounts().TCPSocketWrap, (count) => count === 0)
+    const before = await eventually(
+      () => resourceCounts().TCPSocketWrap,
+      (count) => count === 0,
+    )
     const socket = connect({ port, host: '127.0.0.1', allowHalfOpen: true })
     socket.on('data', () => {})
     const ended = new Promise((resolve) => socket.once('end', resolve))
     socket.write('GARBAGE\r\n\r\n')
     await ended
     // Our half-open client socket stays; the server's side of it must not.
-    const after = await eventually(() => resourceCounts().TCPSocketWrap, (count) => count === before + 1)
+    const after = await eventually(
+      () => resourceCounts().TCPSocketWrap,
+      (count) => count === before + 1,
+    )
     socket.destroy()
     expect(after).toBe(before + 1)
     await expectHealthy(port)
@@ -198,8 +225,10 @@ describe('malformed HTTP', () => {
 
   it('never splices an error into a response already streaming on the same connection', async () => {
     upstream.mock.use(
-      http.post(UPSTREAM_URL, () =>
-        new HttpResponse(slowStream(['one ', 'two ', 'three ', 'four'], 80), { headers: { 'content-type': 'text/event-stream' } })),
+      http.post(
+        UPSTREAM_URL,
+        () => new HttpResponse(slowStream(['one ', 'two ', 'three ', 'four'], 80), { headers: { 'content-type': 'text/event-stream' } }),
+      ),
     )
     const answer = await exchange(port, async (socket, received) => {
       socket.write(rawRequest('POST', '/v1/chat/completions', chatHeaders(key), chatBody({ stream: true })))
@@ -275,10 +304,14 @@ describe('slow clients', () => {
     }
     const [headers, body] = await Promise.all([
       exchange(slowPort, (socket) => trickle(socket, 'headers', 'GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n'), 10_000),
-      exchange(slowPort, (socket) => {
-        socket.write(rawRequest('POST', '/v1/chat/completions', [...chatHeaders(slowKey), ['Content-Length', '100']]))
-        return trickle(socket, 'body', chatBody())
-      }, 10_000),
+      exchange(
+        slowPort,
+        (socket) => {
+          socket.write(rawRequest('POST', '/v1/chat/completions', [...chatHeaders(slowKey), ['Content-Length', '100']]))
+          return trickle(socket, 'body', chatBody())
+        },
+        10_000,
+      ),
       // Everyone else is served meanwhile.
       (async () => {
         for (let i = 0; i < 4; i++) {
@@ -341,10 +374,24 @@ describe('pipelined requests and closing answers', () => {
   const admin: [string, string][] = [['Authorization', `Bearer ${ADMIN_TOKEN}`]]
   /** A request on a keep-alive connection, to go behind another in the same write. */
   const pipelined = (method: string, path: string, headers: [string, string][] = []) =>
-    [`${method} ${path} HTTP/1.1`, 'Host: 127.0.0.1', ...headers.map(([name, value]) => `${name}: ${value}`), 'Content-Length: 0', '', ''].join('\r\n')
+    [
+      `${method} ${path} HTTP/1.1`,
+      'Host: 127.0.0.1',
+      ...headers.map(([name, value]) => `${name}: ${value}`),
+      'Content-Length: 0',
+      '',
+      '',
+    ].join('\r\n')
   /** The chat request line and headers, kept alive, with its own framing header. */
   const chatHead = (framing: [string, string]) =>
-    [`POST /v1/chat/completions HTTP/1.1`, 'Host: 127.0.0.1', ...chatHeaders(key).map(([name, value]) => `${name}: ${value}`), framing.join(': '), '', ''].join('\r\n')
+    [
+      `POST /v1/chat/completions HTTP/1.1`,
+      'Host: 127.0.0.1',
+      ...chatHeaders(key).map(([name, value]) => `${name}: ${value}`),
+      framing.join(': '),
+      '',
+      '',
+    ].join('\r\n')
   const stillWorks = async (victim: string) => {
     const answer = await request(port, 'POST', '/v1/chat/completions', chatHeaders(victim), chatBody())
     expect(answer.status).toBe(200)
@@ -376,7 +423,9 @@ describe('pipelined requests and closing answers', () => {
     const chunk = `100\r\n${' '.repeat(256)}\r\n`
     const answer = await exchange(
       port,
-      chatHead(['Transfer-Encoding', 'chunked']) + chunk.repeat((MAX_BODY / 256) * 2) + '0\r\n\r\n' +
+      chatHead(['Transfer-Encoding', 'chunked']) +
+        chunk.repeat((MAX_BODY / 256) * 2) +
+        '0\r\n\r\n' +
         pipelined('POST', `/admin/keys/${victim.id}/revoke`, admin),
     )
     expect(answer.status).toBe(413)
@@ -385,11 +434,12 @@ describe('pipelined requests and closing answers', () => {
     await stillWorks(victim.key)
   })
 
-  it('does not spend a key\'s limit on a chat request pipelined behind a closing answer', async () => {
+  it("does not spend a key's limit on a chat request pipelined behind a closing answer", async () => {
     const victim = await createKey(port, { rate_limit_rpm: 1 })
     const answer = await exchange(
       port,
-      chatHead(['Content-Length', String(MAX_BODY + 1)]) + ' '.repeat(MAX_BODY + 1) +
+      chatHead(['Content-Length', String(MAX_BODY + 1)]) +
+        ' '.repeat(MAX_BODY + 1) +
         pipelined('GET', '/v1/models', [['Authorization', `Bearer ${victim.key}`]]),
     )
     expect(answer.status).toBe(413)
@@ -408,7 +458,9 @@ describe('Expect: 100-continue', () => {
   const expectContinue = (headers: [string, string][]) =>
     exchange(port, async (socket, received) => {
       const body = chatBody()
-      socket.write(rawRequest('POST', '/v1/chat/completions', [...headers, ['Expect', '100-continue'], ['Content-Length', String(body.length)]]))
+      socket.write(
+        rawRequest('POST', '/v1/chat/completions', [...headers, ['Expect', '100-continue'], ['Content-Length', String(body.length)]]),
+      )
       while (!received()) await sleep(5)
       if (received().startsWith('HTTP/1.1 100 Continue\r\n')) socket.write(body)
     })
@@ -421,12 +473,20 @@ describe('Expect: 100-continue', () => {
 
   it.each<[string, () => Promise<[string, string][]>, number]>([
     ['a bad key', async () => chatHeaders('ask_nope'), 401],
-    ['an origin the key does not allow', async () => [...chatHeaders((await createKey(port, { allowed_domains: ['example.com'] })).key), ['Origin', 'https://evil.test']], 403],
-    ['a full rate-limit window', async () => {
-      const limited = (await createKey(port, { rate_limit_rpm: 1 })).key
-      await request(port, 'GET', '/v1/models', [['Authorization', `Bearer ${limited}`]])
-      return chatHeaders(limited)
-    }, 429],
+    [
+      'an origin the key does not allow',
+      async () => [...chatHeaders((await createKey(port, { allowed_domains: ['example.com'] })).key), ['Origin', 'https://evil.test']],
+      403,
+    ],
+    [
+      'a full rate-limit window',
+      async () => {
+        const limited = (await createKey(port, { rate_limit_rpm: 1 })).key
+        await request(port, 'GET', '/v1/models', [['Authorization', `Bearer ${limited}`]])
+        return chatHeaders(limited)
+      },
+      429,
+    ],
   ])('never invites %s to upload', async (_name, headers, status) => {
     const answer = await expectContinue(await headers())
     expect(answer.status).toBe(status)
@@ -515,21 +575,24 @@ describe('request bodies', () => {
     'application/json; charset=utf-16',
     'application/json, text/plain',
     'application/json-patch+json',
-  ])(
-    'answers Content-Type %s with 400 invalid_json naming the expected type',
-    async (type) => {
-      const headers: [string, string][] = [['Authorization', `Bearer ${key}`], ['Content-Type', type]]
-      const answer = await request(port, 'POST', '/v1/chat/completions', headers, chatBody())
-      expect(answer.status).toBe(400)
-      expect(json(answer).error.code).toBe('invalid_json')
-      expect(json(answer).error.message).toContain('application/json')
-    },
-  )
+  ])('answers Content-Type %s with 400 invalid_json naming the expected type', async (type) => {
+    const headers: [string, string][] = [
+      ['Authorization', `Bearer ${key}`],
+      ['Content-Type', type],
+    ]
+    const answer = await request(port, 'POST', '/v1/chat/completions', headers, chatBody())
+    expect(answer.status).toBe(400)
+    expect(json(answer).error.code).toBe('invalid_json')
+    expect(json(answer).error.message).toContain('application/json')
+  })
 
   it.each(['Application/JSON', 'application/json;charset="UTF-8"', ' application/json ; charset=utf-8'])(
     'takes Content-Type %j as JSON',
     async (type) => {
-      const headers: [string, string][] = [['Authorization', `Bearer ${key}`], ['Content-Type', type]]
+      const headers: [string, string][] = [
+        ['Authorization', `Bearer ${key}`],
+        ['Content-Type', type],
+      ]
       // Past the content-type check, the array fails the next one: the chat request's shape.
       const answer = await request(port, 'POST', '/v1/chat/completions', headers, '[]')
       expect(answer.status).toBe(400)
@@ -549,7 +612,10 @@ describe('request bodies', () => {
 
 describe('Authorization spellings', () => {
   it('refuses two Authorization headers with 401, even when both carry the valid key', async () => {
-    const headers: [string, string][] = [['Authorization', `Bearer ${key}`], ['Authorization', `Bearer ${key}`]]
+    const headers: [string, string][] = [
+      ['Authorization', `Bearer ${key}`],
+      ['Authorization', `Bearer ${key}`],
+    ]
     const answer = await request(port, 'GET', '/v1/models', headers)
     expect(answer.status).toBe(401)
     expect(json(answer)).toEqual(INVALID_KEY_BODY)
@@ -595,9 +661,27 @@ describe('Authorization spellings', () => {
   })
 
   it.each<[string, (key: string) => [string, string][]]>([
-    ['the valid key, then an empty one', (k) => [['Authorization', `Bearer ${k}`], ['Authorization', '']]],
-    ['an empty one, then the valid key', (k) => [['Authorization', ''], ['Authorization', `Bearer ${k}`]]],
-    ['the valid key, then another scheme', (k) => [['Authorization', `Bearer ${k}`], ['Authorization', 'Basic eDp5']]],
+    [
+      'the valid key, then an empty one',
+      (k) => [
+        ['Authorization', `Bearer ${k}`],
+        ['Authorization', ''],
+      ],
+    ],
+    [
+      'an empty one, then the valid key',
+      (k) => [
+        ['Authorization', ''],
+        ['Authorization', `Bearer ${k}`],
+      ],
+    ],
+    [
+      'the valid key, then another scheme',
+      (k) => [
+        ['Authorization', `Bearer ${k}`],
+        ['Authorization', 'Basic eDp5'],
+      ],
+    ],
   ])('refuses two Authorization headers, %s, with 401', async (_what, headers) => {
     const answer = await request(port, 'GET', '/v1/models', headers(key))
     expect(answer.status).toBe(401)
@@ -687,7 +771,10 @@ describe('unknown routes and methods', () => {
     const answer = await request(port, 'GET', path)
     expect(answer.status).toBe(404)
     await sleep(20)
-    const logged = server.logs.slice(mark).map((line) => JSON.parse(line)).find((entry) => entry.msg === 'request')
+    const logged = server.logs
+      .slice(mark)
+      .map((line) => JSON.parse(line))
+      .find((entry) => entry.msg === 'request')
     expect(logged).toMatchObject({ status: 404, path: `/${'a'.repeat(199)}` })
   })
 
@@ -702,11 +789,17 @@ describe('open handles', () => {
     ['an upstream 500', () => HttpResponse.json({ error: { message: 'boom' } }, { status: 500 }), false],
     ['an unreachable upstream', () => HttpResponse.error(), false],
     ['an upstream that never answers', () => new Promise<Response>(() => {}), false],
-    ['an upstream stream that breaks part-way', () =>
-      new HttpResponse(slowStream(['a ', 'b ', 'c '], 20, { breakAfter: 2 }), { headers: { 'content-type': 'text/event-stream' } }), true],
+    [
+      'an upstream stream that breaks part-way',
+      () => new HttpResponse(slowStream(['a ', 'b ', 'c '], 20, { breakAfter: 2 }), { headers: { 'content-type': 'text/event-stream' } }),
+      true,
+    ],
     // One event first: msw sends a mocked answer's headers only with its first bytes.
-    ['an upstream stream that goes silent', () =>
-      new HttpResponse(slowStream(['a ', 'b '], 0, { hangAfter: 1 }), { headers: { 'content-type': 'text/event-stream' } }), true],
+    [
+      'an upstream stream that goes silent',
+      () => new HttpResponse(slowStream(['a ', 'b '], 0, { hangAfter: 1 }), { headers: { 'content-type': 'text/event-stream' } }),
+      true,
+    ],
   ]
 
   it.each(failures)('leaves no timer or socket behind after %s', async (_what, answer, stream) => {
@@ -830,7 +923,11 @@ async function spawnServer(env: Record<string, string>): Promise<Spawned> {
   child.stdout!.on('data', (chunk) => (stdout += chunk))
   child.stderr!.on('data', (chunk) => (stderr += chunk))
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
-  const logs = () => stdout.split('\n').filter(Boolean).map((line) => JSON.parse(line) as Record<string, unknown>)
+  const logs = () =>
+    stdout
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => JSON.parse(line) as Record<string, unknown>)
   const listening = await eventually(
     () => (stdout.includes('"listening"') ? logs().find((entry) => entry.msg === 'listening') : undefined),
     (entry) => entry !== undefined || child.exitCode !== null,
@@ -853,7 +950,10 @@ describe('the real process', () => {
   it('says once at start-up when no model is configured, and when the widget is not built', async () => {
     const app = await spawnServer({ PORT: '0', DATABASE_URL: `sqlite:${join(dir, 'notes.db')}` })
     await expectHealthy(app.port)
-    const warnings = app.logs().filter((entry) => entry.level === 'warn').map((entry) => String(entry.msg))
+    const warnings = app
+      .logs()
+      .filter((entry) => entry.level === 'warn')
+      .map((entry) => String(entry.msg))
     expect(warnings.filter((msg) => msg.startsWith('no model configured'))).toHaveLength(1)
     // Whichever state this checkout is in: the note is there exactly when dist/widget.js is not.
     const notBuilt = warnings.filter((msg) => msg.startsWith('the widget is not built'))
@@ -938,12 +1038,16 @@ describe('the real process', () => {
     const { key: liveKey, id } = await createKey(app.port)
 
     let signalled = false
-    const stream = exchange(app.port, async (socket, received) => {
-      socket.write(rawRequest('POST', '/v1/chat/completions', chatHeaders(liveKey), chatBody({ stream: true })))
-      await eventually(received, (text) => text.includes('"content":"Hello! "'), 3000)
-      app.child.kill('SIGTERM')
-      signalled = true
-    }, 10_000)
+    const stream = exchange(
+      app.port,
+      async (socket, received) => {
+        socket.write(rawRequest('POST', '/v1/chat/completions', chatHeaders(liveKey), chatBody({ stream: true })))
+        await eventually(received, (text) => text.includes('"content":"Hello! "'), 3000)
+        app.child.kill('SIGTERM')
+        signalled = true
+      },
+      10_000,
+    )
 
     const shuttingDown = await eventually(() => app.logs().some((entry) => entry.msg === 'shutting down'), Boolean, 3000)
     expect(shuttingDown).toBe(true)
@@ -967,8 +1071,11 @@ describe('the real process', () => {
     const db = new Database(database)
     try {
       expect(db.pragma('integrity_check', { simple: true })).toBe('ok')
-      const usage = db.prepare('SELECT requests, prompt_tokens, completion_tokens FROM usage WHERE key_id = ?').all(id) as
-        { requests: number; prompt_tokens: number; completion_tokens: number }[]
+      const usage = db.prepare('SELECT requests, prompt_tokens, completion_tokens FROM usage WHERE key_id = ?').all(id) as {
+        requests: number
+        prompt_tokens: number
+        completion_tokens: number
+      }[]
       expect(usage).toHaveLength(1)
       expect(usage[0]!.requests).toBe(1)
       expect(usage[0]!.completion_tokens).toBeGreaterThan(10)

@@ -24,7 +24,11 @@ beforeAll(async () => {
   upstream = await startUpstreamDouble((req, res) => {
     req.resume()
     // Usage on every answer, so the totals can be added up exactly.
-    req.on('end', () => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(completion('Hi', { prompt_tokens: 3, completion_tokens: 4 }))))
+    req.on('end', () =>
+      res
+        .writeHead(200, { 'content-type': 'application/json' })
+        .end(JSON.stringify(completion('Hi', { prompt_tokens: 3, completion_tokens: 4 }))),
+    )
   })
 })
 afterAll(async () => {
@@ -72,10 +76,14 @@ describe.skipIf(!ready)('three processes on one PostgreSQL and one Redis', () =>
     const statuses: number[] = []
     // 30 at a time, each to a process picked at random.
     for (let batch = 0; batch < 10; batch++) {
-      statuses.push(...(await Promise.all(Array.from({ length: 30 }, async () => {
-        const server = servers[Math.floor(Math.random() * servers.length)]!
-        return count(id, (await chat(server.url, key)).status)
-      }))))
+      statuses.push(
+        ...(await Promise.all(
+          Array.from({ length: 30 }, async () => {
+            const server = servers[Math.floor(Math.random() * servers.length)]!
+            return count(id, (await chat(server.url, key)).status)
+          }),
+        )),
+      )
     }
     expect(statuses.filter((status) => status === 200)).toHaveLength(60)
     expect(statuses.filter((status) => status === 429)).toHaveLength(240)
@@ -88,7 +96,8 @@ describe.skipIf(!ready)('three processes on one PostgreSQL and one Redis', () =>
     expect(revoked.code).toBe(0)
     expect(JSON.parse(revoked.stdout).revoked_at).toEqual(expect.any(String))
     // Each process forgets the key when PostgreSQL tells it of the change (LISTEN/NOTIFY), within a second.
-    for (const server of servers) await expect.poll(async () => (await chat(server.url, key)).status, { timeout: 1_000, interval: 10 }).toBe(401)
+    for (const server of servers)
+      await expect.poll(async () => (await chat(server.url, key)).status, { timeout: 1_000, interval: 10 }).toBe(401)
   })
 
   it("refuses a key revoked through A's admin API on A's next request, and on B and C within a second", async () => {
@@ -99,7 +108,8 @@ describe.skipIf(!ready)('three processes on one PostgreSQL and one Redis', () =>
     expect(count(id, (await chat(a.url, key)).status)).toBe(200)
     expect((await adminCall(a.url, ADMIN_TOKEN, 'POST', `/admin/keys/${id}/revoke`)).status).toBe(200)
     expect((await chat(a.url, key)).status).toBe(401)
-    for (const server of [b, c]) await expect.poll(async () => (await chat(server.url, key)).status, { timeout: 1_000, interval: 10 }).toBe(401)
+    for (const server of [b, c])
+      await expect.poll(async () => (await chat(server.url, key)).status, { timeout: 1_000, interval: 10 }).toBe(401)
   })
 
   it('never lets two processes creating keys for one account at the same moment pass 10 active', async () => {
@@ -109,8 +119,9 @@ describe.skipIf(!ready)('three processes on one PostgreSQL and one Redis', () =>
       adminCall(server.url, ADMIN_TOKEN, 'POST', `/admin/accounts/${account.id}/keys`, { name: `k${i}` })
     const answers = await Promise.all(Array.from({ length: 24 }, (_, i) => create(i % 2 ? a : b, i)))
     expect(answers.filter((answer) => answer.status === 201)).toHaveLength(10)
-    expect(answers.filter((answer) => answer.status === 409).map((answer) => answer.body.error.code))
-      .toEqual(Array(14).fill('key_limit_reached'))
+    expect(answers.filter((answer) => answer.status === 409).map((answer) => answer.body.error.code)).toEqual(
+      Array(14).fill('key_limit_reached'),
+    )
     const listed = (await adminCall(b.url, ADMIN_TOKEN, 'GET', `/admin/accounts/${account.id}/keys`)).body.data
     expect(listed).toHaveLength(10)
     expect(listed.filter((key: { is_primary: boolean }) => key.is_primary)).toHaveLength(1)

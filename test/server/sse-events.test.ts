@@ -95,26 +95,19 @@ describe('createEventSplitter', () => {
 
   it('gives the same events for any chunking of any stream (property)', () => {
     fc.assert(
-      fc.property(
-        fc.array(event, { maxLength: 6 }),
-        lineEnding,
-        fc.array(fc.nat(), { maxLength: 8 }),
-        (events, eol, rawCuts) => {
-          const text = events
-            .map((each) =>
-              (each.kind === 'data' ? each.lines.map((line) => `data: ${line}`) : [`:${each.lines[0]}`]).join(eol) + eol + eol,
-            )
-            .join('')
-          const bytes = encoder.encode(text)
-          const cuts = [...new Set(rawCuts.map((cut) => cut % (bytes.length + 1)))].sort((a, b) => a - b)
-          const expected = events.map((each) =>
-            each.kind === 'data'
-              ? { text: each.lines.map((line) => `data: ${line}`).join('\n'), data: each.lines.join('\n') }
-              : { text: `:${each.lines[0]}`, data: undefined },
-          )
-          expect(splitBytes(bytes, cuts)).toEqual(expected)
-        },
-      ),
+      fc.property(fc.array(event, { maxLength: 6 }), lineEnding, fc.array(fc.nat(), { maxLength: 8 }), (events, eol, rawCuts) => {
+        const text = events
+          .map((each) => (each.kind === 'data' ? each.lines.map((line) => `data: ${line}`) : [`:${each.lines[0]}`]).join(eol) + eol + eol)
+          .join('')
+        const bytes = encoder.encode(text)
+        const cuts = [...new Set(rawCuts.map((cut) => cut % (bytes.length + 1)))].sort((a, b) => a - b)
+        const expected = events.map((each) =>
+          each.kind === 'data'
+            ? { text: each.lines.map((line) => `data: ${line}`).join('\n'), data: each.lines.join('\n') }
+            : { text: `:${each.lines[0]}`, data: undefined },
+        )
+        expect(splitBytes(bytes, cuts)).toEqual(expected)
+      }),
       { numRuns: 500 },
     )
   })
@@ -123,7 +116,10 @@ describe('createEventSplitter', () => {
 describe('createEventSplitter against hostile streams (property)', () => {
   // Any text but a line break, leaning on what a parser trips over: colons, leading spaces, BOMs, multi-byte characters.
   const value = fc
-    .string({ unit: fc.oneof(fc.constantFrom(':', ' ', '\uFEFF', 'é', '🙂', '{', '"'), fc.string({ unit: 'grapheme', minLength: 1, maxLength: 1 })), maxLength: 10 })
+    .string({
+      unit: fc.oneof(fc.constantFrom(':', ' ', '\uFEFF', 'é', '🙂', '{', '"'), fc.string({ unit: 'grapheme', minLength: 1, maxLength: 1 })),
+      maxLength: 10,
+    })
     .map((text) => text.replace(/[\r\n]/g, ''))
   const line = fc.oneof(
     fc.record({ field: fc.constant('data'), sep: fc.constantFrom(':', ': ', ':  '), value }),

@@ -83,7 +83,12 @@ async function postgresEngine(): Promise<Engine> {
     },
     async query(sql, params = []) {
       let n = 0
-      return (await pool.query(sql.replace(/\?/g, () => `$${++n}`), params)).rows
+      return (
+        await pool.query(
+          sql.replace(/\?/g, () => `$${++n}`),
+          params,
+        )
+      ).rows
     },
     migrate: () => migratePostgres(pool),
     schemaVersion: POSTGRES_SCHEMA_VERSION,
@@ -205,7 +210,9 @@ describe.each(ENGINES)('the $name store', ({ create, available }) => {
       const changed = await store.updateKey(key!.id, { name: 'Renamed', allowedDomains: ['example.com'] })
       expect(changed).toMatchObject({ name: 'Renamed', allowed_domains: ['example.com'], rate_limit_rpm: 5, instructions: 'Be brief' })
       expect(await store.updateKey(key!.id, { rateLimitRpm: null, instructions: null })).toMatchObject({
-        name: 'Renamed', rate_limit_rpm: null, instructions: null,
+        name: 'Renamed',
+        rate_limit_rpm: null,
+        instructions: null,
       })
       expect(await store.getKey(key!.id)).toEqual(await store.updateKey(key!.id, {}))
       expect(await store.getKey(other!.id)).toEqual(other)
@@ -268,9 +275,7 @@ describe.each(ENGINES)('the $name store', ({ create, available }) => {
     it('lets exactly 10 of 15 concurrent createKey calls succeed', async () => {
       const store = await open()
       await store.createAccount('acct_1', 'A')
-      const results = await Promise.allSettled(
-        Array.from({ length: 15 }, (_, i) => store.createKey(`key_${i}`, newKey('acct_1'), 10)),
-      )
+      const results = await Promise.allSettled(Array.from({ length: 15 }, (_, i) => store.createKey(`key_${i}`, newKey('acct_1'), 10)))
       const refused = results.filter((result) => result.status === 'rejected')
       expect(results.filter((result) => result.status === 'fulfilled')).toHaveLength(10)
       expect(refused).toHaveLength(5)
@@ -378,8 +383,13 @@ describe.each(ENGINES)('the $name store', ({ create, available }) => {
       const input = newKey('acct_1', { allowedDomains: ['*.example.com'], rateLimitRpm: 5, instructions: 'Be brief.' })
       await store.createKey('key_1', input, 10)
       expect(await store.findKeyByHash(input.hash)).toMatchObject({
-        id: 'key_1', account_id: 'acct_1', allowed_domains: ['*.example.com'], rate_limit_rpm: 5, instructions: 'Be brief.',
-        last_used_at: null, revoked_at: null,
+        id: 'key_1',
+        account_id: 'acct_1',
+        allowed_domains: ['*.example.com'],
+        rate_limit_rpm: 5,
+        instructions: 'Be brief.',
+        last_used_at: null,
+        revoked_at: null,
       })
       await store.revokeKey('key_1')
       expect(await store.findKeyByHash(input.hash)).toMatchObject({ id: 'key_1', revoked_at: expect.any(String) })
@@ -403,8 +413,13 @@ describe.each(ENGINES)('the $name store', ({ create, available }) => {
   })
 
   describe('usage', () => {
-    const row = (key_id: string, day: string, requests: number, prompt_tokens = 0, completion_tokens = 0): UsageRow =>
-      ({ key_id, day, requests, prompt_tokens, completion_tokens })
+    const row = (key_id: string, day: string, requests: number, prompt_tokens = 0, completion_tokens = 0): UsageRow => ({
+      key_id,
+      day,
+      requests,
+      prompt_tokens,
+      completion_tokens,
+    })
 
     it('adds usage up across calls, per key per day', async () => {
       const store = await open()
@@ -442,7 +457,10 @@ describe.each(ENGINES)('the $name store', ({ create, available }) => {
       const store = await open()
       const [key] = await accountWithKeys(store, 1)
       await expect(
-        store.addUsage([row(key!.id, '2026-01-01', 1), row('key_missing', '2026-01-01', 1)], new Map([[key!.id, '2026-01-01T00:00:00.000Z']])),
+        store.addUsage(
+          [row(key!.id, '2026-01-01', 1), row('key_missing', '2026-01-01', 1)],
+          new Map([[key!.id, '2026-01-01T00:00:00.000Z']]),
+        ),
       ).rejects.toThrow(/foreign key/i)
       expect(await store.usage('acct_1')).toEqual([])
       expect(await lastUsedAt(store, key!.id)).toBeNull()
@@ -486,11 +504,7 @@ describe.each(ENGINES)('the $name store', ({ create, available }) => {
       } finally {
         vi.useRealTimers()
       }
-      expect(writes.map((write) => [...write.lastUsed.values()])).toEqual([
-        ['2026-11-26T12:00:00.000Z'],
-        [],
-        ['2026-11-26T12:01:00.000Z'],
-      ])
+      expect(writes.map((write) => [...write.lastUsed.values()])).toEqual([['2026-11-26T12:00:00.000Z'], [], ['2026-11-26T12:01:00.000Z']])
       expect(writes.map((write) => write.rows[0]!.requests)).toEqual([1, 1, 1])
     })
 
@@ -562,7 +576,11 @@ describe.each(ENGINES)('the $name store', ({ create, available }) => {
       recorder.request(key!.id)
       await expect(recorder.flush()).resolves.toBeUndefined()
       expect(logs).toHaveLength(1)
-      expect(JSON.parse(logs[0]!)).toMatchObject({ level: 'error', msg: 'usage write failed; kept for the next flush', err: { message: 'disk full' } })
+      expect(JSON.parse(logs[0]!)).toMatchObject({
+        level: 'error',
+        msg: 'usage write failed; kept for the next flush',
+        err: { message: 'disk full' },
+      })
 
       state.fail = false
       recorder.request(key!.id)

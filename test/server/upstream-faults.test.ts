@@ -161,8 +161,7 @@ async function startRig(fault: Behaviour | 'nothing listening', options: { pingM
     accountId,
     idle,
     received,
-    chat: (mode) =>
-      server.chat(key, { model: MODEL, messages: [{ role: 'user', content: 'Hello' }], stream: mode === 'streamed' }),
+    chat: (mode) => server.chat(key, { model: MODEL, messages: [{ role: 'user', content: 'Hello' }], stream: mode === 'streamed' }),
     async heal() {
       behaviour = healthy
       upstream ??= await startUpstream(port)

@@ -52,7 +52,10 @@ export function exchange(port: number, write: string | Buffer | Writer, timeoutM
 
 function parseResponse(bytes: Buffer): Pick<Exchange, 'status' | 'headers' | 'body'> {
   const end = bytes.indexOf('\r\n\r\n')
-  const [statusLine = '', ...lines] = bytes.subarray(0, end === -1 ? bytes.length : end).toString('latin1').split('\r\n')
+  const [statusLine = '', ...lines] = bytes
+    .subarray(0, end === -1 ? bytes.length : end)
+    .toString('latin1')
+    .split('\r\n')
   const status = /^HTTP\/1\.1 (\d{3}) /.exec(statusLine)?.[1]
   const headers: Record<string, string> = {}
   for (const line of lines) {

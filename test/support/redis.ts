@@ -31,7 +31,12 @@ export interface TestRedis {
  * deletes every key under this run's prefix and closes the client.
  */
 export async function useSharedRedis(): Promise<TestRedis | undefined> {
-  const client = new Redis(SHARED_REDIS_URL, { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: () => null })
+  const client = new Redis(SHARED_REDIS_URL, {
+    lazyConnect: true,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+  })
   client.on('error', () => {})
   try {
     await client.connect()

@@ -52,12 +52,19 @@ export function controlledStream() {
 
 /** The contract's error body for `status`. */
 export function errorResponse(status: number, code: string, message: string, headers: Record<string, string> = {}) {
-  return HttpResponse.json({ error: { message, type: status === 429 ? 'rate_limit_error' : 'invalid_request_error', code } }, { status, headers })
+  return HttpResponse.json(
+    { error: { message, type: status === 429 ? 'rate_limit_error' : 'invalid_request_error', code } },
+    { status, headers },
+  )
 }
 
 /** What the widget sent: headers and parsed body of each chat request, in order. */
 export function recordRequests() {
-  const seen: { authorization: string | null; contentType: string | null; body: { model: string; stream: boolean; messages: ChatTurn[] } }[] = []
+  const seen: {
+    authorization: string | null
+    contentType: string | null
+    body: { model: string; stream: boolean; messages: ChatTurn[] }
+  }[] = []
   server.events.on('request:start', async ({ request }) => {
     if (request.url !== CHAT_URL) return
     seen.push({

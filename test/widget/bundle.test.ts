@@ -25,7 +25,10 @@ const panel = readFileSync(join(outDir, panelFile), 'utf8')
 
 const sizes = (code: string) => ({ gzip: gzipSync(code, { level: 9 }).length, brotli: brotliCompressSync(code).length })
 const scriptWindow = () =>
-  new Window({ url: 'https://shop.example/', settings: { enableJavaScriptEvaluation: true, suppressInsecureJavaScriptEnvironmentWarning: true } })
+  new Window({
+    url: 'https://shop.example/',
+    settings: { enableJavaScriptEvaluation: true, suppressInsecureJavaScriptEnvironmentWarning: true },
+  })
 
 describe('the built widget', () => {
   it('is the loader, the panel, and a table per language but English, under names that change with their content; the CSS rides inside', () => {

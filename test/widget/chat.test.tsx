@@ -27,7 +27,14 @@ describe('opening and closing', () => {
     expect(w.dialog()).toBeNull()
     expect(w.$('textarea')).toBeNull()
     // The loader's launcher alone (its dot and its note empty and hidden); the panel was never asked for.
-    expect([...w.root().querySelectorAll('*')].map((el) => el.getAttribute('class') ?? el.localName)).toEqual(['root bottom-right', 'launcher', 'svg', 'path', 'badge', 'note'])
+    expect([...w.root().querySelectorAll('*')].map((el) => el.getAttribute('class') ?? el.localName)).toEqual([
+      'root bottom-right',
+      'launcher',
+      'svg',
+      'path',
+      'badge',
+      'note',
+    ])
     expect(w.$('.badge')!.hidden).toBe(true)
     expect(w.$('.note')!.textContent).toBe('')
     expect(panelLoads.count).toBe(0)
@@ -120,7 +127,7 @@ describe('the composer', () => {
     expect(w.textarea().value).toBe('にほんご')
   })
 
-  it("does not send the Enter that Safari sends after ending an IME composition (keyCode 229)", async () => {
+  it('does not send the Enter that Safari sends after ending an IME composition (keyCode 229)', async () => {
     const requests = recordRequests()
     const w = await openWidget()
     w.type('日本語')

@@ -121,29 +121,83 @@ describe('toWidgetConfig, then toPanelConfig', () => {
     ['a five-digit hex colour', { color: '#12345' }, 'color', '#2563eb', /"color"/],
     ['an rgb() colour', { color: 'rgb(0,0,0)' }, 'color', '#2563eb', /"color"/],
     ['a CSS injection in the colour', { color: '#fff;}body{display:none' }, 'color', '#2563eb', /"color"/],
-    ['a position of "left"', { position: 'left' }, 'position', 'bottom-right', /"position" must be bottom-right or bottom-left \(got "left"\)/],
+    [
+      'a position of "left"',
+      { position: 'left' },
+      'position',
+      'bottom-right',
+      /"position" must be bottom-right or bottom-left \(got "left"\)/,
+    ],
     ['an open value that is not a boolean', { open: 'yes' }, 'open', false, /"open" must be true or false/],
     ['a title over 80 characters', { title: 'x'.repeat(81) }, 'title', 'Chat with us', /"title" must be up to 80/],
     ['a welcome over 1000 characters', { welcome: 'x'.repeat(1001) }, 'welcome', 'Hi! How can I help you today?', /"welcome"/],
     ['a placeholder over 120 characters', { placeholder: 'x'.repeat(121) }, 'placeholder', 'Type your message…', /"placeholder"/],
     ['a title that is not a string', { title: 7 as unknown as string }, 'title', 'Chat with us', /"title" must be a string/],
     ['seven starters', { starters: 'a|b|c|d|e|f|g' }, 'starters', [], /"starters" must be up to 6 prompts/],
-    ['a starter over 200 characters', { starters: ['x'.repeat(201)] }, 'starters', [], /"starters" must be up to 6 prompts of up to 200 characters/],
+    [
+      'a starter over 200 characters',
+      { starters: ['x'.repeat(201)] },
+      'starters',
+      [],
+      /"starters" must be up to 6 prompts of up to 200 characters/,
+    ],
     ['starters that are not strings', { starters: [1, 2] as unknown as string[] }, 'starters', [], /"starters" must be a string/],
     ['a relative API', { api: '/v1' }, 'api', SCRIPT_ORIGIN, /"api"/],
     ['a javascript: API', { api: 'javascript:alert(1)' }, 'api', SCRIPT_ORIGIN, /"api"/],
     ['an ftp API', { api: 'ftp://example.com' }, 'api', SCRIPT_ORIGIN, /"api"/],
     ['an API with a query', { api: 'https://a.example?x=1' }, 'api', SCRIPT_ORIGIN, /"api"/],
     ['an API with credentials', { api: 'https://u:p@a.example' }, 'api', SCRIPT_ORIGIN, /"api"/],
-    ['a language that is no language tag', { lang: 'english!' }, 'lang', undefined, /"lang" must be a language tag like es or pt-BR \(got "english!"\); using the default/],
-    ['a theme that is no theme', { theme: 'night' }, 'theme', undefined, /"theme" must be auto, light or dark \(got "night"\); using the default/],
-    ['strings that are not an object', { strings: 'Hola' as never }, 'strings', undefined, /"strings" must be an object of words by name \(got "Hola"\); ignored/],
-    ['a string for no word', { strings: { sendd: 'Go' } }, 'strings', undefined, /"strings.sendd" must be one of title, welcome, .*; ignored/],
+    [
+      'a language that is no language tag',
+      { lang: 'english!' },
+      'lang',
+      undefined,
+      /"lang" must be a language tag like es or pt-BR \(got "english!"\); using the default/,
+    ],
+    [
+      'a theme that is no theme',
+      { theme: 'night' },
+      'theme',
+      undefined,
+      /"theme" must be auto, light or dark \(got "night"\); using the default/,
+    ],
+    [
+      'strings that are not an object',
+      { strings: 'Hola' as never },
+      'strings',
+      undefined,
+      /"strings" must be an object of words by name \(got "Hola"\); ignored/,
+    ],
+    [
+      'a string for no word',
+      { strings: { sendd: 'Go' } },
+      'strings',
+      undefined,
+      /"strings.sendd" must be one of title, welcome, .*; ignored/,
+    ],
     ['the layout direction as a string', { strings: { dir: 'rtl' } }, 'strings', undefined, /"strings.dir" must be one of title/],
-    ['an empty string for a word', { strings: { send: ' ' } }, 'strings', undefined, /"strings.send" must be text of up to 1000 characters/],
+    [
+      'an empty string for a word',
+      { strings: { send: ' ' } },
+      'strings',
+      undefined,
+      /"strings.send" must be text of up to 1000 characters/,
+    ],
     ['a word that is not text', { strings: { send: 5 } as never }, 'strings', undefined, /"strings.send" must be text/],
-    ['an unknown option (a typo)', { colour: '#fff' } as WidgetOptions, 'color', '#2563eb', /"colour" must be one of the options key, api.*; ignored/],
-    ['an option named like an Object method', { toString: 'x' } as unknown as WidgetOptions, 'title', 'Chat with us', /"toString" must be one of the options/],
+    [
+      'an unknown option (a typo)',
+      { colour: '#fff' } as WidgetOptions,
+      'color',
+      '#2563eb',
+      /"colour" must be one of the options key, api.*; ignored/,
+    ],
+    [
+      'an option named like an Object method',
+      { toString: 'x' } as unknown as WidgetOptions,
+      'title',
+      'Chat with us',
+      /"toString" must be one of the options/,
+    ],
   ])('mounts with the default for %s, warning once', (_, options, field, fallback, message) => {
     const warnings: string[] = []
     const config = configure({ key: KEY, ...options }, SCRIPT_ORIGIN, (warning) => warnings.push(warning))
@@ -153,7 +207,15 @@ describe('toWidgetConfig, then toPanelConfig', () => {
   })
 
   it('takes a language tag and the owner’s words for any string, over the title, welcome and placeholder options', () => {
-    const config = configure({ key: KEY, lang: ' pt-BR ', title: 'Fale com a Ana', strings: { send: ' Enviar ', title: 'ignored: the option wins', retry: 'De novo' } }, SCRIPT_ORIGIN)
+    const config = configure(
+      {
+        key: KEY,
+        lang: ' pt-BR ',
+        title: 'Fale com a Ana',
+        strings: { send: ' Enviar ', title: 'ignored: the option wins', retry: 'De novo' },
+      },
+      SCRIPT_ORIGIN,
+    )
     expect(config).toMatchObject({ lang: 'pt-BR', title: 'Fale com a Ana', strings: { send: 'Enviar', retry: 'De novo' } })
   })
 

@@ -70,7 +70,10 @@ export function view() {
     bubbles: () => $$('.msg:not(.welcome):not(.typing)').map((el) => el.textContent),
     errorText: () => $('[role="alert"]')?.textContent ?? null,
     /** The widget's stylesheets (adopted by its shadow root: no <style> element), as CSS text. */
-    css: () => root().adoptedStyleSheets.flatMap((sheet: CSSStyleSheet) => [...sheet.cssRules].map((rule) => rule.cssText)).join('\n'),
+    css: () =>
+      root()
+        .adoptedStyleSheets.flatMap((sheet: CSSStyleSheet) => [...sheet.cssRules].map((rule) => rule.cssText))
+        .join('\n'),
     /** Types into the composer as a visitor would (value + input event). */
     type(text: string) {
       const box = $<HTMLTextAreaElement>('textarea')!

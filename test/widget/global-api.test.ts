@@ -66,7 +66,9 @@ describe('the script tag', () => {
     await settle()
     expect(view().launcher()).toBeTruthy()
     expect(warn).toHaveBeenCalledOnce()
-    expect(warn).toHaveBeenCalledWith(expect.stringMatching(/^\[Assisters\] Assisters: "color" must be a hex colour .*got "8b3a1a"\); using the default$/))
+    expect(warn).toHaveBeenCalledWith(
+      expect.stringMatching(/^\[Assisters\] Assisters: "color" must be a hex colour .*got "8b3a1a"\); using the default$/),
+    )
   })
 
   it('reports a malformed key in the console and mounts nothing', async () => {
@@ -222,13 +224,13 @@ describe('window.Assisters', () => {
     expect(error).toHaveBeenCalledTimes(2)
   })
 
-  it.each([['unknown event', 'opened', () => {}], ['listener that is not a function', 'open', 'nope']])(
-    'refuses an %s',
-    (_, event, listener) => {
-      const { assisters } = startWidget()
-      expect(() => assisters.on(event as 'open', listener as () => void)).toThrow(/open, close, message, error/)
-    },
-  )
+  it.each([
+    ['unknown event', 'opened', () => {}],
+    ['listener that is not a function', 'open', 'nope'],
+  ])('refuses an %s', (_, event, listener) => {
+    const { assisters } = startWidget()
+    expect(() => assisters.on(event as 'open', listener as () => void)).toThrow(/open, close, message, error/)
+  })
 
   it('warns instead of failing when called before init()', async () => {
     const warn = vi.spyOn(console, 'warn').mockImplementation(() => {})
@@ -249,7 +251,9 @@ describe('window.Assisters', () => {
   })
 
   it('destroy() removes the element, the listeners and every timer, and init() can mount again', async () => {
-    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'requestAnimationFrame', 'cancelAnimationFrame'] })
+    vi.useFakeTimers({
+      toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'requestAnimationFrame', 'cancelAnimationFrame'],
+    })
     // happy-dom has no visualViewport; a phone browser's would be an EventTarget like this.
     const viewport = Object.assign(new EventTarget(), { height: 600, offsetTop: 0 })
     vi.stubGlobal('visualViewport', viewport)
@@ -269,7 +273,9 @@ describe('window.Assisters', () => {
   })
 
   it('leaves no timer running while idle, open or closed', async () => {
-    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'requestAnimationFrame', 'cancelAnimationFrame'] })
+    vi.useFakeTimers({
+      toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'requestAnimationFrame', 'cancelAnimationFrame'],
+    })
     const { assisters } = startWidget()
     await vi.advanceTimersByTimeAsync(200)
     expect(vi.getTimerCount()).toBe(0)
@@ -295,7 +301,10 @@ describe('the conversation across page loads', () => {
   const storeOldConversation = () =>
     localStorage.setItem(
       `assisters:${API}:${KEY.slice(0, 12)}`,
-      JSON.stringify([{ role: 'user', content: 'Old question' }, { role: 'assistant', content: 'Old answer' }]),
+      JSON.stringify([
+        { role: 'user', content: 'Old question' },
+        { role: 'assistant', content: 'Old answer' },
+      ]),
     )
 
   it('opens with data-open scrolled to the latest message', async () => {

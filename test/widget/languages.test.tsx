@@ -71,15 +71,16 @@ describe('languages', () => {
     expect(w.$('.welcome')!.textContent).toBe('¡Hola! ¿En qué puedo ayudarte hoy?')
   })
 
-  it.each([['dark', ['root', 'bottom-right', 'dark']], ['light', ['root', 'bottom-right', 'light']], ['auto', ['root', 'bottom-right']]] as const)(
-    'fixes the colour scheme with data-theme="%s"',
-    async (theme, classes) => {
-      const w = await openWith({ theme })
-      expect([...w.$('.root')!.classList]).toEqual(classes)
-      w.assisters.destroy()
-      expect(document.querySelector('.dark, .light')).toBeNull()
-    },
-  )
+  it.each([
+    ['dark', ['root', 'bottom-right', 'dark']],
+    ['light', ['root', 'bottom-right', 'light']],
+    ['auto', ['root', 'bottom-right']],
+  ] as const)('fixes the colour scheme with data-theme="%s"', async (theme, classes) => {
+    const w = await openWith({ theme })
+    expect([...w.$('.root')!.classList]).toEqual(classes)
+    w.assisters.destroy()
+    expect(document.querySelector('.dark, .light')).toBeNull()
+  })
 
   it('speaks English, with a warning, when the language’s words cannot be fetched', async () => {
     const warn = vi.spyOn(console, 'warn').mockImplementation(() => {})

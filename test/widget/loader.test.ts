@@ -47,7 +47,8 @@ describe('the loader', () => {
     onChat(() => sseResponse(delta('Hello there'), DONE))
     const w = startWithSlowPanel()
     const events: string[] = []
-    for (const name of ['open', 'close', 'message'] as const) w.assisters.on(name, (payload) => events.push(payload ? `${name}:${payload.role}` : name))
+    for (const name of ['open', 'close', 'message'] as const)
+      w.assisters.on(name, (payload) => events.push(payload ? `${name}:${payload.role}` : name))
     w.assisters.open()
     expect(w.assisters.send('Hi')).toBe(true)
     w.assisters.close()

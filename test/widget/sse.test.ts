@@ -46,7 +46,11 @@ describe('createSseParser', () => {
     ['dispatches a single event', 'data: hi\n\n', [msg('hi')]],
     ['dispatches several events from one chunk in order', 'data: a\n\ndata: b\n\ndata: c\n\n', [msg('a'), msg('b'), msg('c')]],
     ['joins multi-line data with a newline', 'data: a\ndata: b\ndata:\n\n', [msg('a\nb\n')]],
-    ['uses the event field as the type and resets it after dispatch', 'event: delta\ndata: a\n\ndata: b\n\n', [msg('a', 'delta'), msg('b')]],
+    [
+      'uses the event field as the type and resets it after dispatch',
+      'event: delta\ndata: a\n\ndata: b\n\n',
+      [msg('a', 'delta'), msg('b')],
+    ],
     ['treats an empty event field as a message', 'event:\ndata: a\n\n', [msg('a')]],
     ['accepts LF line endings', 'data: a\ndata: b\n\n', [msg('a\nb')]],
     ['accepts CR line endings', 'data: a\rdata: b\r\r', [msg('a\nb')]],
@@ -78,7 +82,11 @@ describe('createSseParser', () => {
   })
 
   it.each<[string, string[], SseEvent[]]>([
-    ['counts CR and LF split across chunks as one line ending', ['data: a\r', '\n', 'data: b\r', '\ndata: c\r\n\r', '\n'], [msg('a\nb\nc')]],
+    [
+      'counts CR and LF split across chunks as one line ending',
+      ['data: a\r', '\n', 'data: b\r', '\ndata: c\r\n\r', '\n'],
+      [msg('a\nb\nc')],
+    ],
     ['keeps a pending CR across an empty chunk', ['data: a\r', '', '\n\r', '\n'], [msg('a')]],
     ['counts CR then CRLF as two line endings', ['data: a\r', '\r\n'], [msg('a')]],
     ['waits for the blank line before dispatching', ['data: a\n', '\n'], [msg('a')]],
@@ -189,7 +197,12 @@ describe('readSse', () => {
   it('agrees with the spec on any mix of fields, bare names, comments and blank lines, in any chunking', async () => {
     const value = fc.string({ unit: fc.constantFrom(':', ' ', 'a', '\uFEFF', 'é', '🙂', '\u0000'), maxLength: 6 })
     const line = fc.oneof(
-      fc.tuple(fc.constantFrom('data', 'event', 'id', 'retry', 'Data', 'data ', ' data', 'eventx', ''), fc.constantFrom('', ':', ': ', ':  '), value)
+      fc
+        .tuple(
+          fc.constantFrom('data', 'event', 'id', 'retry', 'Data', 'data ', ' data', 'eventx', ''),
+          fc.constantFrom('', ':', ': ', ':  '),
+          value,
+        )
         .map(([field, sep, text]) => field + (sep ? sep + text : '')),
       fc.constant(''), // a blank line: dispatch
     )
@@ -239,7 +252,11 @@ describe('readSse', () => {
           const expected: SseEvent[] = []
           for (const { type, data, comment } of events) {
             const lines = data.split(/\r\n|\r|\n/)
-            const fields = [...(comment ? [': keep-alive'] : []), ...(type === null ? [] : [`event: ${type}`]), ...lines.map((l) => `data: ${l}`)]
+            const fields = [
+              ...(comment ? [': keep-alive'] : []),
+              ...(type === null ? [] : [`event: ${type}`]),
+              ...lines.map((l) => `data: ${l}`),
+            ]
             for (const field of fields) text += field + endings.next().value
             // A blank line right after a CR must not end in LF alone: CR LF would read as one line ending.
             const blank = endings.next().value

@@ -16,7 +16,10 @@ function colours(block: string): Record<string, string> {
 }
 const styles = readFileSync(join(process.cwd(), 'src/styles.css'), 'utf8')
 const dark = styles.slice(styles.indexOf('prefers-color-scheme: dark'))
-const palettes = { light: colours(styles.slice(0, styles.indexOf('prefers-color-scheme: dark'))), dark: colours(dark.slice(0, dark.indexOf('}'))) }
+const palettes = {
+  light: colours(styles.slice(0, styles.indexOf('prefers-color-scheme: dark'))),
+  dark: colours(dark.slice(0, dark.indexOf('}'))),
+}
 const forcedDark = styles.slice(styles.indexOf('.root.dark {'))
 const NAMES = ['bg', 'fg', 'muted', 'bubble', 'line', 'danger', 'danger-bg', 'focus']
 
@@ -71,13 +74,19 @@ describe('onColor', () => {
   it('picks whichever of black and white contrasts more', () => {
     const hex = fc.integer({ min: 0, max: 0xffffff }).map((n) => '#' + n.toString(16).padStart(6, '0'))
     fc.assert(
-      fc.property(hex, (accent) => contrast(accent, onColor(accent)) >= Math.max(contrast(accent, '#ffffff'), contrast(accent, '#000000')) - 1e-9),
+      fc.property(
+        hex,
+        (accent) => contrast(accent, onColor(accent)) >= Math.max(contrast(accent, '#ffffff'), contrast(accent, '#000000')) - 1e-9,
+      ),
       { numRuns: 5000 },
     )
   })
 
   it('keeps any accent colour readable at AA', () => {
     const hex = fc.integer({ min: 0, max: 0xffffff }).map((n) => '#' + n.toString(16).padStart(6, '0'))
-    fc.assert(fc.property(hex, (accent) => contrast(accent, onColor(accent)) >= 4.5), { numRuns: 5000 })
+    fc.assert(
+      fc.property(hex, (accent) => contrast(accent, onColor(accent)) >= 4.5),
+      { numRuns: 5000 },
+    )
   })
 })

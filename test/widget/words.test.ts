@@ -26,7 +26,13 @@ describe('the words', () => {
 
   it('lays out Arabic right to left, and the others left to right', () => {
     expect(Object.fromEntries(tables.map(([language, table]) => [language, table.dir]))).toEqual({
-      ar: 'rtl', de: 'ltr', es: 'ltr', fr: 'ltr', ja: 'ltr', pt: 'ltr', zh: 'ltr',
+      ar: 'rtl',
+      de: 'ltr',
+      es: 'ltr',
+      fr: 'ltr',
+      ja: 'ltr',
+      pt: 'ltr',
+      zh: 'ltr',
     })
   })
 })
