@@ -6,12 +6,12 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { BENCH_ADMIN_TOKEN, freshKey } from './bench-keys.ts'
 import type { LoadOptions, LoadResult } from './load-generator.ts'
 import { CORES, cpuSeconds, freePort, listening, pinningNote, residentBytes, runJson, startProcess, type Started } from './processes.ts'
 import { median, megabytes, ms, ratio, whole, withSpread, type BenchSection } from './report.ts'
 import type { StreamOptions, StreamResult } from './stream-client.ts'
 
-const ADMIN_TOKEN = 'bench-admin-token-0123456789'
 const ORIGIN = 'http://localhost:3000'
 
 type Target = 'direct' | 'passthrough' | 'ours'
@@ -59,7 +59,7 @@ async function startStack(): Promise<Stack> {
         UPSTREAM_BASE_URL: `http://127.0.0.1:${upstreamPort}/v1`,
         UPSTREAM_API_KEY: 'sk-bench-upstream',
         UPSTREAM_MODEL: 'bench-model',
-        ADMIN_TOKEN,
+        ADMIN_TOKEN: BENCH_ADMIN_TOKEN,
       },
     })
     await Promise.all([
@@ -69,15 +69,6 @@ async function startStack(): Promise<Stack> {
       listening(ourPort, ours.child),
     ])
     const api = `http://127.0.0.1:${ourPort}`
-    const admin = async (path: string, body: unknown) => {
-      const response = await fetch(`${api}${path}`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
-        body: JSON.stringify(body),
-      })
-      if (response.status !== 201) throw new Error(`${path} answered ${response.status}: ${await response.text()}`)
-      return response.json()
-    }
     return {
       urls: {
         direct: `http://127.0.0.1:${directPort}/v1/chat/completions`,
@@ -85,15 +76,7 @@ async function startStack(): Promise<Stack> {
         ours: `${api}/v1/chat/completions`,
       },
       pids: { direct: direct.child.pid!, passthrough: proxy.child.pid!, ours: ours.child.pid! },
-      async freshKey() {
-        const account = await admin('/admin/accounts', { name: 'Bench' })
-        const key = await admin(`/admin/accounts/${account.id}/keys`, {
-          name: 'bench',
-          allowed_domains: ['localhost'],
-          rate_limit_rpm: 100_000,
-        })
-        return key.key
-      },
+      freshKey: () => freshKey(api),
       close,
     }
   } catch (err) {

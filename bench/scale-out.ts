@@ -9,11 +9,11 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Redis } from 'ioredis'
 import pg from 'pg'
+import { BENCH_ADMIN_TOKEN, freshKey } from './bench-keys.ts'
 import type { LoadOptions, LoadResult } from './load-generator.ts'
 import { CORES, cpuSeconds, freePort, listening, runJson, startProcess, type Started } from './processes.ts'
 import { median, ms, ratio, whole, withSpread, type BenchSection } from './report.ts'
 
-const ADMIN_TOKEN = 'bench-admin-token-0123456789'
 const POSTGRES = process.env.BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
 const REDIS = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379'
 
@@ -60,29 +60,16 @@ async function startServer(env: Record<string, string>, upstreamPort: number, fo
       HOST: '127.0.0.1',
       UPSTREAM_BASE_URL: `http://127.0.0.1:${upstreamPort}/v1`,
       UPSTREAM_MODEL: 'bench-model',
-      ADMIN_TOKEN,
+      ADMIN_TOKEN: BENCH_ADMIN_TOKEN,
       ...env,
     },
   })
   await listening(port, part.child)
   const api = `http://127.0.0.1:${port}`
-  const admin = async (path: string, body: unknown) => {
-    const response = await fetch(`${api}${path}`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
-      body: JSON.stringify(body),
-    })
-    if (response.status !== 201) throw new Error(`${path} answered ${response.status}: ${await response.text()}`)
-    return response.json()
-  }
   return {
     url: `${api}/v1/chat/completions`,
     pid: part.child.pid!,
-    async freshKey() {
-      const account = await admin('/admin/accounts', { name: 'Bench' })
-      return (await admin(`/admin/accounts/${account.id}/keys`, { name: 'bench', allowed_domains: ['localhost'], rate_limit_rpm: 100_000 }))
-        .key
-    },
+    freshKey: () => freshKey(api),
     stop: () => part.stop(),
   }
 }

@@ -1,6 +1,6 @@
 /** Reads a JSON request body under a byte limit: checks the type, the size, the UTF-8 and the JSON. */
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { HttpError, invalidJson, requestTooLarge } from './errors.ts'
+import { type HttpError, invalidJson, requestTooLarge } from './errors.ts'
 
 // Node's own test for the expectation (RFC 9110 §10.1.1).
 const CONTINUE = /(?:^|\W)100-continue(?:$|\W)/i

@@ -120,7 +120,9 @@ const FIELDS: Record<string, FieldCheck> = {
     if (!Array.isArray(value) || value.length === 0 || value.length > MAX_TOOLS) {
       throw invalidBody('tools', `tools must be a list of 1 to ${MAX_TOOLS} tools`)
     }
-    value.forEach((tool: unknown, index) => toolFrom(tool, `tools[${index}]`))
+    value.forEach((tool: unknown, index) => {
+      toolFrom(tool, `tools[${index}]`)
+    })
     return value
   },
   tool_choice: (value) => {

@@ -32,7 +32,7 @@ export function inTurn(listener: Listener): Listener {
       res.once('close', passOn)
       listener(req, res)
     }
-    if (ahead) void ahead.then(start)
+    if (ahead !== undefined) void ahead.then(start)
     else start()
   }
 }

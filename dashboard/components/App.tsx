@@ -1,5 +1,5 @@
 /** The frame: the header with the account and the navigation, and the page for the address. */
-import { h } from 'preact'
+import { type ComponentType, h } from 'preact'
 import { api } from '../api.ts'
 import { Embed } from '../pages/Embed.tsx'
 import { Keys } from '../pages/Keys.tsx'
@@ -9,7 +9,7 @@ import { SignIn } from '../pages/SignIn.tsx'
 import { Usage } from '../pages/Usage.tsx'
 import { me, navigate, notice, page } from '../state.ts'
 
-const SIGNED_IN_PAGES: Record<string, { title: string; view: () => h.JSX.Element }> = {
+const SIGNED_IN_PAGES: Record<string, { title: string; view: ComponentType }> = {
   keys: { title: 'API Keys', view: Keys },
   embed: { title: 'Embed', view: Embed },
   usage: { title: 'Usage', view: Usage },

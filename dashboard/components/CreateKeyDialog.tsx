@@ -37,14 +37,21 @@ export function CreateKeyDialog({ onCreated, onClose }: { onCreated: (key: Key) 
         </p>
         <label for="new-key">API key</label>
         <div class="copy-row">
-          <input id="new-key" readOnly value={created.key} spellcheck={false} onFocus={(event) => event.currentTarget.select()} />
+          <input
+            id="new-key"
+            class="mono"
+            readOnly
+            value={created.key}
+            spellcheck={false}
+            onFocus={(event) => event.currentTarget.select()}
+          />
           <CopyButton text={created.key} label="Copy key" target="new-key" />
         </div>
         <label for="new-snippet">
           Embed snippet: paste it before <code>&lt;/body&gt;</code> on your site
         </label>
         <div class="copy-row">
-          <textarea id="new-snippet" readOnly rows={3} value={embedSnippet(created.key)} spellcheck={false} />
+          <textarea id="new-snippet" class="mono" readOnly rows={3} value={embedSnippet(created.key)} spellcheck={false} />
           <CopyButton text={embedSnippet(created.key)} label="Copy snippet" target="new-snippet" />
         </div>
         <div class="actions">

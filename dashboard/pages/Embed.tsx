@@ -140,7 +140,7 @@ export function Embed() {
           <div>
             <label for="embed-snippet">Snippet for {primary.name}, the primary key</label>
             <div class="copy-row">
-              <textarea id="embed-snippet" readOnly rows={5} value={snippet} spellcheck={false} />
+              <textarea id="embed-snippet" class="mono" readOnly rows={5} value={snippet} spellcheck={false} />
               <CopyButton text={snippet} label="Copy snippet" target="embed-snippet" />
             </div>
             {!whole && (

@@ -148,7 +148,7 @@ export function Keys() {
             Every site and app using <code>{open.key.prefix}…</code> stops working on its next request. This cannot be undone.
           </p>
           <div class="actions">
-            <button type="button" onClick={close} autoFocus>
+            <button type="button" onClick={close}>
               Cancel
             </button>
             <button

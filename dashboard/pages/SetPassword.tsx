@@ -63,7 +63,6 @@ export function SetPassword() {
             type="password"
             autocomplete="new-password"
             required
-            autoFocus
             aria-invalid={errors.password ? 'true' : undefined}
             aria-describedby={describedBy('password', true, errors.password)}
           />

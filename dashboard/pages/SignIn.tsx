@@ -30,7 +30,7 @@ export function SignIn() {
       <form onSubmit={submit} noValidate>
         <div class="field">
           <label for="email">Email</label>
-          <input id="email" name="email" type="email" autocomplete="username" required autoFocus />
+          <input id="email" name="email" type="email" autocomplete="username" required />
         </div>
         <div class="field">
           <label for="password">Password</label>

@@ -50,6 +50,7 @@ export function MessageList({ config, state, actions }: { config: PanelSettings;
         <div>
           {config.starters.map((text) => (
             <button
+              type="button"
               class="starter"
               onClick={(e) => {
                 focusComposer(e.currentTarget)
@@ -103,6 +104,7 @@ function CopyButton({ text, words }: { text: string; words: Words }) {
   if (!navigator.clipboard) return null
   return (
     <button
+      type="button"
       class="copy"
       onClick={() =>
         navigator.clipboard.writeText(text).then(

@@ -25,11 +25,11 @@ export function Panel({ config, state, actions, autoFocus, onLeave }: PanelProps
     const el = panel.current!
     // On phones the panel fills the visual viewport, so an on-screen keyboard never covers the composer.
     const viewport = window.visualViewport
-    const fit = () => (el.style.cssText = `--vh:${viewport!.height}px;--vt:${viewport!.offsetTop}px`)
-    if (viewport) fit()
-    for (const type of ['resize', 'scroll']) viewport?.addEventListener(type, fit)
+    const fitToViewport = () => (el.style.cssText = `--vh:${viewport!.height}px;--vt:${viewport!.offsetTop}px`)
+    if (viewport) fitToViewport()
+    for (const type of ['resize', 'scroll']) viewport?.addEventListener(type, fitToViewport)
     return () => {
-      for (const type of ['resize', 'scroll']) viewport?.removeEventListener(type, fit)
+      for (const type of ['resize', 'scroll']) viewport?.removeEventListener(type, fitToViewport)
       if (el.contains((el.getRootNode() as ShadowRoot).activeElement)) onLeave()
     }
   }, [])
@@ -48,10 +48,10 @@ export function Panel({ config, state, actions, autoFocus, onLeave }: PanelProps
         <div id="assisters-title" class="title">
           {config.words.title}
         </div>
-        <button class="icon" aria-label={config.words.newConversation} onClick={actions.reset}>
+        <button type="button" class="icon" aria-label={config.words.newConversation} onClick={actions.reset}>
           <Icon d={icons.restart} />
         </button>
-        <button class="icon" aria-label={config.words.closeChat} onClick={actions.close}>
+        <button type="button" class="icon" aria-label={config.words.closeChat} onClick={actions.close}>
           <Icon d={icons.close} />
         </button>
       </header>
@@ -75,6 +75,7 @@ function ErrorBar({ state, actions, words }: { state: ChatState; actions: Action
       </p>
       {error.canRetry && wait === 0 && (
         <button
+          type="button"
           class="retry"
           onClick={(e) => {
             focusComposer(e.currentTarget)

@@ -312,7 +312,7 @@ describe('npm start', () => {
     } finally {
       demo.stop()
       await demo.exited
-      upstream.close()
+      await upstream.close()
     }
   }, 90_000)
 

@@ -68,7 +68,7 @@ export async function startStack() {
     async close() {
       pages.close()
       await demo.close()
-      upstream.close()
+      await upstream.close()
       rmSync(dir, { recursive: true, force: true })
     },
   }

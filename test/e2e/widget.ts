@@ -9,6 +9,7 @@ export const questions = (page: Page) => page.locator('assisters-widget .msg.me'
 export const errorBar = (page: Page) => page.locator('assisters-widget [role="alert"]')
 
 /** The error bar's words, as the visitor reads them. */
+// biome-ignore lint/performance/useDomNodeTextContent: Playwright's innerText is the rendered text, which is what a visitor reads
 export const errorText = async (page: Page) => (await errorBar(page).innerText()).trim()
 
 /**

@@ -184,7 +184,9 @@ describe('assisters refusals (exit 1)', () => {
     for (let i = 0; i < 9; i++) await createKey(account)
   }
 
-  it.each<[string, (account: string, keyId: string) => Promise<unknown> | void, (account: string, keyId: string) => string[], RegExp[]]>([
+  it.each<
+    [string, (account: string, keyId: string) => Promise<unknown> | undefined, (account: string, keyId: string) => string[], RegExp[]]
+  >([
     ['an unknown key id to revoke', () => {}, () => ['keys', 'revoke', 'key_doesnotexist'], [/Unknown key/]],
     ['an unknown key id to make primary', () => {}, () => ['keys', 'primary', 'key_doesnotexist'], [/Unknown key/]],
     ['an unknown account', () => {}, () => ['keys', 'list', '--account', 'acct_doesnotexist'], [/Unknown account/]],

@@ -47,7 +47,7 @@ describe('createMemoryRateLimiter on an injected clock', () => {
     expect(Math.ceil(t + MINUTE - t)).toBe(MINUTE + 1)
     const limiter = createMemoryRateLimiter({ now: () => t })
     expect(await limiter.hit('k', 5)).toMatchObject({ resetMs: MINUTE })
-    limiter.close()
+    await limiter.close()
   })
 
   it('counts down the remaining admissions and reports a full window until reset', async () => {
@@ -139,13 +139,13 @@ describe('createMemoryRateLimiter on an injected clock', () => {
     expect(refused.retryAfterMs).toBeLessThanOrEqual(MINUTE)
   })
 
-  it('never keeps the process alive with its housekeeping timer, and stops it on close', () => {
+  it('never keeps the process alive with its housekeeping timer, and stops it on close', async () => {
     const setIntervalSpy = vi.spyOn(globalThis, 'setInterval')
     const clearIntervalSpy = vi.spyOn(globalThis, 'clearInterval')
     const limiter = createMemoryRateLimiter()
     const timer = setIntervalSpy.mock.results[0]?.value as NodeJS.Timeout
     expect(timer.hasRef()).toBe(false)
-    limiter.close()
+    await limiter.close()
     expect(clearIntervalSpy).toHaveBeenCalledWith(timer)
   })
 

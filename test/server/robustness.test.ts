@@ -869,7 +869,7 @@ describe('internal errors', () => {
     brokenPort = (broken.address() as { port: number }).port
   })
   afterAll(async () => {
-    limiter.close()
+    await limiter.close()
     await new Promise((resolve) => broken.close(resolve))
   })
 

@@ -43,7 +43,7 @@ export async function startServe(env: Record<string, string>, startMs = 20_000):
   })
   child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk))
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
-  exited.then(() => {
+  void exited.then(() => {
     for (const wake of waiting) wake()
   })
 

@@ -109,10 +109,17 @@ describe('accessible names', () => {
 })
 
 describe('the stylesheet in the shadow root', () => {
+  // Its text as the bundle ships it: comments dropped, whitespace collapsed.
+  const shadowCss = (w: ReturnType<typeof startWidget>) =>
+    w
+      .css()
+      .replace(/\/\*[^]*?\*\//g, '')
+      .replace(/\s+/g, ' ')
+
   it('resets everything the page could pass down to the host, and keeps its own rules inside', async () => {
     const w = startWidget()
     expect(w.host()!.shadowRoot).toBeTruthy() // open mode: the page can inspect, not restyle
-    const css = w.css().replace(/\s+/g, ' ')
+    const css = shadowCss(w)
     expect(css).toMatch(/:host \{ all: initial !important; \}/)
     expect(document.querySelectorAll('style')).toHaveLength(0)
     expect(w.$('style')).toBeNull() // a constructed stylesheet: nothing a strict CSP would refuse
@@ -122,7 +129,7 @@ describe('the stylesheet in the shadow root', () => {
     const w = startWidget()
     w.assisters.open()
     await until(() => expect(w.dialog()).toBeTruthy())
-    const css = w.css().replace(/\s+/g, ' ')
+    const css = shadowCss(w)
     expect(css).toMatch(/@media \(max-width: 480px\), \(max-height: 480px\) \{[^@]*textarea \{ font-size: 16px; \}/)
     expect(css).toMatch(/@media \(prefers-color-scheme: dark\) \{ \.root:not\(\.light\) \{ --bg:/)
     expect(css).toMatch(/@media \(prefers-reduced-motion: reduce\) \{ \* \{ animation: none !important; \} \}/)
