@@ -146,7 +146,9 @@ export function createDashboardApi({ management, auth, publicUrl }: DashboardApi
     if (publicUrl) return origin === publicUrl
     try {
       const url = new URL(origin)
-      return url.origin === origin && (url.protocol === 'http:' || url.protocol === 'https:') && url.host === req.headers.host
+      return (
+        url.origin === origin && (url.protocol === 'http:' || url.protocol === 'https:') && url.host === req.headers.host?.toLowerCase()
+      )
     } catch {
       return false
     }

@@ -12,11 +12,28 @@ export const MAX_PASSWORD_CHARS = 1024
 const PARAMS = { N: 2 ** 15, r: 8, p: 3 }
 const KEY_BYTES = 32
 
-const derive = (password: string, salt: Buffer, params: { N: number; r: number; p: number }) =>
-  new Promise<Buffer>((resolve, reject) => {
-    const options: ScryptOptions = { ...params, maxmem: 128 * params.N * params.r * 2 }
-    scrypt(password.normalize('NFKC'), salt, KEY_BYTES, options, (err, key) => (err ? reject(err) : resolve(key)))
-  })
+/**
+ * At most this many hashes at once; the rest wait their turn. Each takes 32 MiB and a thread of
+ * libuv's pool: a burst of sign-ins must neither exhaust memory nor starve the other file and
+ * crypto work queued behind them.
+ */
+const MAX_CONCURRENT = 2
+let running = 0
+const waiting: Array<() => void> = []
+
+const derive = async (password: string, salt: Buffer, params: { N: number; r: number; p: number }) => {
+  if (running >= MAX_CONCURRENT) await new Promise<void>((resolve) => waiting.push(resolve))
+  running++
+  try {
+    return await new Promise<Buffer>((resolve, reject) => {
+      const options: ScryptOptions = { ...params, maxmem: 128 * params.N * params.r * 2 }
+      scrypt(password.normalize('NFKC'), salt, KEY_BYTES, options, (err, key) => (err ? reject(err) : resolve(key)))
+    })
+  } finally {
+    running--
+    waiting.shift()?.()
+  }
+}
 
 /** Whether the text is acceptable as a password; the reason when it is not. */
 export function passwordProblem(password: unknown): string | undefined {

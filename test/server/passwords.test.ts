@@ -1,0 +1,38 @@
+/** scrypt passwords (passwords.ts): the stored form, verification, the NIST length rule. */
+import { describe, expect, it } from 'vitest'
+import { hashPassword, passwordProblem, verifyPassword } from '../../server/passwords.ts'
+
+describe('passwords', () => {
+  it('stores scrypt with its parameters and a fresh salt, and verifies only the same password', async () => {
+    const [first, second] = await Promise.all([hashPassword('correct horse battery'), hashPassword('correct horse battery')])
+    expect(first).toMatch(/^scrypt\$32768\$8\$3\$[\w-]{22}\$[\w-]{43}$/)
+    expect(first).not.toBe(second)
+    expect(first).not.toContain('correct horse')
+    expect(await verifyPassword('correct horse battery', first)).toBe(true)
+    expect(await verifyPassword('correct horse batter', first)).toBe(false)
+    expect(await verifyPassword('Correct horse battery', first)).toBe(false)
+  })
+
+  it('treats the same text in another Unicode normal form as the same password', async () => {
+    const composed = 'café café café'
+    expect(await verifyPassword(composed.normalize('NFD'), await hashPassword(composed))).toBe(true)
+  })
+
+  it.each(['', 'plain', 'bcrypt$x$y', 'scrypt$32768$8$3$$', 'scrypt$32768$8$3$c2FsdA$'])(
+    'matches nothing against a malformed hash %j',
+    async (stored) => {
+      expect(await verifyPassword('anything at all', stored)).toBe(false)
+    },
+  )
+
+  it.each<[unknown, string | undefined]>([
+    ['123456789', 'The password must have at least 10 characters'],
+    ['1234567890', undefined],
+    ['😀'.repeat(10), undefined],
+    ['x'.repeat(1025), 'The password must have at most 1024 characters'],
+    [1234567890, 'The password must be text'],
+    [undefined, 'The password must be text'],
+  ])('judges %j: %s', (password, problem) => {
+    expect(passwordProblem(password)).toBe(problem)
+  })
+})
