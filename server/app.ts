@@ -4,6 +4,7 @@
  */
 import { randomUUID } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { ActivityRecorder } from './activity.ts'
 import type { AuthenticatedKey } from './authenticate.ts'
 import { readJsonBody } from './body.ts'
 import { PUBLIC_MODEL, toChatRequest } from './chat-request.ts'
@@ -21,6 +22,8 @@ export interface HandlerDeps {
   config: Config
   authenticate(authorization: readonly string[] | undefined): Promise<AuthenticatedKey>
   limiter: RateLimiter
+  /** Where each key is used from, and its refusals, for the owner's dashboard. */
+  activity: ActivityRecorder
   relay: Relay
   serveWidget(req: IncomingMessage, res: ServerResponse): Promise<void>
   /** GET /panel-<hash>.js, the panel the loader fetches on intent. */
@@ -61,12 +64,20 @@ export function createHandler(deps: HandlerDeps) {
   const authorize = async (req: IncomingMessage, res: ServerResponse, context: Context) => {
     const key = await authenticate(req.headersDistinct.authorization)
     context.keyId = key.record.id
-    if (!key.origins.allows(req.headersDistinct.origin)) throw originNotAllowed()
+    const allowed = key.origins.allows(req.headersDistinct.origin)
+    deps.activity.origin(key.record.id, req.headersDistinct.origin, allowed)
+    if (!allowed) {
+      deps.activity.refused(key.record.id, 'origin_not_allowed')
+      throw originNotAllowed()
+    }
     const limit = key.record.rate_limit_rpm ?? config.rateLimitRpm
     const decision = await limiter.hit(key.record.id, limit)
     metrics.limiterDecision(decision.allowed)
     const headers = rateLimitHeaders(decision)
-    if (!decision.allowed) throw rateLimitExceeded(limit, headers)
+    if (!decision.allowed) {
+      deps.activity.refused(key.record.id, 'rate_limited')
+      throw rateLimitExceeded(limit, headers)
+    }
     for (const [name, value] of Object.entries(headers)) res.setHeader(name, value)
     return key
   }

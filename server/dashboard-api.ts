@@ -135,7 +135,11 @@ export function createDashboardApi({ management, auth, publicUrl }: DashboardApi
         return [200, await management.makePrimary(call.id, account(call))]
       },
     },
-    { method: 'GET', pattern: /^\/dashboard\/api\/usage$/, run: async (call) => [200, { data: await management.usage(account(call)) }] },
+    {
+      method: 'GET',
+      pattern: /^\/dashboard\/api\/usage$/,
+      run: async (call) => [200, { data: await management.usage(account(call)), ...(await management.activity(account(call))) }],
+    },
   ]
 
   /** Whether the request's Origin is this dashboard's own. */

@@ -11,7 +11,9 @@ import {
   type AccountRecord,
   type KeyChanges,
   type KeyRecord,
+  type OriginRow,
   type OwnerRecord,
+  type RefusalRow,
   type Store,
   type UsageRow,
 } from './store/store.ts'
@@ -60,6 +62,8 @@ export interface Management {
   revokeKey(keyId: string, scope?: string): Promise<KeyView>
   makePrimary(keyId: string, scope?: string): Promise<KeyView>
   usage(accountId: string): Promise<UsageRow[]>
+  /** The account's refusals per key and day, and the origins each key was used from. */
+  activity(accountId: string): Promise<{ refusals: RefusalRow[]; origins: OriginRow[] }>
   /** Each entry checked on its own by the rules keys are stored under. */
   checkDomains(input: unknown): DomainCheck[]
   /** A new owner of the account, with a link to set their password. */
@@ -192,6 +196,12 @@ export function createManagement(deps: {
       await requireAccount(accountId)
       await deps.flushUsage?.()
       return store.usage(accountId)
+    },
+
+    async activity(accountId) {
+      await requireAccount(accountId)
+      await deps.flushUsage?.()
+      return store.activity(accountId)
     },
 
     checkDomains(input) {

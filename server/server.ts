@@ -8,6 +8,7 @@ import { existsSync } from 'node:fs'
 import type { AddressInfo } from 'node:net'
 import { dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { createActivityRecorder } from './activity.ts'
 import { createAdminGuard, createAdminHandler } from './admin.ts'
 import { createHandler, type Readiness } from './app.ts'
 import { createAuthenticator } from './authenticate.ts'
@@ -76,7 +77,13 @@ export async function createAppServer(config: Config, options: AppServerOptions)
   const store = countingFailures(await openStore(config.database, { log }), metrics)
   const limiter = createLimiter(config, log, metrics)
   const usage = createUsageRecorder(store, log, { flushMs: options.usageFlushMs })
-  const management = createManagement({ store, defaultRpm: config.rateLimitRpm, flushUsage: usage.flush, now: options.ownerAuth?.now })
+  const activity = createActivityRecorder(store, log, { flushMs: options.usageFlushMs })
+  const management = createManagement({
+    store,
+    defaultRpm: config.rateLimitRpm,
+    flushUsage: async () => void (await Promise.all([usage.flush(), activity.flush()])),
+    now: options.ownerAuth?.now,
+  })
   const upstream = options.upstream ?? (config.upstream ? createHttpUpstream(config.upstream) : createDemoUpstream())
   const requireAdmin = createAdminGuard(config.adminToken)
   const readiness = async (): Promise<Readiness> => {
@@ -88,7 +95,8 @@ export async function createAppServer(config: Config, options: AppServerOptions)
   }
   const handle = createHandler({
     config,
-    authenticate: createAuthenticator(store),
+    authenticate: createAuthenticator(store, (keyId) => activity.refused(keyId, 'key_revoked')),
+    activity,
     limiter,
     relay: createRelay({ upstream, timeoutMs: config.upstreamTimeoutMs, pingMs: options.pingMs, usage, metrics, log }),
     serveWidget: createWidgetAsset(options.widgetPath ?? DEFAULT_WIDGET),
@@ -156,6 +164,7 @@ export async function createAppServer(config: Config, options: AppServerOptions)
     upstream.close()
     await limiter.close()
     await usage.close()
+    await activity.close()
     await store.close()
   }
 

@@ -1,8 +1,9 @@
 /**
  * Moving house (`assisters db copy --from sqlite:<path>`): everything in an SQLite database copied
  * into an empty PostgreSQL one, in one transaction: accounts, keys (hashes, prefixes, flags, dates,
- * domains, limits, instructions), usage, and the dashboard's owners (password hashes), their unused
- * set-password links and their sessions, so owners stay signed in. Keys keep working: only their hashes were ever stored,
+ * domains, limits, instructions), usage, the dashboard's owners (password hashes), their unused
+ * set-password links and their sessions (so owners stay signed in), and the refusals and origins
+ * counted per key. Keys keep working: only their hashes were ever stored,
  * and those move unchanged. A target that holds anything is refused, so nothing is ever merged or
  * overwritten.
  */
@@ -58,6 +59,8 @@ interface Source {
   owners: Array<{ id: string; account_id: string; email: string; password_hash: string | null; created_at: string }>
   links: Array<{ token_hash: string; owner_id: string; expires_at: string; used_at: string | null }>
   sessions: Array<{ token_hash: string; owner_id: string; created_at: string; last_seen_at: string }>
+  refusals: Array<{ key_id: string; day: string; reason: string; count: number }>
+  origins: Array<{ key_id: string; origin: string; allowed: number; requests: number; last_seen_at: string }>
 }
 
 /** Copies the SQLite database `from` into the empty PostgreSQL database `to`; throws CopyRefused when it must not. */
@@ -107,6 +110,8 @@ function readSqlite(path: string): Source {
           .all() as Source['owners'],
         links: db.prepare('SELECT token_hash, owner_id, expires_at, used_at FROM password_links').all() as Source['links'],
         sessions: db.prepare('SELECT token_hash, owner_id, created_at, last_seen_at FROM sessions').all() as Source['sessions'],
+        refusals: db.prepare('SELECT key_id, day, reason, count FROM refusals').all() as Source['refusals'],
+        origins: db.prepare('SELECT key_id, origin, allowed, requests, last_seen_at FROM key_origins').all() as Source['origins'],
       }
     })()
   } finally {
@@ -131,7 +136,7 @@ async function writePostgres(source: Source, to: Extract<Config['database'], { k
     try {
       await client.query('BEGIN')
       // Readers may go on; a server writing to the target waits until the copy is in (or refused).
-      await client.query('LOCK TABLE accounts, keys, usage, owners, password_links, sessions IN EXCLUSIVE MODE')
+      await client.query('LOCK TABLE accounts, keys, usage, owners, password_links, sessions, refusals, key_origins IN EXCLUSIVE MODE')
       const {
         rows: [held],
       } = await client.query<{ version: number; accounts: number; keys: number; usage: number; owners: number }>(
@@ -184,7 +189,7 @@ async function writePostgres(source: Source, to: Extract<Config['database'], { k
 }
 
 /** One INSERT per table, the rows passed as arrays; keys go in creation order, so listings keep it. */
-async function insertAll(client: pg.PoolClient, { accounts, keys, usage, owners, links, sessions }: Source) {
+async function insertAll(client: pg.PoolClient, { accounts, keys, usage, owners, links, sessions, refusals, origins }: Source) {
   const column = <T, K extends keyof T>(rows: T[], name: K) => rows.map((row) => row[name])
   await client.query('INSERT INTO accounts (id, name, created_at) SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[])', [
     column(accounts, 'id'),
@@ -250,5 +255,20 @@ async function insertAll(client: pg.PoolClient, { accounts, keys, usage, owners,
     `INSERT INTO sessions (token_hash, owner_id, created_at, last_seen_at)
      SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::timestamptz[])`,
     [column(sessions, 'token_hash'), column(sessions, 'owner_id'), column(sessions, 'created_at'), column(sessions, 'last_seen_at')],
+  )
+  await client.query(
+    `INSERT INTO refusals (key_id, day, reason, count) SELECT * FROM unnest($1::text[], $2::date[], $3::text[], $4::bigint[])`,
+    [column(refusals, 'key_id'), column(refusals, 'day'), column(refusals, 'reason'), column(refusals, 'count')],
+  )
+  await client.query(
+    `INSERT INTO key_origins (key_id, origin, allowed, requests, last_seen_at)
+     SELECT * FROM unnest($1::text[], $2::text[], $3::boolean[], $4::bigint[], $5::timestamptz[])`,
+    [
+      column(origins, 'key_id'),
+      column(origins, 'origin'),
+      origins.map((row) => row.allowed === 1),
+      column(origins, 'requests'),
+      column(origins, 'last_seen_at'),
+    ],
   )
 }

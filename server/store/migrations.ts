@@ -58,6 +58,23 @@ const MIGRATIONS: string[] = [
      last_seen_at TEXT NOT NULL
    );
    CREATE INDEX sessions_owner ON sessions (owner_id);`,
+  // Refusals and origins per key (issue 14's usage page): what an owner needs to see where the
+  // widget runs and who tries the key elsewhere. key_origins holds a bounded number of rows per key.
+  `CREATE TABLE refusals (
+     key_id TEXT NOT NULL REFERENCES keys (id),
+     day    TEXT NOT NULL,
+     reason TEXT NOT NULL,
+     count  INTEGER NOT NULL DEFAULT 0,
+     PRIMARY KEY (key_id, day, reason)
+   );
+   CREATE TABLE key_origins (
+     key_id       TEXT NOT NULL REFERENCES keys (id),
+     origin       TEXT NOT NULL,
+     allowed      INTEGER NOT NULL,
+     requests     INTEGER NOT NULL DEFAULT 0,
+     last_seen_at TEXT NOT NULL,
+     PRIMARY KEY (key_id, origin, allowed)
+   );`,
 ]
 
 /** The schema version a migrated SQLite file is at (db copy reads exactly this one). */

@@ -76,6 +76,23 @@ const MIGRATIONS: string[] = [
      last_seen_at timestamptz NOT NULL
    );
    CREATE INDEX sessions_owner ON sessions (owner_id);`,
+  // Refusals and origins per key (issue 14's usage page): what an owner needs to see where the
+  // widget runs and who tries the key elsewhere. key_origins holds a bounded number of rows per key.
+  `CREATE TABLE refusals (
+     key_id text COLLATE "C" NOT NULL REFERENCES keys (id),
+     day    date NOT NULL,
+     reason text NOT NULL,
+     count  bigint NOT NULL DEFAULT 0,
+     PRIMARY KEY (key_id, day, reason)
+   );
+   CREATE TABLE key_origins (
+     key_id       text COLLATE "C" NOT NULL REFERENCES keys (id),
+     origin       text NOT NULL,
+     allowed      boolean NOT NULL,
+     requests     bigint NOT NULL DEFAULT 0,
+     last_seen_at timestamptz NOT NULL,
+     PRIMARY KEY (key_id, origin, allowed)
+   );`,
 ]
 
 /** The schema version a migrated PostgreSQL database is at (db copy writes into exactly this one). */

@@ -17,6 +17,7 @@ import {
   type KeyRecord,
   type NewKey,
   type OwnerRecord,
+  type RefusalRow,
   type SessionRecord,
   type Store,
   type UsageRow,
@@ -379,6 +380,57 @@ export async function openPostgresStore(options: PostgresOptions): Promise<Store
 
     endOwnerSessions: (ownerId, keep = '') =>
       run(async () => void (await query('DELETE FROM sessions WHERE owner_id = $1 AND token_hash <> $2', [ownerId, keep]))),
+
+    addActivity: (refusals, origins, maxOriginsPerKey) =>
+      run(async () => {
+        if (refusals.length === 0 && origins.length === 0) return
+        // A fixed order, as addUsage keeps, so two processes flushing at once never deadlock.
+        const sortedRefusals = [...refusals].sort(
+          (a, b) => compare(a.key_id, b.key_id) || compare(a.day, b.day) || compare(a.reason, b.reason),
+        )
+        const sortedOrigins = [...origins].sort(
+          (a, b) => compare(a.key_id, b.key_id) || compare(a.origin, b.origin) || Number(a.allowed) - Number(b.allowed),
+        )
+        await transaction(async (client) => {
+          for (const row of sortedRefusals) {
+            await client.query(
+              `INSERT INTO refusals (key_id, day, reason, count) VALUES ($1, $2, $3, $4)
+               ON CONFLICT (key_id, day, reason) DO UPDATE SET count = refusals.count + excluded.count`,
+              [row.key_id, row.day, row.reason, row.count],
+            )
+          }
+          for (const row of sortedOrigins) {
+            // A new origin only while the key has fewer than the bound; a known one always adds up.
+            await client.query(
+              `INSERT INTO key_origins (key_id, origin, allowed, requests, last_seen_at)
+               SELECT $1, $2, $3, $4, $5
+               WHERE EXISTS (SELECT 1 FROM key_origins WHERE key_id = $1 AND origin = $2 AND allowed = $3)
+                 OR (SELECT count(*) FROM key_origins WHERE key_id = $1) < $6
+               ON CONFLICT (key_id, origin, allowed) DO UPDATE SET requests = key_origins.requests + excluded.requests,
+                 last_seen_at = greatest(key_origins.last_seen_at, excluded.last_seen_at)`,
+              [row.key_id, row.origin, row.allowed, row.requests, row.last_seen_at, maxOriginsPerKey],
+            )
+          }
+        })
+      }),
+
+    activity: (accountId) =>
+      run(async () => {
+        const refusals = await query<Record<keyof RefusalRow, string>>(
+          `SELECT r.key_id, to_char(r.day, 'YYYY-MM-DD') AS day, r.reason, r.count
+           FROM refusals r JOIN keys k ON k.id = r.key_id WHERE k.account_id = $1 ORDER BY r.day, k.created_at, k.seq, r.reason`,
+          [accountId],
+        )
+        const origins = await query<{ key_id: string; origin: string; allowed: boolean; requests: string; last_seen_at: string }>(
+          `SELECT o.key_id, o.origin, o.allowed, o.requests, ${iso('o.last_seen_at')} AS last_seen_at
+           FROM key_origins o JOIN keys k ON k.id = o.key_id WHERE k.account_id = $1 ORDER BY o.last_seen_at DESC, o.origin`,
+          [accountId],
+        )
+        return {
+          refusals: refusals.map((row) => ({ ...row, reason: row.reason as RefusalRow['reason'], count: Number(row.count) })),
+          origins: origins.map((row) => ({ ...row, requests: Number(row.requests) })),
+        }
+      }),
 
     ping: () => run(async () => void (await query('SELECT 1'))),
 

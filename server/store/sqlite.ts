@@ -13,7 +13,9 @@ import {
   type KeyChanges,
   type KeyRecord,
   type NewKey,
+  type OriginRow,
   type OwnerRecord,
+  type RefusalRow,
   type SessionRecord,
   type Store,
   type UsageRow,
@@ -95,6 +97,22 @@ export function openSqliteStore(path: string): Store {
     touchSession: db.prepare('UPDATE sessions SET last_seen_at = ? WHERE token_hash = ? AND last_seen_at < ?'),
     endSession: db.prepare('DELETE FROM sessions WHERE token_hash = ?'),
     endOwnerSessions: db.prepare('DELETE FROM sessions WHERE owner_id = ? AND token_hash <> ?'),
+    addRefusal: db.prepare(`INSERT INTO refusals (key_id, day, reason, count) VALUES (@key_id, @day, @reason, @count)
+      ON CONFLICT (key_id, day, reason) DO UPDATE SET count = count + excluded.count`),
+    // A new origin only while the key has fewer than @max; a known one always adds up.
+    addOrigin: db.prepare(`INSERT INTO key_origins (key_id, origin, allowed, requests, last_seen_at)
+      SELECT @key_id, @origin, @allowed, @requests, @last_seen_at
+      WHERE EXISTS (SELECT 1 FROM key_origins WHERE key_id = @key_id AND origin = @origin AND allowed = @allowed)
+        OR (SELECT count(*) FROM key_origins WHERE key_id = @key_id) < @max
+      ON CONFLICT (key_id, origin, allowed) DO UPDATE SET requests = requests + excluded.requests,
+        last_seen_at = max(last_seen_at, excluded.last_seen_at)`),
+    refusals: db.prepare<[string], RefusalRow>(`SELECT r.key_id, r.day, r.reason, r.count
+      FROM refusals r JOIN keys k ON k.id = r.key_id WHERE k.account_id = ? ORDER BY r.day, k.created_at, k.rowid, r.reason`),
+    origins: db.prepare<
+      [string],
+      Omit<OriginRow, 'allowed'> & { allowed: number }
+    >(`SELECT o.key_id, o.origin, o.allowed, o.requests, o.last_seen_at
+      FROM key_origins o JOIN keys k ON k.id = o.key_id WHERE k.account_id = ? ORDER BY o.last_seen_at DESC, o.origin`),
     usage: db.prepare<[string], UsageRow>(`SELECT u.key_id, u.day, u.requests, u.prompt_tokens, u.completion_tokens
       FROM usage u JOIN keys k ON k.id = u.key_id WHERE k.account_id = ? ORDER BY u.day, k.created_at, k.rowid`),
   }
@@ -145,6 +163,11 @@ export function openSqliteStore(path: string): Store {
       instructions: changes.instructions ?? null,
     })
     return getKey(id)
+  })
+
+  const addActivity = db.transaction((refusals: RefusalRow[], origins: OriginRow[], max: number) => {
+    for (const row of refusals) statements.addRefusal.run(row)
+    for (const row of origins) statements.addOrigin.run({ ...row, allowed: row.allowed ? 1 : 0, max })
   })
 
   const addUsage = db.transaction((rows: UsageRow[], lastUsed: ReadonlyMap<string, string>) => {
@@ -235,6 +258,15 @@ export function openSqliteStore(path: string): Store {
     },
     async endOwnerSessions(ownerId, keep = '') {
       statements.endOwnerSessions.run(ownerId, keep)
+    },
+    async addActivity(refusals, origins, maxOriginsPerKey) {
+      addActivity.immediate(refusals, origins, maxOriginsPerKey)
+    },
+    async activity(accountId) {
+      return {
+        refusals: statements.refusals.all(accountId),
+        origins: statements.origins.all(accountId).map((row) => ({ ...row, allowed: row.allowed === 1 })),
+      }
     },
     async ping() {
       db.prepare('SELECT 1').get()

@@ -44,6 +44,26 @@ export interface UsageRow {
   completion_tokens: number
 }
 
+/** Why the API refused a request with a key of the account: 403, 429, or 401 for a revoked key. */
+export type RefusalReason = 'origin_not_allowed' | 'rate_limited' | 'key_revoked'
+
+/** Refusals added up for one key, one UTC day and one reason. */
+export interface RefusalRow {
+  key_id: string
+  day: string
+  reason: RefusalReason
+  count: number
+}
+
+/** Where a key was used from: one Origin ('' for none), allowed or refused, how often and when last. */
+export interface OriginRow {
+  key_id: string
+  origin: string
+  allowed: boolean
+  requests: number
+  last_seen_at: string
+}
+
 /** What an owner may change on a key after creation; an absent field stays as it is. */
 export interface KeyChanges {
   name?: string
@@ -110,6 +130,13 @@ export interface Store {
   /** Adds usage deltas and moves last_used_at forward, in one transaction. */
   addUsage(rows: UsageRow[], lastUsed: ReadonlyMap<string, string>): Promise<void>
   usage(accountId: string): Promise<UsageRow[]>
+  /**
+   * Adds refusal counts and origin sightings in one transaction. A key keeps at most
+   * `maxOriginsPerKey` origins: sightings of further ones are dropped, those of known ones added.
+   */
+  addActivity(refusals: RefusalRow[], origins: OriginRow[], maxOriginsPerKey: number): Promise<void>
+  /** The account's refusals (by day) and origins (most recently seen first). */
+  activity(accountId: string): Promise<{ refusals: RefusalRow[]; origins: OriginRow[] }>
   /** Throws StoreConflict('email_taken') when another owner has the email. */
   createOwner(id: string, accountId: string, email: string): Promise<OwnerRecord>
   getOwner(id: string): Promise<OwnerRecord | undefined>

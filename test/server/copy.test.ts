@@ -10,7 +10,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { runCli } from '../../server/cli.ts'
 import type { Upstream } from '../../server/upstream.ts'
 import { createTestDatabase, describePostgres, type TestDatabase } from '../support/postgres.ts'
-import { dashboardClient, PASSWORD as OWNER_PASSWORD, signedInOwner } from './dashboard-client.ts'
+import { dashboardClient, linkToken, PASSWORD as OWNER_PASSWORD } from './dashboard-client.ts'
 import { completion, MODEL, runCommand, startServer, type TestServer } from './harness.ts'
 
 const PASSWORD = 'copy-secret-pw-456'
@@ -75,7 +75,12 @@ describePostgres('assisters db copy', () => {
     await before.admin('POST', `/admin/keys/${revoked.id}/revoke`)
     await before.admin('POST', `/admin/keys/${second.id}/primary`)
     // An owner with a password, signed in: both the password and the session survive the move.
-    const { client: signedIn, email } = await signedInOwner(before, 'mover@example.com')
+    // The site's owner, signed in, and a refusal of the site's key: all of it survives the move.
+    const email = 'mover@example.com'
+    const link = (await before.admin('POST', `/admin/accounts/${site.accountId}/owners`, { email })).body.set_password_url
+    const signedIn = dashboardClient(before)
+    expect((await signedIn.call('POST', '/set-password', { token: linkToken(link), password: OWNER_PASSWORD })).status).toBe(200)
+    expect((await chat(before, site.key, 'https://evil.test')).status).toBe(403)
     const expected = { site: await snapshot(before, site.accountId), other: await snapshot(before, other.accountId) }
     await before.close()
 
@@ -84,7 +89,7 @@ describePostgres('assisters db copy', () => {
     expect(JSON.parse(run.out)).toEqual({
       from: sourcePath(),
       to: target.url,
-      accounts: 3,
+      accounts: 2,
       keys: 4,
       usage_rows: 3,
       owners: 1,
@@ -106,6 +111,20 @@ describePostgres('assisters db copy', () => {
     const carried = dashboardClient(after)
     carried.cookie = signedIn.cookie
     expect((await carried.call('GET', '/me')).body.owner.email).toBe(email)
+    // Refusals and origins counted before the move, plus those of the requests just made after it.
+    const moved = (await carried.call('GET', '/usage')).body
+    expect(moved.refusals).toEqual(
+      expect.arrayContaining([
+        { key_id: site.id, day: expect.any(String), reason: 'origin_not_allowed', count: 2 },
+        { key_id: revoked.id, day: expect.any(String), reason: 'key_revoked', count: 1 },
+      ]),
+    )
+    expect(moved.origins.map((row: any) => [row.key_id, row.origin, row.allowed, row.requests])).toEqual(
+      expect.arrayContaining([
+        [site.id, 'https://example.com', true, 3],
+        [site.id, 'https://evil.test', false, 2],
+      ]),
+    )
     // New keys follow the copied ones, in order.
     const added = await after.createKey({ name: 'Made on PostgreSQL' }, site.accountId)
     expect((await snapshot(after, site.accountId)).keys.map((key: { id: string }) => key.id)).toEqual([
@@ -120,7 +139,7 @@ describePostgres('assisters db copy', () => {
     expect(again.status).toBe(1)
     expect(JSON.parse(again.err).error).toMatchObject({
       code: 'target_not_empty',
-      message: expect.stringMatching(/not empty.*3 accounts, 5 keys.*1 owners/),
+      message: expect.stringMatching(/not empty.*2 accounts, 5 keys.*1 owners/),
     })
     expect(await snapshot(after, site.accountId)).toEqual(held)
   })

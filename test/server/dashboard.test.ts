@@ -533,6 +533,41 @@ describe('keys, by their owner', () => {
   })
 })
 
+describe('refusals and origins', () => {
+  it("counts 403, 429 and a revoked key's 401 per key and day, and the origins each key was used from", async () => {
+    const { client } = await signedInOwner(server, newEmail())
+    const shop = (await client.call('POST', '/keys', { name: 'Shop', allowed_domains: ['shop.example'], rate_limit_rpm: 1 })).body
+    const old = (await client.call('POST', '/keys', { name: 'Old' })).body
+    expect((await server.chat(shop.key, undefined, { origin: 'https://shop.example' })).status).toBe(200)
+    expect((await server.chat(shop.key, undefined, { origin: 'https://shop.example' })).status).toBe(429)
+    expect((await server.chat(shop.key, undefined, { origin: 'https://copycat.example' })).status).toBe(403)
+    expect((await server.chat(shop.key, undefined, { origin: 'https://copycat.example' })).status).toBe(403)
+    expect((await server.chat(old.key)).status).toBe(200)
+    await client.call('POST', `/keys/${old.id}/revoke`)
+    expect((await server.chat(old.key, undefined, { origin: 'https://old.example' })).status).toBe(401)
+    // A key nobody has (or another account's) counts for no one here.
+    expect((await server.chat('ask_notarealkeynotarealkeynotarealkey12')).status).toBe(401)
+
+    const today = new Date().toISOString().slice(0, 10)
+    const usage = (await client.call('GET', '/usage')).body
+    expect(usage.refusals).toEqual([
+      { key_id: shop.id, day: today, reason: 'origin_not_allowed', count: 2 },
+      { key_id: shop.id, day: today, reason: 'rate_limited', count: 1 },
+      { key_id: old.id, day: today, reason: 'key_revoked', count: 1 },
+    ])
+    const seen = usage.origins.map((row: any) => [row.key_id, row.origin, row.allowed, row.requests])
+    expect(seen).toHaveLength(3)
+    expect(seen).toEqual(
+      expect.arrayContaining([
+        [shop.id, 'https://shop.example', true, 2],
+        [shop.id, 'https://copycat.example', false, 2],
+        [old.id, '', true, 1],
+      ]),
+    )
+    for (const row of usage.origins) expect(Date.parse(row.last_seen_at)).toBeGreaterThan(Date.now() - 60_000)
+  })
+})
+
 describe('isolation between accounts', () => {
   let alice: Awaited<ReturnType<typeof signedInOwner>>
   let bob: Awaited<ReturnType<typeof signedInOwner>>

@@ -176,7 +176,17 @@ describe.each(ENGINES)('the $name store', ({ create, available }) => {
     it('migrates a fresh database and reports how many migrations ran', async () => {
       expect(await engine!.migrate()).toBe(engine!.schemaVersion)
       expect(await engine!.migrate()).toBe(0)
-      expect(await engine!.tables()).toEqual(['accounts', 'keys', 'owners', 'password_links', 'schema_migrations', 'sessions', 'usage'])
+      expect(await engine!.tables()).toEqual([
+        'accounts',
+        'key_origins',
+        'keys',
+        'owners',
+        'password_links',
+        'refusals',
+        'schema_migrations',
+        'sessions',
+        'usage',
+      ])
     })
 
     it('never stores or returns a full key, only its hash and prefix', async () => {
@@ -268,6 +278,57 @@ describe.each(ENGINES)('the $name store', ({ create, available }) => {
       await store.endOwnerSessions('owner_1')
       expect(await store.findSession('s1')).toBeUndefined()
       expect(await store.findSession('s4')).toBeDefined()
+    })
+
+    it('adds up refusals and origins, keeps at most the bound of origins per key, and shows each account its own', async () => {
+      const store = await open()
+      const [key, other] = await accountWithKeys(store, 2)
+      const [foreign] = await accountWithKeys(store, 1, 'acct_2')
+      const at = (minute: number) => `2026-01-01T00:0${minute}:00.000Z`
+      const sighting = (keyId: string, origin: string, allowed: boolean, minute: number, requests = 1) => ({
+        key_id: keyId,
+        origin,
+        allowed,
+        requests,
+        last_seen_at: at(minute),
+      })
+      await store.addActivity(
+        [{ key_id: key!.id, day: '2026-01-01', reason: 'origin_not_allowed', count: 2 }],
+        [sighting(key!.id, 'https://a.example', true, 1), sighting(key!.id, 'https://evil.example', false, 2)],
+        3,
+      )
+      await store.addActivity(
+        [
+          { key_id: key!.id, day: '2026-01-01', reason: 'origin_not_allowed', count: 3 },
+          { key_id: other!.id, day: '2026-01-02', reason: 'rate_limited', count: 1 },
+          { key_id: foreign!.id, day: '2026-01-01', reason: 'key_revoked', count: 9 },
+        ],
+        [
+          sighting(key!.id, 'https://a.example', true, 5, 4),
+          // An earlier sighting never moves last_seen_at back.
+          sighting(key!.id, 'https://evil.example', false, 0),
+          sighting(key!.id, '', true, 3),
+          // The key's fourth origin is over the bound of 3: dropped. Another key has its own bound.
+          sighting(key!.id, 'https://fourth.example', true, 6),
+          sighting(other!.id, 'https://b.example', true, 4),
+        ],
+        3,
+      )
+      const { refusals, origins } = await store.activity('acct_1')
+      expect(refusals).toEqual([
+        { key_id: key!.id, day: '2026-01-01', reason: 'origin_not_allowed', count: 5 },
+        { key_id: other!.id, day: '2026-01-02', reason: 'rate_limited', count: 1 },
+      ])
+      expect(origins).toEqual([
+        sighting(key!.id, 'https://a.example', true, 5, 5),
+        sighting(other!.id, 'https://b.example', true, 4),
+        sighting(key!.id, '', true, 3),
+        sighting(key!.id, 'https://evil.example', false, 2, 2),
+      ])
+      expect(await store.activity('acct_2')).toEqual({
+        refusals: [{ key_id: foreign!.id, day: '2026-01-01', reason: 'key_revoked', count: 9 }],
+        origins: [],
+      })
     })
   })
 
