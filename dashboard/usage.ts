@@ -33,3 +33,32 @@ export function dailySeries(rows: UsageRow[], days: string[], keyId?: string): D
   }
   return [...byDay.values()]
 }
+
+export type RefusalReason = 'origin_not_allowed' | 'rate_limited' | 'key_revoked'
+
+export interface RefusalRow {
+  key_id: string
+  day: string
+  reason: RefusalReason
+  count: number
+}
+
+export interface OriginRow {
+  key_id: string
+  origin: string
+  allowed: boolean
+  requests: number
+  last_seen_at: string
+}
+
+/** The refusals of each day of `days` (all reasons), and the total per reason; only `keyId`'s when given. */
+export function refusalSeries(rows: RefusalRow[], days: string[], keyId?: string) {
+  const byDay = new Map(days.map((day) => [day, 0]))
+  const byReason: Record<RefusalReason, number> = { origin_not_allowed: 0, rate_limited: 0, key_revoked: 0 }
+  for (const row of rows) {
+    if (!byDay.has(row.day) || (keyId && row.key_id !== keyId)) continue
+    byDay.set(row.day, byDay.get(row.day)! + row.count)
+    byReason[row.reason] += row.count
+  }
+  return { perDay: [...byDay].map(([day, value]) => ({ day, value })), byReason }
+}

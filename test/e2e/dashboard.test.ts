@@ -237,6 +237,14 @@ describe.skipIf(skipWithoutChromium)('the Embed and Usage pages', () => {
     await expect.poll(() => answers(site).first().textContent()).toContain('Counted?')
     await idle(site)
 
+    // Someone copies the key onto their own site: refused, and counted.
+    const copycat = await fetch(`${stack.demo.apiUrl}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, origin: 'https://copycat.example', 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'assisters-chat-v1', messages: [{ role: 'user', content: 'Hi' }] }),
+    })
+    expect(copycat.status).toBe(403)
+
     await page.getByRole('link', { name: 'Usage' }).click()
     await expect.poll(() => page.locator('.totals dd').first().textContent()).toBe('1')
     await page.getByText('Requests as a table').click()
@@ -246,6 +254,10 @@ describe.skipIf(skipWithoutChromium)('the Embed and Usage pages', () => {
       .getByRole('row')
       .filter({ hasText: new Date().toISOString().slice(0, 10) })
     await expect.poll(() => today.getByRole('cell').allTextContents()).toEqual([new Date().toISOString().slice(0, 10), '1'])
+    await expect.poll(() => page.locator('.reasons li').first().textContent()).toBe('1 403: a website the key does not allow')
+    const where = page.getByRole('table').last()
+    await expect.poll(() => where.getByRole('row', { name: stack.pageOrigin }).textContent()).toMatch(/Website\s*Allowed\s*1/)
+    expect(await where.getByRole('row', { name: 'https://copycat.example' }).textContent()).toMatch(/Website\s*Refused \(403\)\s*1/)
     await page.getByText('Requests as a table').click()
     await page.setViewportSize({ width: 1280, height: 900 })
     await page.screenshot({ path: join(SCREENSHOTS, 'dashboard-usage.png'), fullPage: true })
