@@ -4,7 +4,7 @@ import { api, whenSignedOut, type Me } from './api.ts'
 import { App } from './components/App.tsx'
 import { me, navigate, page } from './state.ts'
 
-const OPEN_PAGES = new Set(['sign-in', 'set-password'])
+const OPEN_PAGES = new Set(['sign-in', 'sign-up', 'set-password'])
 
 whenSignedOut(() => {
   me.value = null
@@ -17,7 +17,7 @@ if (page.value !== 'set-password') {
   api<Me>('GET', '/me').then(
     (found) => {
       me.value = found
-      if (page.value === '' || page.value === 'sign-in') navigate('keys', { replace: true })
+      if (page.value === '' || OPEN_PAGES.has(page.value)) navigate('keys', { replace: true })
     },
     () => {
       me.value = null

@@ -27,6 +27,8 @@ export interface Config {
    * start with http://localhost:PORT and the dashboard accepts its own Host over http or https.
    */
   publicUrl: string | undefined
+  /** SIGNUP=open: anyone may create an account and its first owner on the dashboard's sign-up page. */
+  signupOpen: boolean
   /** Processes sharing the port (node:cluster); 1 runs the server in this process. */
   workers: number
   /** Unset: metrics only at GET /metrics on the API port, behind the admin token. */
@@ -77,6 +79,7 @@ export function loadConfig(env: Env): Config {
     rateLimitRpm: integer(read, 'RATE_LIMIT_RPM', 60, 1, 100_000),
     redis,
     adminToken: adminTokenFrom(read('ADMIN_TOKEN')),
+    signupOpen: signupFrom(read('SIGNUP')),
     publicUrl: publicUrlFrom(read('PUBLIC_URL')),
     workers,
     metrics: metricsPort === undefined ? undefined : { host: read('METRICS_HOST') ?? '127.0.0.1', port: metricsPort },
@@ -168,6 +171,12 @@ function workersFrom(raw: string | undefined): number {
     throw new ConfigError(`WORKERS must be a whole number from 1 to 256, or auto, got '${raw.slice(0, 40)}'`)
   }
   return Number(raw)
+}
+
+function signupFrom(raw: string | undefined): boolean {
+  if (raw === undefined || raw === 'closed') return false
+  if (raw === 'open') return true
+  throw new ConfigError(`SIGNUP must be open or closed, got '${raw.slice(0, 40)}'`)
 }
 
 /** An http(s) origin: no path, query, fragment or credentials; a trailing slash is dropped. */

@@ -39,11 +39,13 @@ export interface DashboardApiDeps {
   auth: OwnerAuth
   /** PUBLIC_URL's origin, when set: the only Origin accepted on state-changing calls. */
   publicUrl: string | undefined
+  /** SIGNUP=open: the sign-up route exists. */
+  signupOpen: boolean
 }
 
 const ID = '([A-Za-z0-9_]{1,64})'
 
-export function createDashboardApi({ management, auth, publicUrl }: DashboardApiDeps) {
+export function createDashboardApi({ management, auth, publicUrl, signupOpen }: DashboardApiDeps) {
   const me = async (session: CurrentSession) => ({
     owner: ownerView(session.owner),
     account: await management.getAccount(session.owner.account_id),
@@ -69,6 +71,22 @@ export function createDashboardApi({ management, auth, publicUrl }: DashboardApi
       open: true,
       run: async (call) => signedIn(call, await auth.setPasswordWithLink(call.body)),
     },
+    // What the sign-in page needs to know before anyone is signed in.
+    { method: 'GET', pattern: /^\/dashboard\/api\/settings$/, open: true, run: async () => [200, { signup: signupOpen }] },
+    ...(signupOpen
+      ? [
+          {
+            method: 'POST',
+            pattern: /^\/dashboard\/api\/sign-up$/,
+            open: true,
+            run: async (call: Call) =>
+              signedIn(
+                call,
+                await auth.signUp(call.body, call.req.socket.remoteAddress ?? '', (fields) => management.createAccountWithOwner(fields)),
+              ),
+          } satisfies Route,
+        ]
+      : []),
     { method: 'GET', pattern: /^\/dashboard\/api\/me$/, run: async (call) => [200, await me(call.session)] },
     {
       method: 'POST',

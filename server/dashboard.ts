@@ -25,7 +25,7 @@ export const DASHBOARD_CSP = [
 ].join('; ')
 
 /** The front-end's own routes; each is the same page, which shows the right view. */
-const PAGES = new Set(['', 'sign-in', 'set-password', 'keys', 'embed', 'usage', 'settings'])
+const PAGES = new Set(['', 'sign-in', 'sign-up', 'set-password', 'keys', 'embed', 'usage', 'settings'])
 const ASSET = /^assets\/[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*\.(js|css|svg|png|woff2)$/
 const TYPES: Record<string, string> = {
   js: 'text/javascript; charset=utf-8',

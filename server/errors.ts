@@ -125,6 +125,21 @@ export const tooManySignIns = (waitMs: number) => {
   )
 }
 
+/** 429 after too many accounts made from one address (SIGNUP=open). */
+export const tooManySignUps = (waitMs: number) => {
+  const seconds = Math.max(1, Math.ceil(waitMs / 1000))
+  return new HttpError(
+    429,
+    'rate_limit_error',
+    'too_many_sign_ups',
+    'Too many new accounts from this address; try again later',
+    undefined,
+    {
+      'retry-after': String(seconds),
+    },
+  )
+}
+
 export const wrongPassword = () =>
   new HttpError(400, 'invalid_request_error', 'wrong_password', 'The current password is not correct', 'current_password')
 

@@ -71,6 +71,8 @@ export interface Management {
   /** A fresh set-password link for an existing owner (a forgotten password); earlier links still expire as they would. */
   newPasswordLink(input: unknown): Promise<PasswordLink>
   listOwners(accountId: string): Promise<OwnerView[]>
+  /** A new account with its first owner, who has no password yet (sign-up, under SIGNUP=open). */
+  createAccountWithOwner(input: unknown): Promise<OwnerRecord>
 }
 
 export const ownerView = (owner: OwnerRecord): OwnerView => ({
@@ -239,6 +241,21 @@ export function createManagement(deps: {
       return issueLink(owner)
     },
 
+    async createAccountWithOwner(input) {
+      const body = objectWith(input, ['account_name', 'email'])
+      const name = nameFrom(body.account_name, 'account_name')
+      const email = emailFrom(body.email)
+      // Checked first, so a taken email leaves no empty account behind (a race may, harmlessly).
+      if (await store.findOwnerByEmail(email)) throw emailTaken()
+      const account = await store.createAccount(newId('acct'), name)
+      try {
+        return await store.createOwner(newId('owner'), account.id, email)
+      } catch (err) {
+        if (err instanceof StoreConflict) throw emailTaken()
+        throw err
+      }
+    },
+
     async listOwners(accountId) {
       await requireAccount(accountId)
       return (await store.listOwners(accountId)).map(ownerView)
@@ -273,12 +290,12 @@ export function objectWith(input: unknown, allowed: string[]): Record<string, un
  */
 const UNSEEN = /[\p{Cc}\u061C\u200B-\u200F\u202A-\u202E\u2060-\u2064\u2066-\u2069\uFEFF]/u
 
-function nameFrom(value: unknown): string {
+function nameFrom(value: unknown, param = 'name'): string {
   const name = typeof value === 'string' ? value.trim() : ''
   if (!name || name.length > MAX_NAME_CHARS || UNSEEN.test(name)) {
     throw invalidBody(
-      'name',
-      `name must be text of 1 to ${MAX_NAME_CHARS} characters without control, bidirectional or zero-width characters`,
+      param,
+      `${param} must be text of 1 to ${MAX_NAME_CHARS} characters without control, bidirectional or zero-width characters`,
     )
   }
   return name

@@ -5,7 +5,7 @@
  * whichever comes first.
  */
 import { createAdminThrottle, type AdminThrottle } from './admin-throttle.ts'
-import { invalidBody, signInRefused, tooManySignIns, wrongPassword } from './errors.ts'
+import { invalidBody, signInRefused, tooManySignIns, tooManySignUps, wrongPassword } from './errors.ts'
 import { objectWith } from './management.ts'
 import { decoyHash, hashPassword, passwordProblem, verifyPassword } from './passwords.ts'
 import type { OwnerRecord, Store } from './store/store.ts'
@@ -30,6 +30,11 @@ export interface CurrentSession {
 export interface OwnerAuth {
   /** Throws 401 for any wrong email or password alike, 429 past the failure limits. */
   signIn(input: unknown, address: string): Promise<SignedIn>
+  /**
+   * SIGNUP=open: a new account and its first owner, signed in. `create` makes both from the body's
+   * account_name and email (management.ts); throttled per client address.
+   */
+  signUp(input: unknown, address: string, create: (fields: unknown) => Promise<OwnerRecord>): Promise<SignedIn>
   /** Uses a set-password link once, sets the password, ends the owner's other sessions and signs in. */
   setPasswordWithLink(input: unknown): Promise<SignedIn>
   /** The session a cookie token names, if it is live; an expired one is ended on the way. */
@@ -46,6 +51,8 @@ export interface OwnerAuthOptions {
   /** Failed sign-ins allowed per email, and per client address, in a rolling 15 minutes. */
   perEmail?: AdminThrottle
   perAddress?: AdminThrottle
+  /** Sign-ups allowed per client address in a rolling hour. */
+  signUps?: AdminThrottle
 }
 
 const FIFTEEN_MINUTES = 15 * 60 * 1000
@@ -54,6 +61,7 @@ export function createOwnerAuth(store: Store, options: OwnerAuthOptions = {}): O
   const now = options.now ?? Date.now
   const perEmail = options.perEmail ?? createAdminThrottle({ limit: 10, windowMs: FIFTEEN_MINUTES, now })
   const perAddress = options.perAddress ?? createAdminThrottle({ limit: 50, windowMs: FIFTEEN_MINUTES, now })
+  const signUps = options.signUps ?? createAdminThrottle({ limit: 5, windowMs: 4 * FIFTEEN_MINUTES, now })
 
   // Made now, so the first unknown email does not pay for it and take longer than a wrong password.
   decoyHash().catch(() => {})
@@ -82,6 +90,19 @@ export function createOwnerAuth(store: Store, options: OwnerAuthOptions = {}): O
         throw signInRefused()
       }
       return startSession(owner)
+    },
+
+    async signUp(input, address, create) {
+      const { password, ...fields } = objectWith(input, ['account_name', 'email', 'password'])
+      const problem = passwordProblem(password)
+      if (problem) throw invalidBody('password', problem)
+      const wait = signUps.waitMs(address)
+      if (wait > 0) throw tooManySignUps(wait)
+      const owner = await create(fields)
+      signUps.failed(address) // counts every account made, not only failures
+      const passwordHash = await hashPassword(password as string)
+      await store.setOwnerPassword(owner.id, passwordHash)
+      return startSession({ ...owner, password_hash: passwordHash })
     },
 
     async setPasswordWithLink(input) {

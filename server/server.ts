@@ -104,7 +104,12 @@ export async function createAppServer(config: Config, options: AppServerOptions)
     servePanel: createPanelAssets(dirname(options.widgetPath ?? DEFAULT_WIDGET)),
     handleAdmin: createAdminHandler(management, requireAdmin, config.publicUrl),
     handleDashboard: createDashboardHandler(
-      createDashboardApi({ management, auth: createOwnerAuth(store, options.ownerAuth), publicUrl: config.publicUrl }),
+      createDashboardApi({
+        management,
+        auth: createOwnerAuth(store, options.ownerAuth),
+        publicUrl: config.publicUrl,
+        signupOpen: config.signupOpen,
+      }),
       options.dashboardDir,
     ),
     async handleMetrics(req, res) {

@@ -6,6 +6,7 @@ import { Keys } from '../pages/Keys.tsx'
 import { SetPassword } from '../pages/SetPassword.tsx'
 import { Settings } from '../pages/Settings.tsx'
 import { SignIn } from '../pages/SignIn.tsx'
+import { SignUp } from '../pages/SignUp.tsx'
 import { Usage } from '../pages/Usage.tsx'
 import { me, navigate, notice, page } from '../state.ts'
 
@@ -25,6 +26,7 @@ export function App() {
         Loading…
       </p>
     )
+  if (current === 'sign-up' && !me.value) return <SignUp />
   if (me.value === null || current === 'sign-in') return <SignIn />
 
   const shown = SIGNED_IN_PAGES[current] ?? SIGNED_IN_PAGES.keys!

@@ -1,13 +1,21 @@
 /** Sign in with email and password. */
 import { h } from 'preact'
-import { useState } from 'preact/hooks'
+import { useEffect, useState } from 'preact/hooks'
 import { api, ApiError, type Me } from '../api.ts'
 import { me, navigate } from '../state.ts'
 
 export function SignIn() {
   const [error, setError] = useState('')
   const [busy, setBusy] = useState(false)
+  const [signup, setSignup] = useState(false)
   document.title = 'Sign in · Assisters dashboard'
+
+  useEffect(() => {
+    api<{ signup: boolean }>('GET', '/settings').then(
+      (settings) => setSignup(settings.signup),
+      () => {},
+    )
+  }, [])
 
   const submit = async (event: Event) => {
     event.preventDefault()
@@ -46,6 +54,14 @@ export function SignIn() {
         </button>
       </form>
       <p class="hint">No password yet, or forgot it? Ask your operator for a one-time link.</p>
+      {signup && (
+        <p>
+          New here?{' '}
+          <a href="/dashboard/sign-up" onClick={(event) => (event.preventDefault(), navigate('sign-up'))}>
+            Create an account
+          </a>
+        </p>
+      )}
     </main>
   )
 }

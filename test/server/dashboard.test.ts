@@ -533,6 +533,62 @@ describe('keys, by their owner', () => {
   })
 })
 
+describe('sign-up (SIGNUP=open)', () => {
+  it('does not exist by default', async () => {
+    const client = dashboardClient(server)
+    expect((await client.call('GET', '/settings')).body).toEqual({ signup: false })
+    const refused = await client.call('POST', '/sign-up', { account_name: 'Mine', email: newEmail(), password: PASSWORD })
+    expect(refused.status).toBe(404)
+    expect(refused.headers.get('set-cookie')).toBeNull()
+  })
+
+  it('makes an account and its first owner, signed in; refuses a taken email and bad input without leaving an account; throttles per address', async () => {
+    const open = await startServer({ SIGNUP: 'open' })
+    try {
+      const accounts = async () => (await open.admin('GET', '/admin/accounts')).body.data.length
+      const client = dashboardClient(open)
+      expect((await client.call('GET', '/settings')).body).toEqual({ signup: true })
+      const made = await client.call('POST', '/sign-up', {
+        account_name: '  Lumen Notes ',
+        email: 'Founder@Lumen.example',
+        password: PASSWORD,
+      })
+      expect(made.status).toBe(200)
+      expect(made.body).toMatchObject({ owner: { email: 'founder@lumen.example', password_set: true }, account: { name: 'Lumen Notes' } })
+      expect(made.headers.get('set-cookie')).toMatch(/^assisters_session=[\w-]{43}; .*HttpOnly; SameSite=Strict$/)
+      expect((await client.call('POST', '/keys', { name: 'Site' })).status).toBe(201)
+      expect((await dashboardClient(open).call('POST', '/sign-in', { email: 'founder@lumen.example', password: PASSWORD })).status).toBe(
+        200,
+      )
+
+      const before = await accounts()
+      for (const [body, status, param] of [
+        [{ account_name: 'Again', email: 'founder@lumen.example', password: PASSWORD }, 409, 'email'],
+        [{ account_name: 'Short', email: newEmail(), password: 'short' }, 400, 'password'],
+        [{ account_name: '', email: newEmail(), password: PASSWORD }, 400, 'account_name'],
+        [{ account_name: 'Bad email', email: 'nope', password: PASSWORD }, 400, 'email'],
+        [{ account_name: 'Extra', email: newEmail(), password: PASSWORD, plan: 'pro' }, 400, 'plan'],
+      ] as const) {
+        const answer = await dashboardClient(open).call('POST', '/sign-up', body)
+        expect([answer.status, answer.body.error.param]).toEqual([status, param])
+      }
+      expect(await accounts()).toBe(before)
+
+      // Five accounts an hour from one address; the sixth waits.
+      for (let i = 0; i < 4; i++)
+        expect(
+          (await dashboardClient(open).call('POST', '/sign-up', { account_name: `A${i}`, email: newEmail(), password: PASSWORD })).status,
+        ).toBe(200)
+      const sixth = await dashboardClient(open).call('POST', '/sign-up', { account_name: 'Sixth', email: newEmail(), password: PASSWORD })
+      expect(sixth.status).toBe(429)
+      expect(sixth.body.error.code).toBe('too_many_sign_ups')
+      expect(Number(sixth.headers.get('retry-after'))).toBeGreaterThan(0)
+    } finally {
+      await open.close()
+    }
+  }, 60_000)
+})
+
 describe('refusals and origins', () => {
   it("counts 403, 429 and a revoked key's 401 per key and day, and the origins each key was used from", async () => {
     const { client } = await signedInOwner(server, newEmail())
