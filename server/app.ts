@@ -10,7 +10,7 @@ import { readJsonBody } from './body.ts'
 import { PUBLIC_MODEL, toChatRequest } from './chat-request.ts'
 import type { Config } from './config.ts'
 import { answerPreflight, applyCors } from './cors.ts'
-import { methodNotAllowed, modelNotKnown, notFound, originNotAllowed, rateLimitExceeded, sendError } from './errors.ts'
+import { keyChecksExceeded, methodNotAllowed, modelNotKnown, notFound, originNotAllowed, rateLimitExceeded, sendError } from './errors.ts'
 import type { Logger } from './log.ts'
 import type { Metrics } from './metrics.ts'
 import { rateLimitHeaders, type RateLimiter } from './rate-limit.ts'
@@ -54,22 +54,31 @@ const MODEL = { id: PUBLIC_MODEL, object: 'model', created: 1767225600, owned_by
 const MODELS = { object: 'list', data: [MODEL] }
 const MODEL_PATH = '/v1/models/'
 const PANEL_ROUTE = '/panel-{file}'
+/** The suffix of a key's id that names its window of key checks in the limiter, apart from its chat window. */
+const KEY_CHECKS = ':key-checks'
 
 const isDashboard = (path: string) => path === '/dashboard' || path.startsWith('/dashboard/')
 
 export function createHandler(deps: HandlerDeps) {
   const { config, authenticate, limiter, relay, metrics, log } = deps
 
-  /** Checks 1 to 4: a live key, used from an origin it allows, within its rate limit. */
-  const authorize = async (req: IncomingMessage, res: ServerResponse, context: Context) => {
+  /** Checks 1 to 3: a live key, used from an origin it allows. */
+  const admit = async (req: IncomingMessage, context: Context) => {
     const key = await authenticate(req.headersDistinct.authorization)
     context.keyId = key.record.id
+    // Counted here, so the widget's key check on opening shows a site that copied the key, too.
     const allowed = key.origins.allows(req.headersDistinct.origin)
     deps.activity.origin(key.record.id, req.headersDistinct.origin, allowed)
     if (!allowed) {
       deps.activity.refused(key.record.id, 'origin_not_allowed')
       throw originNotAllowed()
     }
+    return key
+  }
+
+  /** Checks 1 to 4: a live key, used from an origin it allows, within its rate limit. */
+  const authorize = async (req: IncomingMessage, res: ServerResponse, context: Context) => {
+    const key = await admit(req, context)
     const limit = key.record.rate_limit_rpm ?? config.rateLimitRpm
     const decision = await limiter.hit(key.record.id, limit)
     metrics.limiterDecision(decision.allowed)
@@ -101,6 +110,21 @@ export function createHandler(deps: HandlerDeps) {
     sendJson(res, 200, MODEL)
   }
 
+  /**
+   * GET /v1/key: whether this key may be used from the requesting page (checks 1 to 3, the contract's
+   * 401 and 403 bodies), which the widget asks on opening, so a refused origin shows before anyone
+   * types. It never spends the key's chat limit; its own window, as large as that limit and kept
+   * apart from it, holds a flood of checks to the rate the owner already accepts for chat, at the
+   * cost of one limiter hit (the widget treats a refusal here as "can't tell" and carries on).
+   */
+  const keyCheck: Route = async (req, res, context) => {
+    const key = await admit(req, context)
+    const limit = key.record.rate_limit_rpm ?? config.rateLimitRpm
+    const decision = await limiter.hit(`${key.record.id}${KEY_CHECKS}`, limit)
+    if (!decision.allowed) throw keyChecksExceeded(limit, rateLimitHeaders(decision))
+    sendJson(res, 200, { ok: true }, { 'cache-control': 'no-store' })
+  }
+
   // Liveness: the process answers. Readiness: it can serve, so a load balancer may send it traffic.
   const healthz: Route = async (_req, res) => sendJson(res, 200, { status: 'ok' })
   const readyz: Route = async (_req, res) => {
@@ -112,6 +136,7 @@ export function createHandler(deps: HandlerDeps) {
   const routes: Record<string, Partial<Record<string, Route>>> = {
     '/v1/chat/completions': { POST: chatCompletions },
     '/v1/models': { GET: models },
+    '/v1/key': { GET: keyCheck },
     [`${MODEL_PATH}{id}`]: { GET: model },
     '/widget.js': { GET: deps.serveWidget },
     '/healthz': { GET: healthz },

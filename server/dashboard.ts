@@ -8,6 +8,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { HttpError, methodNotAllowed, notFound } from './errors.ts'
+import { sendJson } from './respond.ts'
 import { createWidgetAsset } from './widget-asset.ts'
 
 export const DEFAULT_DASHBOARD_DIR = fileURLToPath(new URL('../dashboard/dist/', import.meta.url))
@@ -36,6 +37,8 @@ const TYPES: Record<string, string> = {
 }
 // Vite names assets by their content hash: a new build has new names.
 const ASSET_CACHE = 'public, max-age=31536000, immutable'
+
+export const PREVIEW_KEY_CHECK = '/dashboard/preview/v1/key'
 
 const notBuilt = () => new HttpError(404, 'invalid_request_error', 'not_found', 'The dashboard is not built yet; run npm run build')
 
@@ -70,6 +73,9 @@ export function createDashboardHandler(
     if (path.startsWith('/dashboard/api/')) return handleApi(req, res, path)
 
     if (req.method !== 'GET' && req.method !== 'HEAD') throw methodNotAllowed(['GET', 'HEAD'])
+    // The Embed page's widget preview uses this as its API: its key check on opening passes, so the
+    // preview shows the look rather than a refused key (it has no real key); nothing else answers.
+    if (path === PREVIEW_KEY_CHECK) return sendJson(res, 200, { ok: true })
     if (path === '/dashboard') {
       res.writeHead(308, { location: '/dashboard/', 'content-length': 0 })
       return void res.end()

@@ -206,6 +206,17 @@ export const rateLimitExceeded = (limit: number, headers: Record<string, string>
     headers,
   )
 
+/** 429 for GET /v1/key over its own window; only the Retry-After headers, since the x-ratelimit ones describe chat. */
+export const keyChecksExceeded = (limit: number, headers: Record<string, string>) =>
+  new HttpError(
+    429,
+    'rate_limit_error',
+    'rate_limit_exceeded',
+    `Too many key checks: this key allows ${limit} per minute; try again in ${headers['retry-after']} s`,
+    undefined,
+    { 'retry-after': headers['retry-after']!, 'retry-after-ms': headers['retry-after-ms']! },
+  )
+
 export const serverShuttingDown = () =>
   new HttpError(503, 'api_error', 'server_shutting_down', 'The server is restarting; please try again')
 

@@ -4,7 +4,7 @@
  * along in the same write, and moves at most once a minute per key: it is accurate to the minute.
  */
 import type { Logger } from './log.ts'
-import type { Store, UsageRow } from './store/store.ts'
+import { StoreUnavailable, type Store, type UsageRow } from './store/store.ts'
 
 export interface UsageRecorder {
   /** Counts one relayed request. */
@@ -48,7 +48,8 @@ export function createUsageRecorder(store: Store, log: Logger, options: { flushM
     try {
       await store.addUsage([...rows.values()], used)
     } catch (err) {
-      log.error('usage write failed; kept for the next flush', { err, rows: rows.size })
+      // An outage is logged once by the store itself, not once a flush here.
+      if (!(err instanceof StoreUnavailable)) log.error('usage write failed; kept for the next flush', { err, rows: rows.size })
       // Put the counts back, so a passing database hiccup loses nothing.
       for (const [id, row] of rows) {
         const later = pending.get(id)

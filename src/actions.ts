@@ -12,6 +12,8 @@ export interface ActionDeps {
   /** The stored conversation: read at the first opening, so a page load where nobody opens the chat
    * never pays for the browser's first localStorage access (a few ms of main-thread time in Chromium). */
   load: () => ChatTurn[]
+  /** Whether the key and this page's origin are accepted (GET /v1/key); throws the WidgetError if not. */
+  check: (signal: AbortSignal) => Promise<void>
   emit: Emit
   /** What an error means to the visitor, in their language (the `error` event's `message`). */
   say: (code: ErrorCode) => string
@@ -21,9 +23,10 @@ export interface ActionDeps {
  * The only code that writes chat state: sending, stopping, retrying, resetting, opening and closing.
  * No batch(): components re-render on Preact's next tick anyway, and no effect reads a half-made state.
  */
-export function createActions(state: ChatState, { stream, save, load, emit, say }: ActionDeps) {
+export function createActions(state: ChatState, { stream, save, load, check, emit, say }: ActionDeps) {
   const { messages, status, error, waitSeconds, isOpen, unread } = state
   let restored = false
+  const checking = new AbortController()
   let controller: AbortController | null = null
   let countdown: ReturnType<typeof setInterval> | undefined
 
@@ -66,7 +69,14 @@ export function createActions(state: ChatState, { stream, save, load, emit, say 
     const e = err instanceof WidgetError ? err : new WidgetError('stream_interrupted', String(err))
     error.value = e
     if (e.code === 'rate_limit_exceeded') startCountdown(e.retryAfter)
-    console.warn('[Assisters]', e.code, e.status || '', e.detail)
+    // The site owner reads the console: say what to change.
+    const fix =
+      e.code === 'origin_not_allowed'
+        ? [`This page's origin is ${location.origin}: add ${location.host} to the key's allowed domains.`]
+        : e.code === 'invalid_api_key'
+          ? ['The key is unknown or revoked: check data-key.']
+          : []
+    console.warn('[Assisters]', e.code, e.status || '', e.detail, ...fix)
     emit('error', { code: e.code, message: say(e.code), detail: e.detail, status: e.status })
   }
 
@@ -87,6 +97,11 @@ export function createActions(state: ChatState, { stream, save, load, emit, say 
       // A question whose answer never came (it failed, or the page went away while it streamed): offer to ask again.
       if (messages.value.at(-1)?.role === 'user' && !error.value)
         error.value = new WidgetError('stream_interrupted', 'the last question has no answer')
+      // Learn now whether this key works on this page, so a refusal shows before anyone types. A
+      // question already on its way will hear the same refusal itself; one that heard it is not told twice.
+      check(checking.signal).catch((err: WidgetError) => {
+        if (!checking.signal.aborted && status.value === 'idle' && error.value?.code !== err.code) fail(err)
+      })
     }
     isOpen.value = open
     if (open) unread.value = false
@@ -140,8 +155,9 @@ export function createActions(state: ChatState, { stream, save, load, emit, say 
     open: () => setOpen(true),
     close: () => setOpen(false),
     toggle: () => setOpen(!isOpen.value),
-    /** Stops everything that could still run: the request in flight and the countdown. */
+    /** Stops everything that could still run: the requests in flight and the countdown. */
     dispose(): void {
+      checking.abort()
       controller?.abort()
       controller = null
       clearInterval(countdown)

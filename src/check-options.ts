@@ -13,10 +13,11 @@ export function checkOptions<O extends object>(options: O, rules: Rules<O>, bad:
     let raw: unknown = given
     // `data-open` with no value means true, as HTML boolean attributes do; init() may pass booleans.
     if (name === 'open') raw = raw === '' ? 'true' : String(raw)
-    const text = typeof raw === 'string' ? raw.trim() : undefined
-    const rule = typeof raw === 'string' ? rules[name][1] : 'a string'
-    if (text === undefined || (text && !rules[name][0].test(text))) bad(name, `${problem(String(name), rule, given)}; using the default`)
-    else if (text) value[name] = text
+    // false: not text at all.
+    const text = typeof raw === 'string' && raw.trim()
+    if (text === false || (text && !rules[name][0].test(text))) {
+      bad(name, `${problem(String(name), text === false ? 'a string' : rules[name][1], given)}; using the default`)
+    } else if (text) value[name] = text
   }
   return value
 }

@@ -1,7 +1,8 @@
 import { effect } from '@preact/signals'
 import { h, render } from 'preact'
 import { createActions } from './actions.ts'
-import { streamChat } from './api.ts'
+import { focusRingRules } from './focus-ring.ts'
+import { checkKey, streamChat } from './api.ts'
 import { App } from './components/App.tsx'
 import { pickLanguage, type LoadWords } from './language.ts'
 import { toPanelConfig, type PanelSettings } from './panel-config.ts'
@@ -42,15 +43,20 @@ function mountPanel(host: PanelHost, config: PanelSettings): Panel {
     stream: (messages, signal) => streamChat(config.api, config.key, messages, signal),
     save: store.save,
     load: store.load,
+    check: (signal) => checkKey(config.api, config.key, signal),
     emit,
     say: (code) => words[code],
   })
+  // An answer that landed while the panel was closed, on this page or an earlier one: the launcher's
+  // dot, kept in the flag the loader reads when the page is idle.
+  state.unread.value = store.unread()
+  const stopFlagging = effect(() => store.markUnread(state.unread.value))
   // Opened before the first render, so the panel is there at once and the composer does not take the focus.
   if (config.open) actions.open()
 
   // Added to the loader's constructed stylesheet: no <style> element, so a strict CSP allows it.
   const sheet = new CSSStyleSheet()
-  sheet.replaceSync(styles)
+  sheet.replaceSync(styles + focusRingRules(config.color))
   shadow.adoptedStyleSheets = [...shadow.adoptedStyleSheets, sheet]
   const stopShowing = effect(() => {
     const open = state.isOpen.value
@@ -77,6 +83,7 @@ function mountPanel(host: PanelHost, config: PanelSettings): Panel {
     destroy(): void {
       actions.dispose()
       stopShowing()
+      stopFlagging()
       root.removeEventListener('keydown', onKeyDown)
       if (config.theme) root.classList.remove(config.theme)
       render(null, slot)

@@ -1,7 +1,8 @@
 /** Text colour to put on the accent: black or white, whichever contrasts more (so always at least 4.5:1). */
 export function onColor(accent: string): string {
-  // 1.05 / (L + .05) > (L + .05) / .05, the white-vs-black contrast test, solved for the luminance L.
-  return luminance(accent) < Math.sqrt(0.0525) - 0.05 ? '#ffffff' : '#000000'
+  // 1.05 / (L + .05) > (L + .05) / .05, the white-vs-black contrast test, solved for the luminance L:
+  // L < √0.0525 − 0.05 = 0.179129… (either colour reaches 4.58:1 at the tie).
+  return luminance(accent) < 0.179129 ? '#ffffff' : '#000000'
 }
 
 /** WCAG 2 relative luminance of a `#rrggbb` colour, from 0 to 1. */

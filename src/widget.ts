@@ -3,6 +3,7 @@ import type { WidgetConfig } from './config.ts'
 import type { Emit } from './events.ts'
 import { createLauncher } from './launcher.ts'
 import type { MountPanel, Panel } from './panel-host.ts'
+import { UNREAD_FLAG } from './storage.ts'
 
 /** The calls a page can make before the panel is there; they wait, in order, for it. */
 export type Call = 'open' | 'close' | 'toggle' | 'send' | 'reset'
@@ -12,8 +13,8 @@ const LOAD_FAILED = "The chat couldn't load. Try again."
 
 /**
  * One mounted widget as the loader sees it: the launcher at once, the panel on the first sign of
- * intent (pointer over, focus, touch, click, open(), send(), data-open). Calls made before the panel
- * arrives are queued and honoured in order once it runs.
+ * intent (pointer over, focus, touch, click, open(), send(), data-open, a stored unread answer). Calls
+ * made before the panel arrives are queued and honoured in order once it runs.
  */
 export function createWidget(config: WidgetConfig, emit: Emit, loadPanel: () => Promise<MountPanel>) {
   const launcher = createLauncher(config)
@@ -71,6 +72,14 @@ export function createWidget(config: WidgetConfig, emit: Emit, loadPanel: () => 
   launcher.button.addEventListener('click', () => void call('toggle'))
   // data-open: the panel opens itself on mounting, without taking the page's focus.
   if (config.open) load()
+  // A stored unread answer is a sign of intent too (the panel shows its dot). Read once the page is
+  // idle, so the page's own loading never waits for storage; Safari has no requestIdleCallback.
+  const whenIdle = window.requestIdleCallback ?? setTimeout
+  whenIdle(() => {
+    try {
+      if (!destroyed && localStorage[UNREAD_FLAG]) load()
+    } catch {}
+  })
 
   return {
     call,

@@ -14,7 +14,7 @@ import type { Page } from 'playwright-core'
 import { afterAll, beforeEach, describe, expect, it } from 'vitest'
 import { skipWithoutChromium } from './browser.ts'
 import { useBrowserAndStack, type Stack } from './stack.ts'
-import { answers, ask, errorText, idle } from './widget.ts'
+import { answers, ask, errorBar, errorText, idle } from './widget.ts'
 
 const UPDATING = process.env.UPDATE_SCREENSHOTS === '1'
 const SCREENSHOTS = UPDATING
@@ -229,6 +229,9 @@ describe.skipIf(skipWithoutChromium)('the Embed and Usage pages', () => {
     // The real widget in the corner shows the look.
     await expect.poll(() => page.locator('assisters-widget').getByRole('dialog', { name: 'Ask "Lumen" <now>' }).count()).toBe(1)
     await expect.poll(() => page.locator('assisters-widget .starter').allTextContents()).toEqual(['Pricing?', 'Opening hours?'])
+    // Its key check passed (the server's preview stand-in): the look, not a refused key's words.
+    await expect.poll(() => page.locator('assisters-widget').getByRole('dialog').getAttribute('aria-busy')).not.toBe('true')
+    expect(await errorBar(page).count()).toBe(0)
 
     // The snippet on another site chats; the usage page then counts it.
     const site = await suite.newPage()

@@ -628,6 +628,91 @@ describe('routes', () => {
   })
 })
 
+describe('GET /v1/key: the check the widget makes on opening', () => {
+  const ORIGIN = 'https://shop.example'
+  const check = (key: string | undefined, origin = ORIGIN, method = 'GET') =>
+    call('/v1/key', { method, headers: { origin, ...(key && { authorization: `Bearer ${key}` }) } })
+
+  it('answers 200 {"ok":true}, never cached, readable cross-origin, with nothing of the key in it', async () => {
+    const { key, id } = await server.createKey({ allowed_domains: ['shop.example'] })
+    const response = await check(key)
+    expect(response.status).toBe(200)
+    const text = await response.text()
+    expect(JSON.parse(text)).toEqual({ ok: true })
+    expect(text).not.toContain(id)
+    expect(response.headers.get('cache-control')).toBe('no-store')
+    expect(response.headers.get('access-control-allow-origin')).toBe(ORIGIN)
+    // Its own window is no business of a chat client's: no x-ratelimit headers.
+    expect(response.headers.get('x-ratelimit-remaining-requests')).toBeNull()
+  })
+
+  it("answers the contract's exact 401 to a missing, malformed or revoked key, and 403 to an origin the key does not allow", async () => {
+    const { key } = await server.createKey({ allowed_domains: ['shop.example'] })
+    const revoked = await server.createKey()
+    expect((await server.admin('POST', `/admin/keys/${revoked.id}/revoke`)).status).toBe(200)
+    for (const bad of [undefined, 'ask_nope', revoked.key]) {
+      const response = await check(bad, 'https://evil.test')
+      expect(response.status).toBe(401)
+      expect(await response.json()).toEqual(INVALID_KEY)
+    }
+    for (const origin of ['https://evil.test', 'null']) {
+      const response = await check(key, origin)
+      expect(response.status).toBe(403)
+      expect(await response.json()).toEqual(ORIGIN_NOT_ALLOWED)
+      expect(response.headers.get('access-control-allow-origin')).toBe(origin)
+    }
+  })
+
+  it("spends nothing of the key's chat limit", async () => {
+    const { key } = await server.createKey({ rate_limit_rpm: 2 })
+    for (let i = 0; i < 2; i++) expect((await check(key)).status).toBe(200)
+    const chats = [await server.chat(key), await server.chat(key)]
+    expect(chats.map((response) => response.status)).toEqual([200, 200])
+    expect(chats[1]!.headers.get('x-ratelimit-remaining-requests')).toBe('0')
+  })
+
+  it('has a window of its own, as large as the chat limit: over it, 429 with Retry-After, and chat still answers', async () => {
+    const { key } = await server.createKey({ rate_limit_rpm: 2 })
+    for (let i = 0; i < 2; i++) expect((await check(key)).status).toBe(200)
+    const refused = await check(key)
+    expect(refused.status).toBe(429)
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThanOrEqual(1)
+    expect(refused.headers.get('retry-after-ms')).toMatch(/^\d+$/)
+    expect(refused.headers.get('x-ratelimit-limit-requests')).toBeNull()
+    const error = await errorOf(refused)
+    expect(error).toMatchObject({ type: 'rate_limit_error', code: 'rate_limit_exceeded' })
+    expect(error.message).toContain('Too many key checks: this key allows 2 per minute')
+    expect((await server.chat(key)).status).toBe(200)
+  })
+
+  it('counts only checks it answered: refused origins cost the window nothing', async () => {
+    const { key } = await server.createKey({ rate_limit_rpm: 1, allowed_domains: ['shop.example'] })
+    for (let i = 0; i < 3; i++) expect((await check(key, 'https://evil.test')).status).toBe(403)
+    expect((await check(key)).status).toBe(200)
+  })
+
+  it('answers a preflight with 204 allowing GET and the Authorization header, HEAD with no body, and 405 to POST', async () => {
+    const preflight = await call('/v1/key', {
+      method: 'OPTIONS',
+      headers: { origin: ORIGIN, 'access-control-request-method': 'GET', 'access-control-request-headers': 'authorization' },
+    })
+    expect(preflight.status).toBe(204)
+    expect(preflight.headers.get('access-control-allow-methods')!.split(/\s*,\s*/)).toContain('GET')
+    expect(preflight.headers.get('access-control-allow-headers')).toBe('authorization')
+    const { key } = await server.createKey()
+    const head = await check(key, ORIGIN, 'HEAD')
+    expect([head.status, await head.text()]).toEqual([200, ''])
+    const post = await check(key, ORIGIN, 'POST')
+    expect(post.status).toBe(405)
+    expect(
+      post.headers
+        .get('allow')!
+        .split(/\s*,\s*/)
+        .sort(),
+    ).toEqual(['GET', 'HEAD', 'OPTIONS'])
+  })
+})
+
 describe('CORS', () => {
   const ORIGIN = 'https://site.example'
 

@@ -688,6 +688,14 @@ describe('routes, headers and secrets', () => {
     }
   })
 
+  it("answers the Embed preview's key check, and nothing else under /dashboard/preview/", async () => {
+    const check = await fetch(`${server.url}/dashboard/preview/v1/key`, { headers: { authorization: 'Bearer ask_preview' } })
+    expect(check.status).toBe(200)
+    expect(await check.json()).toEqual({ ok: true })
+    expect((await fetch(`${server.url}/dashboard/preview/v1/chat/completions`, { method: 'POST' })).status).toBe(405)
+    expect((await fetch(`${server.url}/dashboard/preview/v1/models`)).status).toBe(404)
+  })
+
   it('says how to build the dashboard when it is not built, and redirects /dashboard to /dashboard/', async () => {
     const missing = await startServer({}, { dashboardDir: join(server.dir, 'no-dashboard-here') })
     try {

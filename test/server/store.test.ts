@@ -10,7 +10,7 @@ import { migrate, SQLITE_SCHEMA_VERSION } from '../../server/store/migrations.ts
 import { migratePostgres, POSTGRES_SCHEMA_VERSION } from '../../server/store/postgres-migrations.ts'
 import { openPostgresStore } from '../../server/store/postgres.ts'
 import { openSqliteStore } from '../../server/store/sqlite.ts'
-import { StoreConflict, type NewKey, type Store, type UsageRow } from '../../server/store/store.ts'
+import { StoreConflict, StoreUnavailable, type NewKey, type Store, type UsageRow } from '../../server/store/store.ts'
 import { createUsageRecorder, type UsageRecorder } from '../../server/usage.ts'
 import { sleep } from '../support/sleep.ts'
 import { createTestDatabase, hasPostgres } from '../support/postgres.ts'
@@ -533,12 +533,12 @@ describe.each(ENGINES)('the $name store', ({ create, available }) => {
     async function setup(options: { flushMs?: number } = {}) {
       const store = await open()
       const writes: Array<{ rows: UsageRow[]; lastUsed: Map<string, string> }> = []
-      const state = { fail: false }
+      const state: { fail: false | Error } = { fail: false }
       const watched: Store = {
         ...store,
         async addUsage(rows, lastUsed) {
           writes.push({ rows: structuredClone(rows), lastUsed: new Map(lastUsed) })
-          if (state.fail) throw new Error('disk full')
+          if (state.fail) throw state.fail
           return store.addUsage(rows, lastUsed)
         },
       }
@@ -633,7 +633,7 @@ describe.each(ENGINES)('the $name store', ({ create, available }) => {
     it('logs a failed write instead of throwing, and writes the kept counts with the next flush', async () => {
       const { store, recorder, writes, logs, state } = await setup()
       const [key] = await accountWithKeys(store, 1)
-      state.fail = true
+      state.fail = new Error('disk full')
       recorder.request(key!.id)
       await expect(recorder.flush()).resolves.toBeUndefined()
       expect(logs).toHaveLength(1)
@@ -650,6 +650,21 @@ describe.each(ENGINES)('the $name store', ({ create, available }) => {
       expect(writes).toHaveLength(2)
       expect(writes[1]!.rows).toMatchObject([{ key_id: key!.id, requests: 3 }])
       expect(logs).toHaveLength(1)
+    })
+
+    it('keeps the counts through a database outage without a line per flush (the store says it once)', async () => {
+      const { store, recorder, writes, logs, state } = await setup()
+      const [key] = await accountWithKeys(store, 1)
+      state.fail = new StoreUnavailable('The database is unavailable: connect ECONNREFUSED')
+      recorder.request(key!.id)
+      await recorder.flush()
+      recorder.request(key!.id)
+      await recorder.flush()
+      expect(logs).toEqual([])
+      state.fail = false
+      await recorder.close()
+      expect(writes).toHaveLength(3)
+      expect(await store.usage('acct_1')).toMatchObject([{ requests: 2 }])
     })
   })
 })

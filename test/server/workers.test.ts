@@ -92,13 +92,18 @@ describe.skipIf(!redis)('WORKERS=2', () => {
     }
   })
 
-  it('adds up every worker in one METRICS_PORT scrape', async () => {
+  it('adds up every worker in one scrape, on METRICS_PORT and on the API port', async () => {
     const metricsPort = await freePort()
     const server = await startCluster({ METRICS_PORT: String(metricsPort) })
     try {
       for (let i = 0; i < 10; i++) await fetch(`${server.url}/healthz`, { headers: { connection: 'close' } })
       const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text()
       expect(text).toContain('assisters_http_requests_total{route="/healthz",method="GET",status="200"} 10')
+      // On the API port a worker answers, asking the primary for every worker's figures.
+      for (let i = 0; i < 4; i++) {
+        const scraped = await fetch(`${server.url}/metrics`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}`, connection: 'close' } })
+        expect(await scraped.text()).toContain('assisters_http_requests_total{route="/healthz",method="GET",status="200"} 10')
+      }
     } finally {
       await server.stop()
     }

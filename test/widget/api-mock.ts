@@ -7,7 +7,10 @@ export const API = 'https://api.assisters.test'
 export const CHAT_URL = `${API}/v1/chat/completions`
 export const KEY = 'ask_' + 'Wd9'.repeat(12) + 'Ab12Cd'
 
-export const server = setupServer()
+export const KEY_URL = `${API}/v1/key`
+
+/** By default the key and the page's origin are accepted (GET /v1/key, which the panel asks on opening). */
+export const server = setupServer(http.get(KEY_URL, () => HttpResponse.json({ ok: true })))
 
 const encoder = new TextEncoder()
 

@@ -12,10 +12,12 @@ const LOADER_BUDGET = 3_000
  * What a visitor who opens the chat in English pays: the loader plus the panel, gzip -9. The split
  * costs about 1,600 bytes over the single file it replaced (two gzip streams, the launcher in plain
  * DOM, the queue, the panel's name and hash), the languages about 850 more (the English table, the
- * choice of language, the owner's words), data-theme and the retry after a reload about 150; issue
- * 13's 15,000 is not reached.
+ * choice of language, the owner's words), data-theme and the retry after a reload about 150, the key
+ * check on opening (GET /v1/key, with the console's hints) about 200, the focus ring in the owner's
+ * colour about 140, the stored unread answer's flag (with the ring's luminance in the panel, so the
+ * loader fits its 3,000) about 200; issue 13's 15,000 is not reached.
  */
-const OPENED_BUDGET = 17_800
+const OPENED_BUDGET = 18_260
 
 // The real production build of this run (test/support/widget-build.ts), never a stale dist/.
 const outDir = inject('widgetDir')

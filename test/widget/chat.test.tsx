@@ -1,6 +1,7 @@
-import { HttpResponse } from 'msw'
+import { HttpResponse, http } from 'msw'
 import { describe, expect, it, vi } from 'vitest'
-import { DONE, controlledStream, delta, errorResponse, onChat, recordRequests, sseResponse } from './api-mock.ts'
+import { API, DONE, KEY, KEY_URL, controlledStream, delta, errorResponse, onChat, recordRequests, server, sseResponse } from './api-mock.ts'
+import { UNREAD_FLAG } from '../../src/storage.ts'
 import { panelLoads, setUpWidgetTests, settle, startWidget, until } from './dom.ts'
 
 setUpWidgetTests()
@@ -275,6 +276,71 @@ describe('a streamed answer', () => {
     await until(() => expect(w.$('.badge:not([hidden])')).toBeNull())
     expect(w.bubbles()).toEqual(['Ping', 'Pong'])
   })
+
+  describe('a stored unread answer, a sign of intent on the next page', () => {
+    const STORE = `assisters:${API}:${KEY.slice(0, 12)}`
+
+    /** A page where an answer landed while the chat was closed, then went away: the flag is left behind. */
+    async function leaveUnread() {
+      onChat(() => sseResponse(delta('Pong'), DONE))
+      const w = await openWidget()
+      await ask(w, 'Ping')
+      await until(() => expect(w.bubbles()).toEqual(['Ping', 'Pong']))
+      w.assisters.close()
+      expect(localStorage.getItem(UNREAD_FLAG)).toBeNull()
+      onChat(() => sseResponse(delta('Pong again'), DONE))
+      w.assisters.send('Ping again')
+      w.assisters.close()
+      await until(() => expect(localStorage.getItem(UNREAD_FLAG)).toBe(STORE))
+      w.assisters.destroy()
+    }
+
+    it('is flagged while unread, and the flag is lowered on opening', async () => {
+      await leaveUnread()
+      const w = startWidget()
+      await until(() => expect(w.$('.badge:not([hidden])')).toBeTruthy())
+      w.launcher().click()
+      await until(() => expect(w.$('.badge:not([hidden])')).toBeNull())
+      expect(localStorage.getItem(UNREAD_FLAG)).toBeNull()
+    })
+
+    it('brings the panel in when the page is idle, with the dot and its name on the launcher', async () => {
+      await leaveUnread()
+      panelLoads.count = 0
+      const w = startWidget()
+      expect(panelLoads.count).toBe(0) // not during the page's load
+      await until(() => expect(panelLoads.count).toBe(1))
+      await until(() => expect(w.launcher().getAttribute('aria-label')).toBe('Open chat (new answer)'))
+      expect(w.dialog()).toBeNull()
+    })
+
+    it("loads the panel for another conversation's flag, but shows no dot and leaves that flag alone", async () => {
+      localStorage.setItem(UNREAD_FLAG, 'assisters:https://elsewhere.test:ask_Other123')
+      const w = startWidget()
+      await until(() => expect(panelLoads.count).toBe(1))
+      await settle()
+      expect(w.$('.badge:not([hidden])')).toBeNull()
+      w.launcher().click()
+      await until(() => expect(w.dialog()).toBeTruthy())
+      expect(localStorage.getItem(UNREAD_FLAG)).toBe('assisters:https://elsewhere.test:ask_Other123')
+    })
+
+    it('costs nothing where storage is blocked', async () => {
+      // As a browser that blocks storage does: reading window.localStorage throws.
+      vi.spyOn(window, 'localStorage', 'get').mockImplementation(() => {
+        throw new DOMException('blocked', 'SecurityError')
+      })
+      const errors = vi.fn()
+      window.addEventListener('error', errors)
+      const w = startWidget()
+      await settle()
+      window.removeEventListener('error', errors)
+      expect(errors).not.toHaveBeenCalled()
+      expect(panelLoads.count).toBe(0)
+      w.launcher().click()
+      await until(() => expect(w.dialog()).toBeTruthy())
+    })
+  })
 })
 
 describe('errors, in words a visitor understands', () => {
@@ -291,8 +357,14 @@ describe('errors, in words a visitor understands', () => {
     await until(() => expect(w.errorText()).toContain(words))
     expect(w.$$('.retry')).toHaveLength(0)
     expect(errors).toHaveBeenCalledWith(expect.objectContaining({ status, detail: 'server words' }))
-    // The site owner's console gets the code, the status and the server's own words.
-    expect(console.warn).toHaveBeenCalledWith('[Assisters]', expect.any(String), status, 'server words')
+    // The site owner's console gets the code, the status and the server's own words (and, for a key or origin, what to change).
+    expect(console.warn).toHaveBeenCalledWith(
+      '[Assisters]',
+      expect.any(String),
+      status,
+      'server words',
+      ...(status === 413 ? [] : [expect.any(String)]),
+    )
   })
 
   it.each([
@@ -370,5 +442,91 @@ describe('errors, in words a visitor understands', () => {
     await ask(w, 'Hi')
     await until(() => expect(w.errorText()).toContain('30 s'))
     expect(w.$('[role="alert"] [aria-hidden="true"]')!.textContent).toContain('30 s')
+  })
+})
+
+describe('the key check on opening (GET /v1/key)', () => {
+  /** Answers the key check with `respond`, counting the requests and their Authorization headers. */
+  function onCheck(respond: () => Response | Promise<Response>) {
+    const seen: (string | null)[] = []
+    server.use(http.get(KEY_URL, ({ request }) => (seen.push(request.headers.get('authorization')), respond())))
+    return seen
+  }
+
+  it.each([
+    [
+      403,
+      'origin_not_allowed',
+      "This chat isn't enabled for this website",
+      `This page's origin is ${location.origin}: add ${location.host} to the key's allowed domains.`,
+    ],
+    [401, 'invalid_api_key', "This chat isn't set up correctly", 'The key is unknown or revoked: check data-key.'],
+  ])('shows a %i before anyone types, and tells the console what to change', async (status, code, words, fix) => {
+    const checks = onCheck(() => errorResponse(status, code, 'server words'))
+    const chats = recordRequests()
+    const errors = vi.fn()
+    vi.spyOn(console, 'warn').mockImplementation(() => {})
+    const w = startWidget()
+    w.assisters.on('error', errors)
+    w.launcher().click()
+    await until(() => expect(w.errorText()).toContain(words))
+    expect(w.$$('.retry')).toHaveLength(0)
+    expect(checks).toEqual([`Bearer ${KEY}`])
+    expect(chats).toHaveLength(0)
+    expect(console.warn).toHaveBeenCalledWith('[Assisters]', code, status, 'server words', fix)
+    expect(errors).toHaveBeenCalledWith(expect.objectContaining({ code, status, detail: 'server words' }))
+  })
+
+  it('asks once per page, and says nothing when the key and origin are accepted', async () => {
+    const checks = onCheck(() => HttpResponse.json({ ok: true }))
+    const w = await openWidget()
+    await until(() => expect(checks).toHaveLength(1))
+    w.assisters.close()
+    w.assisters.open()
+    await settle()
+    expect(checks).toHaveLength(1)
+    expect(w.errorText()).toBeNull()
+  })
+
+  it.each([
+    ['busy (429)', () => errorResponse(429, 'rate_limit_exceeded', 'Too many key checks', { 'retry-after': '5' })],
+    ['failing (500)', () => errorResponse(500, 'internal_error', 'x')],
+    ['unreachable', () => HttpResponse.error()],
+  ])('says nothing when the check is %s: the chat itself will tell', async (_, respond) => {
+    const checks = onCheck(respond)
+    onChat(() => sseResponse(delta('Hi'), DONE))
+    const w = await openWidget()
+    await until(() => expect(checks).toHaveLength(1))
+    await settle()
+    expect(w.errorText()).toBeNull()
+    await ask(w, 'Hello')
+    await until(() => expect(w.bubbles()).toEqual(['Hello', 'Hi']))
+  })
+
+  it('does not tell twice what the question already heard', async () => {
+    let answerCheck!: () => void
+    onCheck(() => new Promise((resolve) => (answerCheck = () => resolve(errorResponse(403, 'origin_not_allowed', 'no')))))
+    onChat(() => errorResponse(403, 'origin_not_allowed', 'no'))
+    const errors = vi.fn()
+    const w = await openWidget()
+    w.assisters.on('error', errors)
+    await ask(w, 'Hello')
+    await until(() => expect(errors).toHaveBeenCalledTimes(1))
+    answerCheck()
+    await settle()
+    expect(errors).toHaveBeenCalledTimes(1)
+  })
+
+  it('lets an answer that comes after destroy() touch nothing', async () => {
+    let answerCheck!: () => void
+    onCheck(() => new Promise((resolve) => (answerCheck = () => resolve(errorResponse(403, 'origin_not_allowed', 'no')))))
+    const errors = vi.fn()
+    const w = await openWidget()
+    w.assisters.on('error', errors)
+    await until(() => expect(answerCheck).toBeTypeOf('function'))
+    w.assisters.destroy()
+    answerCheck()
+    await settle()
+    expect(errors).not.toHaveBeenCalled()
   })
 })

@@ -29,7 +29,8 @@ describe('the script tag', () => {
     await until(() => expect(w.dialog()).toBeTruthy())
     expect(w.$('.title')!.textContent).toBe('Shop help')
     window.Assisters!.send('Hello')
-    await until(() => expect(requests).toEqual([`${API}/v1/chat/completions`]))
+    // The key check as the chat opens, then the question: both to the API the script came from.
+    await until(() => expect(requests).toEqual([`${API}/v1/key`, `${API}/v1/chat/completions`]))
   })
 
   it('mounts one widget when the script is loaded twice', async () => {

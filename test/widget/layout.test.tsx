@@ -134,4 +134,23 @@ describe('the stylesheet in the shadow root', () => {
     expect(css).toMatch(/@media \(prefers-color-scheme: dark\) \{ \.root:not\(\.light\) \{ --bg:/)
     expect(css).toMatch(/@media \(prefers-reduced-motion: reduce\) \{ \* \{ animation: none !important; \} \}/)
   })
+
+  it.each([
+    ['#1e3a8a', 'light palette only', ['.root { --focus: #1e3a8a; }'], ['.root.dark { --focus: #1e3a8a; }']],
+    [
+      '#fde68a',
+      'dark palette only',
+      ['.root.dark { --focus: #fde68a; }', '.root:not(.light) { --focus: #fde68a; }'],
+      ['.root { --focus: #fde68a; }'],
+    ],
+  ])('rings the focus in data-color %s where it stands out at 3:1 (%s)', async (color, _, present, absent) => {
+    const w = startWidget({ color })
+    w.assisters.open()
+    await until(() => expect(w.dialog()).toBeTruthy())
+    const css = w.css().replace(/\s+/g, ' ')
+    for (const rule of present) expect(css).toContain(rule)
+    for (const rule of absent) expect(css).not.toContain(rule)
+    // The palette's own ring is still there for the other one.
+    expect(css).toMatch(/--focus: #(0b57d0|9ec3ff)/)
+  })
 })

@@ -2,6 +2,7 @@ import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { BACKGROUNDS, focusRingRules } from '../../src/focus-ring.ts'
 import { luminance, onColor } from '../../src/theme.ts'
 
 /** WCAG 2 contrast ratio of two `#rrggbb` colours, from 1 to 21. */
@@ -87,6 +88,38 @@ describe('onColor', () => {
     fc.assert(
       fc.property(hex, (accent) => contrast(accent, onColor(accent)) >= 4.5),
       { numRuns: 5000 },
+    )
+  })
+})
+
+describe("focus rings in the owner's colour (data-color), where it stands out at 3:1", () => {
+  it("knows the palettes' panel and bubble colours as styles.css has them", () => {
+    expect(BACKGROUNDS).toEqual({ light: [palettes.light.bg, palettes.light.bubble], dark: [palettes.dark.bg, palettes.dark.bubble] })
+  })
+
+  it.each<[string, string, boolean, boolean]>([
+    // [colour, why, in the light palette, in the dark one]
+    ['#1e3a8a', 'dark blue: light only', true, false],
+    ['#fde68a', 'pale yellow: dark only', false, true],
+    ['#2563eb', 'the default blue: 3.2:1 on the dark panel but 2.6:1 on its bubbles, so light only', true, false],
+    ['#8b8b8b', 'mid grey: at least 3:1 on all four', true, true],
+  ])('%s (%s)', (color, _, light, dark) => {
+    const css = focusRingRules(color)
+    expect(css.includes(`.root{--focus:${color}}`)).toBe(light)
+    expect(css.includes(`.root:not(.light){--focus:${color}}`)).toBe(dark)
+    expect(css.includes(`.root.dark{--focus:${color}}`)).toBe(dark)
+  })
+
+  it('only ever picks a colour at 3:1 against the panel and the bubbles of the palette it applies to', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 0xffffff }), (n) => {
+        const color = `#${n.toString(16).padStart(6, '0')}`
+        const css = focusRingRules(color)
+        for (const [palette, backgrounds] of Object.entries(BACKGROUNDS)) {
+          const used = palette === 'light' ? css.includes(`.root{`) : css.includes('.root.dark{')
+          expect(used).toBe(backgrounds.every((background) => contrast(color, background) >= 3))
+        }
+      }),
     )
   })
 })
