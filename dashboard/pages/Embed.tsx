@@ -66,6 +66,8 @@ export function Embed() {
           previewing = true
           widget.init({
             key: PREVIEW_KEY,
+            // The server's stand-in API for the preview: its key check passes, nothing else answers.
+            api: `${location.origin}/dashboard/preview`,
             ...(options.title && { title: options.title }),
             ...(options.welcome && { welcome: options.welcome }),
             color: options.color,
