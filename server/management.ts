@@ -111,7 +111,10 @@ export function createManagement(deps: {
   }
   const issueLink = async (owner: OwnerRecord): Promise<PasswordLink> => {
     const token = newToken()
-    const expiresAt = new Date((deps.now ?? Date.now)() + LINK_TTL_MS).toISOString()
+    const at = (deps.now ?? Date.now)()
+    const expiresAt = new Date(at + LINK_TTL_MS).toISOString()
+    // Only the newest link works: one sent earlier (perhaps to a mailbox no longer trusted) ends now.
+    await store.endPasswordLinks(owner.id, new Date(at).toISOString())
     await store.createPasswordLink(hashToken(token), owner.id, expiresAt)
     return { owner: ownerView(owner), token, expires_at: expiresAt }
   }

@@ -35,14 +35,14 @@ export interface OwnerAuth {
    * account_name and email (management.ts); throttled per client address.
    */
   signUp(input: unknown, address: string, create: (fields: unknown) => Promise<OwnerRecord>): Promise<SignedIn>
-  /** Uses a set-password link once, sets the password, ends the owner's other sessions and signs in. */
+  /** Uses a set-password link once, sets the password, ends the owner's sessions and other links, and signs in. */
   setPasswordWithLink(input: unknown): Promise<SignedIn>
   /** The session a cookie token names, if it is live; an expired one is ended on the way. */
   session(token: string | undefined): Promise<CurrentSession | undefined>
-  /** Checks the current password, sets the new one and ends every other session of the owner. */
+  /** Checks the current password, sets the new one and ends every other session and every unused link of the owner. */
   changePassword(current: CurrentSession, input: unknown): Promise<void>
   signOut(current: CurrentSession): Promise<void>
-  /** Ends every session of the owner, this one included. */
+  /** Ends every session of the owner, this one included, and every unused link. */
   signOutEverywhere(current: CurrentSession): Promise<void>
 }
 
@@ -70,6 +70,12 @@ export function createOwnerAuth(store: Store, options: OwnerAuthOptions = {}): O
     const token = newToken()
     await store.createSession(hashToken(token), owner.id, new Date(now()).toISOString())
     return { owner, token }
+  }
+
+  /** Ends the owner's sessions (but `keep`) and unused set-password links: no other way in is left. */
+  const endOwnerAccess = async (ownerId: string, keep?: string) => {
+    await store.endOwnerSessions(ownerId, keep)
+    await store.endPasswordLinks(ownerId, new Date(now()).toISOString())
   }
 
   return {
@@ -117,7 +123,7 @@ export function createOwnerAuth(store: Store, options: OwnerAuthOptions = {}): O
         throw invalidBody('token', 'This link is not valid: it was used already, has expired, or was mistyped. Ask for a new one.')
       const passwordHash = await hashPassword(body.password as string)
       await store.setOwnerPassword(owner.id, passwordHash)
-      await store.endOwnerSessions(owner.id)
+      await endOwnerAccess(owner.id)
       return startSession({ ...owner, password_hash: passwordHash })
     },
 
@@ -147,7 +153,7 @@ export function createOwnerAuth(store: Store, options: OwnerAuthOptions = {}): O
       const owner = await store.getOwner(current.owner.id)
       if (!owner?.password_hash || !(await verifyPassword(body.current_password, owner.password_hash))) throw wrongPassword()
       await store.setOwnerPassword(owner.id, await hashPassword(body.new_password as string))
-      await store.endOwnerSessions(owner.id, current.tokenHash)
+      await endOwnerAccess(owner.id, current.tokenHash)
     },
 
     async signOut(current) {
@@ -155,7 +161,7 @@ export function createOwnerAuth(store: Store, options: OwnerAuthOptions = {}): O
     },
 
     async signOutEverywhere(current) {
-      await store.endOwnerSessions(current.owner.id)
+      await endOwnerAccess(current.owner.id)
     },
   }
 }

@@ -349,6 +349,9 @@ export async function openPostgresStore(options: PostgresOptions): Promise<Store
         return row?.owner_id
       }),
 
+    endPasswordLinks: (ownerId, at) =>
+      run(async () => void (await query('UPDATE password_links SET used_at = $2 WHERE owner_id = $1 AND used_at IS NULL', [ownerId, at]))),
+
     createSession: (tokenHash, ownerId, at) =>
       run(
         async () =>

@@ -92,6 +92,7 @@ export function openSqliteStore(path: string): Store {
     useLink: db.prepare<[string, string, string], { owner_id: string }>(
       'UPDATE password_links SET used_at = ? WHERE token_hash = ? AND used_at IS NULL AND expires_at > ? RETURNING owner_id',
     ),
+    endLinks: db.prepare('UPDATE password_links SET used_at = ? WHERE owner_id = ? AND used_at IS NULL'),
     insertSession: db.prepare('INSERT INTO sessions (token_hash, owner_id, created_at, last_seen_at) VALUES (?, ?, ?, ?)'),
     findSession: db.prepare<[string], SessionRecord>('SELECT owner_id, created_at, last_seen_at FROM sessions WHERE token_hash = ?'),
     touchSession: db.prepare('UPDATE sessions SET last_seen_at = ? WHERE token_hash = ? AND last_seen_at < ?'),
@@ -243,6 +244,9 @@ export function openSqliteStore(path: string): Store {
     },
     async usePasswordLink(tokenHash, at) {
       return statements.useLink.get(at, tokenHash, at)?.owner_id
+    },
+    async endPasswordLinks(ownerId, at) {
+      statements.endLinks.run(at, ownerId)
     },
     async createSession(tokenHash, ownerId, at) {
       statements.insertSession.run(tokenHash, ownerId, at, at)

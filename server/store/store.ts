@@ -147,6 +147,8 @@ export interface Store {
   createPasswordLink(tokenHash: string, ownerId: string, expiresAt: string): Promise<void>
   /** Marks the link used, atomically, and names its owner; undefined when unknown, used or expired at `now`. */
   usePasswordLink(tokenHash: string, now: string): Promise<string | undefined>
+  /** Marks every unused link of the owner used at `now`, so none of them sets a password any more. */
+  endPasswordLinks(ownerId: string, now: string): Promise<void>
   createSession(tokenHash: string, ownerId: string, now: string): Promise<void>
   findSession(tokenHash: string): Promise<SessionRecord | undefined>
   touchSession(tokenHash: string, now: string): Promise<void>

@@ -162,6 +162,36 @@ describe('owners and their set-password links', () => {
   })
 })
 
+describe('set-password links end with a new password, a newer link or signing out everywhere', () => {
+  const setWith = (url: string, password = 'an attacker password') =>
+    dashboardClient(server).call('POST', '/set-password', { token: linkToken(url), password })
+  const newLink = async (email: string) =>
+    (await server.admin('POST', '/admin/owners/password-link', { email })).body.set_password_url as string
+
+  it('ends an older unused link when a new one is issued; the new one works', async () => {
+    const { url, email } = await createOwner()
+    const newer = await newLink(email)
+    expect((await setWith(url)).body.error).toMatchObject({ code: 'invalid_body', param: 'token' })
+    expect((await setWith(newer, PASSWORD)).status).toBe(200)
+  })
+
+  it('ends an unused link when the owner changes the password', async () => {
+    const { client, email } = await signedInOwner(server, newEmail())
+    const link = await newLink(email)
+    expect((await client.call('POST', '/password', { current_password: PASSWORD, new_password: 'my new password' })).status).toBe(200)
+    expect((await setWith(link)).status).toBe(400)
+    expect((await dashboardClient(server).call('POST', '/sign-in', { email, password: 'my new password' })).status).toBe(200)
+  })
+
+  it('ends an unused link when the owner signs out everywhere', async () => {
+    const { client, email } = await signedInOwner(server, newEmail())
+    const link = await newLink(email)
+    expect((await client.call('POST', '/sign-out-everywhere')).status).toBe(200)
+    expect((await setWith(link)).status).toBe(400)
+    expect((await dashboardClient(server).call('POST', '/sign-in', { email, password: PASSWORD })).status).toBe(200)
+  })
+})
+
 describe('signing in', () => {
   it('signs in with the email in any case, and answers who is signed in', async () => {
     const { email, account } = await signedInOwner(server, newEmail())

@@ -6,11 +6,13 @@ import pg from 'pg'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { generateKey, hashKey, keyPrefix } from '../../server/keys.ts'
 import { createLogger } from '../../server/log.ts'
+import { createOwnerAuth } from '../../server/owner-auth.ts'
 import { migrate, SQLITE_SCHEMA_VERSION } from '../../server/store/migrations.ts'
 import { migratePostgres, POSTGRES_SCHEMA_VERSION } from '../../server/store/postgres-migrations.ts'
 import { openPostgresStore } from '../../server/store/postgres.ts'
 import { openSqliteStore } from '../../server/store/sqlite.ts'
 import { StoreConflict, StoreUnavailable, type NewKey, type Store, type UsageRow } from '../../server/store/store.ts'
+import { hashToken, newToken } from '../../server/tokens.ts'
 import { createUsageRecorder, type UsageRecorder } from '../../server/usage.ts'
 import { sleep } from '../support/sleep.ts'
 import { createTestDatabase, hasPostgres } from '../support/postgres.ts'
@@ -257,6 +259,33 @@ describe.each(ENGINES)('the $name store', ({ create, available }) => {
       expect(tries.filter((owner) => owner === 'owner_1')).toHaveLength(1)
       expect(await store.usePasswordLink('hash_old', now)).toBeUndefined()
       expect(await store.usePasswordLink('hash_unknown', now)).toBeUndefined()
+    })
+
+    it("ends every unused link of an owner, and no other owner's; a link used by the owner's own auth ends the others", async () => {
+      const store = await open()
+      await store.createAccount('acct_1', 'A')
+      await store.createOwner('owner_1', 'acct_1', 'a@example.com')
+      await store.createOwner('owner_2', 'acct_1', 'b@example.com')
+      const until = '2030-01-01T00:00:00.000Z'
+      const now = '2026-01-01T00:00:00.000Z'
+      await store.createPasswordLink('hash_a', 'owner_1', until)
+      await store.createPasswordLink('hash_b', 'owner_1', until)
+      await store.createPasswordLink('hash_other', 'owner_2', until)
+      await store.endPasswordLinks('owner_1', now)
+      expect(await store.usePasswordLink('hash_a', now)).toBeUndefined()
+      expect(await store.usePasswordLink('hash_b', now)).toBeUndefined()
+      expect(await store.usePasswordLink('hash_other', now)).toBe('owner_2')
+
+      // Two links La and Lb of one owner: setting the password with La ends Lb.
+      const auth = createOwnerAuth(store)
+      const [la, lb] = [newToken(), newToken()]
+      await store.createPasswordLink(hashToken(la), 'owner_1', until)
+      await store.createPasswordLink(hashToken(lb), 'owner_1', until)
+      await auth.setPasswordWithLink({ token: la, password: 'a long enough password' })
+      await expect(auth.setPasswordWithLink({ token: lb, password: 'the attacker password' })).rejects.toMatchObject({
+        status: 400,
+        param: 'token',
+      })
     })
 
     it('keeps sessions by hash, moves last_seen_at only forward, and ends one or all but one', async () => {
