@@ -140,6 +140,12 @@ export const tooManySignUps = (waitMs: number) => {
   )
 }
 
+/** 503 while the password-hashing queue is full (a flood of sign-ins): try again in a moment. */
+export const passwordCheckBusy = () =>
+  new HttpError(503, 'api_error', 'password_check_busy', 'Too many sign-ins at once; please try again in a moment', undefined, {
+    'retry-after': '2',
+  })
+
 export const wrongPassword = () =>
   new HttpError(400, 'invalid_request_error', 'wrong_password', 'The current password is not correct', 'current_password')
 

@@ -78,6 +78,21 @@ export function createOwnerAuth(store: Store, options: OwnerAuthOptions = {}): O
     await store.endPasswordLinks(ownerId, new Date(now()).toISOString())
   }
 
+  /**
+   * Counts a sign-in attempt against both limits before any await, so parallel attempts cannot all
+   * pass the check before the first one is counted; 429 past either limit.
+   */
+  const reserveSignIn = (email: string, address: string) => {
+    const wait = Math.max(perEmail.waitMs(email), perAddress.waitMs(address))
+    if (wait > 0) throw tooManySignIns(wait)
+    perEmail.failed(email)
+    perAddress.failed(address)
+  }
+  const refundSignIn = (email: string, address: string) => {
+    perEmail.refund(email)
+    perAddress.refund(address)
+  }
+
   return {
     async signIn(input, address) {
       const body = objectWith(input, ['email', 'password'])
@@ -85,27 +100,38 @@ export function createOwnerAuth(store: Store, options: OwnerAuthOptions = {}): O
         throw invalidBody('body', 'Send the email and password as text')
       }
       const email = body.email.trim().toLowerCase().slice(0, 320)
-      const wait = Math.max(perEmail.waitMs(email), perAddress.waitMs(address))
-      if (wait > 0) throw tooManySignIns(wait)
-      const owner = await store.findOwnerByEmail(email)
-      // The same scrypt work whether or not the owner exists or has a password yet.
-      const matches = await verifyPassword(body.password, owner?.password_hash ?? (await decoyHash()))
-      if (!owner?.password_hash || !matches) {
-        perEmail.failed(email)
-        perAddress.failed(address)
-        throw signInRefused()
+      reserveSignIn(email, address)
+      let refused = false
+      try {
+        const owner = await store.findOwnerByEmail(email)
+        // The same scrypt work whether or not the owner exists or has a password yet.
+        const matches = await verifyPassword(body.password, owner?.password_hash ?? (await decoyHash()))
+        if (!owner?.password_hash || !matches) {
+          refused = true
+          throw signInRefused()
+        }
+        return await startSession(owner)
+      } finally {
+        // Only a wrong password counts; a sign-in, or a failure of ours (store, busy hashing), does not.
+        if (!refused) refundSignIn(email, address)
       }
-      return startSession(owner)
     },
 
     async signUp(input, address, create) {
       const { password, ...fields } = objectWith(input, ['account_name', 'email', 'password'])
       const problem = passwordProblem(password)
       if (problem) throw invalidBody('password', problem)
+      // Counted before the account is made (so parallel sign-ups all count), refunded if none is.
       const wait = signUps.waitMs(address)
       if (wait > 0) throw tooManySignUps(wait)
-      const owner = await create(fields)
-      signUps.failed(address) // counts every account made, not only failures
+      signUps.failed(address)
+      let owner: OwnerRecord
+      try {
+        owner = await create(fields)
+      } catch (err) {
+        signUps.refund(address)
+        throw err
+      }
       const passwordHash = await hashPassword(password as string)
       await store.setOwnerPassword(owner.id, passwordHash)
       return startSession({ ...owner, password_hash: passwordHash })

@@ -4,6 +4,7 @@
  * least 10 characters, no composition rules, and an upper bound only so hashing stays cheap.
  */
 import { randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from 'node:crypto'
+import { passwordCheckBusy } from './errors.ts'
 
 export const MIN_PASSWORD_CHARS = 10
 export const MAX_PASSWORD_CHARS = 1024
@@ -13,25 +14,30 @@ const PARAMS = { N: 2 ** 15, r: 8, p: 3 }
 const KEY_BYTES = 32
 
 /**
- * At most this many hashes at once; the rest wait their turn. Each takes 32 MiB and a thread of
+ * At most this many hashes at once; a few more wait their turn. Each takes 32 MiB and a thread of
  * libuv's pool: a burst of sign-ins must neither exhaust memory nor starve the other file and
- * crypto work queued behind them.
+ * crypto work queued behind them. Past MAX_WAITING the answer is 503 at once, so a flood cannot
+ * make a real sign-in wait behind it for seconds.
  */
 const MAX_CONCURRENT = 2
+const MAX_WAITING = 20
 let running = 0
 const waiting: Array<() => void> = []
 
 const derive = async (password: string, salt: Buffer, params: { N: number; r: number; p: number }) => {
-  if (running >= MAX_CONCURRENT) await new Promise<void>((resolve) => waiting.push(resolve))
-  running++
+  if (running < MAX_CONCURRENT) running++
+  else if (waiting.length >= MAX_WAITING) throw passwordCheckBusy()
+  // A finished hash hands its slot straight to the next in line, so none can jump the queue.
+  else await new Promise<void>((resolve) => waiting.push(resolve))
   try {
     return await new Promise<Buffer>((resolve, reject) => {
       const options: ScryptOptions = { ...params, maxmem: 128 * params.N * params.r * 2 }
       scrypt(password.normalize('NFKC'), salt, KEY_BYTES, options, (err, key) => (err ? reject(err) : resolve(key)))
     })
   } finally {
-    running--
-    waiting.shift()?.()
+    const next = waiting.shift()
+    if (next) next()
+    else running--
   }
 }
 

@@ -247,6 +247,51 @@ describe('signing in', () => {
     expect(refused.headers.get('retry-after')).toMatch(/^\d+$/)
   }, 30_000)
 
+  it('counts parallel wrong passwords before checking them: of 40 at once for one email, 10 are checked and 30 refused', async () => {
+    const { email } = await signedInOwner(server, newEmail())
+    const answers = await Promise.all(
+      Array.from({ length: 40 }, (_, i) => dashboardClient(server).call('POST', '/sign-in', { email, password: `wrong ${i} password` })),
+    )
+    const statuses = answers.map((answer) => answer.status)
+    expect(statuses.filter((status) => status === 401)).toHaveLength(10)
+    expect(statuses.filter((status) => status === 429)).toHaveLength(30)
+    expect((await dashboardClient(server).call('POST', '/sign-in', { email, password: PASSWORD })).status).toBe(429)
+  }, 30_000)
+
+  it('gives back the count of a sign-in that succeeds: 15 good sign-ins in a row pass the limits of 10 and 12', async () => {
+    const { email } = await signedInOwner(server, newEmail())
+    for (let i = 0; i < 15; i++)
+      expect((await dashboardClient(server).call('POST', '/sign-in', { email, password: PASSWORD })).status).toBe(200)
+  }, 30_000)
+
+  it('answers a flood of sign-ins past the hashing queue with 503 and Retry-After, and does not count those against the email', async () => {
+    const loose = await startServer(
+      {},
+      {
+        ownerAuth: {
+          perEmail: createAdminThrottle({ limit: 1000, windowMs: 15 * 60_000 }),
+          perAddress: createAdminThrottle({ limit: 1000, windowMs: 15 * 60_000 }),
+        },
+      },
+    )
+    try {
+      const { email } = await signedInOwner(loose, newEmail())
+      const answers = await Promise.all(
+        Array.from({ length: 100 }, (_, i) => dashboardClient(loose).call('POST', '/sign-in', { email, password: `wrong ${i} password` })),
+      )
+      const busy = answers.filter((answer) => answer.status === 503)
+      expect(answers.filter((answer) => answer.status !== 503).every((answer) => answer.status === 401)).toBe(true)
+      expect(busy.length).toBeGreaterThan(0)
+      for (const answer of busy) {
+        expect(answer.headers.get('retry-after')).toBe('2')
+        expect(answer.body.error).toMatchObject({ type: 'api_error', code: 'password_check_busy' })
+      }
+      expect((await dashboardClient(loose).call('POST', '/sign-in', { email, password: PASSWORD })).status).toBe(200)
+    } finally {
+      await loose.close()
+    }
+  }, 60_000)
+
   it.each([
     ['no body fields', {}],
     ['a number for the email', { email: 1, password: PASSWORD }],
@@ -613,6 +658,23 @@ describe('sign-up (SIGNUP=open)', () => {
       expect(sixth.status).toBe(429)
       expect(sixth.body.error.code).toBe('too_many_sign_ups')
       expect(Number(sixth.headers.get('retry-after'))).toBeGreaterThan(0)
+    } finally {
+      await open.close()
+    }
+  }, 60_000)
+
+  it('counts parallel sign-ups before making any account: of 20 at once from one address, 5 make accounts', async () => {
+    const open = await startServer({ SIGNUP: 'open' })
+    try {
+      const answers = await Promise.all(
+        Array.from({ length: 20 }, (_, i) =>
+          dashboardClient(open).call('POST', '/sign-up', { account_name: `Rush ${i}`, email: newEmail(), password: PASSWORD }),
+        ),
+      )
+      const statuses = answers.map((answer) => answer.status)
+      expect(statuses.filter((status) => status === 200)).toHaveLength(5)
+      expect(statuses.filter((status) => status === 429)).toHaveLength(15)
+      expect((await open.admin('GET', '/admin/accounts')).body.data).toHaveLength(5)
     } finally {
       await open.close()
     }

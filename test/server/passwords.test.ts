@@ -13,6 +13,18 @@ describe('passwords', () => {
     expect(await verifyPassword('Correct horse battery', first)).toBe(false)
   })
 
+  it('checks two at a time with 20 waiting, and refuses more at once with 503 and Retry-After rather than queueing', async () => {
+    const stored = await hashPassword('correct horse battery')
+    const checks = await Promise.allSettled(Array.from({ length: 40 }, () => verifyPassword('wrong horse battery', stored)))
+    const refused = checks.filter((check) => check.status === 'rejected')
+    expect(checks.filter((check) => check.status === 'fulfilled' && check.value === false)).toHaveLength(22)
+    expect(refused).toHaveLength(18)
+    for (const check of refused)
+      expect(check.reason).toMatchObject({ status: 503, code: 'password_check_busy', headers: { 'retry-after': '2' } })
+    // The queue drained: a check now runs.
+    expect(await verifyPassword('correct horse battery', stored)).toBe(true)
+  }, 30_000)
+
   it('treats the same text in another Unicode normal form as the same password', async () => {
     const composed = 'café café café'
     expect(await verifyPassword(composed.normalize('NFD'), await hashPassword(composed))).toBe(true)
