@@ -39,7 +39,10 @@ export interface OwnerAuth {
   setPasswordWithLink(input: unknown): Promise<SignedIn>
   /** The session a cookie token names, if it is live; an expired one is ended on the way. */
   session(token: string | undefined): Promise<CurrentSession | undefined>
-  /** Checks the current password, sets the new one and ends every other session and every unused link of the owner. */
+  /**
+   * Checks the current password, sets the new one and ends every other session and every unused link
+   * of the owner. Wrong current passwords count in the per-email sign-in throttle (429 past it).
+   */
   changePassword(current: CurrentSession, input: unknown): Promise<void>
   signOut(current: CurrentSession): Promise<void>
   /** Ends every session of the owner, this one included, and every unused link. */
@@ -176,10 +179,23 @@ export function createOwnerAuth(store: Store, options: OwnerAuthOptions = {}): O
       if (typeof body.current_password !== 'string' || body.current_password.length > 4096) {
         throw invalidBody('current_password', 'Send the current password as text')
       }
-      const owner = await store.getOwner(current.owner.id)
-      if (!owner?.password_hash || !(await verifyPassword(body.current_password, owner.password_hash))) throw wrongPassword()
-      await store.setOwnerPassword(owner.id, await hashPassword(body.new_password as string))
-      await endOwnerAccess(owner.id, current.tokenHash)
+      // A wrong current password is a guess like a wrong sign-in: it counts against the same email.
+      const email = current.owner.email
+      const wait = perEmail.waitMs(email)
+      if (wait > 0) throw tooManySignIns(wait)
+      perEmail.failed(email)
+      let wrong = false
+      try {
+        const owner = await store.getOwner(current.owner.id)
+        if (!owner?.password_hash || !(await verifyPassword(body.current_password, owner.password_hash))) {
+          wrong = true
+          throw wrongPassword()
+        }
+        await store.setOwnerPassword(owner.id, await hashPassword(body.new_password as string))
+        await endOwnerAccess(owner.id, current.tokenHash)
+      } finally {
+        if (!wrong) perEmail.refund(email)
+      }
     },
 
     async signOut(current) {

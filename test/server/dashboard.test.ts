@@ -394,6 +394,24 @@ describe('sessions', () => {
   })
 })
 
+describe('guessing the current password', () => {
+  it('counts wrong current passwords with failed sign-ins of the email: after 10, 429 for both, with Retry-After', async () => {
+    const { client, email } = await signedInOwner(server, newEmail())
+    for (let i = 0; i < 10; i++) {
+      const wrong = await client.call('POST', '/password', { current_password: `guess ${i} password`, new_password: 'my new password' })
+      expect(wrong.status).toBe(400)
+      expect(wrong.body.error.code).toBe('wrong_password')
+    }
+    const refused = await client.call('POST', '/password', { current_password: PASSWORD, new_password: 'my new password' })
+    expect(refused.status).toBe(429)
+    expect(refused.body.error.code).toBe('too_many_sign_ins')
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0)
+    expect((await dashboardClient(server).call('POST', '/sign-in', { email, password: PASSWORD })).status).toBe(429)
+    later(15 * 60_000 + 1000)
+    expect((await client.call('POST', '/password', { current_password: PASSWORD, new_password: 'my new password' })).status).toBe(200)
+  }, 30_000)
+})
+
 describe('cross-site calls', () => {
   let owner: Awaited<ReturnType<typeof signedInOwner>>
   beforeAll(async () => {
