@@ -15,7 +15,7 @@ export interface ActivityRecorder {
   close(): Promise<void>
 }
 
-/** The most origins a key keeps (its most recent ones are not chosen: the first ones seen stay). */
+/** The most origins a key keeps: the most recently seen ones. */
 export const MAX_ORIGINS_PER_KEY = 50
 const MAX_PENDING = 10_000
 const MAX_ORIGIN_CHARS = 200

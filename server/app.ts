@@ -56,21 +56,29 @@ const MODEL_PATH = '/v1/models/'
 const PANEL_ROUTE = '/panel-{file}'
 /** The suffix of a key's id that names its window of key checks in the limiter, apart from its chat window. */
 const KEY_CHECKS = ':key-checks'
+/** Likewise for the sightings of refused origins a key records. */
+const REFUSED_ORIGINS = ':refused-origins'
 
 const isDashboard = (path: string) => path === '/dashboard' || path.startsWith('/dashboard/')
 
 export function createHandler(deps: HandlerDeps) {
   const { config, authenticate, limiter, relay, metrics, log } = deps
 
-  /** Checks 1 to 3: a live key, used from an origin it allows. */
+  /**
+   * Checks 1 to 3: a live key, used from an origin it allows. Origins are recorded only within the
+   * key's rate (a key is public: made-up Origins must not flood its list of where it ran). A refused
+   * one here, within a window of its own, as large as the key's limit, so the widget's key check on
+   * opening shows a site that copied the key, too; an allowed one once the caller's limit check passed.
+   */
   const admit = async (req: IncomingMessage, context: Context) => {
     const key = await authenticate(req.headersDistinct.authorization)
     context.keyId = key.record.id
-    // Counted here, so the widget's key check on opening shows a site that copied the key, too.
-    const allowed = key.origins.allows(req.headersDistinct.origin)
-    deps.activity.origin(key.record.id, req.headersDistinct.origin, allowed)
-    if (!allowed) {
+    if (!key.origins.allows(req.headersDistinct.origin)) {
       deps.activity.refused(key.record.id, 'origin_not_allowed')
+      const limit = key.record.rate_limit_rpm ?? config.rateLimitRpm
+      // The answer is 403 whatever the limiter says (or if it cannot answer).
+      const decision = await limiter.hit(`${key.record.id}${REFUSED_ORIGINS}`, limit).catch(() => undefined)
+      if (decision?.allowed) deps.activity.origin(key.record.id, req.headersDistinct.origin, false)
       throw originNotAllowed()
     }
     return key
@@ -87,6 +95,7 @@ export function createHandler(deps: HandlerDeps) {
       deps.activity.refused(key.record.id, 'rate_limited')
       throw rateLimitExceeded(limit, headers)
     }
+    deps.activity.origin(key.record.id, req.headersDistinct.origin, true)
     for (const [name, value] of Object.entries(headers)) res.setHeader(name, value)
     return key
   }
@@ -122,6 +131,7 @@ export function createHandler(deps: HandlerDeps) {
     const limit = key.record.rate_limit_rpm ?? config.rateLimitRpm
     const decision = await limiter.hit(`${key.record.id}${KEY_CHECKS}`, limit)
     if (!decision.allowed) throw keyChecksExceeded(limit, rateLimitHeaders(decision))
+    deps.activity.origin(key.record.id, req.headersDistinct.origin, true)
     sendJson(res, 200, { ok: true }, { 'cache-control': 'no-store' })
   }
 

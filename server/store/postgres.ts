@@ -395,6 +395,8 @@ export async function openPostgresStore(options: PostgresOptions): Promise<Store
           (a, b) => compare(a.key_id, b.key_id) || compare(a.origin, b.origin) || Number(a.allowed) - Number(b.allowed),
         )
         await transaction(async (client) => {
+          // One flush at a time per database: the trims below delete rows another flush may be updating.
+          await client.query("SELECT pg_advisory_xact_lock(hashtext('assisters:key_origins'))")
           for (const row of sortedRefusals) {
             await client.query(
               `INSERT INTO refusals (key_id, day, reason, count) VALUES ($1, $2, $3, $4)
@@ -403,15 +405,19 @@ export async function openPostgresStore(options: PostgresOptions): Promise<Store
             )
           }
           for (const row of sortedOrigins) {
-            // A new origin only while the key has fewer than the bound; a known one always adds up.
             await client.query(
-              `INSERT INTO key_origins (key_id, origin, allowed, requests, last_seen_at)
-               SELECT $1, $2, $3, $4, $5
-               WHERE EXISTS (SELECT 1 FROM key_origins WHERE key_id = $1 AND origin = $2 AND allowed = $3)
-                 OR (SELECT count(*) FROM key_origins WHERE key_id = $1) < $6
+              `INSERT INTO key_origins (key_id, origin, allowed, requests, last_seen_at) VALUES ($1, $2, $3, $4, $5)
                ON CONFLICT (key_id, origin, allowed) DO UPDATE SET requests = key_origins.requests + excluded.requests,
                  last_seen_at = greatest(key_origins.last_seen_at, excluded.last_seen_at)`,
-              [row.key_id, row.origin, row.allowed, row.requests, row.last_seen_at, maxOriginsPerKey],
+              [row.key_id, row.origin, row.allowed, row.requests, row.last_seen_at],
+            )
+          }
+          // The key's most recently seen origins stay; the least recently seen go.
+          for (const keyId of new Set(sortedOrigins.map((row) => row.key_id))) {
+            await client.query(
+              `DELETE FROM key_origins WHERE key_id = $1 AND (origin, allowed) NOT IN
+                 (SELECT origin, allowed FROM key_origins WHERE key_id = $1 ORDER BY last_seen_at DESC, origin, allowed LIMIT $2)`,
+              [keyId, maxOriginsPerKey],
             )
           }
         })

@@ -100,13 +100,13 @@ export function openSqliteStore(path: string): Store {
     endOwnerSessions: db.prepare('DELETE FROM sessions WHERE owner_id = ? AND token_hash <> ?'),
     addRefusal: db.prepare(`INSERT INTO refusals (key_id, day, reason, count) VALUES (@key_id, @day, @reason, @count)
       ON CONFLICT (key_id, day, reason) DO UPDATE SET count = count + excluded.count`),
-    // A new origin only while the key has fewer than @max; a known one always adds up.
     addOrigin: db.prepare(`INSERT INTO key_origins (key_id, origin, allowed, requests, last_seen_at)
-      SELECT @key_id, @origin, @allowed, @requests, @last_seen_at
-      WHERE EXISTS (SELECT 1 FROM key_origins WHERE key_id = @key_id AND origin = @origin AND allowed = @allowed)
-        OR (SELECT count(*) FROM key_origins WHERE key_id = @key_id) < @max
+      VALUES (@key_id, @origin, @allowed, @requests, @last_seen_at)
       ON CONFLICT (key_id, origin, allowed) DO UPDATE SET requests = requests + excluded.requests,
         last_seen_at = max(last_seen_at, excluded.last_seen_at)`),
+    // The key's @max most recently seen origins stay; the least recently seen go.
+    trimOrigins: db.prepare(`DELETE FROM key_origins WHERE key_id = @key_id AND rowid NOT IN
+      (SELECT rowid FROM key_origins WHERE key_id = @key_id ORDER BY last_seen_at DESC, rowid DESC LIMIT @max)`),
     refusals: db.prepare<[string], RefusalRow>(`SELECT r.key_id, r.day, r.reason, r.count
       FROM refusals r JOIN keys k ON k.id = r.key_id WHERE k.account_id = ? ORDER BY r.day, k.created_at, k.rowid, r.reason`),
     origins: db.prepare<
@@ -168,7 +168,8 @@ export function openSqliteStore(path: string): Store {
 
   const addActivity = db.transaction((refusals: RefusalRow[], origins: OriginRow[], max: number) => {
     for (const row of refusals) statements.addRefusal.run(row)
-    for (const row of origins) statements.addOrigin.run({ ...row, allowed: row.allowed ? 1 : 0, max })
+    for (const row of origins) statements.addOrigin.run({ ...row, allowed: row.allowed ? 1 : 0 })
+    for (const keyId of new Set(origins.map((row) => row.key_id))) statements.trimOrigins.run({ key_id: keyId, max })
   })
 
   const addUsage = db.transaction((rows: UsageRow[], lastUsed: ReadonlyMap<string, string>) => {

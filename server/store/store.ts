@@ -131,8 +131,9 @@ export interface Store {
   addUsage(rows: UsageRow[], lastUsed: ReadonlyMap<string, string>): Promise<void>
   usage(accountId: string): Promise<UsageRow[]>
   /**
-   * Adds refusal counts and origin sightings in one transaction. A key keeps at most
-   * `maxOriginsPerKey` origins: sightings of further ones are dropped, those of known ones added.
+   * Adds refusal counts and origin sightings in one transaction. A key keeps its `maxOriginsPerKey`
+   * most recently seen origins: a new one replaces the least recently seen, so made-up Origins
+   * cannot keep the real ones out.
    */
   addActivity(refusals: RefusalRow[], origins: OriginRow[], maxOriginsPerKey: number): Promise<void>
   /** The account's refusals (by day) and origins (most recently seen first). */

@@ -309,7 +309,7 @@ describe.each(ENGINES)('the $name store', ({ create, available }) => {
       expect(await store.findSession('s4')).toBeDefined()
     })
 
-    it('adds up refusals and origins, keeps at most the bound of origins per key, and shows each account its own', async () => {
+    it('adds up refusals and origins, keeps the most recently seen origins up to the bound per key, and shows each account its own', async () => {
       const store = await open()
       const [key, other] = await accountWithKeys(store, 2)
       const [foreign] = await accountWithKeys(store, 1, 'acct_2')
@@ -337,7 +337,7 @@ describe.each(ENGINES)('the $name store', ({ create, available }) => {
           // An earlier sighting never moves last_seen_at back.
           sighting(key!.id, 'https://evil.example', false, 0),
           sighting(key!.id, '', true, 3),
-          // The key's fourth origin is over the bound of 3: dropped. Another key has its own bound.
+          // The key's fourth origin is over the bound of 3: it replaces the least recently seen. Another key has its own bound.
           sighting(key!.id, 'https://fourth.example', true, 6),
           sighting(other!.id, 'https://b.example', true, 4),
         ],
@@ -349,10 +349,22 @@ describe.each(ENGINES)('the $name store', ({ create, available }) => {
         { key_id: other!.id, day: '2026-01-02', reason: 'rate_limited', count: 1 },
       ])
       expect(origins).toEqual([
+        sighting(key!.id, 'https://fourth.example', true, 6),
         sighting(key!.id, 'https://a.example', true, 5, 5),
         sighting(other!.id, 'https://b.example', true, 4),
         sighting(key!.id, '', true, 3),
-        sighting(key!.id, 'https://evil.example', false, 2, 2),
+      ])
+      // Made-up origins seen later push out the oldest, and a real one seen again comes back.
+      await store.addActivity(
+        [],
+        [sighting(key!.id, 'https://made-up-1.example', false, 7), sighting(key!.id, 'https://made-up-2.example', false, 8)],
+        3,
+      )
+      await store.addActivity([], [sighting(key!.id, 'https://a.example', true, 9)], 3)
+      expect((await store.activity('acct_1')).origins.filter((row) => row.key_id === key!.id).map((row) => row.origin)).toEqual([
+        'https://a.example',
+        'https://made-up-2.example',
+        'https://made-up-1.example',
       ])
       expect(await store.activity('acct_2')).toEqual({
         refusals: [{ key_id: foreign!.id, day: '2026-01-01', reason: 'key_revoked', count: 9 }],
