@@ -6,7 +6,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { readJsonBody } from './body.ts'
-import { crossSiteRefused, HttpError, jsonRequired, methodNotAllowed, naming, notFound, notSignedIn } from './errors.ts'
+import { crossSiteRefused, HttpError, jsonRequired, methodNotAllowed, naming, notFound, notSignedIn, sessionCookieTwice } from './errors.ts'
 import { objectWith, ownerView, type Management } from './management.ts'
 import { ABSOLUTE_MS, type CurrentSession, type OwnerAuth, type SignedIn } from './owner-auth.ts'
 import { sendJson } from './respond.ts'
@@ -209,13 +209,15 @@ async function readBody(req: IncomingMessage, res: ServerResponse): Promise<unkn
   }
 }
 
-/** The session cookie's value, if the request carries one. */
+/** The session cookie's value, if the request carries one; 400 when it carries two (one planted, perhaps). */
 export function sessionToken(header: string | undefined): string | undefined {
+  const found: string[] = []
   for (const part of (header ?? '').split(';')) {
     const [name, ...value] = part.trim().split('=')
-    if (name === SESSION_COOKIE) return value.join('=')
+    if (name === SESSION_COOKIE) found.push(value.join('='))
   }
-  return undefined
+  if (found.length > 1) throw sessionCookieTwice()
+  return found[0]
 }
 
 /** The page's scheme, as the browser's Origin states it (only sent on the calls that set the cookie). */

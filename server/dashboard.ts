@@ -1,8 +1,8 @@
 /**
  * Everything under /dashboard: the JSON API (dashboard-api.ts) and the built front-end
  * (dashboard/dist): its pages, each the same index.html, and its hashed assets. Every response
- * carries nosniff and Referrer-Policy: same-origin; the page a strict CSP that allows only this
- * origin's own scripts and styles and no framing.
+ * carries nosniff, Referrer-Policy: same-origin and Cross-Origin-Resource-Policy: same-origin; the
+ * page a strict CSP that allows only this origin's own scripts and styles and no framing.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { join } from 'node:path'
@@ -50,6 +50,7 @@ export function createDashboardHandler(
     cacheControl: 'no-cache',
     missing: notBuilt,
     contentType: 'text/html; charset=utf-8',
+    resourcePolicy: 'same-origin',
   })
   const assets = new Map<string, ReturnType<typeof createWidgetAsset>>()
   const asset = (name: string) => {
@@ -59,6 +60,7 @@ export function createDashboardHandler(
         cacheControl: ASSET_CACHE,
         missing: () => notFound('file'),
         contentType: TYPES[name.split('.').pop()!]!,
+        resourcePolicy: 'same-origin',
       })
       // Only names the build made are kept (a made-up one answers 404 and is forgotten).
       assets.set(name, serve)
@@ -70,6 +72,8 @@ export function createDashboardHandler(
     res.setHeader('x-content-type-options', 'nosniff')
     res.setHeader('referrer-policy', 'same-origin')
     res.setHeader('content-security-policy', DASHBOARD_CSP)
+    // No other site may load anything from here (a script or an image of the signed-in dashboard).
+    res.setHeader('cross-origin-resource-policy', 'same-origin')
     if (path.startsWith('/dashboard/api/')) return handleApi(req, res, path)
 
     if (req.method !== 'GET' && req.method !== 'HEAD') throw methodNotAllowed(['GET', 'HEAD'])

@@ -149,6 +149,18 @@ export const passwordCheckBusy = () =>
 export const wrongPassword = () =>
   new HttpError(400, 'invalid_request_error', 'wrong_password', 'The current password is not correct', 'current_password')
 
+/**
+ * Two session cookies in one request: another site on a sibling subdomain may have planted one (a
+ * cookie set for the parent domain), so neither is trusted.
+ */
+export const sessionCookieTwice = () =>
+  new HttpError(
+    400,
+    'invalid_request_error',
+    'duplicate_session_cookie',
+    "The request carries two session cookies; clear this site's cookies and sign in again",
+  )
+
 /** A dashboard call without a live session (never signed in, signed out, or expired). */
 export const notSignedIn = () => new HttpError(401, 'invalid_request_error', 'not_signed_in', 'Sign in to use the dashboard')
 

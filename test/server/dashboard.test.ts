@@ -346,6 +346,27 @@ describe('sessions', () => {
     expect((await client.call('GET', '/me')).status).toBe(401)
   })
 
+  it('refuses a request carrying two session cookies (one planted by a sibling subdomain, say), even when one is live', async () => {
+    const { client } = await signedInOwner(server, newEmail())
+    const planted = (await signedInOwner(server, newEmail())).client.cookie
+    for (const cookie of [
+      `assisters_session=${planted}; assisters_session=${client.cookie}`,
+      `assisters_session=${client.cookie}; other=1; assisters_session=${planted}`,
+      `assisters_session=${client.cookie}; assisters_session=${client.cookie}`,
+    ]) {
+      for (const [method, path] of [
+        ['GET', '/me'],
+        ['POST', '/keys'],
+      ] as const) {
+        const answer = await dashboardClient(server).call(method, path, { name: 'Planted' }, { headers: { cookie } })
+        expect(answer.status).toBe(400)
+        expect(answer.body.error).toMatchObject({ type: 'invalid_request_error', code: 'duplicate_session_cookie' })
+      }
+    }
+    expect((await client.call('GET', '/keys')).body.data).toEqual([])
+    expect((await client.call('GET', '/me')).status).toBe(200)
+  })
+
   it('signs out this browser only', async () => {
     const { client, email } = await signedInOwner(server, newEmail())
     const other = dashboardClient(server)
@@ -790,12 +811,13 @@ describe('routes, headers and secrets', () => {
     expect((await client.call('DELETE', '/keys')).status).toBe(405)
   })
 
-  it('sends nosniff, Referrer-Policy and a CSP on every dashboard answer', async () => {
+  it('sends nosniff, Referrer-Policy, a CSP and Cross-Origin-Resource-Policy: same-origin on every dashboard answer', async () => {
     for (const path of ['/dashboard/api/me', '/dashboard/', '/dashboard/assets/missing.js', '/dashboard/api/nope']) {
       const response = await fetch(server.url + path)
       expect(response.headers.get('x-content-type-options')).toBe('nosniff')
       expect(response.headers.get('referrer-policy')).toBe('same-origin')
       expect(response.headers.get('content-security-policy')).toContain("frame-ancestors 'none'")
+      expect(response.headers.get('cross-origin-resource-policy')).toBe('same-origin')
     }
   })
 
@@ -827,7 +849,8 @@ describe('routes, headers and secrets', () => {
     writeFileSync(join(dir, 'index.html'), '<!doctype html><script type="module" src="/dashboard/assets/index-abc123.js"></script>')
     writeFileSync(join(dir, 'assets', 'index-abc123.js'), 'console.log(1)')
     writeFileSync(join(dir, 'secret.txt'), 'not to be served')
-    const built = await startServer({}, { dashboardDir: dir })
+    writeFileSync(join(dir, 'widget.js'), 'console.log(2)')
+    const built = await startServer({}, { dashboardDir: dir, widgetPath: join(dir, 'widget.js') })
     try {
       for (const page of ['/dashboard/', '/dashboard/sign-in', '/dashboard/keys', '/dashboard/set-password']) {
         const response = await fetch(built.url + page)
@@ -837,11 +860,20 @@ describe('routes, headers and secrets', () => {
         expect(csp).toContain("script-src 'self'")
         expect(csp).not.toContain('unsafe-inline')
         expect(csp).toContain("frame-ancestors 'none'")
+        expect(response.headers.get('cross-origin-resource-policy')).toBe('same-origin')
       }
       const script = await fetch(`${built.url}/dashboard/assets/index-abc123.js`)
       expect(script.status).toBe(200)
       expect(script.headers.get('content-type')).toBe('text/javascript; charset=utf-8')
       expect(script.headers.get('cache-control')).toContain('immutable')
+      expect(script.headers.get('cross-origin-resource-policy')).toBe('same-origin')
+      // Revalidated (304), too.
+      const again = await fetch(`${built.url}/dashboard/assets/index-abc123.js`, {
+        headers: { 'if-none-match': script.headers.get('etag')! },
+      })
+      expect([again.status, again.headers.get('cross-origin-resource-policy')]).toEqual([304, 'same-origin'])
+      // The widget's own files stay loadable by other sites.
+      expect((await fetch(`${built.url}/widget.js`)).headers.get('cross-origin-resource-policy')).toBe('cross-origin')
       for (const path of [
         '/dashboard/secret.txt',
         '/dashboard/assets/../secret.txt',
