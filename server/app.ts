@@ -40,7 +40,7 @@ export interface HandlerDeps {
 
 export interface Readiness {
   ready: boolean
-  checks: Record<string, 'ok' | 'unavailable'>
+  checks: Record<string, 'ok' | 'degraded' | 'unavailable'>
 }
 
 /** What a route learns that the access log wants. */

@@ -1,8 +1,8 @@
 /**
  * Checks 1 and 2 of the contract: a single `Authorization: Bearer ask_…` header whose key is well
  * formed, exists and is not revoked. The store is asked on every request, so a revocation takes
- * effect on the very next one; the key's origin policy is compiled once and kept, since a key's
- * allowed domains never change.
+ * effect on the very next one (PostgreSQL's store answers from a cache it is told to empty); the
+ * key's origin policy is compiled once and kept until its allowed domains change.
  */
 import { invalidApiKey } from './errors.ts'
 import { hashKey, isWellFormedKey } from './keys.ts'
@@ -26,7 +26,8 @@ export const bearerToken = (authorization: readonly string[] | undefined) =>
  * `onRevoked` hears of each request with a revoked key (its owner's dashboard counts them).
  */
 export function createAuthenticator(store: Store, onRevoked: (keyId: string) => void = () => {}) {
-  const policies = new Map<string, OriginPolicy>()
+  // Compiled once per key and kept while its allowed domains stay the same (an owner may change them).
+  const policies = new Map<string, { domains: string[]; origins: OriginPolicy }>()
 
   return async function authenticate(authorization: readonly string[] | undefined): Promise<AuthenticatedKey> {
     // Node keeps only the first of repeated Authorization headers; headersDistinct shows them all.
@@ -39,11 +40,13 @@ export function createAuthenticator(store: Store, onRevoked: (keyId: string) => 
       throw invalidApiKey()
     }
 
-    let origins = policies.get(record.id)
-    if (!origins) {
-      origins = compileOriginPolicy(record.allowed_domains)
-      policies.set(record.id, origins)
+    let compiled = policies.get(record.id)
+    if (!compiled || !sameEntries(compiled.domains, record.allowed_domains)) {
+      compiled = { domains: record.allowed_domains, origins: compileOriginPolicy(record.allowed_domains) }
+      policies.set(record.id, compiled)
     }
-    return { record, origins }
+    return { record, origins: compiled.origins }
   }
 }
+
+const sameEntries = (a: string[], b: string[]) => a === b || (a.length === b.length && a.every((entry, i) => entry === b[i]))

@@ -24,7 +24,9 @@ export async function runPrimary(config: Config, log: Logger): Promise<void> {
   let stopping = false
   let restartDelayMs = 0
 
+  const replacements = new Set<NodeJS.Timeout>()
   const fork = () => {
+    if (stopping) return
     const worker = cluster.fork()
     startedAt.set(worker.id, Date.now())
   }
@@ -63,7 +65,11 @@ export async function runPrimary(config: Config, log: Logger): Promise<void> {
     }
     restartDelayMs = lived < QUICK_DEATH_MS ? Math.min(Math.max(restartDelayMs * 2, 1_000), MAX_RESTART_DELAY_MS) : 0
     log.error('worker died; starting a replacement', { pid: worker.process.pid, code, signal, inMs: restartDelayMs })
-    setTimeout(fork, restartDelayMs).unref()
+    const replacement = setTimeout(() => {
+      replacements.delete(replacement)
+      fork()
+    }, restartDelayMs)
+    replacements.add(replacement)
   })
 
   let exitCode = 0
@@ -71,6 +77,7 @@ export async function runPrimary(config: Config, log: Logger): Promise<void> {
     if (stopping) return
     stopping = true
     exitCode = code
+    for (const replacement of replacements) clearTimeout(replacement)
     if (workers().length === 0) exited()
     for (const worker of workers()) worker.process.kill('SIGTERM')
     setTimeout(() => {

@@ -8,6 +8,7 @@ import { runPrimary } from './cluster.ts'
 import { ConfigError, loadConfig, type Config } from './config.ts'
 import { createLogger, type Logger } from './log.ts'
 import { listenForScrapes } from './metrics-endpoint.ts'
+import { urlSecrets } from './rate-limit-redis.ts'
 import { createAppServer, warnAboutMissingParts } from './server.ts'
 import { databaseSecrets, describeDatabase } from './store/open.ts'
 
@@ -20,7 +21,14 @@ try {
   process.exit(1)
 }
 
-const log = createLogger({ secrets: [config.upstream?.apiKey ?? '', config.adminToken ?? '', ...databaseSecrets(config.database)] })
+const log = createLogger({
+  secrets: [
+    config.upstream?.apiKey ?? '',
+    config.adminToken ?? '',
+    ...databaseSecrets(config.database),
+    ...(config.redis ? urlSecrets(config.redis.url) : []),
+  ],
+})
 // A stray rejection is a bug to log, never a reason to drop every open conversation.
 process.on('unhandledRejection', (err) => log.error('unhandled rejection', { err }))
 

@@ -120,8 +120,10 @@ export function metricsSource(metrics: Metrics): MetricsSource {
         if (err) reject(err)
         else resolve(text ?? '')
       }
+      // A worker whose primary is gone (it is draining) has no one to ask.
+      if (!process.connected) return finish(new Error('the primary is gone'))
       process.on('message', onMessage)
-      process.send!({ type: SCRAPE_REQUEST, id })
+      process.send!({ type: SCRAPE_REQUEST, id }, undefined, undefined, (err) => err && finish(err))
     })
 }
 

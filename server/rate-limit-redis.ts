@@ -181,8 +181,8 @@ export function createRedisRateLimiter(options: RedisRateLimiterOptions): RateLi
   }
 }
 
-/** The password (and its percent-decoded form) from a Redis URL, to keep out of every message. */
-function urlSecrets(url: string): string[] {
+/** The password (and its percent-decoded form) from a Redis URL, to keep out of every message and log line. */
+export function urlSecrets(url: string): string[] {
   const { password } = new URL(url)
   if (!password) return []
   let decoded = password

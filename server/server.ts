@@ -86,12 +86,17 @@ export async function createAppServer(config: Config, options: AppServerOptions)
   })
   const upstream = options.upstream ?? (config.upstream ? createHttpUpstream(config.upstream) : createDemoUpstream())
   const requireAdmin = createAdminGuard(config.adminToken)
+  // With REDIS_FAILURE_MODE=local a process serves without Redis (each limiting by itself), so Redis
+  // down is 'degraded', not a reason for a load balancer to drop every process at once.
+  const redisDownMeans = config.redis?.failureMode === 'local' ? 'degraded' : 'unavailable'
   const readiness = async (): Promise<Readiness> => {
-    const probes: Record<string, Promise<void>> = { database: store.ping(), ...(config.redis && { redis: limiter.ping() }) }
-    const checks: Readiness['checks'] = {}
-    for (const [name, probe] of Object.entries(probes))
-      checks[name] = (await answersWithin(probe, READINESS_DEADLINE_MS)) ? 'ok' : 'unavailable'
-    return { ready: Object.values(checks).every((check) => check === 'ok'), checks }
+    const [database, redis] = await Promise.all([
+      answersWithin(store.ping(), READINESS_DEADLINE_MS),
+      config.redis && answersWithin(limiter.ping(), READINESS_DEADLINE_MS),
+    ])
+    const checks: Readiness['checks'] = { database: database ? 'ok' : 'unavailable' }
+    if (config.redis) checks.redis = redis ? 'ok' : redisDownMeans
+    return { ready: Object.values(checks).every((check) => check !== 'unavailable'), checks }
   }
   const handle = createHandler({
     config,

@@ -79,9 +79,11 @@ export function createUsageRecorder(store: Store, log: Logger, options: { flushM
       row.completion_tokens += completion
     },
     flush,
-    close() {
+    async close() {
       clearInterval(timer)
-      return flush()
+      await flush()
+      // The last chance has gone (the database is out of reach): say what is lost, once.
+      if (pending.size > 0) log.error('usage lost at shutdown: the database could not take it', { rows: pending.size })
     },
   }
 }

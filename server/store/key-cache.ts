@@ -6,7 +6,8 @@
  *   this process's LISTEN connection within milliseconds, and evicts the key;
  * - the cache is trusted only while that connection has answered a heartbeat in the last second,
  *   so a connection that died silently can delay a revocation by at most a second, never more.
- * While the connection is down, every lookup goes to the database, as without a cache.
+ * While the connection is down, every lookup goes to the database, as without a cache; and no record
+ * is kept longer than a minute, a backstop for a change that no trigger reports.
  */
 import pg from 'pg'
 
@@ -17,6 +18,10 @@ export const KEY_CHANGES_CHANNEL = 'assisters_key_changes'
 const TRUSTED_FOR_MS = 1_000
 const HEARTBEAT_MS = 250
 const RECONNECT_MAX_MS = 5_000
+// end() waits for the server to say goodbye, which a silent network never does.
+const CLOSE_DEADLINE_MS = 1_000
+// A backstop for a change no trigger reports (a table rewritten by hand with triggers off).
+const MAX_AGE_MS = 60_000
 // Enough for every live key of a large deployment; past it the oldest entries go first.
 const MAX_ENTRIES = 10_000
 
@@ -30,7 +35,7 @@ export interface KeyCache<R> {
 
 export function createKeyCache<R>(options: { url: string; now?: () => number }): KeyCache<R> {
   const now = options.now ?? (() => performance.now())
-  const records = new Map<string, R>()
+  const records = new Map<string, { record: R; at: number }>()
   // Bumped by every invalidation: a lookup that started before one must not cache what it read.
   let generation = 0
   let aliveAt = -Infinity
@@ -53,7 +58,7 @@ export function createKeyCache<R>(options: { url: string; now?: () => number }):
     aliveAt = -Infinity
     clear()
     clearInterval(heartbeat)
-    dead.end().catch(() => {})
+    void endWithin(dead, CLOSE_DEADLINE_MS)
     if (closed) return
     const delay = Math.min(2 ** failures++ * 100, RECONNECT_MAX_MS)
     reconnect = setTimeout(listen, delay)
@@ -114,13 +119,14 @@ export function createKeyCache<R>(options: { url: string; now?: () => number }):
       }
       if (!trusted()) return load()
       const cached = records.get(hash)
-      if (cached !== undefined) return cached
+      if (cached !== undefined && now() - cached.at < MAX_AGE_MS) return cached.record
       const before = generation
       const record = await load()
       // Unknown keys are not cached: a key created later must be found at once.
       if (record !== undefined && generation === before && trusted()) {
         if (records.size >= MAX_ENTRIES) records.delete(records.keys().next().value!)
-        records.set(hash, record)
+        records.delete(hash)
+        records.set(hash, { record, at: now() })
       }
       return record
     },
@@ -132,7 +138,18 @@ export function createKeyCache<R>(options: { url: string; now?: () => number }):
       const listener = client
       client = undefined
       clear()
-      await listener?.end().catch(() => {})
+      await endWithin(listener, CLOSE_DEADLINE_MS)
     },
   }
+}
+
+/** Ends the connection politely, or, when the other side does not answer in time, drops it. */
+async function endWithin(client: pg.Client | undefined, ms: number) {
+  if (!client) return
+  let timer: NodeJS.Timeout | undefined
+  const late = new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))
+  await Promise.race([client.end().catch(() => {}), late])
+  clearTimeout(timer)
+  // pg keeps its socket as `connection.stream`; destroying it is what end() would have done.
+  ;(client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy()
 }

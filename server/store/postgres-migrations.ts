@@ -48,10 +48,11 @@ const MIGRATIONS: string[] = [
      PERFORM pg_notify('assisters_key_changes', OLD.hash);
      RETURN NULL;
    END $$;
-   -- Keys are never deleted (revocation is an update), so UPDATE is the only change to tell.
    CREATE TRIGGER keys_changed AFTER UPDATE ON keys FOR EACH ROW
      WHEN (to_jsonb(OLD) - 'last_used_at' IS DISTINCT FROM to_jsonb(NEW) - 'last_used_at')
-     EXECUTE FUNCTION assisters_key_changed();`,
+     EXECUTE FUNCTION assisters_key_changed();
+   -- The server never deletes a key (revocation is an update), but an operator's SQL might.
+   CREATE TRIGGER keys_deleted AFTER DELETE ON keys FOR EACH ROW EXECUTE FUNCTION assisters_key_changed();`,
   // The dashboard's owners, their one-time set-password links and their sessions (issue 14). Tokens
   // are stored only as SHA-256 hashes.
   `CREATE TABLE owners (

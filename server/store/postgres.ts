@@ -64,6 +64,9 @@ export function createPostgresPool(options: Omit<PostgresOptions, 'log'>): pg.Po
   // An idle connection the server drops (a restart, a failover) is discarded by the pool; the next
   // query connects afresh. Without a listener the 'error' event would end the process.
   pool.on('error', () => {})
+  // The same for a connection checked out for a transaction, which the pool leaves without a listener:
+  // its running query rejects by itself (and the transaction is dropped); the event must not also throw.
+  pool.on('connect', (client) => client.on('error', () => {}))
   return pool
 }
 

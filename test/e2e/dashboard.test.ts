@@ -279,3 +279,38 @@ describe.skipIf(skipWithoutChromium)('the Embed and Usage pages', () => {
     await expect.poll(() => later.getByText('replace').textContent()).toContain('with the key you saved')
   })
 })
+
+describe.skipIf(skipWithoutChromium)('the Settings page', () => {
+  const suite = useBrowserAndStack()
+
+  it('changes the password (the other browser is signed out, this one stays), lists the owners, and signs out everywhere', async () => {
+    const stack = suite.stack
+    const page = await suite.newPage()
+    await setPassword(page, await stack.createOwner('settings@lumen.example', 'Lumen Notes'))
+    const phone = await suite.newPage()
+    await phone.goto(`${stack.demo.apiUrl}/dashboard/sign-in`)
+    await phone.getByLabel('Email').fill('settings@lumen.example')
+    await phone.getByLabel('Password').fill(PASSWORD)
+    await phone.getByRole('button', { name: 'Sign in' }).click()
+    await phone.getByRole('heading', { name: 'API Keys' }).waitFor()
+
+    await page.getByRole('link', { name: 'Settings' }).click()
+    await expect.poll(() => page.getByRole('listitem').filter({ hasText: 'settings@lumen.example' }).count()).toBe(1)
+    await page.getByLabel('Current password').fill('not my password')
+    await page.getByLabel('New password').fill('a brand new password')
+    await page.getByRole('button', { name: 'Change password' }).click()
+    await expect.poll(() => page.getByRole('alert').textContent()).toBe('The current password is not correct')
+    await page.getByLabel('Current password').fill(PASSWORD)
+    await page.getByRole('button', { name: 'Change password' }).click()
+    await expect.poll(() => page.getByRole('status').textContent()).toContain('Password changed')
+
+    // The other browser's next call finds its session gone and shows the sign-in page.
+    await phone.getByRole('link', { name: 'Usage' }).click()
+    await phone.getByRole('heading', { name: 'Sign in to your dashboard' }).waitFor()
+    expect((await page.request.get(`${stack.demo.apiUrl}/dashboard/api/me`)).status()).toBe(200)
+
+    await page.getByRole('button', { name: 'Sign out everywhere' }).click()
+    await page.getByRole('heading', { name: 'Sign in to your dashboard' }).waitFor()
+    expect((await page.request.get(`${stack.demo.apiUrl}/dashboard/api/me`)).status()).toBe(401)
+  })
+})

@@ -189,4 +189,22 @@ describe.skipIf(!privateRedis)('GET /readyz with Redis', () => {
       await withRedis.close()
     }
   })
+
+  it('stays 200 with Redis down when REDIS_FAILURE_MODE=local (each process limits by itself), naming it degraded', async () => {
+    const redis = privateRedis!
+    const local = await startServer({
+      REDIS_URL: redis.url,
+      REDIS_PREFIX: 'readyz-local:',
+      REDIS_TIMEOUT_MS: '200',
+      REDIS_FAILURE_MODE: 'local',
+    })
+    try {
+      await redis.stop()
+      const answer = await fetch(`${local.url}/readyz`)
+      expect([answer.status, await answer.json()]).toEqual([200, { status: 'ok', checks: { database: 'ok', redis: 'degraded' } }])
+    } finally {
+      await redis.start()
+      await local.close()
+    }
+  })
 })

@@ -12,6 +12,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { runCli } from '../../server/cli.ts'
 import { generateKey, hashKey, keyPrefix } from '../../server/keys.ts'
 import { openStore } from '../../server/store/open.ts'
+import { POSTGRES_SCHEMA_VERSION } from '../../server/store/postgres-migrations.ts'
 import { describePostgresUrl, storeErrorMapper } from '../../server/store/postgres.ts'
 import { StoreUnavailable, type NewKey, type Store, type UsageRow } from '../../server/store/store.ts'
 import type { Upstream } from '../../server/upstream.ts'
@@ -120,10 +121,9 @@ describePostgres('the PostgreSQL store', () => {
       const client = new pg.Client({ connectionString: urlFor() })
       await client.connect()
       try {
-        expect((await client.query('SELECT version FROM schema_migrations ORDER BY version')).rows).toEqual([
-          { version: 1 },
-          { version: 2 },
-        ])
+        expect((await client.query('SELECT version FROM schema_migrations ORDER BY version')).rows).toEqual(
+          Array.from({ length: POSTGRES_SCHEMA_VERSION }, (_, i) => ({ version: i + 1 })),
+        )
       } finally {
         await client.end()
       }
@@ -213,6 +213,39 @@ describePostgres('the PostgreSQL store', () => {
   })
 
   describe('PostgreSQL out of reach', () => {
+    it('survives the connection dropping in the middle of a transaction (a restart, a failover): the write fails, the process lives', async () => {
+      const proxy = await startProxy()
+      opened.push(proxy)
+      const store = await open(urlFor(proxy.port))
+      await store.createAccount('acct_1', 'A')
+      const key = await store.createKey('key_1', newKey('acct_1'), 10)
+      // Thousands of rows: one statement each, so the cut lands inside the transaction.
+      const rows: UsageRow[] = Array.from({ length: 3000 }, (_, i) => ({
+        key_id: key.id,
+        day: new Date(Date.UTC(2020, 0, 1) + i * 86_400_000).toISOString().slice(0, 10),
+        requests: 1,
+        prompt_tokens: 1,
+        completion_tokens: 1,
+      }))
+      const writing = store.addUsage(rows, new Map())
+      await new Promise((resolve) => setTimeout(resolve, 100))
+      proxy.cut()
+      await expect(writing).rejects.toBeInstanceOf(StoreUnavailable)
+      proxy.restore()
+      await expect
+        .poll(
+          () =>
+            store.ping().then(
+              () => true,
+              () => false,
+            ),
+          { timeout: 10_000 },
+        )
+        .toBe(true)
+      // All or nothing: the cut transaction left no rows.
+      expect(await store.usage('acct_1')).toEqual([])
+    })
+
     it('fails to open within seconds on a closed port, with StoreUnavailable and no password', async () => {
       const started = Date.now()
       const err = await open(urlFor(await closedPort())).catch((error: unknown) => error)

@@ -707,5 +707,16 @@ describe.each(ENGINES)('the $name store', ({ create, available }) => {
       expect(writes).toHaveLength(3)
       expect(await store.usage('acct_1')).toMatchObject([{ requests: 2 }])
     })
+
+    it('says, once, what is lost when the database is still out of reach at shutdown', async () => {
+      const { store, recorder, logs, state } = await setup()
+      const [key] = await accountWithKeys(store, 1)
+      state.fail = new StoreUnavailable('The database is unavailable: connect ECONNREFUSED')
+      recorder.request(key!.id)
+      await recorder.close()
+      expect(logs.map((line) => JSON.parse(line))).toEqual([
+        expect.objectContaining({ level: 'error', msg: 'usage lost at shutdown: the database could not take it', rows: 1 }),
+      ])
+    })
   })
 })
