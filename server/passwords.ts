@@ -16,17 +16,18 @@ const KEY_BYTES = 32
 /**
  * At most this many hashes at once; a few more wait their turn. Each takes 32 MiB and a thread of
  * libuv's pool: a burst of sign-ins must neither exhaust memory nor starve the other file and
- * crypto work queued behind them. Past MAX_WAITING the answer is 503 at once, so a flood cannot
- * make a real sign-in wait behind it for seconds.
+ * crypto work queued behind them. Past MAX_WAITING a check answers 503 at once, so a flood of
+ * sign-ins cannot make a real one wait behind it for seconds. Making a hash always waits its turn:
+ * it follows a spent link or a new account, which a refusal would lose (and a flood cannot reach).
  */
 const MAX_CONCURRENT = 2
 const MAX_WAITING = 20
 let running = 0
 const waiting: Array<() => void> = []
 
-const derive = async (password: string, salt: Buffer, params: { N: number; r: number; p: number }) => {
+const derive = async (password: string, salt: Buffer, params: { N: number; r: number; p: number }, maxWaiting = Infinity) => {
   if (running < MAX_CONCURRENT) running++
-  else if (waiting.length >= MAX_WAITING) throw passwordCheckBusy()
+  else if (waiting.length >= maxWaiting) throw passwordCheckBusy()
   // A finished hash hands its slot straight to the next in line, so none can jump the queue.
   else await new Promise<void>((resolve) => waiting.push(resolve))
   try {
@@ -57,11 +58,11 @@ export async function hashPassword(password: string): Promise<string> {
   return ['scrypt', PARAMS.N, PARAMS.r, PARAMS.p, salt.toString('base64url'), key.toString('base64url')].join('$')
 }
 
-/** True when the password matches the stored hash; a malformed hash matches nothing. */
+/** True when the password matches the stored hash; a malformed hash matches nothing; 503 when too many wait. */
 export async function verifyPassword(password: string, stored: string): Promise<boolean> {
   const [scheme, N, r, p, salt, expected] = stored.split('$')
   if (scheme !== 'scrypt' || !salt || !expected) return false
-  const key = await derive(password, Buffer.from(salt, 'base64url'), { N: Number(N), r: Number(r), p: Number(p) })
+  const key = await derive(password, Buffer.from(salt, 'base64url'), { N: Number(N), r: Number(r), p: Number(p) }, MAX_WAITING)
   const want = Buffer.from(expected, 'base64url')
   return want.length === key.length && timingSafeEqual(key, want)
 }

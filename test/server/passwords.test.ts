@@ -23,6 +23,9 @@ describe('passwords', () => {
       expect(check.reason).toMatchObject({ status: 503, code: 'password_check_busy', headers: { 'retry-after': '2' } })
     // The queue drained: a check now runs.
     expect(await verifyPassword('correct horse battery', stored)).toBe(true)
+    // Making a hash waits its turn however long the line (it follows a spent link or a new account).
+    const made = await Promise.all(Array.from({ length: 30 }, () => hashPassword('correct horse battery')))
+    expect(made.every((hash) => hash.startsWith('scrypt$'))).toBe(true)
   }, 30_000)
 
   it('treats the same text in another Unicode normal form as the same password', async () => {
