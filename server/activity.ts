@@ -1,8 +1,10 @@
 /**
  * Refusals and origins per key, counted in memory and written every `flushMs` in one transaction
  * (and on shutdown, and before the dashboard reads them), as usage is (usage.ts): the request path
- * only adds to a map. What a flush holds is bounded too: past MAX_PENDING distinct entries, new ones
- * are dropped until the next flush (known ones still add up).
+ * only adds to a map. What a flush holds is bounded too: at most MAX_ORIGINS_PER_KEY origins of one
+ * key (a new one replaces its least recently seen, as the store does), so one key's flood of made-up
+ * Origins cannot crowd out the others'; past MAX_PENDING distinct entries in all, new ones are
+ * dropped until the next flush (known ones still add up).
  */
 import type { Logger } from './log.ts'
 import type { OriginRow, RefusalReason, RefusalRow, Store } from './store/store.ts'
@@ -23,6 +25,8 @@ const MAX_ORIGIN_CHARS = 200
 export function createActivityRecorder(store: Store, log: Logger, options: { flushMs?: number } = {}): ActivityRecorder {
   let refusals = new Map<string, RefusalRow>()
   let origins = new Map<string, OriginRow>()
+  /** The ids in `origins` of each key. */
+  let originsOfKey = new Map<string, Set<string>>()
   let writes = Promise.resolve()
 
   const write = async () => {
@@ -30,6 +34,7 @@ export function createActivityRecorder(store: Store, log: Logger, options: { flu
     const [r, o] = [refusals, origins]
     refusals = new Map()
     origins = new Map()
+    originsOfKey = new Map()
     try {
       await store.addActivity([...r.values()], [...o.values()], MAX_ORIGINS_PER_KEY)
     } catch (err) {
@@ -51,9 +56,18 @@ export function createActivityRecorder(store: Store, log: Logger, options: { flu
       if (known) {
         known.requests++
         known.last_seen_at = at
-      } else if (origins.size < MAX_PENDING) {
-        origins.set(id, { key_id: keyId, origin, allowed, requests: 1, last_seen_at: at })
+        return
       }
+      const ofKey = originsOfKey.get(keyId) ?? new Set<string>()
+      if (ofKey.size >= MAX_ORIGINS_PER_KEY) {
+        let oldest: string | undefined
+        for (const other of ofKey) if (!oldest || origins.get(other)!.last_seen_at < origins.get(oldest)!.last_seen_at) oldest = other
+        ofKey.delete(oldest!)
+        origins.delete(oldest!)
+      }
+      if (origins.size >= MAX_PENDING) return
+      origins.set(id, { key_id: keyId, origin, allowed, requests: 1, last_seen_at: at })
+      originsOfKey.set(keyId, ofKey.add(id))
     },
     refused(keyId, reason) {
       const day = new Date().toISOString().slice(0, 10)
