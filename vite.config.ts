@@ -94,7 +94,7 @@ function postgresListens(): Promise<boolean> {
   })
 }
 
-// The API, admin and CLI tests run a second time on PostgreSQL (the harness reads TEST_STORE). With CI
+// The API, admin, CLI and dashboard tests run a second time on PostgreSQL (the harness reads TEST_STORE). With CI
 // set they always do, so a missing PostgreSQL fails them (test/support/postgres.ts says how to start it).
 const onPostgres = Boolean(process.env.CI) || (await postgresListens())
 if (!onPostgres) {
@@ -108,7 +108,7 @@ const SERVER_ON_POSTGRES: TestProjectInlineConfiguration = {
   extends: true,
   test: {
     name: 'server-postgres',
-    include: ['test/server/api.test.ts', 'test/server/admin.test.ts', 'test/server/cli.test.ts'],
+    include: ['test/server/api.test.ts', 'test/server/admin.test.ts', 'test/server/cli.test.ts', 'test/server/dashboard.test.ts'],
     environment: 'node',
     env: { TEST_STORE: 'postgres' },
   },
@@ -169,7 +169,7 @@ export default defineConfig({
           name: 'e2e',
           include: ['test/e2e/**/*.test.ts'],
           environment: 'node',
-          globalSetup: ['test/support/widget-build.ts', 'test/e2e/global-setup.ts'],
+          globalSetup: ['test/support/widget-build.ts', 'test/support/dashboard-build.ts', 'test/e2e/global-setup.ts'],
           testTimeout: 30_000,
           hookTimeout: 60_000,
           // A browser on a busy two-core machine: polls wait for what a visitor would wait for.

@@ -10,7 +10,8 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSy
 import { dirname } from 'node:path'
 import { isAcceptableAdminToken, type Config } from '../server/config.ts'
 import { hashKey } from '../server/keys.ts'
-import { createManagement } from '../server/management.ts'
+import { HttpError } from '../server/errors.ts'
+import { createManagement, type Management } from '../server/management.ts'
 import { openStore } from '../server/store/open.ts'
 import type { Store } from '../server/store/store.ts'
 
@@ -22,6 +23,15 @@ export interface DemoAccount {
   /** Allowed on example.com only: this page's origin is refused with 403. */
   restrictedKey: string
 }
+
+/** The demo account's dashboard owner, with a fresh one-time set-password link on every start (never saved). */
+export interface DemoOwner {
+  email: string
+  /** The token for /dashboard/set-password#<token>, valid once for 24 hours. */
+  linkToken: string
+}
+
+const DEMO_EMAIL = 'demo@example.com'
 
 const PRIMARY_DOMAINS = ['localhost', '127.0.0.1']
 const RESTRICTED_DOMAINS = ['example.com']
@@ -40,7 +50,7 @@ export const demoStatePath = (database: Config['database']) =>
 export async function prepareDemoAccount(
   database: Config['database'],
   options: { adminToken?: string; defaultRpm: number },
-): Promise<DemoAccount> {
+): Promise<DemoAccount & { owner: DemoOwner }> {
   const statePath = demoStatePath(database)
   const saved = readSaved(statePath)
   const store = await openStore(database)
@@ -65,10 +75,25 @@ export async function prepareDemoAccount(
       restrictedKey,
     }
     writePrivately(statePath, JSON.stringify(kept, null, 2) + '\n')
-    return { ...kept, adminToken: options.adminToken ?? kept.adminToken }
+    return { ...kept, adminToken: options.adminToken ?? kept.adminToken, owner: await demoOwner(management, accountId) }
   } finally {
     await store.close()
   }
+}
+
+/**
+ * The account's first owner with a new link, or a new owner: demo@example.com, or one named after the
+ * account when that email already belongs to an older demo account in the same database.
+ */
+async function demoOwner(management: Management, accountId: string): Promise<DemoOwner> {
+  const [existing] = await management.listOwners(accountId)
+  const link = existing
+    ? await management.newPasswordLink({ email: existing.email })
+    : await management.createOwner(accountId, { email: DEMO_EMAIL }).catch((err: unknown) => {
+        if (!(err instanceof HttpError) || err.code !== 'email_taken') throw err
+        return management.createOwner(accountId, { email: `demo+${accountId.toLowerCase()}@example.com` })
+      })
+  return { email: link.owner.email, linkToken: link.token }
 }
 
 /** The saved state, or nothing when there is none or it is unreadable (then the demo starts afresh). */

@@ -5,8 +5,9 @@
  */
 import { ConfigError, loadConfig, portFrom, type Config } from '../server/config.ts'
 import type { Logger } from '../server/log.ts'
+import { setPasswordUrl } from '../server/admin.ts'
 import { createAppServer } from '../server/server.ts'
-import { prepareDemoAccount, type DemoAccount } from './demo-account.ts'
+import { prepareDemoAccount, type DemoAccount, type DemoOwner } from './demo-account.ts'
 import { displayHost, startDemoSite } from './site.ts'
 
 export interface Demo {
@@ -15,6 +16,8 @@ export interface Demo {
   /** The API base the pages embed the widget from, e.g. http://localhost:8787. */
   apiUrl: string
   account: DemoAccount
+  /** The demo account's dashboard owner and this start's one-time link. */
+  owner: DemoOwner & { link: string }
   config: Config
   close(): Promise<void>
 }
@@ -42,13 +45,16 @@ export function startFailure(err: unknown): string {
 }
 
 /** Starts both servers; rejects with the listen error (EADDRINUSE…) for a taken port. */
-export async function startDemo({ config: fromEnv, sitePort }: DemoSettings, options: { log: Logger; widgetPath?: string }): Promise<Demo> {
-  const account = await prepareDemoAccount(fromEnv.database, {
+export async function startDemo(
+  { config: fromEnv, sitePort }: DemoSettings,
+  options: { log: Logger; widgetPath?: string; dashboardDir?: string },
+): Promise<Demo> {
+  const { owner, ...account } = await prepareDemoAccount(fromEnv.database, {
     adminToken: fromEnv.adminToken,
     defaultRpm: fromEnv.rateLimitRpm,
   })
   const config = { ...fromEnv, adminToken: account.adminToken }
-  const app = await createAppServer(config, { log: options.log, widgetPath: options.widgetPath })
+  const app = await createAppServer(config, { log: options.log, widgetPath: options.widgetPath, dashboardDir: options.dashboardDir })
   try {
     const listening = new URL(await app.listen())
     const apiUrl = `http://${displayHost(config.host)}:${listening.port}`
@@ -57,6 +63,7 @@ export async function startDemo({ config: fromEnv, sitePort }: DemoSettings, opt
       siteUrl: site.url,
       apiUrl,
       account,
+      owner: { ...owner, link: setPasswordUrl(config.publicUrl ?? apiUrl, owner.linkToken) },
       config,
       async close() {
         site.close()

@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url'
 import { ConfigError } from '../server/config.ts'
 import { createLogger } from '../server/log.ts'
 import { databaseSecrets, describeDatabase } from '../server/store/open.ts'
+import { buildDashboard, dashboardIsStale } from './build-dashboard.ts'
 import { buildWidget, widgetIsStale } from './build-widget.ts'
 import { demoStatePath } from './demo-account.ts'
 import { loadDemoSettings, startDemo, startFailure, type Demo, type DemoSettings } from './demo.ts'
@@ -32,6 +33,11 @@ if (widgetIsStale(ROOT, WIDGET)) {
   await buildWidget(ROOT).catch((err: Error) => fail(`the widget build failed: ${err.message}`))
 }
 
+if (dashboardIsStale(ROOT)) {
+  console.log('Building the dashboard (dashboard/dist)…')
+  await buildDashboard(ROOT).catch((err: Error) => fail(`the dashboard build failed: ${err.message}`))
+}
+
 // The admin token is known only once the demo account is loaded: redact it by shape (any Bearer value).
 const log = createLogger({
   secrets: [process.env.UPSTREAM_API_KEY ?? '', process.env.ADMIN_TOKEN ?? '', ...databaseSecrets(settings.config.database)],
@@ -45,7 +51,7 @@ try {
   fail(startFailure(err))
 }
 
-const { config, account } = demo
+const { config, account, owner } = demo
 const upstream = config.upstream
   ? `${config.upstream.model} at ${new URL(config.upstream.baseUrl).host}`
   : 'the built-in offline demo responder (set UPSTREAM_BASE_URL and UPSTREAM_MODEL for a real model)'
@@ -54,6 +60,9 @@ console.log(`
 
   Demo site     ${demo.siteUrl}    open this, then the chat button
   API server    ${demo.apiUrl}
+  Dashboard     ${owner.link}
+                one-time link for ${owner.email}: choose a password, then manage the demo's keys
+                (a new link on every start; later, sign in at ${demo.apiUrl}/dashboard/)
   Admin token   ${account.adminToken}
   Answers from  ${upstream}
   Database      ${describeDatabase(config.database)} (demo keys in ${demoStatePath(config.database)})

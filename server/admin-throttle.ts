@@ -9,6 +9,11 @@ export interface AdminThrottle {
   waitMs(address: string): number
   /** Records a wrong token from the address. */
   failed(address: string): void
+  /**
+   * Takes back the latest record of the address: callers that must await before they know the
+   * outcome record first (so parallel attempts all count) and refund the ones that succeed.
+   */
+  refund(address: string): void
 }
 
 export function createAdminThrottle(options: { limit?: number; windowMs?: number; now?: () => number } = {}): AdminThrottle {
@@ -38,6 +43,11 @@ export function createAdminThrottle(options: { limit?: number; windowMs?: number
       failures.set(address, times.slice(-limit))
       // Many addresses (an IPv6 range, say) must not grow the map without end.
       if (failures.size > 10_000) for (const known of [...failures.keys()]) recent(known, t)
+    },
+    refund(address) {
+      const times = recent(address, now())
+      times.pop()
+      if (times.length === 0) failures.delete(address)
     },
   }
 }

@@ -8,15 +8,21 @@ import { createAdminThrottle, type AdminThrottle } from './admin-throttle.ts'
 import { bearerToken } from './authenticate.ts'
 import { readJsonBody } from './body.ts'
 import { HttpError, invalidAdminToken, methodNotAllowed, naming, notFound, tooManyAdminAttempts } from './errors.ts'
-import type { Management } from './management.ts'
+import type { Management, PasswordLink } from './management.ts'
 import { sendJson } from './respond.ts'
 
 const ADMIN_BODY_LIMIT = 64 * 1024
 
 interface Route {
-  method: 'GET' | 'POST'
+  method: 'GET' | 'POST' | 'PATCH'
   pattern: RegExp
-  run(management: Management, id: string, req: IncomingMessage, res: ServerResponse): Promise<[status: number, body: unknown]>
+  run(
+    management: Management,
+    id: string,
+    req: IncomingMessage,
+    res: ServerResponse,
+    linkBase: string,
+  ): Promise<[status: number, body: unknown]>
 }
 
 const ID = '([A-Za-z0-9_]{1,64})'
@@ -25,6 +31,23 @@ const ROUTES: Route[] = [
     method: 'POST',
     pattern: /^\/admin\/accounts$/,
     run: async (m, _id, req, res) => [201, await m.createAccount(await readBody(req, res))],
+  },
+  { method: 'GET', pattern: /^\/admin\/accounts$/, run: async (m) => [200, { data: await m.listAccounts() }] },
+  {
+    method: 'POST',
+    pattern: new RegExp(`^/admin/accounts/${ID}/owners$`),
+    run: async (m, id, req, res, base) => [201, withUrl(await m.createOwner(id, await readBody(req, res)), base)],
+  },
+  { method: 'GET', pattern: new RegExp(`^/admin/accounts/${ID}/owners$`), run: async (m, id) => [200, { data: await m.listOwners(id) }] },
+  {
+    method: 'POST',
+    pattern: /^\/admin\/owners\/password-link$/,
+    run: async (m, _id, req, res, base) => [201, withUrl(await m.newPasswordLink(await readBody(req, res)), base)],
+  },
+  {
+    method: 'PATCH',
+    pattern: new RegExp(`^/admin/keys/${ID}$`),
+    run: async (m, id, req, res) => [200, await m.updateKey(id, await readBody(req, res))],
   },
   {
     method: 'POST',
@@ -36,6 +59,16 @@ const ROUTES: Route[] = [
   { method: 'POST', pattern: new RegExp(`^/admin/keys/${ID}/revoke$`), run: async (m, id) => [200, await m.revokeKey(id)] },
   { method: 'POST', pattern: new RegExp(`^/admin/keys/${ID}/primary$`), run: async (m, id) => [200, await m.makePrimary(id)] },
 ]
+
+/** The link's page on the dashboard; the token rides in the fragment, which browsers never send to a server. */
+export const setPasswordUrl = (base: string, token: string) => `${base}/dashboard/set-password#${token}`
+
+/** A new link as the admin API and the CLI answer it: the URL to hand to the owner, and when it expires. */
+export const withUrl = (link: PasswordLink, base: string) => ({
+  owner: link.owner,
+  set_password_url: setPasswordUrl(base, link.token),
+  expires_at: link.expires_at,
+})
 
 /** The JSON body; a body that is not JSON names `body` as its param, like every other bad admin input. */
 async function readBody(req: IncomingMessage, res: ServerResponse): Promise<unknown> {
@@ -69,7 +102,7 @@ export function createAdminGuard(adminToken: string | undefined, throttle: Admin
 }
 
 /** A handler for every path under /admin/. */
-export function createAdminHandler(management: Management, requireAdmin: (req: IncomingMessage) => void) {
+export function createAdminHandler(management: Management, requireAdmin: (req: IncomingMessage) => void, publicUrl?: string) {
   return async function handleAdmin(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
     requireAdmin(req)
 
@@ -77,7 +110,9 @@ export function createAdminHandler(management: Management, requireAdmin: (req: I
     if (matching.length === 0) throw notFound()
     const route = matching.find((candidate) => candidate.method === req.method)
     if (!route) throw methodNotAllowed(matching.map((candidate) => candidate.method))
-    const [status, body] = await route.run(management, route.pattern.exec(path)?.[1] ?? '', req, res)
+    // Links start with PUBLIC_URL, or else the address the operator reached this server at.
+    const base = publicUrl ?? `http://${req.headers.host ?? 'localhost'}`
+    const [status, body] = await route.run(management, route.pattern.exec(path)?.[1] ?? '', req, res, base)
     sendJson(res, status, body)
   }
 }

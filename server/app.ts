@@ -4,6 +4,7 @@
  */
 import { randomUUID } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { ActivityRecorder } from './activity.ts'
 import type { AuthenticatedKey } from './authenticate.ts'
 import { readJsonBody } from './body.ts'
 import { PUBLIC_MODEL, toChatRequest } from './chat-request.ts'
@@ -21,11 +22,15 @@ export interface HandlerDeps {
   config: Config
   authenticate(authorization: readonly string[] | undefined): Promise<AuthenticatedKey>
   limiter: RateLimiter
+  /** Where each key is used from, and its refusals, for the owner's dashboard. */
+  activity: ActivityRecorder
   relay: Relay
   serveWidget(req: IncomingMessage, res: ServerResponse): Promise<void>
   /** GET /panel-<hash>.js, the panel the loader fetches on intent. */
   servePanel(req: IncomingMessage, res: ServerResponse): Promise<void>
   handleAdmin(req: IncomingMessage, res: ServerResponse, path: string): Promise<void>
+  /** Everything under /dashboard: its own rules (same origin, cookie sessions, no CORS). */
+  handleDashboard(req: IncomingMessage, res: ServerResponse, path: string): Promise<void>
   handleMetrics(req: IncomingMessage, res: ServerResponse): Promise<void>
   /** Each dependency /readyz reports on, by name ('database', 'redis'), as ok or not. */
   readiness(): Promise<Readiness>
@@ -51,15 +56,31 @@ const MODEL_PATH = '/v1/models/'
 const PANEL_ROUTE = '/panel-{file}'
 /** The suffix of a key's id that names its window of key checks in the limiter, apart from its chat window. */
 const KEY_CHECKS = ':key-checks'
+/** Likewise for the sightings of refused origins a key records. */
+const REFUSED_ORIGINS = ':refused-origins'
+
+const isDashboard = (path: string) => path === '/dashboard' || path.startsWith('/dashboard/')
 
 export function createHandler(deps: HandlerDeps) {
   const { config, authenticate, limiter, relay, metrics, log } = deps
 
-  /** Checks 1 to 3: a live key, used from an origin it allows. */
+  /**
+   * Checks 1 to 3: a live key, used from an origin it allows. Origins are recorded only within the
+   * key's rate (a key is public: made-up Origins must not flood its list of where it ran). A refused
+   * one here, within a window of its own, as large as the key's limit, so the widget's key check on
+   * opening shows a site that copied the key, too; an allowed one once the caller's limit check passed.
+   */
   const admit = async (req: IncomingMessage, context: Context) => {
     const key = await authenticate(req.headersDistinct.authorization)
     context.keyId = key.record.id
-    if (!key.origins.allows(req.headersDistinct.origin)) throw originNotAllowed()
+    if (!key.origins.allows(req.headersDistinct.origin)) {
+      deps.activity.refused(key.record.id, 'origin_not_allowed')
+      const limit = key.record.rate_limit_rpm ?? config.rateLimitRpm
+      // The answer is 403 whatever the limiter says (or if it cannot answer).
+      const decision = await limiter.hit(`${key.record.id}${REFUSED_ORIGINS}`, limit).catch(() => undefined)
+      if (decision?.allowed) deps.activity.origin(key.record.id, req.headersDistinct.origin, false)
+      throw originNotAllowed()
+    }
     return key
   }
 
@@ -70,7 +91,11 @@ export function createHandler(deps: HandlerDeps) {
     const decision = await limiter.hit(key.record.id, limit)
     metrics.limiterDecision(decision.allowed)
     const headers = rateLimitHeaders(decision)
-    if (!decision.allowed) throw rateLimitExceeded(limit, headers)
+    if (!decision.allowed) {
+      deps.activity.refused(key.record.id, 'rate_limited')
+      throw rateLimitExceeded(limit, headers)
+    }
+    deps.activity.origin(key.record.id, req.headersDistinct.origin, true)
     for (const [name, value] of Object.entries(headers)) res.setHeader(name, value)
     return key
   }
@@ -106,6 +131,7 @@ export function createHandler(deps: HandlerDeps) {
     const limit = key.record.rate_limit_rpm ?? config.rateLimitRpm
     const decision = await limiter.hit(`${key.record.id}${KEY_CHECKS}`, limit)
     if (!decision.allowed) throw keyChecksExceeded(limit, rateLimitHeaders(decision))
+    deps.activity.origin(key.record.id, req.headersDistinct.origin, true)
     sendJson(res, 200, { ok: true }, { 'cache-control': 'no-store' })
   }
 
@@ -135,7 +161,13 @@ export function createHandler(deps: HandlerDeps) {
   /** The metrics label for a path: a route, never the raw path (which would grow without bound). */
   const routeLabel = (path: string) => {
     const route = routeOf(path)
-    return route in routes || route === '/metrics' ? route : path.startsWith('/admin/') ? '/admin' : 'unmatched'
+    return route in routes || route === '/metrics'
+      ? route
+      : path.startsWith('/admin/')
+        ? '/admin'
+        : isDashboard(path)
+          ? '/dashboard'
+          : 'unmatched'
   }
 
   return async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -159,6 +191,7 @@ export function createHandler(deps: HandlerDeps) {
     try {
       if (path.startsWith('/admin/')) return await deps.handleAdmin(req, res, path)
       if (path === '/metrics') return await deps.handleMetrics(req, res)
+      if (isDashboard(path)) return await deps.handleDashboard(req, res, path)
       applyCors(req, res)
       const methods = routes[routeOf(path)]
       if (!methods) throw notFound()

@@ -21,8 +21,11 @@ const BEARER = /^bearer +(\S+)$/i
 export const bearerToken = (authorization: readonly string[] | undefined) =>
   authorization?.length === 1 ? BEARER.exec(authorization[0]!)?.[1] : undefined
 
-/** Returns a function from the request's Authorization header lines to the key, or a thrown 401. */
-export function createAuthenticator(store: Store) {
+/**
+ * Returns a function from the request's Authorization header lines to the key, or a thrown 401.
+ * `onRevoked` hears of each request with a revoked key (its owner's dashboard counts them).
+ */
+export function createAuthenticator(store: Store, onRevoked: (keyId: string) => void = () => {}) {
   // Compiled once per key and kept while its allowed domains stay the same (an owner may change them).
   const policies = new Map<string, { domains: string[]; origins: OriginPolicy }>()
 
@@ -31,7 +34,11 @@ export function createAuthenticator(store: Store) {
     const key = bearerToken(authorization)
     if (!key || !isWellFormedKey(key)) throw invalidApiKey()
     const record = await store.findKeyByHash(hashKey(key))
-    if (!record || record.revoked_at) throw invalidApiKey()
+    if (!record) throw invalidApiKey()
+    if (record.revoked_at) {
+      onRevoked(record.id)
+      throw invalidApiKey()
+    }
 
     let compiled = policies.get(record.id)
     if (!compiled || !sameEntries(compiled.domains, record.allowed_domains)) {

@@ -6,6 +6,7 @@
 import { pathToFileURL } from 'node:url'
 import { parseArgs } from 'node:util'
 import { ConfigError, loadConfig } from './config.ts'
+import { withUrl } from './admin.ts'
 import { HttpError } from './errors.ts'
 import { createManagement, type KeyView, type Management } from './management.ts'
 import { copyDatabase, CopyRefused, type CopyReport } from './store/copy.ts'
@@ -15,11 +16,17 @@ import { StoreUnavailable } from './store/store.ts'
 const USAGE = `Usage: assisters <command> [options]
 
   accounts create --name NAME
+  accounts list
   keys create --account ID --name NAME [--domains a.com,*.b.com] [--rpm N] [--instructions TEXT]
   keys list --account ID
+  keys update KEY_ID [--name NAME] [--domains a.com,*.b.com] [--rpm N|default] [--instructions TEXT]
+                      (--domains "" allows every origin; --instructions "" removes them)
   keys revoke KEY_ID
   keys primary KEY_ID
   usage --account ID
+  owners create --account ID --email EMAIL    prints a one-time link to set the password (24 h)
+  owners list --account ID
+  owners link --email EMAIL                   a new one-time link for an owner (a forgotten password)
   db copy --from sqlite:PATH    copy everything into the empty PostgreSQL database at DATABASE_URL
 
 Every command takes --json for machine-readable output.
@@ -39,6 +46,7 @@ const OPTIONS = {
   rpm: { type: 'string' },
   from: { type: 'string' },
   instructions: { type: 'string' },
+  email: { type: 'string' },
   json: { type: 'boolean', default: false },
   help: { type: 'boolean', short: 'h', default: false },
 } as const
@@ -63,6 +71,7 @@ export async function runCli(
     if (positionals.length === 0) throw new UsageError('No command given')
     // Only what the CLI uses: a server-only setting (say a short ADMIN_TOKEN) must not stop it.
     const config = loadConfig({
+      PUBLIC_URL: env.PUBLIC_URL,
       DATABASE_URL: env.DATABASE_URL,
       DATABASE_POOL_SIZE: env.DATABASE_POOL_SIZE,
       DATABASE_STATEMENT_TIMEOUT_MS: env.DATABASE_STATEMENT_TIMEOUT_MS,
@@ -78,7 +87,10 @@ export async function runCli(
     const store = await openStore(config.database)
     try {
       const management = createManagement({ store, defaultRpm: config.rateLimitRpm })
-      const result = await dispatch(management, positionals, values)
+      // Links start where browsers reach the server: PUBLIC_URL, or this machine's PORT.
+      const port = env.PORT?.trim() ?? ''
+      const linkBase = config.publicUrl ?? `http://localhost:${/^\d{1,5}$/.test(port) ? port : 8787}`
+      const result = await dispatch(management, positionals, values, linkBase)
       io.out(json ? JSON.stringify(result.json, null, 2) + '\n' : result.text + '\n')
       return 0
     } finally {
@@ -105,10 +117,10 @@ export async function runCli(
   }
 }
 
-async function dispatch(management: Management, positionals: string[], values: Values): Promise<Output> {
+async function dispatch(management: Management, positionals: string[], values: Values, linkBase: string): Promise<Output> {
   const [noun, verb, id, ...extra] = positionals
   const command = `${noun} ${verb ?? ''}`.trim()
-  const takesId = command === 'keys revoke' || command === 'keys primary'
+  const takesId = command === 'keys revoke' || command === 'keys primary' || command === 'keys update'
   if (extra.length > 0 || (id !== undefined && !takesId)) throw new UsageError(`Unexpected argument '${extra[0] ?? id}'`)
 
   switch (command) {
@@ -128,6 +140,39 @@ async function dispatch(management: Management, positionals: string[], values: V
         json: key,
         text: `${describe(key)}\n\n  ${key.key}\n\nThis is the only time the full key is shown: store it now.`,
       }
+    }
+    case 'accounts list': {
+      const accounts = await management.listAccounts()
+      return {
+        json: { data: accounts },
+        text: accounts.length ? accounts.map((a) => `${a.id}  ${a.name}  created ${a.created_at}`).join('\n') : 'No accounts yet.',
+      }
+    }
+    case 'keys update': {
+      // Only the options given are changed; an empty --domains or --instructions clears them.
+      const changes = {
+        ...(values.name !== undefined && { name: values.name }),
+        ...(values.domains !== undefined && { allowed_domains: values.domains === '' ? [] : values.domains.split(',') }),
+        ...(values.rpm !== undefined && { rate_limit_rpm: values.rpm === 'default' ? null : rpm(values.rpm) }),
+        ...(values.instructions !== undefined && { instructions: values.instructions }),
+      }
+      if (Object.keys(changes).length === 0)
+        throw new UsageError('keys update needs at least one of --name, --domains, --rpm, --instructions')
+      const key = await management.updateKey(required(id, 'KEY_ID'), changes)
+      return { json: key, text: `Updated ${describe(key)}` }
+    }
+    case 'owners create': {
+      const link = withUrl(await management.createOwner(required(values.account, '--account'), { email: values.email }), linkBase)
+      return { json: link, text: describeLink(`Created owner ${link.owner.email} (${link.owner.id}).`, link) }
+    }
+    case 'owners link': {
+      const link = withUrl(await management.newPasswordLink({ email: values.email }), linkBase)
+      return { json: link, text: describeLink(`A new link for ${link.owner.email}.`, link) }
+    }
+    case 'owners list': {
+      const owners = await management.listOwners(required(values.account, '--account'))
+      const text = owners.map((o) => `${o.id}  ${o.email}  ${o.password_set ? 'password set' : 'waiting for the set-password link'}`)
+      return { json: { data: owners }, text: text.length ? text.join('\n') : 'No owners yet.' }
     }
     case 'keys list': {
       const keys = await management.listKeys(required(values.account, '--account'))
@@ -166,6 +211,10 @@ function rpm(text: string): number {
   return Number(text)
 }
 
+function describeLink(headline: string, link: ReturnType<typeof withUrl>): string {
+  return `${headline} Send them this link to set their password and sign in; it works once, until ${link.expires_at}:\n\n  ${link.set_password_url}`
+}
+
 function describeCopy(report: CopyReport): string {
   return [
     `Copied ${report.from} into ${report.to}:`,
@@ -173,6 +222,7 @@ function describeCopy(report: CopyReport): string {
     `  ${report.keys} keys`,
     `  ${report.usage_rows} usage rows (${report.requests} requests, ${report.prompt_tokens} prompt + ` +
       `${report.completion_tokens} completion tokens)`,
+    `  ${report.owners} dashboard owners`,
   ].join('\n')
 }
 

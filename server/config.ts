@@ -21,6 +21,14 @@ export interface Config {
   redis: RedisConfig | undefined
   /** Unset: the admin API answers 404. */
   adminToken: string | undefined
+  /**
+   * The origin browsers reach this server at (PUBLIC_URL), e.g. https://api.example.com: set-password
+   * links start with it, and the dashboard accepts state-changing calls only from it. Unset: links
+   * start with http://localhost:PORT and the dashboard accepts its own Host over http or https.
+   */
+  publicUrl: string | undefined
+  /** SIGNUP=open: anyone may create an account and its first owner on the dashboard's sign-up page. */
+  signupOpen: boolean
   /** Processes sharing the port (node:cluster); 1 runs the server in this process. */
   workers: number
   /** Unset: metrics only at GET /metrics on the API port, behind the admin token. */
@@ -71,6 +79,8 @@ export function loadConfig(env: Env): Config {
     rateLimitRpm: integer(read, 'RATE_LIMIT_RPM', 60, 1, 100_000),
     redis,
     adminToken: adminTokenFrom(read('ADMIN_TOKEN')),
+    signupOpen: signupFrom(read('SIGNUP')),
+    publicUrl: publicUrlFrom(read('PUBLIC_URL')),
     workers,
     metrics: metricsPort === undefined ? undefined : { host: read('METRICS_HOST') ?? '127.0.0.1', port: metricsPort },
     limits: {
@@ -161,6 +171,35 @@ function workersFrom(raw: string | undefined): number {
     throw new ConfigError(`WORKERS must be a whole number from 1 to 256, or auto, got '${raw.slice(0, 40)}'`)
   }
   return Number(raw)
+}
+
+function signupFrom(raw: string | undefined): boolean {
+  if (raw === undefined || raw === 'closed') return false
+  if (raw === 'open') return true
+  throw new ConfigError(`SIGNUP must be open or closed, got '${raw.slice(0, 40)}'`)
+}
+
+/** An http(s) origin: no path, query, fragment or credentials; a trailing slash is dropped. */
+function publicUrlFrom(raw: string | undefined): string | undefined {
+  if (raw === undefined) return undefined
+  const usage = `PUBLIC_URL must be an http or https origin such as https://api.example.com, got '${raw.slice(0, 80)}'`
+  let url: URL
+  try {
+    url = new URL(raw)
+  } catch {
+    throw new ConfigError(usage)
+  }
+  if (
+    (url.protocol !== 'http:' && url.protocol !== 'https:') ||
+    url.username ||
+    url.password ||
+    url.pathname !== '/' ||
+    url.search ||
+    url.hash
+  ) {
+    throw new ConfigError(usage)
+  }
+  return url.origin
 }
 
 /** ADMIN_TOKEN's rule: at least 16 characters, no spaces (the demo holds its saved token to it too). */

@@ -102,7 +102,74 @@ export const keyLimitReached = (max: number) =>
     `This account already has ${max} active keys; revoke one before creating another`,
   )
 
-export const keyRevoked = () => new HttpError(409, 'invalid_request_error', 'key_revoked', 'A revoked key cannot be made primary')
+export const keyRevoked = (what = 'made primary') =>
+  new HttpError(409, 'invalid_request_error', 'key_revoked', `A revoked key cannot be ${what}`)
+
+export const emailTaken = () =>
+  new HttpError(409, 'invalid_request_error', 'email_taken', 'Another owner already signs in with this email', 'email')
+
+/** Any wrong email or password, alike: the answer never says which accounts exist. */
+export const signInRefused = () => new HttpError(401, 'invalid_request_error', 'invalid_credentials', 'Incorrect email or password')
+
+/** 429 after too many failed sign-ins for one email or from one address. */
+export const tooManySignIns = (waitMs: number) => {
+  const seconds = Math.max(1, Math.ceil(waitMs / 1000))
+  const minutes = Math.ceil(seconds / 60)
+  return new HttpError(
+    429,
+    'rate_limit_error',
+    'too_many_sign_ins',
+    `Too many failed sign-ins; try again in ${minutes} minute${minutes === 1 ? '' : 's'}`,
+    undefined,
+    { 'retry-after': String(seconds) },
+  )
+}
+
+/** 429 after too many accounts made from one address (SIGNUP=open). */
+export const tooManySignUps = (waitMs: number) => {
+  const seconds = Math.max(1, Math.ceil(waitMs / 1000))
+  return new HttpError(
+    429,
+    'rate_limit_error',
+    'too_many_sign_ups',
+    'Too many new accounts from this address; try again later',
+    undefined,
+    {
+      'retry-after': String(seconds),
+    },
+  )
+}
+
+/** 503 while the password-hashing queue is full (a flood of sign-ins): try again in a moment. */
+export const passwordCheckBusy = () =>
+  new HttpError(503, 'api_error', 'password_check_busy', 'Too many sign-ins at once; please try again in a moment', undefined, {
+    'retry-after': '2',
+  })
+
+export const wrongPassword = () =>
+  new HttpError(400, 'invalid_request_error', 'wrong_password', 'The current password is not correct', 'current_password')
+
+/**
+ * Two session cookies in one request: another site on a sibling subdomain may have planted one (a
+ * cookie set for the parent domain), so neither is trusted.
+ */
+export const sessionCookieTwice = () =>
+  new HttpError(
+    400,
+    'invalid_request_error',
+    'duplicate_session_cookie',
+    "The request carries two session cookies; clear this site's cookies and sign in again",
+  )
+
+/** A dashboard call without a live session (never signed in, signed out, or expired). */
+export const notSignedIn = () => new HttpError(401, 'invalid_request_error', 'not_signed_in', 'Sign in to use the dashboard')
+
+/** A state-changing dashboard call from another site, or not sent as JSON by the dashboard's own pages. */
+export const crossSiteRefused = () =>
+  new HttpError(403, 'invalid_request_error', 'cross_site_request', "Changes are accepted only from the dashboard's own pages")
+
+export const jsonRequired = () =>
+  new HttpError(415, 'invalid_request_error', 'unsupported_media_type', 'Send the request body as JSON with Content-Type: application/json')
 
 export const upstreamError = () => new HttpError(502, 'api_error', 'upstream_error', 'The model service failed to answer; please try again')
 

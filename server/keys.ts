@@ -55,4 +55,4 @@ export const hashKey = (key: string) => createHash('sha256').update(key).digest(
 export const keyPrefix = (key: string) => key.slice(0, 12)
 
 /** An opaque record id such as `key_3kT9…`; not a secret. */
-export const newId = (kind: 'acct' | 'key') => `${kind}_${randomBase62(16)}`
+export const newId = (kind: 'acct' | 'key' | 'owner') => `${kind}_${randomBase62(16)}`

@@ -8,17 +8,21 @@ import { existsSync } from 'node:fs'
 import type { AddressInfo } from 'node:net'
 import { dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { createActivityRecorder } from './activity.ts'
 import { createAdminGuard, createAdminHandler } from './admin.ts'
 import { createHandler, type Readiness } from './app.ts'
 import { createAuthenticator } from './authenticate.ts'
 import type { Config } from './config.ts'
 import { closeInStages, inTurn } from './connection.ts'
+import { createDashboardHandler } from './dashboard.ts'
+import { createDashboardApi } from './dashboard-api.ts'
 import { missingHost, rawClientErrorResponse, sendError, serverShuttingDown } from './errors.ts'
 import { createLimiter } from './limiter.ts'
 import type { Logger } from './log.ts'
 import { createManagement } from './management.ts'
 import { sendMetrics } from './metrics-endpoint.ts'
 import { createMetrics, metricsSource, type Metrics, type MetricsSource } from './metrics.ts'
+import { createOwnerAuth, type OwnerAuthOptions } from './owner-auth.ts'
 import { createRelay } from './relay.ts'
 import { openStore } from './store/open.ts'
 import { StoreConflict, type Store } from './store/store.ts'
@@ -31,6 +35,10 @@ export interface AppServerOptions {
   /** Replaces the upstream chosen from the config (tests, benchmarks). */
   upstream?: Upstream
   widgetPath?: string
+  /** The built dashboard (dashboard/dist by default). */
+  dashboardDir?: string
+  /** The dashboard's clock and sign-in throttles (tests move time on). */
+  ownerAuth?: OwnerAuthOptions
   pingMs?: number
   usageFlushMs?: number
   /** How long close() lets open requests finish before ending them. */
@@ -69,7 +77,13 @@ export async function createAppServer(config: Config, options: AppServerOptions)
   const store = countingFailures(await openStore(config.database, { log }), metrics)
   const limiter = createLimiter(config, log, metrics)
   const usage = createUsageRecorder(store, log, { flushMs: options.usageFlushMs })
-  const management = createManagement({ store, defaultRpm: config.rateLimitRpm, flushUsage: usage.flush })
+  const activity = createActivityRecorder(store, log, { flushMs: options.usageFlushMs })
+  const management = createManagement({
+    store,
+    defaultRpm: config.rateLimitRpm,
+    flushUsage: async () => void (await Promise.all([usage.flush(), activity.flush()])),
+    now: options.ownerAuth?.now,
+  })
   const upstream = options.upstream ?? (config.upstream ? createHttpUpstream(config.upstream) : createDemoUpstream())
   const requireAdmin = createAdminGuard(config.adminToken)
   // With REDIS_FAILURE_MODE=local a process serves without Redis (each limiting by itself), so Redis
@@ -86,13 +100,23 @@ export async function createAppServer(config: Config, options: AppServerOptions)
   }
   const handle = createHandler({
     config,
-    authenticate: createAuthenticator(store),
+    authenticate: createAuthenticator(store, (keyId) => activity.refused(keyId, 'key_revoked')),
+    activity,
     limiter,
     relay: createRelay({ upstream, timeoutMs: config.upstreamTimeoutMs, pingMs: options.pingMs, usage, metrics, log }),
     serveWidget: createWidgetAsset(options.widgetPath ?? DEFAULT_WIDGET),
     // The panel files sit next to the loader, where the build puts them and the loader looks for them.
     servePanel: createPanelAssets(dirname(options.widgetPath ?? DEFAULT_WIDGET)),
-    handleAdmin: createAdminHandler(management, requireAdmin),
+    handleAdmin: createAdminHandler(management, requireAdmin, config.publicUrl),
+    handleDashboard: createDashboardHandler(
+      createDashboardApi({
+        management,
+        auth: createOwnerAuth(store, options.ownerAuth),
+        publicUrl: config.publicUrl,
+        signupOpen: config.signupOpen,
+      }),
+      options.dashboardDir,
+    ),
     async handleMetrics(req, res) {
       requireAdmin(req)
       await sendMetrics(req, res, scrapeMetrics)
@@ -150,6 +174,7 @@ export async function createAppServer(config: Config, options: AppServerOptions)
     upstream.close()
     await limiter.close()
     await usage.close()
+    await activity.close()
     await store.close()
   }
 

@@ -39,7 +39,13 @@ export const PANEL_PATH = /^\/panel-([0-9a-f]{10}\.js|[a-z]{2}-[0-9a-f]{10}\.jso
 /** A handler for GET/HEAD /widget.js; a missing file answers 404 that says how to build it. */
 export function createWidgetAsset(
   path: string,
-  { cacheControl = LOADER_CACHE, missing = widgetNotBuilt, contentType = 'text/javascript; charset=utf-8' } = {},
+  {
+    cacheControl = LOADER_CACHE,
+    missing = widgetNotBuilt,
+    contentType = 'text/javascript; charset=utf-8',
+    // The widget's files load on other sites; the dashboard's only on its own (dashboard.ts).
+    resourcePolicy = 'cross-origin' as 'cross-origin' | 'same-origin',
+  } = {},
 ) {
   let loaded: Loaded | undefined
 
@@ -71,7 +77,7 @@ export function createWidgetAsset(
       etag: file.etag,
       'cache-control': cacheControl,
       // Sites that isolate themselves (COEP) may still load the script.
-      'cross-origin-resource-policy': 'cross-origin',
+      'cross-origin-resource-policy': resourcePolicy,
     }
     if (matchesEtag(req.headers['if-none-match'], file.etag)) {
       res.writeHead(304, headers)

@@ -1,7 +1,9 @@
 /**
  * Moving house (`assisters db copy --from sqlite:<path>`): everything in an SQLite database copied
  * into an empty PostgreSQL one, in one transaction: accounts, keys (hashes, prefixes, flags, dates,
- * domains, limits, instructions) and usage. Keys keep working: only their hashes were ever stored,
+ * domains, limits, instructions), usage, the dashboard's owners (password hashes), their unused
+ * set-password links and their sessions (so owners stay signed in), and the refusals and origins
+ * counted per key. Keys keep working: only their hashes were ever stored,
  * and those move unchanged. A target that holds anything is refused, so nothing is ever merged or
  * overwritten.
  */
@@ -20,6 +22,7 @@ export interface CopyReport {
   accounts: number
   keys: number
   usage_rows: number
+  owners: number
   requests: number
   prompt_tokens: number
   completion_tokens: number
@@ -53,6 +56,11 @@ interface Source {
     revoked_at: string | null
   }>
   usage: Array<{ key_id: string; day: string; requests: number; prompt_tokens: number; completion_tokens: number }>
+  owners: Array<{ id: string; account_id: string; email: string; password_hash: string | null; created_at: string }>
+  links: Array<{ token_hash: string; owner_id: string; expires_at: string; used_at: string | null }>
+  sessions: Array<{ token_hash: string; owner_id: string; created_at: string; last_seen_at: string }>
+  refusals: Array<{ key_id: string; day: string; reason: string; count: number }>
+  origins: Array<{ key_id: string; origin: string; allowed: number; requests: number; last_seen_at: string }>
 }
 
 /** Copies the SQLite database `from` into the empty PostgreSQL database `to`; throws CopyRefused when it must not. */
@@ -97,6 +105,13 @@ function readSqlite(path: string): Source {
         usage: db
           .prepare('SELECT key_id, day, requests, prompt_tokens, completion_tokens FROM usage ORDER BY day, key_id')
           .all() as Source['usage'],
+        owners: db
+          .prepare('SELECT id, account_id, email, password_hash, created_at FROM owners ORDER BY created_at, rowid')
+          .all() as Source['owners'],
+        links: db.prepare('SELECT token_hash, owner_id, expires_at, used_at FROM password_links').all() as Source['links'],
+        sessions: db.prepare('SELECT token_hash, owner_id, created_at, last_seen_at FROM sessions').all() as Source['sessions'],
+        refusals: db.prepare('SELECT key_id, day, reason, count FROM refusals').all() as Source['refusals'],
+        origins: db.prepare('SELECT key_id, origin, allowed, requests, last_seen_at FROM key_origins').all() as Source['origins'],
       }
     })()
   } finally {
@@ -121,12 +136,13 @@ async function writePostgres(source: Source, to: Extract<Config['database'], { k
     try {
       await client.query('BEGIN')
       // Readers may go on; a server writing to the target waits until the copy is in (or refused).
-      await client.query('LOCK TABLE accounts, keys, usage IN EXCLUSIVE MODE')
+      await client.query('LOCK TABLE accounts, keys, usage, owners, password_links, sessions, refusals, key_origins IN EXCLUSIVE MODE')
       const {
         rows: [held],
-      } = await client.query<{ version: number; accounts: number; keys: number; usage: number }>(
+      } = await client.query<{ version: number; accounts: number; keys: number; usage: number; owners: number }>(
         `SELECT (SELECT max(version) FROM schema_migrations) AS version, (SELECT count(*)::int FROM accounts) AS accounts,
-           (SELECT count(*)::int FROM keys) AS keys, (SELECT count(*)::int FROM usage) AS usage`,
+           (SELECT count(*)::int FROM keys) AS keys, (SELECT count(*)::int FROM usage) AS usage,
+           (SELECT count(*)::int FROM owners) AS owners`,
       )
       if (held!.version !== POSTGRES_SCHEMA_VERSION) {
         throw new CopyRefused(
@@ -134,11 +150,11 @@ async function writePostgres(source: Source, to: Extract<Config['database'], { k
           `the target database is at schema version ${held!.version}; this version of db copy writes version ${POSTGRES_SCHEMA_VERSION}`,
         )
       }
-      if (held!.accounts + held!.keys + held!.usage > 0) {
+      if (held!.accounts + held!.keys + held!.usage + held!.owners > 0) {
         throw new CopyRefused(
           'target_not_empty',
           `the target database is not empty (${held!.accounts} accounts, ${held!.keys} keys, ` +
-            `${held!.usage} usage rows); db copy only fills an empty one`,
+            `${held!.usage} usage rows, ${held!.owners} owners); db copy only fills an empty one`,
         )
       }
       await insertAll(client, source)
@@ -155,6 +171,7 @@ async function writePostgres(source: Source, to: Extract<Config['database'], { k
         accounts: source.accounts.length,
         keys: source.keys.length,
         usage_rows: source.usage.length,
+        owners: source.owners.length,
         requests: Number(totals!.requests),
         prompt_tokens: Number(totals!.prompt_tokens),
         completion_tokens: Number(totals!.completion_tokens),
@@ -172,7 +189,7 @@ async function writePostgres(source: Source, to: Extract<Config['database'], { k
 }
 
 /** One INSERT per table, the rows passed as arrays; keys go in creation order, so listings keep it. */
-async function insertAll(client: pg.PoolClient, { accounts, keys, usage }: Source) {
+async function insertAll(client: pg.PoolClient, { accounts, keys, usage, owners, links, sessions, refusals, origins }: Source) {
   const column = <T, K extends keyof T>(rows: T[], name: K) => rows.map((row) => row[name])
   await client.query('INSERT INTO accounts (id, name, created_at) SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[])', [
     column(accounts, 'id'),
@@ -213,6 +230,45 @@ async function insertAll(client: pg.PoolClient, { accounts, keys, usage }: Sourc
       column(usage, 'requests'),
       column(usage, 'prompt_tokens'),
       column(usage, 'completion_tokens'),
+    ],
+  )
+  await client.query(
+    `INSERT INTO owners (id, account_id, email, password_hash, created_at)
+     SELECT id, account_id, email, password_hash, created_at
+     FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[])
+       WITH ORDINALITY AS source (id, account_id, email, password_hash, created_at, position)
+     ORDER BY position`,
+    [
+      column(owners, 'id'),
+      column(owners, 'account_id'),
+      column(owners, 'email'),
+      column(owners, 'password_hash'),
+      column(owners, 'created_at'),
+    ],
+  )
+  await client.query(
+    `INSERT INTO password_links (token_hash, owner_id, expires_at, used_at)
+     SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::timestamptz[])`,
+    [column(links, 'token_hash'), column(links, 'owner_id'), column(links, 'expires_at'), column(links, 'used_at')],
+  )
+  await client.query(
+    `INSERT INTO sessions (token_hash, owner_id, created_at, last_seen_at)
+     SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::timestamptz[])`,
+    [column(sessions, 'token_hash'), column(sessions, 'owner_id'), column(sessions, 'created_at'), column(sessions, 'last_seen_at')],
+  )
+  await client.query(
+    `INSERT INTO refusals (key_id, day, reason, count) SELECT * FROM unnest($1::text[], $2::date[], $3::text[], $4::bigint[])`,
+    [column(refusals, 'key_id'), column(refusals, 'day'), column(refusals, 'reason'), column(refusals, 'count')],
+  )
+  await client.query(
+    `INSERT INTO key_origins (key_id, origin, allowed, requests, last_seen_at)
+     SELECT * FROM unnest($1::text[], $2::text[], $3::boolean[], $4::bigint[], $5::timestamptz[])`,
+    [
+      column(origins, 'key_id'),
+      column(origins, 'origin'),
+      origins.map((row) => row.allowed === 1),
+      column(origins, 'requests'),
+      column(origins, 'last_seen_at'),
     ],
   )
 }

@@ -35,6 +35,46 @@ const MIGRATIONS: string[] = [
      completion_tokens INTEGER NOT NULL DEFAULT 0,
      PRIMARY KEY (key_id, day)
    );`,
+  // The dashboard's owners, their one-time set-password links and their sessions (issue 14). Tokens
+  // are stored only as SHA-256 hashes.
+  `CREATE TABLE owners (
+     id            TEXT PRIMARY KEY,
+     account_id    TEXT NOT NULL REFERENCES accounts (id),
+     email         TEXT NOT NULL UNIQUE,
+     password_hash TEXT,
+     created_at    TEXT NOT NULL
+   );
+   CREATE INDEX owners_account ON owners (account_id);
+   CREATE TABLE password_links (
+     token_hash TEXT PRIMARY KEY,
+     owner_id   TEXT NOT NULL REFERENCES owners (id),
+     expires_at TEXT NOT NULL,
+     used_at    TEXT
+   );
+   CREATE TABLE sessions (
+     token_hash   TEXT PRIMARY KEY,
+     owner_id     TEXT NOT NULL REFERENCES owners (id),
+     created_at   TEXT NOT NULL,
+     last_seen_at TEXT NOT NULL
+   );
+   CREATE INDEX sessions_owner ON sessions (owner_id);`,
+  // Refusals and origins per key (issue 14's usage page): what an owner needs to see where the
+  // widget runs and who tries the key elsewhere. key_origins holds a bounded number of rows per key.
+  `CREATE TABLE refusals (
+     key_id TEXT NOT NULL REFERENCES keys (id),
+     day    TEXT NOT NULL,
+     reason TEXT NOT NULL,
+     count  INTEGER NOT NULL DEFAULT 0,
+     PRIMARY KEY (key_id, day, reason)
+   );
+   CREATE TABLE key_origins (
+     key_id       TEXT NOT NULL REFERENCES keys (id),
+     origin       TEXT NOT NULL,
+     allowed      INTEGER NOT NULL,
+     requests     INTEGER NOT NULL DEFAULT 0,
+     last_seen_at TEXT NOT NULL,
+     PRIMARY KEY (key_id, origin, allowed)
+   );`,
 ]
 
 /** The schema version a migrated SQLite file is at (db copy reads exactly this one). */

@@ -53,6 +53,47 @@ const MIGRATIONS: string[] = [
      EXECUTE FUNCTION assisters_key_changed();
    -- The server never deletes a key (revocation is an update), but an operator's SQL might.
    CREATE TRIGGER keys_deleted AFTER DELETE ON keys FOR EACH ROW EXECUTE FUNCTION assisters_key_changed();`,
+  // The dashboard's owners, their one-time set-password links and their sessions (issue 14). Tokens
+  // are stored only as SHA-256 hashes.
+  `CREATE TABLE owners (
+     id            text COLLATE "C" PRIMARY KEY,
+     seq           bigint GENERATED ALWAYS AS IDENTITY UNIQUE,
+     account_id    text COLLATE "C" NOT NULL REFERENCES accounts (id),
+     email         text NOT NULL UNIQUE,
+     password_hash text,
+     created_at    timestamptz NOT NULL
+   );
+   CREATE INDEX owners_account ON owners (account_id);
+   CREATE TABLE password_links (
+     token_hash text PRIMARY KEY,
+     owner_id   text COLLATE "C" NOT NULL REFERENCES owners (id),
+     expires_at timestamptz NOT NULL,
+     used_at    timestamptz
+   );
+   CREATE TABLE sessions (
+     token_hash   text PRIMARY KEY,
+     owner_id     text COLLATE "C" NOT NULL REFERENCES owners (id),
+     created_at   timestamptz NOT NULL,
+     last_seen_at timestamptz NOT NULL
+   );
+   CREATE INDEX sessions_owner ON sessions (owner_id);`,
+  // Refusals and origins per key (issue 14's usage page): what an owner needs to see where the
+  // widget runs and who tries the key elsewhere. key_origins holds a bounded number of rows per key.
+  `CREATE TABLE refusals (
+     key_id text COLLATE "C" NOT NULL REFERENCES keys (id),
+     day    date NOT NULL,
+     reason text NOT NULL,
+     count  bigint NOT NULL DEFAULT 0,
+     PRIMARY KEY (key_id, day, reason)
+   );
+   CREATE TABLE key_origins (
+     key_id       text COLLATE "C" NOT NULL REFERENCES keys (id),
+     origin       text NOT NULL,
+     allowed      boolean NOT NULL,
+     requests     bigint NOT NULL DEFAULT 0,
+     last_seen_at timestamptz NOT NULL,
+     PRIMARY KEY (key_id, origin, allowed)
+   );`,
 ]
 
 /** The schema version a migrated PostgreSQL database is at (db copy writes into exactly this one). */

@@ -10,7 +10,18 @@ import pg from 'pg'
 import type { Logger } from '../log.ts'
 import { createKeyCache } from './key-cache.ts'
 import { migratePostgres } from './postgres-migrations.ts'
-import { StoreConflict, StoreUnavailable, type AccountRecord, type KeyRecord, type NewKey, type Store, type UsageRow } from './store.ts'
+import {
+  StoreConflict,
+  StoreUnavailable,
+  type AccountRecord,
+  type KeyRecord,
+  type NewKey,
+  type OwnerRecord,
+  type RefusalRow,
+  type SessionRecord,
+  type Store,
+  type UsageRow,
+} from './store.ts'
 
 export interface PostgresOptions {
   url: string
@@ -31,7 +42,12 @@ const iso = (column: string) => `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-
 const KEY_COLUMNS = `id, account_id, name, prefix, is_primary, allowed_domains, rate_limit_rpm, instructions,
   ${iso('created_at')} AS created_at, ${iso('last_used_at')} AS last_used_at, ${iso('revoked_at')} AS revoked_at`
 
+const OWNER_COLUMNS = `id, account_id, email, password_hash, ${iso('created_at')} AS created_at`
+
 const now = () => new Date().toISOString()
+
+/** PostgreSQL's unique_violation. */
+const isUniqueViolation = (err: unknown) => err instanceof pg.DatabaseError && err.code === '23505'
 
 /** A pool with every deadline set; shared by the store and the copy command. */
 export function createPostgresPool(options: Omit<PostgresOptions, 'log'>): pg.Pool {
@@ -127,6 +143,9 @@ export async function openPostgresStore(options: PostgresOptions): Promise<Store
         return row
       }),
 
+    listAccounts: () =>
+      run(() => query<AccountRecord>(`SELECT id, name, ${iso('created_at')} AS created_at FROM accounts ORDER BY created_at, id`)),
+
     createKey: (id, key: NewKey, maxActive) =>
       run(() =>
         transaction(async (client) => {
@@ -163,6 +182,40 @@ export async function openPostgresStore(options: PostgresOptions): Promise<Store
 
     listKeys: (accountId) =>
       run(() => query<KeyRecord>(`SELECT ${KEY_COLUMNS} FROM keys WHERE account_id = $1 ORDER BY created_at, seq`, [accountId])),
+
+    getKey: (id) => run(async () => (await query<KeyRecord>(`SELECT ${KEY_COLUMNS} FROM keys WHERE id = $1`, [id]))[0]),
+
+    updateKey: (id, changes) =>
+      run(() =>
+        transaction(async (client) => {
+          const {
+            rows: [found],
+          } = await client.query<{ revoked: boolean }>(
+            'SELECT revoked_at IS NOT NULL AS revoked FROM keys WHERE id = $1 FOR NO KEY UPDATE',
+            [id],
+          )
+          if (!found) return undefined
+          if (found.revoked) throw new StoreConflict('key_revoked')
+          const {
+            rows: [row],
+          } = await client.query<KeyRecord>(
+            `UPDATE keys SET name = coalesce($2, name), allowed_domains = coalesce($3, allowed_domains),
+               rate_limit_rpm = CASE WHEN $4 THEN $5::integer ELSE rate_limit_rpm END,
+               instructions = CASE WHEN $6 THEN $7::text ELSE instructions END
+             WHERE id = $1 RETURNING ${KEY_COLUMNS}`,
+            [
+              id,
+              changes.name ?? null,
+              changes.allowedDomains ?? null,
+              changes.rateLimitRpm !== undefined,
+              changes.rateLimitRpm ?? null,
+              changes.instructions !== undefined,
+              changes.instructions ?? null,
+            ],
+          )
+          return row
+        }).finally(keys.clear),
+      ),
 
     // The hot path, once per request: mostly from the cache; else a named statement, parsed and
     // planned once per connection. A cached record's last_used_at may be behind; nothing on this path reads it.
@@ -250,6 +303,145 @@ export async function openPostgresStore(options: PostgresOptions): Promise<Store
           prompt_tokens: Number(row.prompt_tokens),
           completion_tokens: Number(row.completion_tokens),
         }))
+      }),
+
+    createOwner: (id, accountId, email) =>
+      run(async () => {
+        const record: OwnerRecord = { id, account_id: accountId, email, password_hash: null, created_at: now() }
+        try {
+          await query('INSERT INTO owners (id, account_id, email, created_at) VALUES ($1, $2, $3, $4)', [
+            id,
+            accountId,
+            email,
+            record.created_at,
+          ])
+        } catch (err) {
+          if (isUniqueViolation(err)) throw new StoreConflict('email_taken')
+          throw err
+        }
+        return record
+      }),
+
+    getOwner: (id) => run(async () => (await query<OwnerRecord>(`SELECT ${OWNER_COLUMNS} FROM owners WHERE id = $1`, [id]))[0]),
+
+    findOwnerByEmail: (email) =>
+      run(async () => (await query<OwnerRecord>(`SELECT ${OWNER_COLUMNS} FROM owners WHERE email = $1`, [email]))[0]),
+
+    listOwners: (accountId) =>
+      run(() => query<OwnerRecord>(`SELECT ${OWNER_COLUMNS} FROM owners WHERE account_id = $1 ORDER BY created_at, seq`, [accountId])),
+
+    setOwnerPassword: (ownerId, passwordHash) =>
+      run(async () => void (await query('UPDATE owners SET password_hash = $2 WHERE id = $1', [ownerId, passwordHash]))),
+
+    createPasswordLink: (tokenHash, ownerId, expiresAt) =>
+      run(
+        async () =>
+          void (await query('INSERT INTO password_links (token_hash, owner_id, expires_at) VALUES ($1, $2, $3)', [
+            tokenHash,
+            ownerId,
+            expiresAt,
+          ])),
+      ),
+
+    usePasswordLink: (tokenHash, at) =>
+      run(async () => {
+        const [row] = await query<{ owner_id: string }>(
+          'UPDATE password_links SET used_at = $2 WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2 RETURNING owner_id',
+          [tokenHash, at],
+        )
+        return row?.owner_id
+      }),
+
+    endPasswordLinks: (ownerId, at) =>
+      run(async () => void (await query('UPDATE password_links SET used_at = $2 WHERE owner_id = $1 AND used_at IS NULL', [ownerId, at]))),
+
+    createSession: (tokenHash, ownerId, at) =>
+      run(
+        async () =>
+          void (await query('INSERT INTO sessions (token_hash, owner_id, created_at, last_seen_at) VALUES ($1, $2, $3, $3)', [
+            tokenHash,
+            ownerId,
+            at,
+          ])),
+      ),
+
+    findSession: (tokenHash) =>
+      run(
+        async () =>
+          (
+            await query<SessionRecord>(
+              `SELECT owner_id, ${iso('created_at')} AS created_at, ${iso('last_seen_at')} AS last_seen_at FROM sessions WHERE token_hash = $1`,
+              [tokenHash],
+            )
+          )[0],
+      ),
+
+    touchSession: (tokenHash, at) =>
+      run(
+        async () =>
+          void (await query('UPDATE sessions SET last_seen_at = $2 WHERE token_hash = $1 AND last_seen_at < $2', [tokenHash, at])),
+      ),
+
+    endSession: (tokenHash) => run(async () => void (await query('DELETE FROM sessions WHERE token_hash = $1', [tokenHash]))),
+
+    endOwnerSessions: (ownerId, keep = '') =>
+      run(async () => void (await query('DELETE FROM sessions WHERE owner_id = $1 AND token_hash <> $2', [ownerId, keep]))),
+
+    addActivity: (refusals, origins, maxOriginsPerKey) =>
+      run(async () => {
+        if (refusals.length === 0 && origins.length === 0) return
+        // A fixed order, as addUsage keeps, so two processes flushing at once never deadlock.
+        const sortedRefusals = [...refusals].sort(
+          (a, b) => compare(a.key_id, b.key_id) || compare(a.day, b.day) || compare(a.reason, b.reason),
+        )
+        const sortedOrigins = [...origins].sort(
+          (a, b) => compare(a.key_id, b.key_id) || compare(a.origin, b.origin) || Number(a.allowed) - Number(b.allowed),
+        )
+        await transaction(async (client) => {
+          // One flush at a time per database: the trims below delete rows another flush may be updating.
+          await client.query("SELECT pg_advisory_xact_lock(hashtext('assisters:key_origins'))")
+          for (const row of sortedRefusals) {
+            await client.query(
+              `INSERT INTO refusals (key_id, day, reason, count) VALUES ($1, $2, $3, $4)
+               ON CONFLICT (key_id, day, reason) DO UPDATE SET count = refusals.count + excluded.count`,
+              [row.key_id, row.day, row.reason, row.count],
+            )
+          }
+          for (const row of sortedOrigins) {
+            await client.query(
+              `INSERT INTO key_origins (key_id, origin, allowed, requests, last_seen_at) VALUES ($1, $2, $3, $4, $5)
+               ON CONFLICT (key_id, origin, allowed) DO UPDATE SET requests = key_origins.requests + excluded.requests,
+                 last_seen_at = greatest(key_origins.last_seen_at, excluded.last_seen_at)`,
+              [row.key_id, row.origin, row.allowed, row.requests, row.last_seen_at],
+            )
+          }
+          // The key's most recently seen origins stay; the least recently seen go.
+          for (const keyId of new Set(sortedOrigins.map((row) => row.key_id))) {
+            await client.query(
+              `DELETE FROM key_origins WHERE key_id = $1 AND (origin, allowed) NOT IN
+                 (SELECT origin, allowed FROM key_origins WHERE key_id = $1 ORDER BY last_seen_at DESC, origin, allowed LIMIT $2)`,
+              [keyId, maxOriginsPerKey],
+            )
+          }
+        })
+      }),
+
+    activity: (accountId) =>
+      run(async () => {
+        const refusals = await query<Record<keyof RefusalRow, string>>(
+          `SELECT r.key_id, to_char(r.day, 'YYYY-MM-DD') AS day, r.reason, r.count
+           FROM refusals r JOIN keys k ON k.id = r.key_id WHERE k.account_id = $1 ORDER BY r.day, k.created_at, k.seq, r.reason`,
+          [accountId],
+        )
+        const origins = await query<{ key_id: string; origin: string; allowed: boolean; requests: string; last_seen_at: string }>(
+          `SELECT o.key_id, o.origin, o.allowed, o.requests, ${iso('o.last_seen_at')} AS last_seen_at
+           FROM key_origins o JOIN keys k ON k.id = o.key_id WHERE k.account_id = $1 ORDER BY o.last_seen_at DESC, o.origin`,
+          [accountId],
+        )
+        return {
+          refusals: refusals.map((row) => ({ ...row, reason: row.reason as RefusalRow['reason'], count: Number(row.count) })),
+          origins: origins.map((row) => ({ ...row, requests: Number(row.requests) })),
+        }
       }),
 
     ping: () => run(async () => void (await query('SELECT 1'))),

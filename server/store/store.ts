@@ -44,10 +44,56 @@ export interface UsageRow {
   completion_tokens: number
 }
 
-/** Why a key could not be created or changed; the management layer turns these into HTTP errors. */
+/** Why the API refused a request with a key of the account: 403, 429, or 401 for a revoked key. */
+export type RefusalReason = 'origin_not_allowed' | 'rate_limited' | 'key_revoked'
+
+/** Refusals added up for one key, one UTC day and one reason. */
+export interface RefusalRow {
+  key_id: string
+  day: string
+  reason: RefusalReason
+  count: number
+}
+
+/** Where a key was used from: one Origin ('' for none), allowed or refused, how often and when last. */
+export interface OriginRow {
+  key_id: string
+  origin: string
+  allowed: boolean
+  requests: number
+  last_seen_at: string
+}
+
+/** What an owner may change on a key after creation; an absent field stays as it is. */
+export interface KeyChanges {
+  name?: string
+  allowedDomains?: string[]
+  rateLimitRpm?: number | null
+  instructions?: string | null
+}
+
+/** A person who signs in to the dashboard for one account. */
+export interface OwnerRecord {
+  id: string
+  account_id: string
+  /** Trimmed and lower case; unique across all accounts. */
+  email: string
+  /** scrypt, as passwords.ts writes it; null until the owner follows their set-password link. */
+  password_hash: string | null
+  created_at: string
+}
+
+/** A signed-in browser. Looked up by the SHA-256 hash of its cookie's token; the token is never stored. */
+export interface SessionRecord {
+  owner_id: string
+  created_at: string
+  last_seen_at: string
+}
+
+/** Why a key or owner could not be created or changed; the management layer turns these into HTTP errors. */
 export class StoreConflict extends Error {
   override name = 'StoreConflict'
-  constructor(readonly reason: 'key_limit_reached' | 'key_revoked') {
+  constructor(readonly reason: 'key_limit_reached' | 'key_revoked' | 'email_taken') {
     super(reason)
   }
 }
@@ -63,6 +109,8 @@ export class StoreUnavailable extends Error {
 export interface Store {
   createAccount(id: string, name: string): Promise<AccountRecord>
   getAccount(id: string): Promise<AccountRecord | undefined>
+  /** Every account, oldest first. */
+  listAccounts(): Promise<AccountRecord[]>
   /**
    * Inserts an active key atomically with the limit check: throws StoreConflict('key_limit_reached')
    * when the account already has `maxActive` active keys. The key becomes primary when the account
@@ -70,6 +118,9 @@ export interface Store {
    */
   createKey(id: string, key: NewKey, maxActive: number): Promise<KeyRecord>
   listKeys(accountId: string): Promise<KeyRecord[]>
+  getKey(id: string): Promise<KeyRecord | undefined>
+  /** Changes an active key; throws StoreConflict('key_revoked') for a revoked one; undefined for an unknown id. */
+  updateKey(id: string, changes: KeyChanges): Promise<KeyRecord | undefined>
   /** The hot path: one indexed lookup by SHA-256 hash, revoked keys included. */
   findKeyByHash(hash: string): Promise<KeyRecord | undefined>
   /** Revokes (idempotently) and drops the primary flag; undefined for an unknown id. */
@@ -79,6 +130,32 @@ export interface Store {
   /** Adds usage deltas and moves last_used_at forward, in one transaction. */
   addUsage(rows: UsageRow[], lastUsed: ReadonlyMap<string, string>): Promise<void>
   usage(accountId: string): Promise<UsageRow[]>
+  /**
+   * Adds refusal counts and origin sightings in one transaction. A key keeps its `maxOriginsPerKey`
+   * most recently seen origins: a new one replaces the least recently seen, so made-up Origins
+   * cannot keep the real ones out.
+   */
+  addActivity(refusals: RefusalRow[], origins: OriginRow[], maxOriginsPerKey: number): Promise<void>
+  /** The account's refusals (by day) and origins (most recently seen first). */
+  activity(accountId: string): Promise<{ refusals: RefusalRow[]; origins: OriginRow[] }>
+  /** Throws StoreConflict('email_taken') when another owner has the email. */
+  createOwner(id: string, accountId: string, email: string): Promise<OwnerRecord>
+  getOwner(id: string): Promise<OwnerRecord | undefined>
+  findOwnerByEmail(email: string): Promise<OwnerRecord | undefined>
+  listOwners(accountId: string): Promise<OwnerRecord[]>
+  setOwnerPassword(ownerId: string, passwordHash: string): Promise<void>
+  /** Stores a set-password link by the hash of its token, usable once until `expiresAt`. */
+  createPasswordLink(tokenHash: string, ownerId: string, expiresAt: string): Promise<void>
+  /** Marks the link used, atomically, and names its owner; undefined when unknown, used or expired at `now`. */
+  usePasswordLink(tokenHash: string, now: string): Promise<string | undefined>
+  /** Marks every unused link of the owner used at `now`, so none of them sets a password any more. */
+  endPasswordLinks(ownerId: string, now: string): Promise<void>
+  createSession(tokenHash: string, ownerId: string, now: string): Promise<void>
+  findSession(tokenHash: string): Promise<SessionRecord | undefined>
+  touchSession(tokenHash: string, now: string): Promise<void>
+  endSession(tokenHash: string): Promise<void>
+  /** Ends every session of the owner, but the one whose hash is `keep`. */
+  endOwnerSessions(ownerId: string, keep?: string): Promise<void>
   /** Resolves when the store answers a trivial query (for /readyz); rejects when it cannot. */
   ping(): Promise<void>
   close(): Promise<void>

@@ -39,7 +39,7 @@ describe('the demo account', () => {
   }
 
   it('is made once: a primary key for localhost and 127.0.0.1, a second key for example.com only', async () => {
-    const account = await prepare()
+    const { owner: _owner, ...account } = await prepare()
     const primary = await keyRecord(account.primaryKey)
     const restricted = await keyRecord(account.restrictedKey)
     expect(primary).toMatchObject({ account_id: account.accountId, is_primary: true, allowed_domains: ['localhost', '127.0.0.1'] })
@@ -48,7 +48,18 @@ describe('the demo account', () => {
     // Kept beside the database, for its owner's eyes only.
     expect(statSync(demoStatePath(database())).mode & 0o777).toBe(0o600)
 
-    expect(await prepare()).toEqual(account)
+    const { owner: _again, ...again } = await prepare()
+    expect(again).toEqual(account)
+  })
+
+  it('gives the demo owner a new one-time link on every start, and never saves it', async () => {
+    const first = await prepare()
+    const second = await prepare()
+    expect(first.owner.email).toBe('demo@example.com')
+    expect(second.owner.email).toBe('demo@example.com')
+    expect(second.owner.linkToken).toMatch(/^[\w-]{43}$/)
+    expect(second.owner.linkToken).not.toBe(first.owner.linkToken)
+    expect(readFileSync(demoStatePath(database()), 'utf8')).not.toContain(second.owner.linkToken)
   })
 
   it('replaces a key revoked since, and the new one becomes primary', async () => {
@@ -239,6 +250,16 @@ describe('npm start', () => {
     expect(urls.site).toMatch(/^http:\/\/localhost:\d+$/)
     expect(urls.api).toMatch(/^http:\/\/localhost:\d+$/)
     expect(first.output()).toContain('built-in offline demo responder')
+    // The way into the dashboard: the printed one-time link sets the demo owner's password.
+    const link = new URL(/Dashboard\s+(\S+)/.exec(first.output())![1]!)
+    expect(`${link.origin}${link.pathname}`).toBe(`${urls.api}/dashboard/set-password`)
+    const set = await fetch(`${urls.api}/dashboard/api/set-password`, {
+      method: 'POST',
+      headers: { origin: urls.api, 'content-type': 'application/json' },
+      body: JSON.stringify({ token: link.hash.slice(1), password: 'my demo password' }),
+    })
+    expect(set.status).toBe(200)
+    expect((await set.json()).owner.email).toBe('demo@example.com')
 
     const page = await (await fetch(urls.site)).text()
     const key = /data-key="(ask_\w+)"/.exec(page)![1]!

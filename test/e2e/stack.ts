@@ -31,7 +31,7 @@ export async function startStack() {
       UPSTREAM_BASE_URL: upstream.baseUrl,
       UPSTREAM_MODEL: 'double',
     }),
-    { log: createLogger({ write: (line) => logs.push(line) }), widgetPath: inject('widgetPath') },
+    { log: createLogger({ write: (line) => logs.push(line) }), widgetPath: inject('widgetPath'), dashboardDir: inject('dashboardDir') },
   )
   const pages = await startPageServer()
 
@@ -55,6 +55,11 @@ export async function startStack() {
     page: pages.add,
     /** The embed tag for `key` (the demo's primary key by default), as on the demo site. */
     embed: (attributes: Record<string, string> = {}, key = demo.account.primaryKey) => embedSnippet(demo.apiUrl, key, attributes),
+    /** A new account with a dashboard owner, through the admin API; the owner's one-time link. */
+    async createOwner(email: string, accountName = `Account of ${email}`): Promise<string> {
+      const account = await admin('/admin/accounts', { name: accountName })
+      return (await admin(`/admin/accounts/${account.id}/owners`, { email })).set_password_url
+    },
     /** A new key on its own account, through the admin API. */
     async createKey(fields: { allowed_domains?: string[]; rate_limit_rpm?: number }): Promise<string> {
       const account = await admin('/admin/accounts', { name: 'E2E' })

@@ -445,3 +445,100 @@ describe('the CLI and a running server', () => {
     }
   })
 })
+
+describe('assisters accounts list, keys update and owners (issue 14)', () => {
+  it('lists every account, so a lost id can be found again', async () => {
+    expect(await cli('accounts', 'list')).toEqual({ status: 0, out: 'No accounts yet.\n', err: '' })
+    const first = await createAccount('First')
+    const second = await createAccount('Second')
+    expect((await json('accounts', 'list')).data.map((account: { id: string }) => account.id)).toEqual([first, second])
+    const { out } = await cli('accounts', 'list')
+    expect(out).toMatch(new RegExp(`^${first}  First  created .+\n${second}  Second  created .+\n$`))
+  })
+
+  it('updates only the options given; an empty --domains allows every origin, --rpm default follows RATE_LIMIT_RPM', async () => {
+    const account = await createAccount()
+    const key = await createKey(account, '--domains', 'a.example', '--rpm', '5', '--instructions', 'Be brief.')
+    const renamed = await json('keys', 'update', key.id, '--name', 'Renamed')
+    expect(renamed).toMatchObject({ name: 'Renamed', allowed_domains: ['a.example'], rate_limit_rpm: 5, instructions: 'Be brief.' })
+    expect(
+      await json('keys', 'update', key.id, '--domains', 'B.example,*.c.example', '--rpm', 'default', '--instructions', ''),
+    ).toMatchObject({ allowed_domains: ['b.example', '*.c.example'], rate_limit_rpm: 60, instructions: null })
+    expect(await json('keys', 'update', key.id, '--domains', '')).toMatchObject({ allowed_domains: [] })
+    const { status, out } = await cli('keys', 'update', key.id, '--rpm', '9')
+    expect(status).toBe(0)
+    expect(out).toMatch(new RegExp(`^Updated ${key.id} .* 9/min\n$`))
+  })
+
+  it.each([
+    ['no change asked for', (id: string) => ['keys', 'update', id], 2, /at least one of/],
+    ['no key id', () => ['keys', 'update', '--name', 'x'], 2, /KEY_ID is required/],
+    ['an unknown key', () => ['keys', 'update', 'key_nope', '--name', 'x'], 1, /Unknown key/],
+    ['a bad domain', (id: string) => ['keys', 'update', id, '--domains', '*.com'], 1, /public suffix/],
+    ['a bad rate limit', (id: string) => ['keys', 'update', id, '--rpm', 'lots'], 2, /--rpm must be a whole number/],
+  ])('refuses keys update with %s', async (_case, argv, code, message) => {
+    const account = await createAccount()
+    const key = await createKey(account)
+    const { status, err } = await cli(...argv(key.id))
+    expect(status).toBe(code)
+    expect(err).toMatch(message)
+  })
+
+  it('stops on a PUBLIC_URL that is not an origin, naming the variable', async () => {
+    env.PUBLIC_URL = 'https://dash.example.com/app'
+    const { status, err } = await cli('accounts', 'list')
+    expect(status).toBe(1)
+    expect(err).toMatch(/^assisters: PUBLIC_URL must be an http or https origin/)
+  })
+
+  it('refuses to update a revoked key', async () => {
+    const account = await createAccount()
+    const key = await createKey(account)
+    await cli('keys', 'revoke', key.id)
+    const { status, err } = await cli('keys', 'update', key.id, '--name', 'x')
+    expect(status).toBe(1)
+    expect(err).toMatch(/revoked key cannot be changed/)
+  })
+
+  it('creates an owner with a one-time link on PUBLIC_URL (or localhost:PORT), lists owners, and gives a new link', async () => {
+    const account = await createAccount()
+    const { status, out } = await cli('owners', 'create', '--account', account, '--email', 'Ana@Example.com')
+    expect(status).toBe(0)
+    expect(out).toMatch(
+      /^Created owner ana@example\.com \(owner_\w+\)\. Send them this link .* it works once, until \S+:\n\n {2}http:\/\/localhost:8787\/dashboard\/set-password#[\w-]{43}\n$/,
+    )
+
+    env.PUBLIC_URL = 'https://dash.example.com/'
+    const linked = await json('owners', 'link', '--email', 'ana@example.com')
+    expect(linked).toEqual({
+      owner: expect.objectContaining({ email: 'ana@example.com', password_set: false }),
+      set_password_url: expect.stringMatching(/^https:\/\/dash\.example\.com\/dashboard\/set-password#[\w-]{43}$/),
+      expires_at: expect.any(String),
+    })
+    expect(Date.parse(linked.expires_at) - Date.now()).toBeGreaterThan(23 * 3600_000)
+    expect((await json('owners', 'list', '--account', account)).data).toEqual([linked.owner])
+    expect((await cli('owners', 'list', '--account', account)).out).toMatch(/ana@example\.com {2}waiting for the set-password link/)
+
+    env.PORT = '9999'
+    delete env.PUBLIC_URL
+    expect((await json('owners', 'link', '--email', 'ana@example.com')).set_password_url).toMatch(/^http:\/\/localhost:9999\//)
+  })
+
+  it.each([
+    ['a bad email', (account: string) => ['owners', 'create', '--account', account, '--email', 'nope'], /email must be an address/],
+    [
+      'a taken email',
+      (account: string) => ['owners', 'create', '--account', account, '--email', 'taken@example.com'],
+      /already signs in with this email/,
+    ],
+    ['an unknown account', () => ['owners', 'create', '--account', 'acct_nope', '--email', 'x@example.com'], /Unknown account/],
+    ['an unknown owner', () => ['owners', 'link', '--email', 'nobody@example.com'], /Unknown owner/],
+    ['an unknown option', (account: string) => ['owners', 'list', '--account', account, '--public', 'x'], /Unknown option/],
+  ])('refuses owners with %s', async (_case, argv, message) => {
+    const account = await createAccount()
+    await cli('owners', 'create', '--account', account, '--email', 'taken@example.com')
+    const { status, err } = await cli(...argv(account))
+    expect(status).toBeGreaterThan(0)
+    expect(err).toMatch(message)
+  })
+})

@@ -27,6 +27,7 @@ describe('loadConfig', () => {
       rateLimitRpm: 60,
       redis: undefined,
       adminToken: undefined,
+      signupOpen: false,
       workers: 1,
       metrics: undefined,
       limits: { maxBodyBytes: 1_048_576, maxMessages: 50, maxMessageChars: 16_000, maxOutputTokens: 1024 },
@@ -90,6 +91,7 @@ describe('loadConfig', () => {
       rateLimitRpm: 120,
       redis: { url: 'redis://:secret@redis.internal:6380/2', prefix: 'shop-eu:', timeoutMs: 250, failureMode: 'local' },
       adminToken: 'a-long-admin-token-123',
+      signupOpen: false,
       workers: 3,
       metrics: { host: '0.0.0.0', port: 9100 },
       limits: { maxBodyBytes: 2048, maxMessages: 10, maxMessageChars: 500, maxOutputTokens: 256 },
@@ -146,6 +148,16 @@ describe('loadConfig', () => {
     expect(loadConfig({ REDIS_PREFIX: 'x:', REDIS_TIMEOUT_MS: '100', REDIS_FAILURE_MODE: 'local' }).redis).toBeUndefined()
   })
 
+  it('reads PUBLIC_URL as an origin, its trailing slash dropped; unset by default', () => {
+    expect(loadConfig({}).publicUrl).toBeUndefined()
+    expect([loadConfig({}).signupOpen, loadConfig({ SIGNUP: 'open' }).signupOpen, loadConfig({ SIGNUP: 'closed' }).signupOpen]).toEqual([
+      false,
+      true,
+      false,
+    ])
+    expect(loadConfig({ PUBLIC_URL: 'https://Dash.Example.com/' }).publicUrl).toBe('https://dash.example.com')
+  })
+
   it('leaves the upstream key unset when UPSTREAM_API_KEY is (a local server needs none)', () => {
     expect(loadConfig(UPSTREAM).upstream).toEqual({ baseUrl: 'http://localhost:11434/v1', apiKey: undefined, model: 'llama3' })
   })
@@ -158,6 +170,11 @@ describe('loadConfig', () => {
     ['a PORT in exponent notation', { PORT: '8e3' }, 'PORT'],
     ['a PORT with a sign', { PORT: '+80' }, 'PORT'],
     ['a mysql:// DATABASE_URL', { DATABASE_URL: 'mysql://x' }, 'DATABASE_URL', /sqlite:<path> or postgres:\/\//],
+    ['a PUBLIC_URL with a path', { PUBLIC_URL: 'https://x.example/app' }, 'PUBLIC_URL', /origin/],
+    ['a SIGNUP that is neither open nor closed', { SIGNUP: 'yes' }, 'SIGNUP', /open or closed/],
+    ['a PUBLIC_URL with credentials', { PUBLIC_URL: 'https://u:p@x.example' }, 'PUBLIC_URL'],
+    ['a PUBLIC_URL that is not http', { PUBLIC_URL: 'ftp://x.example' }, 'PUBLIC_URL'],
+    ['a PUBLIC_URL that is not a URL', { PUBLIC_URL: 'x.example' }, 'PUBLIC_URL'],
     ['a postgres:// URL that does not parse', { DATABASE_URL: 'postgres://user:pw@db:99999/x' }, 'DATABASE_URL', /%40/],
     ['a postgres:// URL with a fragment', { DATABASE_URL: 'postgres://user@db/x#part' }, 'DATABASE_URL', /%23/],
     ['a postgres:// URL with an unencoded # in the password', { DATABASE_URL: 'postgres://user:p#w@db/x' }, 'DATABASE_URL', /%23/],

@@ -10,6 +10,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { runCli } from '../../server/cli.ts'
 import type { Upstream } from '../../server/upstream.ts'
 import { createTestDatabase, describePostgres, type TestDatabase } from '../support/postgres.ts'
+import { dashboardClient, linkToken, PASSWORD as OWNER_PASSWORD } from './dashboard-client.ts'
 import { completion, MODEL, runCommand, startServer, type TestServer } from './harness.ts'
 
 const PASSWORD = 'copy-secret-pw-456'
@@ -73,6 +74,13 @@ describePostgres('assisters db copy', () => {
     for (const key of [site.key, site.key, second.key, other.key]) expect((await chat(before, key)).status).toBe(200)
     await before.admin('POST', `/admin/keys/${revoked.id}/revoke`)
     await before.admin('POST', `/admin/keys/${second.id}/primary`)
+    // An owner with a password, signed in: both the password and the session survive the move.
+    // The site's owner, signed in, and a refusal of the site's key: all of it survives the move.
+    const email = 'mover@example.com'
+    const link = (await before.admin('POST', `/admin/accounts/${site.accountId}/owners`, { email })).body.set_password_url
+    const signedIn = dashboardClient(before)
+    expect((await signedIn.call('POST', '/set-password', { token: linkToken(link), password: OWNER_PASSWORD })).status).toBe(200)
+    expect((await chat(before, site.key, 'https://evil.test')).status).toBe(403)
     const expected = { site: await snapshot(before, site.accountId), other: await snapshot(before, other.accountId) }
     await before.close()
 
@@ -84,6 +92,7 @@ describePostgres('assisters db copy', () => {
       accounts: 2,
       keys: 4,
       usage_rows: 3,
+      owners: 1,
       requests: 4,
       prompt_tokens: 8,
       completion_tokens: 12,
@@ -97,6 +106,25 @@ describePostgres('assisters db copy', () => {
     expect((await chat(after, site.key, 'https://evil.test')).status).toBe(403)
     expect((await chat(after, revoked.key)).status).toBe(401)
     expect((await chat(after, other.key)).status).toBe(200)
+    const fresh = dashboardClient(after)
+    expect((await fresh.call('POST', '/sign-in', { email, password: OWNER_PASSWORD })).status).toBe(200)
+    const carried = dashboardClient(after)
+    carried.cookie = signedIn.cookie
+    expect((await carried.call('GET', '/me')).body.owner.email).toBe(email)
+    // Refusals and origins counted before the move, plus those of the requests just made after it.
+    const moved = (await carried.call('GET', '/usage')).body
+    expect(moved.refusals).toEqual(
+      expect.arrayContaining([
+        { key_id: site.id, day: expect.any(String), reason: 'origin_not_allowed', count: 2 },
+        { key_id: revoked.id, day: expect.any(String), reason: 'key_revoked', count: 1 },
+      ]),
+    )
+    expect(moved.origins.map((row: any) => [row.key_id, row.origin, row.allowed, row.requests])).toEqual(
+      expect.arrayContaining([
+        [site.id, 'https://example.com', true, 3],
+        [site.id, 'https://evil.test', false, 2],
+      ]),
+    )
     // New keys follow the copied ones, in order.
     const added = await after.createKey({ name: 'Made on PostgreSQL' }, site.accountId)
     expect((await snapshot(after, site.accountId)).keys.map((key: { id: string }) => key.id)).toEqual([
@@ -111,7 +139,7 @@ describePostgres('assisters db copy', () => {
     expect(again.status).toBe(1)
     expect(JSON.parse(again.err).error).toMatchObject({
       code: 'target_not_empty',
-      message: expect.stringMatching(/not empty.*2 accounts, 5 keys/),
+      message: expect.stringMatching(/not empty.*2 accounts, 5 keys.*1 owners/),
     })
     expect(await snapshot(after, site.accountId)).toEqual(held)
   })
@@ -129,7 +157,7 @@ describePostgres('assisters db copy', () => {
     expect({ code, stderr }).toEqual({ code: 0, stderr: '' })
     expect(stdout).toBe(
       `Copied ${sourcePath()} into ${target.url}:\n  1 accounts\n  1 keys\n` +
-        '  0 usage rows (0 requests, 0 prompt + 0 completion tokens)\n',
+        '  0 usage rows (0 requests, 0 prompt + 0 completion tokens)\n  0 dashboard owners\n',
     )
     expect(stdout).not.toContain(PASSWORD)
   })

@@ -12,6 +12,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { runCli } from '../../server/cli.ts'
 import { generateKey, hashKey, keyPrefix } from '../../server/keys.ts'
 import { openStore } from '../../server/store/open.ts'
+import { POSTGRES_SCHEMA_VERSION } from '../../server/store/postgres-migrations.ts'
 import { describePostgresUrl, storeErrorMapper } from '../../server/store/postgres.ts'
 import { StoreUnavailable, type NewKey, type Store, type UsageRow } from '../../server/store/store.ts'
 import type { Upstream } from '../../server/upstream.ts'
@@ -120,10 +121,9 @@ describePostgres('the PostgreSQL store', () => {
       const client = new pg.Client({ connectionString: urlFor() })
       await client.connect()
       try {
-        expect((await client.query('SELECT version FROM schema_migrations ORDER BY version')).rows).toEqual([
-          { version: 1 },
-          { version: 2 },
-        ])
+        expect((await client.query('SELECT version FROM schema_migrations ORDER BY version')).rows).toEqual(
+          Array.from({ length: POSTGRES_SCHEMA_VERSION }, (_, i) => ({ version: i + 1 })),
+        )
       } finally {
         await client.end()
       }

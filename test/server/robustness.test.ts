@@ -840,6 +840,7 @@ describe('internal errors', () => {
         throw new Error('SQLITE_IOERR: disk I/O error at /var/lib/assisters/data.db')
       },
       limiter,
+      activity: { origin() {}, refused() {}, flush: async () => {}, close: async () => {} },
       relay: async () => {
         throw new Error('the relay is never reached here')
       },
@@ -848,6 +849,9 @@ describe('internal errors', () => {
       },
       servePanel: async () => {
         throw new Error('the panel is never served here')
+      },
+      handleDashboard: async () => {
+        throw new Error('the dashboard is never reached here')
       },
       handleAdmin: async () => {
         throw new Error('the admin API is never reached here')

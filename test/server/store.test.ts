@@ -6,11 +6,13 @@ import pg from 'pg'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { generateKey, hashKey, keyPrefix } from '../../server/keys.ts'
 import { createLogger } from '../../server/log.ts'
+import { createOwnerAuth } from '../../server/owner-auth.ts'
 import { migrate, SQLITE_SCHEMA_VERSION } from '../../server/store/migrations.ts'
 import { migratePostgres, POSTGRES_SCHEMA_VERSION } from '../../server/store/postgres-migrations.ts'
 import { openPostgresStore } from '../../server/store/postgres.ts'
 import { openSqliteStore } from '../../server/store/sqlite.ts'
 import { StoreConflict, StoreUnavailable, type NewKey, type Store, type UsageRow } from '../../server/store/store.ts'
+import { hashToken, newToken } from '../../server/tokens.ts'
 import { createUsageRecorder, type UsageRecorder } from '../../server/usage.ts'
 import { sleep } from '../support/sleep.ts'
 import { createTestDatabase, hasPostgres } from '../support/postgres.ts'
@@ -176,7 +178,17 @@ describe.each(ENGINES)('the $name store', ({ create, available }) => {
     it('migrates a fresh database and reports how many migrations ran', async () => {
       expect(await engine!.migrate()).toBe(engine!.schemaVersion)
       expect(await engine!.migrate()).toBe(0)
-      expect(await engine!.tables()).toEqual(['accounts', 'keys', 'schema_migrations', 'usage'])
+      expect(await engine!.tables()).toEqual([
+        'accounts',
+        'key_origins',
+        'keys',
+        'owners',
+        'password_links',
+        'refusals',
+        'schema_migrations',
+        'sessions',
+        'usage',
+      ])
     })
 
     it('never stores or returns a full key, only its hash and prefix', async () => {
@@ -190,6 +202,174 @@ describe.each(ENGINES)('the $name store', ({ create, available }) => {
       const [stored] = await query('SELECT * FROM keys')
       expect(stored!.hash).toBe(hashKey(full))
       expect(Object.values(stored!)).not.toContain(full)
+    })
+  })
+
+  describe('accounts, key changes, owners, links and sessions (the dashboard)', () => {
+    it('lists every account, oldest first', async () => {
+      const store = await open()
+      expect(await store.listAccounts()).toEqual([])
+      await store.createAccount('acct_b', 'First')
+      await sleep(2)
+      await store.createAccount('acct_a', 'Second')
+      expect((await store.listAccounts()).map((account) => account.name)).toEqual(['First', 'Second'])
+    })
+
+    it('changes only the fields given, clears with null, and refuses a revoked key', async () => {
+      const store = await open()
+      const [key, other] = await accountWithKeys(store, 2)
+      await store.updateKey(key!.id, { rateLimitRpm: 5, instructions: 'Be brief' })
+      const changed = await store.updateKey(key!.id, { name: 'Renamed', allowedDomains: ['example.com'] })
+      expect(changed).toMatchObject({ name: 'Renamed', allowed_domains: ['example.com'], rate_limit_rpm: 5, instructions: 'Be brief' })
+      expect(await store.updateKey(key!.id, { rateLimitRpm: null, instructions: null })).toMatchObject({
+        name: 'Renamed',
+        rate_limit_rpm: null,
+        instructions: null,
+      })
+      expect(await store.getKey(key!.id)).toEqual(await store.updateKey(key!.id, {}))
+      expect(await store.getKey(other!.id)).toEqual(other)
+      expect(await store.updateKey('key_unknown', { name: 'x' })).toBeUndefined()
+      await store.revokeKey(other!.id)
+      await expect(store.updateKey(other!.id, { name: 'x' })).rejects.toMatchObject({ reason: 'key_revoked' })
+      expect((await store.getKey(other!.id))!.name).toBe(other!.name)
+    })
+
+    it('refuses a second owner with the same email, in any account', async () => {
+      const store = await open()
+      await store.createAccount('acct_1', 'A')
+      await store.createAccount('acct_2', 'B')
+      const owner = await store.createOwner('owner_1', 'acct_1', 'a@example.com')
+      expect(owner).toMatchObject({ id: 'owner_1', account_id: 'acct_1', email: 'a@example.com', password_hash: null })
+      await expect(store.createOwner('owner_2', 'acct_2', 'a@example.com')).rejects.toMatchObject({ reason: 'email_taken' })
+      expect(await store.findOwnerByEmail('a@example.com')).toEqual(owner)
+      expect(await store.getOwner('owner_1')).toEqual(owner)
+      expect(await store.listOwners('acct_2')).toEqual([])
+      await store.setOwnerPassword('owner_1', 'scrypt$hash')
+      expect(await store.listOwners('acct_1')).toEqual([{ ...owner, password_hash: 'scrypt$hash' }])
+    })
+
+    it('uses a set-password link once, and never after it expires, even when raced', async () => {
+      const store = await open()
+      await store.createAccount('acct_1', 'A')
+      await store.createOwner('owner_1', 'acct_1', 'a@example.com')
+      await store.createPasswordLink('hash_live', 'owner_1', '2030-01-01T00:00:00.000Z')
+      await store.createPasswordLink('hash_old', 'owner_1', '2020-01-01T00:00:00.000Z')
+      const now = '2026-01-01T00:00:00.000Z'
+      const tries = await Promise.all(Array.from({ length: 5 }, () => store.usePasswordLink('hash_live', now)))
+      expect(tries.filter((owner) => owner === 'owner_1')).toHaveLength(1)
+      expect(await store.usePasswordLink('hash_old', now)).toBeUndefined()
+      expect(await store.usePasswordLink('hash_unknown', now)).toBeUndefined()
+    })
+
+    it("ends every unused link of an owner, and no other owner's; a link used by the owner's own auth ends the others", async () => {
+      const store = await open()
+      await store.createAccount('acct_1', 'A')
+      await store.createOwner('owner_1', 'acct_1', 'a@example.com')
+      await store.createOwner('owner_2', 'acct_1', 'b@example.com')
+      const until = '2030-01-01T00:00:00.000Z'
+      const now = '2026-01-01T00:00:00.000Z'
+      await store.createPasswordLink('hash_a', 'owner_1', until)
+      await store.createPasswordLink('hash_b', 'owner_1', until)
+      await store.createPasswordLink('hash_other', 'owner_2', until)
+      await store.endPasswordLinks('owner_1', now)
+      expect(await store.usePasswordLink('hash_a', now)).toBeUndefined()
+      expect(await store.usePasswordLink('hash_b', now)).toBeUndefined()
+      expect(await store.usePasswordLink('hash_other', now)).toBe('owner_2')
+
+      // Two links La and Lb of one owner: setting the password with La ends Lb.
+      const auth = createOwnerAuth(store)
+      const [la, lb] = [newToken(), newToken()]
+      await store.createPasswordLink(hashToken(la), 'owner_1', until)
+      await store.createPasswordLink(hashToken(lb), 'owner_1', until)
+      await auth.setPasswordWithLink({ token: la, password: 'a long enough password' })
+      await expect(auth.setPasswordWithLink({ token: lb, password: 'the attacker password' })).rejects.toMatchObject({
+        status: 400,
+        param: 'token',
+      })
+    })
+
+    it('keeps sessions by hash, moves last_seen_at only forward, and ends one or all but one', async () => {
+      const store = await open()
+      await store.createAccount('acct_1', 'A')
+      await store.createOwner('owner_1', 'acct_1', 'a@example.com')
+      await store.createOwner('owner_2', 'acct_1', 'b@example.com')
+      const t0 = '2026-01-01T00:00:00.000Z'
+      for (const hash of ['s1', 's2', 's3']) await store.createSession(hash, 'owner_1', t0)
+      await store.createSession('s4', 'owner_2', t0)
+      expect(await store.findSession('s1')).toEqual({ owner_id: 'owner_1', created_at: t0, last_seen_at: t0 })
+      await store.touchSession('s1', '2026-01-01T01:00:00.000Z')
+      await store.touchSession('s1', '2026-01-01T00:30:00.000Z')
+      expect(await store.findSession('s1')).toMatchObject({ last_seen_at: '2026-01-01T01:00:00.000Z' })
+      await store.endSession('s2')
+      expect(await store.findSession('s2')).toBeUndefined()
+      await store.endOwnerSessions('owner_1', 's1')
+      expect([await store.findSession('s1'), await store.findSession('s3')]).toEqual([expect.anything(), undefined])
+      await store.endOwnerSessions('owner_1')
+      expect(await store.findSession('s1')).toBeUndefined()
+      expect(await store.findSession('s4')).toBeDefined()
+    })
+
+    it('adds up refusals and origins, keeps the most recently seen origins up to the bound per key, and shows each account its own', async () => {
+      const store = await open()
+      const [key, other] = await accountWithKeys(store, 2)
+      const [foreign] = await accountWithKeys(store, 1, 'acct_2')
+      const at = (minute: number) => `2026-01-01T00:0${minute}:00.000Z`
+      const sighting = (keyId: string, origin: string, allowed: boolean, minute: number, requests = 1) => ({
+        key_id: keyId,
+        origin,
+        allowed,
+        requests,
+        last_seen_at: at(minute),
+      })
+      await store.addActivity(
+        [{ key_id: key!.id, day: '2026-01-01', reason: 'origin_not_allowed', count: 2 }],
+        [sighting(key!.id, 'https://a.example', true, 1), sighting(key!.id, 'https://evil.example', false, 2)],
+        3,
+      )
+      await store.addActivity(
+        [
+          { key_id: key!.id, day: '2026-01-01', reason: 'origin_not_allowed', count: 3 },
+          { key_id: other!.id, day: '2026-01-02', reason: 'rate_limited', count: 1 },
+          { key_id: foreign!.id, day: '2026-01-01', reason: 'key_revoked', count: 9 },
+        ],
+        [
+          sighting(key!.id, 'https://a.example', true, 5, 4),
+          // An earlier sighting never moves last_seen_at back.
+          sighting(key!.id, 'https://evil.example', false, 0),
+          sighting(key!.id, '', true, 3),
+          // The key's fourth origin is over the bound of 3: it replaces the least recently seen. Another key has its own bound.
+          sighting(key!.id, 'https://fourth.example', true, 6),
+          sighting(other!.id, 'https://b.example', true, 4),
+        ],
+        3,
+      )
+      const { refusals, origins } = await store.activity('acct_1')
+      expect(refusals).toEqual([
+        { key_id: key!.id, day: '2026-01-01', reason: 'origin_not_allowed', count: 5 },
+        { key_id: other!.id, day: '2026-01-02', reason: 'rate_limited', count: 1 },
+      ])
+      expect(origins).toEqual([
+        sighting(key!.id, 'https://fourth.example', true, 6),
+        sighting(key!.id, 'https://a.example', true, 5, 5),
+        sighting(other!.id, 'https://b.example', true, 4),
+        sighting(key!.id, '', true, 3),
+      ])
+      // Made-up origins seen later push out the oldest, and a real one seen again comes back.
+      await store.addActivity(
+        [],
+        [sighting(key!.id, 'https://made-up-1.example', false, 7), sighting(key!.id, 'https://made-up-2.example', false, 8)],
+        3,
+      )
+      await store.addActivity([], [sighting(key!.id, 'https://a.example', true, 9)], 3)
+      expect((await store.activity('acct_1')).origins.filter((row) => row.key_id === key!.id).map((row) => row.origin)).toEqual([
+        'https://a.example',
+        'https://made-up-2.example',
+        'https://made-up-1.example',
+      ])
+      expect(await store.activity('acct_2')).toEqual({
+        refusals: [{ key_id: foreign!.id, day: '2026-01-01', reason: 'key_revoked', count: 9 }],
+        origins: [],
+      })
     })
   })
 

@@ -1,0 +1,25 @@
+/** Dates and snippets as the pages show them (pure). */
+
+const dateFormat = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium' })
+const dateTimeFormat = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' })
+
+export const formatDate = (iso: string) => dateFormat.format(new Date(iso))
+export const formatDateTime = (iso: string | null) => (iso ? dateTimeFormat.format(new Date(iso)) : 'Never')
+
+const escapeAttribute = (text: string) => text.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;').replace(/>/g, '&gt;')
+
+/** The tag a site pastes: the widget from this server, with the key and any options as data-* attributes. */
+export function embedSnippet(key: string, options: Record<string, string> = {}): string {
+  const extra = Object.entries(options)
+    .filter(([, value]) => value !== '')
+    .map(([name, value]) => ` data-${name}="${escapeAttribute(value)}"`)
+    .join('')
+  return `<script src="${location.origin}/widget.js" data-key="${escapeAttribute(key)}"${extra} async></script>`
+}
+
+/** Entries typed one per line or separated by commas, blanks dropped. */
+export const splitEntries = (text: string) =>
+  text
+    .split(/[\n,]/)
+    .map((entry) => entry.trim())
+    .filter(Boolean)

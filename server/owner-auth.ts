@@ -1,0 +1,209 @@
+/**
+ * Owners signing in to the dashboard: passwords, one-time set-password links and sessions. Tokens
+ * (link and session) are 256 random bits; only their SHA-256 hashes are stored, so a copy of the
+ * database signs no one in. A session ends after IDLE_MS without use or ABSOLUTE_MS after sign-in,
+ * whichever comes first.
+ */
+import { createAdminThrottle, type AdminThrottle } from './admin-throttle.ts'
+import { invalidBody, signInRefused, tooManySignIns, tooManySignUps, wrongPassword } from './errors.ts'
+import { objectWith } from './management.ts'
+import { decoyHash, hashPassword, passwordProblem, verifyPassword } from './passwords.ts'
+import type { OwnerRecord, Store } from './store/store.ts'
+import { hashToken, newToken } from './tokens.ts'
+
+export const IDLE_MS = 12 * 60 * 60 * 1000
+export const ABSOLUTE_MS = 7 * 24 * 60 * 60 * 1000
+/** last_seen_at is written at most this often, so browsing the dashboard is not a write per request. */
+const TOUCH_EVERY_MS = 60 * 1000
+
+export interface SignedIn {
+  owner: OwnerRecord
+  /** The new session's token, for the cookie; never stored. */
+  token: string
+}
+
+export interface CurrentSession {
+  owner: OwnerRecord
+  tokenHash: string
+}
+
+export interface OwnerAuth {
+  /** Throws 401 for any wrong email or password alike, 429 past the failure limits. */
+  signIn(input: unknown, address: string): Promise<SignedIn>
+  /**
+   * SIGNUP=open: a new account and its first owner, signed in. `create` makes both from the body's
+   * account_name and email (management.ts); throttled per client address.
+   */
+  signUp(input: unknown, address: string, create: (fields: unknown) => Promise<OwnerRecord>): Promise<SignedIn>
+  /** Uses a set-password link once, sets the password, ends the owner's sessions and other links, and signs in. */
+  setPasswordWithLink(input: unknown): Promise<SignedIn>
+  /** The session a cookie token names, if it is live; an expired one is ended on the way. */
+  session(token: string | undefined): Promise<CurrentSession | undefined>
+  /**
+   * Checks the current password, sets the new one and ends every other session and every unused link
+   * of the owner. Wrong current passwords count in the per-email sign-in throttle (429 past it).
+   */
+  changePassword(current: CurrentSession, input: unknown): Promise<void>
+  signOut(current: CurrentSession): Promise<void>
+  /** Ends every session of the owner, this one included, and every unused link. */
+  signOutEverywhere(current: CurrentSession): Promise<void>
+}
+
+export interface OwnerAuthOptions {
+  now?: () => number
+  /** Failed sign-ins allowed per email, and per client address, in a rolling 15 minutes. */
+  perEmail?: AdminThrottle
+  perAddress?: AdminThrottle
+  /** Sign-ups allowed per client address in a rolling hour. */
+  signUps?: AdminThrottle
+}
+
+const FIFTEEN_MINUTES = 15 * 60 * 1000
+
+export function createOwnerAuth(store: Store, options: OwnerAuthOptions = {}): OwnerAuth {
+  const now = options.now ?? Date.now
+  const perEmail = options.perEmail ?? createAdminThrottle({ limit: 10, windowMs: FIFTEEN_MINUTES, now })
+  const perAddress = options.perAddress ?? createAdminThrottle({ limit: 50, windowMs: FIFTEEN_MINUTES, now })
+  const signUps = options.signUps ?? createAdminThrottle({ limit: 5, windowMs: 4 * FIFTEEN_MINUTES, now })
+
+  // Made now, so the first unknown email does not pay for it and take longer than a wrong password.
+  decoyHash().catch(() => {})
+
+  const startSession = async (owner: OwnerRecord): Promise<SignedIn> => {
+    const token = newToken()
+    await store.createSession(hashToken(token), owner.id, new Date(now()).toISOString())
+    return { owner, token }
+  }
+
+  /** Ends the owner's sessions (but `keep`) and unused set-password links: no other way in is left. */
+  const endOwnerAccess = async (ownerId: string, keep?: string) => {
+    await store.endOwnerSessions(ownerId, keep)
+    await store.endPasswordLinks(ownerId, new Date(now()).toISOString())
+  }
+
+  /**
+   * Counts a sign-in attempt against both limits before any await, so parallel attempts cannot all
+   * pass the check before the first one is counted; 429 past either limit.
+   */
+  const reserveSignIn = (email: string, address: string) => {
+    const wait = Math.max(perEmail.waitMs(email), perAddress.waitMs(address))
+    if (wait > 0) throw tooManySignIns(wait)
+    perEmail.failed(email)
+    perAddress.failed(address)
+  }
+  const refundSignIn = (email: string, address: string) => {
+    perEmail.refund(email)
+    perAddress.refund(address)
+  }
+
+  return {
+    async signIn(input, address) {
+      const body = objectWith(input, ['email', 'password'])
+      if (typeof body.email !== 'string' || typeof body.password !== 'string' || body.password.length > 4096) {
+        throw invalidBody('body', 'Send the email and password as text')
+      }
+      const email = body.email.trim().toLowerCase().slice(0, 320)
+      reserveSignIn(email, address)
+      let refused = false
+      try {
+        const owner = await store.findOwnerByEmail(email)
+        // The same scrypt work whether or not the owner exists or has a password yet.
+        const matches = await verifyPassword(body.password, owner?.password_hash ?? (await decoyHash()))
+        if (!owner?.password_hash || !matches) {
+          refused = true
+          throw signInRefused()
+        }
+        return await startSession(owner)
+      } finally {
+        // Only a wrong password counts; a sign-in, or a failure of ours (store, busy hashing), does not.
+        if (!refused) refundSignIn(email, address)
+      }
+    },
+
+    async signUp(input, address, create) {
+      const { password, ...fields } = objectWith(input, ['account_name', 'email', 'password'])
+      const problem = passwordProblem(password)
+      if (problem) throw invalidBody('password', problem)
+      // Counted before the account is made (so parallel sign-ups all count), refunded if none is.
+      const wait = signUps.waitMs(address)
+      if (wait > 0) throw tooManySignUps(wait)
+      signUps.failed(address)
+      let owner: OwnerRecord
+      try {
+        owner = await create(fields)
+      } catch (err) {
+        signUps.refund(address)
+        throw err
+      }
+      const passwordHash = await hashPassword(password as string)
+      await store.setOwnerPassword(owner.id, passwordHash)
+      return startSession({ ...owner, password_hash: passwordHash })
+    },
+
+    async setPasswordWithLink(input) {
+      const body = objectWith(input, ['token', 'password'])
+      const problem = passwordProblem(body.password)
+      if (problem) throw invalidBody('password', problem)
+      if (typeof body.token !== 'string' || body.token.length > 100) throw invalidBody('token', 'This link is not valid')
+      // The link is spent before any hashing: a made-up token costs no scrypt work.
+      const ownerId = await store.usePasswordLink(hashToken(body.token), new Date(now()).toISOString())
+      const owner = ownerId && (await store.getOwner(ownerId))
+      if (!owner)
+        throw invalidBody('token', 'This link is not valid: it was used already, has expired, or was mistyped. Ask for a new one.')
+      const passwordHash = await hashPassword(body.password as string)
+      await store.setOwnerPassword(owner.id, passwordHash)
+      await endOwnerAccess(owner.id)
+      return startSession({ ...owner, password_hash: passwordHash })
+    },
+
+    async session(token) {
+      if (!token || token.length > 100) return undefined
+      const tokenHash = hashToken(token)
+      const found = await store.findSession(tokenHash)
+      if (!found) return undefined
+      const at = now()
+      if (at - Date.parse(found.last_seen_at) > IDLE_MS || at - Date.parse(found.created_at) > ABSOLUTE_MS) {
+        await store.endSession(tokenHash)
+        return undefined
+      }
+      const owner = await store.getOwner(found.owner_id)
+      if (!owner) return undefined
+      if (at - Date.parse(found.last_seen_at) > TOUCH_EVERY_MS) await store.touchSession(tokenHash, new Date(at).toISOString())
+      return { owner, tokenHash }
+    },
+
+    async changePassword(current, input) {
+      const body = objectWith(input, ['current_password', 'new_password'])
+      const problem = passwordProblem(body.new_password)
+      if (problem) throw invalidBody('new_password', problem)
+      if (typeof body.current_password !== 'string' || body.current_password.length > 4096) {
+        throw invalidBody('current_password', 'Send the current password as text')
+      }
+      // A wrong current password is a guess like a wrong sign-in: it counts against the same email.
+      const email = current.owner.email
+      const wait = perEmail.waitMs(email)
+      if (wait > 0) throw tooManySignIns(wait)
+      perEmail.failed(email)
+      let wrong = false
+      try {
+        const owner = await store.getOwner(current.owner.id)
+        if (!owner?.password_hash || !(await verifyPassword(body.current_password, owner.password_hash))) {
+          wrong = true
+          throw wrongPassword()
+        }
+        await store.setOwnerPassword(owner.id, await hashPassword(body.new_password as string))
+        await endOwnerAccess(owner.id, current.tokenHash)
+      } finally {
+        if (!wrong) perEmail.refund(email)
+      }
+    },
+
+    async signOut(current) {
+      await store.endSession(current.tokenHash)
+    },
+
+    async signOutEverywhere(current) {
+      await endOwnerAccess(current.owner.id)
+    },
+  }
+}
