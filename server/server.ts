@@ -212,15 +212,13 @@ async function answersWithin(probe: Promise<unknown>, ms: number): Promise<boole
 
 /** The store, with every failed call (other than a refusal by the rules) counted in the metrics. */
 function countingFailures(store: Store, metrics: Metrics): Store {
-  return new Proxy(store, {
-    get(target, name, receiver) {
-      const value = Reflect.get(target, name, receiver)
-      if (typeof value !== 'function') return value
-      return (...args: unknown[]) =>
-        (value as (...a: unknown[]) => Promise<unknown>).apply(target, args).catch((err: unknown) => {
-          if (!(err instanceof StoreConflict)) metrics.storeError()
-          throw err
-        })
-    },
-  })
+  // Wrapped once here, not per call: findKeyByHash is on every request's path.
+  const counted =
+    (method: (...args: never[]) => Promise<unknown>) =>
+    (...args: never[]) =>
+      method(...args).catch((err: unknown) => {
+        if (!(err instanceof StoreConflict)) metrics.storeError()
+        throw err
+      })
+  return Object.fromEntries(Object.entries(store).map(([name, method]) => [name, counted(method)])) as unknown as Store
 }

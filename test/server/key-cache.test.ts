@@ -11,6 +11,7 @@ import { createKeyCache, KEY_CHANGES_CHANNEL, type KeyCache } from '../../server
 import { openPostgresStore } from '../../server/store/postgres.ts'
 import type { Store } from '../../server/store/store.ts'
 import { createTestDatabase, describePostgres, type TestDatabase } from '../support/postgres.ts'
+import { newKey } from '../support/new-key.ts'
 import { sleep } from '../support/sleep.ts'
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.ts'
 
@@ -159,21 +160,6 @@ describePostgres('the key cache', () => {
 
 describePostgres('the PostgreSQL store with its key cache, as several processes hold it', () => {
   let stores: Store[]
-  const newKey = (accountId: string) => {
-    const key = generateKey()
-    return {
-      key,
-      input: {
-        accountId,
-        name: 'k',
-        hash: hashKey(key),
-        prefix: keyPrefix(key),
-        allowedDomains: [],
-        rateLimitRpm: null,
-        instructions: null,
-      },
-    }
-  }
   beforeEach(async () => {
     stores = await Promise.all([0, 1].map(() => openPostgresStore({ url: database.url, poolSize: 3, statementTimeoutMs: 5000 })))
     closing.push(...stores)
@@ -182,9 +168,10 @@ describePostgres('the PostgreSQL store with its key cache, as several processes 
   it('sees a key revoked through itself at once, and through another store or plain SQL within a second', async () => {
     const [a, b] = stores as [Store, Store]
     await a.createAccount('acct_1', 'A')
-    const keys = [newKey('acct_1'), newKey('acct_1'), newKey('acct_1')]
-    for (const [i, { input }] of keys.entries()) await a.createKey(`key_${i}`, input, 10)
-    const find = (store: Store, i: number) => store.findKeyByHash(hashKey(keys[i]!.key))
+    const keys = [generateKey(), generateKey(), generateKey()]
+    for (const [i, key] of keys.entries())
+      await a.createKey(`key_${i}`, newKey('acct_1', { hash: hashKey(key), prefix: keyPrefix(key) }), 10)
+    const find = (store: Store, i: number) => store.findKeyByHash(hashKey(keys[i]!))
     // Both caches warm: their connections listen and the keys are held.
     await sleep(500)
     for (const store of stores) for (const i of [0, 1, 2]) expect((await find(store, i))?.revoked_at).toBeNull()
@@ -202,7 +189,7 @@ describePostgres('the PostgreSQL store with its key cache, as several processes 
   it('is not told about usage writes, which move last_used_at all the time', async () => {
     const [a] = stores as [Store]
     await a.createAccount('acct_1', 'A')
-    await a.createKey('key_1', newKey('acct_1').input, 10)
+    await a.createKey('key_1', newKey('acct_1'), 10)
     const listener = new pg.Client({ connectionString: database.url })
     await listener.connect()
     closing.push({ close: () => listener.end() })

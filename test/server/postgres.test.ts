@@ -10,13 +10,13 @@ import { spawn } from 'node:child_process'
 import pg from 'pg'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { runCli } from '../../server/cli.ts'
-import { generateKey, hashKey, keyPrefix } from '../../server/keys.ts'
 import { openStore } from '../../server/store/open.ts'
 import { POSTGRES_SCHEMA_VERSION } from '../../server/store/postgres-migrations.ts'
 import { describePostgresUrl, storeErrorMapper } from '../../server/store/postgres.ts'
-import { StoreUnavailable, type NewKey, type Store, type UsageRow } from '../../server/store/store.ts'
+import { StoreUnavailable, type Store, type UsageRow } from '../../server/store/store.ts'
 import type { Upstream } from '../../server/upstream.ts'
 import { ADMIN_URL, createTestDatabase, describePostgres, type TestDatabase } from '../support/postgres.ts'
+import { newKey } from '../support/new-key.ts'
 import { startTcpProxy } from '../support/tcp-proxy.ts'
 import { completion, MODEL, ROOT, startServer, within, type TestServer } from './harness.ts'
 
@@ -40,20 +40,6 @@ async function open(url = urlFor(), settings: { poolSize?: number; statementTime
   })
   opened.push(store)
   return store
-}
-
-let serial = 0
-const newKey = (accountId: string): NewKey => {
-  const key = generateKey()
-  return {
-    accountId,
-    name: `key ${++serial}`,
-    hash: hashKey(key),
-    prefix: keyPrefix(key),
-    allowedDomains: [],
-    rateLimitRpm: null,
-    instructions: null,
-  }
 }
 
 /** A port nothing listens on. */

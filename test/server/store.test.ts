@@ -11,9 +11,10 @@ import { migrate, SQLITE_SCHEMA_VERSION } from '../../server/store/migrations.ts
 import { migratePostgres, POSTGRES_SCHEMA_VERSION } from '../../server/store/postgres-migrations.ts'
 import { openPostgresStore } from '../../server/store/postgres.ts'
 import { openSqliteStore } from '../../server/store/sqlite.ts'
-import { StoreConflict, StoreUnavailable, type NewKey, type Store, type UsageRow } from '../../server/store/store.ts'
+import { StoreConflict, StoreUnavailable, type Store, type UsageRow } from '../../server/store/store.ts'
 import { hashToken, newToken } from '../../server/tokens.ts'
 import { createUsageRecorder, type UsageRecorder } from '../../server/usage.ts'
+import { newKey } from '../support/new-key.ts'
 import { sleep } from '../support/sleep.ts'
 import { createTestDatabase, hasPostgres } from '../support/postgres.ts'
 
@@ -110,21 +111,6 @@ const ENGINES = [
   { name: 'SQLite', create: sqliteEngine, available: true },
   { name: 'PostgreSQL', create: postgresEngine, available: hasPostgres },
 ]
-
-let serial = 0
-function newKey(accountId: string, fields: Partial<NewKey> = {}): NewKey {
-  const key = generateKey()
-  return {
-    accountId,
-    name: `key ${++serial}`,
-    hash: hashKey(key),
-    prefix: keyPrefix(key),
-    allowedDomains: [],
-    rateLimitRpm: null,
-    instructions: null,
-    ...fields,
-  }
-}
 
 async function accountWithKeys(store: Store, count: number, id = 'acct_1') {
   await store.createAccount(id, 'Account')
