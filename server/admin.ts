@@ -6,6 +6,7 @@ import { createHash, timingSafeEqual } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { createAdminThrottle, type AdminThrottle } from './admin-throttle.ts'
 import { bearerToken } from './authenticate.ts'
+import { clientAddress, type TrustProxy, visitorOf } from './client-address.ts'
 import { readJsonBody } from './body.ts'
 import { HttpError, invalidAdminToken, methodNotAllowed, naming, notFound, tooManyAdminAttempts } from './errors.ts'
 import type { Management, PasswordLink } from './management.ts'
@@ -82,15 +83,19 @@ async function readBody(req: IncomingMessage, res: ServerResponse): Promise<unkn
 
 /**
  * Throws unless the request carries the admin token: 404 when there is none (the admin routes do
- * not exist), 401 for a wrong one, 429 for an address that sent too many wrong ones. Guards /admin/
- * and /metrics.
+ * not exist), 401 for a wrong one, 429 for a client (by visitorOf: an IPv6 client by its /64) that
+ * sent too many wrong ones. Guards /admin/ and /metrics.
  */
-export function createAdminGuard(adminToken: string | undefined, throttle: AdminThrottle = createAdminThrottle()) {
+export function createAdminGuard(
+  adminToken: string | undefined,
+  trustProxy: TrustProxy | undefined,
+  throttle: AdminThrottle = createAdminThrottle(),
+) {
   // Compare digests in constant time, so response timing says nothing about the token.
   const expected = adminToken && digest(adminToken)
   return function requireAdmin(req: IncomingMessage): void {
     if (!expected) throw notFound()
-    const address = req.socket.remoteAddress ?? ''
+    const address = visitorOf(clientAddress(req, trustProxy))
     const waitMs = throttle.waitMs(address)
     if (waitMs > 0) throw tooManyAdminAttempts(waitMs)
     const token = bearerToken(req.headersDistinct.authorization)

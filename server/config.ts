@@ -3,6 +3,7 @@
  * ConfigError whose message is one line naming the variable.
  */
 import { availableParallelism } from 'node:os'
+import { parseTrustProxy, type TrustProxy } from './client-address.ts'
 
 export class ConfigError extends Error {
   override name = 'ConfigError'
@@ -17,6 +18,15 @@ export interface Config {
   upstream: { baseUrl: string; apiKey: string | undefined; model: string } | undefined
   upstreamTimeoutMs: number
   rateLimitRpm: number
+  /** Which proxies' X-Forwarded-For / Forwarded to believe (TRUST_PROXY); unset: none, the socket's address is the client's. */
+  trustProxy: TrustProxy | undefined
+  /**
+   * Requests per rolling minute from one visitor (VISITOR_RPM), for keys with allowed domains that set
+   * no visitor_rpm of their own; 0: no such limit.
+   */
+  visitorRpm: number
+  /** Keys the pseudonymous visitor id sent upstream as `user` (VISITOR_ID_SECRET); unset: a secret kept in the store. */
+  visitorIdSecret: string | undefined
   /** Where the rate limits live when several processes share them; unset: in this process's memory. */
   redis: RedisConfig | undefined
   /** Unset: the admin API answers 404. */
@@ -77,6 +87,9 @@ export function loadConfig(env: Env): Config {
     upstream: upstreamBaseUrl === undefined ? undefined : upstreamFrom(upstreamBaseUrl, read),
     upstreamTimeoutMs: integer(read, 'UPSTREAM_TIMEOUT_MS', 60_000, 1, 600_000),
     rateLimitRpm: integer(read, 'RATE_LIMIT_RPM', 60, 1, 100_000),
+    trustProxy: trustProxyFrom(read('TRUST_PROXY')),
+    visitorRpm: integer(read, 'VISITOR_RPM', 20, 0, 100_000),
+    visitorIdSecret: visitorIdSecretFrom(read('VISITOR_ID_SECRET')),
     redis,
     adminToken: adminTokenFrom(read('ADMIN_TOKEN')),
     signupOpen: signupFrom(read('SIGNUP')),
@@ -210,6 +223,25 @@ function adminTokenFrom(token: string | undefined) {
     throw new ConfigError('ADMIN_TOKEN must be at least 16 characters with no spaces')
   }
   return token
+}
+
+function trustProxyFrom(raw: string | undefined): TrustProxy | undefined {
+  if (raw === undefined) return undefined
+  try {
+    return parseTrustProxy(raw)
+  } catch (err) {
+    throw new ConfigError(
+      `TRUST_PROXY must be a hop count from 1 to 10 or a comma-separated list of IP addresses and CIDRs: ${(err as Error).message}`,
+    )
+  }
+}
+
+/** Never echoed: it is a secret. */
+function visitorIdSecretFrom(secret: string | undefined) {
+  if (secret !== undefined && !/^\S{32,}$/.test(secret)) {
+    throw new ConfigError('VISITOR_ID_SECRET must be at least 32 characters with no spaces (or unset, to keep one in the database)')
+  }
+  return secret
 }
 
 /** REDIS_URL and its companions; the companions are checked even without REDIS_URL, so a typo never waits. */

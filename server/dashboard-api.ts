@@ -6,6 +6,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { readJsonBody } from './body.ts'
+import { clientAddress, type TrustProxy, visitorOf } from './client-address.ts'
 import { crossSiteRefused, HttpError, jsonRequired, methodNotAllowed, naming, notFound, notSignedIn, sessionCookieTwice } from './errors.ts'
 import { objectWith, ownerView, type Management } from './management.ts'
 import { ABSOLUTE_MS, type CurrentSession, type OwnerAuth, type SignedIn } from './owner-auth.ts'
@@ -41,11 +42,16 @@ export interface DashboardApiDeps {
   publicUrl: string | undefined
   /** SIGNUP=open: the sign-up route exists. */
   signupOpen: boolean
+  /** Which proxies to believe about the client's address, which the sign-in and sign-up throttles count by. */
+  trustProxy: TrustProxy | undefined
 }
 
 const ID = '([A-Za-z0-9_]{1,64})'
 
-export function createDashboardApi({ management, auth, publicUrl, signupOpen }: DashboardApiDeps) {
+export function createDashboardApi({ management, auth, publicUrl, signupOpen, trustProxy }: DashboardApiDeps) {
+  // An IPv6 client by its /64, like the API's visitors: one home holds a whole /64.
+  const clientOf = (req: IncomingMessage) => visitorOf(clientAddress(req, trustProxy))
+
   const me = async (session: CurrentSession) => ({
     owner: ownerView(session.owner),
     account: await management.getAccount(session.owner.account_id),
@@ -63,7 +69,7 @@ export function createDashboardApi({ management, auth, publicUrl, signupOpen }: 
       method: 'POST',
       pattern: /^\/dashboard\/api\/sign-in$/,
       open: true,
-      run: async (call) => signedIn(call, await auth.signIn(call.body, call.req.socket.remoteAddress ?? '')),
+      run: async (call) => signedIn(call, await auth.signIn(call.body, clientOf(call.req))),
     },
     {
       method: 'POST',
@@ -82,7 +88,7 @@ export function createDashboardApi({ management, auth, publicUrl, signupOpen }: 
             run: async (call: Call) =>
               signedIn(
                 call,
-                await auth.signUp(call.body, call.req.socket.remoteAddress ?? '', (fields) => management.createAccountWithOwner(fields)),
+                await auth.signUp(call.body, clientOf(call.req), (fields) => management.createAccountWithOwner(fields)),
               ),
           } satisfies Route,
         ]

@@ -85,7 +85,7 @@ export async function createAppServer(config: Config, options: AppServerOptions)
     now: options.ownerAuth?.now,
   })
   const upstream = options.upstream ?? (config.upstream ? createHttpUpstream(config.upstream) : createDemoUpstream())
-  const requireAdmin = createAdminGuard(config.adminToken)
+  const requireAdmin = createAdminGuard(config.adminToken, config.trustProxy)
   // With REDIS_FAILURE_MODE=local a process serves without Redis (each limiting by itself), so Redis
   // down is 'degraded', not a reason for a load balancer to drop every process at once.
   const redisDownMeans = config.redis?.failureMode === 'local' ? 'degraded' : 'unavailable'
@@ -114,6 +114,7 @@ export async function createAppServer(config: Config, options: AppServerOptions)
         auth: createOwnerAuth(store, options.ownerAuth),
         publicUrl: config.publicUrl,
         signupOpen: config.signupOpen,
+        trustProxy: config.trustProxy,
       }),
       options.dashboardDir,
     ),

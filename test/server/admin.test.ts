@@ -142,6 +142,26 @@ describe('access to the admin API', () => {
     }
   })
 
+  it.each([
+    ['counts two clients behind a trusted proxy apart', { TRUST_PROXY: '127.0.0.1' }, 201],
+    ['ignores a spoofed X-Forwarded-For without TRUST_PROXY', {}, 429],
+  ])('%s', async (_case, env, secondClient) => {
+    const guarded = await startServer(env)
+    try {
+      const call = (token: string, forwardedFor: string) =>
+        fetch(`${guarded.url}/admin/accounts`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'x-forwarded-for': forwardedFor },
+          body: JSON.stringify({ name: 'Behind a proxy' }),
+        })
+      for (let attempt = 1; attempt <= 10; attempt++) expect((await call('wrong-token-0123456789', '203.0.113.9')).status).toBe(401)
+      expect((await call(ADMIN_TOKEN, '203.0.113.9')).status).toBe(429)
+      expect((await call(ADMIN_TOKEN, '198.51.100.7')).status).toBe(secondClient)
+    } finally {
+      await guarded.close()
+    }
+  })
+
   it('accepts the Bearer scheme in any case, as the public API does', async () => {
     const response = await fetch(server.url + '/admin/accounts', {
       method: 'POST',

@@ -25,6 +25,9 @@ describe('loadConfig', () => {
       upstream: undefined,
       upstreamTimeoutMs: 60_000,
       rateLimitRpm: 60,
+      trustProxy: undefined,
+      visitorRpm: 20,
+      visitorIdSecret: undefined,
       redis: undefined,
       adminToken: undefined,
       signupOpen: false,
@@ -54,6 +57,9 @@ describe('loadConfig', () => {
         'WORKERS',
         'METRICS_PORT',
         'METRICS_HOST',
+        'TRUST_PROXY',
+        'VISITOR_RPM',
+        'VISITOR_ID_SECRET',
       ].map((name) => [name, '  \t']),
     )
     expect(loadConfig(blank)).toEqual(loadConfig({}))
@@ -81,6 +87,9 @@ describe('loadConfig', () => {
       REDIS_PREFIX: 'shop-eu:',
       REDIS_TIMEOUT_MS: '250',
       REDIS_FAILURE_MODE: 'local',
+      TRUST_PROXY: ' 2 ',
+      VISITOR_RPM: '0',
+      VISITOR_ID_SECRET: 'a-visitor-id-secret-of-32-chars-or-more',
     })
     expect(config).toEqual({
       port: 9000,
@@ -89,6 +98,9 @@ describe('loadConfig', () => {
       upstream: { baseUrl: 'https://api.openai.com/v1', apiKey: 'sk-abc', model: 'gpt-4o-mini' },
       upstreamTimeoutMs: 5000,
       rateLimitRpm: 120,
+      trustProxy: { hops: 2 },
+      visitorRpm: 0,
+      visitorIdSecret: 'a-visitor-id-secret-of-32-chars-or-more',
       redis: { url: 'redis://:secret@redis.internal:6380/2', prefix: 'shop-eu:', timeoutMs: 250, failureMode: 'local' },
       adminToken: 'a-long-admin-token-123',
       signupOpen: false,
@@ -239,6 +251,19 @@ describe('loadConfig', () => {
     ['REDIS_TIMEOUT_MS with a unit', { REDIS_TIMEOUT_MS: '500ms' }, 'REDIS_TIMEOUT_MS'],
     ['REDIS_FAILURE_MODE open (which would read as no limit)', { REDIS_FAILURE_MODE: 'open' }, 'REDIS_FAILURE_MODE', /closed .* or local/],
     ['REDIS_FAILURE_MODE in capitals', { REDIS_FAILURE_MODE: 'CLOSED' }, 'REDIS_FAILURE_MODE'],
+    ['TRUST_PROXY 0 (which reads as trusting no proxy: leave it unset)', { TRUST_PROXY: '0' }, 'TRUST_PROXY', /from 1 to 10/],
+    ['TRUST_PROXY 11 hops', { TRUST_PROXY: '11' }, 'TRUST_PROXY', /from 1 to 10/],
+    ['TRUST_PROXY true', { TRUST_PROXY: 'true' }, 'TRUST_PROXY', /'true' is neither an IP address nor a CIDR/],
+    ['TRUST_PROXY with a prefix too long for IPv4', { TRUST_PROXY: '10.0.0.0/33' }, 'TRUST_PROXY', /0 to 32/],
+    ['TRUST_PROXY with a prefix too long for IPv6', { TRUST_PROXY: 'fd00::/129' }, 'TRUST_PROXY', /0 to 128/],
+    ['TRUST_PROXY with an empty entry', { TRUST_PROXY: '10.0.0.1,,10.0.0.2' }, 'TRUST_PROXY', /empty entry/],
+    ['TRUST_PROXY with a host name', { TRUST_PROXY: 'proxy.internal' }, 'TRUST_PROXY'],
+    ['TRUST_PROXY with a bracketed IPv6 address', { TRUST_PROXY: '[::1]' }, 'TRUST_PROXY'],
+    ['VISITOR_RPM -1', { VISITOR_RPM: '-1' }, 'VISITOR_RPM', /from 0 to 100000/],
+    ['VISITOR_RPM off', { VISITOR_RPM: 'off' }, 'VISITOR_RPM'],
+    ['VISITOR_RPM 2.5', { VISITOR_RPM: '2.5' }, 'VISITOR_RPM'],
+    ['a VISITOR_ID_SECRET under 32 characters', { VISITOR_ID_SECRET: 'short-secret' }, 'VISITOR_ID_SECRET', /at least 32/],
+    ['a VISITOR_ID_SECRET with a space', { VISITOR_ID_SECRET: 'a long secret with spaces in it, 40 chars' }, 'VISITOR_ID_SECRET'],
   ])('refuses %s with one line naming the variable', (_case, env, variable, why) => {
     const err = configError(env)
     expect(err.message).toContain(variable)
@@ -264,6 +289,14 @@ describe('loadConfig', () => {
     const err = configError({ DATABASE_URL: url })
     expect(err.message).toContain('DATABASE_URL')
     expect(err.message).not.toContain('pg-secret')
+  })
+})
+
+describe('VISITOR_ID_SECRET errors', () => {
+  it('never repeat the secret', () => {
+    const err = configError({ VISITOR_ID_SECRET: 'hunter2-but-too-short' })
+    expect(err.message).toContain('VISITOR_ID_SECRET')
+    expect(err.message).not.toContain('hunter2')
   })
 })
 

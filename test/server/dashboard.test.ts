@@ -702,6 +702,26 @@ describe('sign-up (SIGNUP=open)', () => {
     }
   }, 60_000)
 
+  it('counts sign-ups per client behind a trusted proxy, an IPv6 client by its /64', async () => {
+    const open = await startServer({ SIGNUP: 'open', TRUST_PROXY: '127.0.0.1, ::1' })
+    try {
+      const signUp = (forwardedFor: string) =>
+        dashboardClient(open).call(
+          'POST',
+          '/sign-up',
+          { account_name: 'Proxied', email: newEmail(), password: PASSWORD },
+          { headers: { 'x-forwarded-for': forwardedFor } },
+        )
+      // Five from one /64, whichever of its addresses; the sixth waits, while another client may.
+      for (let i = 1; i <= 5; i++) expect((await signUp(`2001:db8:7:7::${i}`)).status).toBe(200)
+      expect((await signUp('2001:db8:7:7:ffff::1')).body.error?.code).toBe('too_many_sign_ups')
+      expect((await signUp('2001:db8:7:8::1')).status).toBe(200)
+      expect((await signUp('203.0.113.9')).status).toBe(200)
+    } finally {
+      await open.close()
+    }
+  }, 60_000)
+
   it('counts parallel sign-ups before making any account: of 20 at once from one address, 5 make accounts', async () => {
     const open = await startServer({ SIGNUP: 'open' })
     try {
