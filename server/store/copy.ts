@@ -2,8 +2,9 @@
  * Moving house (`assisters db copy --from sqlite:<path>`): everything in an SQLite database copied
  * into an empty PostgreSQL one, in one transaction: accounts, keys (hashes, prefixes, flags, dates,
  * domains, limits, instructions), usage, the dashboard's owners (password hashes), their unused
- * set-password links and their sessions (so owners stay signed in), and the refusals and origins
- * counted per key. Keys keep working: only their hashes were ever stored,
+ * set-password links and their sessions (so owners stay signed in), the refusals and origins
+ * counted per key, and the server's own secrets (so visitors keep their pseudonymous ids). Keys keep
+ * working: only their hashes were ever stored,
  * and those move unchanged. A target that holds anything is refused, so nothing is ever merged or
  * overwritten.
  */
@@ -61,6 +62,7 @@ interface Source {
   sessions: Array<{ token_hash: string; owner_id: string; created_at: string; last_seen_at: string }>
   refusals: Array<{ key_id: string; day: string; reason: string; count: number }>
   origins: Array<{ key_id: string; origin: string; allowed: number; requests: number; last_seen_at: string }>
+  secrets: Array<{ name: string; value: string }>
 }
 
 /** Copies the SQLite database `from` into the empty PostgreSQL database `to`; throws CopyRefused when it must not. */
@@ -112,6 +114,7 @@ function readSqlite(path: string): Source {
         sessions: db.prepare('SELECT token_hash, owner_id, created_at, last_seen_at FROM sessions').all() as Source['sessions'],
         refusals: db.prepare('SELECT key_id, day, reason, count FROM refusals').all() as Source['refusals'],
         origins: db.prepare('SELECT key_id, origin, allowed, requests, last_seen_at FROM key_origins').all() as Source['origins'],
+        secrets: db.prepare('SELECT name, value FROM server_secrets').all() as Source['secrets'],
       }
     })()
   } finally {
@@ -136,7 +139,7 @@ async function writePostgres(source: Source, to: Extract<Config['database'], { k
     try {
       await client.query('BEGIN')
       // Readers may go on; a server writing to the target waits until the copy is in (or refused).
-      await client.query('LOCK TABLE accounts, keys, usage, owners, password_links, sessions, refusals, key_origins IN EXCLUSIVE MODE')
+      await client.query('LOCK TABLE accounts, keys, usage, owners, password_links, sessions, refusals, key_origins, server_secrets IN EXCLUSIVE MODE')
       const {
         rows: [held],
       } = await client.query<{ version: number; accounts: number; keys: number; usage: number; owners: number }>(
@@ -189,7 +192,7 @@ async function writePostgres(source: Source, to: Extract<Config['database'], { k
 }
 
 /** One INSERT per table, the rows passed as arrays; keys go in creation order, so listings keep it. */
-async function insertAll(client: pg.PoolClient, { accounts, keys, usage, owners, links, sessions, refusals, origins }: Source) {
+async function insertAll(client: pg.PoolClient, { accounts, keys, usage, owners, links, sessions, refusals, origins, secrets }: Source) {
   const column = <T, K extends keyof T>(rows: T[], name: K) => rows.map((row) => row[name])
   await client.query('INSERT INTO accounts (id, name, created_at) SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[])', [
     column(accounts, 'id'),
@@ -270,5 +273,13 @@ async function insertAll(client: pg.PoolClient, { accounts, keys, usage, owners,
       column(origins, 'requests'),
       column(origins, 'last_seen_at'),
     ],
+  )
+  // The source's secrets replace any a server on the empty target made at start-up: they are the ones
+  // the copied keys' visitors have been known by (a server already running on the target keeps its
+  // own until it restarts).
+  await client.query(
+    `INSERT INTO server_secrets (name, value) SELECT * FROM unnest($1::text[], $2::text[])
+     ON CONFLICT (name) DO UPDATE SET value = excluded.value`,
+    [column(secrets, 'name'), column(secrets, 'value')],
   )
 }

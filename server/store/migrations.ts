@@ -75,6 +75,12 @@ const MIGRATIONS: string[] = [
      last_seen_at TEXT NOT NULL,
      PRIMARY KEY (key_id, origin, allowed)
    );`,
+  // Secrets the server makes for itself once, such as the key of the pseudonymous visitor ids it
+  // sends upstream (issue 16), so every process and every restart agrees on them.
+  `CREATE TABLE server_secrets (
+     name  TEXT PRIMARY KEY,
+     value TEXT NOT NULL
+   );`,
 ]
 
 /** The schema version a migrated SQLite file is at (db copy reads exactly this one). */

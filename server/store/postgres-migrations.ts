@@ -94,6 +94,12 @@ const MIGRATIONS: string[] = [
      last_seen_at timestamptz NOT NULL,
      PRIMARY KEY (key_id, origin, allowed)
    );`,
+  // Secrets the server makes for itself once, such as the key of the pseudonymous visitor ids it
+  // sends upstream (issue 16), so every process and every restart agrees on them.
+  `CREATE TABLE server_secrets (
+     name  text PRIMARY KEY,
+     value text NOT NULL
+   );`,
 ]
 
 /** The schema version a migrated PostgreSQL database is at (db copy writes into exactly this one). */

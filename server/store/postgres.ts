@@ -444,6 +444,14 @@ export async function openPostgresStore(options: PostgresOptions): Promise<Store
         }
       }),
 
+    serverSecret: (name, candidate) =>
+      run(async () => {
+        // Insert-if-absent then read, in separate statements: the read sees a row another process
+        // committed after this one's insert found the name taken.
+        await query('INSERT INTO server_secrets (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING', [name, candidate])
+        return (await query<{ value: string }>('SELECT value FROM server_secrets WHERE name = $1', [name]))[0]!.value
+      }),
+
     ping: () => run(async () => void (await query('SELECT 1'))),
 
     async close() {

@@ -114,6 +114,9 @@ export function openSqliteStore(path: string): Store {
       Omit<OriginRow, 'allowed'> & { allowed: number }
     >(`SELECT o.key_id, o.origin, o.allowed, o.requests, o.last_seen_at
       FROM key_origins o JOIN keys k ON k.id = o.key_id WHERE k.account_id = ? ORDER BY o.last_seen_at DESC, o.origin`),
+    // Insert-if-absent then read: whoever inserts first, everyone reads the same value.
+    insertSecret: db.prepare('INSERT INTO server_secrets (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING'),
+    getSecret: db.prepare<[string], { value: string }>('SELECT value FROM server_secrets WHERE name = ?'),
     usage: db.prepare<[string], UsageRow>(`SELECT u.key_id, u.day, u.requests, u.prompt_tokens, u.completion_tokens
       FROM usage u JOIN keys k ON k.id = u.key_id WHERE k.account_id = ? ORDER BY u.day, k.created_at, k.rowid`),
   }
@@ -272,6 +275,10 @@ export function openSqliteStore(path: string): Store {
         refusals: statements.refusals.all(accountId),
         origins: statements.origins.all(accountId).map((row) => ({ ...row, allowed: row.allowed === 1 })),
       }
+    },
+    async serverSecret(name, candidate) {
+      statements.insertSecret.run(name, candidate)
+      return statements.getSecret.get(name)!.value
     },
     async ping() {
       db.prepare('SELECT 1').get()

@@ -44,8 +44,11 @@ export interface UsageRow {
   completion_tokens: number
 }
 
-/** Why the API refused a request with a key of the account: 403, 429, or 401 for a revoked key. */
-export type RefusalReason = 'origin_not_allowed' | 'rate_limited' | 'key_revoked'
+/**
+ * Why the API refused a request with a key of the account: 403, 429 (the key's own limit, or one
+ * visitor's share of it), or 401 for a revoked key.
+ */
+export type RefusalReason = 'origin_not_allowed' | 'rate_limited' | 'visitor_rate_limited' | 'key_revoked'
 
 /** Refusals added up for one key, one UTC day and one reason. */
 export interface RefusalRow {
@@ -156,6 +159,11 @@ export interface Store {
   endSession(tokenHash: string): Promise<void>
   /** Ends every session of the owner, but the one whose hash is `keep`. */
   endOwnerSessions(ownerId: string, keep?: string): Promise<void>
+  /**
+   * The server's own secret named `name`, shared by every process and kept across restarts: the one
+   * stored, or else `candidate`, stored now. Two processes racing both get the one stored first.
+   */
+  serverSecret(name: string, candidate: string): Promise<string>
   /** Resolves when the store answers a trivial query (for /readyz); rejects when it cannot. */
   ping(): Promise<void>
   close(): Promise<void>

@@ -172,8 +172,23 @@ describe.each(ENGINES)('the $name store', ({ create, available }) => {
         'password_links',
         'refusals',
         'schema_migrations',
+        'server_secrets',
         'sessions',
         'usage',
+      ])
+    })
+
+    it('keeps the first secret stored under a name: every store on the database, and every reopening, gets that one', async () => {
+      const [a, b] = [await open(), await open()]
+      const answers = await Promise.all(Array.from({ length: 8 }, (_, i) => (i % 2 ? a : b).serverSecret('visitor_id', `candidate-${i}`)))
+      expect(new Set(answers).size).toBe(1)
+      expect(answers[0]).toMatch(/^candidate-\d$/)
+      await a.close()
+      expect(await (await open()).serverSecret('visitor_id', 'later')).toBe(answers[0])
+      expect(await b.serverSecret('another', 'its own')).toBe('its own')
+      expect(await query('SELECT name, value FROM server_secrets ORDER BY name')).toEqual([
+        { name: 'another', value: 'its own' },
+        { name: 'visitor_id', value: answers[0] },
       ])
     })
 
