@@ -8,14 +8,26 @@ import type { ActivityRecorder } from './activity.ts'
 import type { AuthenticatedKey } from './authenticate.ts'
 import { readJsonBody } from './body.ts'
 import { PUBLIC_MODEL, toChatRequest } from './chat-request.ts'
+import { clientAddress, visitorOf } from './client-address.ts'
 import type { Config } from './config.ts'
 import { answerPreflight, applyCors } from './cors.ts'
-import { keyChecksExceeded, methodNotAllowed, modelNotKnown, notFound, originNotAllowed, rateLimitExceeded, sendError } from './errors.ts'
+import {
+  keyChecksExceeded,
+  methodNotAllowed,
+  modelNotKnown,
+  notFound,
+  originNotAllowed,
+  rateLimitExceeded,
+  sendError,
+  visitorRateLimitExceeded,
+} from './errors.ts'
 import type { Logger } from './log.ts'
 import type { Metrics } from './metrics.ts'
 import { rateLimitHeaders, type RateLimiter } from './rate-limit.ts'
 import type { Relay } from './relay.ts'
 import { sendJson } from './respond.ts'
+import type { VisitorIds } from './visitor-id.ts'
+import { visitorLimitOf, visitorWindow } from './visitor-limit.ts'
 import { PANEL_PATH } from './widget-asset.ts'
 
 export interface HandlerDeps {
@@ -25,6 +37,8 @@ export interface HandlerDeps {
   /** Where each key is used from, and its refusals, for the owner's dashboard. */
   activity: ActivityRecorder
   relay: Relay
+  /** The pseudonymous id of a key's visitor, sent upstream as `user`. */
+  visitorId: VisitorIds
   serveWidget(req: IncomingMessage, res: ServerResponse): Promise<void>
   /** GET /panel-<hash>.js, the panel the loader fetches on intent. */
   servePanel(req: IncomingMessage, res: ServerResponse): Promise<void>
@@ -84,9 +98,27 @@ export function createHandler(deps: HandlerDeps) {
     return key
   }
 
-  /** Checks 1 to 4: a live key, used from an origin it allows, within its rate limit. */
+  /** Who is asking: the client's address (through the proxies TRUST_PROXY names), an IPv6 one by its /64. */
+  const visitorAt = (req: IncomingMessage) => visitorOf(clientAddress(req, config.trustProxy))
+
+  /**
+   * One visitor's share of the key, checked before the key's own limit so that a visitor's excess
+   * never spends the key's window (and so never crowds out the site's other visitors).
+   */
+  const limitVisitor = async (req: IncomingMessage, key: AuthenticatedKey) => {
+    const limit = visitorLimitOf(key.record, config.visitorRpm)
+    if (limit === 0) return
+    const decision = await limiter.hit(visitorWindow(key.record.id, visitorAt(req)), limit)
+    if (decision.allowed) return
+    metrics.limiterDecision(false)
+    deps.activity.refused(key.record.id, 'visitor_rate_limited')
+    throw visitorRateLimitExceeded(limit, rateLimitHeaders(decision))
+  }
+
+  /** Checks 1 to 4: a live key, used from an origin it allows, within its visitor's share and its rate limit. */
   const authorize = async (req: IncomingMessage, res: ServerResponse, context: Context) => {
     const key = await admit(req, context)
+    await limitVisitor(req, key)
     const limit = key.record.rate_limit_rpm ?? config.rateLimitRpm
     const decision = await limiter.hit(key.record.id, limit)
     metrics.limiterDecision(decision.allowed)
@@ -103,7 +135,12 @@ export function createHandler(deps: HandlerDeps) {
   const chatCompletions: Route = async (req, res, context) => {
     const key = await authorize(req, res, context)
     const input = await readJsonBody(req, res, config.limits.maxBodyBytes)
-    await relay(res, toChatRequest(input, config.limits, key.record.instructions), key.record.id)
+    const policy = {
+      instructions: key.record.instructions,
+      allowSystemMessages: key.record.allow_system_messages,
+      user: deps.visitorId(key.record.id, visitorAt(req)),
+    }
+    await relay(res, toChatRequest(input, config.limits, policy), key.record.id)
   }
 
   const models: Route = async (req, res, context) => {

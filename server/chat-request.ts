@@ -1,7 +1,8 @@
 /**
  * The server-side policy on chat requests: only the public model, only known fields, a bounded
- * conversation, capped output, and the key owner's instructions first. What leaves here is the
- * body sent upstream (less the model, which the upstream decides).
+ * conversation, capped output, the key owner's instructions first (and, if the owner says so, the
+ * only system text), and the server's own visitor id as `user`. What leaves here is the body sent
+ * upstream (less the model, which the upstream decides).
  */
 import { invalidBody, modelNotFound } from './errors.ts'
 import type { Config } from './config.ts'
@@ -17,6 +18,16 @@ export interface ChatRequest {
 }
 
 type Limits = Config['limits']
+
+/** What the key's owner and the server decide for every request, whatever the client sends. */
+export interface RequestPolicy {
+  /** The owner's instructions, sent first as a system message. */
+  instructions: string | null
+  /** false: a client's system or developer message is refused, so the owner's instructions are the only system text. */
+  allowSystemMessages: boolean
+  /** The server's pseudonymous visitor id (visitor-id.ts), sent upstream as `user` in place of the client's. */
+  user: string
+}
 
 /** The fields each role may carry besides `role` and `content`. */
 const MESSAGE_FIELDS: Record<string, string[]> = {
@@ -35,7 +46,7 @@ const NAME = /^[\w-]{1,64}$/
 const MAX_TOOLS = 128
 
 /** Checks a parsed JSON body against the policy; throws 400 with the offending `param`. */
-export function toChatRequest(input: unknown, limits: Limits, instructions: string | null): ChatRequest {
+export function toChatRequest(input: unknown, limits: Limits, policy: RequestPolicy): ChatRequest {
   if (!isObject(input)) throw invalidBody('body', 'The request body must be a JSON object')
   const body: Record<string, unknown> = {}
 
@@ -55,6 +66,8 @@ export function toChatRequest(input: unknown, limits: Limits, instructions: stri
     throw invalidBody('top_logprobs', 'top_logprobs is only allowed when logprobs is true')
   }
 
+  if (!policy.allowSystemMessages) refuseSystemMessages(input.messages as Array<{ role: string }>)
+
   const stream = body.stream === true
   const clientWantsUsage = (body.stream_options as { include_usage?: boolean } | undefined)?.include_usage === true
   delete body.model
@@ -63,7 +76,8 @@ export function toChatRequest(input: unknown, limits: Limits, instructions: stri
   delete body.max_completion_tokens
   body.max_tokens = Math.min(asked ?? limits.maxOutputTokens, limits.maxOutputTokens)
   if (stream) body.stream_options = { include_usage: true }
-  if (instructions) body.messages = [{ role: 'system', content: instructions }, ...(body.messages as unknown[])]
+  if (policy.instructions) body.messages = [{ role: 'system', content: policy.instructions }, ...(body.messages as unknown[])]
+  body.user = policy.user
   return { stream, clientWantsUsage, body }
 }
 
@@ -105,9 +119,10 @@ const FIELDS: Record<string, FieldCheck> = {
     }
     return value
   },
+  // Checked as OpenAI checks it, then replaced: the upstream gets the server's visitor id, never this.
   user: (value) => {
     if (typeof value !== 'string' || value.length > 256) throw invalidBody('user', 'user must be text of at most 256 characters')
-    return value
+    return undefined
   },
   logprobs: (value) => boolean('logprobs', value),
   top_logprobs: (value) => {
@@ -183,6 +198,16 @@ function toolCallsFrom(value: unknown, param: string) {
       throw invalidBody(`${at}.function.arguments`, `${at}.function.arguments must be text (JSON)`)
     return { id: call.id, type: 'function', function: { name: call.function.name, arguments: call.function.arguments } }
   })
+}
+
+/** For a key that takes no system text from clients: the first system or developer message, by its role. */
+function refuseSystemMessages(messages: Array<{ role: string }>) {
+  const index = messages.findIndex((message) => message.role === 'system' || message.role === 'developer')
+  if (index === -1) return
+  throw invalidBody(
+    `messages[${index}].role`,
+    `messages[${index}].role is '${messages[index]!.role}', but this API key does not accept system messages; its owner's instructions are the only system text`,
+  )
 }
 
 function messagesFrom(value: unknown, limits: Limits) {

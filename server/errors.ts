@@ -224,6 +224,17 @@ export const rateLimitExceeded = (limit: number, headers: Record<string, string>
     headers,
   )
 
+/** 429 for one visitor over its share of a key (issue 16), with the headers of the visitor's window. */
+export const visitorRateLimitExceeded = (limit: number, headers: Record<string, string>) =>
+  new HttpError(
+    429,
+    'rate_limit_error',
+    'visitor_rate_limit_exceeded',
+    `Rate limit reached: this key allows ${limit} request${limit === 1 ? '' : 's'} per minute from one visitor; try again in ${headers['retry-after']} s`,
+    undefined,
+    headers,
+  )
+
 /** 429 for GET /v1/key over its own window; only the Retry-After headers, since the x-ratelimit ones describe chat. */
 export const keyChecksExceeded = (limit: number, headers: Record<string, string>) =>
   new HttpError(

@@ -3,6 +3,7 @@
  * relay, the admin API and the widget asset, with timeouts that keep slow clients from holding
  * the server and a graceful close that finishes or cleanly ends open streams.
  */
+import { randomBytes } from 'node:crypto'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import { existsSync } from 'node:fs'
 import type { AddressInfo } from 'node:net'
@@ -28,6 +29,7 @@ import { openStore } from './store/open.ts'
 import { StoreConflict, type Store } from './store/store.ts'
 import { createDemoUpstream, createHttpUpstream, type Upstream } from './upstream.ts'
 import { createUsageRecorder } from './usage.ts'
+import { createVisitorIds } from './visitor-id.ts'
 import { createPanelAssets, createWidgetAsset } from './widget-asset.ts'
 
 export interface AppServerOptions {
@@ -76,6 +78,8 @@ export async function createAppServer(config: Config, options: AppServerOptions)
   const scrapeMetrics = metricsSource(metrics)
   const store = countingFailures(await openStore(config.database, { log }), metrics)
   const limiter = createLimiter(config, log, metrics)
+  // VISITOR_ID_SECRET, or one made by whichever process starts first and kept in the store for all.
+  const visitorIdSecret = config.visitorIdSecret ?? (await store.serverSecret('visitor_id', randomBytes(32).toString('base64url')))
   const usage = createUsageRecorder(store, log, { flushMs: options.usageFlushMs })
   const activity = createActivityRecorder(store, log, { flushMs: options.usageFlushMs })
   const management = createManagement({
@@ -103,6 +107,7 @@ export async function createAppServer(config: Config, options: AppServerOptions)
     authenticate: createAuthenticator(store, (keyId) => activity.refused(keyId, 'key_revoked')),
     activity,
     limiter,
+    visitorId: createVisitorIds(visitorIdSecret),
     relay: createRelay({ upstream, timeoutMs: config.upstreamTimeoutMs, pingMs: options.pingMs, usage, metrics, log }),
     serveWidget: createWidgetAsset(options.widgetPath ?? DEFAULT_WIDGET),
     // The panel files sit next to the loader, where the build puts them and the loader looks for them.

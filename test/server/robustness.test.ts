@@ -844,6 +844,7 @@ describe('internal errors', () => {
       relay: async () => {
         throw new Error('the relay is never reached here')
       },
+      visitorId: () => 'never-asked',
       serveWidget: async () => {
         throw new Error('the widget is never served here')
       },
