@@ -32,8 +32,13 @@ async function cli(argv: string[], env: Record<string, string>) {
 
 const copy = (...extra: string[]) => cli(['db', 'copy', '--from', `sqlite:${sourcePath()}`, ...extra], { DATABASE_URL: targetUrl() })
 
+/** The `user` of every request the upstream got: the server's pseudonymous visitor ids. */
+const users: unknown[] = []
 const upstream: Upstream = {
-  send: async () => ({ status: 200, body: [Buffer.from(JSON.stringify(completion('Hi', { prompt_tokens: 2, completion_tokens: 3 })))] }),
+  send: async (body) => {
+    users.push(body.user)
+    return { status: 200, body: [Buffer.from(JSON.stringify(completion('Hi', { prompt_tokens: 2, completion_tokens: 3 })))] }
+  },
   close() {},
 }
 
@@ -71,7 +76,9 @@ describePostgres('assisters db copy', () => {
     const second = await before.createKey({ name: 'Second' }, site.accountId)
     const revoked = await before.createKey({ name: 'Revoked' }, site.accountId)
     const other = await before.createKey({ name: 'Another account' })
+    const sent = users.length
     for (const key of [site.key, site.key, second.key, other.key]) expect((await chat(before, key)).status).toBe(200)
+    const visitorId = users[sent]
     await before.admin('POST', `/admin/keys/${revoked.id}/revoke`)
     await before.admin('POST', `/admin/keys/${second.id}/primary`)
     // An owner with a password, signed in: both the password and the session survive the move.
@@ -103,6 +110,9 @@ describePostgres('assisters db copy', () => {
     expect(await snapshot(after, other.accountId)).toEqual(expected.other)
     expect(expected.site.keys.map((key: { is_primary: boolean }) => key.is_primary)).toEqual([false, true, false])
     expect((await chat(after, site.key)).status).toBe(200)
+    // The server's secret moved too: the same visitor of the same key is the same id upstream.
+    expect(visitorId).toMatch(/^[\w-]{22}$/)
+    expect(users.at(-1)).toBe(visitorId)
     expect((await chat(after, site.key, 'https://evil.test')).status).toBe(403)
     expect((await chat(after, revoked.key)).status).toBe(401)
     expect((await chat(after, other.key)).status).toBe(200)
