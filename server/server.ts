@@ -77,14 +77,15 @@ export async function createAppServer(config: Config, options: AppServerOptions)
   const metrics = createMetrics()
   const scrapeMetrics = metricsSource(metrics)
   const store = countingFailures(await openStore(config.database, { log }), metrics)
-  const limiter = createLimiter(config, log, metrics)
   // VISITOR_ID_SECRET, or one made by whichever process starts first and kept in the store for all.
   const visitorIdSecret = config.visitorIdSecret ?? (await store.serverSecret('visitor_id', randomBytes(32).toString('base64url')))
+  const limiter = createLimiter(config, log, metrics)
   const usage = createUsageRecorder(store, log, { flushMs: options.usageFlushMs })
   const activity = createActivityRecorder(store, log, { flushMs: options.usageFlushMs })
   const management = createManagement({
     store,
     defaultRpm: config.rateLimitRpm,
+    defaultVisitorRpm: config.visitorRpm,
     flushUsage: async () => void (await Promise.all([usage.flush(), activity.flush()])),
     now: options.ownerAuth?.now,
   })

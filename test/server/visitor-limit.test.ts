@@ -58,7 +58,9 @@ const requestArb = fc.record({
   spoofed: fc.constantFrom('', '10.9.9.9, ', 'garbage, ', '198.51.100.1, '),
 })
 
-function headersFor({ visitor, host, mapped, header, spoofed }: fc.RecordValue<typeof requestArb>): Record<string, string> {
+type OneRequest = typeof requestArb extends fc.Arbitrary<infer T> ? T : never
+
+function headersFor({ visitor, host, mapped, header, spoofed }: OneRequest): Record<string, string> {
   const chosen = VISITORS[visitor]!
   const address = 'v4' in chosen ? (mapped ? `::ffff:${chosen.v4}` : chosen.v4) : `${chosen.v6}:${host.map((h) => h.toString(16)).join(':')}`
   if (header === 'x-forwarded-for') return { 'x-forwarded-for': `${spoofed}${address}` }
