@@ -136,6 +136,27 @@ describe('the per-visitor limit', () => {
     expect(codes).toEqual(Array(30).fill('ok'))
   })
 
+  it.each<[string, Record<string, unknown>, number]>([
+    ['visitor_rpm 0 turns it off on a key with allowed domains', { visitor_rpm: 0 }, 12],
+    ['visitor_rpm sets it on a key without allowed domains', { allowed_domains: [], visitor_rpm: 2 }, 2],
+    ["a key's visitor_rpm stands over VISITOR_RPM", { visitor_rpm: VISITOR_RPM + 2 }, VISITOR_RPM + 2],
+  ])('%s', async (_case, fields, admitted) => {
+    const { key } = await shopKey(proxied, fields)
+    const codes = await Promise.all(Array.from({ length: 12 }, async () => codeOf(await models(proxied, key, { 'x-forwarded-for': '192.0.2.50' }))))
+    expect(codes.filter((code) => code === 'ok')).toHaveLength(admitted)
+    expect(codes.filter((code) => code === 'visitor_rate_limit_exceeded')).toHaveLength(12 - admitted)
+  })
+
+  it("applies a change of the key's visitor_rpm on the next request", async () => {
+    const { key, id } = await shopKey(proxied)
+    const from = async () => codeOf(await models(proxied, key, { 'x-forwarded-for': '192.0.2.51' }))
+    expect([await from(), await from()]).toEqual(['ok', 'ok'])
+    expect((await proxied.admin('PATCH', `/admin/keys/${id}`, { visitor_rpm: 2 })).status).toBe(200)
+    expect(await from()).toBe('visitor_rate_limit_exceeded')
+    expect((await proxied.admin('PATCH', `/admin/keys/${id}`, { visitor_rpm: null })).status).toBe(200)
+    expect(await from()).toBe('ok')
+  })
+
   it("shows the owner each visitor refusal on the dashboard's usage, by its own reason", async () => {
     const { client } = await signedInOwner(proxied)
     const shop = (await client.call('POST', '/keys', { name: 'Shop', allowed_domains: ['shop.example'] })).body
@@ -144,6 +165,20 @@ describe('the per-visitor limit', () => {
     expect((await client.call('GET', '/usage')).body.refusals).toEqual([
       { key_id: shop.id, day: today, reason: 'visitor_rate_limited', count: 3 },
     ])
+  })
+})
+
+describe('VISITOR_RPM=0', () => {
+  it("leaves keys with allowed domains without a per-visitor limit, but not a key whose own visitor_rpm sets one", async () => {
+    const off = await startServer({ VISITOR_RPM: '0' })
+    try {
+      const [open, own] = [await shopKey(off), await shopKey(off, { visitor_rpm: 1 })]
+      const codes = async (key: string) => Promise.all(Array.from({ length: 5 }, async () => codeOf(await models(off, key))))
+      expect(await codes(open.key)).toEqual(Array(5).fill('ok'))
+      expect((await codes(own.key)).filter((code) => code === 'ok')).toHaveLength(1)
+    } finally {
+      await off.close()
+    }
   })
 })
 
