@@ -104,7 +104,8 @@ const requests = {} as Record<Category, Buffer>
 beforeAll(async () => {
   upstream.listen()
   upstream.mock.use(answerJson(completion('Hi')))
-  server = await startServer()
+  // All 200 clients share one loopback address: one visitor, whose own limit is visitor-limit.test.ts's subject.
+  server = await startServer({ VISITOR_RPM: '0' })
   port = Number(new URL(server.url).port)
 
   const fields = (rate_limit_rpm: number, domain = 'site.example') => ({ allowed_domains: [domain], rate_limit_rpm })
