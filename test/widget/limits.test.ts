@@ -32,7 +32,11 @@ describe('a limit with a short wait', () => {
     ['en', 'concurrent_streams_exceeded', 'The chat is busy right now. You can send again in {n} s.'],
     ['en', 'rate_limit_exceeded', 'The chat is busy right now. You can send again in {n} s.'],
     ['es', 'visitor_rate_limit_exceeded', 'Estás enviando mensajes muy rápido. Podrás volver a enviar en {n} s.'],
-    ['de', 'visitor_concurrent_streams_exceeded', 'Bitte warten Sie, bis die aktuelle Antwort fertig ist. Sie können in {n} s wieder senden.'],
+    [
+      'de',
+      'visitor_concurrent_streams_exceeded',
+      'Bitte warten Sie, bis die aktuelle Antwort fertig ist. Sie können in {n} s wieder senden.',
+    ],
     ['fr', 'concurrent_streams_exceeded', 'La discussion est très sollicitée en ce moment. Vous pourrez renvoyer un message dans {n} s.'],
     ['ja', 'visitor_rate_limit_exceeded', 'メッセージの送信間隔が短すぎます。 {n} 秒後に再び送信できます。'],
     ['ar', 'visitor_rate_limit_exceeded', 'أنت ترسل الرسائل بسرعة كبيرة. يمكنك الإرسال مجددًا بعد {n} ث.'],
