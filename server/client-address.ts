@@ -36,7 +36,8 @@ export function parseTrustProxy(raw: string): TrustProxy {
     if (entry === '') throw new Error('the list has an empty entry')
     const [base, prefix, extra] = entry.split('/')
     const address = base === undefined || base.includes('%') ? undefined : canonical(base)
-    if (address === undefined || extra !== undefined) throw new Error(`${shown} is neither an IP address nor a CIDR such as 10.0.0.0/8 or fd00::/8`)
+    if (address === undefined || extra !== undefined)
+      throw new Error(`${shown} is neither an IP address nor a CIDR such as 10.0.0.0/8 or fd00::/8`)
     const family = isIP(address) === 4 ? 'ipv4' : 'ipv6'
     const bits = family === 'ipv4' ? 32 : 128
     if (prefix === undefined) {
@@ -94,7 +95,11 @@ const isTrusted = (list: BlockList, address: string) => {
 }
 
 /** X-Forwarded-For over all its header lines, leftmost first: an address, or undefined for an entry that is not one. */
-const forwardedForChain = (lines: string[]) => lines.join(',').split(',').map((entry) => nodeAddress(entry.trim()))
+const forwardedForChain = (lines: string[]) =>
+  lines
+    .join(',')
+    .split(',')
+    .map((entry) => nodeAddress(entry.trim()))
 
 /** RFC 7239: each element's `for=` node, leftmost first; undefined for `unknown`, an obfuscated name, garbage or no `for`. */
 function forwardedChain(lines: string[]) {

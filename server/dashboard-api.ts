@@ -86,10 +86,7 @@ export function createDashboardApi({ management, auth, publicUrl, signupOpen, tr
             pattern: /^\/dashboard\/api\/sign-up$/,
             open: true,
             run: async (call: Call) =>
-              signedIn(
-                call,
-                await auth.signUp(call.body, clientOf(call.req), (fields) => management.createAccountWithOwner(fields)),
-              ),
+              signedIn(call, await auth.signUp(call.body, clientOf(call.req), (fields) => management.createAccountWithOwner(fields))),
           } satisfies Route,
         ]
       : []),

@@ -47,6 +47,8 @@ export interface OwnerAuth {
   signOut(current: CurrentSession): Promise<void>
   /** Ends every session of the owner, this one included, and every unused link. */
   signOutEverywhere(current: CurrentSession): Promise<void>
+  /** Deletes the sessions and links that have expired or been used, which nothing else would ever remove. */
+  purgeExpired(): Promise<{ sessions: number; links: number }>
 }
 
 export interface OwnerAuthOptions {
@@ -204,6 +206,11 @@ export function createOwnerAuth(store: Store, options: OwnerAuthOptions = {}): O
 
     async signOutEverywhere(current) {
       await endOwnerAccess(current.owner.id)
+    },
+    purgeExpired() {
+      const at = now()
+      const iso = (ms: number) => new Date(ms).toISOString()
+      return store.purgeExpired(iso(at), iso(at - IDLE_MS), iso(at - ABSOLUTE_MS))
     },
   }
 }

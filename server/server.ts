@@ -26,7 +26,7 @@ import { createMetrics, metricsSource, type Metrics, type MetricsSource } from '
 import { createOwnerAuth, type OwnerAuthOptions } from './owner-auth.ts'
 import { createRelay } from './relay.ts'
 import { openStore } from './store/open.ts'
-import { StoreConflict, type Store } from './store/store.ts'
+import { StoreConflict, StoreUnavailable, type Store } from './store/store.ts'
 import { createDemoUpstream, createHttpUpstream, type Upstream } from './upstream.ts'
 import { createUsageRecorder } from './usage.ts'
 import { createVisitorIds } from './visitor-id.ts'
@@ -60,6 +60,8 @@ export interface AppServer {
 
 // A dependency that has not answered /readyz's question in this long counts as unavailable.
 const READINESS_DEADLINE_MS = 2_000
+/** How often expired dashboard sessions and used set-password links are deleted (and once at start). */
+const PURGE_EVERY_MS = 60 * 60 * 1000
 
 export const DEFAULT_WIDGET = fileURLToPath(new URL('../dist/widget.js', import.meta.url))
 
@@ -103,6 +105,14 @@ export async function createAppServer(config: Config, options: AppServerOptions)
     if (config.redis) checks.redis = redis ? 'ok' : redisDownMeans
     return { ready: Object.values(checks).every((check) => check !== 'unavailable'), checks }
   }
+  const ownerAuth = createOwnerAuth(store, options.ownerAuth)
+  // Expired sessions and used links sign no one in, but nothing else would ever delete them.
+  const purge = () =>
+    ownerAuth.purgeExpired().catch((err: unknown) => {
+      if (!(err instanceof StoreUnavailable)) log.warn('could not delete expired dashboard sessions', { err })
+    })
+  const purging = setInterval(purge, PURGE_EVERY_MS)
+  purging.unref()
   const handle = createHandler({
     config,
     authenticate: createAuthenticator(store, (keyId) => activity.refused(keyId, 'key_revoked')),
@@ -117,7 +127,7 @@ export async function createAppServer(config: Config, options: AppServerOptions)
     handleDashboard: createDashboardHandler(
       createDashboardApi({
         management,
-        auth: createOwnerAuth(store, options.ownerAuth),
+        auth: ownerAuth,
         publicUrl: config.publicUrl,
         signupOpen: config.signupOpen,
         trustProxy: config.trustProxy,
@@ -172,6 +182,7 @@ export async function createAppServer(config: Config, options: AppServerOptions)
 
   let closing: Promise<void> | undefined
   const shutDown = async (graceMs: number) => {
+    clearInterval(purging)
     server.close()
     server.closeIdleConnections()
     const deadline = Date.now() + graceMs
@@ -192,6 +203,7 @@ export async function createAppServer(config: Config, options: AppServerOptions)
         server.listen(config.port, config.host, () => {
           server.off('error', reject)
           const { address, port } = server.address() as AddressInfo
+          void purge()
           resolve(`http://${address.includes(':') ? `[${address}]` : address}:${port}`)
         })
       }),

@@ -145,7 +145,9 @@ async function writePostgres(source: Source, to: Extract<Config['database'], { k
     try {
       await client.query('BEGIN')
       // Readers may go on; a server writing to the target waits until the copy is in (or refused).
-      await client.query('LOCK TABLE accounts, keys, usage, owners, password_links, sessions, refusals, key_origins, server_secrets IN EXCLUSIVE MODE')
+      await client.query(
+        'LOCK TABLE accounts, keys, usage, owners, password_links, sessions, refusals, key_origins, server_secrets IN EXCLUSIVE MODE',
+      )
       const {
         rows: [held],
       } = await client.query<{ version: number; accounts: number; keys: number; usage: number; owners: number }>(

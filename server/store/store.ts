@@ -184,6 +184,13 @@ export interface Store {
   endSession(tokenHash: string): Promise<void>
   /** Ends every session of the owner, but the one whose hash is `keep`. */
   endOwnerSessions(ownerId: string, keep?: string): Promise<void>
+  /** Removes the owner with their sessions and links, so they can no longer sign in; undefined for an unknown id. */
+  removeOwner(ownerId: string): Promise<OwnerRecord | undefined>
+  /**
+   * Deletes the sessions last seen before `idleBefore` or signed in before `signedInBefore`, and the
+   * set-password links used or expired at `now`: none of them can sign anyone in any more.
+   */
+  purgeExpired(now: string, idleBefore: string, signedInBefore: string): Promise<{ sessions: number; links: number }>
   /**
    * The server's own secret named `name`, shared by every process and kept across restarts: the one
    * stored, or else `candidate`, stored now. Two processes racing both get the one stored first.

@@ -938,4 +938,24 @@ describe('the admin API for owners and keys', () => {
     expect((await server.admin('PATCH', '/admin/keys/key_nope', { name: 'x' })).status).toBe(404)
     expect((await server.admin('PATCH', `/admin/keys/${id}`, 'nope')).status).toBe(400)
   })
+
+  it('removes an owner with DELETE /admin/owners/:id: their session ends and their link stops working; 404 after', async () => {
+    const { url, owner, account } = await createOwner()
+    const signedIn = dashboardClient(server)
+    expect((await signedIn.call('POST', '/set-password', { token: linkToken(url), password: PASSWORD })).status).toBe(200)
+    const pending = await createOwner(undefined, account)
+
+    const removed = await server.admin('DELETE', `/admin/owners/${owner.id}`)
+    expect(removed.status).toBe(200)
+    expect(removed.body).toMatchObject({ id: owner.id, email: owner.email, password_set: true })
+    expect((await signedIn.call('GET', '/me')).status).toBe(401)
+    expect((await dashboardClient(server).call('POST', '/sign-in', { email: owner.email, password: PASSWORD })).status).toBe(401)
+
+    expect((await server.admin('DELETE', `/admin/owners/${pending.owner.id}`)).status).toBe(200)
+    const linkAfter = await dashboardClient(server).call('POST', '/set-password', { token: linkToken(pending.url), password: PASSWORD })
+    expect(linkAfter.status).toBe(400)
+    expect((await server.admin('GET', `/admin/accounts/${account}/owners`)).body.data).toEqual([])
+    expect((await server.admin('DELETE', `/admin/owners/${owner.id}`)).status).toBe(404)
+    expect((await server.admin('DELETE', '/admin/owners/owner_nope')).status).toBe(404)
+  })
 })

@@ -62,7 +62,8 @@ type OneRequest = typeof requestArb extends fc.Arbitrary<infer T> ? T : never
 
 function headersFor({ visitor, host, mapped, header, spoofed }: OneRequest): Record<string, string> {
   const chosen = VISITORS[visitor]!
-  const address = 'v4' in chosen ? (mapped ? `::ffff:${chosen.v4}` : chosen.v4) : `${chosen.v6}:${host.map((h) => h.toString(16)).join(':')}`
+  const address =
+    'v4' in chosen ? (mapped ? `::ffff:${chosen.v4}` : chosen.v4) : `${chosen.v6}:${host.map((h) => h.toString(16)).join(':')}`
   if (header === 'x-forwarded-for') return { 'x-forwarded-for': `${spoofed}${address}` }
   const node = address.includes(':') ? `"[${address}]:${host[0]}"` : address
   return { forwarded: `${spoofed ? 'for=198.51.100.1, ' : ''}for=${node};proto=https` }
@@ -111,7 +112,10 @@ describe('the per-visitor limit', () => {
     for (const address of ['203.0.113.3', '203.0.113.4', '203.0.113.5']) {
       for (let i = 0; i < VISITOR_RPM; i++) codes.push(await codeOf(await from(address)))
     }
-    expect(codes).toEqual([...Array(10 - VISITOR_RPM - 1).fill('ok'), ...Array(codes.length - (10 - VISITOR_RPM - 1)).fill('rate_limit_exceeded')])
+    expect(codes).toEqual([
+      ...Array(10 - VISITOR_RPM - 1).fill('ok'),
+      ...Array(codes.length - (10 - VISITOR_RPM - 1)).fill('rate_limit_exceeded'),
+    ])
   })
 
   it('counts chat, /v1/models and /v1/models/{id} in one window per visitor, and never GET /v1/key', async () => {
@@ -124,7 +128,9 @@ describe('the per-visitor limit', () => {
     ]
     expect(answers.map((answer) => answer.status)).toEqual(Array(VISITOR_RPM).fill(200))
     for (const path of ['/v1/chat/completions', '/v1/models', '/v1/models/assisters-chat-v1']) {
-      const refused = path.endsWith('completions') ? await proxied.chat(key, undefined, headers) : await fetch(proxied.url + path, { headers })
+      const refused = path.endsWith('completions')
+        ? await proxied.chat(key, undefined, headers)
+        : await fetch(proxied.url + path, { headers })
       expect(await codeOf(refused)).toBe('visitor_rate_limit_exceeded')
     }
     expect((await fetch(`${proxied.url}/v1/key`, { headers })).status).toBe(200)
@@ -132,7 +138,9 @@ describe('the per-visitor limit', () => {
 
   it('leaves a key without allowed domains (a server’s key) unlimited per visitor by default', async () => {
     const { key } = await proxied.createKey({ rate_limit_rpm: 1000 })
-    const codes = await Promise.all(Array.from({ length: 30 }, async () => codeOf(await models(proxied, key, { 'x-forwarded-for': '192.0.2.9' }))))
+    const codes = await Promise.all(
+      Array.from({ length: 30 }, async () => codeOf(await models(proxied, key, { 'x-forwarded-for': '192.0.2.9' }))),
+    )
     expect(codes).toEqual(Array(30).fill('ok'))
   })
 
@@ -142,7 +150,9 @@ describe('the per-visitor limit', () => {
     ["a key's visitor_rpm stands over VISITOR_RPM", { visitor_rpm: VISITOR_RPM + 2 }, VISITOR_RPM + 2],
   ])('%s', async (_case, fields, admitted) => {
     const { key } = await shopKey(proxied, fields)
-    const codes = await Promise.all(Array.from({ length: 12 }, async () => codeOf(await models(proxied, key, { 'x-forwarded-for': '192.0.2.50' }))))
+    const codes = await Promise.all(
+      Array.from({ length: 12 }, async () => codeOf(await models(proxied, key, { 'x-forwarded-for': '192.0.2.50' }))),
+    )
     expect(codes.filter((code) => code === 'ok')).toHaveLength(admitted)
     expect(codes.filter((code) => code === 'visitor_rate_limit_exceeded')).toHaveLength(12 - admitted)
   })
@@ -169,7 +179,7 @@ describe('the per-visitor limit', () => {
 })
 
 describe('VISITOR_RPM=0', () => {
-  it("leaves keys with allowed domains without a per-visitor limit, but not a key whose own visitor_rpm sets one", async () => {
+  it('leaves keys with allowed domains without a per-visitor limit, but not a key whose own visitor_rpm sets one', async () => {
     const off = await startServer({ VISITOR_RPM: '0' })
     try {
       const [open, own] = [await shopKey(off), await shopKey(off, { visitor_rpm: 1 })]
