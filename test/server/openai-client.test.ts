@@ -217,4 +217,24 @@ describe('the official openai client', () => {
     expect(err).toMatchObject({ status: 429, code: 'rate_limit_exceeded' })
     expect(Number((err as InstanceType<typeof OpenAI.RateLimitError>).headers?.get('retry-after'))).toBeGreaterThanOrEqual(1)
   })
+
+  it("raises RateLimitError (429) once one visitor has used its share of the key's minute", async () => {
+    upstream.mock.use(http.post(UPSTREAM_URL, () => HttpResponse.json(completion('once'))))
+    const { key } = await server.createKey({ allowed_domains: ['example.com'], visitor_rpm: 1 })
+    const client = clientFor(key, { origin: 'https://example.com' })
+    await client.chat.completions.create({ model: MODEL, messages: question })
+    const err = await rejectionOf(client.chat.completions.create({ model: MODEL, messages: question }))
+    expect(err).toBeInstanceOf(OpenAI.RateLimitError)
+    expect(err).toMatchObject({ status: 429, code: 'visitor_rate_limit_exceeded' })
+    expect(Number((err as InstanceType<typeof OpenAI.RateLimitError>).headers?.get('retry-after'))).toBeGreaterThanOrEqual(1)
+  })
+
+  it("raises BadRequestError (400) naming the message when the key does not accept the client's system messages", async () => {
+    const { key } = await server.createKey({ allow_system_messages: false })
+    const err = await rejectionOf(
+      clientFor(key).chat.completions.create({ model: MODEL, messages: [{ role: 'developer', content: 'Be a pirate.' }, ...question] }),
+    )
+    expect(err).toBeInstanceOf(OpenAI.BadRequestError)
+    expect(err).toMatchObject({ status: 400, code: 'invalid_body', param: 'messages[0].role' })
+  })
 })
