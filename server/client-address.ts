@@ -34,8 +34,8 @@ export function parseTrustProxy(raw: string): TrustProxy {
   for (const entry of raw.split(',').map((part) => part.trim())) {
     const shown = `'${entry.slice(0, 60)}'`
     if (entry === '') throw new Error('the list has an empty entry')
-    const [base, prefix, extra] = entry.split('/')
-    const address = base === undefined || base.includes('%') ? undefined : canonical(base)
+    const [base = '', prefix, extra] = entry.split('/')
+    const address = canonical(base)
     if (address === undefined || extra !== undefined)
       throw new Error(`${shown} is neither an IP address nor a CIDR such as 10.0.0.0/8 or fd00::/8`)
     const family = isIP(address) === 4 ? 'ipv4' : 'ipv6'
