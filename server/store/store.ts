@@ -181,6 +181,8 @@ export interface Store {
   endSession(tokenHash: string): Promise<void>
   /** Ends every session of the owner, but the one whose hash is `keep`. */
   endOwnerSessions(ownerId: string, keep?: string): Promise<void>
+  /** The owner's sessions, most recently seen first, expired ones included (the caller knows the limits). */
+  listSessions(ownerId: string): Promise<Array<SessionRecord & { token_hash: string }>>
   /** Removes the owner with their sessions and links, so they can no longer sign in; undefined for an unknown id. */
   removeOwner(ownerId: string): Promise<OwnerRecord | undefined>
   /**
