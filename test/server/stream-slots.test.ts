@@ -106,12 +106,12 @@ describe.each(kinds)('stream slots in %s', (_kind, create) => {
 })
 
 describe.skipIf(!redis)('stream slots in Redis', () => {
-  const members = (key: string) => redis!.client.zrange(key, 0, -1)
+  const members = (key: string) => redis!.client.zrange(key, '0', '-1')
 
   it('holds each answer as a lease in a set for the key and one for the visitor, and leaves nothing once given back', async () => {
     const { slots, prefix } = redisSlots({ leaseMs: 20_000 })
     const slot = taken(await slots.acquire('k', '203.0.113.9', CAPS))
-    const [member, expiry] = await redis!.client.zrange(`${prefix}streams:k`, 0, -1, 'WITHSCORES')
+    const [member, expiry] = await redis!.client.zrange(`${prefix}streams:k`, '0', '-1', 'WITHSCORES')
     expect(await members(`${prefix}streams:k:visitor:203.0.113.9`)).toEqual([member])
     const [seconds] = await redis!.client.time()
     // Scored by its expiry on Redis's clock, 20 s on.
@@ -143,7 +143,7 @@ describe.skipIf(!redis)('stream slots in Redis', () => {
     // What a process that died leaves: one lease run out, one still running.
     const [seconds] = await redis!.client.time()
     const now = Number(seconds) * 1000
-    await redis!.client.zadd(`${prefix}streams:k`, now - 1, 'dead:1', now + 60_000, 'alive:1')
+    await redis!.client.zadd(`${prefix}streams:k`, String(now - 1), 'dead:1', String(now + 60_000), 'alive:1')
     taken(await slots.acquire('k', undefined, { key: 2, visitor: 1 }))
     expect(await slots.acquire('k', undefined, { key: 2, visitor: 1 })).toEqual({ full: 'key' })
     expect(await members(`${prefix}streams:k`)).not.toContain('dead:1')
