@@ -147,6 +147,8 @@ describe('answers in flight, in memory', () => {
     server = await startServer({
       UPSTREAM_BASE_URL: upstream.baseUrl,
       MAX_STREAMS_PER_KEY: '3',
+      // Polling for a slot spends requests: the rate limit is not under test here.
+      RATE_LIMIT_RPM: '100000',
       MAX_STREAMS_PER_VISITOR: '2',
       UPSTREAM_TIMEOUT_MS: '400',
     })
@@ -312,6 +314,8 @@ describe.skipIf(!redis)('answers in flight, in Redis', () => {
       REDIS_URL: redis!.url,
       REDIS_PREFIX: prefix,
       MAX_STREAMS_PER_KEY: '3',
+      // Polling for a slot spends requests: the rate limit is not under test here.
+      RATE_LIMIT_RPM: '100000',
       MAX_STREAMS_PER_VISITOR: '2',
     })
   })
@@ -362,6 +366,7 @@ describe.skipIf(!privateRedis)('REDIS_FAILURE_MODE=local while Redis is stopped'
       REDIS_FAILURE_MODE: 'local',
       REDIS_TIMEOUT_MS: '300',
       MAX_STREAMS_PER_KEY: '2',
+      RATE_LIMIT_RPM: '100000',
     })
     try {
       const { key } = await server.createKey()
@@ -397,6 +402,7 @@ describe.skipIf(!redis || !hasPostgres)('two processes sharing Redis', () => {
       UPSTREAM_MODEL: 'upstream-model',
       MAX_STREAMS_PER_KEY: '2',
       STREAM_LEASE_MS: '1000',
+      RATE_LIMIT_RPM: '100000',
     }
     servers.push(await startServe(env), await startServe(env))
   }, 60_000)
