@@ -133,8 +133,7 @@ export function createRedisStreamSlots(options: RedisStreamSlotsOptions): Stream
     scripts: { streamAcquire: { lua: ACQUIRE_SCRIPT }, streamRenew: { lua: RENEW_SCRIPT } },
   }) as SlotsRedis
 
-  // One warning when a command of ours fails, one line when one succeeds again. Not on the client's
-  // own error events: the rate limiter already reports the connection's outages as they happen.
+  // One warning when a command of ours fails, one line when one succeeds again.
   let down = false
   let closed = false
   const failed = (err: unknown) => {
@@ -153,6 +152,8 @@ export function createRedisStreamSlots(options: RedisStreamSlotsOptions): Stream
     down = false
     log.info('stream slots: Redis is available again')
   }
+  // Without a listener ioredis prints each failed reconnect. Outages are told above, when a command of
+  // ours fails, not as the connection drops: the rate limiter already says that, on its own connection.
   redis.on('error', () => {})
 
   // Until the first connection is up, acquires wait for it (within the deadline) rather than fail.

@@ -3,6 +3,7 @@
  * what only Redis has to show (both slots or neither, leases that run out or are renewed, the slots
  * shared by two clients, a Redis that stops, under each REDIS_FAILURE_MODE).
  */
+import { Redis } from 'ioredis'
 import { afterEach, describe, expect, it } from 'vitest'
 import { HttpError } from '../../server/errors.ts'
 import { createLogger } from '../../server/log.ts'
@@ -218,6 +219,25 @@ describe.skipIf(!privateRedis)('stream slots when Redis stops', () => {
     }
     await untilAnswering(slots)
     taken(await slots.acquire('k', 'a', CAPS))
+  })
+
+  it('gives back a slot that a hung Redis takes after the deadline', async () => {
+    const { slots } = onPrivate('closed')
+    await untilAnswering(slots)
+    privateRedis!.pause()
+    try {
+      expect(await slots.acquire('late', 'a', CAPS).catch((err: unknown) => err)).toMatchObject({ code: 'rate_limiter_unavailable' })
+    } finally {
+      privateRedis!.resume()
+    }
+    // Redis runs what it held in order: the late acquire, then the ZREMs sent behind it, then this.
+    await untilAnswering(slots)
+    const look = new Redis(privateRedis!.url)
+    try {
+      expect(await look.exists('assisters-test:slots:streams:late', 'assisters-test:slots:streams:late:visitor:a')).toBe(0)
+    } finally {
+      look.disconnect()
+    }
   })
 
   it('caps answers in this process (local) while Redis is stopped, and gives those slots back there', async () => {
