@@ -17,7 +17,7 @@ import { closeInStages, inTurn } from './connection.ts'
 import { createDashboardHandler } from './dashboard.ts'
 import { createDashboardApi } from './dashboard-api.ts'
 import { missingHost, rawClientErrorResponse, sendError, serverShuttingDown } from './errors.ts'
-import { createLimiter } from './limiter.ts'
+import { createLimiter, createStreamSlots } from './limiter.ts'
 import type { Logger } from './log.ts'
 import { createManagement } from './management.ts'
 import { sendMetrics } from './metrics-endpoint.ts'
@@ -78,6 +78,7 @@ export async function createAppServer(config: Config, options: AppServerOptions)
   const scrapeMetrics = metricsSource(metrics)
   const store = countingFailures(await openStore(config.database, { log }), metrics)
   const limiter = createLimiter(config, log, metrics)
+  const streams = createStreamSlots(config, log, metrics)
   const usage = createUsageRecorder(store, log, { flushMs: options.usageFlushMs })
   const activity = createActivityRecorder(store, log, { flushMs: options.usageFlushMs })
   const management = createManagement({
@@ -114,6 +115,7 @@ export async function createAppServer(config: Config, options: AppServerOptions)
     authenticate: createAuthenticator(store, (keyId) => activity.refused(keyId, 'key_revoked')),
     activity,
     limiter,
+    streams,
     relay: createRelay({ upstream, timeoutMs: config.upstreamTimeoutMs, pingMs: options.pingMs, usage, metrics, log }),
     serveWidget: createWidgetAsset(options.widgetPath ?? DEFAULT_WIDGET),
     // The panel files sit next to the loader, where the build puts them and the loader looks for them.
@@ -185,6 +187,7 @@ export async function createAppServer(config: Config, options: AppServerOptions)
     server.closeAllConnections()
     upstream.close()
     await limiter.close()
+    await streams.close()
     await usage.close()
     await activity.close()
     await store.close()

@@ -64,8 +64,11 @@ export interface UsageRow {
   completion_tokens: number
 }
 
-/** Why the API refused a request with a key of the account: 403, 429, or 401 for a revoked key. */
-export type RefusalReason = 'origin_not_allowed' | 'rate_limited' | 'key_revoked'
+/**
+ * Why the API refused a request with a key of the account: 403, 429 (over the rate limit, or too many
+ * answers in flight at once), or 401 for a revoked key.
+ */
+export type RefusalReason = 'origin_not_allowed' | 'rate_limited' | 'too_many_streams' | 'key_revoked'
 
 /** Refusals added up for one key, one UTC day and one reason. */
 export interface RefusalRow {
