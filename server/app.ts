@@ -20,6 +20,7 @@ import {
   rateLimitExceeded,
   sendError,
   visitorRateLimitExceeded,
+  tooManyStreams,
 } from './errors.ts'
 import type { Logger } from './log.ts'
 import type { Metrics } from './metrics.ts'
@@ -28,12 +29,15 @@ import type { Relay } from './relay.ts'
 import { sendJson } from './respond.ts'
 import type { VisitorIds } from './visitor-id.ts'
 import { visitorLimitOf, visitorWindow } from './visitor-limit.ts'
+import type { StreamSlots } from './stream-slots.ts'
 import { PANEL_PATH } from './widget-asset.ts'
 
 export interface HandlerDeps {
   config: Config
   authenticate(authorization: readonly string[] | undefined): Promise<AuthenticatedKey>
   limiter: RateLimiter
+  /** Caps on chat answers in flight at once, per key and per visitor. */
+  streams: StreamSlots
   /** Where each key is used from, and its refusals, for the owner's dashboard. */
   activity: ActivityRecorder
   relay: Relay
@@ -132,6 +136,18 @@ export function createHandler(deps: HandlerDeps) {
     return key
   }
 
+  /**
+   * A slot for one answer in flight, within the key's cap and, for a widget's key, its visitor's; else
+   * 429. A key without allowed domains is a server's key, all of whose requests come from one address.
+   */
+  const holdSlot = async (req: IncomingMessage, key: AuthenticatedKey) => {
+    const visitor = key.record.allowed_domains.length > 0 ? visitorAt(req) : undefined
+    const slot = await deps.streams.acquire(key.record.id, visitor, { key: config.maxStreamsPerKey, visitor: config.maxStreamsPerVisitor })
+    if ('release' in slot) return slot.release
+    deps.activity.refused(key.record.id, 'too_many_streams')
+    throw tooManyStreams(slot.full, slot.full === 'key' ? config.maxStreamsPerKey : config.maxStreamsPerVisitor)
+  }
+
   const chatCompletions: Route = async (req, res, context) => {
     const key = await authorize(req, res, context)
     const input = await readJsonBody(req, res, config.limits.maxBodyBytes)
@@ -140,7 +156,15 @@ export function createHandler(deps: HandlerDeps) {
       allowSystemMessages: key.record.allow_system_messages,
       user: deps.visitorId(key.record.id, visitorAt(req)),
     }
-    await relay(res, toChatRequest(input, config.limits, policy), key.record.id)
+    const chat = toChatRequest(input, config.limits, policy)
+    // After the body's checks, so a bad request never takes a slot; given back however the answer ends.
+    const release = await holdSlot(req, key)
+    try {
+      // The visitor may have left while the slot was being taken: the relay would never hear of it.
+      if (!res.destroyed) await relay(res, chat, key.record.id)
+    } finally {
+      release()
+    }
   }
 
   const models: Route = async (req, res, context) => {

@@ -27,6 +27,15 @@ export interface Config {
   visitorRpm: number
   /** Keys the pseudonymous visitor id sent upstream as `user` (VISITOR_ID_SECRET); unset: a secret kept in the store. */
   visitorIdSecret: string | undefined
+  /** Chat answers in flight at once per key (MAX_STREAMS_PER_KEY), streamed or not: each holds an upstream request. */
+  maxStreamsPerKey: number
+  /** Likewise per visitor of a key with allowed domains (MAX_STREAMS_PER_VISITOR). */
+  maxStreamsPerVisitor: number
+  /**
+   * With Redis, how long a process's hold on a stream slot lasts unless it renews it (STREAM_LEASE_MS):
+   * a process that dies frees its slots within this.
+   */
+  streamLeaseMs: number
   /** Where the rate limits live when several processes share them; unset: in this process's memory. */
   redis: RedisConfig | undefined
   /** Unset: the admin API answers 404. */
@@ -90,6 +99,9 @@ export function loadConfig(env: Env): Config {
     trustProxy: trustProxyFrom(read('TRUST_PROXY')),
     visitorRpm: integer(read, 'VISITOR_RPM', 20, 0, 100_000),
     visitorIdSecret: visitorIdSecretFrom(read('VISITOR_ID_SECRET')),
+    maxStreamsPerKey: integer(read, 'MAX_STREAMS_PER_KEY', 100, 1, 100_000),
+    maxStreamsPerVisitor: integer(read, 'MAX_STREAMS_PER_VISITOR', 10, 1, 100_000),
+    streamLeaseMs: integer(read, 'STREAM_LEASE_MS', 30_000, 1_000, 600_000),
     redis,
     adminToken: adminTokenFrom(read('ADMIN_TOKEN')),
     signupOpen: signupFrom(read('SIGNUP')),

@@ -18,7 +18,7 @@ import { closeInStages, inTurn } from './connection.ts'
 import { createDashboardHandler } from './dashboard.ts'
 import { createDashboardApi } from './dashboard-api.ts'
 import { missingHost, rawClientErrorResponse, sendError, serverShuttingDown } from './errors.ts'
-import { createLimiter } from './limiter.ts'
+import { createLimiter, createStreamSlots } from './limiter.ts'
 import type { Logger } from './log.ts'
 import { createManagement } from './management.ts'
 import { sendMetrics } from './metrics-endpoint.ts'
@@ -82,6 +82,7 @@ export async function createAppServer(config: Config, options: AppServerOptions)
   // VISITOR_ID_SECRET, or one made by whichever process starts first and kept in the store for all.
   const visitorIdSecret = config.visitorIdSecret ?? (await store.serverSecret('visitor_id', randomBytes(32).toString('base64url')))
   const limiter = createLimiter(config, log, metrics)
+  const streams = createStreamSlots(config, log, metrics)
   const usage = createUsageRecorder(store, log, { flushMs: options.usageFlushMs })
   const activity = createActivityRecorder(store, log, { flushMs: options.usageFlushMs })
   const management = createManagement({
@@ -119,6 +120,7 @@ export async function createAppServer(config: Config, options: AppServerOptions)
     activity,
     limiter,
     visitorId: createVisitorIds(visitorIdSecret),
+    streams,
     relay: createRelay({ upstream, timeoutMs: config.upstreamTimeoutMs, pingMs: options.pingMs, usage, metrics, log }),
     serveWidget: createWidgetAsset(options.widgetPath ?? DEFAULT_WIDGET),
     // The panel files sit next to the loader, where the build puts them and the loader looks for them.
@@ -191,6 +193,7 @@ export async function createAppServer(config: Config, options: AppServerOptions)
     server.closeAllConnections()
     upstream.close()
     await limiter.close()
+    await streams.close()
     await usage.close()
     await activity.close()
     await store.close()

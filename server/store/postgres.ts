@@ -411,6 +411,15 @@ export async function openPostgresStore(options: PostgresOptions): Promise<Store
     endOwnerSessions: (ownerId, keep = '') =>
       run(async () => void (await query('DELETE FROM sessions WHERE owner_id = $1 AND token_hash <> $2', [ownerId, keep]))),
 
+    listSessions: (ownerId) =>
+      run(() =>
+        query<SessionRecord & { token_hash: string }>(
+          `SELECT token_hash, owner_id, ${iso('created_at')} AS created_at, ${iso('last_seen_at')} AS last_seen_at
+           FROM sessions WHERE owner_id = $1 ORDER BY last_seen_at DESC, created_at DESC`,
+          [ownerId],
+        ),
+      ),
+
     removeOwner: (ownerId) =>
       run(() =>
         transaction(async (client) => {

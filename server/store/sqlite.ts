@@ -110,6 +110,9 @@ export function openSqliteStore(path: string): Store {
     touchSession: db.prepare('UPDATE sessions SET last_seen_at = ? WHERE token_hash = ? AND last_seen_at < ?'),
     endSession: db.prepare('DELETE FROM sessions WHERE token_hash = ?'),
     endOwnerSessions: db.prepare('DELETE FROM sessions WHERE owner_id = ? AND token_hash <> ?'),
+    listSessions: db.prepare<[string], SessionRecord & { token_hash: string }>(
+      'SELECT token_hash, owner_id, created_at, last_seen_at FROM sessions WHERE owner_id = ? ORDER BY last_seen_at DESC, created_at DESC',
+    ),
     deleteOwnerLinks: db.prepare('DELETE FROM password_links WHERE owner_id = ?'),
     deleteOwner: db.prepare('DELETE FROM owners WHERE id = ?'),
     purgeSessions: db.prepare('DELETE FROM sessions WHERE last_seen_at < ? OR created_at < ?'),
@@ -313,6 +316,9 @@ export function openSqliteStore(path: string): Store {
     },
     async endOwnerSessions(ownerId, keep = '') {
       statements.endOwnerSessions.run(ownerId, keep)
+    },
+    async listSessions(ownerId) {
+      return statements.listSessions.all(ownerId)
     },
     async removeOwner(ownerId) {
       return removeOwner.immediate(ownerId)

@@ -65,10 +65,10 @@ export interface UsageRow {
 }
 
 /**
- * Why the API refused a request with a key of the account: 403, 429 (the key's own limit, or one
- * visitor's share of it), or 401 for a revoked key.
+ * Why the API refused a request with a key of the account: 403, 429 (the key's own limit, one
+ * visitor's share of it, or too many answers in flight at once), or 401 for a revoked key.
  */
-export type RefusalReason = 'origin_not_allowed' | 'rate_limited' | 'visitor_rate_limited' | 'key_revoked'
+export type RefusalReason = 'origin_not_allowed' | 'rate_limited' | 'visitor_rate_limited' | 'too_many_streams' | 'key_revoked'
 
 /** Refusals added up for one key, one UTC day and one reason. */
 export interface RefusalRow {
@@ -184,6 +184,8 @@ export interface Store {
   endSession(tokenHash: string): Promise<void>
   /** Ends every session of the owner, but the one whose hash is `keep`. */
   endOwnerSessions(ownerId: string, keep?: string): Promise<void>
+  /** The owner's sessions, most recently seen first, expired ones included (the caller knows the limits). */
+  listSessions(ownerId: string): Promise<Array<SessionRecord & { token_hash: string }>>
   /** Removes the owner with their sessions and links, so they can no longer sign in; undefined for an unknown id. */
   removeOwner(ownerId: string): Promise<OwnerRecord | undefined>
   /**

@@ -390,6 +390,7 @@ describe.each(ENGINES)('the $name store', ({ create, available }) => {
       await store.addActivity(
         [
           { key_id: key!.id, day: '2026-01-01', reason: 'origin_not_allowed', count: 3 },
+          { key_id: other!.id, day: '2026-01-02', reason: 'too_many_streams', count: 4 },
           { key_id: other!.id, day: '2026-01-02', reason: 'rate_limited', count: 1 },
           { key_id: foreign!.id, day: '2026-01-01', reason: 'key_revoked', count: 9 },
         ],
@@ -408,6 +409,7 @@ describe.each(ENGINES)('the $name store', ({ create, available }) => {
       expect(refusals).toEqual([
         { key_id: key!.id, day: '2026-01-01', reason: 'origin_not_allowed', count: 5 },
         { key_id: other!.id, day: '2026-01-02', reason: 'rate_limited', count: 1 },
+        { key_id: other!.id, day: '2026-01-02', reason: 'too_many_streams', count: 4 },
       ])
       expect(origins).toEqual([
         sighting(key!.id, 'https://fourth.example', true, 6),
