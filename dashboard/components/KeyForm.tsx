@@ -177,7 +177,7 @@ export function KeyForm({
         <Field
           id={id('rpm')}
           label="Rate limit, requests per minute (optional)"
-          hint="Empty: the server's default."
+          hint={`Empty: the server's default (${me.value?.defaults.rate_limit_rpm}).`}
           error={errors.rate_limit_rpm}
         >
           <input
@@ -190,6 +190,22 @@ export function KeyForm({
           />
         </Field>
         <Field
+          id={id('tokens')}
+          label="Daily token budget (optional)"
+          hint="Tokens per UTC day; empty: none."
+          error={errors.daily_token_limit}
+        >
+          <input
+            id={id('tokens')}
+            value={fields.dailyTokens}
+            onInput={set('dailyTokens')}
+            inputMode="numeric"
+            aria-invalid={errors.daily_token_limit ? 'true' : undefined}
+            aria-describedby={describedBy(id('tokens'), true, errors.daily_token_limit)}
+          />
+        </Field>
+        <Field
+          wide
           id={id('visitor')}
           label="Requests per minute from one visitor"
           hint="A visitor is one address; one script cannot use up the key's limit."
@@ -222,22 +238,7 @@ export function KeyForm({
             )}
           </div>
         </Field>
-        <Field
-          id={id('tokens')}
-          label="Daily token budget (optional)"
-          hint="Tokens per UTC day for this key; empty: none."
-          error={errors.daily_token_limit}
-        >
-          <input
-            id={id('tokens')}
-            value={fields.dailyTokens}
-            onInput={set('dailyTokens')}
-            inputMode="numeric"
-            aria-invalid={errors.daily_token_limit ? 'true' : undefined}
-            aria-describedby={describedBy(id('tokens'), true, errors.daily_token_limit)}
-          />
-        </Field>
-        <div class={errors.allow_system_messages ? 'field check invalid' : 'field check'}>
+        <div class={errors.allow_system_messages ? 'field check wide invalid' : 'field check wide'}>
           <input
             id={id('system')}
             type="checkbox"
