@@ -198,7 +198,11 @@ describe('signing in', () => {
     const client = dashboardClient(server)
     const signed = await client.call('POST', '/sign-in', { email: ` ${email.toUpperCase()} `, password: PASSWORD })
     expect(signed.status).toBe(200)
-    expect(signed.body).toEqual({ owner: expect.objectContaining({ email }), account: expect.objectContaining({ id: account.id }) })
+    expect(signed.body).toEqual({
+      owner: expect.objectContaining({ email }),
+      account: expect.objectContaining({ id: account.id }),
+      defaults: { rate_limit_rpm: 60, visitor_rpm: 20 },
+    })
     expect(JSON.stringify(signed.body)).not.toMatch(/scrypt|password_hash/)
     expect((await client.call('GET', '/me')).body).toEqual(signed.body)
   })
