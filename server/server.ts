@@ -17,7 +17,7 @@ import { closeInStages, inTurn } from './connection.ts'
 import { createDashboardHandler } from './dashboard.ts'
 import { createDashboardApi } from './dashboard-api.ts'
 import { missingHost, rawClientErrorResponse, sendError, serverShuttingDown } from './errors.ts'
-import { createLimiter } from './limiter.ts'
+import { createLimiter, createStreamSlots } from './limiter.ts'
 import type { Logger } from './log.ts'
 import { createManagement } from './management.ts'
 import { sendMetrics } from './metrics-endpoint.ts'
@@ -25,7 +25,7 @@ import { createMetrics, metricsSource, type Metrics, type MetricsSource } from '
 import { createOwnerAuth, type OwnerAuthOptions } from './owner-auth.ts'
 import { createRelay } from './relay.ts'
 import { openStore } from './store/open.ts'
-import { StoreConflict, type Store } from './store/store.ts'
+import { StoreConflict, StoreUnavailable, type Store } from './store/store.ts'
 import { createDemoUpstream, createHttpUpstream, type Upstream } from './upstream.ts'
 import { createUsageRecorder } from './usage.ts'
 import { createPanelAssets, createWidgetAsset } from './widget-asset.ts'
@@ -58,6 +58,8 @@ export interface AppServer {
 
 // A dependency that has not answered /readyz's question in this long counts as unavailable.
 const READINESS_DEADLINE_MS = 2_000
+/** How often expired dashboard sessions and used set-password links are deleted (and once at start). */
+const PURGE_EVERY_MS = 60 * 60 * 1000
 
 export const DEFAULT_WIDGET = fileURLToPath(new URL('../dist/widget.js', import.meta.url))
 
@@ -76,6 +78,7 @@ export async function createAppServer(config: Config, options: AppServerOptions)
   const scrapeMetrics = metricsSource(metrics)
   const store = countingFailures(await openStore(config.database, { log }), metrics)
   const limiter = createLimiter(config, log, metrics)
+  const streams = createStreamSlots(config, log, metrics)
   const usage = createUsageRecorder(store, log, { flushMs: options.usageFlushMs })
   const activity = createActivityRecorder(store, log, { flushMs: options.usageFlushMs })
   const management = createManagement({
@@ -99,11 +102,20 @@ export async function createAppServer(config: Config, options: AppServerOptions)
     if (config.redis) checks.redis = redis ? 'ok' : redisDownMeans
     return { ready: Object.values(checks).every((check) => check !== 'unavailable'), checks }
   }
+  const ownerAuth = createOwnerAuth(store, options.ownerAuth)
+  // Expired sessions and used links sign no one in, but nothing else would ever delete them.
+  const purge = () =>
+    ownerAuth.purgeExpired().catch((err: unknown) => {
+      if (!(err instanceof StoreUnavailable)) log.warn('could not delete expired dashboard sessions', { err })
+    })
+  const purging = setInterval(purge, PURGE_EVERY_MS)
+  purging.unref()
   const handle = createHandler({
     config,
     authenticate: createAuthenticator(store, (keyId) => activity.refused(keyId, 'key_revoked')),
     activity,
     limiter,
+    streams,
     relay: createRelay({ upstream, timeoutMs: config.upstreamTimeoutMs, pingMs: options.pingMs, usage, metrics, log }),
     serveWidget: createWidgetAsset(options.widgetPath ?? DEFAULT_WIDGET),
     // The panel files sit next to the loader, where the build puts them and the loader looks for them.
@@ -112,7 +124,7 @@ export async function createAppServer(config: Config, options: AppServerOptions)
     handleDashboard: createDashboardHandler(
       createDashboardApi({
         management,
-        auth: createOwnerAuth(store, options.ownerAuth),
+        auth: ownerAuth,
         publicUrl: config.publicUrl,
         signupOpen: config.signupOpen,
         defaults: { rate_limit_rpm: config.rateLimitRpm, visitor_rpm: config.visitorRpm },
@@ -167,6 +179,7 @@ export async function createAppServer(config: Config, options: AppServerOptions)
 
   let closing: Promise<void> | undefined
   const shutDown = async (graceMs: number) => {
+    clearInterval(purging)
     server.close()
     server.closeIdleConnections()
     const deadline = Date.now() + graceMs
@@ -175,6 +188,7 @@ export async function createAppServer(config: Config, options: AppServerOptions)
     server.closeAllConnections()
     upstream.close()
     await limiter.close()
+    await streams.close()
     await usage.close()
     await activity.close()
     await store.close()
@@ -187,6 +201,7 @@ export async function createAppServer(config: Config, options: AppServerOptions)
         server.listen(config.port, config.host, () => {
           server.off('error', reject)
           const { address, port } = server.address() as AddressInfo
+          void purge()
           resolve(`http://${address.includes(':') ? `[${address}]` : address}:${port}`)
         })
       }),

@@ -19,7 +19,7 @@ const REASONS: ReadonlyArray<readonly [RefusalReason, string]> = [
   ['rate_limited', '429: over the rate limit'],
   ['visitor_rate_limited', '429: visitor sending too fast'],
   ['daily_token_limit', '429: daily token budget reached'],
-  ['too_many_streams', '429: too many answers at once'],
+  ['too_many_streams', '429: too many answers in progress at once'],
   ['key_revoked', '401: a revoked key'],
 ]
 

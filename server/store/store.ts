@@ -190,6 +190,15 @@ export interface Store {
   endSession(tokenHash: string): Promise<void>
   /** Ends every session of the owner, but the one whose hash is `keep`. */
   endOwnerSessions(ownerId: string, keep?: string): Promise<void>
+  /** The owner's sessions, most recently seen first, expired ones included (the caller knows the limits). */
+  listSessions(ownerId: string): Promise<Array<SessionRecord & { token_hash: string }>>
+  /** Removes the owner with their sessions and links, so they can no longer sign in; undefined for an unknown id. */
+  removeOwner(ownerId: string): Promise<OwnerRecord | undefined>
+  /**
+   * Deletes the sessions last seen before `idleBefore` or signed in before `signedInBefore`, and the
+   * set-password links used or expired at `now`: none of them can sign anyone in any more.
+   */
+  purgeExpired(now: string, idleBefore: string, signedInBefore: string): Promise<{ sessions: number; links: number }>
   /** Resolves when the store answers a trivial query (for /readyz); rejects when it cannot. */
   ping(): Promise<void>
   close(): Promise<void>

@@ -406,7 +406,7 @@ describe.skipIf(skipWithoutChromium)('the Settings page', () => {
         '4 429: over the rate limit',
         '3 429: visitor sending too fast',
         '2 429: daily token budget reached',
-        '1 429: too many answers at once',
+        '1 429: too many answers in progress at once',
       ])
     await page.getByText('Refusals as a table').click()
     expect(await page.getByRole('row', { name: day }).last().getByRole('cell').allTextContents()).toEqual([day, '10'])
