@@ -10,6 +10,7 @@ import { clientAddress, type TrustProxy, visitorOf } from './client-address.ts'
 import { crossSiteRefused, HttpError, jsonRequired, methodNotAllowed, naming, notFound, notSignedIn, sessionCookieTwice } from './errors.ts'
 import { objectWith, ownerView, type Management } from './management.ts'
 import { ABSOLUTE_MS, type CurrentSession, type OwnerAuth, type SignedIn } from './owner-auth.ts'
+import type { OwnerRecord } from './store/store.ts'
 import { sendJson } from './respond.ts'
 
 const BODY_LIMIT = 64 * 1024
@@ -44,22 +45,25 @@ export interface DashboardApiDeps {
   signupOpen: boolean
   /** Which proxies to believe about the client's address, which the sign-in and sign-up throttles count by. */
   trustProxy: TrustProxy | undefined
+  /** The server's RATE_LIMIT_RPM and VISITOR_RPM, which the key dialogs show as "server default (N)". */
+  defaults: { rate_limit_rpm: number; visitor_rpm: number }
 }
 
 const ID = '([A-Za-z0-9_]{1,64})'
 
-export function createDashboardApi({ management, auth, publicUrl, signupOpen, trustProxy }: DashboardApiDeps) {
+export function createDashboardApi({ management, auth, publicUrl, signupOpen, trustProxy, defaults }: DashboardApiDeps) {
   // An IPv6 client by its /64, like the API's visitors: one home holds a whole /64.
   const clientOf = (req: IncomingMessage) => visitorOf(clientAddress(req, trustProxy))
 
-  const me = async (session: CurrentSession) => ({
-    owner: ownerView(session.owner),
-    account: await management.getAccount(session.owner.account_id),
+  const me = async (owner: OwnerRecord) => ({
+    owner: ownerView(owner),
+    account: await management.getAccount(owner.account_id),
+    defaults,
   })
 
   const signedIn = async (call: Call, signed: SignedIn): Promise<[number, unknown]> => {
     setSessionCookie(call.res, signed.token, isHttps(call.req))
-    return [200, { owner: ownerView(signed.owner), account: await management.getAccount(signed.owner.account_id) }]
+    return [200, await me(signed.owner)]
   }
 
   const account = (call: Call) => call.session.owner.account_id
@@ -90,7 +94,14 @@ export function createDashboardApi({ management, auth, publicUrl, signupOpen, tr
           } satisfies Route,
         ]
       : []),
-    { method: 'GET', pattern: /^\/dashboard\/api\/me$/, run: async (call) => [200, await me(call.session)] },
+    { method: 'GET', pattern: /^\/dashboard\/api\/me$/, run: async (call) => [200, await me(call.session.owner)] },
+    { method: 'GET', pattern: /^\/dashboard\/api\/account$/, run: async (call) => [200, await management.getAccount(account(call))] },
+    {
+      method: 'PATCH',
+      pattern: /^\/dashboard\/api\/account$/,
+      // The session's account is the only one an owner can change: the body carries no id.
+      run: async (call) => [200, await management.updateAccount(account(call), call.body)],
+    },
     {
       method: 'POST',
       pattern: /^\/dashboard\/api\/sign-out$/,

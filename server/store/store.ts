@@ -65,10 +65,16 @@ export interface UsageRow {
 }
 
 /**
- * Why the API refused a request with a key of the account: 403, 429 (the key's own limit, one
- * visitor's share of it, or too many answers in flight at once), or 401 for a revoked key.
+ * Why the API refused a request with a key of the account: 403, 429 (the key's limit, one visitor's,
+ * the daily token budget, too many streams at once), or 401 for a revoked key.
  */
-export type RefusalReason = 'origin_not_allowed' | 'rate_limited' | 'visitor_rate_limited' | 'too_many_streams' | 'key_revoked'
+export type RefusalReason =
+  | 'origin_not_allowed'
+  | 'rate_limited'
+  | 'key_revoked'
+  | 'visitor_rate_limited'
+  | 'daily_token_limit'
+  | 'too_many_streams'
 
 /** Refusals added up for one key, one UTC day and one reason. */
 export interface RefusalRow {
