@@ -10,18 +10,32 @@ import { readJsonBody } from './body.ts'
 import { PUBLIC_MODEL, toChatRequest } from './chat-request.ts'
 import type { Config } from './config.ts'
 import { answerPreflight, applyCors } from './cors.ts'
-import { keyChecksExceeded, methodNotAllowed, modelNotKnown, notFound, originNotAllowed, rateLimitExceeded, sendError } from './errors.ts'
+import {
+  dailyTokenLimitReached,
+  keyChecksExceeded,
+  methodNotAllowed,
+  modelNotKnown,
+  notFound,
+  originNotAllowed,
+  rateLimitExceeded,
+  sendError,
+} from './errors.ts'
 import type { Logger } from './log.ts'
 import type { Metrics } from './metrics.ts'
 import { rateLimitHeaders, type RateLimiter } from './rate-limit.ts'
 import type { Relay } from './relay.ts'
 import { sendJson } from './respond.ts'
+import type { TokenBudget } from './token-budget.ts'
 import { PANEL_PATH } from './widget-asset.ts'
 
 export interface HandlerDeps {
   config: Config
   authenticate(authorization: readonly string[] | undefined): Promise<AuthenticatedKey>
   limiter: RateLimiter
+  /** Today's tokens of each key and account against their daily budgets. */
+  budget: TokenBudget
+  /** The daily token budget of an account (null: none), as set now. */
+  accountTokenLimit(accountId: string): Promise<number | null>
   /** Where each key is used from, and its refusals, for the owner's dashboard. */
   activity: ActivityRecorder
   relay: Relay
@@ -84,9 +98,8 @@ export function createHandler(deps: HandlerDeps) {
     return key
   }
 
-  /** Checks 1 to 4: a live key, used from an origin it allows, within its rate limit. */
-  const authorize = async (req: IncomingMessage, res: ServerResponse, context: Context) => {
-    const key = await admit(req, context)
+  /** Check 4: the key's rate limit; on success the rate-limit headers go on the answer. */
+  const withinRate = async (req: IncomingMessage, res: ServerResponse, key: AuthenticatedKey) => {
     const limit = key.record.rate_limit_rpm ?? config.rateLimitRpm
     const decision = await limiter.hit(key.record.id, limit)
     metrics.limiterDecision(decision.allowed)
@@ -100,10 +113,31 @@ export function createHandler(deps: HandlerDeps) {
     return key
   }
 
+  /** Checks 1 to 4: a live key, used from an origin it allows, within its rate limit. */
+  const authorize = async (req: IncomingMessage, res: ServerResponse, context: Context) => withinRate(req, res, await admit(req, context))
+
+  /**
+   * The daily token budgets of the key and of its account (issue 16), before the rate limit: refused
+   * requests must not count against the minute window (contract section 6), which they would if the
+   * window admitted them first; and the client is told of the reset at 00:00 UTC, not sent back to
+   * retry in a minute. Chat only: the other routes spend no tokens.
+   */
+  const withinBudget = async (key: AuthenticatedKey) => {
+    const { id, account_id: accountId, daily_token_limit: keyLimit } = key.record
+    const accountLimit = await deps.accountTokenLimit(accountId)
+    const spent = await deps.budget.check({ keyId: id, accountId, keyLimit, accountLimit })
+    if (spent) {
+      deps.activity.refused(id, 'daily_token_limit')
+      throw dailyTokenLimitReached(spent.scope, spent.limit, spent.retryAfterMs)
+    }
+  }
+
   const chatCompletions: Route = async (req, res, context) => {
-    const key = await authorize(req, res, context)
+    const key = await admit(req, context)
+    await withinBudget(key)
+    await withinRate(req, res, key)
     const input = await readJsonBody(req, res, config.limits.maxBodyBytes)
-    await relay(res, toChatRequest(input, config.limits, key.record.instructions), key.record.id)
+    await relay(res, toChatRequest(input, config.limits, key.record.instructions), key.record)
   }
 
   const models: Route = async (req, res, context) => {

@@ -17,7 +17,7 @@ import { closeInStages, inTurn } from './connection.ts'
 import { createDashboardHandler } from './dashboard.ts'
 import { createDashboardApi } from './dashboard-api.ts'
 import { missingHost, rawClientErrorResponse, sendError, serverShuttingDown } from './errors.ts'
-import { createLimiter } from './limiter.ts'
+import { createLimiter, createTokenBudget } from './limiter.ts'
 import type { Logger } from './log.ts'
 import { createManagement } from './management.ts'
 import { sendMetrics } from './metrics-endpoint.ts'
@@ -26,6 +26,7 @@ import { createOwnerAuth, type OwnerAuthOptions } from './owner-auth.ts'
 import { createRelay } from './relay.ts'
 import { openStore } from './store/open.ts'
 import { StoreConflict, type Store } from './store/store.ts'
+import { seedFromStore } from './token-budget.ts'
 import { createDemoUpstream, createHttpUpstream, type Upstream } from './upstream.ts'
 import { createUsageRecorder } from './usage.ts'
 import { createPanelAssets, createWidgetAsset } from './widget-asset.ts'
@@ -41,6 +42,8 @@ export interface AppServerOptions {
   ownerAuth?: OwnerAuthOptions
   pingMs?: number
   usageFlushMs?: number
+  /** The clock of UTC days, for usage rows and the daily token budgets (tests move it past 00:00). */
+  now?: () => number
   /** How long close() lets open requests finish before ending them. */
   graceMs?: number
   /** Slow-client limits (tests shorten them): the headers, and the whole request, must arrive within these. */
@@ -76,7 +79,8 @@ export async function createAppServer(config: Config, options: AppServerOptions)
   const scrapeMetrics = metricsSource(metrics)
   const store = countingFailures(await openStore(config.database, { log }), metrics)
   const limiter = createLimiter(config, log, metrics)
-  const usage = createUsageRecorder(store, log, { flushMs: options.usageFlushMs })
+  const usage = createUsageRecorder(store, log, { flushMs: options.usageFlushMs, now: options.now })
+  const budget = createTokenBudget(config, seedFromStore(store, usage), log, metrics, options.now)
   const activity = createActivityRecorder(store, log, { flushMs: options.usageFlushMs })
   const management = createManagement({
     store,
@@ -103,7 +107,9 @@ export async function createAppServer(config: Config, options: AppServerOptions)
     authenticate: createAuthenticator(store, (keyId) => activity.refused(keyId, 'key_revoked')),
     activity,
     limiter,
-    relay: createRelay({ upstream, timeoutMs: config.upstreamTimeoutMs, pingMs: options.pingMs, usage, metrics, log }),
+    budget,
+    accountTokenLimit: async (accountId) => (await store.getAccount(accountId))?.daily_token_limit ?? null,
+    relay: createRelay({ upstream, timeoutMs: config.upstreamTimeoutMs, pingMs: options.pingMs, usage, budget, metrics, log }),
     serveWidget: createWidgetAsset(options.widgetPath ?? DEFAULT_WIDGET),
     // The panel files sit next to the loader, where the build puts them and the loader looks for them.
     servePanel: createPanelAssets(dirname(options.widgetPath ?? DEFAULT_WIDGET)),
@@ -173,6 +179,7 @@ export async function createAppServer(config: Config, options: AppServerOptions)
     server.closeAllConnections()
     upstream.close()
     await limiter.close()
+    await budget.close()
     await usage.close()
     await activity.close()
     await store.close()

@@ -44,8 +44,11 @@ export interface UsageRow {
   completion_tokens: number
 }
 
-/** Why the API refused a request with a key of the account: 403, 429, or 401 for a revoked key. */
-export type RefusalReason = 'origin_not_allowed' | 'rate_limited' | 'key_revoked'
+/**
+ * Why the API refused a request with a key of the account: 403, 429 (over the rate limit, or a daily
+ * token budget of the key or its account spent), or 401 for a revoked key. Stored as text.
+ */
+export type RefusalReason = 'origin_not_allowed' | 'rate_limited' | 'key_revoked' | 'daily_token_limit'
 
 /** Refusals added up for one key, one UTC day and one reason. */
 export interface RefusalRow {
