@@ -20,6 +20,7 @@ import {
   accountCounter,
   createMemoryTokenBudget,
   keyCounter,
+  seedingOnce,
   spentBudget,
   utcDay,
   type TokenBudget,
@@ -67,9 +68,10 @@ export interface RedisTokenBudgetOptions extends RedisConfig {
 
 /** Budgets in Redis: shared across processes, with a deadline on every call. */
 export function createRedisTokenBudget(options: RedisTokenBudgetOptions): TokenBudget {
-  const { prefix, timeoutMs, failureMode, log, seed } = options
+  const { prefix, timeoutMs, failureMode, log } = options
   const now = options.now ?? Date.now
-  const fallback = failureMode === 'local' ? createMemoryTokenBudget({ seed, now }) : undefined
+  const seed = seedingOnce(options.seed)
+  const fallback = failureMode === 'local' ? createMemoryTokenBudget({ seed: options.seed, now }) : undefined
   const secrets = urlSecrets(options.url)
   const safe = (err: unknown) => secrets.reduce((text, secret) => text.split(secret).join('[redacted]'), String(err))
 

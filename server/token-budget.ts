@@ -72,6 +72,20 @@ export function seedFromStore(store: Store, usage: UsageRecorder): UsageSeed {
   }
 }
 
+/** The same seed, read once for any number of requests asking for it at the same moment (the first of a day). */
+export function seedingOnce(seed: UsageSeed): UsageSeed {
+  const reading = new Map<string, Promise<DayUsage>>()
+  return (accountId, day) => {
+    const id = `${accountId} ${day}`
+    let pending = reading.get(id)
+    if (!pending) {
+      pending = seed(accountId, day).finally(() => reading.delete(id))
+      reading.set(id, pending)
+    }
+    return pending
+  }
+}
+
 /** Which budget today's counts have spent, if any: the account's first (raising the key's would not help). */
 export function spentBudget(limits: BudgetLimits, used: { key: number; account: number }, now: number): BudgetSpent | undefined {
   const scope =
@@ -90,24 +104,13 @@ export const accountCounter = (accountId: string) => `account:${accountId}`
 /** Budgets counted in this process's memory: exact for one process (WORKERS > 1 needs Redis). */
 export function createMemoryTokenBudget(options: { seed: UsageSeed; now?: () => number }): TokenBudget {
   const now = options.now ?? Date.now
+  const seed = seedingOnce(options.seed)
   // Tokens by counter name, valid on `day` only; a counter of an earlier day counts as missing.
   const counters = new Map<string, { day: string; tokens: number }>()
-  // Seeds being read, by `<accountId> <day>`: concurrent first requests read the store once.
-  const seeding = new Map<string, Promise<DayUsage>>()
 
   const current = (name: string, day: string) => {
     const counter = counters.get(name)
     return counter?.day === day ? counter : undefined
-  }
-
-  const seedOnce = (accountId: string, day: string) => {
-    const id = `${accountId} ${day}`
-    let pending = seeding.get(id)
-    if (!pending) {
-      pending = options.seed(accountId, day).finally(() => seeding.delete(id))
-      seeding.set(id, pending)
-    }
-    return pending
   }
 
   return {
@@ -118,7 +121,7 @@ export function createMemoryTokenBudget(options: { seed: UsageSeed; now?: () => 
       const keyName = keyCounter(limits.keyId)
       const accountName = accountCounter(limits.accountId)
       if (!current(keyName, day) || !current(accountName, day)) {
-        const seeded = await seedOnce(limits.accountId, day)
+        const seeded = await seed(limits.accountId, day)
         // Another request may have seeded meanwhile, and answers added to it since: keep that one.
         if (!current(keyName, day)) counters.set(keyName, { day, tokens: seeded.byKey.get(limits.keyId) ?? 0 })
         if (!current(accountName, day)) counters.set(accountName, { day, tokens: seeded.account })

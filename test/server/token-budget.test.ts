@@ -224,6 +224,12 @@ describe.skipIf(!redis)('the Redis budget on the shared Redis', () => {
     expect(await redis!.client.get(`${prefix}tokens:account:a1:2026-03-01`)).toBe('45')
   })
 
+  it('reads the store once for many first requests at the same moment', async () => {
+    const { budget, usage } = redisBudget(redis!.url, redis!.prefix, { now: clock().now })
+    await Promise.all(Array.from({ length: 20 }, () => budget.check(limits({ accountLimit: 5 }))))
+    expect(usage.asked).toEqual(['a1 2026-03-01'])
+  })
+
   it('starts afresh at 00:00 UTC', async () => {
     const time = clock()
     const { budget } = redisBudget(redis!.url, redis!.prefix, { now: time.now })
