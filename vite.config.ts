@@ -108,7 +108,13 @@ const SERVER_ON_POSTGRES: TestProjectInlineConfiguration = {
   extends: true,
   test: {
     name: 'server-postgres',
-    include: ['test/server/api.test.ts', 'test/server/admin.test.ts', 'test/server/cli.test.ts', 'test/server/dashboard.test.ts'],
+    include: [
+      'test/server/api.test.ts',
+      'test/server/admin.test.ts',
+      'test/server/cli.test.ts',
+      'test/server/dashboard.test.ts',
+      'test/server/key-limits-admin.test.ts',
+    ],
     environment: 'node',
     env: { TEST_STORE: 'postgres' },
   },

@@ -49,13 +49,13 @@ export const demoStatePath = (database: Config['database']) =>
  */
 export async function prepareDemoAccount(
   database: Config['database'],
-  options: { adminToken?: string; defaultRpm: number },
+  options: { adminToken?: string; defaultRpm: number; defaultVisitorRpm: number },
 ): Promise<DemoAccount & { owner: DemoOwner }> {
   const statePath = demoStatePath(database)
   const saved = readSaved(statePath)
   const store = await openStore(database)
   try {
-    const management = createManagement({ store, defaultRpm: options.defaultRpm })
+    const management = createManagement({ store, defaultRpm: options.defaultRpm, defaultVisitorRpm: options.defaultVisitorRpm })
     const accountId =
       saved.accountId && (await store.getAccount(saved.accountId))
         ? saved.accountId

@@ -52,6 +52,7 @@ export async function startDemo(
   const { owner, ...account } = await prepareDemoAccount(fromEnv.database, {
     adminToken: fromEnv.adminToken,
     defaultRpm: fromEnv.rateLimitRpm,
+    defaultVisitorRpm: fromEnv.visitorRpm,
   })
   const config = { ...fromEnv, adminToken: account.adminToken }
   const app = await createAppServer(config, { log: options.log, widgetPath: options.widgetPath, dashboardDir: options.dashboardDir })

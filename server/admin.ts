@@ -34,6 +34,11 @@ const ROUTES: Route[] = [
   },
   { method: 'GET', pattern: /^\/admin\/accounts$/, run: async (m) => [200, { data: await m.listAccounts() }] },
   {
+    method: 'PATCH',
+    pattern: new RegExp(`^/admin/accounts/${ID}$`),
+    run: async (m, id, req, res) => [200, await m.updateAccount(id, await readBody(req, res))],
+  },
+  {
     method: 'POST',
     pattern: new RegExp(`^/admin/accounts/${ID}/owners$`),
     run: async (m, id, req, res, base) => [201, withUrl(await m.createOwner(id, await readBody(req, res)), base)],

@@ -17,10 +17,12 @@ const USAGE = `Usage: assisters <command> [options]
 
   accounts create --name NAME
   accounts list
-  keys create --account ID --name NAME [--domains a.com,*.b.com] [--rpm N] [--instructions TEXT]
+  accounts update ACCOUNT_ID [--name NAME] [--daily-tokens N|none]
+  keys create --account ID --name NAME [--domains a.com,*.b.com] [--rpm N] [--instructions TEXT] [LIMITS]
   keys list --account ID
-  keys update KEY_ID [--name NAME] [--domains a.com,*.b.com] [--rpm N|default] [--instructions TEXT]
+  keys update KEY_ID [--name NAME] [--domains a.com,*.b.com] [--rpm N|default] [--instructions TEXT] [LIMITS]
                       (--domains "" allows every origin; --instructions "" removes them)
+      LIMITS: [--visitor-rpm N|default] (0: none)  [--daily-tokens N|none]  [--system-messages allow|refuse]
   keys revoke KEY_ID
   keys primary KEY_ID
   usage --account ID
@@ -44,6 +46,9 @@ const OPTIONS = {
   account: { type: 'string' },
   domains: { type: 'string' },
   rpm: { type: 'string' },
+  'visitor-rpm': { type: 'string' },
+  'daily-tokens': { type: 'string' },
+  'system-messages': { type: 'string' },
   from: { type: 'string' },
   instructions: { type: 'string' },
   email: { type: 'string' },
@@ -86,7 +91,7 @@ export async function runCli(
     }
     const store = await openStore(config.database)
     try {
-      const management = createManagement({ store, defaultRpm: config.rateLimitRpm })
+      const management = createManagement({ store, defaultRpm: config.rateLimitRpm, defaultVisitorRpm: config.visitorRpm })
       // Links start where browsers reach the server: PUBLIC_URL, or this machine's PORT.
       const port = env.PORT?.trim() ?? ''
       const linkBase = config.publicUrl ?? `http://localhost:${/^\d{1,5}$/.test(port) ? port : 8787}`
@@ -120,7 +125,7 @@ export async function runCli(
 async function dispatch(management: Management, positionals: string[], values: Values, linkBase: string): Promise<Output> {
   const [noun, verb, id, ...extra] = positionals
   const command = `${noun} ${verb ?? ''}`.trim()
-  const takesId = command === 'keys revoke' || command === 'keys primary' || command === 'keys update'
+  const takesId = ['keys revoke', 'keys primary', 'keys update', 'accounts update'].includes(command)
   if (extra.length > 0 || (id !== undefined && !takesId)) throw new UsageError(`Unexpected argument '${extra[0] ?? id}'`)
 
   switch (command) {
@@ -135,6 +140,7 @@ async function dispatch(management: Management, positionals: string[], values: V
         allowed_domains: values.domains?.split(','),
         rate_limit_rpm: values.rpm === undefined ? undefined : rpm(values.rpm),
         instructions: values.instructions,
+        ...limitsFrom(values),
       })
       return {
         json: key,
@@ -155,11 +161,25 @@ async function dispatch(management: Management, positionals: string[], values: V
         ...(values.domains !== undefined && { allowed_domains: values.domains === '' ? [] : values.domains.split(',') }),
         ...(values.rpm !== undefined && { rate_limit_rpm: values.rpm === 'default' ? null : rpm(values.rpm) }),
         ...(values.instructions !== undefined && { instructions: values.instructions }),
+        ...limitsFrom(values),
       }
-      if (Object.keys(changes).length === 0)
-        throw new UsageError('keys update needs at least one of --name, --domains, --rpm, --instructions')
+      if (Object.keys(changes).length === 0) {
+        throw new UsageError(
+          'keys update needs at least one of --name, --domains, --rpm, --instructions, --visitor-rpm, --daily-tokens, --system-messages',
+        )
+      }
       const key = await management.updateKey(required(id, 'KEY_ID'), changes)
       return { json: key, text: `Updated ${describe(key)}` }
+    }
+    case 'accounts update': {
+      const changes = {
+        ...(values.name !== undefined && { name: values.name }),
+        ...(values['daily-tokens'] !== undefined && { daily_token_limit: wholeOr(values['daily-tokens'], '--daily-tokens', 'none') }),
+      }
+      if (Object.keys(changes).length === 0) throw new UsageError('accounts update needs at least one of --name, --daily-tokens')
+      const account = await management.updateAccount(required(id, 'ACCOUNT_ID'), changes)
+      const budget = account.daily_token_limit === null ? 'no daily token budget' : `${account.daily_token_limit} tokens a day`
+      return { json: account, text: `Updated ${account.id}  ${account.name}  ${budget}` }
     }
     case 'owners create': {
       const link = withUrl(await management.createOwner(required(values.account, '--account'), { email: values.email }), linkBase)
@@ -211,6 +231,26 @@ function rpm(text: string): number {
   return Number(text)
 }
 
+/** A whole number, or the `word` (default, none) that stands for null; checked for range by the management layer. */
+function wholeOr(text: string, option: string, word: string): number | null {
+  if (text === word) return null
+  if (!/^\d+$/.test(text)) throw new UsageError(`${option} must be a whole number or '${word}', got '${text.slice(0, 20)}'`)
+  return Number(text)
+}
+
+/** The limit options as management fields; only those given. */
+function limitsFrom(values: Values) {
+  const system = values['system-messages']
+  if (system !== undefined && system !== 'allow' && system !== 'refuse') {
+    throw new UsageError(`--system-messages must be 'allow' or 'refuse', got '${system.slice(0, 20)}'`)
+  }
+  return {
+    ...(values['visitor-rpm'] !== undefined && { visitor_rpm: wholeOr(values['visitor-rpm'], '--visitor-rpm', 'default') }),
+    ...(values['daily-tokens'] !== undefined && { daily_token_limit: wholeOr(values['daily-tokens'], '--daily-tokens', 'none') }),
+    ...(system !== undefined && { allow_system_messages: system === 'allow' }),
+  }
+}
+
 function describeLink(headline: string, link: ReturnType<typeof withUrl>): string {
   return `${headline} Send them this link to set their password and sign in; it works once, until ${link.expires_at}:\n\n  ${link.set_password_url}`
 }
@@ -229,7 +269,13 @@ function describeCopy(report: CopyReport): string {
 function describe(key: KeyView): string {
   const flags = [key.is_primary && 'primary', key.revoked_at && `revoked ${key.revoked_at}`].filter(Boolean).join(', ')
   const domains = key.allowed_domains.length ? key.allowed_domains.join(' ') : 'any origin'
-  return `${key.id}  ${key.prefix}…  ${key.name}${flags ? `  [${flags}]` : ''}  ${domains}  ${key.rate_limit_rpm}/min`
+  const limits = [
+    `${key.rate_limit_rpm}/min`,
+    key.visitor_rpm ? `${key.visitor_rpm}/min per visitor` : 'no visitor limit',
+    key.daily_token_limit !== null && `${key.daily_token_limit} tokens/day`,
+    !key.allow_system_messages && 'system messages refused',
+  ]
+  return `${key.id}  ${key.prefix}…  ${key.name}${flags ? `  [${flags}]` : ''}  ${domains}  ${limits.filter(Boolean).join(', ')}`
 }
 
 // Run only when executed, not when imported by tests.

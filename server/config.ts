@@ -17,6 +17,8 @@ export interface Config {
   upstream: { baseUrl: string; apiKey: string | undefined; model: string } | undefined
   upstreamTimeoutMs: number
   rateLimitRpm: number
+  /** Requests per rolling minute from one visitor, for keys with allowed domains that set none (0: off). */
+  visitorRpm: number
   /** Where the rate limits live when several processes share them; unset: in this process's memory. */
   redis: RedisConfig | undefined
   /** Unset: the admin API answers 404. */
@@ -77,6 +79,7 @@ export function loadConfig(env: Env): Config {
     upstream: upstreamBaseUrl === undefined ? undefined : upstreamFrom(upstreamBaseUrl, read),
     upstreamTimeoutMs: integer(read, 'UPSTREAM_TIMEOUT_MS', 60_000, 1, 600_000),
     rateLimitRpm: integer(read, 'RATE_LIMIT_RPM', 60, 1, 100_000),
+    visitorRpm: integer(read, 'VISITOR_RPM', 20, 0, 100_000),
     redis,
     adminToken: adminTokenFrom(read('ADMIN_TOKEN')),
     signupOpen: signupFrom(read('SIGNUP')),

@@ -24,12 +24,30 @@ const MAX_NAME_CHARS = 100
 const MAX_DOMAINS = 100
 const MAX_INSTRUCTIONS_CHARS = 4000
 const MAX_RPM = 100_000
+/** Budgets fit PostgreSQL's integer; a billion tokens a day is far beyond any one site's widget. */
+const MAX_DAILY_TOKENS = 1_000_000_000
+const KEY_FIELDS = [
+  'name',
+  'allowed_domains',
+  'rate_limit_rpm',
+  'visitor_rpm',
+  'daily_token_limit',
+  'allow_system_messages',
+  'instructions',
+]
 const MAX_EMAIL_CHARS = 254
 /** How long a set-password link works. */
 export const LINK_TTL_MS = 24 * 60 * 60 * 1000
 
-/** A key record as the API shows it: the effective rate limit, never the hash. */
-export type KeyView = Omit<KeyRecord, 'rate_limit_rpm'> & { rate_limit_rpm: number }
+/**
+ * A key record as the API shows it, never the hash: the effective rate limit, and the effective
+ * visitor limit (0: none), each beside whether it follows the server's default.
+ */
+export type KeyView = Omit<KeyRecord, 'rate_limit_rpm' | 'visitor_rpm'> & {
+  rate_limit_rpm: number
+  visitor_rpm: number
+  visitor_rpm_is_default: boolean
+}
 
 /** An owner as anyone is shown one: never the password hash. */
 export interface OwnerView {
@@ -54,10 +72,12 @@ export interface Management {
   createAccount(input: unknown): Promise<AccountRecord>
   listAccounts(): Promise<AccountRecord[]>
   getAccount(accountId: string): Promise<AccountRecord>
+  /** Changes an account's name or daily token budget (null: none). */
+  updateAccount(accountId: string, input: unknown): Promise<AccountRecord>
   /** The new key's record plus `key`, the full key, which is never available again. */
   createKey(accountId: string, input: unknown): Promise<KeyView & { key: string }>
   listKeys(accountId: string): Promise<KeyView[]>
-  /** Changes an active key's name, allowed domains, rate limit (null: the server's default) or instructions. */
+  /** Changes an active key's name, allowed domains, limits (null: the server's default, or none) or instructions. */
   updateKey(keyId: string, input: unknown, scope?: string): Promise<KeyView>
   revokeKey(keyId: string, scope?: string): Promise<KeyView>
   makePrimary(keyId: string, scope?: string): Promise<KeyView>
@@ -86,13 +106,20 @@ export const ownerView = (owner: OwnerRecord): OwnerView => ({
 export function createManagement(deps: {
   store: Store
   defaultRpm: number
+  /** The server's VISITOR_RPM, which keys with allowed domains follow unless they set their own. */
+  defaultVisitorRpm: number
   /** Called before usage is read, so figures still buffered in memory are included. */
   flushUsage?: () => Promise<void>
   /** The clock set-password links expire by (the dashboard's; tests move it on). */
   now?: () => number
 }): Management {
   const { store, defaultRpm } = deps
-  const view = (key: KeyRecord): KeyView => ({ ...key, rate_limit_rpm: key.rate_limit_rpm ?? defaultRpm })
+  const view = (key: KeyRecord): KeyView => ({
+    ...key,
+    rate_limit_rpm: key.rate_limit_rpm ?? defaultRpm,
+    visitor_rpm: effectiveVisitorRpm(key, deps.defaultVisitorRpm),
+    visitor_rpm_is_default: key.visitor_rpm === null,
+  })
 
   const requireAccount = async (id: string) => {
     const account = await store.getAccount(id)
@@ -131,9 +158,20 @@ export function createManagement(deps: {
 
     getAccount: requireAccount,
 
+    async updateAccount(accountId, input) {
+      const body = objectWith(input, ['name', 'daily_token_limit'])
+      if (Object.keys(body).length === 0) throw invalidBody('body', 'Send at least one of name, daily_token_limit')
+      const account = await store.updateAccount(accountId, {
+        ...('name' in body && { name: nameFrom(body.name) }),
+        ...('daily_token_limit' in body && { dailyTokenLimit: dailyTokensFrom(body.daily_token_limit) }),
+      })
+      if (!account) throw notFound('account')
+      return account
+    },
+
     async createKey(accountId, input) {
       await requireAccount(accountId)
-      const body = objectWith(input, ['name', 'allowed_domains', 'rate_limit_rpm', 'instructions'])
+      const body = objectWith(input, KEY_FIELDS)
       const key = generateKey()
       try {
         const record = await store.createKey(
@@ -145,6 +183,10 @@ export function createManagement(deps: {
             prefix: keyPrefix(key),
             allowedDomains: domainsFrom(body.allowed_domains),
             rateLimitRpm: rpmFrom(body.rate_limit_rpm),
+            visitorRpm: visitorRpmFrom(body.visitor_rpm),
+            dailyTokenLimit: dailyTokensFrom(body.daily_token_limit),
+            allowSystemMessages:
+              body.allow_system_messages === undefined ? true : booleanFrom(body.allow_system_messages, 'allow_system_messages'),
             instructions: instructionsFrom(body.instructions),
           },
           MAX_ACTIVE_KEYS,
@@ -163,14 +205,15 @@ export function createManagement(deps: {
     },
 
     async updateKey(keyId, input, scope) {
-      const body = objectWith(input, ['name', 'allowed_domains', 'rate_limit_rpm', 'instructions'])
-      if (Object.keys(body).length === 0) {
-        throw invalidBody('body', 'Send at least one of name, allowed_domains, rate_limit_rpm, instructions')
-      }
+      const body = objectWith(input, KEY_FIELDS)
+      if (Object.keys(body).length === 0) throw invalidBody('body', `Send at least one of ${KEY_FIELDS.join(', ')}`)
       const changes: KeyChanges = {
         ...('name' in body && { name: nameFrom(body.name) }),
         ...('allowed_domains' in body && { allowedDomains: domainsFrom(body.allowed_domains) }),
         ...('rate_limit_rpm' in body && { rateLimitRpm: rpmFrom(body.rate_limit_rpm) }),
+        ...('visitor_rpm' in body && { visitorRpm: visitorRpmFrom(body.visitor_rpm) }),
+        ...('daily_token_limit' in body && { dailyTokenLimit: dailyTokensFrom(body.daily_token_limit) }),
+        ...('allow_system_messages' in body && { allowSystemMessages: booleanFrom(body.allow_system_messages, 'allow_system_messages') }),
         ...('instructions' in body && { instructions: instructionsFrom(body.instructions) }),
       }
       await checkScope(keyId, scope)
@@ -324,6 +367,37 @@ function rpmFrom(value: unknown): number | null {
     throw invalidBody('rate_limit_rpm', `rate_limit_rpm must be a whole number from 1 to ${MAX_RPM}`)
   }
   return value as number
+}
+
+/** null follows the server's VISITOR_RPM; 0 turns the visitor limit off for this key. */
+function visitorRpmFrom(value: unknown): number | null {
+  if (value === undefined || value === null) return null
+  if (!Number.isInteger(value) || (value as number) < 0 || (value as number) > MAX_RPM) {
+    throw invalidBody('visitor_rpm', `visitor_rpm must be a whole number from 0 (no limit per visitor) to ${MAX_RPM}`)
+  }
+  return value as number
+}
+
+/** null: no budget. */
+function dailyTokensFrom(value: unknown): number | null {
+  if (value === undefined || value === null) return null
+  if (!Number.isInteger(value) || (value as number) < 1 || (value as number) > MAX_DAILY_TOKENS) {
+    throw invalidBody('daily_token_limit', `daily_token_limit must be a whole number from 1 to ${MAX_DAILY_TOKENS}, or null for none`)
+  }
+  return value as number
+}
+
+function booleanFrom(value: unknown, param: string): boolean {
+  if (typeof value !== 'boolean') throw invalidBody(param, `${param} must be true or false`)
+  return value
+}
+
+/**
+ * The visitor limit a key is held to (0: none): its own, else the server's default for a key with
+ * allowed domains (a widget's key, used by many visitors), else none (a server's key, one address for all).
+ */
+export function effectiveVisitorRpm(key: Pick<KeyRecord, 'visitor_rpm' | 'allowed_domains'>, defaultVisitorRpm: number): number {
+  return key.visitor_rpm ?? (key.allowed_domains.length > 0 ? defaultVisitorRpm : 0)
 }
 
 function instructionsFrom(value: unknown): string | null {

@@ -85,6 +85,7 @@ export async function createAppServer(config: Config, options: AppServerOptions)
   const management = createManagement({
     store,
     defaultRpm: config.rateLimitRpm,
+    defaultVisitorRpm: config.visitorRpm,
     flushUsage: async () => void (await Promise.all([usage.flush(), activity.flush()])),
     now: options.ownerAuth?.now,
   })

@@ -40,7 +40,7 @@ export class CopyRefused extends Error {
 }
 
 interface Source {
-  accounts: Array<{ id: string; name: string; created_at: string }>
+  accounts: Array<{ id: string; name: string; daily_token_limit: number | null; created_at: string }>
   keys: Array<{
     id: string
     account_id: string
@@ -50,6 +50,9 @@ interface Source {
     is_primary: number
     allowed_domains: string
     rate_limit_rpm: number | null
+    visitor_rpm: number | null
+    daily_token_limit: number | null
+    allow_system_messages: number
     instructions: string | null
     created_at: string
     last_used_at: string | null
@@ -97,10 +100,13 @@ function readSqlite(path: string): Source {
         )
       }
       return {
-        accounts: db.prepare('SELECT id, name, created_at FROM accounts ORDER BY created_at, rowid').all() as Source['accounts'],
+        accounts: db
+          .prepare('SELECT id, name, daily_token_limit, created_at FROM accounts ORDER BY created_at, rowid')
+          .all() as Source['accounts'],
         keys: db
-          .prepare(`SELECT id, account_id, name, prefix, hash, is_primary, allowed_domains, rate_limit_rpm, instructions,
-          created_at, last_used_at, revoked_at FROM keys ORDER BY created_at, rowid`)
+          .prepare(`SELECT id, account_id, name, prefix, hash, is_primary, allowed_domains, rate_limit_rpm, visitor_rpm,
+          daily_token_limit, allow_system_messages, instructions, created_at, last_used_at, revoked_at
+          FROM keys ORDER BY created_at, rowid`)
           .all() as Source['keys'],
         usage: db
           .prepare('SELECT key_id, day, requests, prompt_tokens, completion_tokens FROM usage ORDER BY day, key_id')
@@ -191,20 +197,20 @@ async function writePostgres(source: Source, to: Extract<Config['database'], { k
 /** One INSERT per table, the rows passed as arrays; keys go in creation order, so listings keep it. */
 async function insertAll(client: pg.PoolClient, { accounts, keys, usage, owners, links, sessions, refusals, origins }: Source) {
   const column = <T, K extends keyof T>(rows: T[], name: K) => rows.map((row) => row[name])
-  await client.query('INSERT INTO accounts (id, name, created_at) SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[])', [
-    column(accounts, 'id'),
-    column(accounts, 'name'),
-    column(accounts, 'created_at'),
-  ])
   await client.query(
-    `INSERT INTO keys (id, account_id, name, prefix, hash, is_primary, allowed_domains, rate_limit_rpm, instructions,
-       created_at, last_used_at, revoked_at)
-     SELECT id, account_id, name, prefix, hash, is_primary, ARRAY(SELECT jsonb_array_elements_text(domains)), rpm, instructions,
-       created_at, last_used_at, revoked_at
-     FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::boolean[], $7::jsonb[], $8::int[], $9::text[],
-       $10::timestamptz[], $11::timestamptz[], $12::timestamptz[])
-       WITH ORDINALITY AS source (id, account_id, name, prefix, hash, is_primary, domains, rpm, instructions,
-         created_at, last_used_at, revoked_at, position)
+    `INSERT INTO accounts (id, name, daily_token_limit, created_at)
+     SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::timestamptz[])`,
+    [column(accounts, 'id'), column(accounts, 'name'), column(accounts, 'daily_token_limit'), column(accounts, 'created_at')],
+  )
+  await client.query(
+    `INSERT INTO keys (id, account_id, name, prefix, hash, is_primary, allowed_domains, rate_limit_rpm, visitor_rpm,
+       daily_token_limit, allow_system_messages, instructions, created_at, last_used_at, revoked_at)
+     SELECT id, account_id, name, prefix, hash, is_primary, ARRAY(SELECT jsonb_array_elements_text(domains)), rpm, visitor_rpm,
+       daily_tokens, allow_system, instructions, created_at, last_used_at, revoked_at
+     FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::boolean[], $7::jsonb[], $8::int[], $9::int[],
+       $10::int[], $11::boolean[], $12::text[], $13::timestamptz[], $14::timestamptz[], $15::timestamptz[])
+       WITH ORDINALITY AS source (id, account_id, name, prefix, hash, is_primary, domains, rpm, visitor_rpm, daily_tokens,
+         allow_system, instructions, created_at, last_used_at, revoked_at, position)
      ORDER BY position`,
     [
       column(keys, 'id'),
@@ -215,6 +221,9 @@ async function insertAll(client: pg.PoolClient, { accounts, keys, usage, owners,
       keys.map((key) => key.is_primary === 1),
       column(keys, 'allowed_domains'),
       column(keys, 'rate_limit_rpm'),
+      column(keys, 'visitor_rpm'),
+      column(keys, 'daily_token_limit'),
+      keys.map((key) => key.allow_system_messages === 1),
       column(keys, 'instructions'),
       column(keys, 'created_at'),
       column(keys, 'last_used_at'),

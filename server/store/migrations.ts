@@ -75,6 +75,12 @@ const MIGRATIONS: string[] = [
      last_seen_at TEXT NOT NULL,
      PRIMARY KEY (key_id, origin, allowed)
    );`,
+  // What a public key may spend (issue 16): a limit per visitor (null: the server's default), a daily
+  // token budget per key and per account (null: none), and whether a client may send system messages.
+  `ALTER TABLE keys ADD COLUMN visitor_rpm INTEGER;
+   ALTER TABLE keys ADD COLUMN daily_token_limit INTEGER;
+   ALTER TABLE keys ADD COLUMN allow_system_messages INTEGER NOT NULL DEFAULT 1;
+   ALTER TABLE accounts ADD COLUMN daily_token_limit INTEGER;`,
 ]
 
 /** The schema version a migrated SQLite file is at (db copy reads exactly this one). */

@@ -94,6 +94,12 @@ const MIGRATIONS: string[] = [
      last_seen_at timestamptz NOT NULL,
      PRIMARY KEY (key_id, origin, allowed)
    );`,
+  // What a public key may spend (issue 16): a limit per visitor (null: the server's default), a daily
+  // token budget per key and per account (null: none), and whether a client may send system messages.
+  `ALTER TABLE keys ADD COLUMN visitor_rpm integer;
+   ALTER TABLE keys ADD COLUMN daily_token_limit integer;
+   ALTER TABLE keys ADD COLUMN allow_system_messages boolean NOT NULL DEFAULT true;
+   ALTER TABLE accounts ADD COLUMN daily_token_limit integer;`,
 ]
 
 /** The schema version a migrated PostgreSQL database is at (db copy writes into exactly this one). */

@@ -39,8 +39,10 @@ const CONNECT_TIMEOUT_MS = 3000
 /** A timestamptz as the text the SQLite store keeps: ISO-8601 in UTC with milliseconds. */
 const iso = (column: string) => `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`
 
-const KEY_COLUMNS = `id, account_id, name, prefix, is_primary, allowed_domains, rate_limit_rpm, instructions,
-  ${iso('created_at')} AS created_at, ${iso('last_used_at')} AS last_used_at, ${iso('revoked_at')} AS revoked_at`
+const KEY_COLUMNS = `id, account_id, name, prefix, is_primary, allowed_domains, rate_limit_rpm, visitor_rpm, daily_token_limit,
+  allow_system_messages, instructions, ${iso('created_at')} AS created_at, ${iso('last_used_at')} AS last_used_at, ${iso('revoked_at')} AS revoked_at`
+
+const ACCOUNT_COLUMNS = `id, name, daily_token_limit, ${iso('created_at')} AS created_at`
 
 const OWNER_COLUMNS = `id, account_id, email, password_hash, ${iso('created_at')} AS created_at`
 
@@ -132,19 +134,29 @@ export async function openPostgresStore(options: PostgresOptions): Promise<Store
   return {
     createAccount: (id, name) =>
       run(async () => {
-        const record = { id, name, created_at: now() }
+        const record = { id, name, daily_token_limit: null, created_at: now() }
         await query('INSERT INTO accounts (id, name, created_at) VALUES ($1, $2, $3)', [id, name, record.created_at])
         return record
       }),
 
     getAccount: (id) =>
       run(async () => {
-        const [row] = await query<AccountRecord>(`SELECT id, name, ${iso('created_at')} AS created_at FROM accounts WHERE id = $1`, [id])
+        const [row] = await query<AccountRecord>(`SELECT ${ACCOUNT_COLUMNS} FROM accounts WHERE id = $1`, [id])
         return row
       }),
 
-    listAccounts: () =>
-      run(() => query<AccountRecord>(`SELECT id, name, ${iso('created_at')} AS created_at FROM accounts ORDER BY created_at, id`)),
+    updateAccount: (id, changes) =>
+      run(async () => {
+        const [row] = await query<AccountRecord>(
+          `UPDATE accounts SET name = coalesce($2, name),
+             daily_token_limit = CASE WHEN $3 THEN $4::integer ELSE daily_token_limit END
+           WHERE id = $1 RETURNING ${ACCOUNT_COLUMNS}`,
+          [id, changes.name ?? null, changes.dailyTokenLimit !== undefined, changes.dailyTokenLimit ?? null],
+        )
+        return row
+      }),
+
+    listAccounts: () => run(() => query<AccountRecord>(`SELECT ${ACCOUNT_COLUMNS} FROM accounts ORDER BY created_at, id`)),
 
     createKey: (id, key: NewKey, maxActive) =>
       run(() =>
@@ -161,8 +173,9 @@ export async function openPostgresStore(options: PostgresOptions): Promise<Store
           const {
             rows: [row],
           } = await client.query<KeyRecord>(
-            `INSERT INTO keys (id, account_id, name, prefix, hash, is_primary, allowed_domains, rate_limit_rpm, instructions, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING ${KEY_COLUMNS}`,
+            `INSERT INTO keys (id, account_id, name, prefix, hash, is_primary, allowed_domains, rate_limit_rpm, visitor_rpm,
+               daily_token_limit, allow_system_messages, instructions, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING ${KEY_COLUMNS}`,
             [
               id,
               key.accountId,
@@ -172,6 +185,9 @@ export async function openPostgresStore(options: PostgresOptions): Promise<Store
               counts!.primaries === 0,
               key.allowedDomains,
               key.rateLimitRpm,
+              key.visitorRpm,
+              key.dailyTokenLimit,
+              key.allowSystemMessages,
               key.instructions,
               now(),
             ],
@@ -201,7 +217,10 @@ export async function openPostgresStore(options: PostgresOptions): Promise<Store
           } = await client.query<KeyRecord>(
             `UPDATE keys SET name = coalesce($2, name), allowed_domains = coalesce($3, allowed_domains),
                rate_limit_rpm = CASE WHEN $4 THEN $5::integer ELSE rate_limit_rpm END,
-               instructions = CASE WHEN $6 THEN $7::text ELSE instructions END
+               instructions = CASE WHEN $6 THEN $7::text ELSE instructions END,
+               visitor_rpm = CASE WHEN $8 THEN $9::integer ELSE visitor_rpm END,
+               daily_token_limit = CASE WHEN $10 THEN $11::integer ELSE daily_token_limit END,
+               allow_system_messages = coalesce($12, allow_system_messages)
              WHERE id = $1 RETURNING ${KEY_COLUMNS}`,
             [
               id,
@@ -211,6 +230,11 @@ export async function openPostgresStore(options: PostgresOptions): Promise<Store
               changes.rateLimitRpm ?? null,
               changes.instructions !== undefined,
               changes.instructions ?? null,
+              changes.visitorRpm !== undefined,
+              changes.visitorRpm ?? null,
+              changes.dailyTokenLimit !== undefined,
+              changes.dailyTokenLimit ?? null,
+              changes.allowSystemMessages ?? null,
             ],
           )
           return row

@@ -29,18 +29,24 @@ interface KeyRow {
   is_primary: number
   allowed_domains: string
   rate_limit_rpm: number | null
+  visitor_rpm: number | null
+  daily_token_limit: number | null
+  allow_system_messages: number
   instructions: string | null
   created_at: string
   last_used_at: string | null
   revoked_at: string | null
 }
 
-const KEY_COLUMNS = `id, account_id, name, prefix, is_primary, allowed_domains, rate_limit_rpm, instructions,
-  created_at, last_used_at, revoked_at`
+const KEY_COLUMNS = `id, account_id, name, prefix, is_primary, allowed_domains, rate_limit_rpm, visitor_rpm, daily_token_limit,
+  allow_system_messages, instructions, created_at, last_used_at, revoked_at`
+
+const ACCOUNT_COLUMNS = 'id, name, daily_token_limit, created_at'
 
 const toKeyRecord = (row: KeyRow): KeyRecord => ({
   ...row,
   is_primary: row.is_primary === 1,
+  allow_system_messages: row.allow_system_messages === 1,
   allowed_domains: JSON.parse(row.allowed_domains) as string[],
 })
 
@@ -62,12 +68,15 @@ export function openSqliteStore(path: string): Store {
 
   const statements = {
     insertAccount: db.prepare('INSERT INTO accounts (id, name, created_at) VALUES (?, ?, ?)'),
-    getAccount: db.prepare<[string], AccountRecord>('SELECT id, name, created_at FROM accounts WHERE id = ?'),
-    listAccounts: db.prepare<[], AccountRecord>('SELECT id, name, created_at FROM accounts ORDER BY created_at, rowid'),
+    getAccount: db.prepare<[string], AccountRecord>(`SELECT ${ACCOUNT_COLUMNS} FROM accounts WHERE id = ?`),
+    listAccounts: db.prepare<[], AccountRecord>(`SELECT ${ACCOUNT_COLUMNS} FROM accounts ORDER BY created_at, rowid`),
+    updateAccount: db.prepare(`UPDATE accounts SET name = coalesce(@name, name),
+      daily_token_limit = CASE WHEN @set_daily_tokens THEN @daily_token_limit ELSE daily_token_limit END WHERE id = @id`),
     countActive: db.prepare<[string], { n: number }>('SELECT count(*) AS n FROM keys WHERE account_id = ? AND revoked_at IS NULL'),
     hasPrimary: db.prepare<[string], { n: number }>('SELECT count(*) AS n FROM keys WHERE account_id = ? AND is_primary = 1'),
     insertKey: db.prepare(`INSERT INTO keys (id, account_id, name, prefix, hash, is_primary, allowed_domains,
-      rate_limit_rpm, instructions, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+      rate_limit_rpm, visitor_rpm, daily_token_limit, allow_system_messages, instructions, created_at)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
     getKey: db.prepare<[string], KeyRow>(`SELECT ${KEY_COLUMNS} FROM keys WHERE id = ?`),
     listKeys: db.prepare<[string], KeyRow>(`SELECT ${KEY_COLUMNS} FROM keys WHERE account_id = ? ORDER BY created_at, rowid`),
     findByHash: db.prepare<[string], KeyRow>(`SELECT ${KEY_COLUMNS} FROM keys WHERE hash = ?`),
@@ -82,6 +91,9 @@ export function openSqliteStore(path: string): Store {
     touch: db.prepare('UPDATE keys SET last_used_at = ? WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)'),
     updateKey: db.prepare(`UPDATE keys SET name = coalesce(@name, name), allowed_domains = coalesce(@allowed_domains, allowed_domains),
       rate_limit_rpm = CASE WHEN @set_rpm THEN @rate_limit_rpm ELSE rate_limit_rpm END,
+      visitor_rpm = CASE WHEN @set_visitor_rpm THEN @visitor_rpm ELSE visitor_rpm END,
+      daily_token_limit = CASE WHEN @set_daily_tokens THEN @daily_token_limit ELSE daily_token_limit END,
+      allow_system_messages = coalesce(@allow_system_messages, allow_system_messages),
       instructions = CASE WHEN @set_instructions THEN @instructions ELSE instructions END WHERE id = @id`),
     insertOwner: db.prepare('INSERT INTO owners (id, account_id, email, created_at) VALUES (?, ?, ?, ?)'),
     getOwner: db.prepare<[string], OwnerRecord>(`SELECT ${OWNER_COLUMNS} FROM owners WHERE id = ?`),
@@ -135,6 +147,9 @@ export function openSqliteStore(path: string): Store {
       primary,
       JSON.stringify(key.allowedDomains),
       key.rateLimitRpm,
+      key.visitorRpm,
+      key.dailyTokenLimit,
+      key.allowSystemMessages ? 1 : 0,
       key.instructions,
       now(),
     )
@@ -160,6 +175,11 @@ export function openSqliteStore(path: string): Store {
       allowed_domains: changes.allowedDomains ? JSON.stringify(changes.allowedDomains) : null,
       set_rpm: changes.rateLimitRpm === undefined ? 0 : 1,
       rate_limit_rpm: changes.rateLimitRpm ?? null,
+      set_visitor_rpm: changes.visitorRpm === undefined ? 0 : 1,
+      visitor_rpm: changes.visitorRpm ?? null,
+      set_daily_tokens: changes.dailyTokenLimit === undefined ? 0 : 1,
+      daily_token_limit: changes.dailyTokenLimit ?? null,
+      allow_system_messages: changes.allowSystemMessages === undefined ? null : changes.allowSystemMessages ? 1 : 0,
       set_instructions: changes.instructions === undefined ? 0 : 1,
       instructions: changes.instructions ?? null,
     })
@@ -179,11 +199,20 @@ export function openSqliteStore(path: string): Store {
 
   return {
     async createAccount(id, name) {
-      const record = { id, name, created_at: now() }
+      const record = { id, name, daily_token_limit: null, created_at: now() }
       statements.insertAccount.run(record.id, record.name, record.created_at)
       return record
     },
     async getAccount(id) {
+      return statements.getAccount.get(id)
+    },
+    async updateAccount(id, changes) {
+      statements.updateAccount.run({
+        id,
+        name: changes.name ?? null,
+        set_daily_tokens: changes.dailyTokenLimit === undefined ? 0 : 1,
+        daily_token_limit: changes.dailyTokenLimit ?? null,
+      })
       return statements.getAccount.get(id)
     },
     async listAccounts() {

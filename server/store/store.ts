@@ -6,7 +6,15 @@
 export interface AccountRecord {
   id: string
   name: string
+  /** Tokens per UTC day across all the account's keys; null: no budget. */
+  daily_token_limit: number | null
   created_at: string
+}
+
+/** What an operator or owner may change on an account; an absent field stays as it is. */
+export interface AccountChanges {
+  name?: string
+  dailyTokenLimit?: number | null
 }
 
 /** A key as stored: never the full key, only its hash (not exposed) and its prefix. */
@@ -19,6 +27,15 @@ export interface KeyRecord {
   allowed_domains: string[]
   /** Requests per rolling minute; null follows the server's RATE_LIMIT_RPM. */
   rate_limit_rpm: number | null
+  /**
+   * Requests per rolling minute from one visitor; null follows the server's VISITOR_RPM for a key with
+   * allowed domains (a widget's key) and means none for a key without (a server's key); 0 means none.
+   */
+  visitor_rpm: number | null
+  /** Tokens per UTC day; null: no budget. */
+  daily_token_limit: number | null
+  /** False: a client's system (or developer) messages are refused, so the owner's instructions are the only system text. */
+  allow_system_messages: boolean
   instructions: string | null
   created_at: string
   last_used_at: string | null
@@ -32,6 +49,9 @@ export interface NewKey {
   prefix: string
   allowedDomains: string[]
   rateLimitRpm: number | null
+  visitorRpm: number | null
+  dailyTokenLimit: number | null
+  allowSystemMessages: boolean
   instructions: string | null
 }
 
@@ -72,6 +92,9 @@ export interface KeyChanges {
   name?: string
   allowedDomains?: string[]
   rateLimitRpm?: number | null
+  visitorRpm?: number | null
+  dailyTokenLimit?: number | null
+  allowSystemMessages?: boolean
   instructions?: string | null
 }
 
@@ -112,6 +135,8 @@ export class StoreUnavailable extends Error {
 export interface Store {
   createAccount(id: string, name: string): Promise<AccountRecord>
   getAccount(id: string): Promise<AccountRecord | undefined>
+  /** Changes an account; undefined for an unknown id. */
+  updateAccount(id: string, changes: AccountChanges): Promise<AccountRecord | undefined>
   /** Every account, oldest first. */
   listAccounts(): Promise<AccountRecord[]>
   /**

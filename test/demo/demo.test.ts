@@ -27,7 +27,7 @@ afterEach(() => rmSync(dir, { recursive: true, force: true }))
 
 describe('the demo account', () => {
   const database = () => ({ kind: 'sqlite', path: join(dir, 'demo.db') }) as const
-  const prepare = (adminToken?: string) => prepareDemoAccount(database(), { adminToken, defaultRpm: 60 })
+  const prepare = (adminToken?: string) => prepareDemoAccount(database(), { adminToken, defaultRpm: 60, defaultVisitorRpm: 20 })
 
   async function keyRecord(key: string) {
     const store = openSqliteStore(join(dir, 'demo.db'))

@@ -157,7 +157,7 @@ describe('accounts', () => {
     const before = Date.now()
     const response = await server.admin('POST', '/admin/accounts', { name: '  Acme Inc.  ' })
     expect(response.status).toBe(201)
-    expect(Object.keys(response.body).sort()).toEqual(['created_at', 'id', 'name'])
+    expect(Object.keys(response.body).sort()).toEqual(['created_at', 'daily_token_limit', 'id', 'name'])
     expect(response.body.name).toBe('Acme Inc.')
     expect(response.body.id).toMatch(/^acct_\w+$/)
     expect(Date.parse(response.body.created_at)).toBeGreaterThanOrEqual(before - 1000)

@@ -52,7 +52,12 @@ describe('assisters accounts create', () => {
   it('prints the account as JSON with --json', async () => {
     const { status, out } = await cli('accounts', 'create', '--name', ' Acme ', '--json')
     expect(status).toBe(0)
-    expect(JSON.parse(out)).toEqual({ id: expect.stringMatching(/^acct_/), name: 'Acme', created_at: expect.any(String) })
+    expect(JSON.parse(out)).toEqual({
+      id: expect.stringMatching(/^acct_/),
+      name: 'Acme',
+      daily_token_limit: null,
+      created_at: expect.any(String),
+    })
   })
 })
 
@@ -467,7 +472,7 @@ describe('assisters accounts list, keys update and owners (issue 14)', () => {
     expect(await json('keys', 'update', key.id, '--domains', '')).toMatchObject({ allowed_domains: [] })
     const { status, out } = await cli('keys', 'update', key.id, '--rpm', '9')
     expect(status).toBe(0)
-    expect(out).toMatch(new RegExp(`^Updated ${key.id} .* 9/min\n$`))
+    expect(out).toMatch(new RegExp(`^Updated ${key.id} .* 9/min, no visitor limit\n$`))
   })
 
   it.each([
@@ -540,5 +545,97 @@ describe('assisters accounts list, keys update and owners (issue 14)', () => {
     const { status, err } = await cli(...argv(account))
     expect(status).toBeGreaterThan(0)
     expect(err).toMatch(message)
+  })
+})
+
+describe('assisters key and account limits (issue 16)', () => {
+  it('sets a key’s limits at creation and changes them; default and none put them back', async () => {
+    const account = await createAccount()
+    const key = await createKey(
+      account,
+      '--domains',
+      'a.example',
+      '--visitor-rpm',
+      '4',
+      '--daily-tokens',
+      '900',
+      '--system-messages',
+      'refuse',
+    )
+    expect(key).toMatchObject({ visitor_rpm: 4, daily_token_limit: 900, allow_system_messages: false })
+    expect(
+      await json('keys', 'update', key.id, '--visitor-rpm', 'default', '--daily-tokens', 'none', '--system-messages', 'allow'),
+    ).toMatchObject({
+      visitor_rpm: 20,
+      visitor_rpm_is_default: true,
+      daily_token_limit: null,
+      allow_system_messages: true,
+    })
+    const { out } = await cli('keys', 'update', key.id, '--visitor-rpm', '0', '--daily-tokens', '50', '--system-messages', 'refuse')
+    expect(out).toMatch(/60\/min, no visitor limit, 50 tokens\/day, system messages refused\n$/)
+  })
+
+  it('sets and removes an account’s daily budget', async () => {
+    const account = await createAccount('Budgeted')
+    expect(await json('accounts', 'update', account, '--daily-tokens', '1000')).toMatchObject({ id: account, daily_token_limit: 1000 })
+    expect((await cli('accounts', 'update', account, '--daily-tokens', 'none')).out).toBe(
+      `Updated ${account}  Budgeted  no daily token budget\n`,
+    )
+    expect((await json('accounts', 'list')).data.find((a: { id: string }) => a.id === account).daily_token_limit).toBeNull()
+  })
+
+  it.each<[string, (account: string, keyId: string) => string[], number, RegExp]>([
+    [
+      'a word for --visitor-rpm',
+      (_a, key) => ['keys', 'update', key, '--visitor-rpm', 'none'],
+      2,
+      /--visitor-rpm must be a whole number or 'default'/,
+    ],
+    [
+      '--daily-tokens 1e3',
+      (_a, key) => ['keys', 'update', key, '--daily-tokens', '1e3'],
+      2,
+      /--daily-tokens must be a whole number or 'none'/,
+    ],
+    // parseArgs reads -1 as an option of its own: refused before the value is looked at.
+    ['a negative --daily-tokens', (_a, key) => ['keys', 'update', key, '--daily-tokens', '-1'], 2, /--daily-tokens/],
+    [
+      'a zero --daily-tokens',
+      (_a, key) => ['keys', 'update', key, '--daily-tokens', '0'],
+      1,
+      /daily_token_limit must be a whole number from 1/,
+    ],
+    [
+      '--system-messages yes',
+      (_a, key) => ['keys', 'update', key, '--system-messages', 'yes'],
+      2,
+      /--system-messages must be 'allow' or 'refuse'/,
+    ],
+    [
+      'an account update with nothing to change',
+      (account) => ['accounts', 'update', account],
+      2,
+      /needs at least one of --name, --daily-tokens/,
+    ],
+    ['an account update of an unknown account', () => ['accounts', 'update', 'acct_nope', '--daily-tokens', '5'], 1, /Unknown account/],
+    ['an account update without its id', () => ['accounts', 'update', '--daily-tokens', '5'], 2, /ACCOUNT_ID is required/],
+    [
+      'a too large --daily-tokens on an account',
+      (account) => ['accounts', 'update', account, '--daily-tokens', '1000000001'],
+      1,
+      /daily_token_limit/,
+    ],
+  ])('refuses %s, changing nothing', async (_case, argv, exit, message) => {
+    const account = await createAccount()
+    const key = await createKey(account, '--visitor-rpm', '3', '--daily-tokens', '30')
+    const { status, err } = await cli(...argv(account, key.id))
+    expect(status).toBe(exit)
+    expect(err).toMatch(message)
+    expect((await json('keys', 'list', '--account', account)).data[0]).toMatchObject({
+      visitor_rpm: 3,
+      daily_token_limit: 30,
+      allow_system_messages: true,
+    })
+    expect((await json('accounts', 'list')).data.find((a: { id: string }) => a.id === account).daily_token_limit).toBeNull()
   })
 })

@@ -49,6 +49,7 @@ const chat = (server: TestServer, key: string, origin = 'https://example.com') =
 /** What the admin API shows of an account: its keys and its usage. */
 async function snapshot(server: TestServer, accountId: string) {
   return {
+    account: (await server.admin('GET', '/admin/accounts')).body.data.find((account: { id: string }) => account.id === accountId),
     keys: (await server.admin('GET', `/admin/accounts/${accountId}/keys`)).body.data,
     usage: (await server.admin('GET', `/admin/accounts/${accountId}/usage`)).body.data,
   }
@@ -67,7 +68,16 @@ describePostgres('assisters db copy', () => {
 
   it('moves everything into PostgreSQL: the same keys work, listings and usage match, a second run refuses', async () => {
     const before = await startOn(`sqlite:${sourcePath()}`)
-    const site = await before.createKey({ name: 'Site', allowed_domains: ['example.com'], rate_limit_rpm: 7, instructions: 'Be brief.' })
+    const site = await before.createKey({
+      name: 'Site',
+      allowed_domains: ['example.com'],
+      rate_limit_rpm: 7,
+      instructions: 'Be brief.',
+      visitor_rpm: 9,
+      daily_token_limit: 100_000,
+      allow_system_messages: false,
+    })
+    expect((await before.admin('PATCH', `/admin/accounts/${site.accountId}`, { daily_token_limit: 500_000 })).status).toBe(200)
     const second = await before.createKey({ name: 'Second' }, site.accountId)
     const revoked = await before.createKey({ name: 'Revoked' }, site.accountId)
     const other = await before.createKey({ name: 'Another account' })
@@ -102,6 +112,8 @@ describePostgres('assisters db copy', () => {
     expect(await snapshot(after, site.accountId)).toEqual(expected.site)
     expect(await snapshot(after, other.accountId)).toEqual(expected.other)
     expect(expected.site.keys.map((key: { is_primary: boolean }) => key.is_primary)).toEqual([false, true, false])
+    expect(expected.site.account.daily_token_limit).toBe(500_000)
+    expect(expected.site.keys[0]).toMatchObject({ visitor_rpm: 9, daily_token_limit: 100_000, allow_system_messages: false })
     expect((await chat(after, site.key)).status).toBe(200)
     expect((await chat(after, site.key, 'https://evil.test')).status).toBe(403)
     expect((await chat(after, revoked.key)).status).toBe(401)

@@ -14,6 +14,9 @@ export function newKey(accountId: string, fields: Partial<NewKey> = {}): NewKey 
     prefix: keyPrefix(key),
     allowedDomains: [],
     rateLimitRpm: null,
+    visitorRpm: null,
+    dailyTokenLimit: null,
+    allowSystemMessages: true,
     instructions: null,
     ...fields,
   }
