@@ -25,7 +25,6 @@ import {
   deferred,
   deltaChunk,
   eventReader,
-  freshDatabase,
   startServer,
   usageChunk,
   type TestServer,
@@ -188,7 +187,13 @@ describe('daily token budgets on one server', () => {
   })
 })
 
-describe('what the store keeps', () => {
+/** A fresh database on each engine here (PostgreSQL when it answers), whatever the project's TEST_STORE. */
+const engines: [string, (dir: string) => Promise<{ url: string; drop(): Promise<void> }>][] = [
+  ['SQLite', async (dir) => ({ url: `sqlite:${join(dir, 'budget.db')}`, drop: async () => {} })],
+  ...(hasPostgres ? [['PostgreSQL', () => createTestDatabase()] as (typeof engines)[number]] : []),
+]
+
+describe.each(engines)('what the store keeps, on %s', (_engine, freshDatabase) => {
   it('records each refusal for the dashboard, and starts from the recorded usage after a restart', async () => {
     upstream.mock.use(answerWithUsage())
     const time = clock()
@@ -274,7 +279,6 @@ describe.skipIf(!redis || !hasPostgres)('daily token budgets across two processe
     expect(Number(refused.headers.get('retry-after'))).toBeGreaterThanOrEqual(1)
     expect(Number(refused.headers.get('retry-after'))).toBeLessThanOrEqual(86_400)
     expect((await refused.json()).error.code).toBe('daily_token_limit_reached')
-    expect(await redis!.client.exists(`${redis!.prefix}tokens:key:${id}:${new Date().toISOString().slice(0, 10)}`)).toBe(1)
 
     // The account's budget is shared the same way.
     const other = await adminCall(a.url, ADMIN_TOKEN, 'POST', `/admin/accounts/${accountId}/keys`, { name: 'second' })
@@ -289,7 +293,12 @@ describe.skipIf(!redis || !hasPostgres)('daily token budgets across two processe
     expect(counters.length).toBeGreaterThan(0)
     await redis!.client.del(...counters)
     servers.push(await startServe(env()))
-    expect((await (await chat(servers[0]!.url, key)).json()).error.code).toBe('daily_token_limit_reached')
+    // Both budgets are spent again; the account's is named first.
+    expect((await (await chat(servers[0]!.url, key)).json()).error.code).toBe('account_daily_token_limit_reached')
+    const day = new Date().toISOString().slice(0, 10)
+    expect(
+      await redis!.client.mget(`${redis!.prefix}tokens:key:${id}:${day}`, `${redis!.prefix}tokens:account:${accountId}:${day}`),
+    ).toEqual([String(2 * TOKENS), String(2 * TOKENS)])
   }, 60_000)
 })
 
