@@ -109,7 +109,7 @@ export async function createAppServer(config: Config, options: AppServerOptions)
     activity,
     limiter,
     budget,
-    accountTokenLimit: async (accountId) => (await store.getAccount(accountId))?.daily_token_limit ?? null,
+    accountTokenLimit: store.accountTokenLimit,
     relay: createRelay({ upstream, timeoutMs: config.upstreamTimeoutMs, pingMs: options.pingMs, usage, budget, metrics, log }),
     serveWidget: createWidgetAsset(options.widgetPath ?? DEFAULT_WIDGET),
     // The panel files sit next to the loader, where the build puts them and the loader looks for them.
