@@ -1,14 +1,17 @@
 /**
  * Section: what one rate-limit check costs, in memory against in Redis (one Lua script per check),
- * and likewise one daily token-budget check (a map lookup, or one MGET), as the server pays them: the time from calling `hit` to holding the decision, one at a time (the
+ * as the server pays it: the time from calling `hit` to holding the decision, one at a time (the
  * latency a request sees) and 32 at once (how many checks a second one process gets answered).
- * Repeats alternate between the two, so drift on a shared machine hits both alike.
+ * Likewise a chat request's daily token-budget check (a map lookup, or one MGET) and its stream slot:
+ * acquire, then release (in Redis one Lua script, then two ZREMs nobody waits for). Repeats alternate
+ * between memory and Redis, so drift on a shared machine hits both alike.
  */
 import { randomBytes } from 'node:crypto'
 import { Redis } from 'ioredis'
 import { createLogger } from '../server/log.ts'
 import { createMemoryRateLimiter, type RateLimiter } from '../server/rate-limit.ts'
 import { createRedisRateLimiter } from '../server/rate-limit-redis.ts'
+import { createMemoryStreamSlots, createRedisStreamSlots, type StreamSlots } from '../server/stream-slots.ts'
 import { createMemoryTokenBudget, type TokenBudget, type UsageSeed } from '../server/token-budget.ts'
 import { createRedisTokenBudget } from '../server/token-budget-redis.ts'
 import { median, quantile, ratio, whole, withSpread, type BenchSection } from './report.ts'
@@ -30,10 +33,16 @@ interface Run {
 }
 
 // A limit no key reaches: every check admits and writes, the dearer path.
-const rateCheck = (limiter: RateLimiter) => (i: number) => limiter.hit(`key-${i % KEYS}`, 1_000_000)
+const checkOf = (limiter: RateLimiter) => (i: number) => limiter.hit(`key-${i % KEYS}`, 1_000_000)
+
+/** A widget key's slot (the dearer path: the key's set and the visitor's), given back at once. */
+const slotOf = (slots: StreamSlots) => async (i: number) => {
+  const slot = await slots.acquire(`key-${i % KEYS}`, `203.0.113.${i % 7}`, { key: 1_000_000, visitor: 1_000_000 })
+  if ('release' in slot) slot.release()
+}
 
 // Budgets no key reaches, on both the key and its account: every check reads both counters.
-const budgetCheck = (budget: TokenBudget) => (i: number) =>
+const budgetOf = (budget: TokenBudget) => (i: number) =>
   budget.check({ keyId: `key-${i % KEYS}`, accountId: `account-${i % 10}`, keyLimit: 1e12, accountLimit: 1e12 })
 /** No usage recorded: the counters are seeded (once, in the warm-up) at 0. */
 const noUsage: UsageSeed = async () => ({ account: 0, byKey: new Map() })
@@ -68,7 +77,7 @@ async function measure(hit: (i: number) => Promise<unknown>, calls: number): Pro
 
 /** Runs the section; without Redis it says so instead of failing the whole bench. */
 export async function benchLimiter(options: { calls: number; repeats: number }): Promise<BenchSection> {
-  const title = 'One rate-limit check and one token-budget check: memory against Redis'
+  const title = 'One rate-limit check, one token-budget check and one stream slot: memory against Redis'
   const prefix = `assisters-bench:${randomBytes(6).toString('hex')}:`
   const log = createLogger({ write: () => {} })
   const probe = new Redis(REDIS_URL, { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: () => null })
@@ -82,23 +91,31 @@ export async function benchLimiter(options: { calls: number; repeats: number }):
 
   const memory: Run[] = []
   const redis: Run[] = []
-  const budgetMemory: Run[] = []
-  const budgetRedis: Run[] = []
+  const memorySlots: Run[] = []
+  const redisSlots: Run[] = []
+  const memoryBudgets: Run[] = []
+  const redisBudgets: Run[] = []
+  const inRedis = { url: REDIS_URL, timeoutMs: 5_000, failureMode: 'closed' as const, log }
   try {
     for (let r = 0; r < options.repeats; r++) {
-      const inMemory = createMemoryRateLimiter()
-      memory.push(await measure(rateCheck(inMemory), options.calls))
-      await inMemory.close()
-      const inRedis = createRedisRateLimiter({ url: REDIS_URL, prefix: `${prefix}${r}:`, timeoutMs: 5_000, failureMode: 'closed', log })
-      redis.push(await measure(rateCheck(inRedis), options.calls))
-      await inRedis.close()
-      const budgetInMemory = createMemoryTokenBudget({ seed: noUsage })
-      budgetMemory.push(await measure(budgetCheck(budgetInMemory), options.calls))
-      await budgetInMemory.close()
-      const budget = { url: REDIS_URL, prefix: `${prefix}${r}:`, timeoutMs: 5_000, failureMode: 'closed' as const, log, seed: noUsage }
-      const budgetInRedis = createRedisTokenBudget(budget)
-      budgetRedis.push(await measure(budgetCheck(budgetInRedis), options.calls))
-      await budgetInRedis.close()
+      const limiter = createMemoryRateLimiter()
+      memory.push(await measure(checkOf(limiter), options.calls))
+      await limiter.close()
+      const shared = createRedisRateLimiter({ ...inRedis, prefix: `${prefix}${r}:` })
+      redis.push(await measure(checkOf(shared), options.calls))
+      await shared.close()
+      const slots = createMemoryStreamSlots()
+      memorySlots.push(await measure(slotOf(slots), options.calls))
+      await slots.close()
+      const leases = createRedisStreamSlots({ ...inRedis, prefix: `${prefix}${r}:`, leaseMs: 30_000 })
+      redisSlots.push(await measure(slotOf(leases), options.calls))
+      await leases.close()
+      const budgets = createMemoryTokenBudget({ seed: noUsage })
+      memoryBudgets.push(await measure(budgetOf(budgets), options.calls))
+      await budgets.close()
+      const counters = createRedisTokenBudget({ ...inRedis, prefix: `${prefix}${r}:`, seed: noUsage })
+      redisBudgets.push(await measure(budgetOf(counters), options.calls))
+      await counters.close()
     }
   } finally {
     // The bench's keys go, whatever happened.
@@ -127,8 +144,8 @@ export async function benchLimiter(options: { calls: number; repeats: number }):
       ),
     ),
   ]
-  const times = (field: keyof Run, over = redis, under = memory) =>
-    ratio(median(over.map((r) => r[field])) / median(under.map((r) => r[field])))
+  const times = (field: keyof Run, inRedis: Run[], inMemory: Run[]) =>
+    ratio(median(inRedis.map((r) => r[field])) / median(inMemory.map((r) => r[field])))
   return {
     title,
     method:
@@ -137,16 +154,21 @@ export async function benchLimiter(options: { calls: number; repeats: number }):
       `${options.repeats} alternating repeats; median (min–max) of the repeats. Latency is one check at a time, from ` +
       `\`hit()\` to its decision; CPU is this process's, a mean per check (the Redis server's is not counted); throughput keeps ` +
       `${IN_FLIGHT} checks in flight on the one connection. Redis at ${SHOWN_URL}, on the same machine (loopback): ` +
-      'a Redis across a network adds its round trip to every check.',
+      'a Redis across a network adds its round trip to every check. A stream slot is what each chat request ' +
+      "also pays: acquire for a widget key's visitor (the key's set and the visitor's), then release; in Redis " +
+      'the release is two ZREMs that the request does not wait for, so latency is the acquire, CPU both.',
     tables: [
       [
-        ['limiter', 'p50 per check', 'p99 per check', 'CPU per check', `checks per second (${IN_FLIGHT} in flight)`],
-        row('memory', memory),
-        row('Redis', redis),
-        ['Redis ÷ memory', ...fields.map(([field]) => times(field))],
-        row('budget, memory', budgetMemory),
-        row('budget, Redis', budgetRedis),
-        ['budget: Redis ÷ memory', ...fields.map(([field]) => times(field, budgetRedis, budgetMemory))],
+        ['check', 'p50 per check', 'p99 per check', 'CPU per check', `checks per second (${IN_FLIGHT} in flight)`],
+        row('rate limit, memory', memory),
+        row('rate limit, Redis', redis),
+        ['rate limit, Redis ÷ memory', ...fields.map(([field]) => times(field, redis, memory))],
+        row('stream slot, memory', memorySlots),
+        row('stream slot, Redis', redisSlots),
+        ['stream slot, Redis ÷ memory', ...fields.map(([field]) => times(field, redisSlots, memorySlots))],
+        row('token budget, memory', memoryBudgets),
+        row('token budget, Redis', redisBudgets),
+        ['token budget, Redis ÷ memory', ...fields.map(([field]) => times(field, redisBudgets, memoryBudgets))],
       ],
     ],
     targets: [],

@@ -34,7 +34,7 @@ export function dailySeries(rows: UsageRow[], days: string[], keyId?: string): D
   return [...byDay.values()]
 }
 
-export type RefusalReason = 'origin_not_allowed' | 'rate_limited' | 'key_revoked' | 'daily_token_limit'
+export type RefusalReason = 'origin_not_allowed' | 'rate_limited' | 'too_many_streams' | 'daily_token_limit' | 'key_revoked'
 
 export interface RefusalRow {
   key_id: string
@@ -54,7 +54,13 @@ export interface OriginRow {
 /** The refusals of each day of `days` (all reasons), and the total per reason; only `keyId`'s when given. */
 export function refusalSeries(rows: RefusalRow[], days: string[], keyId?: string) {
   const byDay = new Map(days.map((day) => [day, 0]))
-  const byReason: Record<RefusalReason, number> = { origin_not_allowed: 0, rate_limited: 0, key_revoked: 0, daily_token_limit: 0 }
+  const byReason: Record<RefusalReason, number> = {
+    origin_not_allowed: 0,
+    rate_limited: 0,
+    too_many_streams: 0,
+    daily_token_limit: 0,
+    key_revoked: 0,
+  }
   for (const row of rows) {
     if (!byDay.has(row.day) || (keyId && row.key_id !== keyId)) continue
     byDay.set(row.day, byDay.get(row.day)! + row.count)

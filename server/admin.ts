@@ -14,7 +14,7 @@ import { sendJson } from './respond.ts'
 const ADMIN_BODY_LIMIT = 64 * 1024
 
 interface Route {
-  method: 'GET' | 'POST' | 'PATCH'
+  method: 'GET' | 'POST' | 'PATCH' | 'DELETE'
   pattern: RegExp
   run(
     management: Management,
@@ -44,6 +44,7 @@ const ROUTES: Route[] = [
     run: async (m, id, req, res, base) => [201, withUrl(await m.createOwner(id, await readBody(req, res)), base)],
   },
   { method: 'GET', pattern: new RegExp(`^/admin/accounts/${ID}/owners$`), run: async (m, id) => [200, { data: await m.listOwners(id) }] },
+  { method: 'DELETE', pattern: new RegExp(`^/admin/owners/${ID}$`), run: async (m, id) => [200, await m.removeOwner(id)] },
   {
     method: 'POST',
     pattern: /^\/admin\/owners\/password-link$/,

@@ -19,12 +19,14 @@ import {
   originNotAllowed,
   rateLimitExceeded,
   sendError,
+  tooManyStreams,
 } from './errors.ts'
 import type { Logger } from './log.ts'
 import type { Metrics } from './metrics.ts'
 import { rateLimitHeaders, type RateLimiter } from './rate-limit.ts'
 import type { Relay } from './relay.ts'
 import { sendJson } from './respond.ts'
+import type { StreamSlots } from './stream-slots.ts'
 import type { TokenBudget } from './token-budget.ts'
 import { PANEL_PATH } from './widget-asset.ts'
 
@@ -34,8 +36,10 @@ export interface HandlerDeps {
   limiter: RateLimiter
   /** Today's tokens of each key and account against their daily budgets. */
   budget: TokenBudget
-  /** The daily token budget of an account (null: none), as set now. */
+  /** The daily token budget of an account (null: none); store.accountTokenLimit says how fresh. */
   accountTokenLimit(accountId: string): Promise<number | null>
+  /** Caps on chat answers in flight at once, per key and per visitor. */
+  streams: StreamSlots
   /** Where each key is used from, and its refusals, for the owner's dashboard. */
   activity: ActivityRecorder
   relay: Relay
@@ -74,6 +78,9 @@ const KEY_CHECKS = ':key-checks'
 const REFUSED_ORIGINS = ':refused-origins'
 
 const isDashboard = (path: string) => path === '/dashboard' || path.startsWith('/dashboard/')
+
+/** Who is asking, for the per-visitor caps (the lead swaps in client-address.ts at merge). */
+const visitorFor = (req: IncomingMessage) => req.socket.remoteAddress ?? ''
 
 export function createHandler(deps: HandlerDeps) {
   const { config, authenticate, limiter, relay, metrics, log } = deps
@@ -132,12 +139,32 @@ export function createHandler(deps: HandlerDeps) {
     }
   }
 
+  /**
+   * A slot for one answer in flight, within the key's cap and, for a widget's key, its visitor's; else
+   * 429. A key without allowed domains is a server's key, all of whose requests come from one address.
+   */
+  const holdSlot = async (req: IncomingMessage, key: AuthenticatedKey) => {
+    const visitor = key.record.allowed_domains.length > 0 ? visitorFor(req) : undefined
+    const slot = await deps.streams.acquire(key.record.id, visitor, { key: config.maxStreamsPerKey, visitor: config.maxStreamsPerVisitor })
+    if ('release' in slot) return slot.release
+    deps.activity.refused(key.record.id, 'too_many_streams')
+    throw tooManyStreams(slot.full, slot.full === 'key' ? config.maxStreamsPerKey : config.maxStreamsPerVisitor)
+  }
+
   const chatCompletions: Route = async (req, res, context) => {
     const key = await admit(req, context)
     await withinBudget(key)
     await withinRate(req, res, key)
     const input = await readJsonBody(req, res, config.limits.maxBodyBytes)
-    await relay(res, toChatRequest(input, config.limits, key.record.instructions), key.record)
+    const chat = toChatRequest(input, config.limits, key.record.instructions)
+    // After the body's checks, so a bad request never takes a slot; given back however the answer ends.
+    const release = await holdSlot(req, key)
+    try {
+      // The visitor may have left while the slot was being taken: the relay would never hear of it.
+      if (!res.destroyed) await relay(res, chat, key.record)
+    } finally {
+      release()
+    }
   }
 
   const models: Route = async (req, res, context) => {

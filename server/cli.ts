@@ -29,6 +29,7 @@ const USAGE = `Usage: assisters <command> [options]
   owners create --account ID --email EMAIL    prints a one-time link to set the password (24 h)
   owners list --account ID
   owners link --email EMAIL                   a new one-time link for an owner (a forgotten password)
+  owners remove OWNER_ID                      the owner can no longer sign in; their sessions end
   db copy --from sqlite:PATH    copy everything into the empty PostgreSQL database at DATABASE_URL
 
 Every command takes --json for machine-readable output.
@@ -125,7 +126,7 @@ export async function runCli(
 async function dispatch(management: Management, positionals: string[], values: Values, linkBase: string): Promise<Output> {
   const [noun, verb, id, ...extra] = positionals
   const command = `${noun} ${verb ?? ''}`.trim()
-  const takesId = ['keys revoke', 'keys primary', 'keys update', 'accounts update'].includes(command)
+  const takesId = ['keys revoke', 'keys primary', 'keys update', 'accounts update', 'owners remove'].includes(command)
   if (extra.length > 0 || (id !== undefined && !takesId)) throw new UsageError(`Unexpected argument '${extra[0] ?? id}'`)
 
   switch (command) {
@@ -193,6 +194,10 @@ async function dispatch(management: Management, positionals: string[], values: V
       const owners = await management.listOwners(required(values.account, '--account'))
       const text = owners.map((o) => `${o.id}  ${o.email}  ${o.password_set ? 'password set' : 'waiting for the set-password link'}`)
       return { json: { data: owners }, text: text.length ? text.join('\n') : 'No owners yet.' }
+    }
+    case 'owners remove': {
+      const owner = await management.removeOwner(required(id, 'OWNER_ID'))
+      return { json: owner, text: `Removed owner ${owner.email} (${owner.id}): their sessions have ended.` }
     }
     case 'keys list': {
       const keys = await management.listKeys(required(values.account, '--account'))

@@ -19,6 +19,15 @@ export interface Config {
   rateLimitRpm: number
   /** Requests per rolling minute from one visitor, for keys with allowed domains that set none (0: off). */
   visitorRpm: number
+  /** Chat answers in flight at once per key (MAX_STREAMS_PER_KEY), streamed or not: each holds an upstream request. */
+  maxStreamsPerKey: number
+  /** Likewise per visitor of a key with allowed domains (MAX_STREAMS_PER_VISITOR). */
+  maxStreamsPerVisitor: number
+  /**
+   * With Redis, how long a process's hold on a stream slot lasts unless it renews it (STREAM_LEASE_MS):
+   * a process that dies frees its slots within this.
+   */
+  streamLeaseMs: number
   /** Where the rate limits live when several processes share them; unset: in this process's memory. */
   redis: RedisConfig | undefined
   /** Unset: the admin API answers 404. */
@@ -80,6 +89,9 @@ export function loadConfig(env: Env): Config {
     upstreamTimeoutMs: integer(read, 'UPSTREAM_TIMEOUT_MS', 60_000, 1, 600_000),
     rateLimitRpm: integer(read, 'RATE_LIMIT_RPM', 60, 1, 100_000),
     visitorRpm: integer(read, 'VISITOR_RPM', 20, 0, 100_000),
+    maxStreamsPerKey: integer(read, 'MAX_STREAMS_PER_KEY', 100, 1, 100_000),
+    maxStreamsPerVisitor: integer(read, 'MAX_STREAMS_PER_VISITOR', 10, 1, 100_000),
+    streamLeaseMs: integer(read, 'STREAM_LEASE_MS', 30_000, 1_000, 600_000),
     redis,
     adminToken: adminTokenFrom(read('ADMIN_TOKEN')),
     signupOpen: signupFrom(read('SIGNUP')),

@@ -108,6 +108,19 @@ export function createDashboardApi({ management, auth, publicUrl, signupOpen }: 
         return [200, { signed_out: true }]
       },
     },
+    { method: 'GET', pattern: /^\/dashboard\/api\/sessions$/, run: async (call) => [200, { data: await auth.sessions(call.session) }] },
+    {
+      method: 'POST',
+      pattern: new RegExp(`^/dashboard/api/sessions/${ID}/end$`),
+      run: async (call) => {
+        objectWith(call.body, [])
+        const target = (await auth.sessions(call.session)).find((session) => session.id === call.id)
+        if (!target || !(await auth.endSessionById(call.session, call.id))) throw notFound('session')
+        // Ending this browser's own session is signing out.
+        if (target.current) clearSessionCookie(call.res)
+        return [200, { ended: target.id, signed_out: target.current }]
+      },
+    },
     {
       method: 'POST',
       pattern: /^\/dashboard\/api\/password$/,

@@ -254,6 +254,22 @@ export const keyChecksExceeded = (limit: number, headers: Record<string, string>
     { 'retry-after': headers['retry-after']!, 'retry-after-ms': headers['retry-after-ms']! },
   )
 
+/**
+ * 429 while the key, or this visitor of it, has as many answers in flight as it may. A slot frees as
+ * soon as one of them ends, so the wait is short and cannot be known: Retry-After says 1 s.
+ */
+export const tooManyStreams = (cap: 'key' | 'visitor', limit: number) =>
+  new HttpError(
+    429,
+    'rate_limit_error',
+    cap === 'key' ? 'concurrent_streams_exceeded' : 'visitor_concurrent_streams_exceeded',
+    `Too many answers in progress at once: ${
+      cap === 'key' ? `this key allows ${limit}` : `each visitor may have ${limit} per key`
+    }; a slot frees when one of them ends, so try again in a moment`,
+    undefined,
+    { 'retry-after': '1', 'retry-after-ms': '1000' },
+  )
+
 export const serverShuttingDown = () =>
   new HttpError(503, 'api_error', 'server_shutting_down', 'The server is restarting; please try again')
 

@@ -91,6 +91,8 @@ export interface Management {
   /** A fresh set-password link for an existing owner (a forgotten password); earlier links still expire as they would. */
   newPasswordLink(input: unknown): Promise<PasswordLink>
   listOwners(accountId: string): Promise<OwnerView[]>
+  /** Removes an owner: their sessions end and their links stop working at once. */
+  removeOwner(ownerId: string): Promise<OwnerView>
   /** A new account with its first owner, who has no password yet (sign-up, under SIGNUP=open). */
   createAccountWithOwner(input: unknown): Promise<OwnerRecord>
 }
@@ -305,6 +307,12 @@ export function createManagement(deps: {
     async listOwners(accountId) {
       await requireAccount(accountId)
       return (await store.listOwners(accountId)).map(ownerView)
+    },
+
+    async removeOwner(ownerId) {
+      const owner = await store.removeOwner(ownerId)
+      if (!owner) throw notFound('owner')
+      return ownerView(owner)
     },
   }
 }

@@ -8,8 +8,11 @@ import { createAdminThrottle, type AdminThrottle } from './admin-throttle.ts'
 import { invalidBody, signInRefused, tooManySignIns, tooManySignUps, wrongPassword } from './errors.ts'
 import { objectWith } from './management.ts'
 import { decoyHash, hashPassword, passwordProblem, verifyPassword } from './passwords.ts'
-import type { OwnerRecord, Store } from './store/store.ts'
+import type { OwnerRecord, SessionRecord, Store } from './store/store.ts'
 import { hashToken, newToken } from './tokens.ts'
+
+/** A session's id in the API: a hash of its stored hash, which the API never shows. */
+const sessionId = (tokenHash: string) => hashToken(`session:${tokenHash}`).slice(0, 24)
 
 export const IDLE_MS = 12 * 60 * 60 * 1000
 export const ABSOLUTE_MS = 7 * 24 * 60 * 60 * 1000
@@ -25,6 +28,16 @@ export interface SignedIn {
 export interface CurrentSession {
   owner: OwnerRecord
   tokenHash: string
+}
+
+/** A signed-in browser as its owner is shown it: never its token or the token's hash. */
+export interface SessionView {
+  /** Stands for the session in the API; derived from the stored hash, so it signs no one in. */
+  id: string
+  created_at: string
+  last_seen_at: string
+  /** The browser asking. */
+  current: boolean
 }
 
 export interface OwnerAuth {
@@ -47,6 +60,12 @@ export interface OwnerAuth {
   signOut(current: CurrentSession): Promise<void>
   /** Ends every session of the owner, this one included, and every unused link. */
   signOutEverywhere(current: CurrentSession): Promise<void>
+  /** The owner's live sessions, most recently used first. */
+  sessions(current: CurrentSession): Promise<SessionView[]>
+  /** Ends one of the owner's sessions by its id; false when the owner has no live session with that id. */
+  endSessionById(current: CurrentSession, id: string): Promise<boolean>
+  /** Deletes the sessions and links that have expired or been used, which nothing else would ever remove. */
+  purgeExpired(): Promise<{ sessions: number; links: number }>
 }
 
 export interface OwnerAuthOptions {
@@ -68,6 +87,14 @@ export function createOwnerAuth(store: Store, options: OwnerAuthOptions = {}): O
 
   // Made now, so the first unknown email does not pay for it and take longer than a wrong password.
   decoyHash().catch(() => {})
+
+  const isExpired = (session: SessionRecord, at: number) =>
+    at - Date.parse(session.last_seen_at) > IDLE_MS || at - Date.parse(session.created_at) > ABSOLUTE_MS
+
+  const liveSessions = async (ownerId: string) => {
+    const at = now()
+    return (await store.listSessions(ownerId)).filter((session) => !isExpired(session, at))
+  }
 
   const startSession = async (owner: OwnerRecord): Promise<SignedIn> => {
     const token = newToken()
@@ -162,7 +189,7 @@ export function createOwnerAuth(store: Store, options: OwnerAuthOptions = {}): O
       const found = await store.findSession(tokenHash)
       if (!found) return undefined
       const at = now()
-      if (at - Date.parse(found.last_seen_at) > IDLE_MS || at - Date.parse(found.created_at) > ABSOLUTE_MS) {
+      if (isExpired(found, at)) {
         await store.endSession(tokenHash)
         return undefined
       }
@@ -204,6 +231,25 @@ export function createOwnerAuth(store: Store, options: OwnerAuthOptions = {}): O
 
     async signOutEverywhere(current) {
       await endOwnerAccess(current.owner.id)
+    },
+    async sessions(current) {
+      return (await liveSessions(current.owner.id)).map((session) => ({
+        id: sessionId(session.token_hash),
+        created_at: session.created_at,
+        last_seen_at: session.last_seen_at,
+        current: session.token_hash === current.tokenHash,
+      }))
+    },
+    async endSessionById(current, id) {
+      const session = (await liveSessions(current.owner.id)).find((candidate) => sessionId(candidate.token_hash) === id)
+      if (!session) return false
+      await store.endSession(session.token_hash)
+      return true
+    },
+    purgeExpired() {
+      const at = now()
+      const iso = (ms: number) => new Date(ms).toISOString()
+      return store.purgeExpired(iso(at), iso(at - IDLE_MS), iso(at - ABSOLUTE_MS))
     },
   }
 }

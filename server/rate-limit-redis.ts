@@ -10,7 +10,7 @@
  * be counted when a slow Redis gets to it: an outage can only make the limit stricter, never looser.
  */
 import { randomBytes } from 'node:crypto'
-import { Redis } from 'ioredis'
+import { Redis, type RedisOptions } from 'ioredis'
 import type { RedisConfig } from './config.ts'
 import { rateLimiterUnavailable } from './errors.ts'
 import type { Logger } from './log.ts'
@@ -52,7 +52,7 @@ return {allowed, count, window - (now - newest), window - (now - oldest)}
 
 const MINUTE_MS = 60_000
 /** Reconnect attempts back off to at most this far apart, so recovery is noticed within it. */
-const RECONNECT_MAX_MS = 2_000
+export const RECONNECT_MAX_MS = 2_000
 
 type HitReply = [allowed: number, count: number, resetUs: number, oldestLeavesUs: number]
 
@@ -77,15 +77,7 @@ export function createRedisRateLimiter(options: RedisRateLimiterOptions): RateLi
   const safe = (err: unknown) => hide(err instanceof Error ? err.message : String(err), secrets)
 
   const redis = new Redis(options.url, {
-    // Fail at once while disconnected instead of queueing requests for later: the deadline is the point.
-    enableOfflineQueue: false,
-    // A command cut off by a dropped connection fails now; it is never sent again after a reconnect.
-    maxRetriesPerRequest: 0,
-    commandTimeout: timeoutMs,
-    // Connecting is not on any request's path (requests fail at once meanwhile), so it may take longer.
-    connectTimeout: Math.max(timeoutMs, 2_000),
-    // Reconnects for ever, backing off to one attempt every RECONNECT_MAX_MS.
-    retryStrategy: (attempt) => Math.min(attempt * 100, RECONNECT_MAX_MS),
+    ...clientOptions(timeoutMs),
     // Loads the script once per connection (EVAL), then sends EVALSHA.
     scripts: { rateLimitHit: { lua: HIT_SCRIPT, numberOfKeys: 1 } },
   }) as LimiterRedis
@@ -178,6 +170,21 @@ export function createRedisRateLimiter(options: RedisRateLimiterOptions): RateLi
       // QUIT waits for answers still due; when Redis cannot take it, just drop the connection.
       await redis.quit().catch(() => redis.disconnect())
     },
+  }
+}
+
+/** The connection settings of every Redis client on a request's path: a deadline on each command, never a queue. */
+export function clientOptions(timeoutMs: number): RedisOptions {
+  return {
+    // Fail at once while disconnected instead of queueing requests for later: the deadline is the point.
+    enableOfflineQueue: false,
+    // A command cut off by a dropped connection fails now; it is never sent again after a reconnect.
+    maxRetriesPerRequest: 0,
+    commandTimeout: timeoutMs,
+    // Connecting is not on any request's path (requests fail at once meanwhile), so it may take longer.
+    connectTimeout: Math.max(timeoutMs, 2_000),
+    // Reconnects for ever, backing off to one attempt every RECONNECT_MAX_MS.
+    retryStrategy: (attempt) => Math.min(attempt * 100, RECONNECT_MAX_MS),
   }
 }
 

@@ -17,7 +17,7 @@ import { closeInStages, inTurn } from './connection.ts'
 import { createDashboardHandler } from './dashboard.ts'
 import { createDashboardApi } from './dashboard-api.ts'
 import { missingHost, rawClientErrorResponse, sendError, serverShuttingDown } from './errors.ts'
-import { createLimiter, createTokenBudget } from './limiter.ts'
+import { createLimiter, createStreamSlots, createTokenBudget } from './limiter.ts'
 import type { Logger } from './log.ts'
 import { createManagement } from './management.ts'
 import { sendMetrics } from './metrics-endpoint.ts'
@@ -25,7 +25,7 @@ import { createMetrics, metricsSource, type Metrics, type MetricsSource } from '
 import { createOwnerAuth, type OwnerAuthOptions } from './owner-auth.ts'
 import { createRelay } from './relay.ts'
 import { openStore } from './store/open.ts'
-import { StoreConflict, type Store } from './store/store.ts'
+import { StoreConflict, StoreUnavailable, type Store } from './store/store.ts'
 import { seedFromStore } from './token-budget.ts'
 import { createDemoUpstream, createHttpUpstream, type Upstream } from './upstream.ts'
 import { createUsageRecorder } from './usage.ts'
@@ -61,6 +61,8 @@ export interface AppServer {
 
 // A dependency that has not answered /readyz's question in this long counts as unavailable.
 const READINESS_DEADLINE_MS = 2_000
+/** How often expired dashboard sessions and used set-password links are deleted (and once at start). */
+const PURGE_EVERY_MS = 60 * 60 * 1000
 
 export const DEFAULT_WIDGET = fileURLToPath(new URL('../dist/widget.js', import.meta.url))
 
@@ -79,6 +81,7 @@ export async function createAppServer(config: Config, options: AppServerOptions)
   const scrapeMetrics = metricsSource(metrics)
   const store = countingFailures(await openStore(config.database, { log }), metrics)
   const limiter = createLimiter(config, log, metrics)
+  const streams = createStreamSlots(config, log, metrics)
   const usage = createUsageRecorder(store, log, { flushMs: options.usageFlushMs, now: options.now })
   const budget = createTokenBudget(config, seedFromStore(store, usage), log, metrics, options.now)
   const activity = createActivityRecorder(store, log, { flushMs: options.usageFlushMs })
@@ -103,6 +106,14 @@ export async function createAppServer(config: Config, options: AppServerOptions)
     if (config.redis) checks.redis = redis ? 'ok' : redisDownMeans
     return { ready: Object.values(checks).every((check) => check !== 'unavailable'), checks }
   }
+  const ownerAuth = createOwnerAuth(store, options.ownerAuth)
+  // Expired sessions and used links sign no one in, but nothing else would ever delete them.
+  const purge = () =>
+    ownerAuth.purgeExpired().catch((err: unknown) => {
+      if (!(err instanceof StoreUnavailable)) log.warn('could not delete expired dashboard sessions', { err })
+    })
+  const purging = setInterval(purge, PURGE_EVERY_MS)
+  purging.unref()
   const handle = createHandler({
     config,
     authenticate: createAuthenticator(store, (keyId) => activity.refused(keyId, 'key_revoked')),
@@ -110,6 +121,7 @@ export async function createAppServer(config: Config, options: AppServerOptions)
     limiter,
     budget,
     accountTokenLimit: store.accountTokenLimit,
+    streams,
     relay: createRelay({ upstream, timeoutMs: config.upstreamTimeoutMs, pingMs: options.pingMs, usage, budget, metrics, log }),
     serveWidget: createWidgetAsset(options.widgetPath ?? DEFAULT_WIDGET),
     // The panel files sit next to the loader, where the build puts them and the loader looks for them.
@@ -118,7 +130,7 @@ export async function createAppServer(config: Config, options: AppServerOptions)
     handleDashboard: createDashboardHandler(
       createDashboardApi({
         management,
-        auth: createOwnerAuth(store, options.ownerAuth),
+        auth: ownerAuth,
         publicUrl: config.publicUrl,
         signupOpen: config.signupOpen,
       }),
@@ -172,6 +184,7 @@ export async function createAppServer(config: Config, options: AppServerOptions)
 
   let closing: Promise<void> | undefined
   const shutDown = async (graceMs: number) => {
+    clearInterval(purging)
     server.close()
     server.closeIdleConnections()
     const deadline = Date.now() + graceMs
@@ -181,6 +194,7 @@ export async function createAppServer(config: Config, options: AppServerOptions)
     upstream.close()
     await limiter.close()
     await budget.close()
+    await streams.close()
     await usage.close()
     await activity.close()
     await store.close()
@@ -193,6 +207,7 @@ export async function createAppServer(config: Config, options: AppServerOptions)
         server.listen(config.port, config.host, () => {
           server.off('error', reject)
           const { address, port } = server.address() as AddressInfo
+          void purge()
           resolve(`http://${address.includes(':') ? `[${address}]` : address}:${port}`)
         })
       }),

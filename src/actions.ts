@@ -68,7 +68,8 @@ export function createActions(state: ChatState, { stream, save, load, check, emi
   function fail(err: unknown): void {
     const e = err instanceof WidgetError ? err : new WidgetError('stream_interrupted', String(err))
     error.value = e
-    if (e.code === 'rate_limit_exceeded') startCountdown(e.retryAfter)
+    // Every limit but the daily budget (final until its reset, hours away) is waited out second by second.
+    if (e.canRetry && e.retryAfter) startCountdown(e.retryAfter)
     // The site owner reads the console: say what to change.
     const fix =
       e.code === 'origin_not_allowed'

@@ -3,6 +3,7 @@ import { h } from 'preact'
 import { useEffect, useState } from 'preact/hooks'
 import { api, ApiError } from '../api.ts'
 import { Field, describedBy } from '../components/Field.tsx'
+import { SessionList } from '../components/SessionList.tsx'
 import { formatDate } from '../format.ts'
 import { me, navigate, notice } from '../state.ts'
 
@@ -87,7 +88,8 @@ export function Settings() {
       </form>
 
       <h2>Sessions</h2>
-      <p>Signed in on a computer you no longer use? End every session, this one included.</p>
+      <SessionList />
+      <p>Signed in on a computer you no longer use? End its session above, or every session, this one included.</p>
       <button type="button" onClick={signOutEverywhere}>
         Sign out everywhere
       </button>

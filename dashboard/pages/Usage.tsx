@@ -16,6 +16,7 @@ interface UsageAnswer {
 const REASONS = [
   ['origin_not_allowed', '403: a website the key does not allow'],
   ['rate_limited', '429: over the rate limit'],
+  ['too_many_streams', '429: too many answers in progress at once'],
   ['daily_token_limit', '429: a daily token budget used up'],
   ['key_revoked', '401: a revoked key'],
 ] as const

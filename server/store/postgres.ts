@@ -444,6 +444,32 @@ export async function openPostgresStore(options: PostgresOptions): Promise<Store
     endOwnerSessions: (ownerId, keep = '') =>
       run(async () => void (await query('DELETE FROM sessions WHERE owner_id = $1 AND token_hash <> $2', [ownerId, keep]))),
 
+    listSessions: (ownerId) =>
+      run(() =>
+        query<SessionRecord & { token_hash: string }>(
+          `SELECT token_hash, owner_id, ${iso('created_at')} AS created_at, ${iso('last_seen_at')} AS last_seen_at
+           FROM sessions WHERE owner_id = $1 ORDER BY last_seen_at DESC, created_at DESC`,
+          [ownerId],
+        ),
+      ),
+
+    removeOwner: (ownerId) =>
+      run(() =>
+        transaction(async (client) => {
+          await client.query('DELETE FROM sessions WHERE owner_id = $1', [ownerId])
+          await client.query('DELETE FROM password_links WHERE owner_id = $1', [ownerId])
+          const { rows } = await client.query<OwnerRecord>(`DELETE FROM owners WHERE id = $1 RETURNING ${OWNER_COLUMNS}`, [ownerId])
+          return rows[0]
+        }),
+      ),
+
+    purgeExpired: (at, idleBefore, signedInBefore) =>
+      run(async () => {
+        const sessions = await pool.query('DELETE FROM sessions WHERE last_seen_at < $1 OR created_at < $2', [idleBefore, signedInBefore])
+        const links = await pool.query('DELETE FROM password_links WHERE used_at IS NOT NULL OR expires_at <= $1', [at])
+        return { sessions: sessions.rowCount ?? 0, links: links.rowCount ?? 0 }
+      }),
+
     addActivity: (refusals, origins, maxOriginsPerKey) =>
       run(async () => {
         if (refusals.length === 0 && origins.length === 0) return

@@ -110,6 +110,13 @@ export function openSqliteStore(path: string): Store {
     touchSession: db.prepare('UPDATE sessions SET last_seen_at = ? WHERE token_hash = ? AND last_seen_at < ?'),
     endSession: db.prepare('DELETE FROM sessions WHERE token_hash = ?'),
     endOwnerSessions: db.prepare('DELETE FROM sessions WHERE owner_id = ? AND token_hash <> ?'),
+    listSessions: db.prepare<[string], SessionRecord & { token_hash: string }>(
+      'SELECT token_hash, owner_id, created_at, last_seen_at FROM sessions WHERE owner_id = ? ORDER BY last_seen_at DESC, created_at DESC',
+    ),
+    deleteOwnerLinks: db.prepare('DELETE FROM password_links WHERE owner_id = ?'),
+    deleteOwner: db.prepare('DELETE FROM owners WHERE id = ?'),
+    purgeSessions: db.prepare('DELETE FROM sessions WHERE last_seen_at < ? OR created_at < ?'),
+    purgeLinks: db.prepare('DELETE FROM password_links WHERE used_at IS NOT NULL OR expires_at <= ?'),
     addRefusal: db.prepare(`INSERT INTO refusals (key_id, day, reason, count) VALUES (@key_id, @day, @reason, @count)
       ON CONFLICT (key_id, day, reason) DO UPDATE SET count = count + excluded.count`),
     addOrigin: db.prepare(`INSERT INTO key_origins (key_id, origin, allowed, requests, last_seen_at)
@@ -185,6 +192,20 @@ export function openSqliteStore(path: string): Store {
     })
     return getKey(id)
   })
+
+  const removeOwner = db.transaction((id: string) => {
+    const owner = statements.getOwner.get(id)
+    if (!owner) return undefined
+    statements.endOwnerSessions.run(id, '')
+    statements.deleteOwnerLinks.run(id)
+    statements.deleteOwner.run(id)
+    return owner
+  })
+
+  const purgeExpired = db.transaction((at: string, idleBefore: string, signedInBefore: string) => ({
+    sessions: statements.purgeSessions.run(idleBefore, signedInBefore).changes,
+    links: statements.purgeLinks.run(at).changes,
+  }))
 
   const addActivity = db.transaction((refusals: RefusalRow[], origins: OriginRow[], max: number) => {
     for (const row of refusals) statements.addRefusal.run(row)
@@ -295,6 +316,15 @@ export function openSqliteStore(path: string): Store {
     },
     async endOwnerSessions(ownerId, keep = '') {
       statements.endOwnerSessions.run(ownerId, keep)
+    },
+    async listSessions(ownerId) {
+      return statements.listSessions.all(ownerId)
+    },
+    async removeOwner(ownerId) {
+      return removeOwner.immediate(ownerId)
+    },
+    async purgeExpired(at, idleBefore, signedInBefore) {
+      return purgeExpired.immediate(at, idleBefore, signedInBefore)
     },
     async addActivity(refusals, origins, maxOriginsPerKey) {
       addActivity.immediate(refusals, origins, maxOriginsPerKey)

@@ -65,10 +65,11 @@ export interface UsageRow {
 }
 
 /**
- * Why the API refused a request with a key of the account: 403, 429 (over the rate limit, or a daily
- * token budget of the key or its account spent), or 401 for a revoked key. Stored as text.
+ * Why the API refused a request with a key of the account: 403, 429 (over the rate limit, too many
+ * answers in flight at once, or a daily token budget of the key or its account spent), or 401 for a
+ * revoked key. Stored as text.
  */
-export type RefusalReason = 'origin_not_allowed' | 'rate_limited' | 'key_revoked' | 'daily_token_limit'
+export type RefusalReason = 'origin_not_allowed' | 'rate_limited' | 'too_many_streams' | 'daily_token_limit' | 'key_revoked'
 
 /** Refusals added up for one key, one UTC day and one reason. */
 export interface RefusalRow {
@@ -190,6 +191,15 @@ export interface Store {
   endSession(tokenHash: string): Promise<void>
   /** Ends every session of the owner, but the one whose hash is `keep`. */
   endOwnerSessions(ownerId: string, keep?: string): Promise<void>
+  /** The owner's sessions, most recently seen first, expired ones included (the caller knows the limits). */
+  listSessions(ownerId: string): Promise<Array<SessionRecord & { token_hash: string }>>
+  /** Removes the owner with their sessions and links, so they can no longer sign in; undefined for an unknown id. */
+  removeOwner(ownerId: string): Promise<OwnerRecord | undefined>
+  /**
+   * Deletes the sessions last seen before `idleBefore` or signed in before `signedInBefore`, and the
+   * set-password links used or expired at `now`: none of them can sign anyone in any more.
+   */
+  purgeExpired(now: string, idleBefore: string, signedInBefore: string): Promise<{ sessions: number; links: number }>
   /** Resolves when the store answers a trivial query (for /readyz); rejects when it cannot. */
   ping(): Promise<void>
   close(): Promise<void>

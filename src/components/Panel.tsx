@@ -3,7 +3,7 @@ import { useLayoutEffect, useRef } from 'preact/hooks'
 import type { Actions } from '../actions.ts'
 import type { PanelSettings } from '../panel-config.ts'
 import type { ChatState } from '../state.ts'
-import type { Words } from '../words/en.ts'
+import type { WidgetError } from '../errors.ts'
 import { Composer, focusComposer } from './Composer.tsx'
 import { Icon, icons } from './Icon.tsx'
 import { MessageList } from './MessageList.tsx'
@@ -56,14 +56,26 @@ export function Panel({ config, state, actions, autoFocus, onLeave }: PanelProps
         </button>
       </header>
       <MessageList config={config} state={state} actions={actions} />
-      <ErrorBar state={state} actions={actions} words={config.words} />
+      <ErrorBar state={state} actions={actions} config={config} />
       <Composer config={config} state={state} actions={actions} autoFocus={autoFocus} />
     </div>
   )
 }
 
-/** The last failure in the visitor's words, with the wait after a 429, then a retry where one can help. */
-function ErrorBar({ state, actions, words }: { state: ChatState; actions: Actions; words: Words }) {
+/**
+ * The local time a daily limit resets at (00:00 UTC), by the visitor's clock: in their regional format
+ * when it is a variant of the panel's language (en-GB 01:00, en-US 1:00 AM), else the language's own.
+ */
+const resetTime = ({ at, retryAfter }: WidgetError, language: string) =>
+  new Date(at + retryAfter * 1000).toLocaleTimeString(navigator.language.startsWith(`${language}-`) ? navigator.language : language, {
+    timeStyle: 'short',
+  })
+
+/**
+ * The last failure in the visitor's words, with the wait after a 429 (or, for a daily limit, hours
+ * away, the time it resets), then a retry where one can help.
+ */
+function ErrorBar({ state, actions, config: { words, language } }: { state: ChatState; actions: Actions; config: PanelSettings }) {
   const error = state.error.value
   const wait = state.waitSeconds.value
   if (!error) return null
@@ -72,6 +84,8 @@ function ErrorBar({ state, actions, words }: { state: ChatState; actions: Action
       <p>
         {words[error.code]} {/* The ticking number is hidden from screen readers, which would otherwise read it every second. */}
         {wait > 0 && <span aria-hidden="true">{words.wait.replace('{n}', String(wait))}</span>}
+        {/* Only a daily limit is final with a wait, and only when the server said how long. */}
+        {!error.canRetry && error.retryAfter > 0 && words.until.replace('{t}', resetTime(error, language))}
       </p>
       {error.canRetry && wait === 0 && (
         <button

@@ -529,6 +529,19 @@ describe('assisters accounts list, keys update and owners (issue 14)', () => {
     expect((await json('owners', 'link', '--email', 'ana@example.com')).set_password_url).toMatch(/^http:\/\/localhost:9999\//)
   })
 
+  it('removes an owner, who then cannot be found or removed again', async () => {
+    const account = await createAccount()
+    const link = await json('owners', 'create', '--account', account, '--email', 'gone@example.com')
+    const { status, out } = await cli('owners', 'remove', link.owner.id)
+    expect(status).toBe(0)
+    expect(out).toBe(`Removed owner gone@example.com (${link.owner.id}): their sessions have ended.\n`)
+    expect((await json('owners', 'list', '--account', account)).data).toEqual([])
+    const again = await cli('owners', 'remove', link.owner.id)
+    expect(again.status).toBe(1)
+    expect(again.err).toMatch(/Unknown owner/)
+    expect((await cli('owners', 'remove')).err).toMatch(/OWNER_ID is required/)
+  })
+
   it.each([
     ['a bad email', (account: string) => ['owners', 'create', '--account', account, '--email', 'nope'], /email must be an address/],
     [

@@ -395,6 +395,56 @@ describe('sessions', () => {
     expect((await colleagueClient.call('GET', '/me')).status).toBe(200)
   })
 
+  it("lists the owner's live sessions without their tokens and ends one by id; another owner's ids are unknown", async () => {
+    const { client, email } = await signedInOwner(server, newEmail())
+    const phone = dashboardClient(server)
+    await phone.call('POST', '/sign-in', { email, password: PASSWORD })
+    const colleague = await signedInOwner(server, newEmail())
+
+    const listed = await client.call('GET', '/sessions')
+    expect(listed.status).toBe(200)
+    expect(listed.body.data).toHaveLength(2)
+    expect(listed.body.data.filter((session: { current: boolean }) => session.current)).toHaveLength(1)
+    for (const session of listed.body.data) {
+      expect(Object.keys(session).sort()).toEqual(['created_at', 'current', 'id', 'last_seen_at'])
+      expect(session.id).toMatch(/^[0-9a-f]{24}$/)
+    }
+    const text = JSON.stringify(listed.body)
+    expect(text).not.toContain(client.cookie!)
+    expect(text).not.toContain(phone.cookie!)
+
+    const phoneSession = listed.body.data.find((session: { current: boolean }) => !session.current)
+    // Another owner, even of another account, cannot end it: 404, and it stays.
+    expect((await colleague.client.call('POST', `/sessions/${phoneSession.id}/end`)).status).toBe(404)
+    expect((await phone.call('GET', '/me')).status).toBe(200)
+    const ended = await client.call('POST', `/sessions/${phoneSession.id}/end`)
+    expect(ended.status).toBe(200)
+    expect(ended.body).toEqual({ ended: phoneSession.id, signed_out: false })
+    expect((await phone.call('GET', '/me')).status).toBe(401)
+    expect((await client.call('GET', '/sessions')).body.data).toHaveLength(1)
+    expect((await client.call('POST', `/sessions/${phoneSession.id}/end`)).status).toBe(404)
+    expect((await client.call('POST', '/sessions/nope/end')).status).toBe(404)
+
+    // Ending this browser's own session signs it out.
+    const own = (await client.call('GET', '/sessions')).body.data[0]
+    const self = await client.call('POST', `/sessions/${own.id}/end`)
+    expect(self.body).toEqual({ ended: own.id, signed_out: true })
+    expect(self.headers.get('set-cookie')).toMatch(/^assisters_session=; .*Max-Age=0/)
+    expect((await client.call('GET', '/me')).status).toBe(401)
+  })
+
+  it('hides sessions that expired from the list', async () => {
+    const { client, email } = await signedInOwner(server, newEmail())
+    later(IDLE_MS - 60_000)
+    const fresh = dashboardClient(server)
+    await fresh.call('POST', '/sign-in', { email, password: PASSWORD })
+    later(2 * 60_000)
+    // The first browser's session has been idle past IDLE_MS: only the fresh one is listed.
+    const listed = await fresh.call('GET', '/sessions')
+    expect(listed.body.data).toEqual([expect.objectContaining({ current: true })])
+    expect((await client.call('GET', '/me')).status).toBe(401)
+  })
+
   it('changes the password: the current one is checked, other sessions end, this one stays', async () => {
     const { client, email } = await signedInOwner(server, newEmail())
     const phone = dashboardClient(server)
@@ -917,5 +967,25 @@ describe('the admin API for owners and keys', () => {
     expect((await server.chat(key, undefined, { origin: 'https://b.example' })).status).toBe(200)
     expect((await server.admin('PATCH', '/admin/keys/key_nope', { name: 'x' })).status).toBe(404)
     expect((await server.admin('PATCH', `/admin/keys/${id}`, 'nope')).status).toBe(400)
+  })
+
+  it('removes an owner with DELETE /admin/owners/:id: their session ends and their link stops working; 404 after', async () => {
+    const { url, owner, account } = await createOwner()
+    const signedIn = dashboardClient(server)
+    expect((await signedIn.call('POST', '/set-password', { token: linkToken(url), password: PASSWORD })).status).toBe(200)
+    const pending = await createOwner(undefined, account)
+
+    const removed = await server.admin('DELETE', `/admin/owners/${owner.id}`)
+    expect(removed.status).toBe(200)
+    expect(removed.body).toMatchObject({ id: owner.id, email: owner.email, password_set: true })
+    expect((await signedIn.call('GET', '/me')).status).toBe(401)
+    expect((await dashboardClient(server).call('POST', '/sign-in', { email: owner.email, password: PASSWORD })).status).toBe(401)
+
+    expect((await server.admin('DELETE', `/admin/owners/${pending.owner.id}`)).status).toBe(200)
+    const linkAfter = await dashboardClient(server).call('POST', '/set-password', { token: linkToken(pending.url), password: PASSWORD })
+    expect(linkAfter.status).toBe(400)
+    expect((await server.admin('GET', `/admin/accounts/${account}/owners`)).body.data).toEqual([])
+    expect((await server.admin('DELETE', `/admin/owners/${owner.id}`)).status).toBe(404)
+    expect((await server.admin('DELETE', '/admin/owners/owner_nope')).status).toBe(404)
   })
 })

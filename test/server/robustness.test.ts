@@ -17,6 +17,7 @@ import { loadConfig } from '../../server/config.ts'
 import { createLogger } from '../../server/log.ts'
 import { createMetrics } from '../../server/metrics.ts'
 import { createMemoryRateLimiter } from '../../server/rate-limit.ts'
+import { createMemoryStreamSlots } from '../../server/stream-slots.ts'
 import {
   ADMIN_TOKEN,
   MODEL,
@@ -842,6 +843,7 @@ describe('internal errors', () => {
       limiter,
       budget: { check: async () => undefined, add() {}, close: async () => {} },
       accountTokenLimit: async () => null,
+      streams: createMemoryStreamSlots(),
       activity: { origin() {}, refused() {}, flush: async () => {}, close: async () => {} },
       relay: async () => {
         throw new Error('the relay is never reached here')

@@ -6,7 +6,7 @@ import pg from 'pg'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { generateKey, hashKey, keyPrefix } from '../../server/keys.ts'
 import { createLogger } from '../../server/log.ts'
-import { createOwnerAuth } from '../../server/owner-auth.ts'
+import { createOwnerAuth, IDLE_MS } from '../../server/owner-auth.ts'
 import { migrate, SQLITE_SCHEMA_VERSION } from '../../server/store/migrations.ts'
 import { migratePostgres, POSTGRES_SCHEMA_VERSION } from '../../server/store/postgres-migrations.ts'
 import { openPostgresStore } from '../../server/store/postgres.ts'
@@ -306,6 +306,66 @@ describe.each(ENGINES)('the $name store', ({ create, available }) => {
       expect(await store.findSession('s4')).toBeDefined()
     })
 
+    it('purges sessions idle or signed in too long ago and links used or expired, and nothing live', async () => {
+      const store = await open()
+      await store.createAccount('acct_1', 'A')
+      await store.createOwner('owner_1', 'acct_1', 'a@example.com')
+      await store.createSession('idle', 'owner_1', '2026-01-01T00:00:00.000Z')
+      await store.createSession('old', 'owner_1', '2026-01-01T00:00:00.000Z')
+      await store.touchSession('old', '2026-01-09T00:00:00.000Z')
+      await store.createSession('live', 'owner_1', '2026-01-08T00:00:00.000Z')
+      await store.touchSession('live', '2026-01-09T00:00:00.000Z')
+      await store.createPasswordLink('used', 'owner_1', '2026-01-10T00:00:00.000Z')
+      await store.usePasswordLink('used', '2026-01-08T00:00:00.000Z')
+      await store.createPasswordLink('expired', 'owner_1', '2026-01-09T00:00:00.000Z')
+      await store.createPasswordLink('open', 'owner_1', '2026-01-09T12:00:00.000Z')
+
+      // At 2026-01-09 01:00: idle since before 2026-01-08 13:00, or signed in before 2026-01-02 01:00.
+      const purged = await store.purgeExpired('2026-01-09T01:00:00.000Z', '2026-01-08T13:00:00.000Z', '2026-01-02T01:00:00.000Z')
+      expect(purged).toEqual({ sessions: 2, links: 2 })
+      expect([await store.findSession('idle'), await store.findSession('old'), await store.findSession('live')]).toEqual([
+        undefined,
+        undefined,
+        expect.objectContaining({ owner_id: 'owner_1' }),
+      ])
+      expect((await query('SELECT token_hash FROM password_links')).map((row) => row.token_hash)).toEqual(['open'])
+      expect(await store.usePasswordLink('open', '2026-01-09T02:00:00.000Z')).toBe('owner_1')
+    })
+
+    it("purges through the owners' auth at its idle and absolute limits, on its clock", async () => {
+      const store = await open()
+      await store.createAccount('acct_1', 'A')
+      await store.createOwner('owner_1', 'acct_1', 'a@example.com')
+      let clock = Date.parse('2026-03-01T00:00:00.000Z')
+      const auth = createOwnerAuth(store, { now: () => clock })
+      await store.createSession('s', 'owner_1', new Date(clock).toISOString())
+      clock += IDLE_MS
+      expect(await auth.purgeExpired()).toEqual({ sessions: 0, links: 0 })
+      clock += 1
+      expect(await auth.purgeExpired()).toEqual({ sessions: 1, links: 0 })
+    })
+
+    it('removes an owner with their sessions and links, and no one else', async () => {
+      const store = await open()
+      await store.createAccount('acct_1', 'A')
+      await store.createOwner('owner_1', 'acct_1', 'a@example.com')
+      await store.createOwner('owner_2', 'acct_1', 'b@example.com')
+      await store.createSession('s1', 'owner_1', '2026-01-01T00:00:00.000Z')
+      await store.createSession('s2', 'owner_2', '2026-01-01T00:00:00.000Z')
+      await store.createPasswordLink('l1', 'owner_1', '2026-01-02T00:00:00.000Z')
+      await store.createPasswordLink('l2', 'owner_2', '2026-01-02T00:00:00.000Z')
+
+      expect(await store.removeOwner('owner_1')).toMatchObject({ id: 'owner_1', email: 'a@example.com' })
+      expect(await store.getOwner('owner_1')).toBeUndefined()
+      expect(await store.findSession('s1')).toBeUndefined()
+      expect(await store.usePasswordLink('l1', '2026-01-01T00:00:00.000Z')).toBeUndefined()
+      expect(await store.findSession('s2')).toBeDefined()
+      expect(await store.usePasswordLink('l2', '2026-01-01T00:00:00.000Z')).toBe('owner_2')
+      expect(await store.removeOwner('owner_1')).toBeUndefined()
+      // The email is free again.
+      await store.createOwner('owner_3', 'acct_1', 'a@example.com')
+    })
+
     it('adds up refusals and origins, keeps the most recently seen origins up to the bound per key, and shows each account its own', async () => {
       const store = await open()
       const [key, other] = await accountWithKeys(store, 2)
@@ -326,6 +386,7 @@ describe.each(ENGINES)('the $name store', ({ create, available }) => {
       await store.addActivity(
         [
           { key_id: key!.id, day: '2026-01-01', reason: 'origin_not_allowed', count: 3 },
+          { key_id: other!.id, day: '2026-01-02', reason: 'too_many_streams', count: 4 },
           { key_id: other!.id, day: '2026-01-02', reason: 'rate_limited', count: 1 },
           { key_id: foreign!.id, day: '2026-01-01', reason: 'key_revoked', count: 9 },
         ],
@@ -344,6 +405,7 @@ describe.each(ENGINES)('the $name store', ({ create, available }) => {
       expect(refusals).toEqual([
         { key_id: key!.id, day: '2026-01-01', reason: 'origin_not_allowed', count: 5 },
         { key_id: other!.id, day: '2026-01-02', reason: 'rate_limited', count: 1 },
+        { key_id: other!.id, day: '2026-01-02', reason: 'too_many_streams', count: 4 },
       ])
       expect(origins).toEqual([
         sighting(key!.id, 'https://fourth.example', true, 6),

@@ -101,6 +101,49 @@ describe('streamChat', () => {
     expect((await failure()).retryAfter).toBe(seconds)
   })
 
+  it.each([
+    ['rate_limit_exceeded', 'rate_limit_exceeded'],
+    ['visitor_rate_limit_exceeded', 'visitor_rate_limit_exceeded'],
+    ['concurrent_streams_exceeded', 'concurrent_streams_exceeded'],
+    ['visitor_concurrent_streams_exceeded', 'visitor_concurrent_streams_exceeded'],
+    ['daily_token_limit_reached', 'daily_token_limit_reached'],
+    ['account_daily_token_limit_reached', 'account_daily_token_limit_reached'],
+    // A limit this widget does not know yet is the chat being busy; so is a code that is no limit.
+    ['some_future_limit', 'rate_limit_exceeded'],
+    ['invalid_api_key', 'rate_limit_exceeded'],
+    [undefined, 'rate_limit_exceeded'],
+  ])('tells the limits of a 429 apart by its code: %s is %s', async (code, expected) => {
+    onChat(() => errorResponse(429, code!, 'A limit was reached', { 'retry-after': '5' }))
+    const error = await failure()
+    expect([error.code, error.status, error.detail]).toEqual([expected, 429, 'A limit was reached'])
+  })
+
+  it('reads a limit’s code only from a 429', async () => {
+    onChat(() => errorResponse(400, 'visitor_rate_limit_exceeded', 'odd'))
+    expect((await failure()).code).toBe('bad_request')
+  })
+
+  it.each([
+    [{ 'retry-after': '7200', 'retry-after-ms': '7199500' }, 7200],
+    [{ 'retry-after': '86400' }, 86_400],
+    // No reset, or one that cannot be a daily budget's (past, or beyond the next 00:00 UTC), is not guessed.
+    [{}, 0],
+    [{ 'retry-after': 'tonight' }, 0],
+    [{ 'retry-after': '0' }, 0],
+    [{ 'retry-after': '-60' }, 0],
+    [{ 'retry-after': '86401' }, 0],
+  ])('reads the reset of a daily budget from Retry-After %o as %i s, and never retries it', async (headers, seconds) => {
+    onChat(() => errorResponse(429, 'daily_token_limit_reached', 'Daily token limit reached', headers))
+    const error = await failure()
+    expect([error.retryAfter, error.canRetry]).toEqual([seconds, false])
+  })
+
+  it('answers an error body without JSON by its status alone', async () => {
+    onChat(() => new HttpResponse('Too Many Requests', { status: 429, headers: { 'retry-after': '4' } }))
+    const error = await failure()
+    expect([error.code, error.retryAfter, error.detail]).toEqual(['rate_limit_exceeded', 4, ''])
+  })
+
   it('survives an error body that is not JSON', async () => {
     onChat(() => new HttpResponse('<html>Bad gateway</html>', { status: 502, headers: { 'content-type': 'text/html' } }))
     const error = await failure()

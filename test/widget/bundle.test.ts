@@ -15,9 +15,10 @@ const LOADER_BUDGET = 3_000
  * choice of language, the owner's words), data-theme and the retry after a reload about 150, the key
  * check on opening (GET /v1/key, with the console's hints) about 200, the focus ring in the owner's
  * colour about 140, the stored unread answer's flag (with the ring's luminance in the panel, so the
- * loader fits its 3,000) about 200; issue 13's 15,000 is not reached.
+ * loader fits its 3,000) about 200, issue 16's limits in the visitor's words (five 429 codes told
+ * apart, the daily budget's reset as a local time) about 310; issue 13's 15,000 is not reached.
  */
-const OPENED_BUDGET = 18_260
+const OPENED_BUDGET = 18_570
 
 // The real production build of this run (test/support/widget-build.ts), never a stale dist/.
 const outDir = inject('widgetDir')

@@ -22,6 +22,7 @@ describe('the words', () => {
     }
     expect(['ltr', 'rtl']).toContain(table.dir)
     expect(table.wait).toContain('{n}')
+    expect(table.until).toContain('{t}')
   })
 
   it('lays out Arabic right to left, and the others left to right', () => {
