@@ -27,7 +27,7 @@ import { rateLimitHeaders, type RateLimiter } from './rate-limit.ts'
 import type { Relay } from './relay.ts'
 import { sendJson } from './respond.ts'
 import type { StreamSlots } from './stream-slots.ts'
-import type { TokenBudget } from './token-budget.ts'
+import type { BudgetLimits, TokenBudget } from './token-budget.ts'
 import { PANEL_PATH } from './widget-asset.ts'
 
 export interface HandlerDeps {
@@ -129,14 +129,15 @@ export function createHandler(deps: HandlerDeps) {
    * window admitted them first; and the client is told of the reset at 00:00 UTC, not sent back to
    * retry in a minute. Chat only: the other routes spend no tokens.
    */
-  const withinBudget = async (key: AuthenticatedKey) => {
+  const withinBudget = async (key: AuthenticatedKey): Promise<BudgetLimits> => {
     const { id, account_id: accountId, daily_token_limit: keyLimit } = key.record
-    const accountLimit = await deps.accountTokenLimit(accountId)
-    const spent = await deps.budget.check({ keyId: id, accountId, keyLimit, accountLimit })
+    const limits = { keyId: id, accountId, keyLimit, accountLimit: await deps.accountTokenLimit(accountId) }
+    const spent = await deps.budget.check(limits)
     if (spent) {
       deps.activity.refused(id, 'daily_token_limit')
       throw dailyTokenLimitReached(spent.scope, spent.limit, spent.retryAfterMs)
     }
+    return limits
   }
 
   /**
@@ -153,7 +154,7 @@ export function createHandler(deps: HandlerDeps) {
 
   const chatCompletions: Route = async (req, res, context) => {
     const key = await admit(req, context)
-    await withinBudget(key)
+    const budgets = await withinBudget(key)
     await withinRate(req, res, key)
     const input = await readJsonBody(req, res, config.limits.maxBodyBytes)
     const chat = toChatRequest(input, config.limits, key.record.instructions)
@@ -161,7 +162,7 @@ export function createHandler(deps: HandlerDeps) {
     const release = await holdSlot(req, key)
     try {
       // The visitor may have left while the slot was being taken: the relay would never hear of it.
-      if (!res.destroyed) await relay(res, chat, key.record)
+      if (!res.destroyed) await relay(res, chat, key.record.id, (tokens) => deps.budget.add(budgets, tokens))
     } finally {
       release()
     }

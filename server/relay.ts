@@ -12,8 +12,6 @@ import type { Logger } from './log.ts'
 import type { Metrics } from './metrics.ts'
 import { sendJson } from './respond.ts'
 import { createEventSplitter, EventTooLarge, type RawEvent } from './sse-events.ts'
-import type { KeyRecord } from './store/store.ts'
-import type { TokenBudget } from './token-budget.ts'
 import type { Upstream, UpstreamAnswer } from './upstream.ts'
 import type { UsageRecorder } from './usage.ts'
 
@@ -24,14 +22,12 @@ export interface RelayOptions {
   /** How often a silent stream gets a `: ping` comment. */
   pingMs?: number
   usage: UsageRecorder
-  /** Counts each answer's tokens against the daily budgets of its key and the key's account. */
-  budget: Pick<TokenBudget, 'add'>
   metrics: Metrics
   log: Logger
 }
 
-/** Relays one checked request made with `key` (its account's budget counts its tokens too). */
-export type Relay = (res: ServerResponse, chat: ChatRequest, key: Pick<KeyRecord, 'id' | 'account_id'>) => Promise<void>
+/** Relays one checked request made with the key `keyId`; `spend` hears the tokens its answer used (the daily budgets). */
+export type Relay = (res: ServerResponse, chat: ChatRequest, keyId: string, spend: (tokens: number) => void) => Promise<void>
 
 // Why the upstream request was aborted; compared by identity.
 const TIMED_OUT = new Error('upstream timed out')
@@ -50,11 +46,10 @@ const MODEL_FIELD = /("model"\s*:\s*)"(?:[^"\\]|\\.)*"/
 const withPublicModel = (json: string) => json.replace(MODEL_FIELD, `$1"${PUBLIC_MODEL}"`)
 
 export function createRelay(options: RelayOptions): Relay {
-  const { upstream, timeoutMs, usage, budget, metrics, log } = options
+  const { upstream, timeoutMs, usage, metrics, log } = options
   const pingMs = options.pingMs ?? 15_000
 
-  return async function relay(res, chat, key) {
-    const keyId = key.id
+  return async function relay(res, chat, keyId, spend) {
     const abort = new AbortController()
     const { signal } = abort
     // A close after our response finished is the normal end (Node emits it right after finish);
@@ -159,7 +154,7 @@ export function createRelay(options: RelayOptions): Relay {
                 streamClosed()
                 metrics.relayed(true, seconds())
                 // Now, not when the upstream lets go: a shutdown may cut that tail off.
-                recordUsage(key, reported)
+                recordUsage(keyId, reported, spend)
                 reported = undefined
                 break
               }
@@ -228,15 +223,15 @@ export function createRelay(options: RelayOptions): Relay {
     } finally {
       clearTimeout(deadline)
       res.off('close', onClose)
-      recordUsage(key, reported)
+      recordUsage(keyId, reported, spend)
     }
   }
 
-  function recordUsage(key: Pick<KeyRecord, 'id' | 'account_id'>, reported: unknown) {
+  function recordUsage(keyId: string, reported: unknown, spend: (tokens: number) => void) {
     const { prompt_tokens: prompt, completion_tokens: completion } = (reported ?? {}) as Record<string, unknown>
     if (Number.isSafeInteger(prompt) && Number.isSafeInteger(completion)) {
-      usage.tokens(key.id, prompt as number, completion as number)
-      budget.add(key.id, key.account_id, (prompt as number) + (completion as number))
+      usage.tokens(keyId, prompt as number, completion as number)
+      spend((prompt as number) + (completion as number))
     }
   }
 }

@@ -122,7 +122,7 @@ export async function createAppServer(config: Config, options: AppServerOptions)
     budget,
     accountTokenLimit: store.accountTokenLimit,
     streams,
-    relay: createRelay({ upstream, timeoutMs: config.upstreamTimeoutMs, pingMs: options.pingMs, usage, budget, metrics, log }),
+    relay: createRelay({ upstream, timeoutMs: config.upstreamTimeoutMs, pingMs: options.pingMs, usage, metrics, log }),
     serveWidget: createWidgetAsset(options.widgetPath ?? DEFAULT_WIDGET),
     // The panel files sit next to the loader, where the build puts them and the loader looks for them.
     servePanel: createPanelAssets(dirname(options.widgetPath ?? DEFAULT_WIDGET)),

@@ -160,9 +160,13 @@ export function createRedisTokenBudget(options: RedisTokenBudgetOptions): TokenB
       }
       return spentBudget(limits, { key: Number(values[0]), account: Number(values[1]) }, at)
     },
-    add(keyId, accountId, tokens) {
-      fallback?.add(keyId, accountId, tokens)
-      const [key, account] = names(keyId, accountId, utcDay(now()))
+    add(limits, tokens) {
+      fallback?.add(limits, tokens)
+      // Only for a request held to a budget: a round trip after every answer of every key would charge
+      // all deployments for the few budgeted keys. The price: a budget unset and set again on one day
+      // misses what was answered in between (its counter stayed, not added to) until 00:00 UTC.
+      if (limits.keyLimit === null && limits.accountLimit === null) return
+      const [key, account] = names(limits.keyId, limits.accountId, utcDay(now()))
       // After the answer, off every request's path: nobody waits for it.
       withDeadline(() => redis.budgetAdd(key, account, tokens)).then(markUp, failed)
     },

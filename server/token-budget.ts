@@ -30,8 +30,8 @@ export interface BudgetSpent {
 export interface TokenBudget {
   /** Undefined while today's tokens are below both budgets; else the one that is spent (the account's first). */
   check(limits: BudgetLimits): Promise<BudgetSpent | undefined>
-  /** Adds one answer's tokens to today's counters of the key and of its account. */
-  add(keyId: string, accountId: string, tokens: number): void
+  /** Adds one answer's tokens to today's counters of the key and of its account (the request's `limits`). */
+  add(limits: BudgetLimits, tokens: number): void
   close(): Promise<void>
 }
 
@@ -128,7 +128,8 @@ export function createMemoryTokenBudget(options: { seed: UsageSeed; now?: () => 
       }
       return spentBudget(limits, { key: counters.get(keyName)!.tokens, account: counters.get(accountName)!.tokens }, at)
     },
-    add(keyId, accountId, tokens) {
+    // Whatever the limits: a counter kept here stays exact even while its budget is unset for a while.
+    add({ keyId, accountId }, tokens) {
       const day = utcDay(now())
       for (const name of [keyCounter(keyId), accountCounter(accountId)]) {
         const counter = current(name, day)

@@ -51,6 +51,9 @@ const limits = (fields: Partial<BudgetLimits> = {}): BudgetLimits => ({
   ...fields,
 })
 
+/** A request's limits when it is held to some budget (the Redis budget adds only for those). */
+const budgeted = (keyId: string, accountId: string) => limits({ keyId, accountId, accountLimit: 1_000_000 })
+
 describe('the UTC day', () => {
   it.each([
     [Date.UTC(2026, 2, 1, 23), HOUR, '2026-03-01'],
@@ -76,9 +79,9 @@ describe('the in-memory budget', () => {
     const budget = createMemoryTokenBudget({ seed: recordedUsage().seed, now: time.now })
     const mine = limits({ keyLimit: 100 })
     expect(await budget.check(mine)).toBeUndefined()
-    budget.add('k1', 'a1', 99)
+    budget.add(budgeted('k1', 'a1'), 99)
     expect(await budget.check(mine)).toBeUndefined()
-    budget.add('k1', 'a1', 1)
+    budget.add(budgeted('k1', 'a1'), 1)
     expect(await budget.check(mine)).toEqual({ scope: 'key', limit: 100, retryAfterMs: HOUR })
     time.at += 30 * 60_000
     expect((await budget.check(mine))?.retryAfterMs).toBe(HOUR / 2)
@@ -90,8 +93,8 @@ describe('the in-memory budget', () => {
     const second = limits({ keyId: 'k2', accountLimit: 50 })
     expect(await budget.check(first)).toBeUndefined()
     expect(await budget.check(second)).toBeUndefined()
-    budget.add('k1', 'a1', 30)
-    budget.add('k2', 'a1', 20)
+    budget.add(budgeted('k1', 'a1'), 30)
+    budget.add(budgeted('k2', 'a1'), 20)
     expect(await budget.check(limits({ keyId: 'k3', accountLimit: 50 }))).toMatchObject({ scope: 'account', limit: 50 })
     // Another account is apart.
     expect(await budget.check(limits({ keyId: 'k9', accountId: 'a2', accountLimit: 50 }))).toBeUndefined()
@@ -100,7 +103,7 @@ describe('the in-memory budget', () => {
   it("names the account's budget when both are spent", async () => {
     const budget = createMemoryTokenBudget({ seed: recordedUsage().seed, now: clock().now })
     expect(await budget.check(limits({ keyLimit: 10, accountLimit: 10 }))).toBeUndefined()
-    budget.add('k1', 'a1', 10)
+    budget.add(budgeted('k1', 'a1'), 10)
     expect(await budget.check(limits({ keyLimit: 10, accountLimit: 10 }))).toMatchObject({ scope: 'account' })
   })
 
@@ -123,8 +126,15 @@ describe('the in-memory budget', () => {
   it('adds nothing to a counter not yet seeded: the seed, from the store, already holds those tokens', async () => {
     const usage = recordedUsage({ '2026-03-01': { k1: 40 } })
     const budget = createMemoryTokenBudget({ seed: usage.seed, now: clock().now })
-    budget.add('k1', 'a1', 40)
+    budget.add(budgeted('k1', 'a1'), 40)
     expect(await budget.check(limits({ keyLimit: 41 }))).toBeUndefined()
+  })
+
+  it('adds to a counter it keeps even while no budget applies, so a budget set again later that day finds it exact', async () => {
+    const budget = createMemoryTokenBudget({ seed: recordedUsage().seed, now: clock().now })
+    expect(await budget.check(limits({ keyLimit: 10 }))).toBeUndefined()
+    budget.add(limits(), 10)
+    expect(await budget.check(limits({ keyLimit: 10 }))).toMatchObject({ scope: 'key' })
   })
 
   it('starts afresh at 00:00 UTC', async () => {
@@ -132,7 +142,7 @@ describe('the in-memory budget', () => {
     const usage = recordedUsage()
     const budget = createMemoryTokenBudget({ seed: usage.seed, now: time.now })
     await budget.check(limits({ keyLimit: 10, accountLimit: 20 }))
-    budget.add('k1', 'a1', 25)
+    budget.add(budgeted('k1', 'a1'), 25)
     time.at = Date.UTC(2026, 2, 1, 23, 59, 59, 999)
     expect(await budget.check(limits({ keyLimit: 10, accountLimit: 20 }))).toEqual({ scope: 'account', limit: 20, retryAfterMs: 1 })
     time.at += 1
@@ -181,7 +191,7 @@ describe.skipIf(!redis)('the Redis budget on the shared Redis', () => {
     const time = clock()
     const { budget, prefix } = redisBudget(redis!.url, redis!.prefix, { now: time.now })
     expect(await budget.check(limits({ keyLimit: 100 }))).toBeUndefined()
-    budget.add('k1', 'a1', 7)
+    budget.add(budgeted('k1', 'a1'), 7)
     const key = `${prefix}tokens:key:k1:2026-03-01`
     const account = `${prefix}tokens:account:a1:2026-03-01`
     await until(() => redis!.client.mget(key, account), ['7', '7'])
@@ -203,14 +213,14 @@ describe.skipIf(!redis)('the Redis budget on the shared Redis', () => {
     })
     budgets.push(other)
     expect(await one.budget.check(limits({ accountLimit: 10 }))).toBeUndefined()
-    other.add('k2', 'a1', 10)
+    other.add(budgeted('k2', 'a1'), 10)
     await until(async () => (await one.budget.check(limits({ accountLimit: 10 })))?.scope, 'account')
   })
 
   it('seeds a missing counter from the store, never over one that exists, and adds only to existing ones', async () => {
     const { budget, prefix, usage } = redisBudget(redis!.url, redis!.prefix, { now: clock().now })
     usage.rows['2026-03-01'] = { k1: 40, k2: 5 }
-    budget.add('k1', 'a1', 1_000)
+    budget.add(budgeted('k1', 'a1'), 1_000)
     const key = `${prefix}tokens:key:k1:2026-03-01`
     // The add came first and found no counter: it created none.
     await new Promise((resolve) => setTimeout(resolve, 50))
@@ -230,11 +240,19 @@ describe.skipIf(!redis)('the Redis budget on the shared Redis', () => {
     expect(usage.asked).toEqual(['a1 2026-03-01'])
   })
 
+  it('sends nothing to Redis after an answer held to no budget', async () => {
+    const { budget, prefix } = redisBudget(redis!.url, redis!.prefix, { now: clock().now })
+    expect(await budget.check(limits({ keyLimit: 100 }))).toBeUndefined()
+    budget.add(limits(), 50)
+    budget.add(budgeted('k1', 'a1'), 7)
+    await until(() => redis!.client.get(`${prefix}tokens:key:k1:2026-03-01`), '7')
+  })
+
   it('starts afresh at 00:00 UTC', async () => {
     const time = clock()
     const { budget } = redisBudget(redis!.url, redis!.prefix, { now: time.now })
     expect(await budget.check(limits({ keyLimit: 10 }))).toBeUndefined()
-    budget.add('k1', 'a1', 10)
+    budget.add(budgeted('k1', 'a1'), 10)
     await until(async () => (await budget.check(limits({ keyLimit: 10 })))?.retryAfterMs, HOUR)
     time.at = Date.UTC(2026, 2, 2)
     expect(await budget.check(limits({ keyLimit: 10 }))).toBeUndefined()
@@ -273,7 +291,7 @@ describe.skipIf(!privateRedis)('the Redis budget when Redis stops', () => {
     await privateRedis!.stop()
     // Seeded from the store too, so the day's earlier usage still counts.
     expect(await budget.check(mine)).toBeUndefined()
-    budget.add('k1', 'a1', 2)
+    budget.add(budgeted('k1', 'a1'), 2)
     expect(await budget.check(mine)).toMatchObject({ scope: 'key', limit: 10 })
     expect(lines.filter((line) => line.level === 'warn')).toEqual([expect.objectContaining({ failureMode: 'local' })])
     await privateRedis!.start()
