@@ -1,9 +1,9 @@
 /**
  * Daily token budgets shared by every process (issue 16): each key's and account's counter for a
  * UTC day lives in Redis as `<prefix>tokens:key:<id>:<day>` / `<prefix>tokens:account:<id>:<day>`,
- * expiring two days later. A check reads both in one MGET; an answer's tokens are added by a script
- * that increments only counters that exist, so a counter is created only by seeding it from the
- * store (token-budget.ts), never by a partial day's increments.
+ * expiring two days later. A check reads the counters of the budgets it is held to in one MGET; an
+ * answer's tokens are added by a script that increments only counters that exist, so a counter is
+ * created only by seeding it from the store (token-budget.ts), never by a partial day's increments.
  *
  * Outages, as the rate limiter's (rate-limit-redis.ts): every call has a deadline; `closed` refuses
  * the check with a 503, `local` falls back to counters in this process's memory (seeded from the
@@ -55,7 +55,8 @@ const RECONNECT_MAX_MS = 2_000
 
 interface BudgetRedis extends Redis {
   budgetAdd(key: string, account: string, tokens: number): Promise<null>
-  budgetSeed(key: string, account: string, keyTokens: number, accountTokens: number, ttl: number): Promise<[string, string]>
+  /** The number of counters, the counters, their seeds, then the expiry in seconds. */
+  budgetSeed(count: number, ...countersSeedsTtl: (string | number)[]): Promise<string[]>
 }
 
 export interface RedisTokenBudgetOptions extends RedisConfig {
@@ -84,7 +85,8 @@ export function createRedisTokenBudget(options: RedisTokenBudgetOptions): TokenB
     retryStrategy: (attempt) => Math.min(attempt * 100, RECONNECT_MAX_MS),
     scripts: {
       budgetAdd: { lua: ADD_SCRIPT, numberOfKeys: 2 },
-      budgetSeed: { lua: SEED_SCRIPT, numberOfKeys: 2 },
+      // One counter or two: the number of keys comes first in each call.
+      budgetSeed: { lua: SEED_SCRIPT },
     },
   }) as BudgetRedis
 
@@ -139,26 +141,29 @@ export function createRedisTokenBudget(options: RedisTokenBudgetOptions): TokenB
       if (limits.keyLimit === null && limits.accountLimit === null) return undefined
       const at = now()
       const day = utcDay(at)
+      // Only the counters of budgets that are set: one seeded for an unset budget would miss the answers
+      // of requests held to no budget (never added), and be short if that budget were set later that day.
       const [key, account] = names(limits.keyId, limits.accountId, day)
+      const wanted: string[] = [...(limits.keyLimit !== null ? [key] : []), ...(limits.accountLimit !== null ? [account] : [])]
       let values: (string | null)[]
       try {
-        values = await withDeadline(() => redis.mget(key, account))
+        values = await withDeadline(() => redis.mget(...wanted))
         markUp()
       } catch (err) {
         return unavailable(err, () => fallback!.check(limits))
       }
-      if (values[0] === null || values[1] === null) {
+      if (values.includes(null)) {
         // The store's errors are the store's (a 503 store_unavailable), not a Redis outage.
         const seeded = await seed(limits.accountId, day)
+        const tokens = wanted.map((name) => (name === key ? (seeded.byKey.get(limits.keyId) ?? 0) : seeded.account))
         try {
-          values = await withDeadline(() =>
-            redis.budgetSeed(key, account, seeded.byKey.get(limits.keyId) ?? 0, seeded.account, COUNTER_TTL_S),
-          )
+          values = await withDeadline(() => redis.budgetSeed(wanted.length, ...wanted, ...tokens, COUNTER_TTL_S))
         } catch (err) {
           return unavailable(err, () => fallback!.check(limits))
         }
       }
-      return spentBudget(limits, { key: Number(values[0]), account: Number(values[1]) }, at)
+      const used = (name: string) => Number(values[wanted.indexOf(name)] ?? 0)
+      return spentBudget(limits, { key: used(key), account: used(account) }, at)
     },
     add(limits, tokens) {
       fallback?.add(limits, tokens)

@@ -190,7 +190,7 @@ describe.skipIf(!redis)('the Redis budget on the shared Redis', () => {
   it('keeps one counter per key and per account and day, expiring two days on', async () => {
     const time = clock()
     const { budget, prefix } = redisBudget(redis!.url, redis!.prefix, { now: time.now })
-    expect(await budget.check(limits({ keyLimit: 100 }))).toBeUndefined()
+    expect(await budget.check(limits({ keyLimit: 100, accountLimit: 100 }))).toBeUndefined()
     budget.add(budgeted('k1', 'a1'), 7)
     const key = `${prefix}tokens:key:k1:2026-03-01`
     const account = `${prefix}tokens:account:a1:2026-03-01`
@@ -238,6 +238,19 @@ describe.skipIf(!redis)('the Redis budget on the shared Redis', () => {
     const { budget, usage } = redisBudget(redis!.url, redis!.prefix, { now: clock().now })
     await Promise.all(Array.from({ length: 20 }, () => budget.check(limits({ accountLimit: 5 }))))
     expect(usage.asked).toEqual(['a1 2026-03-01'])
+  })
+
+  it('keeps counters only for budgets that are set, so one set later that day starts from the store', async () => {
+    const { budget, prefix, usage } = redisBudget(redis!.url, redis!.prefix, { now: clock().now })
+    const account = `${prefix}tokens:account:a1:2026-03-01`
+    expect(await budget.check(limits({ keyLimit: 100 }))).toBeUndefined()
+    budget.add(limits({ keyLimit: 100 }), 30)
+    await until(() => redis!.client.get(`${prefix}tokens:key:k1:2026-03-01`), '30')
+    expect(await redis!.client.exists(account)).toBe(0)
+    // Meanwhile another key, held to no budget, answered 40 tokens, which the store recorded.
+    usage.rows['2026-03-01'] = { k1: 30, k2: 40 }
+    expect(await budget.check(limits({ keyLimit: 100, accountLimit: 70 }))).toMatchObject({ scope: 'account' })
+    expect(await redis!.client.get(account)).toBe('70')
   })
 
   it('sends nothing to Redis after an answer held to no budget', async () => {
