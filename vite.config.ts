@@ -158,6 +158,8 @@ export default defineConfig({
           css: { include: [/(styles|launcher)\.css/] },
         },
       },
+      // The dashboard's pure parts (forms to API input, usage series); its pages run in the browser suite.
+      { extends: true, test: { name: 'dashboard', include: ['test/dashboard/**/*.test.{ts,tsx}'], environment: 'happy-dom' } },
       // The production bundle, built once per run for this and the browser suite (test/support/widget-build.ts).
       {
         extends: true,

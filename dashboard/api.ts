@@ -38,10 +38,20 @@ export async function api<T>(method: 'GET' | 'POST' | 'PATCH', path: string, bod
   throw new ApiError(response.status, error.code ?? 'unknown', error.message ?? `The server answered ${response.status}`, error.param)
 }
 
-/** What the server says of the signed-in owner and their account. */
+/** The owner's account; its daily token budget spans all its keys (null: none). */
+export interface Account {
+  id: string
+  name: string
+  daily_token_limit: number | null
+  created_at: string
+}
+
+/** What the server says of the signed-in owner and their account, and the limits a key follows by default. */
 export interface Me {
   owner: { id: string; email: string; account_id: string; created_at: string }
-  account: { id: string; name: string; created_at: string }
+  account: Account
+  /** VISITOR_RPM applies only to keys with allowed domains. */
+  defaults: { rate_limit_rpm: number; visitor_rpm: number }
 }
 
 /** A key as listed: never the full key, which only the answer to its creation holds. */
@@ -52,6 +62,13 @@ export interface Key {
   is_primary: boolean
   allowed_domains: string[]
   rate_limit_rpm: number
+  /** The limit per visitor in effect (0: none), and whether it follows the server's default. */
+  visitor_rpm: number
+  visitor_rpm_is_default: boolean
+  /** Tokens a UTC day; null: no budget. */
+  daily_token_limit: number | null
+  /** False: the server refuses the page's own system messages. */
+  allow_system_messages: boolean
   instructions: string | null
   created_at: string
   last_used_at: string | null

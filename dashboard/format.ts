@@ -1,4 +1,4 @@
-/** Dates and snippets as the pages show them (pure). */
+/** Dates, snippets and numbers as the pages show and read them (pure). */
 
 const dateFormat = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium' })
 const dateTimeFormat = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' })
@@ -23,3 +23,13 @@ export const splitEntries = (text: string) =>
     .split(/[\n,]/)
     .map((entry) => entry.trim())
     .filter(Boolean)
+
+/**
+ * A whole number typed into a form: null when empty, the number when it is digits (spaces, commas
+ * and underscores between them ignored), else the text itself, which the server refuses naming the field.
+ */
+export function wholeFrom(text: string): number | string | null {
+  const digits = text.replace(/[\s,_]/g, '')
+  if (digits === '') return null
+  return /^\d+$/.test(digits) ? Number(digits) : text
+}

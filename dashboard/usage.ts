@@ -34,7 +34,14 @@ export function dailySeries(rows: UsageRow[], days: string[], keyId?: string): D
   return [...byDay.values()]
 }
 
-export type RefusalReason = 'origin_not_allowed' | 'rate_limited' | 'too_many_streams' | 'daily_token_limit' | 'key_revoked'
+/** 403, 429 (the key's limit, one visitor's, the daily token budget, too many streams at once), 401 for a revoked key. */
+export type RefusalReason =
+  | 'origin_not_allowed'
+  | 'rate_limited'
+  | 'key_revoked'
+  | 'visitor_rate_limited'
+  | 'daily_token_limit'
+  | 'too_many_streams'
 
 export interface RefusalRow {
   key_id: string
@@ -57,14 +64,16 @@ export function refusalSeries(rows: RefusalRow[], days: string[], keyId?: string
   const byReason: Record<RefusalReason, number> = {
     origin_not_allowed: 0,
     rate_limited: 0,
-    too_many_streams: 0,
-    daily_token_limit: 0,
     key_revoked: 0,
+    visitor_rate_limited: 0,
+    daily_token_limit: 0,
+    too_many_streams: 0,
   }
   for (const row of rows) {
     if (!byDay.has(row.day) || (keyId && row.key_id !== keyId)) continue
     byDay.set(row.day, byDay.get(row.day)! + row.count)
-    byReason[row.reason] += row.count
+    // A reason a newer server records, unknown to this page, still counts in the day's total.
+    if (row.reason in byReason) byReason[row.reason] += row.count
   }
   return { perDay: [...byDay].map(([day, value]) => ({ day, value })), byReason }
 }

@@ -9,6 +9,7 @@ import { readJsonBody } from './body.ts'
 import { crossSiteRefused, HttpError, jsonRequired, methodNotAllowed, naming, notFound, notSignedIn, sessionCookieTwice } from './errors.ts'
 import { objectWith, ownerView, type Management } from './management.ts'
 import { ABSOLUTE_MS, type CurrentSession, type OwnerAuth, type SignedIn } from './owner-auth.ts'
+import type { OwnerRecord } from './store/store.ts'
 import { sendJson } from './respond.ts'
 
 const BODY_LIMIT = 64 * 1024
@@ -41,19 +42,22 @@ export interface DashboardApiDeps {
   publicUrl: string | undefined
   /** SIGNUP=open: the sign-up route exists. */
   signupOpen: boolean
+  /** The server's RATE_LIMIT_RPM and VISITOR_RPM, which the key dialogs show as "server default (N)". */
+  defaults: { rate_limit_rpm: number; visitor_rpm: number }
 }
 
 const ID = '([A-Za-z0-9_]{1,64})'
 
-export function createDashboardApi({ management, auth, publicUrl, signupOpen }: DashboardApiDeps) {
-  const me = async (session: CurrentSession) => ({
-    owner: ownerView(session.owner),
-    account: await management.getAccount(session.owner.account_id),
+export function createDashboardApi({ management, auth, publicUrl, signupOpen, defaults }: DashboardApiDeps) {
+  const me = async (owner: OwnerRecord) => ({
+    owner: ownerView(owner),
+    account: await management.getAccount(owner.account_id),
+    defaults,
   })
 
   const signedIn = async (call: Call, signed: SignedIn): Promise<[number, unknown]> => {
     setSessionCookie(call.res, signed.token, isHttps(call.req))
-    return [200, { owner: ownerView(signed.owner), account: await management.getAccount(signed.owner.account_id) }]
+    return [200, await me(signed.owner)]
   }
 
   const account = (call: Call) => call.session.owner.account_id
@@ -87,7 +91,14 @@ export function createDashboardApi({ management, auth, publicUrl, signupOpen }: 
           } satisfies Route,
         ]
       : []),
-    { method: 'GET', pattern: /^\/dashboard\/api\/me$/, run: async (call) => [200, await me(call.session)] },
+    { method: 'GET', pattern: /^\/dashboard\/api\/me$/, run: async (call) => [200, await me(call.session.owner)] },
+    { method: 'GET', pattern: /^\/dashboard\/api\/account$/, run: async (call) => [200, await management.getAccount(account(call))] },
+    {
+      method: 'PATCH',
+      pattern: /^\/dashboard\/api\/account$/,
+      // The session's account is the only one an owner can change: the body carries no id.
+      run: async (call) => [200, await management.updateAccount(account(call), call.body)],
+    },
     {
       method: 'POST',
       pattern: /^\/dashboard\/api\/sign-out$/,

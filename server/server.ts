@@ -133,6 +133,7 @@ export async function createAppServer(config: Config, options: AppServerOptions)
         auth: ownerAuth,
         publicUrl: config.publicUrl,
         signupOpen: config.signupOpen,
+        defaults: { rate_limit_rpm: config.rateLimitRpm, visitor_rpm: config.visitorRpm },
       }),
       options.dashboardDir,
     ),

@@ -6,10 +6,11 @@ import { embedSnippet } from '../format.ts'
 import { justCreated } from '../state.ts'
 import { CopyButton } from './CopyButton.tsx'
 import { Dialog } from './Dialog.tsx'
-import { KeyForm, keyErrorsFrom, toKeyInput, type KeyErrors, type KeyFields } from './KeyForm.tsx'
+import { FormFooter } from './FormFooter.tsx'
+import { KeyForm, keyErrorsFrom, NEW_KEY_FIELDS, toKeyInput, type KeyErrors, type KeyFields } from './KeyForm.tsx'
 
 export function CreateKeyDialog({ onCreated, onClose }: { onCreated: (key: Key) => void; onClose: () => void }) {
-  const [fields, setFields] = useState<KeyFields>({ name: '', domains: '', rpm: '', instructions: '' })
+  const [fields, setFields] = useState<KeyFields>(NEW_KEY_FIELDS)
   const [errors, setErrors] = useState<KeyErrors>({})
   const [busy, setBusy] = useState(false)
   const [created, setCreated] = useState<(Key & { key: string }) | undefined>()
@@ -67,19 +68,7 @@ export function CreateKeyDialog({ onCreated, onClose }: { onCreated: (key: Key) 
     <Dialog title="Create New Key" onClose={onClose}>
       <form onSubmit={submit} noValidate>
         <KeyForm fields={fields} onChange={setFields} errors={errors} idPrefix="create" />
-        {errors.form && (
-          <p class="error" role="alert">
-            {errors.form}
-          </p>
-        )}
-        <div class="actions">
-          <button type="button" onClick={onClose}>
-            Cancel
-          </button>
-          <button type="submit" class="primary" disabled={busy}>
-            {busy ? 'Creating…' : 'Create key'}
-          </button>
-        </div>
+        <FormFooter error={errors.form} busy={busy} submit="Create key" working="Creating…" onCancel={onClose} />
       </form>
     </Dialog>
   )

@@ -6,16 +6,19 @@ export function Field({
   label,
   hint,
   error,
+  wide,
   children,
 }: {
   id: string
   label: string
   hint?: string
   error?: string | undefined
+  /** Across the whole row of a grid of fields. */
+  wide?: boolean
   children: ComponentChildren
 }) {
   return (
-    <div class={error ? 'field invalid' : 'field'}>
+    <div class={['field', wide && 'wide', error && 'invalid'].filter(Boolean).join(' ')}>
       <label for={id}>{label}</label>
       {hint && (
         <p class="hint" id={`${id}-hint`}>

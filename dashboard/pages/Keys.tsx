@@ -1,7 +1,8 @@
 /**
  * API Keys, as the public documentation describes the page: Create New Key at the top right; each
  * active key with its name and creation date, prefix, primary status, domain restrictions and last
- * use; Set as Primary, Edit, and Revoke with a confirmation. Revoked keys are listed apart.
+ * use (and, beyond the documentation, its limits); Set as Primary, Edit, and Revoke with a
+ * confirmation. Revoked keys are listed apart.
  */
 import { h } from 'preact'
 import { useEffect, useState } from 'preact/hooks'
@@ -73,7 +74,7 @@ export function Keys() {
                 <th scope="col">Name</th>
                 <th scope="col">Key</th>
                 <th scope="col">Allowed domains</th>
-                <th scope="col">Limit</th>
+                <th scope="col">Limits</th>
                 <th scope="col">Last used</th>
                 <th scope="col">
                   <span class="visually-hidden">Actions</span>
@@ -102,7 +103,9 @@ export function Keys() {
                       <span class="muted">Any website</span>
                     )}
                   </td>
-                  <td data-label="Limit">{key.rate_limit_rpm}/min</td>
+                  <td data-label="Limits">
+                    <Limits keyRecord={key} />
+                  </td>
                   <td data-label="Last used">{formatDateTime(key.last_used_at)}</td>
                   <td class="row-actions">
                     {!key.is_primary && (
@@ -166,5 +169,17 @@ export function Keys() {
         </Dialog>
       )}
     </section>
+  )
+}
+
+/** A key's limits in a few words: the key's rate, one visitor's, the daily budget, and system messages refused. */
+function Limits({ keyRecord: key }: { keyRecord: Key }) {
+  return (
+    <ul class="limit-list">
+      <li>{key.rate_limit_rpm}/min</li>
+      {key.visitor_rpm > 0 && <li>{key.visitor_rpm}/min a visitor</li>}
+      {key.daily_token_limit !== null && <li>{key.daily_token_limit.toLocaleString()} tokens a day</li>}
+      {!key.allow_system_messages && <li>Only your instructions</li>}
+    </ul>
   )
 }

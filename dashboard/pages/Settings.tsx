@@ -1,10 +1,10 @@
-/** Settings: the password, the sessions, and who else owns the account. */
+/** Settings: the account's daily token budget, the password, the sessions, and who else owns the account. */
 import { h } from 'preact'
 import { useEffect, useState } from 'preact/hooks'
-import { api, ApiError } from '../api.ts'
+import { type Account, api, ApiError } from '../api.ts'
 import { Field, describedBy } from '../components/Field.tsx'
 import { SessionList } from '../components/SessionList.tsx'
-import { formatDate } from '../format.ts'
+import { formatDate, wholeFrom } from '../format.ts'
 import { me, navigate, notice } from '../state.ts'
 
 interface Owner {
@@ -18,8 +18,15 @@ export function Settings() {
   const [owners, setOwners] = useState<Owner[]>([])
   const [errors, setErrors] = useState<{ current?: string; next?: string }>({})
   const [saved, setSaved] = useState('')
+  const [budget, setBudget] = useState('')
+  const [budgetError, setBudgetError] = useState('')
+  const [budgetSaved, setBudgetSaved] = useState('')
 
   useEffect(() => {
+    api<Account>('GET', '/account').then(
+      (account) => setBudget(account.daily_token_limit === null ? '' : String(account.daily_token_limit)),
+      () => {},
+    )
     api<{ data: Owner[] }>('GET', '/owners').then(
       (answer) => setOwners(answer.data),
       () => {},
@@ -42,6 +49,24 @@ export function Settings() {
     }
   }
 
+  const saveBudget = async (event: Event) => {
+    event.preventDefault()
+    setBudgetError('')
+    setBudgetSaved('')
+    try {
+      const account = await api<Account>('PATCH', '/account', { daily_token_limit: wholeFrom(budget) })
+      if (me.value) me.value = { ...me.value, account }
+      setBudget(account.daily_token_limit === null ? '' : String(account.daily_token_limit))
+      setBudgetSaved(
+        account.daily_token_limit === null
+          ? 'Saved: no daily budget for the account.'
+          : `Saved: at most ${account.daily_token_limit.toLocaleString()} tokens a day across all keys.`,
+      )
+    } catch (err) {
+      setBudgetError(err instanceof ApiError ? err.message : 'Something went wrong; please try again.')
+    }
+  }
+
   const signOutEverywhere = async () => {
     await api('POST', '/sign-out-everywhere').catch(() => {})
     me.value = null
@@ -52,6 +77,33 @@ export function Settings() {
   return (
     <section aria-labelledby="settings-title">
       <h1 id="settings-title">Settings</h1>
+
+      <h2>Daily token budget</h2>
+      <form onSubmit={saveBudget} class="narrow-form" noValidate>
+        <Field
+          id="account-tokens"
+          label="Tokens per UTC day, across all keys (optional)"
+          hint="Empty: none. Once reached, every key answers 429 until 00:00 UTC; each key can also have its own budget."
+          error={budgetError}
+        >
+          <input
+            id="account-tokens"
+            value={budget}
+            onInput={(event) => setBudget(event.currentTarget.value)}
+            inputMode="numeric"
+            aria-invalid={budgetError ? 'true' : undefined}
+            aria-describedby={describedBy('account-tokens', true, budgetError)}
+          />
+        </Field>
+        <button type="submit" class="primary">
+          Save budget
+        </button>
+        {budgetSaved && (
+          <p class="ok" role="status">
+            {budgetSaved}
+          </p>
+        )}
+      </form>
 
       <h2>Password</h2>
       <form onSubmit={changePassword} class="narrow-form" noValidate>

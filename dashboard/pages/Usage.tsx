@@ -5,7 +5,7 @@ import { api, ApiError, type Key } from '../api.ts'
 import { BarChart } from '../components/BarChart.tsx'
 import { keys } from '../state.ts'
 import { formatDateTime } from '../format.ts'
-import { DAYS, dailySeries, lastDays, type OriginRow, type RefusalRow, refusalSeries, type UsageRow } from '../usage.ts'
+import { DAYS, dailySeries, lastDays, type OriginRow, type RefusalReason, type RefusalRow, refusalSeries, type UsageRow } from '../usage.ts'
 
 interface UsageAnswer {
   data: UsageRow[]
@@ -13,13 +13,15 @@ interface UsageAnswer {
   origins: OriginRow[]
 }
 
-const REASONS = [
+/** Each reason in the owner's words, in the order the page lists them. */
+const REASONS: ReadonlyArray<readonly [RefusalReason, string]> = [
   ['origin_not_allowed', '403: a website the key does not allow'],
   ['rate_limited', '429: over the rate limit'],
+  ['visitor_rate_limited', '429: visitor sending too fast'],
+  ['daily_token_limit', '429: daily token budget reached'],
   ['too_many_streams', '429: too many answers in progress at once'],
-  ['daily_token_limit', '429: a daily token budget used up'],
   ['key_revoked', '401: a revoked key'],
-] as const
+]
 
 export function Usage() {
   const [answer, setAnswer] = useState<UsageAnswer | undefined>()
@@ -84,13 +86,17 @@ export function Usage() {
           <h2>Tokens per day</h2>
           <BarChart label="Tokens" points={series.map((day) => ({ day: day.day, value: day.tokens }))} />
           <h2>Refused requests per day</h2>
-          <ul class="reasons">
-            {REASONS.map(([reason, label]) => (
-              <li key={reason}>
-                <strong>{refusals.byReason[reason].toLocaleString()}</strong> {label}
-              </li>
-            ))}
-          </ul>
+          {REASONS.some(([reason]) => refusals.byReason[reason] > 0) ? (
+            <ul class="reasons">
+              {REASONS.filter(([reason]) => refusals.byReason[reason] > 0).map(([reason, label]) => (
+                <li key={reason}>
+                  <strong>{refusals.byReason[reason].toLocaleString()}</strong> {label}
+                </li>
+              ))}
+            </ul>
+          ) : (
+            <p>None refused.</p>
+          )}
           <BarChart label="Refusals" points={refusals.perDay} />
           <h2>Where {keyId ? keyName(keyId) : 'your keys'} ran</h2>
           <p class="muted">

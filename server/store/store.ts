@@ -65,11 +65,16 @@ export interface UsageRow {
 }
 
 /**
- * Why the API refused a request with a key of the account: 403, 429 (over the rate limit, too many
- * answers in flight at once, or a daily token budget of the key or its account spent), or 401 for a
- * revoked key. Stored as text.
+ * Why the API refused a request with a key of the account: 403, 429 (the key's limit, one visitor's,
+ * the daily token budget, too many streams at once), or 401 for a revoked key.
  */
-export type RefusalReason = 'origin_not_allowed' | 'rate_limited' | 'too_many_streams' | 'daily_token_limit' | 'key_revoked'
+export type RefusalReason =
+  | 'origin_not_allowed'
+  | 'rate_limited'
+  | 'key_revoked'
+  | 'visitor_rate_limited'
+  | 'daily_token_limit'
+  | 'too_many_streams'
 
 /** Refusals added up for one key, one UTC day and one reason. */
 export interface RefusalRow {

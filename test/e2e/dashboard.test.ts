@@ -12,6 +12,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { Page } from 'playwright-core'
 import { afterAll, beforeEach, describe, expect, it } from 'vitest'
+import { openStore } from '../../server/store/open.ts'
 import { skipWithoutChromium } from './browser.ts'
 import { useBrowserAndStack, type Stack } from './stack.ts'
 import { answers, ask, errorBar, errorText, idle } from './widget.ts'
@@ -312,5 +313,102 @@ describe.skipIf(skipWithoutChromium)('the Settings page', () => {
     await page.getByRole('button', { name: 'Sign out everywhere' }).click()
     await page.getByRole('heading', { name: 'Sign in to your dashboard' }).waitFor()
     expect((await page.request.get(`${stack.demo.apiUrl}/dashboard/api/me`)).status()).toBe(401)
+  })
+
+  it("sets a key's limits in its dialogs and the account's daily budget in Settings, and names each refusal on Usage", async () => {
+    const stack = suite.stack
+    const page = await suite.newPage({ locale: 'en-US' })
+    await setPassword(page, await stack.createOwner('limits@lumen.example', 'Lumen Notes'))
+    const keysNow = async () => (await (await page.request.get(`${stack.demo.apiUrl}/dashboard/api/keys`)).json()).data
+
+    // Create New Key: the visitor limit's default follows the allowed domains (VISITOR_RPM is 20).
+    await page.getByRole('button', { name: 'Create New Key' }).click()
+    const create = page.getByRole('dialog', { name: 'Create New Key' })
+    const visitor = create.getByLabel('Requests per minute from one visitor')
+    expect(await visitor.locator('option').first().textContent()).toBe('Server default (none without allowed domains)')
+    await create.getByLabel('Name').fill('Shop')
+    await create.getByLabel('Allowed domains (optional)').fill('shop.lumen.example')
+    await expect.poll(() => visitor.locator('option').first().textContent()).toBe('Server default (20)')
+    await visitor.selectOption('custom')
+    await create.getByLabel('Visitor requests per minute').fill('5')
+    await create.getByLabel('Daily token budget (optional)').fill('lots')
+    await create.getByLabel('Accept system messages from the page').uncheck()
+    await create.getByRole('button', { name: 'Create key' }).click()
+    await expect.poll(() => create.getByRole('alert').textContent()).toMatch(/^daily_token_limit must be a whole number/)
+    await create.getByLabel('Daily token budget (optional)').fill('100,000')
+    await create.getByRole('button', { name: 'Create key' }).click()
+    await page
+      .getByRole('dialog', { name: /^Your new key/ })
+      .getByRole('button', { name: 'Done' })
+      .click()
+
+    await expect
+      .poll(() => row(page, 'Shop').getByRole('cell').nth(2).textContent())
+      .toBe('60/min5/min a visitor100,000 tokens a dayOnly your instructions')
+    expect(await keysNow()).toEqual([
+      expect.objectContaining({
+        name: 'Shop',
+        visitor_rpm: 5,
+        visitor_rpm_is_default: false,
+        daily_token_limit: 100_000,
+        allow_system_messages: false,
+      }),
+    ])
+
+    // Edit: the form shows what is set; back to the default, no budget, system messages accepted.
+    await row(page, 'Shop').getByRole('button', { name: 'Edit Shop' }).click()
+    const edit = page.getByRole('dialog', { name: 'Edit Shop' })
+    expect(await edit.getByLabel('Visitor requests per minute').inputValue()).toBe('5')
+    expect(await edit.getByLabel('Daily token budget (optional)').inputValue()).toBe('100000')
+    expect(await edit.getByLabel('Accept system messages from the page').isChecked()).toBe(false)
+    await edit.getByLabel('Requests per minute from one visitor').selectOption('default')
+    await edit.getByLabel('Daily token budget (optional)').fill('')
+    await edit.getByLabel('Accept system messages from the page').check()
+    await edit.getByRole('button', { name: 'Save changes' }).click()
+    await expect.poll(() => edit.count()).toBe(0)
+    await expect.poll(() => row(page, 'Shop').getByRole('cell').nth(2).textContent()).toBe('60/min20/min a visitor')
+    const [shop] = await keysNow()
+    expect(shop).toMatchObject({ visitor_rpm: 20, visitor_rpm_is_default: true, daily_token_limit: null, allow_system_messages: true })
+
+    // Settings: the account's budget across all keys, refused with the server's words, then saved.
+    await page.getByRole('link', { name: 'Settings' }).click()
+    const budget = page.getByLabel('Tokens per UTC day, across all keys (optional)')
+    await budget.fill('0')
+    await page.getByRole('button', { name: 'Save budget' }).click()
+    await expect.poll(() => page.getByRole('alert').textContent()).toMatch(/^daily_token_limit must be a whole number from 1/)
+    await budget.fill('250000')
+    await page.getByRole('button', { name: 'Save budget' }).click()
+    await expect.poll(() => page.getByRole('status').textContent()).toBe('Saved: at most 250,000 tokens a day across all keys.')
+    expect(await (await page.request.get(`${stack.demo.apiUrl}/dashboard/api/account`)).json()).toMatchObject({
+      daily_token_limit: 250_000,
+    })
+    await page.reload()
+    await expect.poll(() => page.getByLabel('Tokens per UTC day, across all keys (optional)').inputValue()).toBe('250000')
+
+    // Usage: the refusals the server records for issue 16's limits, each in the owner's words.
+    const store = await openStore(stack.demo.config.database)
+    const day = new Date().toISOString().slice(0, 10)
+    await store.addActivity(
+      [
+        { key_id: shop.id, day, reason: 'rate_limited', count: 4 },
+        { key_id: shop.id, day, reason: 'visitor_rate_limited', count: 3 },
+        { key_id: shop.id, day, reason: 'daily_token_limit', count: 2 },
+        { key_id: shop.id, day, reason: 'too_many_streams', count: 1 },
+      ],
+      [],
+      50,
+    )
+    await store.close()
+    await page.getByRole('link', { name: 'Usage' }).click()
+    await expect
+      .poll(() => page.locator('.reasons li').allTextContents())
+      .toEqual([
+        '4 429: over the rate limit',
+        '3 429: visitor sending too fast',
+        '2 429: daily token budget reached',
+        '1 429: too many answers in progress at once',
+      ])
+    await page.getByText('Refusals as a table').click()
+    expect(await page.getByRole('row', { name: day }).last().getByRole('cell').allTextContents()).toEqual([day, '10'])
   })
 })

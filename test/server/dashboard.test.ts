@@ -198,7 +198,11 @@ describe('signing in', () => {
     const client = dashboardClient(server)
     const signed = await client.call('POST', '/sign-in', { email: ` ${email.toUpperCase()} `, password: PASSWORD })
     expect(signed.status).toBe(200)
-    expect(signed.body).toEqual({ owner: expect.objectContaining({ email }), account: expect.objectContaining({ id: account.id }) })
+    expect(signed.body).toEqual({
+      owner: expect.objectContaining({ email }),
+      account: expect.objectContaining({ id: account.id }),
+      defaults: { rate_limit_rpm: 60, visitor_rpm: 20 },
+    })
     expect(JSON.stringify(signed.body)).not.toMatch(/scrypt|password_hash/)
     expect((await client.call('GET', '/me')).body).toEqual(signed.body)
   })
@@ -653,6 +657,14 @@ describe('keys, by their owner', () => {
     ['instructions too long', { instructions: 'x'.repeat(4001) }, 'instructions'],
     ['a bad domain', { allowed_domains: ['*'] }, 'allowed_domains'],
     ['an unknown field', { is_primary: true }, 'is_primary'],
+    ['a negative visitor limit', { visitor_rpm: -1 }, 'visitor_rpm'],
+    ['a visitor limit as text', { visitor_rpm: '5' }, 'visitor_rpm'],
+    ['a fractional visitor limit', { visitor_rpm: 2.5 }, 'visitor_rpm'],
+    ['a daily token budget of 0', { daily_token_limit: 0 }, 'daily_token_limit'],
+    ['a daily token budget past a billion', { daily_token_limit: 1_000_000_001 }, 'daily_token_limit'],
+    ['a daily token budget as text', { daily_token_limit: '1000' }, 'daily_token_limit'],
+    ['system messages as text', { allow_system_messages: 'no' }, 'allow_system_messages'],
+    ['system messages as null', { allow_system_messages: null }, 'allow_system_messages'],
   ])('refuses an update with %s (400), changing nothing', async (_case, body, param) => {
     const { client } = await signedInOwner(server, newEmail())
     const created = (await client.call('POST', '/keys', { name: 'Shop' })).body
@@ -661,6 +673,41 @@ describe('keys, by their owner', () => {
     expect(answer.body.error.param).toBe(param)
     const { key: _key, ...record } = created
     expect((await client.call('GET', '/keys')).body.data).toEqual([record])
+  })
+
+  it("sets a key's visitor limit, daily token budget and system messages, at creation and after; the admin API sees them", async () => {
+    const { client, account } = await signedInOwner(server, newEmail())
+    const created = await client.call('POST', '/keys', {
+      name: 'Shop',
+      allowed_domains: ['shop.example'],
+      visitor_rpm: 5,
+      daily_token_limit: 100_000,
+      allow_system_messages: false,
+    })
+    expect(created.status).toBe(201)
+    expect(created.body).toMatchObject({
+      visitor_rpm: 5,
+      visitor_rpm_is_default: false,
+      daily_token_limit: 100_000,
+      allow_system_messages: false,
+    })
+
+    // null: the server's VISITOR_RPM (20) for a key with allowed domains, and no budget; 0: no visitor limit.
+    const reset = await client.call('PATCH', `/keys/${created.body.id}`, { visitor_rpm: null, daily_token_limit: null })
+    expect(reset.body).toMatchObject({
+      visitor_rpm: 20,
+      visitor_rpm_is_default: true,
+      daily_token_limit: null,
+      allow_system_messages: false,
+    })
+    const off = await client.call('PATCH', `/keys/${created.body.id}`, { visitor_rpm: 0, allow_system_messages: true })
+    expect(off.body).toMatchObject({ visitor_rpm: 0, visitor_rpm_is_default: false, allow_system_messages: true })
+
+    const seen = (await server.admin('GET', `/admin/accounts/${account.id}/keys`)).body.data
+    expect(seen).toEqual([
+      expect.objectContaining({ id: created.body.id, visitor_rpm: 0, daily_token_limit: null, allow_system_messages: true }),
+    ])
+    expect((await client.call('GET', '/keys')).body.data).toEqual(seen)
   })
 
   it('revokes (the next request gets 401), makes another key primary, and refuses to change a revoked key', async () => {
@@ -694,6 +741,93 @@ describe('keys, by their owner', () => {
       expect.objectContaining({ email, account_id: account.id, password_set: true }),
     ])
     expect((await client.call('GET', '/usage')).body.data).toEqual([expect.objectContaining({ key_id: key.id, requests: 1 })])
+  })
+})
+
+describe("the account's settings, by its owner", () => {
+  const adminView = async (id: string) =>
+    (await server.admin('GET', '/admin/accounts')).body.data.find((account: { id: string }) => account.id === id)
+
+  it("answers the account's name and daily token budget, and the server's defaults the key dialogs show", async () => {
+    const { client, account } = await signedInOwner(server, newEmail())
+    const got = await client.call('GET', '/account')
+    expect(got.status).toBe(200)
+    expect(got.body).toEqual({ id: account.id, name: account.name, daily_token_limit: null, created_at: account.created_at })
+    expect((await client.call('GET', '/me')).body).toMatchObject({ account: got.body, defaults: { rate_limit_rpm: 60, visitor_rpm: 20 } })
+  })
+
+  it("sets, changes and clears the account's daily token budget and its name; the admin API sees each change", async () => {
+    const { client, account } = await signedInOwner(server, newEmail())
+    const set = await client.call('PATCH', '/account', { daily_token_limit: 250_000 })
+    expect(set.status).toBe(200)
+    expect(set.body).toEqual({ ...account, daily_token_limit: 250_000 })
+    expect(await adminView(account.id)).toEqual(set.body)
+    expect((await client.call('GET', '/account')).body).toEqual(set.body)
+
+    const renamed = await client.call('PATCH', '/account', { name: '  Lumen Notes ', daily_token_limit: null })
+    expect(renamed.body).toEqual({ ...account, name: 'Lumen Notes', daily_token_limit: null })
+    expect(await adminView(account.id)).toEqual(renamed.body)
+    expect((await client.call('GET', '/me')).body.account.name).toBe('Lumen Notes')
+  })
+
+  it.each([
+    ['nothing to change', {}, 'body'],
+    ['a list', [], 'body'],
+    ['a budget of 0', { daily_token_limit: 0 }, 'daily_token_limit'],
+    ['a negative budget', { daily_token_limit: -5 }, 'daily_token_limit'],
+    ['a fractional budget', { daily_token_limit: 1.5 }, 'daily_token_limit'],
+    ['a budget past a billion', { daily_token_limit: 1_000_000_001 }, 'daily_token_limit'],
+    ['a budget as text', { daily_token_limit: '1000' }, 'daily_token_limit'],
+    ['a budget as true', { daily_token_limit: true }, 'daily_token_limit'],
+    ['an empty name', { name: ' ' }, 'name'],
+    ['a name with a control character', { name: 'Acme\u0007' }, 'name'],
+    ['an account id', { id: 'acct_other', daily_token_limit: 5 }, 'id'],
+    ['an account_id', { account_id: 'acct_other', daily_token_limit: 5 }, 'account_id'],
+  ])('refuses %s with 400 naming the field, changing nothing', async (_case, body, param) => {
+    const { client, account } = await signedInOwner(server, newEmail())
+    const answer = await client.call('PATCH', '/account', body)
+    expect(answer.status).toBe(400)
+    expect(answer.body.error).toMatchObject({ code: 'invalid_body', param })
+    expect(await adminView(account.id)).toEqual(account)
+  })
+
+  it('refuses a body that is not JSON (400, param body)', async () => {
+    const { client, account } = await signedInOwner(server, newEmail())
+    const answer = await client.call('PATCH', '/account', undefined, { rawBody: '{"daily_token_limit": 5' })
+    expect(answer.status).toBe(400)
+    expect(answer.body.error.param).toBe('body')
+    expect(await adminView(account.id)).toEqual(account)
+  })
+
+  it('answers 401 without a session, reading or changing', async () => {
+    const stranger = dashboardClient(server)
+    for (const [method, body] of [
+      ['GET', undefined],
+      ['PATCH', { daily_token_limit: 5 }],
+    ] as const) {
+      const answer = await stranger.call(method, '/account', body)
+      expect(answer.status).toBe(401)
+      expect(answer.body.error.code).toBe('not_signed_in')
+    }
+  })
+
+  it('refuses a change from another site (403) or as a form (415), changing nothing', async () => {
+    const { client, account } = await signedInOwner(server, newEmail())
+    const body = { daily_token_limit: 5 }
+    const crossSite = await client.call('PATCH', '/account', body, { headers: { origin: 'https://evil.example' } })
+    expect(crossSite.status).toBe(403)
+    expect(crossSite.body.error.code).toBe('cross_site_request')
+    expect((await client.call('PATCH', '/account', body, { headers: { origin: '' } })).status).toBe(403)
+    expect((await client.call('PATCH', '/account', body, { headers: { 'content-type': 'text/plain' } })).status).toBe(415)
+    expect(await adminView(account.id)).toEqual(account)
+  })
+
+  it("changes only the owner's own account", async () => {
+    const alice = await signedInOwner(server, newEmail())
+    const bob = await signedInOwner(server, newEmail())
+    expect((await bob.client.call('PATCH', '/account', { daily_token_limit: 7 })).body.id).toBe(bob.account.id)
+    expect(await adminView(alice.account.id)).toEqual(alice.account)
+    expect(JSON.stringify((await bob.client.call('GET', '/account')).body)).not.toContain(alice.account.id)
   })
 })
 
@@ -821,6 +955,10 @@ describe('isolation between accounts', () => {
 
   it.each<[string, (client: DashboardClient, id: string) => Promise<{ status: number; body: any }>]>([
     ['update', (client, id) => client.call('PATCH', `/keys/${id}`, { allowed_domains: [] })],
+    [
+      'a change of limits',
+      (client, id) => client.call('PATCH', `/keys/${id}`, { visitor_rpm: 0, daily_token_limit: 1, allow_system_messages: false }),
+    ],
     ['revoke', (client, id) => client.call('POST', `/keys/${id}/revoke`)],
     ['set as primary', (client, id) => client.call('POST', `/keys/${id}/primary`)],
   ])("answers 404 to %s on another account's key, and changes nothing", async (_case, act) => {
