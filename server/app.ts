@@ -124,10 +124,10 @@ export function createHandler(deps: HandlerDeps) {
   const authorize = async (req: IncomingMessage, res: ServerResponse, context: Context) => withinRate(req, res, await admit(req, context))
 
   /**
-   * The daily token budgets of the key and of its account (issue 16), before the rate limit: refused
-   * requests must not count against the minute window (contract section 6), which they would if the
-   * window admitted them first; and the client is told of the reset at 00:00 UTC, not sent back to
-   * retry in a minute. Chat only: the other routes spend no tokens.
+   * The daily token budgets of the key and of its account (issue 16), before the rate limits: refused
+   * requests must not count against a minute window, the key's (contract section 6) or a visitor's,
+   * which they would if a window admitted them first; and the client is told of the reset at 00:00
+   * UTC, not sent back to retry in a minute. Chat only: the other routes spend no tokens.
    */
   const withinBudget = async (key: AuthenticatedKey): Promise<BudgetLimits> => {
     const { id, account_id: accountId, daily_token_limit: keyLimit } = key.record
