@@ -2,9 +2,9 @@
  * Section: what one rate-limit check costs, in memory against in Redis (one Lua script per check),
  * as the server pays it: the time from calling `hit` to holding the decision, one at a time (the
  * latency a request sees) and 32 at once (how many checks a second one process gets answered).
- * Likewise a chat request's stream slot: acquire, then release (in Redis one Lua script, then two
- * ZREMs nobody waits for). Repeats alternate between memory and Redis, so drift on a shared machine
- * hits both alike.
+ * Likewise a chat request's daily token-budget check (a map lookup, or one MGET) and its stream slot:
+ * acquire, then release (in Redis one Lua script, then two ZREMs nobody waits for). Repeats alternate
+ * between memory and Redis, so drift on a shared machine hits both alike.
  */
 import { randomBytes } from 'node:crypto'
 import { Redis } from 'ioredis'
@@ -12,6 +12,8 @@ import { createLogger } from '../server/log.ts'
 import { createMemoryRateLimiter, type RateLimiter } from '../server/rate-limit.ts'
 import { createRedisRateLimiter } from '../server/rate-limit-redis.ts'
 import { createMemoryStreamSlots, createRedisStreamSlots, type StreamSlots } from '../server/stream-slots.ts'
+import { createMemoryTokenBudget, type TokenBudget, type UsageSeed } from '../server/token-budget.ts'
+import { createRedisTokenBudget } from '../server/token-budget-redis.ts'
 import { median, quantile, ratio, whole, withSpread, type BenchSection } from './report.ts'
 
 const REDIS_URL = process.env.REDIS_URL || 'redis://127.0.0.1:6379'
@@ -38,6 +40,12 @@ const slotOf = (slots: StreamSlots) => async (i: number) => {
   const slot = await slots.acquire(`key-${i % KEYS}`, `203.0.113.${i % 7}`, { key: 1_000_000, visitor: 1_000_000 })
   if ('release' in slot) slot.release()
 }
+
+// Budgets no key reaches, on both the key and its account: every check reads both counters.
+const budgetOf = (budget: TokenBudget) => (i: number) =>
+  budget.check({ keyId: `key-${i % KEYS}`, accountId: `account-${i % 10}`, keyLimit: 1e12, accountLimit: 1e12 })
+/** No usage recorded: the counters are seeded (once, in the warm-up) at 0. */
+const noUsage: UsageSeed = async () => ({ account: 0, byKey: new Map() })
 
 async function measure(hit: (i: number) => Promise<unknown>, calls: number): Promise<Run> {
   for (let i = 0; i < 1000; i++) await hit(i) // warm-up: JIT, connection, script loaded
@@ -69,7 +77,7 @@ async function measure(hit: (i: number) => Promise<unknown>, calls: number): Pro
 
 /** Runs the section; without Redis it says so instead of failing the whole bench. */
 export async function benchLimiter(options: { calls: number; repeats: number }): Promise<BenchSection> {
-  const title = 'One rate-limit check and one stream slot: memory against Redis'
+  const title = 'One rate-limit check, one token-budget check and one stream slot: memory against Redis'
   const prefix = `assisters-bench:${randomBytes(6).toString('hex')}:`
   const log = createLogger({ write: () => {} })
   const probe = new Redis(REDIS_URL, { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: () => null })
@@ -85,6 +93,8 @@ export async function benchLimiter(options: { calls: number; repeats: number }):
   const redis: Run[] = []
   const memorySlots: Run[] = []
   const redisSlots: Run[] = []
+  const memoryBudgets: Run[] = []
+  const redisBudgets: Run[] = []
   const inRedis = { url: REDIS_URL, timeoutMs: 5_000, failureMode: 'closed' as const, log }
   try {
     for (let r = 0; r < options.repeats; r++) {
@@ -100,6 +110,12 @@ export async function benchLimiter(options: { calls: number; repeats: number }):
       const leases = createRedisStreamSlots({ ...inRedis, prefix: `${prefix}${r}:`, leaseMs: 30_000 })
       redisSlots.push(await measure(slotOf(leases), options.calls))
       await leases.close()
+      const budgets = createMemoryTokenBudget({ seed: noUsage })
+      memoryBudgets.push(await measure(budgetOf(budgets), options.calls))
+      await budgets.close()
+      const counters = createRedisTokenBudget({ ...inRedis, prefix: `${prefix}${r}:`, seed: noUsage })
+      redisBudgets.push(await measure(budgetOf(counters), options.calls))
+      await counters.close()
     }
   } finally {
     // The bench's keys go, whatever happened.
@@ -133,7 +149,8 @@ export async function benchLimiter(options: { calls: number; repeats: number }):
   return {
     title,
     method:
-      `${options.calls.toLocaleString('en-US')} checks over ${KEYS} keys, each admitted (a sorted-set write in Redis), ` +
+      `${options.calls.toLocaleString('en-US')} checks over ${KEYS} keys, each admitted (a sorted-set write in Redis; ` +
+      'for the budgets, a key and an account budget that are never reached: one MGET of both counters in Redis), ' +
       `${options.repeats} alternating repeats; median (min–max) of the repeats. Latency is one check at a time, from ` +
       `\`hit()\` to its decision; CPU is this process's, a mean per check (the Redis server's is not counted); throughput keeps ` +
       `${IN_FLIGHT} checks in flight on the one connection. Redis at ${SHOWN_URL}, on the same machine (loopback): ` +
@@ -149,6 +166,9 @@ export async function benchLimiter(options: { calls: number; repeats: number }):
         row('stream slot, memory', memorySlots),
         row('stream slot, Redis', redisSlots),
         ['stream slot, Redis ÷ memory', ...fields.map(([field]) => times(field, redisSlots, memorySlots))],
+        row('token budget, memory', memoryBudgets),
+        row('token budget, Redis', redisBudgets),
+        ['token budget, Redis ÷ memory', ...fields.map(([field]) => times(field, redisBudgets, memoryBudgets))],
       ],
     ],
     targets: [],

@@ -12,6 +12,7 @@ import { clientAddress, visitorOf } from './client-address.ts'
 import type { Config } from './config.ts'
 import { answerPreflight, applyCors } from './cors.ts'
 import {
+  dailyTokenLimitReached,
   keyChecksExceeded,
   methodNotAllowed,
   modelNotKnown,
@@ -30,12 +31,17 @@ import { sendJson } from './respond.ts'
 import type { VisitorIds } from './visitor-id.ts'
 import { visitorLimitOf, visitorWindow } from './visitor-limit.ts'
 import type { StreamSlots } from './stream-slots.ts'
+import type { BudgetLimits, TokenBudget } from './token-budget.ts'
 import { PANEL_PATH } from './widget-asset.ts'
 
 export interface HandlerDeps {
   config: Config
   authenticate(authorization: readonly string[] | undefined): Promise<AuthenticatedKey>
   limiter: RateLimiter
+  /** Today's tokens of each key and account against their daily budgets. */
+  budget: TokenBudget
+  /** The daily token budget of an account (null: none); store.accountTokenLimit says how fresh. */
+  accountTokenLimit(accountId: string): Promise<number | null>
   /** Caps on chat answers in flight at once, per key and per visitor. */
   streams: StreamSlots
   /** Where each key is used from, and its refusals, for the owner's dashboard. */
@@ -119,9 +125,8 @@ export function createHandler(deps: HandlerDeps) {
     throw visitorRateLimitExceeded(limit, rateLimitHeaders(decision))
   }
 
-  /** Checks 1 to 4: a live key, used from an origin it allows, within its visitor's share and its rate limit. */
-  const authorize = async (req: IncomingMessage, res: ServerResponse, context: Context) => {
-    const key = await admit(req, context)
+  /** Check 4, after the visitor's share: the key's rate limit; on success the rate-limit headers go on the answer. */
+  const withinRate = async (req: IncomingMessage, res: ServerResponse, key: AuthenticatedKey) => {
     await limitVisitor(req, key)
     const limit = key.record.rate_limit_rpm ?? config.rateLimitRpm
     const decision = await limiter.hit(key.record.id, limit)
@@ -134,6 +139,26 @@ export function createHandler(deps: HandlerDeps) {
     deps.activity.origin(key.record.id, req.headersDistinct.origin, true)
     for (const [name, value] of Object.entries(headers)) res.setHeader(name, value)
     return key
+  }
+
+  /** Checks 1 to 4: a live key, used from an origin it allows, within its visitor's share and its rate limit. */
+  const authorize = async (req: IncomingMessage, res: ServerResponse, context: Context) => withinRate(req, res, await admit(req, context))
+
+  /**
+   * The daily token budgets of the key and of its account (issue 16), before the rate limits: refused
+   * requests must not count against a minute window, the key's (contract section 6) or a visitor's,
+   * which they would if a window admitted them first; and the client is told of the reset at 00:00
+   * UTC, not sent back to retry in a minute. Chat only: the other routes spend no tokens.
+   */
+  const withinBudget = async (key: AuthenticatedKey): Promise<BudgetLimits> => {
+    const { id, account_id: accountId, daily_token_limit: keyLimit } = key.record
+    const limits = { keyId: id, accountId, keyLimit, accountLimit: await deps.accountTokenLimit(accountId) }
+    const spent = await deps.budget.check(limits)
+    if (spent) {
+      deps.activity.refused(id, 'daily_token_limit')
+      throw dailyTokenLimitReached(spent.scope, spent.limit, spent.retryAfterMs)
+    }
+    return limits
   }
 
   /**
@@ -149,7 +174,9 @@ export function createHandler(deps: HandlerDeps) {
   }
 
   const chatCompletions: Route = async (req, res, context) => {
-    const key = await authorize(req, res, context)
+    const key = await admit(req, context)
+    const budgets = await withinBudget(key)
+    await withinRate(req, res, key)
     const input = await readJsonBody(req, res, config.limits.maxBodyBytes)
     const policy = {
       instructions: key.record.instructions,
@@ -161,7 +188,7 @@ export function createHandler(deps: HandlerDeps) {
     const release = await holdSlot(req, key)
     try {
       // The visitor may have left while the slot was being taken: the relay would never hear of it.
-      if (!res.destroyed) await relay(res, chat, key.record.id)
+      if (!res.destroyed) await relay(res, chat, key.record.id, (tokens) => deps.budget.add(budgets, tokens))
     } finally {
       release()
     }

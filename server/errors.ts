@@ -234,6 +234,24 @@ export const visitorRateLimitExceeded = (limit: number, headers: Record<string, 
     undefined,
     headers,
   )
+/**
+ * 429 once today's tokens of the key (`daily_token_limit_reached`) or of its whole account
+ * (`account_daily_token_limit_reached`) have reached the owner's daily budget; it resets at 00:00 UTC.
+ */
+export const dailyTokenLimitReached = (scope: 'key' | 'account', limit: number, retryAfterMs: number) => {
+  const which = scope === 'key' ? "this key's" : "this key's account's"
+  return new HttpError(
+    429,
+    'rate_limit_error',
+    scope === 'key' ? 'daily_token_limit_reached' : 'account_daily_token_limit_reached',
+    `Daily token limit reached: ${which} budget of ${limit} tokens a day is used up; it resets at 00:00 UTC`,
+    undefined,
+    {
+      'retry-after': String(Math.max(1, Math.ceil(retryAfterMs / 1000))),
+      'retry-after-ms': String(Math.max(1, Math.ceil(retryAfterMs))),
+    },
+  )
+}
 
 /** 429 for GET /v1/key over its own window; only the Retry-After headers, since the x-ratelimit ones describe chat. */
 export const keyChecksExceeded = (limit: number, headers: Record<string, string>) =>

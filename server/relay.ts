@@ -26,7 +26,8 @@ export interface RelayOptions {
   log: Logger
 }
 
-export type Relay = (res: ServerResponse, chat: ChatRequest, keyId: string) => Promise<void>
+/** Relays one checked request made with the key `keyId`; `spend` hears the tokens its answer used (the daily budgets). */
+export type Relay = (res: ServerResponse, chat: ChatRequest, keyId: string, spend: (tokens: number) => void) => Promise<void>
 
 // Why the upstream request was aborted; compared by identity.
 const TIMED_OUT = new Error('upstream timed out')
@@ -48,7 +49,7 @@ export function createRelay(options: RelayOptions): Relay {
   const { upstream, timeoutMs, usage, metrics, log } = options
   const pingMs = options.pingMs ?? 15_000
 
-  return async function relay(res, chat, keyId) {
+  return async function relay(res, chat, keyId, spend) {
     const abort = new AbortController()
     const { signal } = abort
     // A close after our response finished is the normal end (Node emits it right after finish);
@@ -153,7 +154,7 @@ export function createRelay(options: RelayOptions): Relay {
                 streamClosed()
                 metrics.relayed(true, seconds())
                 // Now, not when the upstream lets go: a shutdown may cut that tail off.
-                recordUsage(keyId, reported)
+                recordUsage(keyId, reported, spend)
                 reported = undefined
                 break
               }
@@ -222,14 +223,15 @@ export function createRelay(options: RelayOptions): Relay {
     } finally {
       clearTimeout(deadline)
       res.off('close', onClose)
-      recordUsage(keyId, reported)
+      recordUsage(keyId, reported, spend)
     }
   }
 
-  function recordUsage(keyId: string, reported: unknown) {
+  function recordUsage(keyId: string, reported: unknown, spend: (tokens: number) => void) {
     const { prompt_tokens: prompt, completion_tokens: completion } = (reported ?? {}) as Record<string, unknown>
     if (Number.isSafeInteger(prompt) && Number.isSafeInteger(completion)) {
       usage.tokens(keyId, prompt as number, completion as number)
+      spend((prompt as number) + (completion as number))
     }
   }
 }

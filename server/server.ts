@@ -18,7 +18,7 @@ import { closeInStages, inTurn } from './connection.ts'
 import { createDashboardHandler } from './dashboard.ts'
 import { createDashboardApi } from './dashboard-api.ts'
 import { missingHost, rawClientErrorResponse, sendError, serverShuttingDown } from './errors.ts'
-import { createLimiter, createStreamSlots } from './limiter.ts'
+import { createLimiter, createStreamSlots, createTokenBudget } from './limiter.ts'
 import type { Logger } from './log.ts'
 import { createManagement } from './management.ts'
 import { sendMetrics } from './metrics-endpoint.ts'
@@ -27,6 +27,7 @@ import { createOwnerAuth, type OwnerAuthOptions } from './owner-auth.ts'
 import { createRelay } from './relay.ts'
 import { openStore } from './store/open.ts'
 import { StoreConflict, StoreUnavailable, type Store } from './store/store.ts'
+import { seedFromStore } from './token-budget.ts'
 import { createDemoUpstream, createHttpUpstream, type Upstream } from './upstream.ts'
 import { createUsageRecorder } from './usage.ts'
 import { createVisitorIds } from './visitor-id.ts'
@@ -43,6 +44,8 @@ export interface AppServerOptions {
   ownerAuth?: OwnerAuthOptions
   pingMs?: number
   usageFlushMs?: number
+  /** The clock of UTC days, for usage rows and the daily token budgets (tests move it past 00:00). */
+  now?: () => number
   /** How long close() lets open requests finish before ending them. */
   graceMs?: number
   /** Slow-client limits (tests shorten them): the headers, and the whole request, must arrive within these. */
@@ -83,7 +86,8 @@ export async function createAppServer(config: Config, options: AppServerOptions)
   const visitorIdSecret = config.visitorIdSecret ?? (await store.serverSecret('visitor_id', randomBytes(32).toString('base64url')))
   const limiter = createLimiter(config, log, metrics)
   const streams = createStreamSlots(config, log, metrics)
-  const usage = createUsageRecorder(store, log, { flushMs: options.usageFlushMs })
+  const usage = createUsageRecorder(store, log, { flushMs: options.usageFlushMs, now: options.now })
+  const budget = createTokenBudget(config, seedFromStore(store, usage), log, metrics, options.now)
   const activity = createActivityRecorder(store, log, { flushMs: options.usageFlushMs })
   const management = createManagement({
     store,
@@ -120,6 +124,8 @@ export async function createAppServer(config: Config, options: AppServerOptions)
     activity,
     limiter,
     visitorId: createVisitorIds(visitorIdSecret),
+    budget,
+    accountTokenLimit: store.accountTokenLimit,
     streams,
     relay: createRelay({ upstream, timeoutMs: config.upstreamTimeoutMs, pingMs: options.pingMs, usage, metrics, log }),
     serveWidget: createWidgetAsset(options.widgetPath ?? DEFAULT_WIDGET),
@@ -194,6 +200,7 @@ export async function createAppServer(config: Config, options: AppServerOptions)
     server.closeAllConnections()
     upstream.close()
     await limiter.close()
+    await budget.close()
     await streams.close()
     await usage.close()
     await activity.close()

@@ -19,7 +19,13 @@ export interface UsageRecorder {
 
 const LAST_USED_RESOLUTION_MS = 60_000
 
-export function createUsageRecorder(store: Store, log: Logger, options: { flushMs?: number } = {}): UsageRecorder {
+export function createUsageRecorder(
+  store: Store,
+  log: Logger,
+  // `now` decides the day usage counts for, as the token budgets' clock does (tests move it).
+  options: { flushMs?: number; now?: () => number } = {},
+): UsageRecorder {
+  const clock = options.now ?? Date.now
   // Pending deltas by `${keyId} ${day}`; drained on every flush.
   let pending = new Map<string, UsageRow>()
   let lastUsed = new Map<string, string>()
@@ -29,7 +35,7 @@ export function createUsageRecorder(store: Store, log: Logger, options: { flushM
   let writes = Promise.resolve()
 
   const rowFor = (keyId: string) => {
-    const day = utcDay(Date.now())
+    const day = utcDay(clock())
     const id = `${keyId} ${day}`
     let row = pending.get(id)
     if (!row) {

@@ -42,6 +42,9 @@ const iso = (column: string) => `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-
 const KEY_COLUMNS = `id, account_id, name, prefix, is_primary, allowed_domains, rate_limit_rpm, visitor_rpm, daily_token_limit,
   allow_system_messages, instructions, ${iso('created_at')} AS created_at, ${iso('last_used_at')} AS last_used_at, ${iso('revoked_at')} AS revoked_at`
 
+/** How long an account's budget read here is trusted (see `accounts` below), and how many are kept. */
+const ACCOUNT_MAX_AGE_MS = 1_000
+const ACCOUNT_MAX_ENTRIES = 10_000
 const ACCOUNT_COLUMNS = `id, name, daily_token_limit, ${iso('created_at')} AS created_at`
 
 const OWNER_COLUMNS = `id, account_id, email, password_hash, ${iso('created_at')} AS created_at`
@@ -85,6 +88,13 @@ export async function openPostgresStore(options: PostgresOptions): Promise<Store
 
   // Each request's key lookup, answered in this process when that is safe (key-cache.ts).
   const keys = createKeyCache<KeyRecord>({ url: options.url })
+  // Each chat request also reads its key's account's daily token budget (app.ts): kept here at most
+  // ACCOUNT_MAX_AGE_MS and forgotten at once when this process changes the account, so a change made
+  // here applies on the next request and one made elsewhere (another server, the CLI) within a
+  // second, the bound key changes have, without a round trip per request.
+  const accounts = new Map<string, { limit: number | null; at: number }>()
+  // Bumped by every account change here: a read that started before one must not keep what it read.
+  let accountChanges = 0
 
   // Whether the last query failed for want of a database: the outage is logged once, not per request.
   let down = false
@@ -145,14 +155,37 @@ export async function openPostgresStore(options: PostgresOptions): Promise<Store
         return row
       }),
 
+    accountTokenLimit: (id) => {
+      // Outside `run`: an answer from memory says nothing about whether the database answers.
+      const cached = accounts.get(id)
+      if (cached && performance.now() - cached.at < ACCOUNT_MAX_AGE_MS) return Promise.resolve(cached.limit)
+      return run(async () => {
+        const at = performance.now()
+        const before = accountChanges
+        const [row] = await query<{ daily_token_limit: number | null }>('SELECT daily_token_limit FROM accounts WHERE id = $1', [id])
+        // Unknown ids are not kept: an account created elsewhere must be found at once.
+        if (row && accountChanges === before) {
+          if (accounts.size >= ACCOUNT_MAX_ENTRIES) accounts.delete(accounts.keys().next().value!)
+          accounts.set(id, { limit: row.daily_token_limit, at })
+        }
+        return row?.daily_token_limit ?? null
+      })
+    },
+
     updateAccount: (id, changes) =>
       run(async () => {
+        // Forgotten once the change is made: reads that overlap it keep nothing (see `accountChanges`).
+        const forget = () => {
+          accountChanges++
+          accounts.delete(id)
+        }
+        forget()
         const [row] = await query<AccountRecord>(
           `UPDATE accounts SET name = coalesce($2, name),
              daily_token_limit = CASE WHEN $3 THEN $4::integer ELSE daily_token_limit END
            WHERE id = $1 RETURNING ${ACCOUNT_COLUMNS}`,
           [id, changes.name ?? null, changes.dailyTokenLimit !== undefined, changes.dailyTokenLimit ?? null],
-        )
+        ).finally(forget)
         return row
       }),
 

@@ -230,6 +230,9 @@ export function openSqliteStore(path: string): Store {
     async getAccount(id) {
       return statements.getAccount.get(id)
     },
+    async accountTokenLimit(id) {
+      return statements.getAccount.get(id)?.daily_token_limit ?? null
+    },
     async updateAccount(id, changes) {
       statements.updateAccount.run({
         id,

@@ -141,6 +141,12 @@ export class StoreUnavailable extends Error {
 export interface Store {
   createAccount(id: string, name: string): Promise<AccountRecord>
   getAccount(id: string): Promise<AccountRecord | undefined>
+  /**
+   * The chat path's read of an account's daily token budget (null: none, or no such account). The
+   * PostgreSQL store answers from memory for up to a second: a change made through the same store
+   * applies at once, one made through another (another server, the CLI) within a second.
+   */
+  accountTokenLimit(id: string): Promise<number | null>
   /** Changes an account; undefined for an unknown id. */
   updateAccount(id: string, changes: AccountChanges): Promise<AccountRecord | undefined>
   /** Every account, oldest first. */

@@ -237,4 +237,22 @@ describe('the official openai client', () => {
     expect(err).toBeInstanceOf(OpenAI.BadRequestError)
     expect(err).toMatchObject({ status: 400, code: 'invalid_body', param: 'messages[0].role' })
   })
+
+  it.each([
+    ['key', 'daily_token_limit_reached'],
+    ['account', 'account_daily_token_limit_reached'],
+  ])("raises RateLimitError (429) once the %s's daily token budget is used up", async (scope, code) => {
+    upstream.mock.use(http.post(UPSTREAM_URL, () => HttpResponse.json(completion('once'))))
+    const { key, accountId } = await server.createKey(scope === 'key' ? { daily_token_limit: 1 } : {})
+    if (scope === 'account') await server.admin('PATCH', `/admin/accounts/${accountId}`, { daily_token_limit: 1 })
+    const client = clientFor(key)
+    // The request that crosses the budget completes.
+    expect((await client.chat.completions.create({ model: MODEL, messages: question })).choices[0]?.message.content).toBe('once')
+    const err = await rejectionOf(client.chat.completions.create({ model: MODEL, messages: question }))
+    expect(err).toBeInstanceOf(OpenAI.RateLimitError)
+    expect(err).toMatchObject({ status: 429, type: 'rate_limit_error', code })
+    const seconds = Number((err as InstanceType<typeof OpenAI.RateLimitError>).headers?.get('retry-after'))
+    expect(seconds).toBeGreaterThanOrEqual(1)
+    expect(seconds).toBeLessThanOrEqual(86_400)
+  })
 })

@@ -180,6 +180,18 @@ describePostgres('the PostgreSQL store', () => {
       expect(used).toEqual({ [k1!.id]: at(24), [k2!.id]: at(50) })
     })
 
+    it("sees a change to an account's daily token budget made through itself at once, and one made through another store within a second", async () => {
+      const [here, elsewhere] = await Promise.all([open(), open()])
+      await here.createAccount('acct_1', 'A')
+      expect(await here.accountTokenLimit('acct_1')).toBeNull()
+      await here.updateAccount('acct_1', { dailyTokenLimit: 100 })
+      expect(await here.accountTokenLimit('acct_1')).toBe(100)
+      await elsewhere.updateAccount('acct_1', { dailyTokenLimit: 200 })
+      await expect.poll(() => here.accountTokenLimit('acct_1'), { timeout: 1_500, interval: 20 }).toBe(200)
+      // Everything else reads the database.
+      expect(await here.getAccount('acct_1')).toMatchObject({ daily_token_limit: 200 })
+    })
+
     it('returns the same ISO-8601 text for every date as the SQLite store', async () => {
       const store = await open()
       const account = await store.createAccount('acct_1', 'A')

@@ -841,6 +841,8 @@ describe('internal errors', () => {
         throw new Error('SQLITE_IOERR: disk I/O error at /var/lib/assisters/data.db')
       },
       limiter,
+      budget: { check: async () => undefined, add() {}, close: async () => {} },
+      accountTokenLimit: async () => null,
       streams: createMemoryStreamSlots(),
       activity: { origin() {}, refused() {}, flush: async () => {}, close: async () => {} },
       relay: async () => {

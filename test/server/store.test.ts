@@ -216,6 +216,17 @@ describe.each(ENGINES)('the $name store', ({ create, available }) => {
       expect((await store.listAccounts()).map((account) => account.name)).toEqual(['First', 'Second'])
     })
 
+    it("answers an account's daily token budget, null for none and for an unknown account", async () => {
+      const store = await open()
+      await store.createAccount('acct_1', 'A')
+      expect(await store.accountTokenLimit('acct_1')).toBeNull()
+      await store.updateAccount('acct_1', { dailyTokenLimit: 5_000 })
+      expect(await store.accountTokenLimit('acct_1')).toBe(5_000)
+      await store.updateAccount('acct_1', { dailyTokenLimit: null })
+      expect(await store.accountTokenLimit('acct_1')).toBeNull()
+      expect(await store.accountTokenLimit('acct_none')).toBeNull()
+    })
+
     it('changes only the fields given, clears with null, and refuses a revoked key', async () => {
       const store = await open()
       const [key, other] = await accountWithKeys(store, 2)
