@@ -18,6 +18,7 @@ import type { Logger } from './log.ts'
 import { urlSecrets } from './rate-limit-redis.ts'
 import {
   accountCounter,
+  type DayUsage,
   createMemoryTokenBudget,
   keyCounter,
   seedingOnce,
@@ -72,6 +73,11 @@ export function createRedisTokenBudget(options: RedisTokenBudgetOptions): TokenB
   const { prefix, timeoutMs, failureMode, log } = options
   const now = options.now ?? Date.now
   const seed = seedingOnce(options.seed)
+  // Reads of Redis started so far, and for each account the seed last written and the read
+  // count when it was: a read that started before that write and found no counter is stale, and
+  // reuses the seed rather than reading the store again.
+  let reads = 0
+  const lastSeed = new Map<string, { day: string; afterReads: number; usage: DayUsage }>()
   const fallback = failureMode === 'local' ? createMemoryTokenBudget({ seed: options.seed, now }) : undefined
   const secrets = urlSecrets(options.url)
   const safe = (err: unknown) => secrets.reduce((text, secret) => text.split(secret).join('[redacted]'), String(err))
@@ -146,6 +152,7 @@ export function createRedisTokenBudget(options: RedisTokenBudgetOptions): TokenB
       const [key, account] = names(limits.keyId, limits.accountId, day)
       const wanted: string[] = [...(limits.keyLimit !== null ? [key] : []), ...(limits.accountLimit !== null ? [account] : [])]
       let values: (string | null)[]
+      const read = ++reads
       try {
         values = await withDeadline(() => redis.mget(...wanted))
         markUp()
@@ -154,13 +161,15 @@ export function createRedisTokenBudget(options: RedisTokenBudgetOptions): TokenB
       }
       if (values.includes(null)) {
         // The store's errors are the store's (a 503 store_unavailable), not a Redis outage.
-        const seeded = await seed(limits.accountId, day)
+        const recent = lastSeed.get(limits.accountId)
+        const seeded = recent?.day === day && recent.afterReads >= read ? recent.usage : await seed(limits.accountId, day)
         const tokens = wanted.map((name) => (name === key ? (seeded.byKey.get(limits.keyId) ?? 0) : seeded.account))
         try {
           values = await withDeadline(() => redis.budgetSeed(wanted.length, ...wanted, ...tokens, COUNTER_TTL_S))
         } catch (err) {
           return unavailable(err, () => fallback!.check(limits))
         }
+        lastSeed.set(limits.accountId, { day, afterReads: reads, usage: seeded })
       }
       const used = (name: string) => Number(values[wanted.indexOf(name)] ?? 0)
       return spentBudget(limits, { key: used(key), account: used(account) }, at)

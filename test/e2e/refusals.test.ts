@@ -50,4 +50,35 @@ describe.skipIf(skipWithoutChromium)('refusals, in words', () => {
     await expect.poll(() => errorText(page), { timeout: 5_000 }).not.toContain(`in ${seconds} s`)
     expect(await answers(page).count()).toBe(1)
   })
+
+  it("tells a visitor who sends too fast for the key's per-visitor limit to slow down, with the real server's wait", async () => {
+    const key = await stack.createKey({ allowed_domains: ['127.0.0.1'], visitor_rpm: 1 })
+    await page.goto(stack.page(`<h1>Busy visitor</h1>${stack.embed({ 'data-open': '' }, key)}`))
+
+    await ask(page, 'First question')
+    await expect.poll(() => answers(page).first().textContent()).toContain('First question')
+    await idle(page)
+    await ask(page, 'Second question')
+
+    await expect.poll(() => errorText(page)).toMatch(/^You're sending messages quickly\. You can send again in \d+ s\.$/)
+    const seconds = Number(/in (\d+) s/.exec(await errorText(page))![1])
+    expect(seconds).toBeGreaterThanOrEqual(1)
+    expect(seconds).toBeLessThanOrEqual(60)
+    await page.getByRole('textbox', { name: 'Message' }).fill('Third question')
+    expect(await page.getByRole('button', { name: 'Send message' }).isDisabled()).toBe(true)
+    expect(await answers(page).count()).toBe(1)
+  })
+
+  it('says the chat has reached its limit for today once the key’s daily token budget is spent', async () => {
+    const key = await stack.createKey({ allowed_domains: ['127.0.0.1'], daily_token_limit: 1 })
+    await page.goto(stack.page(`<h1>Budget spent</h1>${stack.embed({ 'data-open': '' }, key)}`))
+
+    // The answer that crosses the budget completes (a soft cap); the next question is refused.
+    await ask(page, 'First question')
+    await expect.poll(() => answers(page).first().textContent()).toContain('First question')
+    await idle(page)
+    await ask(page, 'Second question')
+    await expect.poll(() => errorText(page)).toMatch(/^This chat has reached its limit for today\./)
+    expect(await answers(page).count()).toBe(1)
+  })
 })

@@ -61,7 +61,12 @@ export async function startStack() {
       return (await admin(`/admin/accounts/${account.id}/owners`, { email })).set_password_url
     },
     /** A new key on its own account, through the admin API. */
-    async createKey(fields: { allowed_domains?: string[]; rate_limit_rpm?: number }): Promise<string> {
+    async createKey(fields: {
+      allowed_domains?: string[]
+      rate_limit_rpm?: number
+      visitor_rpm?: number
+      daily_token_limit?: number
+    }): Promise<string> {
       const account = await admin('/admin/accounts', { name: 'E2E' })
       return (await admin(`/admin/accounts/${account.id}/keys`, { name: 'E2E key', ...fields })).key
     },

@@ -15,7 +15,11 @@ export interface ScriptedAnswer {
   delayMs: number
 }
 
-type ChatBody = { messages: { role: string; content: string }[]; stream?: boolean }
+type ChatBody = {
+  messages: { role: string; content: string }[]
+  stream?: boolean
+  stream_options?: { include_usage?: boolean }
+}
 type Handler = (request: IncomingMessage, response: ServerResponse) => void
 
 const echo = (body: ChatBody): ScriptedAnswer => {
@@ -51,6 +55,8 @@ export async function startUpstreamDouble(handle?: Handler, port = 0) {
       res.write(`data: ${JSON.stringify(chunk({ content: piece }))}\n\n`)
     }
     res.write(`data: ${JSON.stringify(chunk({}, 'stop'))}\n\n`)
+    // As OpenAI does when asked (the relay always asks): a last chunk with no choices, only usage.
+    if (body.stream_options?.include_usage) res.write(`data: ${JSON.stringify(usageChunk(pieces.length))}\n\n`)
     res.end('data: [DONE]\n\n')
     outcome.completed++
   }
@@ -91,6 +97,15 @@ const chunk = (delta: object, finish: string | null = null) => ({
   created: 1,
   model: 'double',
   choices: [{ index: 0, delta, finish_reason: finish }],
+})
+
+const usageChunk = (completionTokens: number) => ({
+  id: 'chatcmpl-double',
+  object: 'chat.completion.chunk',
+  created: 1,
+  model: 'double',
+  choices: [],
+  usage: { prompt_tokens: 1, completion_tokens: completionTokens, total_tokens: 1 + completionTokens },
 })
 
 const completion = (content: string) => ({
