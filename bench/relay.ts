@@ -6,7 +6,7 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { BENCH_ADMIN_TOKEN, freshKey } from './bench-keys.ts'
+import { BENCH_SERVER_ENV, freshKey } from './bench-keys.ts'
 import type { LoadOptions, LoadResult } from './load-generator.ts'
 import { CORES, cpuSeconds, freePort, listening, pinningNote, residentBytes, runJson, startProcess, type Started } from './processes.ts'
 import { median, megabytes, ms, ratio, whole, withSpread, type BenchSection } from './report.ts'
@@ -59,7 +59,7 @@ async function startStack(): Promise<Stack> {
         UPSTREAM_BASE_URL: `http://127.0.0.1:${upstreamPort}/v1`,
         UPSTREAM_API_KEY: 'sk-bench-upstream',
         UPSTREAM_MODEL: 'bench-model',
-        ADMIN_TOKEN: BENCH_ADMIN_TOKEN,
+        ...BENCH_SERVER_ENV,
       },
     })
     await Promise.all([

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Redis } from 'ioredis'
 import pg from 'pg'
-import { BENCH_ADMIN_TOKEN, freshKey } from './bench-keys.ts'
+import { BENCH_SERVER_ENV, freshKey, type KeyLimits } from './bench-keys.ts'
 import type { LoadOptions, LoadResult } from './load-generator.ts'
 import { CORES, cpuSeconds, freePort, listening, runJson, startProcess, type Started } from './processes.ts'
 import { median, ms, ratio, whole, withSpread, type BenchSection } from './report.ts'
@@ -46,7 +46,7 @@ async function services() {
 interface Server {
   url: string
   pid: number
-  freshKey(): Promise<string>
+  freshKey(limits?: KeyLimits): Promise<string>
   stop(): Promise<void>
 }
 
@@ -60,7 +60,7 @@ async function startServer(env: Record<string, string>, upstreamPort: number, fo
       HOST: '127.0.0.1',
       UPSTREAM_BASE_URL: `http://127.0.0.1:${upstreamPort}/v1`,
       UPSTREAM_MODEL: 'bench-model',
-      ADMIN_TOKEN: BENCH_ADMIN_TOKEN,
+      ...BENCH_SERVER_ENV,
       ...env,
     },
   })
@@ -69,20 +69,27 @@ async function startServer(env: Record<string, string>, upstreamPort: number, fo
   return {
     url: `${api}/v1/chat/completions`,
     pid: part.child.pid!,
-    freshKey: () => freshKey(api),
+    freshKey: (limits) => freshKey(api, limits),
     stop: () => part.stop(),
   }
 }
+
+/** The items in a different order each repeat, so none always runs first. */
+const rotated = <T>(items: T[], by: number) => items.map((_, i) => items[(i + by) % items.length]!)
 
 interface Measured extends LoadResult {
   cpuMicros: number
 }
 
-async function load(server: Server, connections: number, seconds: number): Promise<Measured> {
+async function load(server: Server, connections: number, seconds: number, limits?: KeyLimits): Promise<Measured> {
   const options: LoadOptions = {
     url: server.url,
     method: 'POST',
-    headers: { authorization: `Bearer ${await server.freshKey()}`, origin: 'http://localhost:3000', 'content-type': 'application/json' },
+    headers: {
+      authorization: `Bearer ${await server.freshKey(limits)}`,
+      origin: 'http://localhost:3000',
+      'content-type': 'application/json',
+    },
     body: JSON.stringify({ model: 'assisters-chat-v1', messages: [{ role: 'user', content: 'Hello' }] }),
     connections,
     warmupMs: 1000,
@@ -148,7 +155,36 @@ export async function benchScaleOut(options: ScaleOutOptions): Promise<BenchSect
       ]),
     ]
 
-    // 2. WORKERS=1 against WORKERS=2, unpinned (a cluster needs both cores), on PostgreSQL + Redis.
+    // 2. What issue 16's limits cost on each pair of engines: keys held to none of them, to a visitor
+    // limit (as every widget key is by default), and to that plus daily token budgets on the key and its account.
+    const limitLevels: KeyLimits[] = ['none', 'visitor', 'visitor and budgets']
+    const byLimits = engines.map(() => limitLevels.map(() => [] as Measured[]))
+    for (let repeat = 0; repeat < options.repeats; repeat++) {
+      for (const [e, engine] of engines.entries()) {
+        for (const [l, limits] of rotated(limitLevels, repeat).map((limits) => [limitLevels.indexOf(limits), limits] as const)) {
+          byLimits[e]![l]!.push(await load(servers[engine], 16, options.seconds, limits))
+        }
+      }
+    }
+    const limitsTable = [
+      ['engines', ...limitLevels.map((limits) => `key held to ${limits}: req/s, CPU per request`), 'CPU added by visitor limit + budgets'],
+      ...engines.map((engine, e) => {
+        const cpu = (l: number) => median(byLimits[e]![l]!.map((r) => r.cpuMicros))
+        return [
+          LABEL[engine],
+          ...limitLevels.map(
+            (_, l) =>
+              `${withSpread(
+                byLimits[e]![l]!.map((r) => r.perSecond),
+                whole,
+              )}, ${whole(cpu(l))} µs`,
+          ),
+          `${whole(cpu(2) - cpu(0))} µs (${ratio(cpu(2) / cpu(0))})`,
+        ]
+      }),
+    ]
+
+    // 3. WORKERS=1 against WORKERS=2, unpinned (a cluster needs both cores), on PostgreSQL + Redis.
     for (const server of started.splice(0)) await server.stop()
     const byWorkers: Record<string, number[]> = { '1': [], '2': [] }
     for (let repeat = 0; repeat < options.repeats; repeat++) {
@@ -176,11 +212,15 @@ export async function benchScaleOut(options: ScaleOutOptions): Promise<BenchSect
         'the mock upstream on the driver core; non-streaming requests from the closed-loop load generator, medians of ' +
         `${options.repeats} repeats in alternating order. PostgreSQL and Redis are the machine's shared services, not pinned: ` +
         'their own CPU time is not in "CPU per request" (the server\'s only), but they compete for the same two cores. ' +
+        "The second table runs the same servers at concurrency 16 with keys held to none of issue 16's limits, to a per-visitor " +
+        "limit (every widget key's default; one limiter check more), and to that plus daily token budgets on the key and its " +
+        "account (one budget read per request; in Redis one MGET, and one script adding the answer's tokens), each set too high " +
+        'ever to refuse; the cap on answers in progress is checked for every key (in Redis a lease taken and given back). ' +
         'WORKERS=1 and WORKERS=2 run ' +
         'unpinned on PostgreSQL + Redis: on a 2-core machine the load generator, the mock upstream, PostgreSQL and Redis share ' +
         'the cores with the workers, so the second worker can show that the cluster works and costs little, not how it scales ' +
         'on a machine with cores to spare.',
-      tables: [table, workersTable],
+      tables: [table, limitsTable, workersTable],
       targets: [
         {
           name: 'PostgreSQL + Redis at least 0.7× the requests per second of SQLite + memory, per process (concurrency 16)',
