@@ -4,11 +4,12 @@
  * database signs no one in. A session ends after IDLE_MS without use or ABSOLUTE_MS after sign-in,
  * whichever comes first.
  */
-import { createAdminThrottle, type AdminThrottle } from './admin-throttle.ts'
 import { invalidBody, signInRefused, tooManySignIns, tooManySignUps, wrongPassword } from './errors.ts'
 import { objectWith } from './management.ts'
 import { decoyHash, hashPassword, passwordProblem, verifyPassword } from './passwords.ts'
 import type { OwnerRecord, SessionRecord, Store } from './store/store.ts'
+import { createMemoryRateLimiter } from './rate-limit.ts'
+import { createOwnerThrottles, type OwnerThrottles } from './throttle.ts'
 import { hashToken, newToken } from './tokens.ts'
 
 /** A session's id in the API: a hash of its stored hash, which the API never shows. */
@@ -70,20 +71,14 @@ export interface OwnerAuth {
 
 export interface OwnerAuthOptions {
   now?: () => number
-  /** Failed sign-ins allowed per email, and per client address, in a rolling 15 minutes. */
-  perEmail?: AdminThrottle
-  perAddress?: AdminThrottle
-  /** Sign-ups allowed per client address in a rolling hour. */
-  signUps?: AdminThrottle
+  /** Failed sign-ins per email and per client address, and sign-ups per address; in memory when not given. */
+  throttles?: Pick<OwnerThrottles, 'perEmail' | 'perAddress' | 'signUps'>
 }
-
-const FIFTEEN_MINUTES = 15 * 60 * 1000
 
 export function createOwnerAuth(store: Store, options: OwnerAuthOptions = {}): OwnerAuth {
   const now = options.now ?? Date.now
-  const perEmail = options.perEmail ?? createAdminThrottle({ limit: 10, windowMs: FIFTEEN_MINUTES, now })
-  const perAddress = options.perAddress ?? createAdminThrottle({ limit: 50, windowMs: FIFTEEN_MINUTES, now })
-  const signUps = options.signUps ?? createAdminThrottle({ limit: 5, windowMs: 4 * FIFTEEN_MINUTES, now })
+  const { perEmail, perAddress, signUps } =
+    options.throttles ?? createOwnerThrottles((windowMs) => createMemoryRateLimiter({ windowMs, now }))
 
   // Made now, so the first unknown email does not pay for it and take longer than a wrong password.
   decoyHash().catch(() => {})
@@ -112,15 +107,17 @@ export function createOwnerAuth(store: Store, options: OwnerAuthOptions = {}): O
    * Counts a sign-in attempt against both limits before any await, so parallel attempts cannot all
    * pass the check before the first one is counted; 429 past either limit.
    */
-  const reserveSignIn = (email: string, address: string) => {
-    const wait = Math.max(perEmail.waitMs(email), perAddress.waitMs(address))
-    if (wait > 0) throw tooManySignIns(wait)
-    perEmail.failed(email)
-    perAddress.failed(address)
+  const reserveSignIn = async (email: string, address: string) => {
+    const byEmail = await perEmail.reserve(email)
+    if (byEmail > 0) throw tooManySignIns(byEmail)
+    const byAddress = await perAddress.reserve(address)
+    if (byAddress > 0) {
+      await perEmail.refund(email)
+      throw tooManySignIns(byAddress)
+    }
   }
-  const refundSignIn = (email: string, address: string) => {
-    perEmail.refund(email)
-    perAddress.refund(address)
+  const refundSignIn = async (email: string, address: string) => {
+    await Promise.all([perEmail.refund(email), perAddress.refund(address)])
   }
 
   return {
@@ -130,7 +127,7 @@ export function createOwnerAuth(store: Store, options: OwnerAuthOptions = {}): O
         throw invalidBody('body', 'Send the email and password as text')
       }
       const email = body.email.trim().toLowerCase().slice(0, 320)
-      reserveSignIn(email, address)
+      await reserveSignIn(email, address)
       let refused = false
       try {
         const owner = await store.findOwnerByEmail(email)
@@ -143,7 +140,7 @@ export function createOwnerAuth(store: Store, options: OwnerAuthOptions = {}): O
         return await startSession(owner)
       } finally {
         // Only a wrong password counts; a sign-in, or a failure of ours (store, busy hashing), does not.
-        if (!refused) refundSignIn(email, address)
+        if (!refused) await refundSignIn(email, address)
       }
     },
 
@@ -152,14 +149,13 @@ export function createOwnerAuth(store: Store, options: OwnerAuthOptions = {}): O
       const problem = passwordProblem(password)
       if (problem) throw invalidBody('password', problem)
       // Counted before the account is made (so parallel sign-ups all count), refunded if none is.
-      const wait = signUps.waitMs(address)
+      const wait = await signUps.reserve(address)
       if (wait > 0) throw tooManySignUps(wait)
-      signUps.failed(address)
       let owner: OwnerRecord
       try {
         owner = await create(fields)
       } catch (err) {
-        signUps.refund(address)
+        await signUps.refund(address)
         throw err
       }
       const passwordHash = await hashPassword(password as string)
@@ -208,9 +204,8 @@ export function createOwnerAuth(store: Store, options: OwnerAuthOptions = {}): O
       }
       // A wrong current password is a guess like a wrong sign-in: it counts against the same email.
       const email = current.owner.email
-      const wait = perEmail.waitMs(email)
+      const wait = await perEmail.reserve(email)
       if (wait > 0) throw tooManySignIns(wait)
-      perEmail.failed(email)
       let wrong = false
       try {
         const owner = await store.getOwner(current.owner.id)
@@ -221,7 +216,7 @@ export function createOwnerAuth(store: Store, options: OwnerAuthOptions = {}): O
         await store.setOwnerPassword(owner.id, await hashPassword(body.new_password as string))
         await endOwnerAccess(owner.id, current.tokenHash)
       } finally {
-        if (!wrong) perEmail.refund(email)
+        if (!wrong) await perEmail.refund(email)
       }
     },
 

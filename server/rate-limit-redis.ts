@@ -154,6 +154,17 @@ export function createRedisRateLimiter(options: RedisRateLimiterOptions): RateLi
         throw rateLimiterUnavailable(Math.ceil(RECONNECT_MAX_MS / 1000))
       }
     },
+    async unhit(id) {
+      try {
+        await withDeadline(() => redis.zremrangebyrank(`${prefix}rate:${id}`, -1, -1))
+        markUp()
+      } catch (err) {
+        markDown(err)
+        options.onFailure?.()
+        // Left counted: an outage can only make the limit stricter.
+        await fallback?.unhit(id)
+      }
+    },
     async ping() {
       try {
         await withDeadline(() => redis.ping())

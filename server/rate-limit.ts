@@ -20,6 +20,12 @@ export interface RateDecision {
 export interface RateLimiter {
   /** Admits or refuses one request for `id` under `limit` requests per rolling 60 s. Refused requests do not count. */
   hit(id: string, limit: number): Promise<RateDecision>
+  /**
+   * Takes back the newest admission of `id`: for callers that count an attempt before they know its
+   * outcome (so parallel attempts all count) and only failures should stay counted. The count is
+   * exact; the time given back may be another concurrent attempt's, so a window may end a moment early.
+   */
+  unhit(id: string): Promise<void>
   /** Resolves when the limiter can answer now (for /readyz); rejects, with a reason, when it cannot. */
   ping(): Promise<void>
   /** Stops any housekeeping timer and lets go of connections. */
@@ -96,6 +102,12 @@ export function createMemoryRateLimiter(options: { windowMs?: number; now?: () =
         resetMs: Math.ceil(windowMs - (t - newest(w))),
         retryAfterMs: allowed ? 0 : Math.ceil(windowMs - (t - at(w, 0))),
       })
+    },
+    unhit(id) {
+      const w = windows.get(id)
+      if (w && w.count > 0) w.count--
+      if (w?.count === 0) windows.delete(id)
+      return Promise.resolve()
     },
     ping: () => Promise.resolve(),
     async close() {

@@ -18,7 +18,7 @@ import { closeInStages, inTurn } from './connection.ts'
 import { createDashboardHandler } from './dashboard.ts'
 import { createDashboardApi } from './dashboard-api.ts'
 import { missingHost, rawClientErrorResponse, sendError, serverShuttingDown } from './errors.ts'
-import { createLimiter, createStreamSlots, createTokenBudget } from './limiter.ts'
+import { createLimiter, createOwnerThrottlesFor, createStreamSlots, createTokenBudget } from './limiter.ts'
 import type { Logger } from './log.ts'
 import { createManagement } from './management.ts'
 import { sendMetrics } from './metrics-endpoint.ts'
@@ -110,7 +110,8 @@ export async function createAppServer(config: Config, options: AppServerOptions)
     if (config.redis) checks.redis = redis ? 'ok' : redisDownMeans
     return { ready: Object.values(checks).every((check) => check !== 'unavailable'), checks }
   }
-  const ownerAuth = createOwnerAuth(store, options.ownerAuth)
+  const ownerThrottles = createOwnerThrottlesFor(config, log, metrics)
+  const ownerAuth = createOwnerAuth(store, { throttles: ownerThrottles, ...options.ownerAuth })
   // Expired sessions and used links sign no one in, but nothing else would ever delete them.
   const purge = () =>
     ownerAuth.purgeExpired().catch((err: unknown) => {
@@ -200,6 +201,7 @@ export async function createAppServer(config: Config, options: AppServerOptions)
     server.closeAllConnections()
     upstream.close()
     await limiter.close()
+    await ownerThrottles.close()
     await budget.close()
     await streams.close()
     await usage.close()

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { http, HttpResponse } from 'msw'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { createAdminThrottle } from '../../server/admin-throttle.ts'
+import { createMemoryThrottle } from '../../server/throttle.ts'
 import { ABSOLUTE_MS, IDLE_MS } from '../../server/owner-auth.ts'
 import { completion, createUpstreamMock, startServer, UPSTREAM_URL, type TestServer } from './harness.ts'
 import { dashboardClient, linkToken, PASSWORD, signedInOwner, type DashboardClient } from './dashboard-client.ts'
@@ -31,8 +31,11 @@ beforeAll(async () => {
       ownerAuth: {
         now: () => Date.now() + skipped,
         // Tighter than the defaults, so the per-address limit is reachable in a test.
-        perEmail: createAdminThrottle({ limit: 10, windowMs: 15 * 60_000, now: () => Date.now() + skipped }),
-        perAddress: createAdminThrottle({ limit: 12, windowMs: 15 * 60_000, now: () => Date.now() + skipped }),
+        throttles: {
+          perEmail: createMemoryThrottle({ limit: 10, windowMs: 15 * 60_000, now: () => Date.now() + skipped }),
+          perAddress: createMemoryThrottle({ limit: 12, windowMs: 15 * 60_000, now: () => Date.now() + skipped }),
+          signUps: createMemoryThrottle({ limit: 5, windowMs: 60 * 60_000, now: () => Date.now() + skipped }),
+        },
       },
     },
   )
@@ -273,8 +276,11 @@ describe('signing in', () => {
       {},
       {
         ownerAuth: {
-          perEmail: createAdminThrottle({ limit: 1000, windowMs: 15 * 60_000 }),
-          perAddress: createAdminThrottle({ limit: 1000, windowMs: 15 * 60_000 }),
+          throttles: {
+            perEmail: createMemoryThrottle({ limit: 1000, windowMs: 15 * 60_000 }),
+            perAddress: createMemoryThrottle({ limit: 1000, windowMs: 15 * 60_000 }),
+            signUps: createMemoryThrottle({ limit: 5, windowMs: 60 * 60_000 }),
+          },
         },
       },
     )
