@@ -247,7 +247,8 @@ async function relayOverhead(stack: Stack, options: RelayOptions): Promise<Bench
       `A mock OpenAI-compatible upstream (\`bench/mock-upstream.ts\`) answers a fixed completion, or streams ${EVENTS} numbered events. ` +
       'The same requests go to it directly, through a minimal `node:http` pass-through proxy (`bench/passthrough-proxy.ts`, ' +
       'no checks, the floor for any Node relay), and through our server (`npm run serve`, SQLite file, every check on: key lookup, ' +
-      'origin, a rate limit high enough never to refuse, usage accounting, one JSON log line per request to a file). ' +
+      "origin, the key's and a per-visitor rate limit high enough never to refuse, the cap on answers in progress, usage " +
+      'accounting, one JSON log line per request to a file). ' +
       `Non-streaming: closed-loop keep-alive connections (\`bench/load-generator.ts\`, raw sockets, latency in microseconds), ` +
       `1 s warm-up, then ${options.seconds} s measured; every answer must be a 200. ` +
       'CPU per request is the user + system time of the process under test (for "upstream direct", the upstream itself) from /proc, ' +
