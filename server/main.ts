@@ -8,7 +8,7 @@ import { runPrimary } from './cluster.ts'
 import { ConfigError, loadConfig, type Config } from './config.ts'
 import { createLogger, type Logger } from './log.ts'
 import { listenForScrapes } from './metrics-endpoint.ts'
-import { urlSecrets } from './rate-limit-redis.ts'
+import { urlSecrets } from './redis-connection.ts'
 import { createAppServer, warnAboutMissingParts } from './server.ts'
 import { databaseSecrets, describeDatabase } from './store/open.ts'
 

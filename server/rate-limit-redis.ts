@@ -10,11 +10,12 @@
  * be counted when a slow Redis gets to it: an outage can only make the limit stricter, never looser.
  */
 import { randomBytes } from 'node:crypto'
-import { Redis, type RedisOptions } from 'ioredis'
+import type { Redis } from 'ioredis'
 import type { RedisConfig } from './config.ts'
 import { rateLimiterUnavailable } from './errors.ts'
 import type { Logger } from './log.ts'
 import { createMemoryRateLimiter, type RateDecision, type RateLimiter } from './rate-limit.ts'
+import { connectRedis, RECONNECT_MAX_MS, urlSecrets } from './redis-connection.ts'
 
 /**
  * One request's verdict, atomically (Redis runs one script at a time).
@@ -51,8 +52,6 @@ return {allowed, count, window - (now - newest), window - (now - oldest)}
 `
 
 const MINUTE_MS = 60_000
-/** Reconnect attempts back off to at most this far apart, so recovery is noticed within it. */
-export const RECONNECT_MAX_MS = 2_000
 
 type HitReply = [allowed: number, count: number, resetUs: number, oldestLeavesUs: number]
 
@@ -73,54 +72,22 @@ export function createRedisRateLimiter(options: RedisRateLimiterOptions): RateLi
   const { prefix, timeoutMs, failureMode, log } = options
   const windowUs = (options.windowMs ?? MINUTE_MS) * 1000
   const fallback = failureMode === 'local' ? createMemoryRateLimiter({ windowMs: options.windowMs }) : undefined
-  const secrets = urlSecrets(options.url)
-  const safe = (err: unknown) => hide(err instanceof Error ? err.message : String(err), secrets)
-
-  const redis = new Redis(options.url, {
-    ...clientOptions(timeoutMs),
+  const connection = connectRedis<LimiterRedis>({
+    url: options.url,
+    timeoutMs,
     // Loads the script once per connection (EVAL), then sends EVALSHA.
     scripts: { rateLimitHit: { lua: HIT_SCRIPT, numberOfKeys: 1 } },
-  }) as LimiterRedis
-
-  // Outage bookkeeping: one warning when Redis stops answering, one line when it answers again.
-  let down = false
-  let closed = false
-  const markDown = (err: unknown) => {
-    if (down || closed) return
-    down = true
-    log.warn('rate limiter: Redis is unavailable', {
-      reason: safe(err),
-      failureMode,
-      meaning: failureMode === 'closed' ? 'chat requests are refused with 503' : 'each process limits keys by itself',
-    })
-  }
-  const markUp = () => {
-    if (!down || closed) return
-    down = false
-    log.info('rate limiter: Redis is available again')
-  }
-  // Without a listener ioredis prints every failed reconnect attempt to the console.
-  redis.on('error', markDown)
-  redis.on('ready', markUp)
-
-  // Until the first connection is up, wait for it (within the deadline) rather than fail the first requests.
-  let firstReady: Promise<void> | undefined = new Promise((resolve) => redis.once('ready', resolve))
-  void firstReady.then(() => (firstReady = undefined))
+    log,
+    name: 'rate limiter',
+    failureMode,
+    meaning: failureMode === 'closed' ? 'chat requests are refused with 503' : 'each process limits keys by itself',
+    watchConnection: true,
+    onFailure: options.onFailure,
+  })
+  const { redis, withDeadline, failed, answered } = connection
 
   const instance = randomBytes(6).toString('base64url')
   let sequence = 0
-
-  const withDeadline = <T>(work: () => Promise<T>): Promise<T> => {
-    let timer: NodeJS.Timeout | undefined
-    const late = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`Redis did not answer within ${timeoutMs} ms`)), timeoutMs)
-    })
-    const attempt = async () => {
-      if (firstReady && !down) await firstReady
-      return work()
-    }
-    return Promise.race([attempt(), late]).finally(() => clearTimeout(timer))
-  }
 
   const hitRedis = async (id: string, limit: number): Promise<RateDecision> => {
     const member = `${instance}:${(sequence = (sequence + 1) % Number.MAX_SAFE_INTEGER)}`
@@ -144,11 +111,10 @@ export function createRedisRateLimiter(options: RedisRateLimiterOptions): RateLi
       }
       try {
         const decision = await hitRedis(id, limit)
-        markUp()
+        answered()
         return decision
       } catch (err) {
-        markDown(err)
-        options.onFailure?.()
+        failed(err)
         if (fallback) return fallback.hit(id, limit)
         // Retry-After: by then the client has tried to reconnect at least once more.
         throw rateLimiterUnavailable(Math.ceil(RECONNECT_MAX_MS / 1000))
@@ -157,10 +123,9 @@ export function createRedisRateLimiter(options: RedisRateLimiterOptions): RateLi
     async unhit(id) {
       try {
         await withDeadline(() => redis.zremrangebyrank(`${prefix}rate:${id}`, -1, -1))
-        markUp()
+        answered()
       } catch (err) {
-        markDown(err)
-        options.onFailure?.()
+        failed(err)
         // Left counted: an outage can only make the limit stricter.
         await fallback?.unhit(id)
       }
@@ -168,46 +133,17 @@ export function createRedisRateLimiter(options: RedisRateLimiterOptions): RateLi
     async ping() {
       try {
         await withDeadline(() => redis.ping())
-        markUp()
+        answered()
       } catch (err) {
-        markDown(err)
-        options.onFailure?.()
-        throw new Error(`Redis did not answer: ${safe(err)}`)
+        failed(err)
+        throw new Error(`Redis did not answer: ${hide(err instanceof Error ? err.message : String(err), urlSecrets(options.url))}`)
       }
     },
     async close() {
-      closed = true
       await fallback?.close()
-      // QUIT waits for answers still due; when Redis cannot take it, just drop the connection.
-      await redis.quit().catch(() => redis.disconnect())
+      await connection.close()
     },
   }
-}
-
-/** The connection settings of every Redis client on a request's path: a deadline on each command, never a queue. */
-export function clientOptions(timeoutMs: number): RedisOptions {
-  return {
-    // Fail at once while disconnected instead of queueing requests for later: the deadline is the point.
-    enableOfflineQueue: false,
-    // A command cut off by a dropped connection fails now; it is never sent again after a reconnect.
-    maxRetriesPerRequest: 0,
-    commandTimeout: timeoutMs,
-    // Connecting is not on any request's path (requests fail at once meanwhile), so it may take longer.
-    connectTimeout: Math.max(timeoutMs, 2_000),
-    // Reconnects for ever, backing off to one attempt every RECONNECT_MAX_MS.
-    retryStrategy: (attempt) => Math.min(attempt * 100, RECONNECT_MAX_MS),
-  }
-}
-
-/** The password (and its percent-decoded form) from a Redis URL, to keep out of every message and log line. */
-export function urlSecrets(url: string): string[] {
-  const { password } = new URL(url)
-  if (!password) return []
-  let decoded = password
-  try {
-    decoded = decodeURIComponent(password)
-  } catch {}
-  return [password, decoded]
 }
 
 const hide = (text: string, secrets: string[]) => secrets.reduce((out, secret) => out.split(secret).join('[redacted]'), text)

@@ -11,11 +11,11 @@
  * limiter's do (rate-limit-redis.ts): `closed` refuses with 503, `local` counts in this process.
  */
 import { randomBytes } from 'node:crypto'
-import { Redis } from 'ioredis'
+import type { Redis } from 'ioredis'
 import type { RedisConfig } from './config.ts'
 import { rateLimiterUnavailable } from './errors.ts'
 import type { Logger } from './log.ts'
-import { clientOptions, RECONNECT_MAX_MS, urlSecrets } from './rate-limit-redis.ts'
+import { connectRedis, RECONNECT_MAX_MS } from './redis-connection.ts'
 
 /** The caps an answer must fit: answers in flight for its key, and for its visitor. */
 export interface StreamCaps {
@@ -126,50 +126,22 @@ export interface RedisStreamSlotsOptions extends RedisConfig {
 export function createRedisStreamSlots(options: RedisStreamSlotsOptions): StreamSlots {
   const { prefix, timeoutMs, failureMode, leaseMs, log } = options
   const fallback = failureMode === 'local' ? createMemoryStreamSlots() : undefined
-  const secrets = urlSecrets(options.url)
-  const redis = new Redis(options.url, {
-    ...clientOptions(timeoutMs),
+  const connection = connectRedis<SlotsRedis>({
+    url: options.url,
+    timeoutMs,
     // Variable key counts (a visitor's set or not, a batch of leases): the count is the first argument.
     scripts: { streamAcquire: { lua: ACQUIRE_SCRIPT }, streamRenew: { lua: RENEW_SCRIPT } },
-  }) as SlotsRedis
-
-  // One warning when a command of ours fails, one line when one succeeds again.
-  let down = false
+    log,
+    name: 'stream slots',
+    failureMode,
+    meaning: failureMode === 'closed' ? 'chat requests are refused with 503' : 'each process caps answers in flight by itself',
+    // Outages are told when a command of ours fails, not as the connection drops: the rate limiter
+    // already says that, on its own connection.
+    watchConnection: false,
+    onFailure: options.onFailure,
+  })
+  const { redis, withDeadline, failed, answered } = connection
   let closed = false
-  const failed = (err: unknown) => {
-    options.onFailure?.()
-    if (down || closed) return
-    down = true
-    const reason = secrets.reduce((text, secret) => text.split(secret).join('[redacted]'), err instanceof Error ? err.message : String(err))
-    log.warn('stream slots: Redis is unavailable', {
-      reason,
-      failureMode,
-      meaning: failureMode === 'closed' ? 'chat requests are refused with 503' : 'each process caps answers in flight by itself',
-    })
-  }
-  const answered = () => {
-    if (!down || closed) return
-    down = false
-    log.info('stream slots: Redis is available again')
-  }
-  // Without a listener ioredis prints each failed reconnect. Outages are told above, when a command of
-  // ours fails, not as the connection drops: the rate limiter already says that, on its own connection.
-  redis.on('error', () => {})
-
-  // Until the first connection is up, acquires wait for it (within the deadline) rather than fail.
-  let firstReady: Promise<void> | undefined = new Promise((resolve) => redis.once('ready', resolve))
-  void firstReady.then(() => (firstReady = undefined))
-  const withDeadline = <T>(work: () => Promise<T>): Promise<T> => {
-    let timer: NodeJS.Timeout | undefined
-    const late = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`Redis did not answer within ${timeoutMs} ms`)), timeoutMs)
-    })
-    const attempt = async () => {
-      if (firstReady && !down) await firstReady
-      return work()
-    }
-    return Promise.race([attempt(), late]).finally(() => clearTimeout(timer))
-  }
 
   /** The answers this process holds leases for, by id: the sets each is in. */
   const open = new Map<string, string[]>()
@@ -227,8 +199,7 @@ export function createRedisStreamSlots(options: RedisStreamSlotsOptions): Stream
       open.clear()
       await Promise.all(held.map(([member, sets]) => giveBack(member, sets))).catch(() => {})
       await fallback?.close()
-      // QUIT waits for answers still due; when Redis cannot take it, just drop the connection.
-      await redis.quit().catch(() => redis.disconnect())
+      await connection.close()
     },
   }
 }

@@ -11,11 +11,11 @@
  * Redis answers again. Tokens added while Redis is down are not in its counters: an outage can let
  * a budget run over by what was answered meanwhile (the store still records all of it).
  */
-import { Redis } from 'ioredis'
+import type { Redis } from 'ioredis'
 import type { RedisConfig } from './config.ts'
 import { rateLimiterUnavailable } from './errors.ts'
 import type { Logger } from './log.ts'
-import { urlSecrets } from './rate-limit-redis.ts'
+import { connectRedis, RECONNECT_MAX_MS } from './redis-connection.ts'
 import {
   accountCounter,
   type DayUsage,
@@ -51,8 +51,6 @@ return values
 
 /** Long enough to outlive its day in every time zone's view of it, short enough to clean up by itself. */
 const COUNTER_TTL_S = 2 * 86_400
-/** Reconnect attempts back off to at most this far apart, as the rate limiter's do. */
-const RECONNECT_MAX_MS = 2_000
 
 interface BudgetRedis extends Redis {
   budgetAdd(key: string, account: string, tokens: number): Promise<null>
@@ -79,65 +77,25 @@ export function createRedisTokenBudget(options: RedisTokenBudgetOptions): TokenB
   let reads = 0
   const lastSeed = new Map<string, { day: string; afterReads: number; usage: DayUsage }>()
   const fallback = failureMode === 'local' ? createMemoryTokenBudget({ seed: options.seed, now }) : undefined
-  const secrets = urlSecrets(options.url)
-  const safe = (err: unknown) => secrets.reduce((text, secret) => text.split(secret).join('[redacted]'), String(err))
-
-  const redis = new Redis(options.url, {
-    // As the rate limiter's client: fail at once while disconnected, never resend, a deadline on each call.
-    enableOfflineQueue: false,
-    maxRetriesPerRequest: 0,
-    commandTimeout: timeoutMs,
-    connectTimeout: Math.max(timeoutMs, 2_000),
-    retryStrategy: (attempt) => Math.min(attempt * 100, RECONNECT_MAX_MS),
+  const connection = connectRedis<BudgetRedis>({
+    url: options.url,
+    timeoutMs,
     scripts: {
       budgetAdd: { lua: ADD_SCRIPT, numberOfKeys: 2 },
       // One counter or two: the number of keys comes first in each call.
       budgetSeed: { lua: SEED_SCRIPT },
     },
-  }) as BudgetRedis
-
-  let down = false
-  let closed = false
-  const markDown = (err: unknown) => {
-    if (down || closed) return
-    down = true
-    log.warn('token budget: Redis is unavailable', {
-      reason: safe(err instanceof Error ? err.message : err),
-      failureMode,
-      meaning:
-        failureMode === 'closed'
-          ? 'chat requests of keys with a daily token limit are refused with 503'
-          : 'each process counts budgets by itself',
-    })
-  }
-  const markUp = () => {
-    if (!down || closed) return
-    down = false
-    log.info('token budget: Redis is available again')
-  }
-  // Without a listener ioredis prints every failed reconnect attempt to the console.
-  redis.on('error', markDown)
-  redis.on('ready', markUp)
-
-  let firstReady: Promise<void> | undefined = new Promise((resolve) => redis.once('ready', resolve))
-  void firstReady.then(() => (firstReady = undefined))
-
-  const withDeadline = <T>(work: () => Promise<T>): Promise<T> => {
-    let timer: NodeJS.Timeout | undefined
-    const late = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`Redis did not answer within ${timeoutMs} ms`)), timeoutMs)
-    })
-    const attempt = async () => {
-      if (firstReady && !down) await firstReady
-      return work()
-    }
-    return Promise.race([attempt(), late]).finally(() => clearTimeout(timer))
-  }
-
-  const failed = (err: unknown) => {
-    markDown(err)
-    options.onFailure?.()
-  }
+    log,
+    name: 'token budget',
+    failureMode,
+    meaning:
+      failureMode === 'closed'
+        ? 'chat requests of keys with a daily token limit are refused with 503'
+        : 'each process counts budgets by itself',
+    watchConnection: true,
+    onFailure: options.onFailure,
+  })
+  const { redis, withDeadline, failed, answered } = connection
 
   const names = (keyId: string, accountId: string, day: string) =>
     [`${prefix}tokens:${keyCounter(keyId)}:${day}`, `${prefix}tokens:${accountCounter(accountId)}:${day}`] as const
@@ -155,7 +113,7 @@ export function createRedisTokenBudget(options: RedisTokenBudgetOptions): TokenB
       const read = ++reads
       try {
         values = await withDeadline(() => redis.mget(...wanted))
-        markUp()
+        answered()
       } catch (err) {
         return unavailable(err, () => fallback!.check(limits))
       }
@@ -182,12 +140,11 @@ export function createRedisTokenBudget(options: RedisTokenBudgetOptions): TokenB
       if (limits.keyLimit === null && limits.accountLimit === null) return
       const [key, account] = names(limits.keyId, limits.accountId, utcDay(now()))
       // After the answer, off every request's path: nobody waits for it.
-      withDeadline(() => redis.budgetAdd(key, account, tokens)).then(markUp, failed)
+      withDeadline(() => redis.budgetAdd(key, account, tokens)).then(answered, failed)
     },
     async close() {
-      closed = true
       await fallback?.close()
-      await redis.quit().catch(() => redis.disconnect())
+      await connection.close()
     },
   }
 

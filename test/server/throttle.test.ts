@@ -121,9 +121,8 @@ describe.skipIf(!redis)('throttles shared through Redis', () => {
         expect(refused).toMatchObject({ status: 429, code: 'too_many_sign_ins' })
       }
     } finally {
-      store.close()
+      await store.close()
       rmSync(dir, { recursive: true, force: true })
     }
   }, 60_000)
 })
-
