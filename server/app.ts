@@ -115,11 +115,12 @@ export function createHandler(deps: HandlerDeps) {
    * One visitor's share of the key, checked before the key's own limit so that a visitor's excess
    * never spends the key's window (and so never crowds out the site's other visitors).
    */
-  const limitVisitor = async (req: IncomingMessage, key: AuthenticatedKey) => {
+  const limitVisitor = async (req: IncomingMessage, key: AuthenticatedKey): Promise<string | undefined> => {
     const limit = visitorLimitOf(key.record, config.visitorRpm)
-    if (limit === 0) return
-    const decision = await limiter.hit(visitorWindow(key.record.id, visitorAt(req)), limit)
-    if (decision.allowed) return
+    if (limit === 0) return undefined
+    const window = visitorWindow(key.record.id, visitorAt(req))
+    const decision = await limiter.hit(window, limit)
+    if (decision.allowed) return window
     metrics.limiterDecision(false)
     deps.activity.refused(key.record.id, 'visitor_rate_limited')
     throw visitorRateLimitExceeded(limit, rateLimitHeaders(decision))
@@ -127,12 +128,14 @@ export function createHandler(deps: HandlerDeps) {
 
   /** Check 4, after the visitor's share: the key's rate limit; on success the rate-limit headers go on the answer. */
   const withinRate = async (req: IncomingMessage, res: ServerResponse, key: AuthenticatedKey) => {
-    await limitVisitor(req, key)
+    const visitorAdmitted = await limitVisitor(req, key)
     const limit = key.record.rate_limit_rpm ?? config.rateLimitRpm
     const decision = await limiter.hit(key.record.id, limit)
     metrics.limiterDecision(decision.allowed)
     const headers = rateLimitHeaders(decision)
     if (!decision.allowed) {
+      // Refused requests count in no window (contract section 6): the visitor's gets its place back.
+      if (visitorAdmitted) await limiter.unhit(visitorAdmitted)
       deps.activity.refused(key.record.id, 'rate_limited')
       throw rateLimitExceeded(limit, headers)
     }

@@ -157,6 +157,13 @@ describe('the per-visitor limit', () => {
     expect(codes.filter((code) => code === 'visitor_rate_limit_exceeded')).toHaveLength(12 - admitted)
   })
 
+  it("gives the visitor's window its place back when the key's own limit refuses the request", async () => {
+    const { key } = await shopKey(proxied, { visitor_rpm: 2, rate_limit_rpm: 1 })
+    const from = async () => codeOf(await models(proxied, key, { 'x-forwarded-for': '192.0.2.52' }))
+    // Without the place given back, the third would find the visitor's window full (2 admitted).
+    expect([await from(), await from(), await from()]).toEqual(['ok', 'rate_limit_exceeded', 'rate_limit_exceeded'])
+  })
+
   it("applies a change of the key's visitor_rpm on the next request", async () => {
     const { key, id } = await shopKey(proxied)
     const from = async () => codeOf(await models(proxied, key, { 'x-forwarded-for': '192.0.2.51' }))
