@@ -5,7 +5,8 @@
 import { fileURLToPath } from 'node:url'
 import { ConfigError } from '../server/config.ts'
 import { createLogger } from '../server/log.ts'
-import { databaseSecrets, describeDatabase } from '../server/store/open.ts'
+import { configSecrets } from '../server/secrets.ts'
+import { describeDatabase } from '../server/store/open.ts'
 import { buildDashboard, dashboardIsStale } from './build-dashboard.ts'
 import { buildWidget, widgetIsStale } from './build-widget.ts'
 import { demoStatePath } from './demo-account.ts'
@@ -40,7 +41,7 @@ if (dashboardIsStale(ROOT)) {
 
 // The admin token is known only once the demo account is loaded: redact it by shape (any Bearer value).
 const log = createLogger({
-  secrets: [process.env.UPSTREAM_API_KEY ?? '', process.env.ADMIN_TOKEN ?? '', ...databaseSecrets(settings.config.database)],
+  secrets: configSecrets(settings.config),
 })
 process.on('unhandledRejection', (err) => log.error('unhandled rejection', { err }))
 

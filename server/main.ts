@@ -8,9 +8,9 @@ import { runPrimary } from './cluster.ts'
 import { ConfigError, loadConfig, type Config } from './config.ts'
 import { createLogger, type Logger } from './log.ts'
 import { listenForScrapes } from './metrics-endpoint.ts'
-import { urlSecrets } from './redis-connection.ts'
+import { configSecrets } from './secrets.ts'
 import { createAppServer, warnAboutMissingParts } from './server.ts'
-import { databaseSecrets, describeDatabase } from './store/open.ts'
+import { describeDatabase } from './store/open.ts'
 
 let config
 try {
@@ -21,14 +21,7 @@ try {
   process.exit(1)
 }
 
-const log = createLogger({
-  secrets: [
-    config.upstream?.apiKey ?? '',
-    config.adminToken ?? '',
-    ...databaseSecrets(config.database),
-    ...(config.redis ? urlSecrets(config.redis.url) : []),
-  ],
-})
+const log = createLogger({ secrets: configSecrets(config) })
 // A stray rejection is a bug to log, never a reason to drop every open conversation.
 process.on('unhandledRejection', (err) => log.error('unhandled rejection', { err }))
 
