@@ -21,7 +21,6 @@ import {
   type DayUsage,
   createMemoryTokenBudget,
   keyCounter,
-  seedingOnce,
   spentBudget,
   utcDay,
   type TokenBudget,
@@ -70,12 +69,19 @@ export interface RedisTokenBudgetOptions extends RedisConfig {
 export function createRedisTokenBudget(options: RedisTokenBudgetOptions): TokenBudget {
   const { prefix, timeoutMs, failureMode, log } = options
   const now = options.now ?? Date.now
-  const seed = seedingOnce(options.seed)
-  // Reads of Redis started so far, and for each account the seed last written and the read
-  // count when it was: a read that started before that write and found no counter is stale, and
-  // reuses the seed rather than reading the store again.
+  // Reads of Redis started so far, and for each account its latest seed with the count of reads
+  // started before it: a read among those that found no counter shares that seed (the first checks
+  // of a day all do, however their answers interleave) rather than reading the store again; a read
+  // started later (after a Redis flush, say) seeds afresh.
   let reads = 0
-  const lastSeed = new Map<string, { day: string; afterReads: number; usage: DayUsage }>()
+  const seeds = new Map<string, { day: string; afterReads: number; usage: Promise<DayUsage> }>()
+  const seedFor = (accountId: string, day: string, read: number) => {
+    const recent = seeds.get(accountId)
+    if (recent?.day === day && recent.afterReads >= read) return recent.usage
+    const usage = options.seed(accountId, day)
+    seeds.set(accountId, { day, afterReads: reads, usage })
+    return usage
+  }
   const fallback = failureMode === 'local' ? createMemoryTokenBudget({ seed: options.seed, now }) : undefined
   const connection = connectRedis<BudgetRedis>({
     url: options.url,
@@ -119,15 +125,13 @@ export function createRedisTokenBudget(options: RedisTokenBudgetOptions): TokenB
       }
       if (values.includes(null)) {
         // The store's errors are the store's (a 503 store_unavailable), not a Redis outage.
-        const recent = lastSeed.get(limits.accountId)
-        const seeded = recent?.day === day && recent.afterReads >= read ? recent.usage : await seed(limits.accountId, day)
+        const seeded = await seedFor(limits.accountId, day, read)
         const tokens = wanted.map((name) => (name === key ? (seeded.byKey.get(limits.keyId) ?? 0) : seeded.account))
         try {
           values = await withDeadline(() => redis.budgetSeed(wanted.length, ...wanted, ...tokens, COUNTER_TTL_S))
         } catch (err) {
           return unavailable(err, () => fallback!.check(limits))
         }
-        lastSeed.set(limits.accountId, { day, afterReads: reads, usage: seeded })
       }
       const used = (name: string) => Number(values[wanted.indexOf(name)] ?? 0)
       return spentBudget(limits, { key: used(key), account: used(account) }, at)
