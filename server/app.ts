@@ -115,10 +115,10 @@ export function createHandler(deps: HandlerDeps) {
    * One visitor's share of the key, checked before the key's own limit so that a visitor's excess
    * never spends the key's window (and so never crowds out the site's other visitors).
    */
-  const limitVisitor = async (req: IncomingMessage, key: AuthenticatedKey): Promise<string | undefined> => {
+  const limitVisitor = async (visitor: string, key: AuthenticatedKey): Promise<string | undefined> => {
     const limit = visitorLimitOf(key.record, config.visitorRpm)
     if (limit === 0) return undefined
-    const window = visitorWindow(key.record.id, visitorAt(req))
+    const window = visitorWindow(key.record.id, visitor)
     const decision = await limiter.hit(window, limit)
     if (decision.allowed) return window
     metrics.limiterDecision(false)
@@ -127,8 +127,8 @@ export function createHandler(deps: HandlerDeps) {
   }
 
   /** Check 4, after the visitor's share: the key's rate limit; on success the rate-limit headers go on the answer. */
-  const withinRate = async (req: IncomingMessage, res: ServerResponse, key: AuthenticatedKey) => {
-    const visitorAdmitted = await limitVisitor(req, key)
+  const withinRate = async (req: IncomingMessage, res: ServerResponse, key: AuthenticatedKey, visitor = visitorAt(req)) => {
+    const visitorAdmitted = await limitVisitor(visitor, key)
     const limit = key.record.rate_limit_rpm ?? config.rateLimitRpm
     const decision = await limiter.hit(key.record.id, limit)
     metrics.limiterDecision(decision.allowed)
@@ -168,9 +168,11 @@ export function createHandler(deps: HandlerDeps) {
    * A slot for one answer in flight, within the key's cap and, for a widget's key, its visitor's; else
    * 429. A key without allowed domains is a server's key, all of whose requests come from one address.
    */
-  const holdSlot = async (req: IncomingMessage, key: AuthenticatedKey) => {
-    const visitor = key.record.allowed_domains.length > 0 ? visitorAt(req) : undefined
-    const slot = await deps.streams.acquire(key.record.id, visitor, { key: config.maxStreamsPerKey, visitor: config.maxStreamsPerVisitor })
+  const holdSlot = async (visitor: string, key: AuthenticatedKey) => {
+    const slot = await deps.streams.acquire(key.record.id, key.record.allowed_domains.length > 0 ? visitor : undefined, {
+      key: config.maxStreamsPerKey,
+      visitor: config.maxStreamsPerVisitor,
+    })
     if ('release' in slot) return slot.release
     deps.activity.refused(key.record.id, 'too_many_streams')
     throw tooManyStreams(slot.full, slot.full === 'key' ? config.maxStreamsPerKey : config.maxStreamsPerVisitor)
@@ -179,16 +181,18 @@ export function createHandler(deps: HandlerDeps) {
   const chatCompletions: Route = async (req, res, context) => {
     const key = await admit(req, context)
     const budgets = await withinBudget(key)
-    await withinRate(req, res, key)
+    // Worked out once: the visitor's window, the upstream's `user` and the answer's slot all name it.
+    const visitor = visitorAt(req)
+    await withinRate(req, res, key, visitor)
     const input = await readJsonBody(req, res, config.limits.maxBodyBytes)
     const policy = {
       instructions: key.record.instructions,
       allowSystemMessages: key.record.allow_system_messages,
-      user: deps.visitorId(key.record.id, visitorAt(req)),
+      user: deps.visitorId(key.record.id, visitor),
     }
     const chat = toChatRequest(input, config.limits, policy)
     // After the body's checks, so a bad request never takes a slot; given back however the answer ends.
-    const release = await holdSlot(req, key)
+    const release = await holdSlot(visitor, key)
     try {
       // The visitor may have left while the slot was being taken: the relay would never hear of it.
       if (!res.destroyed) await relay(res, chat, key.record.id, (tokens) => deps.budget.add(budgets, tokens))

@@ -18,6 +18,7 @@ import {
   type UsageRow,
 } from './store/store.ts'
 import { hashToken, newToken } from './tokens.ts'
+import { visitorLimitOf } from './visitor-limit.ts'
 
 const MAX_ACTIVE_KEYS = 10
 const MAX_NAME_CHARS = 100
@@ -119,7 +120,7 @@ export function createManagement(deps: {
   const view = (key: KeyRecord): KeyView => ({
     ...key,
     rate_limit_rpm: key.rate_limit_rpm ?? defaultRpm,
-    visitor_rpm: effectiveVisitorRpm(key, deps.defaultVisitorRpm),
+    visitor_rpm: visitorLimitOf(key, deps.defaultVisitorRpm),
     visitor_rpm_is_default: key.visitor_rpm === null,
   })
 
@@ -398,14 +399,6 @@ function dailyTokensFrom(value: unknown): number | null {
 function booleanFrom(value: unknown, param: string): boolean {
   if (typeof value !== 'boolean') throw invalidBody(param, `${param} must be true or false`)
   return value
-}
-
-/**
- * The visitor limit a key is held to (0: none): its own, else the server's default for a key with
- * allowed domains (a widget's key, used by many visitors), else none (a server's key, one address for all).
- */
-export function effectiveVisitorRpm(key: Pick<KeyRecord, 'visitor_rpm' | 'allowed_domains'>, defaultVisitorRpm: number): number {
-  return key.visitor_rpm ?? (key.allowed_domains.length > 0 ? defaultVisitorRpm : 0)
 }
 
 function instructionsFrom(value: unknown): string | null {

@@ -15,7 +15,7 @@ import type { RedisConfig } from './config.ts'
 import { rateLimiterUnavailable } from './errors.ts'
 import type { Logger } from './log.ts'
 import { createMemoryRateLimiter, type RateDecision, type RateLimiter } from './rate-limit.ts'
-import { connectRedis, RECONNECT_MAX_MS, urlSecrets } from './redis-connection.ts'
+import { connectRedis, RECONNECT_MAX_MS } from './redis-connection.ts'
 
 /**
  * One request's verdict, atomically (Redis runs one script at a time).
@@ -136,7 +136,7 @@ export function createRedisRateLimiter(options: RedisRateLimiterOptions): RateLi
         answered()
       } catch (err) {
         failed(err)
-        throw new Error(`Redis did not answer: ${hide(err instanceof Error ? err.message : String(err), urlSecrets(options.url))}`)
+        throw new Error(`Redis did not answer: ${connection.reason(err)}`)
       }
     },
     async close() {
@@ -145,5 +145,3 @@ export function createRedisRateLimiter(options: RedisRateLimiterOptions): RateLi
     },
   }
 }
-
-const hide = (text: string, secrets: string[]) => secrets.reduce((out, secret) => out.split(secret).join('[redacted]'), text)

@@ -38,6 +38,8 @@ export interface RedisConnection<R extends Redis> {
   withDeadline<T>(work: () => Promise<T>): Promise<T>
   /** A command failed: counted, and a warning unless this outage was told already. */
   failed(err: unknown): void
+  /** An error's message with the URL's password hidden. */
+  reason(err: unknown): string
   /** A command was answered: a line if that ends an outage. */
   answered(): void
   /** QUIT when Redis takes it, else drops the connection; nothing is told after. */
@@ -113,6 +115,7 @@ export function connectRedis<R extends Redis>(options: RedisConnectionOptions): 
       options.onFailure?.()
       markDown(err)
     },
+    reason: safe,
     answered,
     async close() {
       closed = true

@@ -5,7 +5,7 @@
  * so parallel attempts cannot all pass the check; a success is given back, so only failures stay.
  */
 import { createHash } from 'node:crypto'
-import { createMemoryRateLimiter, type RateLimiter } from './rate-limit.ts'
+import type { RateLimiter } from './rate-limit.ts'
 
 export interface Throttle {
   /** Counts one attempt of `id`: 0 when counted, else the ms until it may try again (nothing counted). */
@@ -26,10 +26,6 @@ export function createThrottle(limiter: RateLimiter, name: string, limit: number
     refund: (id) => limiter.unhit(idOf(id)),
   }
 }
-
-/** A throttle in this process's memory, on its own limiter (tests give it a clock). */
-export const createMemoryThrottle = (options: { limit: number; windowMs: number; now?: () => number }) =>
-  createThrottle(createMemoryRateLimiter({ windowMs: options.windowMs, now: options.now }), 'memory', options.limit)
 
 const FIFTEEN_MINUTES = 15 * 60 * 1000
 

@@ -15,6 +15,7 @@ import type { Config } from '../config.ts'
 import { SQLITE_SCHEMA_VERSION } from './migrations.ts'
 import { migratePostgres, POSTGRES_SCHEMA_VERSION } from './postgres-migrations.ts'
 import { createPostgresPool, describePostgresUrl, storeErrorMapper } from './postgres.ts'
+import type { KeyRow } from './sqlite.ts'
 
 /** What was copied, as the CLI reports it. */
 export interface CopyReport {
@@ -42,23 +43,7 @@ export class CopyRefused extends Error {
 
 interface Source {
   accounts: Array<{ id: string; name: string; daily_token_limit: number | null; created_at: string }>
-  keys: Array<{
-    id: string
-    account_id: string
-    name: string
-    prefix: string
-    hash: string
-    is_primary: number
-    allowed_domains: string
-    rate_limit_rpm: number | null
-    visitor_rpm: number | null
-    daily_token_limit: number | null
-    allow_system_messages: number
-    instructions: string | null
-    created_at: string
-    last_used_at: string | null
-    revoked_at: string | null
-  }>
+  keys: Array<KeyRow & { hash: string }>
   usage: Array<{ key_id: string; day: string; requests: number; prompt_tokens: number; completion_tokens: number }>
   owners: Array<{ id: string; account_id: string; email: string; password_hash: string | null; created_at: string }>
   links: Array<{ token_hash: string; owner_id: string; expires_at: string; used_at: string | null }>

@@ -21,7 +21,8 @@ import {
   type UsageRow,
 } from './store.ts'
 
-interface KeyRow {
+/** A key as SQLite holds it (booleans as 0 or 1, domains as JSON text), without its hash. */
+export interface KeyRow {
   id: string
   account_id: string
   name: string

@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { http, HttpResponse } from 'msw'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { createMemoryThrottle } from '../../server/throttle.ts'
+import { createMemoryRateLimiter } from '../../server/rate-limit.ts'
+import { createThrottle } from '../../server/throttle.ts'
 import { ABSOLUTE_MS, IDLE_MS } from '../../server/owner-auth.ts'
 import { completion, createUpstreamMock, startServer, UPSTREAM_URL, type TestServer } from './harness.ts'
 import { dashboardClient, linkToken, PASSWORD, signedInOwner, type DashboardClient } from './dashboard-client.ts'
@@ -45,6 +46,11 @@ afterAll(async () => {
   await server?.close()
   upstream.mock.close()
 })
+
+/** A throttle of its own in memory, on the test's clock. */
+function createMemoryThrottle(options: { limit: number; windowMs: number; now?: () => number }) {
+  return createThrottle(createMemoryRateLimiter({ windowMs: options.windowMs, now: options.now }), 'test', options.limit)
+}
 
 let serial = 0
 const newEmail = () => `owner${++serial}-${Date.now()}@example.com`
