@@ -2,6 +2,8 @@
  * Structured logs: one JSON object per line. Callers pass ids and prefixes, never keys; `redact`
  * is the last guard for text that came from elsewhere (an upstream error, an exception message).
  */
+import { bufferedStdout } from './log-buffer.ts'
+
 export interface Logger {
   info(msg: string, fields?: Record<string, unknown>): void
   warn(msg: string, fields?: Record<string, unknown>): void
@@ -23,14 +25,18 @@ export function redact(text: string, secrets: readonly string[] = []): string {
   return out
 }
 
-/** A logger writing JSON lines to `write` (stdout by default), redacting the given secrets. */
-export function createLogger(options: { write?: (line: string) => void; secrets?: readonly string[] } = {}): Logger {
-  const write = options.write ?? ((line: string) => process.stdout.write(line))
+/**
+ * A logger writing JSON lines to `write`, redacting the given secrets. By default lines go to stdout
+ * in batches (log-buffer.ts), a warning or an error at once; `write` gets every line as it comes.
+ */
+export function createLogger(options: { write?: (line: string, urgent: boolean) => void; secrets?: readonly string[] } = {}): Logger {
+  const stdout = options.write ? undefined : bufferedStdout()
+  const write = options.write ?? ((line: string, urgent: boolean) => stdout!.write(line, urgent))
   const secrets = options.secrets ?? []
   const emit = (level: Level, msg: string, fields: Record<string, unknown> = {}) => {
     const entry: Record<string, unknown> = { time: new Date().toISOString(), level, msg }
     for (const [name, value] of Object.entries(fields)) entry[name] = toLoggable(value)
-    write(redact(JSON.stringify(entry), secrets) + '\n')
+    write(`${redact(JSON.stringify(entry), secrets)}\n`, level !== 'info')
   }
   return {
     info: (msg, fields) => emit('info', msg, fields),
