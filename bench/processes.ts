@@ -28,9 +28,9 @@ export const pinningNote = CORES
   ? 'The process under test (for the direct baseline, a mock upstream of its own) runs on core 0 (`taskset -c 0`); the load generator and the relayed-to mock upstream on core 1.'
   : 'This machine has one core or no `taskset`: nothing is pinned, so the load generator competes with the server.'
 
-/** `node --import tsx <script> ...args`, pinned to a core when possible. */
-function command(core: string | undefined, script: string, args: string[]) {
-  const node = ['--import', 'tsx', script, ...args]
+/** `node --import tsx <script> ...args`, pinned to a core when possible; `preload` adds modules loaded first. */
+function command(core: string | undefined, script: string, args: string[], preload: string[] = []) {
+  const node = ['--import', 'tsx', ...preload.flatMap((module) => ['--import', module]), script, ...args]
   return core ? { file: 'taskset', args: ['-c', core, process.execPath, ...node] } : { file: process.execPath, args: node }
 }
 
@@ -43,11 +43,13 @@ export interface Started {
 export function startProcess(
   script: string,
   args: string[],
-  options: { core?: string; env?: NodeJS.ProcessEnv; logFile?: string } = {},
+  options: { core?: string; env?: NodeJS.ProcessEnv; logFile?: string; heapSampleFile?: string } = {},
 ): Started {
-  const { file, args: rest } = command(options.core, script, args)
+  const sampling = options.heapSampleFile !== undefined
+  const { file, args: rest } = command(options.core, script, args, sampling ? ['./bench/heap-sampler.ts'] : [])
   const output = options.logFile ? openSync(options.logFile, 'a') : 'ignore'
-  const child = spawn(file, rest, { cwd: ROOT, env: { ...process.env, ...options.env }, stdio: ['ignore', output, output] })
+  const env = { ...process.env, ...options.env, ...(sampling && { HEAP_SAMPLE_FILE: options.heapSampleFile }) }
+  const child = spawn(file, rest, { cwd: ROOT, env, stdio: ['ignore', output, output] })
   return {
     child,
     stop: () =>
@@ -120,4 +122,28 @@ export function cpuSeconds(pid: number): number {
 export function residentBytes(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8')
   return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? Number.NaN) * 1024
+}
+
+/** One line of bench/heap-sampler.ts: when, V8 heap used, and memory outside it (Buffers), in bytes. */
+export interface HeapSample {
+  at: number
+  heapUsed: number
+  external: number
+}
+
+/** The samples a process under test has written so far. */
+export function heapSamples(file: string): HeapSample[] {
+  let text = ''
+  try {
+    text = readFileSync(file, 'utf8')
+  } catch {
+    return []
+  }
+  return text
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => {
+      const [at, heapUsed, external] = line.split(' ').map(Number)
+      return { at: at!, heapUsed: heapUsed!, external: external! }
+    })
 }

@@ -8,7 +8,19 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { BENCH_SERVER_ENV, freshKey } from './bench-keys.ts'
 import type { LoadOptions, LoadResult } from './load-generator.ts'
-import { CORES, cpuSeconds, freePort, listening, pinningNote, residentBytes, runJson, startProcess, type Started } from './processes.ts'
+import {
+  CORES,
+  cpuSeconds,
+  freePort,
+  heapSamples,
+  listening,
+  pinningNote,
+  residentBytes,
+  runJson,
+  startProcess,
+  type HeapSample,
+  type Started,
+} from './processes.ts'
 import { median, megabytes, ms, ratio, whole, withSpread, type BenchSection } from './report.ts'
 import type { StreamOptions, StreamResult } from './stream-client.ts'
 
@@ -22,12 +34,15 @@ interface Stack {
   urls: Record<Target, string>
   /** The process each target's requests land on first (for direct: the upstream it talks to). */
   pids: Record<Target, number>
+  /** Where the proxy and our server write their heap samples, when the stack was started to sample them. */
+  heapFiles: Record<'passthrough' | 'ours', string>
   /** A fresh key on a fresh account, so no run ever meets the rate limit left by another. */
   freshKey(): Promise<string>
   close(): Promise<void>
 }
 
-async function startStack(): Promise<Stack> {
+/** The three targets and their upstreams; with `sampleHeap`, the proxy and our server write heap samples (heap-sampler.ts). */
+async function startStack(options: { sampleHeap?: boolean } = {}): Promise<Stack> {
   const folder = mkdtempSync(join(tmpdir(), 'assisters-bench-'))
   const [directPort, upstreamPort, proxyPort, ourPort] = await Promise.all([freePort(), freePort(), freePort(), freePort()])
   const started: Started[] = []
@@ -36,6 +51,8 @@ async function startStack(): Promise<Stack> {
     started.push(part)
     return part
   }
+  const heapFiles = { passthrough: join(folder, 'proxy-heap.txt'), ours: join(folder, 'ours-heap.txt') }
+  const sampled = (target: keyof typeof heapFiles) => (options.sampleHeap ? { heapSampleFile: heapFiles[target] } : {})
   const close = async () => {
     await Promise.all(started.map((part) => part.stop()))
     rmSync(folder, { recursive: true, force: true })
@@ -47,9 +64,11 @@ async function startStack(): Promise<Stack> {
     const upstream = start('bench/mock-upstream.ts', [String(upstreamPort)], { core: CORES?.driver })
     const proxy = start('bench/passthrough-proxy.ts', [String(proxyPort), `http://127.0.0.1:${upstreamPort}`], {
       core: CORES?.underTest,
+      ...sampled('passthrough'),
     })
     const ours = start('server/main.ts', [], {
       core: CORES?.underTest,
+      ...sampled('ours'),
       // Its request log goes to a file, as in production, not through a pipe the bench must drain.
       logFile: join(folder, 'server.log'),
       env: {
@@ -76,6 +95,7 @@ async function startStack(): Promise<Stack> {
         ours: `${api}/v1/chat/completions`,
       },
       pids: { direct: direct.child.pid!, passthrough: proxy.child.pid!, ours: ours.child.pid! },
+      heapFiles,
       freshKey: () => freshKey(api),
       close,
     }
@@ -280,14 +300,34 @@ async function relayOverhead(stack: Stack, options: RelayOptions): Promise<Bench
   }
 }
 
+interface Run {
+  result: StreamResult
+  /** Peak resident size minus the size just before the run. */
+  growth: number
+  /** Likewise for the V8 heap in use, and for memory outside it (Buffers), from the process's own samples. */
+  heap: number
+  external: number
+}
+
+/** Peak minus the last sample before `startedAt`, for the heap and for external memory. */
+function heapGrowth(samples: HeapSample[], startedAt: number) {
+  const before = samples.findLast((sample) => sample.at < startedAt) ?? samples[0]
+  const during = samples.filter((sample) => sample.at >= startedAt)
+  if (!before || during.length === 0) throw new Error('the process under test wrote no heap samples')
+  return {
+    heap: Math.max(...during.map((sample) => sample.heapUsed)) - before.heapUsed,
+    external: Math.max(...during.map((sample) => sample.external)) - before.external,
+  }
+}
+
 async function manyStreams(options: RelayOptions): Promise<BenchSection> {
   const EVENTS = 200
   const GAP_MS = 50
   const targets: ('passthrough' | 'ours')[] = ['passthrough', 'ours']
-  const runs: Record<'passthrough' | 'ours', { result: StreamResult; growth: number }[]> = { passthrough: [], ours: [] }
+  const runs: Record<'passthrough' | 'ours', Run[]> = { passthrough: [], ours: [] }
   for (let repeat = 0; repeat < options.repeats; repeat++) {
     // A fresh stack each repeat: memory an earlier run left behind would hide this run's growth.
-    const stack = await startStack()
+    const stack = await startStack({ sampleHeap: true })
     try {
       for (const target of rotated(targets, repeat)) {
         const pid = stack.pids[target]
@@ -304,6 +344,7 @@ async function manyStreams(options: RelayOptions): Promise<BenchSection> {
         }
         await runJson<StreamResult>('bench/stream-client.ts', warmUp, { core: CORES?.driver, deadlineMs: 60_000 })
         const before = residentBytes(pid)
+        const startedAt = Date.now()
         let peak = before
         const sampler = setInterval(() => (peak = Math.max(peak, residentBytes(pid))), 100)
         try {
@@ -320,7 +361,7 @@ async function manyStreams(options: RelayOptions): Promise<BenchSection> {
             core: CORES?.driver,
             deadlineMs: EVENTS * GAP_MS + 60_000,
           })
-          runs[target].push({ result, growth: peak - before })
+          runs[target].push({ result, growth: peak - before, ...heapGrowth(heapSamples(stack.heapFiles[target]), startedAt) })
         } finally {
           clearInterval(sampler)
         }
@@ -331,7 +372,14 @@ async function manyStreams(options: RelayOptions): Promise<BenchSection> {
   }
   const [floor, ours] = [runs.passthrough, runs.ours]
   const table = [
-    ['', 'streams complete, every event in order', 'end of stream p50 / p99', 'peak RSS growth'],
+    [
+      '',
+      'streams complete, every event in order',
+      'end of stream p50 / p99',
+      'peak RSS growth',
+      'peak V8 heap growth',
+      'peak external (Buffer) growth',
+    ],
     ...targets.map((target) => [
       LABEL[target],
       `${withSpread(
@@ -349,6 +397,14 @@ async function manyStreams(options: RelayOptions): Promise<BenchSection> {
         runs[target].map((r) => r.growth),
         megabytes,
       ),
+      withSpread(
+        runs[target].map((r) => r.heap),
+        megabytes,
+      ),
+      withSpread(
+        runs[target].map((r) => r.external),
+        megabytes,
+      ),
     ]),
     // A difference, not a ratio: the proxy's growth can be next to nothing, which makes any ratio meaningless.
     [
@@ -357,6 +413,14 @@ async function manyStreams(options: RelayOptions): Promise<BenchSection> {
       '',
       withSpread(
         ours.map((r, i) => r.growth - floor[i]!.growth),
+        megabytes,
+      ),
+      withSpread(
+        ours.map((r, i) => r.heap - floor[i]!.heap),
+        megabytes,
+      ),
+      withSpread(
+        ours.map((r, i) => r.external - floor[i]!.external),
         megabytes,
       ),
     ],
@@ -370,6 +434,8 @@ async function manyStreams(options: RelayOptions): Promise<BenchSection> {
       'through the pass-through proxy and through our server, every event checked, on a freshly started stack each repeat, ' +
       'after 100 quick streams to warm it up. ' +
       'Resident memory of the process under test is sampled every 100 ms from /proc; growth is the peak minus the value just before the run. ' +
+      'Beside it, each process under test samples its own V8 heap in use and its memory outside the heap (Buffers) every 100 ms ' +
+      '(`bench/heap-sampler.ts`, loaded with `--import` into the proxy and our server alike), with growth taken the same way. ' +
       `${options.repeats} repeats; the target is judged on the largest growth.`,
     tables: [table],
     targets: [

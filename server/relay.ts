@@ -59,9 +59,10 @@ export function createRelay(options: RelayOptions): Relay {
     }
     res.on('close', onClose)
     let deadline: NodeJS.Timeout | undefined
+    // One timer re-armed by refresh(), not a new one for every piece of a long answer.
     const extendDeadline = () => {
-      clearTimeout(deadline)
-      deadline = setTimeout(() => abort.abort(TIMED_OUT), timeoutMs)
+      if (deadline) deadline.refresh()
+      else deadline = setTimeout(() => abort.abort(TIMED_OUT), timeoutMs)
     }
     // The last usage the upstream reported: some report running totals, so only the last one counts.
     let reported: unknown
@@ -131,15 +132,11 @@ export function createRelay(options: RelayOptions): Relay {
       })
       res.flushHeaders()
       const streamClosed = metrics.streamOpened()
-      let ping: NodeJS.Timeout | undefined
-      const schedulePing = () => {
-        clearTimeout(ping)
-        ping = setTimeout(() => {
-          if (!res.writableEnded) res.write(': ping\n\n')
-          schedulePing()
-        }, pingMs)
-      }
-      schedulePing()
+      // Re-armed by refresh() at each event, as the deadline is.
+      const ping = setTimeout(() => {
+        if (!res.writableEnded) res.write(': ping\n\n')
+        ping.refresh()
+      }, pingMs)
       const split = createEventSplitter()
       try {
         // Read on after [DONE] until the upstream ends, so its connection goes back to the pool.
@@ -160,7 +157,7 @@ export function createRelay(options: RelayOptions): Relay {
               }
               const text = forwardable(event)
               if (text === undefined) continue
-              schedulePing()
+              ping.refresh()
               noteFirstByte()
               if (!res.write(text + '\n\n')) await drained(res, signal)
             }

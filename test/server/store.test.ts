@@ -125,7 +125,7 @@ const today = () => new Date().toISOString().slice(0, 10)
 const lastUsedAt = async (store: Store, keyId: string, accountId = 'acct_1') =>
   (await store.listKeys(accountId)).find((key) => key.id === keyId)?.last_used_at
 
-describe.each(ENGINES)('the $name store', ({ create, available }) => {
+describe.each(ENGINES)('the $name store', ({ name, create, available }) => {
   let engine: Engine | undefined
   const recorders: UsageRecorder[] = []
   beforeEach(async (context) => {
@@ -570,6 +570,45 @@ describe.each(ENGINES)('the $name store', ({ create, available }) => {
       await store.revokeKey('key_1')
       expect(await store.findKeyByHash(input.hash)).toMatchObject({ id: 'key_1', revoked_at: expect.any(String) })
       expect(await store.findKeyByHash(hashKey(generateKey()))).toBeUndefined()
+    })
+
+    it('sees, on the very next lookup, a key or an account budget changed through another connection to the same database', async () => {
+      const [one, other] = [await open(), await open()]
+      await one.createAccount('acct_1', 'A')
+      const input = newKey('acct_1', { allowedDomains: ['example.com'] })
+      await one.createKey('key_1', input, 10)
+      // Read twice first, so whatever the store keeps in memory holds them.
+      for (let i = 0; i < 2; i++) {
+        expect(await one.findKeyByHash(input.hash)).toMatchObject({ revoked_at: null, allowed_domains: ['example.com'] })
+        expect(await one.accountTokenLimit('acct_1')).toBeNull()
+      }
+      // Another process (the CLI, another worker): PostgreSQL's store hears of it within a second, SQLite's at once.
+      await other.updateKey('key_1', { allowedDomains: ['example.org'] })
+      await other.updateAccount('acct_1', { dailyTokenLimit: 500 })
+      const seen = async () => [(await one.findKeyByHash(input.hash))?.allowed_domains, await one.accountTokenLimit('acct_1')]
+      if (name === 'SQLite') expect(await seen()).toEqual([['example.org'], 500])
+      await expect.poll(seen, { timeout: 2_000, interval: 50 }).toEqual([['example.org'], 500])
+      await other.revokeKey('key_1')
+      const revoked = async () => (await one.findKeyByHash(input.hash))?.revoked_at
+      if (name === 'SQLite') expect(await revoked()).toEqual(expect.any(String))
+      await expect.poll(revoked, { timeout: 2_000, interval: 50 }).toEqual(expect.any(String))
+    })
+
+    it('sees its own changes, and a row written behind its back, on the very next lookup', async () => {
+      const store = await open()
+      await store.createAccount('acct_1', 'A')
+      const input = newKey('acct_1')
+      await store.createKey('key_1', input, 10)
+      expect(await store.findKeyByHash(input.hash)).toMatchObject({ name: input.name })
+      await store.updateKey('key_1', { name: 'renamed' })
+      expect(await store.findKeyByHash(input.hash)).toMatchObject({ name: 'renamed' })
+      await query('UPDATE keys SET name = ? WHERE id = ?', ['by hand', 'key_1'])
+      await expect.poll(async () => (await store.findKeyByHash(input.hash))?.name, { timeout: 2_000, interval: 50 }).toBe('by hand')
+      // An unknown key, once looked up, is found as soon as it exists.
+      const later = newKey('acct_1')
+      expect(await store.findKeyByHash(later.hash)).toBeUndefined()
+      await store.createKey('key_2', later, 10)
+      expect(await store.findKeyByHash(later.hash)).toMatchObject({ id: 'key_2' })
     })
 
     it('refuses two keys with the same hash', async () => {
