@@ -28,9 +28,9 @@ export const pinningNote = CORES
   ? 'The process under test (for the direct baseline, a mock upstream of its own) runs on core 0 (`taskset -c 0`); the load generator and the relayed-to mock upstream on core 1.'
   : 'This machine has one core or no `taskset`: nothing is pinned, so the load generator competes with the server.'
 
-/** `node --import tsx <script> ...args`, pinned to a core when possible; `preload` adds modules loaded first. */
-function command(core: string | undefined, script: string, args: string[], preload: string[] = []) {
-  const node = ['--import', 'tsx', ...preload.flatMap((module) => ['--import', module]), script, ...args]
+/** `node --import tsx <script> ...args`, pinned to a core when possible; `flags` go to node before the script. */
+function command(core: string | undefined, script: string, args: string[], flags: string[] = []) {
+  const node = ['--import', 'tsx', ...flags, script, ...args]
   return core ? { file: 'taskset', args: ['-c', core, process.execPath, ...node] } : { file: process.execPath, args: node }
 }
 
@@ -43,10 +43,11 @@ export interface Started {
 export function startProcess(
   script: string,
   args: string[],
-  options: { core?: string; env?: NodeJS.ProcessEnv; logFile?: string; heapSampleFile?: string } = {},
+  options: { core?: string; env?: NodeJS.ProcessEnv; logFile?: string; heapSampleFile?: string; nodeFlags?: string[] } = {},
 ): Started {
   const sampling = options.heapSampleFile !== undefined
-  const { file, args: rest } = command(options.core, script, args, sampling ? ['./bench/heap-sampler.ts'] : [])
+  const flags = [...(sampling ? ['--import', './bench/heap-sampler.ts'] : []), ...(options.nodeFlags ?? [])]
+  const { file, args: rest } = command(options.core, script, args, flags)
   const output = options.logFile ? openSync(options.logFile, 'a') : 'ignore'
   const env = { ...process.env, ...options.env, ...(sampling && { HEAP_SAMPLE_FILE: options.heapSampleFile }) }
   const child = spawn(file, rest, { cwd: ROOT, env, stdio: ['ignore', output, output] })

@@ -30,7 +30,7 @@ type Target = 'direct' | 'passthrough' | 'ours'
 const TARGETS: Target[] = ['direct', 'passthrough', 'ours']
 const LABEL: Record<Target, string> = { direct: 'upstream direct', passthrough: 'pass-through proxy', ours: 'Assisters server' }
 
-interface Stack {
+export interface Stack {
   urls: Record<Target, string>
   /** The process each target's requests land on first (for direct: the upstream it talks to). */
   pids: Record<Target, number>
@@ -41,8 +41,12 @@ interface Stack {
   close(): Promise<void>
 }
 
-/** The three targets and their upstreams; with `sampleHeap`, the proxy and our server write heap samples (heap-sampler.ts). */
-async function startStack(options: { sampleHeap?: boolean } = {}): Promise<Stack> {
+/**
+ * The three targets and their upstreams. With `sampleHeap`, the proxy and our server write heap
+ * samples (heap-sampler.ts); with `profileDir`, each writes a CPU profile into a folder of its own
+ * there (`passthrough`, `ours`) when it exits.
+ */
+export async function startStack(options: { sampleHeap?: boolean; profileDir?: string } = {}): Promise<Stack> {
   const folder = mkdtempSync(join(tmpdir(), 'assisters-bench-'))
   const [directPort, upstreamPort, proxyPort, ourPort] = await Promise.all([freePort(), freePort(), freePort(), freePort()])
   const started: Started[] = []
@@ -52,7 +56,10 @@ async function startStack(options: { sampleHeap?: boolean } = {}): Promise<Stack
     return part
   }
   const heapFiles = { passthrough: join(folder, 'proxy-heap.txt'), ours: join(folder, 'ours-heap.txt') }
-  const sampled = (target: keyof typeof heapFiles) => (options.sampleHeap ? { heapSampleFile: heapFiles[target] } : {})
+  const sampled = (target: keyof typeof heapFiles) => ({
+    ...(options.sampleHeap && { heapSampleFile: heapFiles[target] }),
+    ...(options.profileDir && { nodeFlags: ['--cpu-prof', `--cpu-prof-dir=${join(options.profileDir, target)}`] }),
+  })
   const close = async () => {
     await Promise.all(started.map((part) => part.stop()))
     rmSync(folder, { recursive: true, force: true })
@@ -105,12 +112,12 @@ async function startStack(options: { sampleHeap?: boolean } = {}): Promise<Stack
   }
 }
 
-const headersFor = (key: string) => ({ authorization: `Bearer ${key}`, origin: ORIGIN, 'content-type': 'application/json' })
-const chatBody = (content: string, stream: boolean) =>
+export const headersFor = (key: string) => ({ authorization: `Bearer ${key}`, origin: ORIGIN, 'content-type': 'application/json' })
+export const chatBody = (content: string, stream: boolean) =>
   JSON.stringify({ model: 'assisters-chat-v1', stream, messages: [{ role: 'user', content }] })
 
 /** Every answer must be a 200: a refused request measures the refusal, not the relay. */
-function allOk(target: Target, what: string, result: LoadResult) {
+export function allOk(target: Target, what: string, result: LoadResult) {
   const refused = Object.entries(result.statuses).filter(([status]) => status !== '200')
   if (result.errors || refused.length || !result.requests)
     throw new Error(`${LABEL[target]} ${what}: ${result.errors} errors, statuses ${JSON.stringify(result.statuses)}`)
