@@ -37,11 +37,36 @@ describe('createLineBuffer', () => {
   })
 
   it('sends a batch as soon as it reaches maxBytes, without waiting', () => {
-    const lines = buffer({ maxBytes: 10 })
+    const lines = buffer({ maxBytes: 12 })
     lines.write('12345\n')
     expect(chunks).toEqual([])
     lines.write('67890\n')
     expect(chunks).toEqual(['12345\n67890\n'])
+  })
+
+  it('never lets a batch pass maxBytes (counted in bytes) or split a line: the batch goes first', () => {
+    const lines = buffer({ maxBytes: 12 })
+    lines.write('ééé\n')
+    lines.write('12345\n')
+    // 7 bytes then 6: together past 12, so the first goes alone.
+    expect(chunks).toEqual(['ééé\n'])
+    // A line longer than a batch is written whole, on its own.
+    lines.write('a line longer than twelve bytes\n')
+    expect(chunks).toEqual(['ééé\n', '12345\n', 'a line longer than twelve bytes\n'])
+  })
+
+  it('keeps the default batch within PIPE_BUF, so workers sharing a pipe never interleave mid-line', () => {
+    vi.useRealTimers()
+    const lines = createLineBuffer((chunk) => chunks.push(chunk))
+    const line = `${JSON.stringify({ msg: 'request', path: '/v1/chat/completions', pad: 'x'.repeat(150) })}\n`
+    for (let i = 0; i < 1_000; i++) lines.write(line)
+    lines.flush()
+    expect(chunks.length).toBeGreaterThan(1)
+    for (const chunk of chunks) {
+      expect(Buffer.byteLength(chunk)).toBeLessThanOrEqual(4096)
+      expect(chunk.endsWith('\n')).toBe(true)
+    }
+    expect(chunks.join('')).toBe(line.repeat(1_000))
   })
 
   it('flush sends what is queued, and nothing when nothing is', () => {
