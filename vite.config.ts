@@ -34,13 +34,43 @@ const terserAfterOxc = (prefix = '', compress: CompressOptions = {}): Plugin => 
 // transform: it adds __self/__source props, which Preact would write to the DOM as attributes.
 const oxc = { jsx: { runtime: 'classic', pragma: 'h', pragmaFrag: 'Fragment', development: false } } as const
 
+/** Builds one entry of the widget as a classic script (an IIFE with no global), minified as its budget wants. */
+async function buildScript(root: string, entry: string, define: Record<string, string>, terser: Plugin): Promise<string> {
+  const built = (await build({
+    configFile: false,
+    root,
+    logLevel: 'silent',
+    oxc,
+    define,
+    plugins: [terser],
+    build: {
+      lib: { entry: resolve(root, entry), formats: ['iife'], name: 'AssistersPanel', fileName: () => 'script.js' },
+      target: 'es2022',
+      write: false,
+      copyPublicDir: false,
+    },
+  })) as Rolldown.RolldownOutput[]
+  return built[0]!.output[0].code
+}
+
+/** A built script under a name that changes with its content, and what the file that loads it needs to know: the name and its SRI hash. */
+function hashed(prefix: string, code: string) {
+  const fileName = `${prefix}-${createHash('sha256').update(code).digest('hex').slice(0, 10)}.js`
+  return {
+    file: { fileName, source: code },
+    define: JSON.stringify({ file: fileName, integrity: `sha256-${createHash('sha256').update(code).digest('base64')}` }),
+  }
+}
+
 /**
- * The panel (src/panel.ts) and its languages, built first and emitted next to the loader under
- * content-hashed names, so the server may cache them for a year. The panel is a classic script, and
- * the loader gets its name and Subresource Integrity hash as `__ASSISTERS_PANEL__` (src/load-panel.ts).
- * Each language table but English (which the panel carries) becomes `panel-<lang>-<hash>.json`, the
- * hash taken over all the tables, which the panel gets as `__ASSISTERS_WORDS__`: data, not code, so a
- * file that is not the one built can change words but run nothing.
+ * The panel (src/panel.ts), its markdown renderer and its languages, built first and emitted next to
+ * the loader under content-hashed names, so the server may cache them for a year. The panel is a
+ * classic script, and the loader gets its name and Subresource Integrity hash as `__ASSISTERS_PANEL__`
+ * (src/main.ts). The markdown renderer (src/markdown-file.ts), which the panel loads once it has
+ * mounted, is another, named `panel-markdown-<hash>.js`, whose name and hash the panel gets as
+ * `__ASSISTERS_MARKDOWN__`. Each language table but English (which the panel carries) becomes
+ * `panel-<lang>-<hash>.json`, the hash taken over all the tables, which the panel gets as
+ * `__ASSISTERS_WORDS__`: data, not code, so a file that is not the one built can change words but run nothing.
  */
 function panelFile(): Plugin {
   let files: { fileName: string; source: string }[] = []
@@ -57,25 +87,18 @@ function panelFile(): Plugin {
       const wordsHash = createHash('sha256').update(JSON.stringify(tables)).digest('hex').slice(0, 10)
       files = tables.map(([language, json]) => ({ fileName: `panel-${language}-${wordsHash}.json`, source: json }))
 
-      const built = (await build({
-        configFile: false,
-        root,
-        logLevel: 'silent',
-        oxc,
-        define: { __ASSISTERS_WORDS__: JSON.stringify(wordsHash) },
-        plugins: [terserAfterOxc(COMPILE_HINT)],
-        build: {
-          lib: { entry: resolve(root, 'src/panel.ts'), formats: ['iife'], name: 'AssistersPanel', fileName: () => 'panel.js' },
-          target: 'es2022',
-          write: false,
-          copyPublicDir: false,
-        },
-      })) as Rolldown.RolldownOutput[]
-      const { code } = built[0]!.output[0]
-      const panel = { fileName: `panel-${createHash('sha256').update(code).digest('hex').slice(0, 10)}.js`, source: code }
-      files.push(panel)
-      const integrity = `sha256-${createHash('sha256').update(code).digest('base64')}`
-      return { define: { __ASSISTERS_PANEL__: JSON.stringify({ file: panel.fileName, integrity }) } }
+      const markdown = hashed('panel-markdown', await buildScript(root, 'src/markdown-file.ts', {}, terserAfterOxc()))
+      const panel = hashed(
+        'panel',
+        await buildScript(
+          root,
+          'src/panel.ts',
+          { __ASSISTERS_WORDS__: JSON.stringify(wordsHash), __ASSISTERS_MARKDOWN__: markdown.define },
+          terserAfterOxc(COMPILE_HINT),
+        ),
+      )
+      files.push(markdown.file, panel.file)
+      return { define: { __ASSISTERS_PANEL__: panel.define } }
     },
     generateBundle() {
       for (const file of files) this.emitFile({ type: 'asset', ...file })

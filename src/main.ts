@@ -1,6 +1,10 @@
 import { createAssisters, type AssistersApi } from './assisters.ts'
 import { fromDataset } from './config.ts'
-import { loadPanel } from './load-panel.ts'
+import { loadScript, type BuiltFile } from './load-script.ts'
+import type { MountPanel } from './panel-host.ts'
+
+/** The panel file's name and its Subresource Integrity hash, written into the loader by the build (vite.config.ts). */
+declare const __ASSISTERS_PANEL__: BuiltFile
 
 declare global {
   interface Window {
@@ -17,7 +21,7 @@ const script = document.currentScript as HTMLScriptElement | null
 // The panel comes from next to this file (a CDN copy included), or from the API when the loader was
 // inlined rather than loaded from a URL.
 const assisters = (window.Assisters ??= createAssisters(script?.src ? new URL(script.src).origin : undefined, (config) =>
-  loadPanel(script?.src || `${config.api}/`),
+  loadScript<MountPanel>(__ASSISTERS_PANEL__.file, __ASSISTERS_PANEL__.integrity, script?.src || `${config.api}/`),
 ))
 if (script?.dataset.key !== undefined) {
   try {

@@ -5,6 +5,7 @@ import { focusRingRules } from './focus-ring.ts'
 import { checkKey, streamChat } from './api.ts'
 import { App } from './components/App.tsx'
 import { pickLanguage, type LoadWords } from './language.ts'
+import type { createMarkdown } from './markdown.ts'
 import { toPanelConfig, type PanelSettings } from './panel-config.ts'
 import type { MountPanel, Panel, PanelHost } from './panel-host.ts'
 import { createChatState } from './state.ts'
@@ -12,13 +13,16 @@ import { createConversationStore } from './storage.ts'
 import styles from './styles.css?inline'
 import { en, type Words } from './words/en.ts'
 
+/** Loads the markdown renderer's factory (src/markdown-file.ts). */
+export type LoadMarkdown = () => Promise<typeof createMarkdown>
+
 /**
- * The panel's mount function, with the way it gets a language's words: it settles the language (the
- * owner's `lang`, the page's `<html lang>`, the browser's, English), fetches that table, then mounts
- * into the loader's shadow root: state, actions, storage and DOM wired together. Words that cannot be
- * fetched cost only the language: the panel speaks English.
+ * The panel's mount function, with the ways it gets a language's words and the markdown renderer: it
+ * settles the language (the owner's `lang`, the page's `<html lang>`, the browser's, English), fetches
+ * that table, then mounts into the loader's shadow root: state, actions, storage and DOM wired
+ * together. Words that cannot be fetched cost only the language: the panel speaks English.
  */
-export function createMountPanel(loadWords: LoadWords): MountPanel {
+export function createMountPanel(loadWords: LoadWords, loadMarkdown: LoadMarkdown): MountPanel {
   return async (host) => {
     const warn = (message: string) => console.warn(`[Assisters] ${message}`)
     const { words: own, ...config } = toPanelConfig(host.config, host.checkOptions, warn)
@@ -30,11 +34,11 @@ export function createMountPanel(loadWords: LoadWords): MountPanel {
         return en
       })
     }
-    return mountPanel(host, { ...config, language: table === en ? 'en' : language, words: { ...table, ...own } })
+    return mountPanel(host, { ...config, language: table === en ? 'en' : language, words: { ...table, ...own } }, loadMarkdown, warn)
   }
 }
 
-function mountPanel(host: PanelHost, config: PanelSettings): Panel {
+function mountPanel(host: PanelHost, config: PanelSettings, loadMarkdown: LoadMarkdown, warn: (message: string) => void): Panel {
   const { emit, shadow, root, button } = host
   const { words } = config
   const store = createConversationStore(config.api, config.key)
@@ -76,6 +80,22 @@ function mountPanel(host: PanelHost, config: PanelSettings): Panel {
   const slot = root.appendChild(document.createElement('div'))
   slot.className = 'slot'
   render(h(App, { config, state, actions, launcher: button }), slot)
+  // The markdown renderer, fetched as soon as the panel is there, before anyone reads an answer. One that
+  // cannot load leaves answers as plain text, and is asked for again at the next opening.
+  let fetching = false
+  const fetchMarkdown = () => {
+    if (fetching) return
+    fetching = true
+    loadMarkdown().then(
+      (create) => void (state.markdown.value = create(h)),
+      (err: Error) => {
+        fetching = false
+        warn(`answers show as plain text until the markdown renderer loads (${err.message})`)
+      },
+    )
+  }
+  fetchMarkdown()
+  const stopFetching = effect(() => void (state.isOpen.value && fetchMarkdown()))
 
   return {
     ...actions,
@@ -84,6 +104,7 @@ function mountPanel(host: PanelHost, config: PanelSettings): Panel {
       actions.dispose()
       stopShowing()
       stopFlagging()
+      stopFetching()
       root.removeEventListener('keydown', onKeyDown)
       if (config.theme) root.classList.remove(config.theme)
       render(null, slot)

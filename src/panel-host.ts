@@ -37,6 +37,3 @@ export interface Panel {
  * config.open) once it has the visitor's words, which may take a request of their own.
  */
 export type MountPanel = (host: PanelHost) => Promise<Panel>
-
-/** The panel's script element: the panel leaves its MountPanel here, so it adds no global of its own. */
-export type PanelScript = HTMLScriptElement & { mountPanel?: MountPanel }

@@ -1,6 +1,7 @@
 import { computed, signal, type Signal } from '@preact/signals'
 import type { ChatTurn } from './api.ts'
 import type { WidgetError } from './errors.ts'
+import type { Markdown } from './markdown.ts'
 
 /** One bubble. `content` is a signal of its own, so a streamed token re-renders this message alone. */
 export interface Message {
@@ -30,8 +31,10 @@ export function createChatState() {
   /** Whether an answer finished while the panel was closed (the launcher's dot). */
   const unread = signal(false)
   const draft = signal('')
+  /** The markdown renderer, once its file has loaded (src/mount.ts): answers read as plain text till then. */
+  const markdown = signal<Markdown | undefined>(undefined)
   const canSend = computed(() => status.value === 'idle' && waitSeconds.value === 0)
-  return { messages, status, error, waitSeconds, isOpen, unread, draft, canSend }
+  return { messages, status, error, waitSeconds, isOpen, unread, draft, markdown, canSend }
 }
 
 export type ChatState = ReturnType<typeof createChatState>

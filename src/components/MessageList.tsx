@@ -2,7 +2,6 @@ import { h } from 'preact'
 import { useLayoutEffect, useRef, useState } from 'preact/hooks'
 import type { Actions } from '../actions.ts'
 import type { PanelSettings } from '../panel-config.ts'
-import { Markdown } from '../markdown.tsx'
 import { focusComposer } from './Composer.tsx'
 import type { ChatState, Message } from '../state.ts'
 import type { Words } from '../words/en.ts'
@@ -63,7 +62,14 @@ export function MessageList({ config, state, actions }: { config: PanelSettings;
         </div>
       )}
       {messages.map((m, i) => (
-        <MessageView key={m.id} message={m} complete={status === 'idle' || i < messages.length - 1} onGrow={follow} words={config.words} />
+        <MessageView
+          key={m.id}
+          message={m}
+          complete={status === 'idle' || i < messages.length - 1}
+          onGrow={follow}
+          words={config.words}
+          markdown={state.markdown}
+        />
       ))}
       {status === 'waiting' && (
         <div class="msg typing" aria-hidden="true">
@@ -77,9 +83,23 @@ export function MessageList({ config, state, actions }: { config: PanelSettings;
 /**
  * One message; reading `content.value` here subscribes this component alone to its stream. Each bubble
  * takes its direction from its own text (dir="auto"): an Arabic question on an English page reads right.
+ * An answer reads as plain text, its lines kept, until the markdown renderer has loaded.
  */
-function MessageView({ message, complete, onGrow, words }: { message: Message; complete: boolean; onGrow: () => void; words: Words }) {
+function MessageView({
+  message,
+  complete,
+  onGrow,
+  words,
+  markdown,
+}: {
+  message: Message
+  complete: boolean
+  onGrow: () => void
+  words: Words
+  markdown: ChatState['markdown']
+}) {
   const text = message.content.value
+  const Markdown = markdown.value
   useLayoutEffect(onGrow)
   if (message.role === 'user') {
     return (
@@ -90,8 +110,8 @@ function MessageView({ message, complete, onGrow, words }: { message: Message; c
   }
   return (
     <div class="answer">
-      <div class="msg" dir="auto">
-        <Markdown text={text} />
+      <div class={Markdown ? 'msg' : 'msg plain'} dir="auto">
+        {Markdown ? <Markdown text={text} /> : text}
       </div>
       {complete && <CopyButton text={text} words={words} />}
     </div>

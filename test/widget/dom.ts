@@ -2,6 +2,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, vi } from 'vitest'
 import { createAssisters, type AssistersApi } from '../../src/assisters.ts'
 import type { WidgetOptions } from '../../src/config.ts'
 import { HOST_TAG } from '../../src/launcher.ts'
+import { createMarkdown } from '../../src/markdown.ts'
 import { createMountPanel } from '../../src/mount.ts'
 import { API, KEY, server } from './api-mock.ts'
 
@@ -34,8 +35,10 @@ export function setUpWidgetTests() {
  * integrity) runs in the browser suite. Each call counts, so tests can see when the panel was asked for.
  */
 export const panelLoads = { count: 0 }
-/** The panel's mount function, with each language's table read from the source instead of fetched. */
-export const mountPanel = createMountPanel(async (language) => (await import(`../../src/words/${language}.json`)).default)
+/** Each language's table read from the source instead of fetched. */
+export const loadWordsHere = async (language: string) => (await import(`../../src/words/${language}.json`)).default
+/** The panel's mount function, with the language tables and the markdown renderer from the source instead of their files. */
+export const mountPanel = createMountPanel(loadWordsHere, async () => createMarkdown)
 export const loadPanelHere = async () => (panelLoads.count++, mountPanel)
 
 /** Mounts a widget through the public API, as a page would, and gives the test eyes and hands inside its shadow root. */

@@ -5,8 +5,13 @@ import { loadPanelHere, setUpWidgetTests, settle, startWidget, until, view } fro
 
 setUpWidgetTests()
 
-// The script tag's loader fetches the panel with a script element; here the panel module stands in.
-vi.mock('../../src/load-panel.ts', async () => ({ loadPanel: (await import('./dom.ts')).loadPanelHere }))
+// The script tag's loader fetches the panel with a script element; here the panel module stands in,
+// asked for by the name and hash the build writes into the loader (vite.config.ts), next to the loader.
+const scriptLoads = vi.hoisted(() => ({ calls: [] as string[][] }))
+vi.mock('../../src/load-script.ts', async () => ({
+  loadScript: (...args: string[]) => (scriptLoads.calls.push(args), import('./dom.ts').then(({ loadPanelHere }) => loadPanelHere())),
+}))
+Object.assign(globalThis, { __ASSISTERS_PANEL__: { file: 'panel-0123456789.js', integrity: 'sha256-built' } })
 
 /** Runs src/main.ts as the browser would run the script tag: fresh module, currentScript set. */
 async function loadScript(attributes: Record<string, string>, src = `${API}/widget.js`) {
@@ -24,6 +29,7 @@ describe('the script tag', () => {
     const requests: string[] = []
     server.events.on('request:start', ({ request }) => void requests.push(request.url))
     onChat(() => sseResponse(delta('Hi'), DONE))
+    scriptLoads.calls.length = 0
     await loadScript({ 'data-key': KEY, 'data-title': 'Shop help', 'data-open': '' })
     const w = view()
     await until(() => expect(w.dialog()).toBeTruthy())
@@ -31,6 +37,7 @@ describe('the script tag', () => {
     window.Assisters!.send('Hello')
     // The key check as the chat opens, then the question: both to the API the script came from.
     await until(() => expect(requests).toEqual([`${API}/v1/key`, `${API}/v1/chat/completions`]))
+    expect(scriptLoads.calls).toEqual([['panel-0123456789.js', 'sha256-built', `${API}/widget.js`]])
   })
 
   it('mounts one widget when the script is loaded twice', async () => {

@@ -1,5 +1,6 @@
 import { describe, expect, it, vi } from 'vitest'
 import { createAssisters } from '../../src/assisters.ts'
+import { createMarkdown } from '../../src/markdown.ts'
 import { createMountPanel } from '../../src/mount.ts'
 import { API, DONE, KEY, delta, errorResponse, onChat, sseResponse } from './api-mock.ts'
 import { setUpWidgetTests, startWidget, until, view } from './dom.ts'
@@ -84,9 +85,12 @@ describe('languages', () => {
 
   it('speaks English, with a warning, when the language’s words cannot be fetched', async () => {
     const warn = vi.spyOn(console, 'warn').mockImplementation(() => {})
-    const mountPanel = createMountPanel(async () => {
-      throw new Error('https://cdn.example/panel-ja-0123456789.json answered 404')
-    })
+    const mountPanel = createMountPanel(
+      async () => {
+        throw new Error('https://cdn.example/panel-ja-0123456789.json answered 404')
+      },
+      async () => createMarkdown,
+    )
     const assisters = createAssisters(API, async () => mountPanel)
     assisters.init({ key: KEY, lang: 'ja' })
     assisters.open()

@@ -6,7 +6,9 @@ import { h } from 'preact'
 import fc from 'fast-check'
 import { render } from 'preact'
 import { describe, expect, it } from 'vitest'
-import { Markdown } from '../../src/markdown.tsx'
+import { createMarkdown } from '../../src/markdown.ts'
+
+const Markdown = createMarkdown(h)
 
 const ALLOWED: Record<string, string[]> = {
   p: [],
