@@ -1,5 +1,4 @@
-import { h } from 'preact'
-import { useEffect, useRef } from 'preact/hooks'
+import { Component, h } from 'preact'
 import type { Actions } from '../actions.ts'
 import type { PanelSettings } from '../panel-config.ts'
 import type { ChatState } from '../state.ts'
@@ -13,15 +12,21 @@ interface AppProps {
   launcher: HTMLButtonElement
 }
 
-/** The panel's part of the shadow root: the dialog, while open. */
-export function App({ config, state, actions, launcher }: AppProps) {
-  // A panel open from the first render (data-open) must not steal the page's focus on load.
-  const mounted = useRef(false)
-  useEffect(() => {
-    mounted.current = true
-  }, [])
+/**
+ * The panel's part of the shadow root: the dialog, while open. The panel's components are classes,
+ * not hooks: Preact's Component is in the bundle anyway, and preact/hooks was about 1,000 of its gzip bytes.
+ */
+export class App extends Component<AppProps> {
+  /** Set after the first render: a panel open from the first render (data-open) must not steal the page's focus on load. */
+  mounted = false
 
-  return state.isOpen.value ? (
-    <Panel config={config} state={state} actions={actions} autoFocus={mounted.current} onLeave={() => launcher.focus()} />
-  ) : null
+  override componentDidMount(): void {
+    this.mounted = true
+  }
+
+  override render({ config, state, actions, launcher }: AppProps) {
+    return state.isOpen.value ? (
+      <Panel config={config} state={state} actions={actions} autoFocus={this.mounted} onLeave={() => launcher.focus()} />
+    ) : null
+  }
 }

@@ -1,5 +1,4 @@
-import { h } from 'preact'
-import { useEffect, useLayoutEffect, useRef } from 'preact/hooks'
+import { Component, createRef, h } from 'preact'
 import type { Actions } from '../actions.ts'
 import type { PanelSettings } from '../panel-config.ts'
 import type { ChatState } from '../state.ts'
@@ -11,66 +10,74 @@ export const focusComposer = (from: Element) => (from.getRootNode() as ShadowRoo
 /** Longest message a visitor can type; the server refuses far longer ones anyway. */
 const MAX_CHARS = 4000
 
-/** The message box: Enter sends, Shift+Enter adds a line, it grows with its text; Stop while answering. */
-export function Composer({
-  config,
-  state,
-  actions,
-  autoFocus,
-}: {
+interface ComposerProps {
   config: PanelSettings
   state: ChatState
   actions: Actions
   autoFocus: boolean
-}) {
-  const input = useRef<HTMLTextAreaElement>(null)
-  const draft = state.draft.value
-  const busy = state.status.value !== 'idle'
+}
 
-  useEffect(() => {
-    if (autoFocus) input.current?.focus()
-  }, [])
+/** The message box: Enter sends, Shift+Enter adds a line, it grows with its text; Stop while answering. */
+export class Composer extends Component<ComposerProps> {
+  input = createRef<HTMLTextAreaElement>()
+  /** The text the box was last sized for. */
+  sizedFor?: string
 
-  // Grow with the text (up to the CSS max-height, then scroll).
-  useLayoutEffect(() => {
-    const el = input.current!
+  override componentDidMount(): void {
+    if (this.props.autoFocus) this.input.current!.focus()
+    this.grow()
+  }
+
+  override componentDidUpdate(): void {
+    this.grow()
+  }
+
+  /** Grows with the text (up to the CSS max-height, then scrolls). */
+  grow(): void {
+    const el = this.input.current!
+    if (el.value === this.sizedFor) return
+    this.sizedFor = el.value
     el.style.height = 'auto'
     el.style.height = `${el.scrollHeight + 2}px`
-  }, [draft])
+  }
 
-  return (
-    <form
-      onSubmit={(e) => {
-        e.preventDefault()
-        actions.submit()
-      }}
-    >
-      <textarea
-        ref={input}
-        rows={1}
-        aria-label={config.words.message}
-        placeholder={config.words.placeholder}
-        maxLength={MAX_CHARS}
-        value={draft}
-        onInput={(e) => actions.setDraft(e.currentTarget.value)}
-        onKeyDown={(e) => {
-          // The Enter that confirms an IME candidate (Japanese, Chinese…) must not send; Safari marks it
-          // only with keyCode 229, having ended the composition just before.
-          if (e.key === 'Enter' && !e.shiftKey && !e.isComposing && e.keyCode !== 229) {
-            e.preventDefault()
-            actions.submit()
-          }
+  override render({ config, state, actions }: ComposerProps) {
+    const draft = state.draft.value
+    const busy = state.status.value !== 'idle'
+    return (
+      <form
+        onSubmit={(e) => {
+          e.preventDefault()
+          actions.submit()
         }}
-      />
-      {busy ? (
-        <button type="button" class="send" aria-label={config.words.stop} onClick={actions.stop}>
-          <Icon d={icons.stop} />
-        </button>
-      ) : (
-        <button type="submit" class="send" aria-label={config.words.send} disabled={!state.canSend.value || !draft.trim()}>
-          <Icon d={icons.send} />
-        </button>
-      )}
-    </form>
-  )
+      >
+        <textarea
+          ref={this.input}
+          rows={1}
+          aria-label={config.words.message}
+          placeholder={config.words.placeholder}
+          maxLength={MAX_CHARS}
+          value={draft}
+          onInput={(e) => actions.setDraft(e.currentTarget.value)}
+          onKeyDown={(e) => {
+            // The Enter that confirms an IME candidate (Japanese, Chinese…) must not send; Safari marks it
+            // only with keyCode 229, having ended the composition just before.
+            if (e.key === 'Enter' && !e.shiftKey && !e.isComposing && e.keyCode !== 229) {
+              e.preventDefault()
+              actions.submit()
+            }
+          }}
+        />
+        {busy ? (
+          <button type="button" class="send" aria-label={config.words.stop} onClick={actions.stop}>
+            <Icon d={icons.stop} />
+          </button>
+        ) : (
+          <button type="submit" class="send" aria-label={config.words.send} disabled={!state.canSend.value || !draft.trim()}>
+            <Icon d={icons.send} />
+          </button>
+        )}
+      </form>
+    )
+  }
 }

@@ -1,5 +1,4 @@
-import { h } from 'preact'
-import { useLayoutEffect, useRef } from 'preact/hooks'
+import { Component, createRef, h } from 'preact'
 import type { Actions } from '../actions.ts'
 import type { PanelSettings } from '../panel-config.ts'
 import type { ChatState } from '../state.ts'
@@ -18,48 +17,51 @@ interface PanelProps {
 }
 
 /** The chat dialog: header, conversation, error bar and composer. Exists only while open. */
-export function Panel({ config, state, actions, autoFocus, onLeave }: PanelProps) {
-  const panel = useRef<HTMLDivElement>(null)
+export class Panel extends Component<PanelProps> {
+  panel = createRef<HTMLDivElement>()
+  // On phones the panel fills the visual viewport, so an on-screen keyboard never covers the composer.
+  viewport = window.visualViewport
+  fitToViewport = () => (this.panel.current!.style.cssText = `--vh:${this.viewport!.height}px;--vt:${this.viewport!.offsetTop}px`)
 
-  useLayoutEffect(() => {
-    const el = panel.current!
-    // On phones the panel fills the visual viewport, so an on-screen keyboard never covers the composer.
-    const viewport = window.visualViewport
-    const fitToViewport = () => (el.style.cssText = `--vh:${viewport!.height}px;--vt:${viewport!.offsetTop}px`)
-    if (viewport) fitToViewport()
-    for (const type of ['resize', 'scroll']) viewport?.addEventListener(type, fitToViewport)
-    return () => {
-      for (const type of ['resize', 'scroll']) viewport?.removeEventListener(type, fitToViewport)
-      if (el.contains((el.getRootNode() as ShadowRoot).activeElement)) onLeave()
-    }
-  }, [])
+  override componentDidMount(): void {
+    if (this.viewport) this.fitToViewport()
+    for (const type of ['resize', 'scroll']) this.viewport?.addEventListener(type, this.fitToViewport)
+  }
 
-  return (
-    <div
-      ref={panel}
-      class="panel"
-      role="dialog"
-      aria-modal="false"
-      aria-labelledby="assisters-title"
-      lang={config.language}
-      dir={config.words.dir}
-    >
-      <header>
-        <div id="assisters-title" class="title">
-          {config.words.title}
-        </div>
-        <button type="button" class="icon" aria-label={config.words.newConversation} onClick={actions.reset}>
-          <Icon d={icons.restart} />
-        </button>
-        <button type="button" class="icon" aria-label={config.words.closeChat} onClick={actions.close}>
-          <Icon d={icons.close} />
-        </button>
-      </header>
-      <MessageList config={config} state={state} actions={actions} />
-      <ErrorBar state={state} actions={actions} config={config} />
-      <Composer config={config} state={state} actions={actions} autoFocus={autoFocus} />
-    </div>
-  )
+  override componentWillUnmount(): void {
+    for (const type of ['resize', 'scroll']) this.viewport?.removeEventListener(type, this.fitToViewport)
+    const el = this.panel.current!
+    if (el.contains((el.getRootNode() as ShadowRoot).activeElement)) this.props.onLeave()
+  }
+
+  override render({ config, state, actions, autoFocus }: PanelProps) {
+    return (
+      <div
+        ref={this.panel}
+        class="panel"
+        role="dialog"
+        aria-modal="false"
+        aria-labelledby="assisters-title"
+        lang={config.language}
+        dir={config.words.dir}
+      >
+        <header>
+          <div id="assisters-title" class="title">
+            {config.words.title}
+          </div>
+          <button type="button" class="icon" aria-label={config.words.newConversation} onClick={actions.reset}>
+            <Icon d={icons.restart} />
+          </button>
+          <button type="button" class="icon" aria-label={config.words.closeChat} onClick={actions.close}>
+            <Icon d={icons.close} />
+          </button>
+        </header>
+        <MessageList config={config} state={state} actions={actions} />
+        <ErrorBar state={state} actions={actions} config={config} />
+        <Composer config={config} state={state} actions={actions} autoFocus={autoFocus} />
+      </div>
+    )
+  }
 }
 
 /**
