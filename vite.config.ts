@@ -63,12 +63,12 @@ function hashed(prefix: string, code: string) {
 }
 
 /**
- * The panel (src/panel.ts), its markdown renderer and its languages, built first and emitted next to
- * the loader under content-hashed names, so the server may cache them for a year. The panel is a
- * classic script, and the loader gets its name and Subresource Integrity hash as `__ASSISTERS_PANEL__`
- * (src/main.ts). The markdown renderer (src/markdown-file.ts), which the panel loads once it has
- * mounted, is another, named `panel-markdown-<hash>.js`, whose name and hash the panel gets as
- * `__ASSISTERS_MARKDOWN__`. Each language table but English (which the panel carries) becomes
+ * The panel (src/panel.ts), its answers' file and its languages, built first and emitted next to the
+ * loader under content-hashed names, so the server may cache them for a year. The panel is a classic
+ * script, and the loader gets its name and Subresource Integrity hash as `__ASSISTERS_PANEL__`
+ * (src/main.ts). The answers' file (src/answers-file.ts: the stream reader and the markdown renderer),
+ * which the panel loads once it has mounted, is another, named `panel-answers-<hash>.js`, whose name
+ * and hash the panel gets as `__ASSISTERS_ANSWERS__`. Each language table but English (which the panel carries) becomes
  * `panel-<lang>-<hash>.json`, the hash taken over all the tables, which the panel gets as
  * `__ASSISTERS_WORDS__`: data, not code, so a file that is not the one built can change words but run nothing.
  */
@@ -87,17 +87,17 @@ function panelFile(): Plugin {
       const wordsHash = createHash('sha256').update(JSON.stringify(tables)).digest('hex').slice(0, 10)
       files = tables.map(([language, json]) => ({ fileName: `panel-${language}-${wordsHash}.json`, source: json }))
 
-      const markdown = hashed('panel-markdown', await buildScript(root, 'src/markdown-file.ts', {}, terserAfterOxc()))
+      const answers = hashed('panel-answers', await buildScript(root, 'src/answers-file.ts', {}, terserAfterOxc()))
       const panel = hashed(
         'panel',
         await buildScript(
           root,
           'src/panel.ts',
-          { __ASSISTERS_WORDS__: JSON.stringify(wordsHash), __ASSISTERS_MARKDOWN__: markdown.define },
+          { __ASSISTERS_WORDS__: JSON.stringify(wordsHash), __ASSISTERS_ANSWERS__: answers.define },
           terserAfterOxc(COMPILE_HINT),
         ),
       )
-      files.push(markdown.file, panel.file)
+      files.push(answers.file, panel.file)
       return { define: { __ASSISTERS_PANEL__: panel.define } }
     },
     generateBundle() {

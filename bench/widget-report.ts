@@ -26,7 +26,7 @@ const pairedDifferences = (values: number[], baseline: number[]) => values.map((
 
 /** What benchWidget measured, and the conditions it measured them in. */
 export interface WidgetMeasurements {
-  sizes: { widget: Size; panel: Size; markdown: Size; page: Size }
+  sizes: { widget: Size; panel: Size; answers: Size; page: Size }
   runs: Runs
   /** The CPU throttling rates in `runs`, in the order the tables show them. */
   rates: readonly Rate[]
@@ -42,17 +42,17 @@ export interface WidgetMeasurements {
 /** The section: the sizes table, one table per CPU rate, the 1× split, and the targets with their evidence. */
 export function widgetReport(measured: WidgetMeasurements): BenchSection {
   const { sizes, runs, rates, repeats, seconds, version, machine } = measured
-  const { widget: w, panel, markdown, page: p } = sizes
+  const { widget: w, panel, answers, page: p } = sizes
   const tables: string[][][] = [
     [
       ['file', 'bytes', 'gzip -9', 'brotli (q11)'],
       ['`widget.js`, the loader every page loads, built fresh', bytes(w.raw), bytes(w.gzip), bytes(w.brotli)],
       ['`panel-<hash>.js`, loaded on the first sign of intent', bytes(panel.raw), bytes(panel.gzip), bytes(panel.brotli)],
       [
-        "`panel-markdown-<hash>.js`, the answers' renderer, loaded once the panel has mounted",
-        bytes(markdown.raw),
-        bytes(markdown.gzip),
-        bytes(markdown.brotli),
+        '`panel-answers-<hash>.js`, the stream reader and markdown renderer, loaded once the panel has mounted',
+        bytes(answers.raw),
+        bytes(answers.gzip),
+        bytes(answers.brotli),
       ],
       ['the page without it (HTML, CSS, JS, icon)', bytes(p.raw), bytes(p.gzip), bytes(p.brotli)],
       ['the widget ÷ the page', ratio(w.raw / p.raw), ratio(w.gzip / p.gzip), ratio(w.brotli / p.brotli)],
@@ -212,9 +212,9 @@ export function widgetReport(measured: WidgetMeasurements): BenchSection {
   }
 
   const method = [
-    "The widget is built fresh from the current source (`vite build` with the production config) into a scratch folder; the sizes are of its three files, the loader `widget.js`, the panel it fetches on intent and the markdown renderer the panel fetches once it has mounted: gzip at level 9, brotli at quality 11 (as the server sends it). The baseline is the demo site's home page: its HTML, stylesheet, script and icon, each compressed alone.",
+    "The widget is built fresh from the current source (`vite build` with the production config) into a scratch folder; the sizes are of its three files, the loader `widget.js`, the panel it fetches on intent and the answers' file (the stream reader and the markdown renderer) the panel fetches once it has mounted: gzip at level 9, brotli at quality 11 (as the server sends it). The baseline is the demo site's home page: its HTML, stylesheet, script and icon, each compressed alone.",
     `In Chromium ${version} (headless, driven by playwright-core), two servers on 127.0.0.1 stand for a customer's site and the API origin. The site serves the demo home page under the demo's CSP, identical but for what stands before \`</body>\`: nothing (the baseline), the owner's embed tag (\`async\`, with \`data-key\`, \`data-title\`, \`data-color\` and \`data-starters\`), and, at 1× only, the script tag without \`data-key\` (the bundle evaluated, nothing mounted) to split the cost. The widget asks the API nothing until a message is sent, so no API runs; the other origin serves \`widget.js\` and the panel brotli-encoded, the panel fetched when the mouse reaches the launcher (just before the click: a cold open). Each of ${repeats} repeats loads every page at 1× and at 4× CPU throttling (CDP \`Emulation.setCPUThrottlingRate\`), each load in a fresh browser context (a first visit: empty cache, no code cache, empty storage), rotating which page goes first; one unrecorded warm-up load precedes them. Each figure is the median over the repeats with the range in brackets; a difference is taken per repeat between pages loaded back to back, then its median and range. The 4× figures spread wider than the 1× ones: Chromium throttles by pausing the page's main thread in slices, which lands unevenly on short pieces of work, the more so on a busy machine.`,
-    `Script and task time: CDP \`Performance.getMetrics\` (\`ScriptDuration\`, \`TaskDuration\`, cumulative for the page) in the thread-ticks time domain, i.e. the renderer main thread's CPU time, which other processes on a shared machine inflate far less than wall-clock time (throttling does show in it), read once the load has settled (load event, launcher painted, two more frames and 100 ms) and again after the click. Every other time is wall-clock time, contention included. Long tasks: a \`PerformanceObserver\` for \`longtask\` entries (buffered) installed before any page script; a long task "runs widget.js code" when it overlaps a script run from widget.js, the panel or its renderer that a \`long-animation-frame\` entry names. First contentful paint and the load event come from the page's own performance timeline. The launcher "painted": a \`MutationObserver\` sees it enter the page, then the next animation frame and a message task after it (that frame's paint is done by then), as \`performance.now()\` since the navigation started. Opening: a real mouse click (CDP input events) on the launcher's spot, timed from the click event's own timestamp to the \`focusin\` at which \`document.activeElement\` is the widget and its shadow root's \`activeElement\` the composer, and on to the next painted frame; on the page without the widget the same click lands on the page and is timed to the next painted frame. The section took ${Math.round(seconds)} s on ${machine.cores} cores, with a load average (1 min) of ${machine.load[0].toFixed(1)} when it started and ${machine.load[1].toFixed(1)} when it ended: other work shares the machine, which the wall-clock figures and the long tasks feel most.`,
+    `Script and task time: CDP \`Performance.getMetrics\` (\`ScriptDuration\`, \`TaskDuration\`, cumulative for the page) in the thread-ticks time domain, i.e. the renderer main thread's CPU time, which other processes on a shared machine inflate far less than wall-clock time (throttling does show in it), read once the load has settled (load event, launcher painted, two more frames and 100 ms) and again after the click. Every other time is wall-clock time, contention included. Long tasks: a \`PerformanceObserver\` for \`longtask\` entries (buffered) installed before any page script; a long task "runs widget.js code" when it overlaps a script run from widget.js, the panel or its answers' file that a \`long-animation-frame\` entry names. First contentful paint and the load event come from the page's own performance timeline. The launcher "painted": a \`MutationObserver\` sees it enter the page, then the next animation frame and a message task after it (that frame's paint is done by then), as \`performance.now()\` since the navigation started. Opening: a real mouse click (CDP input events) on the launcher's spot, timed from the click event's own timestamp to the \`focusin\` at which \`document.activeElement\` is the widget and its shadow root's \`activeElement\` the composer, and on to the next painted frame; on the page without the widget the same click lands on the page and is timed to the next painted frame. The section took ${Math.round(seconds)} s on ${machine.cores} cores, with a load average (1 min) of ${machine.load[0].toFixed(1)} when it started and ${machine.load[1].toFixed(1)} when it ended: other work shares the machine, which the wall-clock figures and the long tasks feel most.`,
   ].join('\n\n')
 
   return { title: 'The widget', method, tables, targets }

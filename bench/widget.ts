@@ -111,7 +111,7 @@ function instrument() {
   const addFrames = (entries: PerformanceEntryList) => {
     for (const frame of entries as unknown as Frame[]) {
       for (const script of frame.scripts ?? []) {
-        if (/\/(widget|panel-(markdown-)?[0-9a-f]+)\.js/.test(script.sourceURL))
+        if (/\/(widget|panel-(answers-)?[0-9a-f]+)\.js/.test(script.sourceURL))
           b.widgetScripts.push({ start: script.startTime, duration: script.duration })
       }
     }
@@ -201,10 +201,10 @@ export async function benchWidget(options: { repeats: number }): Promise<BenchSe
     const outDir = mkdtempSync(join(tmpdir(), 'assisters-bench-widget-'))
     cleanup.push(() => rmSync(outDir, { recursive: true, force: true }))
     await buildWidget(ROOT, { outDir, quiet: true })
-    // The loader, the panel it fetches on intent, its markdown renderer and its language tables (English rides inside).
+    // The loader, the panel it fetches on intent, its answers' file and its language tables (English rides inside).
     const built = new Map(readdirSync(outDir).map((name) => [`/${name}`, readFileSync(join(outDir, name))]))
     const named = (pattern: RegExp) => built.get([...built.keys()].find((name) => pattern.test(name))!)!
-    const sizes = measureSizes(built.get('/widget.js')!, named(/^\/panel-[0-9a-f]{10}\.js$/), named(/^\/panel-markdown-[0-9a-f]{10}\.js$/))
+    const sizes = measureSizes(built.get('/widget.js')!, named(/^\/panel-[0-9a-f]{10}\.js$/), named(/^\/panel-answers-[0-9a-f]{10}\.js$/))
 
     // 2. Two origins, as on a customer's site: the page's, and the API's, which serves the widget's
     // files as the server does (the panel readable cross-origin, for its integrity check).
@@ -391,14 +391,14 @@ const brotliQ11 = (body: Buffer) =>
 
 const compressed = (body: Buffer): Size => ({ raw: body.length, gzip: gzipSync(body, { level: 9 }).length, brotli: brotliQ11(body).length })
 
-/** The loader's, the panel's and its renderer's bytes, and the baseline page's: its HTML, stylesheet, script and icon, each compressed alone. */
-function measureSizes(loader: Buffer, panel: Buffer, markdown: Buffer): { widget: Size; panel: Size; markdown: Size; page: Size } {
+/** The loader's, the panel's and its answers' file's bytes, and the baseline page's: its HTML, stylesheet, script and icon, each compressed alone. */
+function measureSizes(loader: Buffer, panel: Buffer, answers: Buffer): { widget: Size; panel: Size; answers: Size; page: Size } {
   const page = ['index.html', 'site.css', 'site.js', 'favicon.svg'].map((file) => compressed(readFileSync(join(SITE, file))))
   const sum = (key: keyof Size) => page.reduce((total, file) => total + file[key], 0)
   return {
     widget: compressed(loader),
     panel: compressed(panel),
-    markdown: compressed(markdown),
+    answers: compressed(answers),
     page: { raw: sum('raw'), gzip: sum('gzip'), brotli: sum('brotli') },
   }
 }

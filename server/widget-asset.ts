@@ -32,9 +32,9 @@ const PANEL_CACHE = 'public, max-age=31536000, immutable'
 
 /**
  * The panel's file names as the build makes them (vite.config.ts): `panel-` and 10 hex digits of its
- * hash, its markdown renderer, `panel-markdown-<hash>.js`, and its language tables, `panel-<language>-<hash>.json`.
+ * hash, its answers' file (stream reader and markdown renderer), `panel-answers-<hash>.js`, and its language tables, `panel-<language>-<hash>.json`.
  */
-export const PANEL_PATH = /^\/panel-((markdown-)?[0-9a-f]{10}\.js|[a-z]{2}-[0-9a-f]{10}\.json)$/
+export const PANEL_PATH = /^\/panel-((answers-)?[0-9a-f]{10}\.js|[a-z]{2}-[0-9a-f]{10}\.json)$/
 
 /** A handler for GET/HEAD /widget.js; a missing file answers 404 that says how to build it. */
 export function createWidgetAsset(

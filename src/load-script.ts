@@ -9,7 +9,7 @@ export type HandingScript<T> = HTMLScriptElement & { exported?: T }
 
 /**
  * Loads a built file (`file`, with its `integrity` hash) from next to `base`, the URL of the file that asks (the loader's for the panel,
- * so a copy on a CDN loads its panel from the same CDN; the panel's for the markdown renderer), refusing
+ * so a copy on a CDN loads its panel from the same CDN; the panel's for its answers' file), refusing
  * any file whose bytes are not the ones built with the asking file. Resolves with what the file hands
  * its script element; rejects when it cannot load (offline, blocked, tampered with).
  */

@@ -20,7 +20,7 @@ const TOKEN =
 
 /**
  * Makes the renderer with the panel's own `h()`: the renderer is a file of its own (loaded after the
- * panel, src/markdown-file.ts), which must carry no second Preact, whose nodes the panel's could not
+ * panel, src/answers-file.ts), which must carry no second Preact, whose nodes the panel's could not
  * tell apart. So no JSX here: `h` is a parameter.
  */
 export function createMarkdown(h: typeof createElement): Markdown {

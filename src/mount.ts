@@ -2,27 +2,35 @@ import { effect } from '@preact/signals'
 import { h, render } from 'preact'
 import { createActions } from './actions.ts'
 import { focusRingRules } from './focus-ring.ts'
-import { checkKey, streamChat } from './api.ts'
+import { checkKey } from './api.ts'
 import { App } from './components/App.tsx'
 import { pickLanguage, type LoadWords } from './language.ts'
+import { WidgetError } from './errors.ts'
 import type { createMarkdown } from './markdown.ts'
 import { toPanelConfig, type PanelSettings } from './panel-config.ts'
 import type { MountPanel, Panel, PanelHost } from './panel-host.ts'
 import { createChatState } from './state.ts'
 import { createConversationStore } from './storage.ts'
+import type { createStreamChat } from './stream.ts'
 import styles from './styles.css?inline'
 import { en, type Words } from './words/en.ts'
 
-/** Loads the markdown renderer's factory (src/markdown-file.ts). */
-export type LoadMarkdown = () => Promise<typeof createMarkdown>
+/** What the answers' file hands over (src/answers-file.ts): the makers of the markdown renderer and of the stream reader. */
+export interface Answers {
+  createMarkdown: typeof createMarkdown
+  createStreamChat: typeof createStreamChat
+}
+
+/** Loads the answers' file. */
+export type LoadAnswers = () => Promise<Answers>
 
 /**
- * The panel's mount function, with the ways it gets a language's words and the markdown renderer: it
+ * The panel's mount function, with the ways it gets a language's words and the answers' file: it
  * settles the language (the owner's `lang`, the page's `<html lang>`, the browser's, English), fetches
  * that table, then mounts into the loader's shadow root: state, actions, storage and DOM wired
  * together. Words that cannot be fetched cost only the language: the panel speaks English.
  */
-export function createMountPanel(loadWords: LoadWords, loadMarkdown: LoadMarkdown): MountPanel {
+export function createMountPanel(loadWords: LoadWords, loadAnswers: LoadAnswers): MountPanel {
   return async (host) => {
     const warn = (message: string) => console.warn(`[Assisters] ${message}`)
     const { words: own, ...config } = toPanelConfig(host.config, host.checkOptions, warn)
@@ -34,17 +42,38 @@ export function createMountPanel(loadWords: LoadWords, loadMarkdown: LoadMarkdow
         return en
       })
     }
-    return mountPanel(host, { ...config, language: table === en ? 'en' : language, words: { ...table, ...own } }, loadMarkdown, warn)
+    return mountPanel(host, { ...config, language: table === en ? 'en' : language, words: { ...table, ...own } }, loadAnswers, warn)
   }
 }
 
-function mountPanel(host: PanelHost, config: PanelSettings, loadMarkdown: LoadMarkdown, warn: (message: string) => void): Panel {
+function mountPanel(host: PanelHost, config: PanelSettings, loadAnswers: LoadAnswers, warn: (message: string) => void): Panel {
   const { emit, shadow, root, button } = host
   const { words } = config
   const store = createConversationStore(config.api, config.key)
   const state = createChatState()
+  // The answers' file: asked for as soon as the panel is there, before anyone reads an answer or asks,
+  // and after a failure again at the next opening or question. Answers read as plain text until it is here.
+  let answers: Promise<Answers> | undefined
+  const loadOnce = () =>
+    (answers ??= loadAnswers().then(
+      (loaded) => ((state.markdown.value = loaded.createMarkdown(h)), loaded),
+      (err: Error) => {
+        answers = undefined
+        warn(`answers show as plain text until the answers' file loads (${err.message})`)
+        throw err
+      },
+    ))
   const actions = createActions(state, {
-    stream: (messages, signal) => streamChat(config.api, config.key, messages, signal),
+    async *stream(messages, signal) {
+      let streamChat: ReturnType<typeof createStreamChat>
+      try {
+        streamChat = (await loadOnce()).createStreamChat(WidgetError)
+      } catch (err) {
+        // To the visitor, a file that cannot load is a connection that failed: "Try again" asks for it again.
+        throw new WidgetError('network_error', String(err))
+      }
+      yield* streamChat(config.api, config.key, messages, signal)
+    },
     save: store.save,
     load: store.load,
     check: (signal) => checkKey(config.api, config.key, signal),
@@ -80,22 +109,9 @@ function mountPanel(host: PanelHost, config: PanelSettings, loadMarkdown: LoadMa
   const slot = root.appendChild(document.createElement('div'))
   slot.className = 'slot'
   render(h(App, { config, state, actions, launcher: button }), slot)
-  // The markdown renderer, fetched as soon as the panel is there, before anyone reads an answer. One that
-  // cannot load leaves answers as plain text, and is asked for again at the next opening.
-  let fetching = false
-  const fetchMarkdown = () => {
-    if (fetching) return
-    fetching = true
-    loadMarkdown().then(
-      (create) => void (state.markdown.value = create(h)),
-      (err: Error) => {
-        fetching = false
-        warn(`answers show as plain text until the markdown renderer loads (${err.message})`)
-      },
-    )
-  }
-  fetchMarkdown()
-  const stopFetching = effect(() => void (state.isOpen.value && fetchMarkdown()))
+  const fetchAnswers = () => void loadOnce().catch(() => {})
+  fetchAnswers()
+  const stopFetching = effect(() => void (state.isOpen.value && fetchAnswers()))
 
   return {
     ...actions,

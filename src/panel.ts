@@ -2,17 +2,17 @@
  * The panel file's entry (dist/panel-<hash>.js): everything the loader leaves out, loaded on intent.
  * It hands its mount function to the script element that loaded it, so it adds no global of its own.
  * A language other than English comes from a file of its own next to it (dist/panel-<lang>-<hash>.json),
- * and so does the markdown renderer (dist/panel-markdown-<hash>.js), loaded once the panel has mounted.
+ * and so do the stream reader and the markdown renderer (dist/panel-answers-<hash>.js), loaded once the
+ * panel has mounted.
  */
 import { loadScript, type BuiltFile, type HandingScript } from './load-script.ts'
-import type { createMarkdown } from './markdown.ts'
-import { createMountPanel } from './mount.ts'
+import { type Answers, createMountPanel } from './mount.ts'
 import type { MountPanel } from './panel-host.ts'
 
 /** The hash in the language files' names, written into the panel by the build (vite.config.ts). */
 declare const __ASSISTERS_WORDS__: string
-/** The markdown renderer's file name and Subresource Integrity hash, written into the panel by the build. */
-declare const __ASSISTERS_MARKDOWN__: BuiltFile
+/** The answers' file name and Subresource Integrity hash, written into the panel by the build. */
+declare const __ASSISTERS_ANSWERS__: BuiltFile
 
 const script = document.currentScript as HandingScript<MountPanel>
 // Read now: currentScript is set only while this file first runs.
@@ -26,5 +26,5 @@ script.exported = createMountPanel(
     return response.json()
   },
   // Code, so checked as the panel itself is: only the bytes built with this panel run.
-  () => loadScript<typeof createMarkdown>(__ASSISTERS_MARKDOWN__.file, __ASSISTERS_MARKDOWN__.integrity, base),
+  () => loadScript<Answers>(__ASSISTERS_ANSWERS__.file, __ASSISTERS_ANSWERS__.integrity, base),
 )

@@ -90,7 +90,7 @@ describe.skipIf(skipWithoutChromium)('chatting on the demo site', () => {
     await expect.poll(() => answers(page).first().textContent()).toContain('the safe link')
     await idle(page)
     const answer = answers(page).first()
-    // As markdown, once the panel's renderer has loaded (plain text till then).
+    // As markdown, once the panel's answers' file has loaded (plain text till then).
     await expect.poll(() => answer.getAttribute('class')).toBe('msg')
     // Hover and click everything in the answer, as a curious visitor might.
     for (const element of await answer.locator('*').all()) await element.hover()

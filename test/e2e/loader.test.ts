@@ -1,19 +1,20 @@
 /**
  * The loader and the panel in real Chromium: a page whose visitor never reaches for the chat fetches
- * the loader alone; intent fetches the panel, and the panel its markdown renderer; a panel that cannot
+ * the loader alone; intent fetches the panel, and the panel its answers' file; a panel that cannot
  * load, or whose bytes are not the ones built with the loader, leaves words on the launcher and a
- * retry on the next click; a renderer whose bytes are not the ones built leaves answers as plain text; a page
+ * retry on the next click; an answers' file whose bytes are not the ones built is refused, and a
+ * question asked meanwhile gets "Try again", which asks for the file again; a page
  * whose CSP allows no inline styles shows the widget exactly as a page without a CSP does.
  */
 import type { Page } from 'playwright-core'
 import { beforeEach, describe, expect, it } from 'vitest'
 import { skipWithoutChromium } from './browser.ts'
 import { useBrowserAndStack, type Stack } from './stack.ts'
-import { answers, ask, dialog, focused, idle, launcher, pixelDifference, questions } from './widget.ts'
+import { answers, ask, dialog, errorBar, errorText, focused, idle, launcher, pixelDifference, questions } from './widget.ts'
 
 const PAGE = `<h1>Garden shop</h1><p>Seeds, tools and advice.</p>`
 const PANEL = /\/panel-[0-9a-f]{10}\.js$/
-const MARKDOWN = /\/panel-markdown-[0-9a-f]{10}\.js$/
+const ANSWERS = /\/panel-answers-[0-9a-f]{10}\.js$/
 
 describe.skipIf(skipWithoutChromium)('the loader and the panel', () => {
   const suite = useBrowserAndStack()
@@ -101,24 +102,27 @@ describe.skipIf(skipWithoutChromium)('the loader and the panel', () => {
     await expect.poll(() => answers(page).first().textContent()).toContain('This answer streams.')
   })
 
-  it('loads the markdown renderer once, after the panel; refuses one whose bytes are not the ones built, and answers stay readable', async () => {
+  it('loads the answers’ file once, after the panel; refuses one whose bytes are not the ones built, and asks for it again on "Try again"', async () => {
     stack.upstream.answerWith(() => ({ pieces: ['**Bold** and `code`', '\nsecond line'], delayMs: 5 }))
     const { page, requests, problems } = await visit(stack.page(PAGE + stack.embed()))
-    const markdown = page.waitForResponse((response) => MARKDOWN.test(response.url()))
+    const answersFile = page.waitForResponse((response) => ANSWERS.test(response.url()))
     await launcher(page).hover()
-    expect((await markdown).status()).toBe(200)
+    expect((await answersFile).status()).toBe(200)
     await launcher(page).click()
     await ask(page, 'Format?')
     await expect.poll(() => answers(page).first().locator('strong').textContent()).toBe('Bold')
+    await idle(page)
+    await ask(page, 'Again?')
+    await expect.poll(() => answers(page).count()).toBe(2)
     await launcher(page).click()
     await launcher(page).click()
-    expect(requests.filter((path) => MARKDOWN.test(path))).toHaveLength(1)
-    expect(requests.findIndex((path) => PANEL.test(path))).toBeLessThan(requests.findIndex((path) => MARKDOWN.test(path)))
+    expect(requests.filter((path) => ANSWERS.test(path))).toHaveLength(1)
+    expect(requests.findIndex((path) => PANEL.test(path))).toBeLessThan(requests.findIndex((path) => ANSWERS.test(path)))
     expect(problems).toEqual([])
 
     // Served, readable cross-origin, but not the bytes this panel was built with: refused by the integrity check.
     const tampered = await suite.newPage({ viewport: { width: 1280, height: 800 } })
-    await tampered.route(MARKDOWN, (route) =>
+    await tampered.route(ANSWERS, (route) =>
       route.fulfill({
         status: 200,
         headers: { 'content-type': 'text/javascript', 'access-control-allow-origin': '*' },
@@ -129,14 +133,14 @@ describe.skipIf(skipWithoutChromium)('the loader and the panel', () => {
     await launcher(tampered).click()
     await expect.poll(() => second.problems.some((text) => /integrity/i.test(text))).toBe(true)
     await ask(tampered, 'Format?')
-    await idle(tampered)
-    // The answer reads as the model wrote it, its lines kept; no element of it, and nothing the file said ran.
-    const answer = answers(tampered).first()
-    // biome-ignore lint/performance/useDomNodeTextContent: Playwright's innerText is the rendered text, which is what a visitor reads
-    expect(await answer.innerText()).toBe('**Bold** and `code`\nsecond line')
-    expect(await answer.locator('*').count()).toBe(0)
+    await expect.poll(() => errorText(tampered)).toContain('You seem to be offline. Check your connection.')
     expect(await tampered.title()).toBe('Test page')
-    expect(await dialog(tampered).count()).toBe(1)
+    expect(await answers(tampered).count()).toBe(0)
+
+    await tampered.unroute(ANSWERS)
+    await tampered.getByRole('button', { name: 'Try again' }).click()
+    await expect.poll(() => answers(tampered).first().locator('strong').textContent()).toBe('Bold')
+    expect(await errorBar(tampered).count()).toBe(0)
   })
 
   it('lays the panel out right to left on an Arabic page, in Arabic', async () => {

@@ -1129,14 +1129,14 @@ describe('GET /panel-<hash>.js', () => {
     expect(await response.json()).toEqual({ dir: 'rtl' })
   })
 
-  it('serves the markdown renderer as a script, cached for a year', async () => {
-    writeFileSync(join(widgetDir, 'panel-markdown-0123456789.js'), 'console.log("markdown")\n')
-    const response = await call('/panel-markdown-0123456789.js', { headers: { origin: 'https://shop.example' } })
+  it('serves the answers file as a script, cached for a year', async () => {
+    writeFileSync(join(widgetDir, 'panel-answers-0123456789.js'), 'console.log("answers")\n')
+    const response = await call('/panel-answers-0123456789.js', { headers: { origin: 'https://shop.example' } })
     expect(response.status).toBe(200)
     expect(response.headers.get('content-type')).toMatch(/^text\/javascript/)
     expect(response.headers.get('cache-control')).toBe('public, max-age=31536000, immutable')
     expect(response.headers.get('access-control-allow-origin')).toBe('https://shop.example')
-    expect(await response.text()).toBe('console.log("markdown")\n')
+    expect(await response.text()).toBe('console.log("answers")\n')
   })
 
   it('keeps the loader on its short cache', async () => {
@@ -1164,7 +1164,7 @@ describe('GET /panel-<hash>.js', () => {
     ['a language table as a script', '/panel-ar-0123456789.js'],
     ['the panel as JSON', '/panel-0123456789.json'],
     ['a language name of three letters', '/panel-ara-0123456789.json'],
-    ['the markdown renderer as JSON', '/panel-markdown-0123456789.json'],
+    ["the answers' file as JSON", '/panel-answers-0123456789.json'],
     ['another name before the hash', '/panel-markup-0123456789.js'],
   ])('answers 404 not_found for %s', async (_, path) => {
     const response = await call(path)

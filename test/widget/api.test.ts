@@ -1,7 +1,7 @@
 import { HttpResponse } from 'msw'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { streamChat } from '../../src/api.ts'
 import { WidgetError } from '../../src/errors.ts'
+import { createStreamChat } from '../../src/stream.ts'
 import { API, DONE, KEY, controlledStream, delta, errorResponse, onChat, recordRequests, server, sseResponse } from './api-mock.ts'
 
 beforeAll(() => server.listen({ onUnhandledRequest: 'error' }))
@@ -12,6 +12,8 @@ afterEach(() => {
 afterAll(() => server.close())
 
 const question = [{ role: 'user' as const, content: 'Hello?' }]
+// As the panel makes it, with its own WidgetError.
+const streamChat = createStreamChat(WidgetError)
 
 async function collect(signal = new AbortController().signal): Promise<string[]> {
   const out: string[] = []

@@ -3,7 +3,8 @@ import { createAssisters, type AssistersApi } from '../../src/assisters.ts'
 import type { WidgetOptions } from '../../src/config.ts'
 import { HOST_TAG } from '../../src/launcher.ts'
 import { createMarkdown } from '../../src/markdown.ts'
-import { createMountPanel } from '../../src/mount.ts'
+import { type Answers, createMountPanel } from '../../src/mount.ts'
+import { createStreamChat } from '../../src/stream.ts'
 import { API, KEY, server } from './api-mock.ts'
 
 /** Widgets started by the current test, destroyed after it. */
@@ -37,8 +38,10 @@ export function setUpWidgetTests() {
 export const panelLoads = { count: 0 }
 /** Each language's table read from the source instead of fetched. */
 export const loadWordsHere = async (language: string) => (await import(`../../src/words/${language}.json`)).default
-/** The panel's mount function, with the language tables and the markdown renderer from the source instead of their files. */
-export const mountPanel = createMountPanel(loadWordsHere, async () => createMarkdown)
+/** What the answers' file hands the panel, from the source. */
+export const answersHere: Answers = { createMarkdown, createStreamChat }
+/** The panel's mount function, with the language tables and the answers' file from the source instead of their files. */
+export const mountPanel = createMountPanel(loadWordsHere, async () => answersHere)
 export const loadPanelHere = async () => (panelLoads.count++, mountPanel)
 
 /** Mounts a widget through the public API, as a page would, and gives the test eyes and hands inside its shadow root. */

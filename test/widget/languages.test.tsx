@@ -1,9 +1,8 @@
 import { describe, expect, it, vi } from 'vitest'
 import { createAssisters } from '../../src/assisters.ts'
-import { createMarkdown } from '../../src/markdown.ts'
 import { createMountPanel } from '../../src/mount.ts'
 import { API, DONE, KEY, delta, errorResponse, onChat, sseResponse } from './api-mock.ts'
-import { setUpWidgetTests, startWidget, until, view } from './dom.ts'
+import { answersHere, setUpWidgetTests, startWidget, until, view } from './dom.ts'
 
 setUpWidgetTests()
 
@@ -89,7 +88,7 @@ describe('languages', () => {
       async () => {
         throw new Error('https://cdn.example/panel-ja-0123456789.json answered 404')
       },
-      async () => createMarkdown,
+      async () => answersHere,
     )
     const assisters = createAssisters(API, async () => mountPanel)
     assisters.init({ key: KEY, lang: 'ja' })
