@@ -109,6 +109,7 @@ function mountPanel(host: PanelHost, config: PanelSettings, loadAnswers: LoadAns
   const slot = root.appendChild(document.createElement('div'))
   slot.className = 'slot'
   render(h(App, { config, state, actions, launcher: button }), slot)
+  // The answers' file now, once the panel is rendered, and at each opening (a no-op once it is here).
   const fetchAnswers = () => void loadOnce().catch(() => {})
   fetchAnswers()
   const stopFetching = effect(() => void (state.isOpen.value && fetchAnswers()))
