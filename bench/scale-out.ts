@@ -74,6 +74,19 @@ async function startServer(env: Record<string, string>, upstreamPort: number, fo
   }
 }
 
+/** The pass-through proxy, as a Server the load can drive (it needs no key: it checks nothing). */
+async function startProxy(upstreamPort: number, core: string | undefined): Promise<Server> {
+  const port = await freePort()
+  const part = startProcess('bench/passthrough-proxy.ts', [String(port), `http://127.0.0.1:${upstreamPort}`], { core })
+  await listening(port, part.child)
+  return {
+    url: `http://127.0.0.1:${port}/v1/chat/completions`,
+    pid: part.child.pid!,
+    freshKey: async () => 'none',
+    stop: () => part.stop(),
+  }
+}
+
 /** The items in a different order each repeat, so none always runs first. */
 const rotated = <T>(items: T[], by: number) => items.map((_, i) => items[(i + by) % items.length]!)
 
@@ -124,14 +137,18 @@ export async function benchScaleOut(options: ScaleOutOptions): Promise<BenchSect
       servers[engine] = await startServer(envs[engine], upstreamPort, folder, CORES?.underTest)
       started.push(servers[engine])
     }
+    // The floor again, in this section's own rotation, so each engine's ratios to it are of the same run.
+    const proxy = await startProxy(upstreamPort, CORES?.underTest)
+    started.push(proxy)
 
     // 1. The same server on each pair of engines, pinned to the core under test, in a rotating order.
     const levels = [1, 16]
-    const results = levels.map(() => ({ embedded: [] as Measured[], networked: [] as Measured[] }))
+    const results = levels.map(() => ({ embedded: [] as Measured[], networked: [] as Measured[], proxy: [] as Measured[] }))
     for (let repeat = 0; repeat < options.repeats; repeat++) {
       for (const [i, connections] of levels.entries()) {
-        const order: Engine[] = repeat % 2 ? ['networked', 'embedded'] : ['embedded', 'networked']
-        for (const engine of order) results[i]![engine].push(await load(servers[engine], connections, options.seconds))
+        for (const target of rotated(['embedded', 'networked', 'proxy'] as const, repeat)) {
+          results[i]![target].push(await load(target === 'proxy' ? proxy : servers[target], connections, options.seconds))
+        }
       }
     }
     const engines = ['embedded', 'networked'] as const
@@ -153,6 +170,51 @@ export async function benchScaleOut(options: ScaleOutOptions): Promise<BenchSect
           ratio,
         ),
       ]),
+    ]
+
+    const againstProxy = [
+      [
+        'concurrency',
+        'pass-through proxy: req/s, p50, CPU per request',
+        ...engines.flatMap((e) => [`${LABEL[e]} ÷ pass-through: req/s, CPU per request`, `${LABEL[e]} − pass-through: p50`]),
+      ],
+      ...levels.map((connections, i) => {
+        const floor = results[i]!.proxy
+        const perRepeat = (e: Engine, read: (r: Measured) => number, combine: (ours: number, base: number) => number) =>
+          results[i]![e].map((r, k) => combine(read(r), read(floor[k]!)))
+        return [
+          String(connections),
+          `${withSpread(
+            floor.map((r) => r.perSecond),
+            whole,
+          )}, ${ms(median(floor.map((r) => r.p50Ms)))}, ${whole(median(floor.map((r) => r.cpuMicros)))} µs`,
+          ...engines.flatMap((e) => [
+            `${withSpread(
+              perRepeat(
+                e,
+                (r) => r.perSecond,
+                (a, b) => a / b,
+              ),
+              ratio,
+            )}, ${withSpread(
+              perRepeat(
+                e,
+                (r) => r.cpuMicros,
+                (a, b) => a / b,
+              ),
+              ratio,
+            )}`,
+            withSpread(
+              perRepeat(
+                e,
+                (r) => r.p50Ms,
+                (a, b) => a - b,
+              ),
+              (v) => ms(v),
+            ),
+          ]),
+        ]
+      }),
     ]
 
     // 2. What issue 16's limits cost on each pair of engines: keys held to none of them, to a visitor
@@ -212,6 +274,8 @@ export async function benchScaleOut(options: ScaleOutOptions): Promise<BenchSect
         'the mock upstream on the driver core; non-streaming requests from the closed-loop load generator, medians of ' +
         `${options.repeats} repeats in alternating order. PostgreSQL and Redis are the machine's shared services, not pinned: ` +
         'their own CPU time is not in "CPU per request" (the server\'s only), but they compete for the same two cores. ' +
+        'The pass-through proxy of the relay section (`bench/passthrough-proxy.ts`, no checks) runs in the same rotation, on the same core, ' +
+        "relaying to the same upstream, so the second table gives each engine's ratios to it from this run. " +
         "The second table runs the same servers at concurrency 16 with keys held to none of issue 16's limits, to a per-visitor " +
         "limit (every widget key's default; one limiter check more), and to that plus daily token budgets on the key and its " +
         "account (one budget read per request; in Redis one MGET, and one script adding the answer's tokens), each set too high " +
@@ -220,7 +284,7 @@ export async function benchScaleOut(options: ScaleOutOptions): Promise<BenchSect
         'unpinned on PostgreSQL + Redis: on a 2-core machine the load generator, the mock upstream, PostgreSQL and Redis share ' +
         'the cores with the workers, so the second worker can show that the cluster works and costs little, not how it scales ' +
         'on a machine with cores to spare.',
-      tables: [table, limitsTable, workersTable],
+      tables: [table, againstProxy, limitsTable, workersTable],
       targets: [
         {
           name: 'PostgreSQL + Redis at least 0.7× the requests per second of SQLite + memory, per process (concurrency 16)',
