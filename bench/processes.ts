@@ -9,6 +9,7 @@ import { createServer, connect } from 'node:net'
 import { availableParallelism } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { setTimeout as sleep } from 'node:timers/promises'
+import type { LoadOptions, LoadResult } from './load-generator.ts'
 
 export const ROOT = fileURLToPath(new URL('..', import.meta.url))
 
@@ -117,6 +118,18 @@ export function cpuSeconds(pid: number): number {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
   // utime and stime (fields 14 and 15 of the whole line) in clock ticks: 100 a second on Linux.
   return (Number(fields[11]) + Number(fields[12])) / 100
+}
+
+/** A load run's result, with the CPU time (user + system) of the process under test per answer, warm-up included. */
+export interface Measured extends LoadResult {
+  cpuMicros: number
+}
+
+/** Drives the process `pid` with the load generator (on the driver's core) and measures its CPU time per answer. */
+export async function loadMeasured(pid: number, load: LoadOptions, deadlineMs: number): Promise<Measured> {
+  const before = cpuSeconds(pid)
+  const result = await runJson<LoadResult>('bench/load-generator.ts', load, { core: CORES?.driver, deadlineMs })
+  return { ...result, cpuMicros: ((cpuSeconds(pid) - before) * 1e6) / result.allRequests }
 }
 
 /** Resident memory of a process, in bytes, from /proc. */

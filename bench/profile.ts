@@ -8,8 +8,8 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import type { LoadOptions, LoadResult } from './load-generator.ts'
-import { CORES, cpuSeconds, runJson } from './processes.ts'
+import type { LoadOptions } from './load-generator.ts'
+import { loadMeasured } from './processes.ts'
 import { allOk, chatBody, headersFor, startStack } from './relay.ts'
 import { median, whole, withSpread, type BenchSection } from './report.ts'
 
@@ -103,13 +103,9 @@ export async function benchProfile(options: { repeats: number; seconds: number }
             warmupMs: 1000,
             durationMs: options.seconds * 1000,
           }
-          const before = cpuSeconds(stack.pids[target])
-          const result = await runJson<LoadResult>('bench/load-generator.ts', load, {
-            core: CORES?.driver,
-            deadlineMs: (options.seconds + 30) * 1000,
-          })
+          const result = await loadMeasured(stack.pids[target], load, (options.seconds + 30) * 1000)
           allOk(target, 'profiled', result)
-          cpu[target] = ((cpuSeconds(stack.pids[target]) - before) * 1e6) / result.allRequests
+          cpu[target] = result.cpuMicros
         }
       } finally {
         await stack.close()

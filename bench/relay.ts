@@ -10,10 +10,11 @@ import { BENCH_SERVER_ENV, freshKey } from './bench-keys.ts'
 import type { LoadOptions, LoadResult } from './load-generator.ts'
 import {
   CORES,
-  cpuSeconds,
   freePort,
   heapSamples,
   listening,
+  loadMeasured,
+  type Measured,
   pinningNote,
   residentBytes,
   runJson,
@@ -154,11 +155,6 @@ const perRepeatDifference = (ours: number, floor: number) => ours - floor
 /** The targets in a different order each repeat, so none always runs first (or last). */
 const rotated = <T>(items: T[], by: number) => items.map((_, i) => items[(i + by) % items.length]!)
 
-interface Measured extends LoadResult {
-  /** CPU time (user + system) of the process under test per answer, warm-up included. */
-  cpuMicros: number
-}
-
 async function relayOverhead(stack: Stack, options: RelayOptions): Promise<BenchSection> {
   const EVENTS = 20
   const plain = [1, 16, 128].map((connections) => ({ connections, results: byTarget<Measured>() }))
@@ -180,11 +176,9 @@ async function relayOverhead(stack: Stack, options: RelayOptions): Promise<Bench
           warmupMs: 1000,
           durationMs: options.seconds * 1000,
         }
-        const cpuBefore = cpuSeconds(stack.pids[target])
-        const result = await runJson<LoadResult>('bench/load-generator.ts', load, { core: CORES?.driver, deadlineMs })
-        const cpuMicros = ((cpuSeconds(stack.pids[target]) - cpuBefore) * 1e6) / result.allRequests
+        const result = await loadMeasured(stack.pids[target], load, deadlineMs)
         allOk(target, `at concurrency ${connections}`, result)
-        results[target].push({ ...result, cpuMicros })
+        results[target].push(result)
       }
     }
     for (const { concurrency, streamsPerClient, results } of streamed) {

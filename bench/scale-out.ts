@@ -10,8 +10,8 @@ import { join } from 'node:path'
 import { Redis } from 'ioredis'
 import pg from 'pg'
 import { BENCH_SERVER_ENV, freshKey, type KeyLimits } from './bench-keys.ts'
-import type { LoadOptions, LoadResult } from './load-generator.ts'
-import { CORES, cpuSeconds, freePort, listening, runJson, startProcess, type Started } from './processes.ts'
+import type { LoadOptions } from './load-generator.ts'
+import { CORES, freePort, listening, loadMeasured, startProcess, type Measured, type Started } from './processes.ts'
 import { median, ms, ratio, whole, withSpread, type BenchSection } from './report.ts'
 
 const POSTGRES = process.env.BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
@@ -90,10 +90,6 @@ async function startProxy(upstreamPort: number, core: string | undefined): Promi
 /** The items in a different order each repeat, so none always runs first. */
 const rotated = <T>(items: T[], by: number) => items.map((_, i) => items[(i + by) % items.length]!)
 
-interface Measured extends LoadResult {
-  cpuMicros: number
-}
-
 async function load(server: Server, connections: number, seconds: number, limits?: KeyLimits): Promise<Measured> {
   const options: LoadOptions = {
     url: server.url,
@@ -108,11 +104,10 @@ async function load(server: Server, connections: number, seconds: number, limits
     warmupMs: 1000,
     durationMs: seconds * 1000,
   }
-  const before = cpuSeconds(server.pid)
-  const result = await runJson<LoadResult>('bench/load-generator.ts', options, { core: CORES?.driver, deadlineMs: (seconds + 30) * 1000 })
+  const result = await loadMeasured(server.pid, options, (seconds + 30) * 1000)
   const refused = Object.keys(result.statuses).filter((status) => status !== '200')
   if (result.errors || refused.length) throw new Error(`load: ${result.errors} errors, statuses ${JSON.stringify(result.statuses)}`)
-  return { ...result, cpuMicros: ((cpuSeconds(server.pid) - before) * 1e6) / result.allRequests }
+  return result
 }
 
 export interface ScaleOutOptions {
