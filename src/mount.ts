@@ -1,4 +1,4 @@
-import { effect } from '@preact/signals'
+import { effect } from '@preact/signals-core'
 import { h, render } from 'preact'
 import { createActions } from './actions.ts'
 import { focusRingRules } from './focus-ring.ts'

@@ -1,4 +1,4 @@
-import { computed, signal, type Signal } from '@preact/signals'
+import { computed, signal, type Signal } from '@preact/signals-core'
 import type { ChatTurn } from './api.ts'
 import type { WidgetError } from './errors.ts'
 import type { Markdown } from './markdown.ts'

@@ -1,8 +1,9 @@
-import { Component, createRef, h } from 'preact'
+import { createRef, h } from 'preact'
 import type { Actions } from '../actions.ts'
 import type { PanelSettings } from '../panel-config.ts'
 import type { ChatState } from '../state.ts'
 import { Icon, icons } from './Icon.tsx'
+import { Watching } from './Watching.ts'
 
 /** Moves the focus to the composer of the widget that `from` is in (after a button that goes away). */
 export const focusComposer = (from: Element) => (from.getRootNode() as ShadowRoot).querySelector('textarea')?.focus()
@@ -18,7 +19,7 @@ interface ComposerProps {
 }
 
 /** The message box: Enter sends, Shift+Enter adds a line, it grows with its text; Stop while answering. */
-export class Composer extends Component<ComposerProps> {
+export class Composer extends Watching<ComposerProps> {
   input = createRef<HTMLTextAreaElement>()
   /** The text the box was last sized for. */
   sizedFor?: string
@@ -41,7 +42,7 @@ export class Composer extends Component<ComposerProps> {
     el.style.height = `${el.scrollHeight + 2}px`
   }
 
-  override render({ config, state, actions }: ComposerProps) {
+  view({ config, state, actions }: ComposerProps) {
     const draft = state.draft.value
     const busy = state.status.value !== 'idle'
     return (

@@ -4,6 +4,7 @@ import type { PanelSettings } from '../panel-config.ts'
 import { focusComposer } from './Composer.tsx'
 import type { ChatState, Message } from '../state.ts'
 import type { Words } from '../words/en.ts'
+import { Watching } from './Watching.ts'
 
 /** Within this many pixels of the bottom, the list follows new text; further up, the visitor is reading. */
 const STICK_PX = 40
@@ -18,7 +19,7 @@ interface MessageListProps {
  * The conversation, in a polite live region that is busy while an answer streams, so a screen reader
  * announces the answer once it is complete rather than every token.
  */
-export class MessageList extends Component<MessageListProps> {
+export class MessageList extends Watching<MessageListProps> {
   log = createRef<HTMLDivElement>()
   /** Whether the list follows new text: the visitor has not scrolled up from the bottom. */
   stick = true
@@ -45,7 +46,7 @@ export class MessageList extends Component<MessageListProps> {
     this.follow()
   }
 
-  override render({ config, state, actions }: MessageListProps) {
+  view({ config, state, actions }: MessageListProps) {
     const messages = state.messages.value
     const status = state.status.value
     return (
@@ -114,7 +115,7 @@ interface MessageViewProps {
  * takes its direction from its own text (dir="auto"): an Arabic question on an English page reads right.
  * An answer reads as plain text, its lines kept, until the markdown renderer has loaded.
  */
-class MessageView extends Component<MessageViewProps> {
+class MessageView extends Watching<MessageViewProps> {
   override componentDidMount(): void {
     this.props.onGrow()
   }
@@ -123,7 +124,7 @@ class MessageView extends Component<MessageViewProps> {
     this.props.onGrow()
   }
 
-  override render({ message, complete, words, markdown }: MessageViewProps) {
+  view({ message, complete, words, markdown }: MessageViewProps) {
     const text = message.content.value
     const Markdown = markdown.value
     if (message.role === 'user') {

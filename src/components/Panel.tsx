@@ -6,6 +6,7 @@ import type { WidgetError } from '../errors.ts'
 import { Composer, focusComposer } from './Composer.tsx'
 import { Icon, icons } from './Icon.tsx'
 import { MessageList } from './MessageList.tsx'
+import { Watching } from './Watching.ts'
 
 interface PanelProps {
   config: PanelSettings
@@ -77,30 +78,32 @@ const resetTime = ({ at, retryAfter }: WidgetError, language: string) =>
  * The last failure in the visitor's words, with the wait after a 429 (or, for a daily limit, hours
  * away, the time it resets), then a retry where one can help.
  */
-function ErrorBar({ state, actions, config: { words, language } }: { state: ChatState; actions: Actions; config: PanelSettings }) {
-  const error = state.error.value
-  const wait = state.waitSeconds.value
-  if (!error) return null
-  return (
-    <div class="error" role="alert">
-      <p>
-        {words[error.code]} {/* The ticking number is hidden from screen readers, which would otherwise read it every second. */}
-        {wait > 0 && <span aria-hidden="true">{words.wait.replace('{n}', String(wait))}</span>}
-        {/* Only a daily limit is final with a wait, and only when the server said how long. */}
-        {!error.canRetry && error.retryAfter > 0 && words.until.replace('{t}', resetTime(error, language))}
-      </p>
-      {error.canRetry && wait === 0 && (
-        <button
-          type="button"
-          class="retry"
-          onClick={(e) => {
-            focusComposer(e.currentTarget)
-            actions.retry()
-          }}
-        >
-          {words.retry}
-        </button>
-      )}
-    </div>
-  )
+class ErrorBar extends Watching<{ state: ChatState; actions: Actions; config: PanelSettings }> {
+  view({ state, actions, config: { words, language } }: { state: ChatState; actions: Actions; config: PanelSettings }) {
+    const error = state.error.value
+    const wait = state.waitSeconds.value
+    if (!error) return null
+    return (
+      <div class="error" role="alert">
+        <p>
+          {words[error.code]} {/* The ticking number is hidden from screen readers, which would otherwise read it every second. */}
+          {wait > 0 && <span aria-hidden="true">{words.wait.replace('{n}', String(wait))}</span>}
+          {/* Only a daily limit is final with a wait, and only when the server said how long. */}
+          {!error.canRetry && error.retryAfter > 0 && words.until.replace('{t}', resetTime(error, language))}
+        </p>
+        {error.canRetry && wait === 0 && (
+          <button
+            type="button"
+            class="retry"
+            onClick={(e) => {
+              focusComposer(e.currentTarget)
+              actions.retry()
+            }}
+          >
+            {words.retry}
+          </button>
+        )}
+      </div>
+    )
+  }
 }

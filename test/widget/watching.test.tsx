@@ -1,0 +1,168 @@
+import { signal } from '@preact/signals-core'
+import { h, render } from 'preact'
+import { afterEach, describe, expect, it } from 'vitest'
+import { Watching } from '../../src/components/Watching.ts'
+
+/** Preact draws a re-render in a microtask; a macrotask later it is in the DOM. */
+const drawn = () => new Promise((resolve) => setTimeout(resolve))
+
+let root: HTMLElement
+afterEach(() => {
+  render(null, root)
+  root.remove()
+})
+const mount = (vnode: preact.VNode) => {
+  root = document.body.appendChild(document.createElement('div'))
+  render(vnode, root)
+}
+
+describe('Watching', () => {
+  it('draws again when a signal its view read changes, and not for one it did not read', async () => {
+    const shown = signal('a')
+    const unread = signal(0)
+    let views = 0
+    class Label extends Watching {
+      view() {
+        views++
+        return <p>{shown.value}</p>
+      }
+    }
+    mount(<Label />)
+    expect(root.textContent).toBe('a')
+    shown.value = 'b'
+    await drawn()
+    expect(root.textContent).toBe('b')
+    expect(views).toBe(2)
+    unread.value++
+    await drawn()
+    expect(views).toBe(2)
+  })
+
+  it('follows what its last view read: a signal of a branch no longer shown stops drawing it', async () => {
+    const showDetail = signal(true)
+    const detail = signal('x')
+    let views = 0
+    class Maybe extends Watching {
+      view() {
+        views++
+        return <p>{showDetail.value ? detail.value : 'none'}</p>
+      }
+    }
+    mount(<Maybe />)
+    showDetail.value = false
+    await drawn()
+    expect(root.textContent).toBe('none')
+    const before = views
+    detail.value = 'y'
+    await drawn()
+    expect(views).toBe(before)
+    showDetail.value = true
+    await drawn()
+    expect(root.textContent).toBe('y')
+  })
+
+  it('draws a child alone when only what the child read changes, and the parent alone when only its own', async () => {
+    const title = signal('T')
+    const body = signal('B')
+    const views = { parent: 0, child: 0 }
+    class Child extends Watching {
+      view() {
+        views.child++
+        return <span>{body.value}</span>
+      }
+    }
+    class Parent extends Watching {
+      view() {
+        views.parent++
+        return (
+          <div>
+            {title.value}
+            <Child />
+          </div>
+        )
+      }
+    }
+    mount(<Parent />)
+    body.value = 'B2'
+    await drawn()
+    expect(root.textContent).toBe('TB2')
+    expect(views).toEqual({ parent: 1, child: 2 })
+    title.value = 'T2'
+    await drawn()
+    expect(root.textContent).toBe('T2B2')
+    expect(views.parent).toBe(2)
+  })
+
+  it('stops watching once unmounted: nothing watches its signals any more, and a change draws nothing', async () => {
+    let watching = false
+    const shown = signal('a', { watched: () => (watching = true), unwatched: () => (watching = false) })
+    let views = 0
+    class Label extends Watching {
+      view() {
+        views++
+        return <p>{shown.value}</p>
+      }
+    }
+    mount(<Label />)
+    expect(watching).toBe(true)
+    render(null, root)
+    expect(watching).toBe(false)
+    shown.value = 'b'
+    await drawn()
+    expect(views).toBe(1)
+    expect(root.textContent).toBe('')
+  })
+
+  it('drawn again for new props, watches what the new view reads, no longer what the old one did', async () => {
+    const mode = signal<'a' | 'b'>('a')
+    let watchingA = false
+    const a = signal('A', { watched: () => (watchingA = true), unwatched: () => (watchingA = false) })
+    const b = signal('B')
+    let views = 0
+    class Pick extends Watching<{ which: 'a' | 'b' }> {
+      view({ which }: { which: 'a' | 'b' }) {
+        views++
+        return <p>{which === 'a' ? a.value : b.value}</p>
+      }
+    }
+    class Picker extends Watching {
+      view() {
+        return <Pick which={mode.value} />
+      }
+    }
+    mount(<Picker />)
+    mode.value = 'b'
+    await drawn()
+    expect(root.textContent).toBe('B')
+    expect(watchingA).toBe(false)
+    const before = views
+    a.value = 'A2'
+    await drawn()
+    expect(views).toBe(before)
+    b.value = 'B2'
+    await drawn()
+    expect(root.textContent).toBe('B2')
+  })
+
+  it('passes its props and state to view, and draws again on setState as any component does', async () => {
+    const count = signal(1)
+    class Counter extends Watching<{ label: string }, { clicks: number }> {
+      override state = { clicks: 0 }
+      view({ label }: { label: string }, { clicks }: { clicks: number }) {
+        return (
+          <button type="button" onClick={() => this.setState({ clicks: clicks + 1 })}>
+            {`${label} ${count.value} ${clicks}`}
+          </button>
+        )
+      }
+    }
+    mount(<Counter label="n" />)
+    expect(root.textContent).toBe('n 1 0')
+    root.querySelector('button')!.click()
+    await drawn()
+    expect(root.textContent).toBe('n 1 1')
+    count.value = 2
+    await drawn()
+    expect(root.textContent).toBe('n 2 1')
+  })
+})
