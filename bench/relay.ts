@@ -254,7 +254,8 @@ async function relayOverhead(stack: Stack, options: RelayOptions): Promise<Bench
   ]
 
   const worstRatio = Math.min(...plain.map(({ results }) => median(paired(results, perSecond, perRepeatRatio))))
-  const worstP50 = Math.max(...plain.map(({ results }) => median(paired(results, p50, perRepeatDifference))))
+  // Issue 15 asks it of one request at a time: above that, p50 is mostly queueing behind the one core.
+  const soloP50 = median(paired(plain[0]!.results, p50, perRepeatDifference))
   const worstFirstEvent = Math.max(...streamed.map(({ results }) => median(paired(results, firstEvent, perRepeatDifference))))
   const cpuRatio = median(plain.flatMap(({ results }) => paired(results, cpu, perRepeatRatio)))
   const heldBack =
@@ -286,10 +287,10 @@ async function relayOverhead(stack: Stack, options: RelayOptions): Promise<Bench
         why: heldBack,
       },
       {
-        name: 'p50 within 0.2 ms of the pass-through’s',
-        measured: `${ms(worstP50)} more at the worst concurrency`,
-        met: worstP50 <= 0.2,
-        why: 'At concurrency 1 the difference is the extra work of one request; above it, requests queue behind that work on the one core',
+        name: 'p50 one request at a time within 0.2 ms of the pass-through’s',
+        measured: `${ms(soloP50)} more`,
+        met: soloP50 <= 0.2,
+        why: 'The difference is the extra work of one request: the checks, the log line, and building the upstream request and re-reading its answer instead of piping bytes',
       },
       {
         name: 'time to first event within 2 ms of the pass-through’s',

@@ -49,6 +49,8 @@ export function markdownTable(rows: string[][]): string {
   return [line(header), line(header.map(() => '---')), ...body.map(line)].join('\n')
 }
 
+/** The section's targets as a list under "Targets:", or nothing for a section that has none. */
 export function markdownTargets(targets: Target[]): string {
-  return targets.map((t) => `- ${t.met ? 'Met' : '**Missed**'}: ${t.name}: ${t.measured}${t.met || !t.why ? '' : `. ${t.why}`}`).join('\n')
+  if (targets.length === 0) return ''
+  return `Targets:\n\n${targets.map((t) => `- ${t.met ? 'Met' : '**Missed**'}: ${t.name}: ${t.measured}${t.met || !t.why ? '' : `. ${t.why}`}`).join('\n')}`
 }

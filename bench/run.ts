@@ -42,7 +42,7 @@ if (!only || only === 'scale') report(await benchScaleOut({ repeats, seconds: va
 if (!values.quick && !only) {
   const machine = `${cpus().length} × ${cpus()[0]?.model.trim()}, Node ${process.versions.node}, ${process.platform}`
   const body = sections.map(
-    (s) => `## ${s.title}\n\n${s.method}\n\n${s.tables.map(markdownTable).join('\n\n')}\n\nTargets:\n\n${markdownTargets(s.targets)}\n`,
+    (s) => `## ${s.title}\n\n${s.method}\n\n${[...s.tables.map(markdownTable), markdownTargets(s.targets)].filter(Boolean).join('\n\n')}\n`,
   )
   writeFileSync(
     new URL('results.md', import.meta.url),
