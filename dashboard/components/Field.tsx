@@ -38,3 +38,9 @@ export function Field({
 /** The aria-describedby for a field's input. */
 export const describedBy = (id: string, hint: boolean, error: string | undefined) =>
   [hint && `${id}-hint`, error && `${id}-error`].filter(Boolean).join(' ') || undefined
+
+/** A field's input's aria-invalid and aria-describedby, together: spread onto the input. */
+export const fieldAria = (id: string, hint: boolean, error: string | undefined) => ({
+  'aria-invalid': error ? ('true' as const) : undefined,
+  'aria-describedby': describedBy(id, hint, error),
+})

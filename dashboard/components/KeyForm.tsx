@@ -9,7 +9,7 @@ import { useEffect, useState } from 'preact/hooks'
 import { api, ApiError, type DomainCheck, type Key } from '../api.ts'
 import { splitEntries, wholeFrom } from '../format.ts'
 import { me } from '../state.ts'
-import { Field, describedBy } from './Field.tsx'
+import { Field, describedBy, fieldAria } from './Field.tsx'
 
 /** The visitor limit: the server's default (VISITOR_RPM for keys with allowed domains, else none), none, or a number. */
 export type VisitorMode = 'default' | 'none' | 'custom'
@@ -136,8 +136,7 @@ export function KeyForm({
           required
           maxLength={100}
           autocomplete="off"
-          aria-invalid={errors.name ? 'true' : undefined}
-          aria-describedby={describedBy(id('name'), true, errors.name)}
+          {...fieldAria(id('name'), true, errors.name)}
         />
       </Field>
       <Field
@@ -152,8 +151,7 @@ export function KeyForm({
           onInput={set('domains')}
           rows={3}
           spellcheck={false}
-          aria-invalid={errors.allowed_domains ? 'true' : undefined}
-          aria-describedby={describedBy(id('domains'), true, errors.allowed_domains)}
+          {...fieldAria(id('domains'), true, errors.allowed_domains)}
         />
       </Field>
       {checks.length > 0 && (
@@ -185,8 +183,7 @@ export function KeyForm({
             value={fields.rpm}
             onInput={set('rpm')}
             inputMode="numeric"
-            aria-invalid={errors.rate_limit_rpm ? 'true' : undefined}
-            aria-describedby={describedBy(id('rpm'), true, errors.rate_limit_rpm)}
+            {...fieldAria(id('rpm'), true, errors.rate_limit_rpm)}
           />
         </Field>
         <Field
@@ -200,8 +197,7 @@ export function KeyForm({
             value={fields.dailyTokens}
             onInput={set('dailyTokens')}
             inputMode="numeric"
-            aria-invalid={errors.daily_token_limit ? 'true' : undefined}
-            aria-describedby={describedBy(id('tokens'), true, errors.daily_token_limit)}
+            {...fieldAria(id('tokens'), true, errors.daily_token_limit)}
           />
         </Field>
         <Field
@@ -232,8 +228,7 @@ export function KeyForm({
                 value={fields.visitorRpm}
                 onInput={set('visitorRpm')}
                 inputMode="numeric"
-                aria-invalid={errors.visitor_rpm ? 'true' : undefined}
-                aria-describedby={describedBy(id('visitor'), true, errors.visitor_rpm)}
+                {...fieldAria(id('visitor'), true, errors.visitor_rpm)}
               />
             )}
           </div>
@@ -269,8 +264,7 @@ export function KeyForm({
           onInput={set('instructions')}
           rows={3}
           maxLength={4000}
-          aria-invalid={errors.instructions ? 'true' : undefined}
-          aria-describedby={describedBy(id('instructions'), true, errors.instructions)}
+          {...fieldAria(id('instructions'), true, errors.instructions)}
         />
       </Field>
     </div>

@@ -5,7 +5,7 @@
 import { h } from 'preact'
 import { useState } from 'preact/hooks'
 import { api, ApiError, type Me } from '../api.ts'
-import { Field, describedBy } from '../components/Field.tsx'
+import { Field, fieldAria } from '../components/Field.tsx'
 import { me, navigate } from '../state.ts'
 
 // Read once, before anything renders, and dropped from the address bar and the history.
@@ -63,8 +63,7 @@ export function SetPassword() {
             type="password"
             autocomplete="new-password"
             required
-            aria-invalid={errors.password ? 'true' : undefined}
-            aria-describedby={describedBy('password', true, errors.password)}
+            {...fieldAria('password', true, errors.password)}
           />
         </Field>
         <Field id="confirm" label="The same password again" error={errors.confirm}>
@@ -74,8 +73,7 @@ export function SetPassword() {
             type="password"
             autocomplete="new-password"
             required
-            aria-invalid={errors.confirm ? 'true' : undefined}
-            aria-describedby={describedBy('confirm', false, errors.confirm)}
+            {...fieldAria('confirm', false, errors.confirm)}
           />
         </Field>
         {errors.form && (

@@ -2,7 +2,7 @@
 import { h } from 'preact'
 import { useEffect, useState } from 'preact/hooks'
 import { type Account, api, ApiError } from '../api.ts'
-import { Field, describedBy } from '../components/Field.tsx'
+import { Field, fieldAria } from '../components/Field.tsx'
 import { SessionList } from '../components/SessionList.tsx'
 import { formatDate, wholeFrom } from '../format.ts'
 import { me, navigate, notice } from '../state.ts'
@@ -91,8 +91,7 @@ export function Settings() {
             value={budget}
             onInput={(event) => setBudget(event.currentTarget.value)}
             inputMode="numeric"
-            aria-invalid={budgetError ? 'true' : undefined}
-            aria-describedby={describedBy('account-tokens', true, budgetError)}
+            {...fieldAria('account-tokens', true, budgetError)}
           />
         </Field>
         <button type="submit" class="primary">
@@ -114,20 +113,11 @@ export function Settings() {
             type="password"
             autocomplete="current-password"
             required
-            aria-invalid={errors.current ? 'true' : undefined}
-            aria-describedby={describedBy('current', false, errors.current)}
+            {...fieldAria('current', false, errors.current)}
           />
         </Field>
         <Field id="next" label="New password" hint="At least 10 characters." error={errors.next}>
-          <input
-            id="next"
-            name="next"
-            type="password"
-            autocomplete="new-password"
-            required
-            aria-invalid={errors.next ? 'true' : undefined}
-            aria-describedby={describedBy('next', true, errors.next)}
-          />
+          <input id="next" name="next" type="password" autocomplete="new-password" required {...fieldAria('next', true, errors.next)} />
         </Field>
         <button type="submit" class="primary">
           Change password

@@ -2,7 +2,7 @@
 import { h } from 'preact'
 import { useState } from 'preact/hooks'
 import { ApiError, api, type Me } from '../api.ts'
-import { describedBy, Field } from '../components/Field.tsx'
+import { fieldAria, Field } from '../components/Field.tsx'
 import { me, navigate } from '../state.ts'
 
 type Errors = Partial<Record<'account_name' | 'email' | 'password' | 'confirm' | 'form', string>>
@@ -35,15 +35,7 @@ export function SignUp() {
   }
 
   const input = (id: keyof Errors, type: string, autocomplete: string, hint = false) => (
-    <input
-      id={id}
-      name={id}
-      type={type}
-      autocomplete={autocomplete}
-      required
-      aria-invalid={errors[id] ? 'true' : undefined}
-      aria-describedby={describedBy(id, hint, errors[id])}
-    />
+    <input id={id} name={id} type={type} autocomplete={autocomplete} required {...fieldAria(id, hint, errors[id])} />
   )
 
   return (

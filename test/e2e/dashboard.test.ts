@@ -79,6 +79,17 @@ describe.skipIf(skipWithoutChromium)("the owners' dashboard", () => {
       .toMatch(/HTTP:\/\/127\.0\.0\.1\/ stored as 127\.0\.0\.1\n\*\.com refused: .*public suffix/)
     await create.getByRole('button', { name: 'Create key' }).click()
     await expect.poll(() => create.getByRole('alert').textContent()).toMatch(/public suffix/)
+    // A screen reader hears it on the field itself: invalid, described by its hint and then the server's words.
+    const domains = create.getByLabel('Allowed domains (optional)')
+    expect(await domains.getAttribute('aria-invalid')).toBe('true')
+    const description = await domains.evaluate((el) =>
+      (el.getAttribute('aria-describedby') ?? '')
+        .split(' ')
+        .map((id) => el.ownerDocument.getElementById(id)?.textContent)
+        .join(' | '),
+    )
+    expect(description).toMatch(/^One per line: .* \| .*public suffix/)
+    expect(await create.getByLabel('Name').getAttribute('aria-invalid')).toBe(null)
     await create.getByLabel('Allowed domains (optional)').fill('127.0.0.1')
     await create.getByRole('button', { name: 'Create key' }).click()
 
