@@ -37,6 +37,9 @@ export interface Stack {
   pids: Record<Target, number>
   /** Where the proxy and our server write their heap samples, when the stack was started to sample them. */
   heapFiles: Record<'passthrough' | 'ours', string>
+  /** The mock upstream the proxy and our server relay to, and our server's SQLite file (relay-pieces.ts relays the same way). */
+  upstreamOrigin: string
+  sqliteFile: string
   /** A fresh key on a fresh account, so no run ever meets the rate limit left by another. */
   freshKey(): Promise<string>
   close(): Promise<void>
@@ -56,6 +59,7 @@ export async function startStack(options: { sampleHeap?: boolean; profileDir?: s
     started.push(part)
     return part
   }
+  const sqliteFile = join(folder, 'bench.db')
   const heapFiles = { passthrough: join(folder, 'proxy-heap.txt'), ours: join(folder, 'ours-heap.txt') }
   const sampled = (target: keyof typeof heapFiles) => ({
     ...(options.sampleHeap && { heapSampleFile: heapFiles[target] }),
@@ -82,7 +86,7 @@ export async function startStack(options: { sampleHeap?: boolean; profileDir?: s
       env: {
         PORT: String(ourPort),
         HOST: '127.0.0.1',
-        DATABASE_URL: `sqlite:${join(folder, 'bench.db')}`,
+        DATABASE_URL: `sqlite:${sqliteFile}`,
         UPSTREAM_BASE_URL: `http://127.0.0.1:${upstreamPort}/v1`,
         UPSTREAM_API_KEY: 'sk-bench-upstream',
         UPSTREAM_MODEL: 'bench-model',
@@ -104,6 +108,8 @@ export async function startStack(options: { sampleHeap?: boolean; profileDir?: s
       },
       pids: { direct: direct.child.pid!, passthrough: proxy.child.pid!, ours: ours.child.pid! },
       heapFiles,
+      upstreamOrigin: `http://127.0.0.1:${upstreamPort}`,
+      sqliteFile,
       freshKey: () => freshKey(api),
       close,
     }

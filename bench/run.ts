@@ -2,7 +2,7 @@
  * `npm run bench`: every section measures against a baseline in the same run, prints its tables,
  * and the whole report goes to bench/results.md.
  *   --quick         shorter runs and fewer streams, for trying things out (writes no results file)
- *   --only=<name>   relay, profile, widget, limiter or scale
+ *   --only=<name>   relay, pieces, profile, widget, limiter or scale
  */
 import { writeFileSync } from 'node:fs'
 import { cpus } from 'node:os'
@@ -10,14 +10,15 @@ import { parseArgs } from 'node:util'
 import { benchLimiter } from './limiter.ts'
 import { benchProfile } from './profile.ts'
 import { benchRelay } from './relay.ts'
+import { benchRelayPieces } from './relay-pieces.ts'
 import { benchScaleOut } from './scale-out.ts'
 import { markdownTable, markdownTargets, type BenchSection } from './report.ts'
 import { benchWidget } from './widget.ts'
 
 const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, only: { type: 'string' } } })
 const only = values.only
-if (only !== undefined && !['relay', 'profile', 'widget', 'limiter', 'scale'].includes(only)) {
-  console.error(`bench: --only must be relay, profile, widget, limiter or scale, got '${only}'`)
+if (only !== undefined && !['relay', 'pieces', 'profile', 'widget', 'limiter', 'scale'].includes(only)) {
+  console.error(`bench: --only must be relay, pieces, profile, widget, limiter or scale, got '${only}'`)
   process.exit(2)
 }
 
@@ -34,6 +35,7 @@ if (!only || only === 'relay') {
   const relay = await benchRelay(values.quick ? { repeats, seconds: 1, manyStreams: 200 } : { repeats, seconds: 5, manyStreams: 1000 })
   relay.forEach(report)
 }
+if (!only || only === 'pieces') report(await benchRelayPieces(values.quick ? { repeats: 1, seconds: 1 } : { repeats, seconds: 3 }))
 if (!only || only === 'profile') report(await benchProfile(values.quick ? { repeats: 1, seconds: 2 } : { repeats, seconds: 5 }))
 if (!only || only === 'widget') report(await benchWidget({ repeats: values.quick ? 3 : 7 }))
 if (!only || only === 'limiter') report(await benchLimiter(values.quick ? { calls: 5_000, repeats: 3 } : { calls: 50_000, repeats: 5 }))

@@ -1,0 +1,116 @@
+/**
+ * A relay that does what ours must do to every chat request and no more, with each of our server's
+ * pieces switched on by name, using the server's own modules for them. Without pieces it reads and
+ * parses the body, builds the upstream request, reads the answer and renames its model: the least a
+ * relay that looks at what it relays can do. Started as its own process:
+ * `piecewise-relay.ts <port> <upstream origin> <sqlite file>`, with PIECES a comma-separated list of
+ * key, limit, headers, abort, log and metrics (relay-pieces.ts says what each one is).
+ */
+import { randomUUID } from 'node:crypto'
+import http, { type IncomingMessage, type ServerResponse } from 'node:http'
+import { hashKey } from '../server/keys.ts'
+import { createLogger } from '../server/log.ts'
+import { createMetrics } from '../server/metrics.ts'
+import { createMemoryRateLimiter, rateLimitHeaders } from '../server/rate-limit.ts'
+import { openSqliteStore } from '../server/store/sqlite.ts'
+
+const [port, upstreamOrigin, sqliteFile] = process.argv.slice(2)
+const pieces = new Set((process.env.PIECES ?? '').split(',').filter(Boolean))
+const upstream = new URL(String(upstreamOrigin))
+const agent = new http.Agent({ keepAlive: true })
+const store = pieces.has('key') ? openSqliteStore(String(sqliteFile)) : undefined
+const limiter = pieces.has('limit') ? createMemoryRateLimiter() : undefined
+const log = pieces.has('log') ? createLogger() : undefined
+const metrics = pieces.has('metrics') ? createMetrics() : undefined
+const MODEL_FIELD = /("model"\s*:\s*)"(?:[^"\\]|\\.)*"/
+
+async function readText(stream: AsyncIterable<Buffer | string>): Promise<string> {
+  let text = ''
+  for await (const piece of stream) text += piece
+  return text
+}
+
+function forward(payload: string, signal: AbortSignal | undefined): Promise<IncomingMessage> {
+  return new Promise((resolve, reject) => {
+    const request = http.request(
+      {
+        host: upstream.hostname,
+        port: upstream.port,
+        method: 'POST',
+        path: '/v1/chat/completions',
+        agent,
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) },
+      },
+      resolve,
+    )
+    if (signal) {
+      const abort = () => request.destroy(signal.reason)
+      signal.addEventListener('abort', abort, { once: true })
+      request.once('close', () => signal.removeEventListener('abort', abort))
+    }
+    request.on('error', reject)
+    request.end(payload)
+  })
+}
+
+async function relay(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const started = performance.now()
+  const headers: Record<string, string> = { 'content-type': 'application/json; charset=utf-8' }
+  let keyId: string | undefined
+  if (pieces.has('headers')) {
+    Object.assign(headers, {
+      'x-request-id': randomUUID(),
+      'access-control-allow-origin': String(req.headers.origin),
+      'access-control-expose-headers':
+        'x-ratelimit-limit-requests, x-ratelimit-remaining-requests, x-ratelimit-reset-requests, retry-after, retry-after-ms, x-request-id',
+      vary: 'Origin',
+      'cache-control': 'no-store',
+    })
+  }
+  if (log || metrics) {
+    res.once('close', () => {
+      log?.info('request', {
+        requestId: headers['x-request-id'],
+        method: req.method,
+        path: req.url,
+        status: res.statusCode,
+        ms: Math.round(performance.now() - started),
+        keyId,
+        finished: res.writableFinished,
+      })
+      metrics?.request('/v1/chat/completions', req.method ?? '', res.statusCode)
+    })
+  }
+  const body = JSON.parse(await readText(req)) as Record<string, unknown>
+  if (store) keyId = (await store.findKeyByHash(hashKey(String(req.headers.authorization).slice('Bearer '.length))))?.id
+  if (limiter) Object.assign(headers, rateLimitHeaders(await limiter.hit(keyId ?? 'bench', 100_000)))
+  let abort: AbortController | undefined
+  let deadline: NodeJS.Timeout | undefined
+  if (pieces.has('abort')) {
+    abort = new AbortController()
+    const controller = abort
+    res.on('close', () => res.writableFinished || controller.abort())
+    deadline = setTimeout(() => controller.abort(), 60_000)
+  }
+  try {
+    const answer = await forward(JSON.stringify({ ...body, model: 'bench-model' }), abort?.signal)
+    answer.setEncoding('utf8')
+    const text = (await readText(answer)).replace(MODEL_FIELD, '$1"assisters-chat-v1"')
+    metrics?.relayed(false, (performance.now() - started) / 1000)
+    res.writeHead(answer.statusCode ?? 502, { ...headers, 'content-length': Buffer.byteLength(text) })
+    res.end(text)
+  } finally {
+    clearTimeout(deadline)
+  }
+}
+
+const server = http.createServer((req, res) => {
+  relay(req, res).catch(() => {
+    if (!res.headersSent) res.writeHead(502)
+    res.end()
+  })
+})
+server.keepAliveTimeout = 60_000
+// Exits through process.exit, so the log's last batch is written, as our server's is.
+process.on('SIGTERM', () => process.exit(0))
+server.listen(Number(port), '127.0.0.1')

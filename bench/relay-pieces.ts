@@ -1,0 +1,137 @@
+/**
+ * What each piece of a checking relay costs: the pass-through proxy, a relay that reads and rebuilds
+ * as ours must (piecewise-relay.ts), that relay with one of our server's pieces at a time and with all
+ * of them, and our server, under the same load side by side. It tells the cost of relaying from the
+ * cost of the work a checked request needs, which the profile section cannot: there each piece's time
+ * is spread over Node's HTTP, streams and the garbage collector.
+ */
+import { join } from 'node:path'
+import { chatBody, headersFor, allOk, startStack } from './relay.ts'
+import { CORES, freePort, listening, loadMeasured, type Started, startProcess } from './processes.ts'
+import { median, ratio, whole, withSpread, type BenchSection } from './report.ts'
+
+interface Variant {
+  name: string
+  /** What it adds, in the table. */
+  what: string
+  /** The piecewise relay's PIECES, or the stack's own process. */
+  pieces?: string[]
+}
+
+const PIECES: Variant[] = [
+  {
+    name: 'key',
+    what: '+ the key looked up: its SHA-256, then one SQLite read by hash (server/store/sqlite.ts), on our server’s own file',
+  },
+  { name: 'limit', what: '+ the key’s rate limit: one in-memory limiter decision and its response headers (server/rate-limit.ts)' },
+  { name: 'headers', what: '+ the rest of our response headers: a request id (randomUUID), CORS, Vary, Cache-Control' },
+  { name: 'abort', what: '+ an AbortController and a deadline timer, aborted if the visitor leaves' },
+  { name: 'log', what: '+ the access log line, batched to stdout (server/log.ts), at the response’s close' },
+  { name: 'metrics', what: '+ the Prometheus request counter and latency histogram (server/metrics.ts)' },
+]
+
+const VARIANTS: Variant[] = [
+  { name: 'passthrough', what: 'pass-through proxy: pipes the request and the answer, looks at neither' },
+  {
+    name: 'rebuild',
+    what: 'reads and rebuilds: the body read and parsed, the upstream request built, the answer read and its model renamed',
+    pieces: [],
+  },
+  ...PIECES.map((piece) => ({ ...piece, pieces: [piece.name] })),
+  { name: 'all', what: 'all six pieces above together', pieces: PIECES.map((piece) => piece.name) },
+  { name: 'ours', what: 'Assisters server: all of the above and every other check (origin, per-visitor limit, stream cap, usage)' },
+]
+
+export async function benchRelayPieces(options: { repeats: number; seconds: number }): Promise<BenchSection> {
+  const CONNECTIONS = 16
+  const stack = await startStack()
+  const relays: Started[] = []
+  const cpu = new Map(VARIANTS.map((variant) => [variant.name, [] as number[]]))
+  try {
+    const targets = new Map<string, { url: string; pid: number }>([
+      ['passthrough', { url: stack.urls.passthrough, pid: stack.pids.passthrough }],
+      ['ours', { url: stack.urls.ours, pid: stack.pids.ours }],
+    ])
+    for (const variant of VARIANTS.filter((variant) => variant.pieces)) {
+      const port = await freePort()
+      const relay = startProcess('bench/piecewise-relay.ts', [String(port), stack.upstreamOrigin, stack.sqliteFile], {
+        core: CORES?.underTest,
+        env: { PIECES: variant.pieces!.join(',') },
+        // Log lines go to a file, as our server's do in this bench.
+        logFile: join(stack.sqliteFile, '..', `pieces-${variant.name}.log`),
+      })
+      relays.push(relay)
+      await listening(port, relay.child)
+      targets.set(variant.name, { url: `http://127.0.0.1:${port}/v1/chat/completions`, pid: relay.child.pid! })
+    }
+    for (let repeat = 0; repeat < options.repeats; repeat++) {
+      // A different order each repeat, so none always runs first.
+      const order = VARIANTS.map((_, i) => VARIANTS[(i + repeat * 3) % VARIANTS.length]!)
+      for (const variant of order) {
+        const target = targets.get(variant.name)!
+        const load = {
+          url: target.url,
+          method: 'POST',
+          headers: headersFor(await stack.freshKey()),
+          body: chatBody('Hello', false),
+          connections: CONNECTIONS,
+          warmupMs: 1000,
+          durationMs: options.seconds * 1000,
+        }
+        const result = await loadMeasured(target.pid, load, (options.seconds + 30) * 1000)
+        allOk('ours', `(${variant.name})`, result)
+        cpu.get(variant.name)!.push(result.cpuMicros)
+      }
+    }
+  } finally {
+    await Promise.all(relays.map((relay) => relay.stop()))
+    await stack.close()
+  }
+
+  const runs = (name: string) => cpu.get(name)!
+  /** Per repeat, against the same repeat's run of `base`. */
+  const against = (name: string, base: string, combine: (value: number, floor: number) => number) =>
+    runs(name).map((value, i) => combine(value, runs(base)[i]!))
+  const micros = (value: number) => `${whole(value)} µs`
+  const signed = (value: number) => `${value >= 0 ? '+' : '−'}${micros(Math.abs(value))}`
+  const table = [
+    ['relay', 'CPU per request', '÷ pass-through', 'added to “reads and rebuilds”'],
+    ...VARIANTS.map(({ name, what }) => [
+      what,
+      withSpread(runs(name), micros),
+      withSpread(
+        against(name, 'passthrough', (value, floor) => value / floor),
+        ratio,
+      ),
+      name === 'passthrough' || name === 'rebuild'
+        ? ''
+        : withSpread(
+            against(name, 'rebuild', (value, floor) => value - floor),
+            signed,
+          ),
+    ]),
+  ]
+  const added = (name: string) => median(against(name, 'rebuild', (value, floor) => value - floor))
+  const sumOfPieces = PIECES.reduce((sum, piece) => sum + added(piece.name), 0)
+  const sums = [
+    ['pieces', 'added, median'],
+    ['the six pieces one at a time, summed', micros(sumOfPieces)],
+    ['the six together', micros(added('all'))],
+    [
+      'our server, over the six together (the other checks and the pipeline around them)',
+      micros(median(against('ours', 'all', (v, f) => v - f))),
+    ],
+  ]
+  return {
+    title: 'What each piece of a checking relay costs',
+    method:
+      'The pass-through proxy, our server, and `bench/piecewise-relay.ts` run side by side under the same non-streaming load ' +
+      `(${CONNECTIONS} keep-alive connections, 1 s warm-up, ${options.seconds} s measured, every answer a 200), each on the core under test, ` +
+      'all relaying to the same mock upstream. The piecewise relay does what any relay that checks requests must: it reads and parses the body, ' +
+      'builds the upstream request, reads the answer and renames its model; then, switched on by name, one piece of our server at a time, ' +
+      'each done by the server’s own module, and then all of them. CPU per request as in the relay section (user + system time from /proc ÷ answers); ' +
+      `“added” is the difference from “reads and rebuilds” within each repeat. Medians of ${options.repeats} repeats in rotating order, (min–max) in brackets.`,
+    tables: [table, sums],
+    targets: [],
+  }
+}
