@@ -8,9 +8,7 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import type { LoadOptions } from './load-generator.ts'
-import { loadMeasured } from './processes.ts'
-import { allOk, chatBody, headersFor, startStack } from './relay.ts'
+import { allOk, measureChatLoad, startStack } from './relay.ts'
 import { median, whole, withSpread, type BenchSection } from './report.ts'
 
 interface CallFrame {
@@ -94,16 +92,7 @@ export async function benchProfile(options: { repeats: number; seconds: number }
       const cpu: Partial<Record<Profiled, number>> = {}
       try {
         for (const target of repeat % 2 ? [...PROFILED].reverse() : PROFILED) {
-          const load: LoadOptions = {
-            url: stack.urls[target],
-            method: 'POST',
-            headers: headersFor(await stack.freshKey()),
-            body: chatBody('Hello', false),
-            connections: CONNECTIONS,
-            warmupMs: 1000,
-            durationMs: options.seconds * 1000,
-          }
-          const result = await loadMeasured(stack.pids[target], load, (options.seconds + 30) * 1000)
+          const result = await measureChatLoad(stack, stack.urls[target], stack.pids[target], CONNECTIONS, options.seconds)
           allOk(target, 'profiled', result)
           cpu[target] = result.cpuMicros
         }

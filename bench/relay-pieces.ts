@@ -6,8 +6,8 @@
  * is spread over Node's HTTP, streams and the garbage collector.
  */
 import { join } from 'node:path'
-import { chatBody, headersFor, allOk, startStack } from './relay.ts'
-import { CORES, freePort, listening, loadMeasured, type Started, startProcess } from './processes.ts'
+import { allOk, measureChatLoad, startStack } from './relay.ts'
+import { CORES, freePort, listening, type Started, startProcess } from './processes.ts'
 import { median, ratio, whole, withSpread, type BenchSection } from './report.ts'
 
 interface Variant {
@@ -69,16 +69,7 @@ export async function benchRelayPieces(options: { repeats: number; seconds: numb
       const order = VARIANTS.map((_, i) => VARIANTS[(i + repeat * 3) % VARIANTS.length]!)
       for (const variant of order) {
         const target = targets.get(variant.name)!
-        const load = {
-          url: target.url,
-          method: 'POST',
-          headers: headersFor(await stack.freshKey()),
-          body: chatBody('Hello', false),
-          connections: CONNECTIONS,
-          warmupMs: 1000,
-          durationMs: options.seconds * 1000,
-        }
-        const result = await loadMeasured(target.pid, load, (options.seconds + 30) * 1000)
+        const result = await measureChatLoad(stack, target.url, target.pid, CONNECTIONS, options.seconds)
         allOk('ours', `(${variant.name})`, result)
         cpu.get(variant.name)!.push(result.cpuMicros)
       }

@@ -123,6 +123,23 @@ export const headersFor = (key: string) => ({ authorization: `Bearer ${key}`, or
 export const chatBody = (content: string, stream: boolean) =>
   JSON.stringify({ model: 'assisters-chat-v1', stream, messages: [{ role: 'user', content }] })
 
+/**
+ * Non-streamed chat requests from `connections` keep-alive connections to `url` (a fresh key each
+ * run), 1 s of warm-up then `seconds` measured, with the CPU time per answer of the process `pid`.
+ */
+export async function measureChatLoad(stack: Stack, url: string, pid: number, connections: number, seconds: number): Promise<Measured> {
+  const load: LoadOptions = {
+    url,
+    method: 'POST',
+    headers: headersFor(await stack.freshKey()),
+    body: chatBody('Hello', false),
+    connections,
+    warmupMs: 1000,
+    durationMs: seconds * 1000,
+  }
+  return loadMeasured(pid, load, (seconds + 30) * 1000)
+}
+
 /** Every answer must be a 200: a refused request measures the refusal, not the relay. */
 export function allOk(target: Target, what: string, result: LoadResult) {
   const refused = Object.entries(result.statuses).filter(([status]) => status !== '200')
@@ -173,16 +190,7 @@ async function relayOverhead(stack: Stack, options: RelayOptions): Promise<Bench
   for (let repeat = 0; repeat < options.repeats; repeat++) {
     for (const { connections, results } of plain) {
       for (const target of rotated(TARGETS, repeat)) {
-        const load: LoadOptions = {
-          url: stack.urls[target],
-          method: 'POST',
-          headers: headersFor(await stack.freshKey()),
-          body: chatBody('Hello', false),
-          connections,
-          warmupMs: 1000,
-          durationMs: options.seconds * 1000,
-        }
-        const result = await loadMeasured(stack.pids[target], load, deadlineMs)
+        const result = await measureChatLoad(stack, stack.urls[target], stack.pids[target], connections, options.seconds)
         allOk(target, `at concurrency ${connections}`, result)
         results[target].push(result)
       }

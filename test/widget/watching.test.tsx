@@ -1,4 +1,4 @@
-import { signal } from '@preact/signals-core'
+import { type Signal, signal } from '@preact/signals-core'
 import { h, render } from 'preact'
 import { afterEach, describe, expect, it } from 'vitest'
 import { Watching } from '../../src/components/Watching.ts'
@@ -16,26 +16,32 @@ const mount = (vnode: preact.VNode) => {
   render(vnode, root)
 }
 
+/** Mounts a Watching component showing `shown`, and counts its views. */
+function mountLabel(shown: Signal<string>) {
+  const counted = { views: 0 }
+  class Label extends Watching {
+    view() {
+      counted.views++
+      return <p>{shown.value}</p>
+    }
+  }
+  mount(<Label />)
+  return counted
+}
+
 describe('Watching', () => {
   it('draws again when a signal its view read changes, and not for one it did not read', async () => {
     const shown = signal('a')
     const unread = signal(0)
-    let views = 0
-    class Label extends Watching {
-      view() {
-        views++
-        return <p>{shown.value}</p>
-      }
-    }
-    mount(<Label />)
+    const label = mountLabel(shown)
     expect(root.textContent).toBe('a')
     shown.value = 'b'
     await drawn()
     expect(root.textContent).toBe('b')
-    expect(views).toBe(2)
+    expect(label.views).toBe(2)
     unread.value++
     await drawn()
-    expect(views).toBe(2)
+    expect(label.views).toBe(2)
   })
 
   it('follows what its last view read: a signal of a branch no longer shown stops drawing it', async () => {
@@ -96,20 +102,13 @@ describe('Watching', () => {
   it('stops watching once unmounted: nothing watches its signals any more, and a change draws nothing', async () => {
     let watching = false
     const shown = signal('a', { watched: () => (watching = true), unwatched: () => (watching = false) })
-    let views = 0
-    class Label extends Watching {
-      view() {
-        views++
-        return <p>{shown.value}</p>
-      }
-    }
-    mount(<Label />)
+    const label = mountLabel(shown)
     expect(watching).toBe(true)
     render(null, root)
     expect(watching).toBe(false)
     shown.value = 'b'
     await drawn()
-    expect(views).toBe(1)
+    expect(label.views).toBe(1)
     expect(root.textContent).toBe('')
   })
 
