@@ -24,9 +24,13 @@ const inMs = (digits: number) => (value: number) => ms(value, digits)
 /** Per repeat: one page's value minus the other's, both loaded in the same repeat. */
 const pairedDifferences = (values: number[], baseline: number[]) => values.map((value, index) => value - baseline[index]!)
 
+/** The single file from before the split (widget-single-file.ts): its commit and size, or why it was not built. */
+export type SingleFileMeasured = { commit: string; size: Size } | { skipped: string }
+
 /** What benchWidget measured, and the conditions it measured them in. */
 export interface WidgetMeasurements {
   sizes: { widget: Size; panel: Size; answers: Size; page: Size }
+  single: SingleFileMeasured
   runs: Runs
   /** The CPU throttling rates in `runs`, in the order the tables show them. */
   rates: readonly Rate[]
@@ -39,46 +43,64 @@ export interface WidgetMeasurements {
   machine: { cores: number; load: readonly [number, number] }
 }
 
-/** The section: the sizes table, one table per CPU rate, the 1× split, and the targets with their evidence. */
+/** The section: the sizes table, one table per CPU rate, opening, the 1× split, and the targets with their evidence. */
 export function widgetReport(measured: WidgetMeasurements): BenchSection {
-  const { sizes, runs, rates, repeats, seconds, version, machine } = measured
+  const { sizes, single, runs, rates, repeats, seconds, version, machine } = measured
   const { widget: w, panel, answers, page: p } = sizes
+  const old = 'size' in single ? single.size : undefined
+  const commit = 'commit' in single ? single.commit.slice(0, 7) : ''
+  const sizeRow = (name: string, size: Size) => [name, bytes(size.raw), bytes(size.gzip), bytes(size.brotli)]
+  const ratioRow = (name: string, sizes: Size[], over: Size) => {
+    const sum = (key: keyof Size) => sizes.reduce((total, size) => total + size[key], 0)
+    return [name, ratio(sum('raw') / over.raw), ratio(sum('gzip') / over.gzip), ratio(sum('brotli') / over.brotli)]
+  }
   const tables: string[][][] = [
     [
       ['file', 'bytes', 'gzip -9', 'brotli (q11)'],
-      ['`widget.js`, the loader every page loads, built fresh', bytes(w.raw), bytes(w.gzip), bytes(w.brotli)],
-      ['`panel-<hash>.js`, loaded on the first sign of intent', bytes(panel.raw), bytes(panel.gzip), bytes(panel.brotli)],
-      [
-        '`panel-answers-<hash>.js`, the stream reader and markdown renderer, loaded once the panel has mounted',
-        bytes(answers.raw),
-        bytes(answers.gzip),
-        bytes(answers.brotli),
-      ],
-      ['the page without it (HTML, CSS, JS, icon)', bytes(p.raw), bytes(p.gzip), bytes(p.brotli)],
-      ['the widget ÷ the page', ratio(w.raw / p.raw), ratio(w.gzip / p.gzip), ratio(w.brotli / p.brotli)],
+      sizeRow('`widget.js`, the loader every page loads, built fresh', w),
+      sizeRow('`panel-<hash>.js`, loaded on the first sign of intent', panel),
+      sizeRow('`panel-answers-<hash>.js`, the stream reader and markdown renderer, loaded once the panel has mounted', answers),
+      ...(old ? [sizeRow(`\`widget.js\` before the split (${commit}), the single file every page loaded, built fresh`, old)] : []),
+      sizeRow('the page without it (HTML, CSS, JS, icon)', p),
+      ratioRow('the loader ÷ the page', [w], p),
+      ...(old
+        ? [
+            ratioRow('the single file ÷ the page', [old], p),
+            ratioRow('what every page loads: the loader ÷ the single file', [w], old),
+            ratioRow('what opening loads: the loader + the panel ÷ the single file', [w, panel], old),
+            ratioRow("what a first answer loads: the loader + the panel + the answers' file ÷ the single file", [w, panel, answers], old),
+          ]
+        : []),
     ],
   ]
 
   const longTasks = (run: Run) => [...run.longTasksLoad, ...run.longTasksOpen]
   const longest = (run: Run) => Math.max(0, ...longTasks(run).map((task) => task.duration))
   for (const rate of rates) {
-    const { blank, widget } = runs[rate]
+    const { blank, widget, single: singleRuns } = runs[rate]
     const row = (name: string, pick: (run: Run) => number, format: (value: number) => string, difference: (value: number) => string) => {
       const without = blank.map(pick)
-      const withWidget = widget.map(pick)
+      const split = widget.map(pick)
+      const before = singleRuns.map(pick)
+      const cells = [withSpread(without, format), withSpread(split, format)]
+      if (!old) return [name, ...cells, withSpread(pairedDifferences(split, without), difference)]
       return [
         name,
-        withSpread(without, format),
-        withSpread(withWidget, format),
-        withSpread(pairedDifferences(withWidget, without), difference),
+        ...cells,
+        withSpread(before, format),
+        withSpread(pairedDifferences(split, without), difference),
+        withSpread(pairedDifferences(before, without), difference),
+        withSpread(pairedDifferences(split, before), difference),
       ]
     }
     tables.push([
       [
         `${rate}× CPU${rate === 1 ? ' (no throttling)' : ' throttling'}`,
         'page without the widget',
-        'page with the widget',
-        'difference (with − without)',
+        "page with today's split widget",
+        ...(old
+          ? ['page with the single file before the split', 'split − without', 'single file − without', 'split − single file']
+          : ['difference (with − without)']),
       ],
       row('script time (CPU), page load (`ScriptDuration`)', (run) => run.loadScript, inMs(2), signedMs(2)),
       row('main-thread task time (CPU), page load (`TaskDuration`)', (run) => run.loadTasks, inMs(1), signedMs(1)),
@@ -90,14 +112,14 @@ export function widgetReport(measured: WidgetMeasurements): BenchSection {
         inMs(1),
         signedMs(1),
       ),
-      row('click → next frame / composer focused', (run) => run.clickToResult, inMs(1), signedMs(1)),
+      row('click (no hover first) → next frame / composer focused', (run) => run.clickToResult, inMs(1), signedMs(1)),
       row('click → painted (the next frame after that)', (run) => run.clickToPaint, inMs(1), signedMs(1)),
       row('script time (CPU), click until painted (`ScriptDuration`)', (run) => run.openScript, inMs(2), signedMs(2)),
       row('main-thread task time (CPU), click until painted (`TaskDuration`)', (run) => run.openTasks, inMs(1), signedMs(1)),
       row(`long tasks (≥ ${LONG_TASK_MS} ms), page load`, (run) => run.longTasksLoad.length, count, signedCount),
       row(`long tasks (≥ ${LONG_TASK_MS} ms), click until painted`, (run) => run.longTasksOpen.length, count, signedCount),
       row(
-        'long tasks running widget.js code (Long Animation Frames)',
+        "long tasks running the widget's code (Long Animation Frames)",
         (run) => longTasks(run).filter((task) => task.widget).length,
         count,
         signedCount,
@@ -107,43 +129,64 @@ export function widgetReport(measured: WidgetMeasurements): BenchSection {
   }
 
   // Opening the chat: cold (the panel fetched as the pointer arrives) against prefetched (the pointer
-  // rested on the launcher until the panel had mounted), per rate.
-  const opening = (variant: 'widget' | 'prefetched', rate: Rate) => runs[rate][variant].map((run) => run.clickToResult)
+  // rested on the launcher until the panel had mounted), per rate; the single file has nothing to fetch.
+  const opening = (variant: Variant, rate: Rate) => runs[rate][variant].map((run) => run.clickToResult)
+  const openingRow = (name: string, variant: Variant) => [name, ...rates.map((rate) => withSpread(opening(variant, rate), inMs(1)))]
+  const openingDifference = (name: string, split: Variant, before: Variant) => [
+    name,
+    ...rates.map((rate) => withSpread(pairedDifferences(opening(split, rate), opening(before, rate)), signedMs(1))),
+  ]
   tables.push([
     ['opening the chat: click → composer focused', ...rates.map((rate) => `${rate}× CPU`)],
-    [
-      'cold: the pointer arrives and clicks, the panel fetched on the way',
-      ...rates.map((rate) => withSpread(opening('widget', rate), inMs(1))),
-    ],
-    [
-      'prefetched: the pointer rests on the launcher until the panel has loaded, then clicks',
-      ...rates.map((rate) => withSpread(opening('prefetched', rate), inMs(1))),
-    ],
+    openingRow("today's split widget, cold: the pointer arrives and clicks, the panel fetched on the way", 'widget'),
+    openingRow("today's split widget, prefetched: the pointer rests on the launcher until the panel has loaded, then clicks", 'prefetched'),
+    ...(old
+      ? [
+          openingRow('the single file before the split, cold: the pointer arrives and clicks', 'single'),
+          openingRow(
+            'the single file before the split, hovered: the pointer rests on the launcher for two frames, then clicks',
+            'single-hovered',
+          ),
+          openingDifference('cold: split − single file', 'widget', 'single'),
+          openingDifference('hover first: split (prefetched) − single file (hovered)', 'prefetched', 'single-hovered'),
+        ]
+      : []),
   ])
 
   // Where the 1× script time goes: the bundle evaluated alone (no data-key), and the mount on top of it.
   const one = runs[1]
   const pick = (variant: Variant, metric: 'loadScript' | 'loadTasks') => one[variant].map((run) => run[metric])
-  const split = (metric: 'loadScript' | 'loadTasks') => ({
-    evaluate: pairedDifferences(pick('script', metric), pick('blank', metric)),
-    whole: pairedDifferences(pick('widget', metric), pick('blank', metric)),
-    mount: pairedDifferences(pick('widget', metric), pick('script', metric)),
+  const split = (scriptOnly: Variant, embed: Variant, metric: 'loadScript' | 'loadTasks') => ({
+    evaluate: pairedDifferences(pick(scriptOnly, metric), pick('blank', metric)),
+    whole: pairedDifferences(pick(embed, metric), pick('blank', metric)),
+    mount: pairedDifferences(pick(embed, metric), pick(scriptOnly, metric)),
   })
-  const script = split('loadScript')
-  const tasks = split('loadTasks')
+  const script = split('script', 'widget', 'loadScript')
+  const splitRows = (who: string, scriptOnly: Variant, embed: Variant) => {
+    const scriptTime = split(scriptOnly, embed, 'loadScript')
+    const taskTime = split(scriptOnly, embed, 'loadTasks')
+    return [
+      [
+        `${who}, the script tag without \`data-key\`: evaluated, nothing mounted`,
+        withSpread(scriptTime.evaluate, signedMs(2)),
+        withSpread(taskTime.evaluate, signedMs(1)),
+      ],
+      [
+        `${who}, the embed tag: evaluated and mounted, launcher rendered`,
+        withSpread(scriptTime.whole, signedMs(2)),
+        withSpread(taskTime.whole, signedMs(1)),
+      ],
+      [
+        `${who}, so mounting costs (embed tag − script tag alone)`,
+        withSpread(scriptTime.mount, signedMs(2)),
+        withSpread(taskTime.mount, signedMs(1)),
+      ],
+    ]
+  }
   tables.push([
     ['at 1× CPU, page load', 'script time added (CPU)', 'main-thread task time added (CPU)'],
-    [
-      'the script tag without `data-key`: the bundle evaluated, nothing mounted',
-      withSpread(script.evaluate, signedMs(2)),
-      withSpread(tasks.evaluate, signedMs(1)),
-    ],
-    [
-      'the embed tag: evaluated and mounted, launcher rendered',
-      withSpread(script.whole, signedMs(2)),
-      withSpread(tasks.whole, signedMs(1)),
-    ],
-    ['so mounting costs (embed tag − script tag alone)', withSpread(script.mount, signedMs(2)), withSpread(tasks.mount, signedMs(1))],
+    ...splitRows("today's loader", 'script', 'widget'),
+    ...(old ? splitRows('the single file before the split', 'single-script', 'single') : []),
   ])
 
   const added = median(script.whole)
@@ -168,7 +211,10 @@ export function widgetReport(measured: WidgetMeasurements): BenchSection {
       name: `the widget adds under ${SCRIPT_BUDGET_MS} ms of script time to a page load at 1×`,
       measured:
         `${withSpread(script.whole, signedMs(2))} of main-thread CPU time, median (range) of ${repeats} paired loads` +
-        (over ? `; ${over} of ${repeats} loads at or above ${SCRIPT_BUDGET_MS} ms` : ''),
+        (over ? `; ${over} of ${repeats} loads at or above ${SCRIPT_BUDGET_MS} ms` : '') +
+        (old
+          ? `; the single file before the split added ${withSpread(split('single-script', 'single', 'loadScript').whole, signedMs(2))}`
+          : ''),
       met: added < SCRIPT_BUDGET_MS,
       // Only what this section measured: the split between the script tag alone and the mount (the table above).
       why:
@@ -179,7 +225,7 @@ export function widgetReport(measured: WidgetMeasurements): BenchSection {
     },
   ]
   for (const rate of rates) {
-    const { blank, widget } = runs[rate]
+    const { blank, widget, single: singleRuns } = runs[rate]
     const loads = widget.length
     const withAny = widget.filter((run) => longTasks(run).length > 0)
     const blankWith = blank.filter((run) => longTasks(run).length > 0)
@@ -188,8 +234,8 @@ export function widgetReport(measured: WidgetMeasurements): BenchSection {
       ? `the page without the widget had one in ${blankWith.length} of ${loads} (longest ${worst(blankWith)})`
       : 'the page without the widget had none'
     // The widget's own long tasks, by phase: in how many loads, and the longest.
-    const own = (phase: 'longTasksLoad' | 'longTasksOpen', name: string) => {
-      const durations = widget.map((run) => Math.max(0, ...run[phase].filter((task) => task.widget).map((task) => task.duration)))
+    const own = (phase: 'longTasksLoad' | 'longTasksOpen', name: string, list = widget) => {
+      const durations = list.map((run) => Math.max(0, ...run[phase].filter((task) => task.widget).map((task) => task.duration)))
       const hit = durations.filter((duration) => duration > 0)
       return hit.length ? `${name} in ${hit.length} of ${loads} loads (longest ${ms(Math.max(...hit), 0)})` : ''
     }
@@ -197,24 +243,37 @@ export function widgetReport(measured: WidgetMeasurements): BenchSection {
       own('longTasksLoad', 'loading (evaluating the bundle and rendering the launcher, one task)'),
       own('longTasksOpen', 'opening (rendering the panel and focusing the composer)'),
     ].filter(Boolean)
+    // The same counts for the single file, so today's figure reads against what the page had before.
+    const singleWith = singleRuns.filter((run) => longTasks(run).length > 0)
+    const singleOwned = [own('longTasksLoad', 'loading', singleRuns), own('longTasksOpen', 'opening', singleRuns)].filter(Boolean)
+    const before = !old
+      ? ''
+      : singleWith.length
+        ? `; the single file before the split had one in ${singleWith.length} of ${loads} (longest ${worst(singleWith)}), its own code ${singleOwned.length ? `in them while ${singleOwned.join(' and while ')}` : 'in none'}`
+        : '; the single file before the split had none'
     targets.push({
       name: `no long task (≥ ${LONG_TASK_MS} ms) at ${rate}× CPU, loading the page and opening the chat`,
-      measured: withAny.length
-        ? `${withAny.length} of ${loads} loads with the widget had one (longest ${worst(withAny)}); ${baseline}`
-        : `none in ${loads} loads with the widget; ${baseline}`,
+      measured:
+        (withAny.length
+          ? `${withAny.length} of ${loads} loads with the widget had one (longest ${worst(withAny)}); ${baseline}`
+          : `none in ${loads} loads with the widget; ${baseline}`) + before,
       met: withAny.length === 0,
       why: owned.length
         ? `the widget's own code ran in long tasks (Long Animation Frames attribution) while ${owned.join(', and while ')}. ` +
           `A long task is wall-clock time, so on a busy machine it includes time the main thread waited for a core: set it against the CPU-time rows`
-        : "none of those long tasks ran widget.js code (Long Animation Frames attribution): the page's own work and this shared machine " +
+        : "none of those long tasks ran the widget's code (Long Animation Frames attribution): the page's own work and this shared machine " +
           'account for them (a long task is wall-clock time, so on a busy machine it includes time the main thread waited for a core)',
     })
   }
 
   const method = [
-    "The widget is built fresh from the current source (`vite build` with the production config) into a scratch folder; the sizes are of its three files, the loader `widget.js`, the panel it fetches on intent and the answers' file (the stream reader and the markdown renderer) the panel fetches once it has mounted: gzip at level 9, brotli at quality 11 (as the server sends it). The baseline is the demo site's home page: its HTML, stylesheet, script and icon, each compressed alone.",
-    `In Chromium ${version} (headless, driven by playwright-core), two servers on 127.0.0.1 stand for a customer's site and the API origin. The site serves the demo home page under the demo's CSP, identical but for what stands before \`</body>\`: nothing (the baseline), the owner's embed tag (\`async\`, with \`data-key\`, \`data-title\`, \`data-color\` and \`data-starters\`), and, at 1× only, the script tag without \`data-key\` (the bundle evaluated, nothing mounted) to split the cost. The widget asks the API nothing until a message is sent, so no API runs; the other origin serves \`widget.js\` and the panel brotli-encoded, the panel fetched when the mouse reaches the launcher (just before the click: a cold open). Each of ${repeats} repeats loads every page at 1× and at 4× CPU throttling (CDP \`Emulation.setCPUThrottlingRate\`), each load in a fresh browser context (a first visit: empty cache, no code cache, empty storage), rotating which page goes first; one unrecorded warm-up load precedes them. Each figure is the median over the repeats with the range in brackets; a difference is taken per repeat between pages loaded back to back, then its median and range. The 4× figures spread wider than the 1× ones: Chromium throttles by pausing the page's main thread in slices, which lands unevenly on short pieces of work, the more so on a busy machine.`,
-    `Script and task time: CDP \`Performance.getMetrics\` (\`ScriptDuration\`, \`TaskDuration\`, cumulative for the page) in the thread-ticks time domain, i.e. the renderer main thread's CPU time, which other processes on a shared machine inflate far less than wall-clock time (throttling does show in it), read once the load has settled (load event, launcher painted, two more frames and 100 ms) and again after the click. Every other time is wall-clock time, contention included. Long tasks: a \`PerformanceObserver\` for \`longtask\` entries (buffered) installed before any page script; a long task "runs widget.js code" when it overlaps a script run from widget.js, the panel or its answers' file that a \`long-animation-frame\` entry names. First contentful paint and the load event come from the page's own performance timeline. The launcher "painted": a \`MutationObserver\` sees it enter the page, then the next animation frame and a message task after it (that frame's paint is done by then), as \`performance.now()\` since the navigation started. Opening: a real mouse click (CDP input events) on the launcher's spot, timed from the click event's own timestamp to the \`focusin\` at which \`document.activeElement\` is the widget and its shadow root's \`activeElement\` the composer, and on to the next painted frame; on the page without the widget the same click lands on the page and is timed to the next painted frame. The section took ${Math.round(seconds)} s on ${machine.cores} cores, with a load average (1 min) of ${machine.load[0].toFixed(1)} when it started and ${machine.load[1].toFixed(1)} when it ended: other work shares the machine, which the wall-clock figures and the long tasks feel most.`,
+    "Two widgets are built fresh, each into a scratch folder. Today's split widget from the current source (`vite build` with the production config): the loader `widget.js`, the panel it fetches on intent and the answers' file (the stream reader and the markdown renderer) the panel fetches once it has mounted. " +
+      (old
+        ? `And the single \`widget.js\` it was before issue 13 split it, from commit ${commit}, the last before that work began: its \`src/\`, \`vite.config.ts\`, \`package.json\` and \`tsconfig.json\` taken out of git (\`git archive\`), built with its own config and today's node_modules. `
+        : `The single \`widget.js\` from before issue 13's split was not built, so its columns are left out: ${'skipped' in single ? single.skipped : ''}. `) +
+      "Sizes: gzip at level 9 (Node's zlib), brotli at quality 11 (as the server sends it). The baseline is the demo site's home page: its HTML, stylesheet, script and icon, each compressed alone.",
+    `In Chromium ${version} (headless, driven by playwright-core), two servers on 127.0.0.1 stand for a customer's site and the API origin. The site serves the demo home page under the demo's CSP, identical but for what stands before \`</body>\`: nothing (the baseline), the owner's embed tag (\`async\`, with \`data-key\`, \`data-title\`, \`data-color\` and \`data-starters\`) loading today's loader${old ? ", the same tag loading the single file (under the CSP the demo had for it, whose `style-src` also allows `'unsafe-inline'` for the `<style>` it put in its shadow root)" : ''}, and, at 1× only, ${old ? 'each file' : 'the loader'} in a script tag without \`data-key\` (evaluated, nothing mounted) to split the cost. The API origin serves the widgets' files brotli-encoded and answers nothing else, so no API runs (nothing is sent; today's panel asks \`GET /v1/key\` on opening, which fails here and, as when a server cannot tell, says nothing). The chat is opened two ways: cold, the mouse arriving on the launcher and clicking at once (today's panel fetched on the way); and with a hover first, the mouse resting on the launcher until today's panel has loaded and mounted (prefetched)${old ? ', or for two frames on the single file, which has nothing to fetch' : ''}, then the click. Each of ${repeats} repeats loads every page at 1× and at 4× CPU throttling (CDP \`Emulation.setCPUThrottlingRate\`), each load in a fresh browser context (a first visit: empty cache, no code cache, empty storage), rotating which page goes first; one unrecorded warm-up load precedes them. Each figure is the median over the repeats with the range in brackets; a difference is taken per repeat between pages loaded in the same repeat, then its median and range. The 4× figures spread wider than the 1× ones: Chromium throttles by pausing the page's main thread in slices, which lands unevenly on short pieces of work, the more so on a busy machine.`,
+    `Script and task time: CDP \`Performance.getMetrics\` (\`ScriptDuration\`, \`TaskDuration\`, cumulative for the page) in the thread-ticks time domain, i.e. the renderer main thread's CPU time, which other processes on a shared machine inflate far less than wall-clock time (throttling does show in it), read once the load has settled (load event, launcher painted, two more frames and 100 ms) and again after the click. Every other time is wall-clock time, contention included. Long tasks: a \`PerformanceObserver\` for \`longtask\` entries (buffered) installed before any page script; a long task "runs the widget's code" when it overlaps a script run from a \`widget.js\` (either), the panel or its answers' file that a \`long-animation-frame\` entry names. First contentful paint and the load event come from the page's own performance timeline. The launcher "painted": a \`MutationObserver\` sees it enter the page, then the next animation frame and a message task after it (that frame's paint is done by then), as \`performance.now()\` since the navigation started. Opening: a real mouse click (CDP input events) on the launcher's spot, timed from the click event's own timestamp to the \`focusin\` at which \`document.activeElement\` is the widget and its shadow root's \`activeElement\` the composer, and on to the next painted frame; on the page without the widget the same click lands on the page and is timed to the next painted frame. The section took ${Math.round(seconds)} s on ${machine.cores} cores, with a load average (1 min) of ${machine.load[0].toFixed(1)} when it started and ${machine.load[1].toFixed(1)} when it ended: other work shares the machine, which the wall-clock figures and the long tasks feel most.`,
   ].join('\n\n')
 
   return { title: 'The widget', method, tables, targets }

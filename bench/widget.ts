@@ -1,7 +1,8 @@
 /**
  * Section 3 of `npm run bench`: the widget. Its size (gzip -9 and brotli q11 of a fresh production
- * build), and what it costs a page in real Chromium: the demo site's home page loaded with and
- * without the embed tag, side by side in the same run, at 1× and 4× CPU throttling, each load in a
+ * build), and what it costs a page in real Chromium: the demo site's home page loaded without the
+ * widget, with today's split widget and with the single file it was before issue 13 split it
+ * (widget-single-file.ts), side by side in the same run, at 1× and 4× CPU throttling, each load in a
  * fresh browser context (a first visit: empty HTTP cache, no V8 code cache, empty localStorage).
  * This file measures; widget-report.ts turns the measurements into the section's tables and targets.
  */
@@ -17,6 +18,7 @@ import { demoCsp, embedSnippet, escapeHtml } from '../demo/site.ts'
 import { CHROMIUM, chromiumMissing, launchChromium } from '../tools/chromium.ts'
 import { ROOT } from './processes.ts'
 import type { BenchSection } from './report.ts'
+import { buildSingleFile } from './widget-single-file.ts'
 import { widgetReport } from './widget-report.ts'
 
 const SITE = join(ROOT, 'demo', 'site')
@@ -33,14 +35,26 @@ const STEP_TIMEOUT_MS = 20_000
 const KEY = 'ask_B3nchW1dget0000000000000000000000000000'
 
 /**
- * The same page three ways: without the widget (the baseline), with the owner's embed tag, and (at
- * 1× only, to split the cost) with the script but no data-key: the bundle evaluated, nothing mounted.
- * The embed tag's page is opened two ways: `widget`, the mouse arriving and clicking at once (the
- * panel fetched on the way: a cold open), and `prefetched`, the mouse resting on the launcher until
- * the panel has loaded and mounted, then the click.
+ * The same page without the widget (the baseline), with the owner's embed tag, and (at 1× only, to
+ * split the cost) with the script but no data-key: the bundle evaluated, nothing mounted. The embed
+ * tag's page is opened two ways: `widget`, the mouse arriving and clicking at once (the panel fetched
+ * on the way: a cold open), and `prefetched`, the mouse resting on the launcher until the panel has
+ * loaded and mounted, then the click. The `single` variants are the same with the single file from
+ * before the split, which has nothing to fetch on a hover: `single-hovered` rests the mouse on the
+ * launcher for two frames before the click.
  */
-export type Variant = 'blank' | 'widget' | 'prefetched' | 'script'
-const PATHS: Record<Variant, string> = { blank: '/', widget: '/with-widget', prefetched: '/with-widget', script: '/script-only' }
+export type Variant = 'blank' | 'widget' | 'prefetched' | 'script' | 'single' | 'single-hovered' | 'single-script'
+const PATHS: Record<Variant, string> = {
+  blank: '/',
+  widget: '/with-widget',
+  prefetched: '/with-widget',
+  script: '/script-only',
+  single: '/with-single-file',
+  'single-hovered': '/with-single-file',
+  'single-script': '/single-file-script-only',
+}
+/** The API origin's folder for the single file, which keeps the name it had: `widget.js`. */
+const SINGLE_FILE_FOLDER = '/single-file'
 
 export interface LongTask {
   duration: number
@@ -202,9 +216,13 @@ export async function benchWidget(options: { repeats: number }): Promise<BenchSe
     cleanup.push(() => rmSync(outDir, { recursive: true, force: true }))
     await buildWidget(ROOT, { outDir, quiet: true })
     // The loader, the panel it fetches on intent, its answers' file and its language tables (English rides inside).
-    const built = new Map(readdirSync(outDir).map((name) => [`/${name}`, readFileSync(join(outDir, name))]))
+    const built = new Map<string, Buffer>(readdirSync(outDir).map((name) => [`/${name}`, readFileSync(join(outDir, name))]))
     const named = (pattern: RegExp) => built.get([...built.keys()].find((name) => pattern.test(name))!)!
     const sizes = measureSizes(built.get('/widget.js')!, named(/^\/panel-[0-9a-f]{10}\.js$/), named(/^\/panel-answers-[0-9a-f]{10}\.js$/))
+    // The single file from before the split, built fresh from its commit (or why it could not be).
+    const singleFile = await buildSingleFile(ROOT)
+    if ('code' in singleFile) built.set(`${SINGLE_FILE_FOLDER}/widget.js`, singleFile.code)
+    const single = 'code' in singleFile ? { commit: singleFile.commit, size: compressed(singleFile.code) } : singleFile
 
     // 2. Two origins, as on a customer's site: the page's, and the API's, which serves the widget's
     // files as the server does (the panel readable cross-origin, for its integrity check).
@@ -216,7 +234,7 @@ export async function benchWidget(options: { repeats: number }): Promise<BenchSe
       const br = /\bbr\b/.test(String(req.headers['accept-encoding'] ?? ''))
       res.writeHead(200, {
         'content-type': name.endsWith('.json') ? 'application/json' : 'text/javascript; charset=utf-8',
-        'cache-control': name === '/widget.js' ? 'public, max-age=300' : 'public, max-age=31536000, immutable',
+        'cache-control': name.endsWith('/widget.js') ? 'public, max-age=300' : 'public, max-age=31536000, immutable',
         vary: 'accept-encoding',
         'cross-origin-resource-policy': 'cross-origin',
         ...(typeof req.headers.origin === 'string' && { 'access-control-allow-origin': req.headers.origin }),
@@ -243,20 +261,21 @@ export async function benchWidget(options: { repeats: number }): Promise<BenchSe
     const browser = await launchChromium()
     cleanup.push(() => browser.close())
     await measure(browser, site.origin + PATHS.widget, 'widget', 1)
-    const runs: Runs = {
-      1: { blank: [], widget: [], prefetched: [], script: [] },
-      4: { blank: [], widget: [], prefetched: [], script: [] },
-    }
+    const noRuns = () => ({ blank: [], widget: [], prefetched: [], script: [], single: [], 'single-hovered': [], 'single-script': [] })
+    const runs: Runs = { 1: noRuns(), 4: noRuns() }
+    const withSingle = 'size' in single
     for (let repeat = 0; repeat < repeats; repeat++) {
       for (const rate of RATES) {
-        const variants: Variant[] = rate === 1 ? ['blank', 'widget', 'prefetched', 'script'] : ['blank', 'widget', 'prefetched']
+        const variants: Variant[] = ['blank', 'widget', 'prefetched']
+        if (withSingle) variants.push('single', 'single-hovered')
+        if (rate === 1) variants.push('script', ...(withSingle ? (['single-script'] as const) : []))
         const order = [...variants.slice(repeat % variants.length), ...variants.slice(0, repeat % variants.length)]
         for (const variant of order) runs[rate][variant].push(await measure(browser, site.origin + PATHS[variant], variant, rate))
       }
     }
     const version = browser.version()
     const machine = { cores: availableParallelism(), load: [loadBefore, loadavg()[0]!] as const }
-    return widgetReport({ sizes, runs, rates: RATES, repeats, seconds: (performance.now() - started) / 1000, version, machine })
+    return widgetReport({ sizes, single, runs, rates: RATES, repeats, seconds: (performance.now() - started) / 1000, version, machine })
   } finally {
     for (const step of cleanup.reverse()) {
       try {
@@ -268,7 +287,7 @@ export async function benchWidget(options: { repeats: number }): Promise<BenchSe
   }
 }
 
-/** Every repeat's run, by CPU rate and page (and way of opening); the script-only page is loaded at 1× only. */
+/** Every repeat's run, by CPU rate and page (and way of opening); the script-only pages are loaded at 1× only, the single file's not at all when it could not be built. */
 export type Runs = Record<Rate, Record<Variant, Run[]>>
 
 /** One fresh context and page: load, settle, read the metrics, click the launcher's spot, wait, read again. */
@@ -301,12 +320,18 @@ async function measure(browser: Browser, url: string, variant: Variant, rate: nu
         timeout: STEP_TIMEOUT_MS,
       })
     }
+    if (variant === 'single-hovered') {
+      // Nothing to fetch: the pointer rests on the launcher while two frames paint its hover state.
+      await page.mouse.move(LAUNCHER_POINT.x, LAUNCHER_POINT.y)
+      await page.evaluate(() => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done))))
+    }
     const beforeClick = await metrics(cdp)
 
     // A real click (CDP input events), where the launcher is; on the page without the widget it lands on
-    // the page. The script-only page serves the load figures alone.
+    // the page. The script-only pages serve the load figures alone.
     let afterOpen = beforeClick
-    if (variant !== 'script') {
+    const scriptOnly = variant === 'script' || variant === 'single-script'
+    if (!scriptOnly) {
       const opened = waitForSignal(
         page,
         'bench:opened',
@@ -327,7 +352,7 @@ async function measure(browser: Browser, url: string, variant: Variant, rate: nu
       }
     })
     const { bench } = seen
-    const opensWidget = variant === 'widget' || variant === 'prefetched'
+    const opensWidget = variant !== 'blank' && !scriptOnly
     if (opensWidget && (bench.launcherVisible === null || bench.composerFocused === null || bench.resultPaint === null)) {
       throw new Error(`widget bench: ${where}: the launcher never showed, or the composer never took the focus`)
     }
@@ -416,18 +441,30 @@ interface SiteFile {
 function siteFiles(apiOrigin: string): Map<string, SiteFile> {
   const html = 'text/html; charset=utf-8'
   const csp = demoCsp(apiOrigin)
-  const snippet = embedSnippet(apiOrigin, KEY, {
+  // The single file put its stylesheet in a <style> in its shadow root: it needs the 'unsafe-inline' the demo's CSP then had.
+  const singleFileCsp = csp
+    .split('; ')
+    .map((directive) => (directive.startsWith('style-src ') ? `${directive} 'unsafe-inline'` : directive))
+    .join('; ')
+  const attributes = {
     'data-title': 'Ask Lumen',
     'data-color': '#0f766e',
     'data-starters': 'What does Lumen cost?|Does it work offline?|How do I import my notes?',
-  })
+  }
+  const snippet = embedSnippet(apiOrigin, KEY, attributes)
   const raw = readFileSync(join(SITE, 'index.html'), 'utf8').replaceAll('{{embedShown}}', () => escapeHtml(snippet))
-  const page = (embed: string): SiteFile => ({ body: Buffer.from(raw.replaceAll('{{embed}}', () => embed)), type: html, csp })
+  const page = (embed: string, policy = csp): SiteFile => ({
+    body: Buffer.from(raw.replaceAll('{{embed}}', () => embed)),
+    type: html,
+    csp: policy,
+  })
   const file = (name: string, type: string): SiteFile => ({ body: readFileSync(join(SITE, name)), type })
   return new Map([
     [PATHS.blank, page('')],
     [PATHS.widget, page(snippet)],
     [PATHS.script, page(`<script src="${apiOrigin}/widget.js" async></script>`)],
+    [PATHS.single, page(embedSnippet(apiOrigin + SINGLE_FILE_FOLDER, KEY, attributes), singleFileCsp)],
+    [PATHS['single-script'], page(`<script src="${apiOrigin}${SINGLE_FILE_FOLDER}/widget.js" async></script>`, singleFileCsp)],
     ['/site.css', file('site.css', 'text/css; charset=utf-8')],
     ['/site.js', file('site.js', 'text/javascript; charset=utf-8')],
     ['/favicon.svg', file('favicon.svg', 'image/svg+xml')],
