@@ -4,24 +4,38 @@
  * parses the body, builds the upstream request, reads the answer and renames its model: the least a
  * relay that looks at what it relays can do. Started as its own process:
  * `piecewise-relay.ts <port> <upstream origin> <sqlite file>`, with PIECES a comma-separated list of
- * key, limit, headers, abort, log and metrics (relay-pieces.ts says what each one is).
+ * key, limit, headers, abort, log, metrics, body, policy, visitor, account, slots and usage
+ * (relay-pieces.ts says what each one is).
  */
 import { randomUUID } from 'node:crypto'
 import http, { type IncomingMessage, type ServerResponse } from 'node:http'
+import { readJsonBody } from '../server/body.ts'
+import { toChatRequest } from '../server/chat-request.ts'
+import { clientAddress, visitorOf } from '../server/client-address.ts'
+import { loadConfig } from '../server/config.ts'
 import { hashKey } from '../server/keys.ts'
 import { createLogger } from '../server/log.ts'
 import { createMetrics } from '../server/metrics.ts'
 import { createMemoryRateLimiter, rateLimitHeaders } from '../server/rate-limit.ts'
 import { openSqliteStore } from '../server/store/sqlite.ts'
+import { createMemoryStreamSlots } from '../server/stream-slots.ts'
+import { createUsageRecorder } from '../server/usage.ts'
+import { createVisitorIds } from '../server/visitor-id.ts'
 
 const [port, upstreamOrigin, sqliteFile] = process.argv.slice(2)
 const pieces = new Set((process.env.PIECES ?? '').split(',').filter(Boolean))
 const upstream = new URL(String(upstreamOrigin))
 const agent = new http.Agent({ keepAlive: true })
-const store = pieces.has('key') ? openSqliteStore(String(sqliteFile)) : undefined
-const limiter = pieces.has('limit') ? createMemoryRateLimiter() : undefined
+const store = ['key', 'account', 'usage'].some((piece) => pieces.has(piece)) ? openSqliteStore(String(sqliteFile)) : undefined
+const limiter = pieces.has('limit') || pieces.has('visitor') ? createMemoryRateLimiter() : undefined
 const log = pieces.has('log') ? createLogger() : undefined
 const metrics = pieces.has('metrics') ? createMetrics() : undefined
+const config = loadConfig({})
+const slots = pieces.has('slots') ? createMemoryStreamSlots() : undefined
+const usage = pieces.has('usage') ? createUsageRecorder(store!, createLogger({ write: () => {} })) : undefined
+const visitorIds = createVisitorIds(config.visitorIdSecret ?? 'bench-visitor-id-secret')
+/** The bench's key (one per run, its record read once per run here when `key` is off). */
+let known: Awaited<ReturnType<NonNullable<typeof store>['findKeyByHash']>>
 const MODEL_FIELD = /("model"\s*:\s*)"(?:[^"\\]|\\.)*"/
 
 async function readText(stream: AsyncIterable<Buffer | string>): Promise<string> {
@@ -81,9 +95,18 @@ async function relay(req: IncomingMessage, res: ServerResponse): Promise<void> {
       metrics?.request('/v1/chat/completions', req.method ?? '', res.statusCode)
     })
   }
-  const body = JSON.parse(await readText(req)) as Record<string, unknown>
-  if (store) keyId = (await store.findKeyByHash(hashKey(String(req.headers.authorization).slice('Bearer '.length))))?.id
-  if (limiter) Object.assign(headers, rateLimitHeaders(await limiter.hit(keyId ?? 'bench', 100_000)))
+  const parsed = pieces.has('body') ? await readJsonBody(req, res, config.limits.maxBodyBytes) : JSON.parse(await readText(req))
+  const token = String(req.headers.authorization).slice('Bearer '.length)
+  if (store && (pieces.has('key') || !known)) known = await store.findKeyByHash(hashKey(token))
+  keyId = known?.id ?? 'bench'
+  const visitor = ['visitor', 'slots', 'policy'].some((piece) => pieces.has(piece)) ? visitorOf(clientAddress(req, undefined)) : ''
+  if (pieces.has('visitor')) await limiter!.hit(`${keyId}:${visitor}`, 100_000)
+  if (pieces.has('limit')) Object.assign(headers, rateLimitHeaders(await limiter!.hit(keyId, 100_000)))
+  if (pieces.has('account')) await store!.accountTokenLimit(known!.account_id)
+  const slot = await slots?.acquire(keyId, visitor, { key: 100, visitor: 10 })
+  const body = pieces.has('policy')
+    ? toChatRequest(parsed, config.limits, { instructions: null, allowSystemMessages: false, user: visitorIds(keyId, visitor) }).body
+    : (parsed as Record<string, unknown>)
   let abort: AbortController | undefined
   let deadline: NodeJS.Timeout | undefined
   if (pieces.has('abort')) {
@@ -97,15 +120,22 @@ async function relay(req: IncomingMessage, res: ServerResponse): Promise<void> {
     answer.setEncoding('utf8')
     const text = (await readText(answer)).replace(MODEL_FIELD, '$1"assisters-chat-v1"')
     metrics?.relayed(false, (performance.now() - started) / 1000)
+    if (usage) {
+      usage.request(keyId)
+      usage.tokens(keyId, 9, 7)
+    }
     res.writeHead(answer.statusCode ?? 502, { ...headers, 'content-length': Buffer.byteLength(text) })
     res.end(text)
   } finally {
     clearTimeout(deadline)
+    if (slot && 'release' in slot) slot.release()
   }
 }
 
 const server = http.createServer((req, res) => {
-  relay(req, res).catch(() => {
+  relay(req, res).catch((err: Error) => {
+    // On stderr, so a refused run names its cause (the bench keeps it in the relay's log file).
+    console.error(`piecewise relay: ${err.message}`)
     if (!res.headersSent) res.writeHead(502)
     res.end()
   })
