@@ -1,7 +1,7 @@
 /**
  * A relay that does what ours must do to every chat request and no more, with each of our server's
  * pieces switched on by name, using the server's own modules for them. Without pieces it reads and
- * parses the body, builds the upstream request, reads the answer and renames its model: the least a
+ * parses the body, sends it on with our server's upstream client, reads the answer and renames its model: the least a
  * relay that looks at what it relays can do. Started as its own process:
  * `piecewise-relay.ts <port> <upstream origin> <sqlite file>`, with PIECES a comma-separated list of
  * key, limit, headers, abort, log, metrics, body, policy, visitor, account, slots and usage
@@ -10,6 +10,7 @@
 import { randomUUID } from 'node:crypto'
 import http, { type IncomingMessage, type ServerResponse } from 'node:http'
 import { readJsonBody } from '../server/body.ts'
+import { BENCH_SERVER_ENV } from './bench-keys.ts'
 import { toChatRequest } from '../server/chat-request.ts'
 import { clientAddress, visitorOf } from '../server/client-address.ts'
 import { loadConfig } from '../server/config.ts'
@@ -18,6 +19,7 @@ import { createLogger } from '../server/log.ts'
 import { createMetrics } from '../server/metrics.ts'
 import { createMemoryRateLimiter, rateLimitHeaders } from '../server/rate-limit.ts'
 import { openSqliteStore } from '../server/store/sqlite.ts'
+import { createHttpUpstream } from '../server/upstream.ts'
 import { createMemoryStreamSlots } from '../server/stream-slots.ts'
 import { createUsageRecorder } from '../server/usage.ts'
 import { createVisitorIds } from '../server/visitor-id.ts'
@@ -25,12 +27,16 @@ import { createVisitorIds } from '../server/visitor-id.ts'
 const [port, upstreamOrigin, sqliteFile] = process.argv.slice(2)
 const pieces = new Set((process.env.PIECES ?? '').split(',').filter(Boolean))
 const upstream = new URL(String(upstreamOrigin))
-const agent = new http.Agent({ keepAlive: true })
+// Our server's own upstream client (its pool, and its one retry of a request a pooled connection lost).
+const upstreamClient = createHttpUpstream({ baseUrl: `${upstream.origin}/v1`, apiKey: undefined, model: 'bench-model' })
+/** The signal of a relay that never aborts (without the `abort` piece). */
+const NEVER = new AbortController().signal
 const store = ['key', 'account', 'usage'].some((piece) => pieces.has(piece)) ? openSqliteStore(String(sqliteFile)) : undefined
 const limiter = pieces.has('limit') || pieces.has('visitor') ? createMemoryRateLimiter() : undefined
 const log = pieces.has('log') ? createLogger() : undefined
 const metrics = pieces.has('metrics') ? createMetrics() : undefined
-const config = loadConfig({})
+// Our server's bench settings: caps on answers in progress that one load generator never reaches.
+const config = loadConfig(BENCH_SERVER_ENV)
 const slots = pieces.has('slots') ? createMemoryStreamSlots() : undefined
 const usage = pieces.has('usage') ? createUsageRecorder(store!, createLogger({ write: () => {} })) : undefined
 const visitorIds = createVisitorIds(config.visitorIdSecret ?? 'bench-visitor-id-secret')
@@ -42,29 +48,6 @@ async function readText(stream: AsyncIterable<Buffer | string>): Promise<string>
   let text = ''
   for await (const piece of stream) text += piece
   return text
-}
-
-function forward(payload: string, signal: AbortSignal | undefined): Promise<IncomingMessage> {
-  return new Promise((resolve, reject) => {
-    const request = http.request(
-      {
-        host: upstream.hostname,
-        port: upstream.port,
-        method: 'POST',
-        path: '/v1/chat/completions',
-        agent,
-        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) },
-      },
-      resolve,
-    )
-    if (signal) {
-      const abort = () => request.destroy(signal.reason)
-      signal.addEventListener('abort', abort, { once: true })
-      request.once('close', () => signal.removeEventListener('abort', abort))
-    }
-    request.on('error', reject)
-    request.end(payload)
-  })
 }
 
 async function relay(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -101,9 +84,13 @@ async function relay(req: IncomingMessage, res: ServerResponse): Promise<void> {
   keyId = known?.id ?? 'bench'
   const visitor = ['visitor', 'slots', 'policy'].some((piece) => pieces.has(piece)) ? visitorOf(clientAddress(req, undefined)) : ''
   if (pieces.has('visitor')) await limiter!.hit(`${keyId}:${visitor}`, 100_000)
-  if (pieces.has('limit')) Object.assign(headers, rateLimitHeaders(await limiter!.hit(keyId, 100_000)))
+  if (pieces.has('limit')) {
+    const decision = await limiter!.hit(keyId, 100_000)
+    metrics?.limiterDecision(decision.allowed)
+    Object.assign(headers, rateLimitHeaders(decision))
+  }
   if (pieces.has('account')) await store!.accountTokenLimit(known!.account_id)
-  const slot = await slots?.acquire(keyId, visitor, { key: 100, visitor: 10 })
+  const slot = await slots?.acquire(keyId, visitor, { key: config.maxStreamsPerKey, visitor: config.maxStreamsPerVisitor })
   const body = pieces.has('policy')
     ? toChatRequest(parsed, config.limits, { instructions: null, allowSystemMessages: false, user: visitorIds(keyId, visitor) }).body
     : (parsed as Record<string, unknown>)
@@ -116,15 +103,17 @@ async function relay(req: IncomingMessage, res: ServerResponse): Promise<void> {
     deadline = setTimeout(() => controller.abort(), 60_000)
   }
   try {
-    const answer = await forward(JSON.stringify({ ...body, model: 'bench-model' }), abort?.signal)
-    answer.setEncoding('utf8')
-    const text = (await readText(answer)).replace(MODEL_FIELD, '$1"assisters-chat-v1"')
+    const answer = await upstreamClient.send(body, abort?.signal ?? NEVER)
+    const text = (await readText(answer.body as AsyncIterable<Buffer>)).replace(MODEL_FIELD, '$1"assisters-chat-v1"')
     metrics?.relayed(false, (performance.now() - started) / 1000)
+    metrics?.firstByte(false, (performance.now() - started) / 1000)
     if (usage) {
+      // As our relay does: the answer parsed whole, to check it and read its usage.
+      const counted = (JSON.parse(text) as { usage: { prompt_tokens: number; completion_tokens: number } }).usage
       usage.request(keyId)
-      usage.tokens(keyId, 9, 7)
+      usage.tokens(keyId, counted.prompt_tokens, counted.completion_tokens)
     }
-    res.writeHead(answer.statusCode ?? 502, { ...headers, 'content-length': Buffer.byteLength(text) })
+    res.writeHead(answer.status, { ...headers, 'content-length': Buffer.byteLength(text) })
     res.end(text)
   } finally {
     clearTimeout(deadline)

@@ -28,7 +28,7 @@ const PIECES: Variant[] = [
   { name: 'headers', what: '+ the rest of our response headers: a request id (randomUUID), CORS, Vary, Cache-Control' },
   { name: 'abort', what: '+ an AbortController and a deadline timer, aborted if the visitor leaves' },
   { name: 'log', what: '+ the access log line, batched to stdout (server/log.ts), at the response’s close' },
-  { name: 'metrics', what: '+ the Prometheus request counter and latency histogram (server/metrics.ts)' },
+  { name: 'metrics', what: '+ the Prometheus request counter, latency and first-byte histograms (server/metrics.ts)' },
   { name: 'body', what: '+ the body read by our reader: content type, length limit, strict UTF-8 (server/body.ts)' },
   {
     name: 'policy',
@@ -37,7 +37,7 @@ const PIECES: Variant[] = [
   { name: 'visitor', what: '+ the per-visitor limit: the client’s address, a second limiter decision' },
   { name: 'account', what: '+ the account’s daily budget read: a second SQLite read' },
   { name: 'slots', what: '+ an answer slot taken and given back (server/stream-slots.ts, in memory)' },
-  { name: 'usage', what: '+ usage counted, written in batches (server/usage.ts)' },
+  { name: 'usage', what: '+ the answer parsed whole for its usage, counted and written in batches (server/usage.ts)' },
 ]
 /** The pieces that every relay of ours needs, and those our checks add on top of them. */
 const BASIC = ['key', 'limit', 'headers', 'abort', 'log', 'metrics']
@@ -46,7 +46,7 @@ const VARIANTS: Variant[] = [
   { name: 'passthrough', what: 'pass-through proxy: pipes the request and the answer, looks at neither' },
   {
     name: 'rebuild',
-    what: 'reads and rebuilds: the body read and parsed, the upstream request built, the answer read and its model renamed',
+    what: 'reads and rebuilds: the body read and parsed, sent on by our upstream client (server/upstream.ts), the answer read and its model renamed',
     pieces: [],
   },
   ...PIECES.map((piece) => ({ ...piece, pieces: [piece.name] })),
@@ -63,7 +63,7 @@ export async function benchRelayPieces(options: { repeats: number; seconds: numb
   try {
     const targets = new Map<string, { url: string; pid: number; log?: string }>([
       ['passthrough', { url: stack.urls.passthrough, pid: stack.pids.passthrough }],
-      ['ours', { url: stack.urls.ours, pid: stack.pids.ours }],
+      ['ours', { url: stack.urls.ours, pid: stack.pids.ours, log: stack.serverLog }],
     ])
     for (const variant of VARIANTS.filter((variant) => variant.pieces)) {
       const port = await freePort()
@@ -87,12 +87,12 @@ export async function benchRelayPieces(options: { repeats: number; seconds: numb
         try {
           allOk('ours', `(${variant.name})`, result)
         } catch (err) {
-          // The relay's own account of the refused requests (its stderr), for the one who reads the failure.
+          // The process's own account of the refused requests (the relay's stderr, our server's warnings).
           const log =
             target.log && existsSync(target.log)
               ? readFileSync(target.log, 'utf8')
                   .split('\n')
-                  .filter((line) => line.startsWith('piecewise relay:'))
+                  .filter((line) => line.startsWith('piecewise relay:') || /"level":"(warn|error)"/.test(line))
               : []
           throw new Error(`${(err as Error).message}${log.length ? `; ${log.slice(-3).join('; ')}` : ''}`)
         }
@@ -143,7 +143,7 @@ export async function benchRelayPieces(options: { repeats: number; seconds: numb
       'The pass-through proxy, our server, and `bench/piecewise-relay.ts` run side by side under the same non-streaming load ' +
       `(${CONNECTIONS} keep-alive connections, 1 s warm-up, ${options.seconds} s measured, every answer a 200), each on the core under test, ` +
       'all relaying to the same mock upstream. The piecewise relay does what any relay that checks requests must: it reads and parses the body, ' +
-      'builds the upstream request, reads the answer and renames its model; then, switched on by name, one piece of our server at a time, ' +
+      'sends it on with our server’s upstream client, reads the answer and renames its model; then, switched on by name, one piece of our server at a time, ' +
       'each done by the server’s own module, then the six that any relay of ours needs whatever it checks, then all twelve. CPU per request as in the relay section (user + system time from /proc ÷ answers); ' +
       `“added” is the difference from “reads and rebuilds” within each repeat. Medians of ${options.repeats} repeats in rotating order, (min–max) in brackets.`,
     tables: [table, sums],

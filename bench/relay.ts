@@ -40,6 +40,8 @@ export interface Stack {
   /** The mock upstream the proxy and our server relay to, and our server's SQLite file (relay-pieces.ts relays the same way). */
   upstreamOrigin: string
   sqliteFile: string
+  /** Our server's stdout and stderr: its access log and any warning. */
+  serverLog: string
   /** A fresh key on a fresh account, so no run ever meets the rate limit left by another. */
   freshKey(): Promise<string>
   close(): Promise<void>
@@ -60,6 +62,7 @@ export async function startStack(options: { sampleHeap?: boolean; profileDir?: s
     return part
   }
   const sqliteFile = join(folder, 'bench.db')
+  const serverLog = join(folder, 'server.log')
   const heapFiles = { passthrough: join(folder, 'proxy-heap.txt'), ours: join(folder, 'ours-heap.txt') }
   const sampled = (target: keyof typeof heapFiles) => ({
     ...(options.sampleHeap && { heapSampleFile: heapFiles[target] }),
@@ -82,7 +85,7 @@ export async function startStack(options: { sampleHeap?: boolean; profileDir?: s
       core: CORES?.underTest,
       ...sampled('ours'),
       // Its request log goes to a file, as in production, not through a pipe the bench must drain.
-      logFile: join(folder, 'server.log'),
+      logFile: serverLog,
       env: {
         PORT: String(ourPort),
         HOST: '127.0.0.1',
@@ -110,6 +113,7 @@ export async function startStack(options: { sampleHeap?: boolean; profileDir?: s
       heapFiles,
       upstreamOrigin: `http://127.0.0.1:${upstreamPort}`,
       sqliteFile,
+      serverLog,
       freshKey: () => freshKey(api),
       close,
     }

@@ -35,7 +35,7 @@ if (!only || only === 'relay') {
   const relay = await benchRelay(values.quick ? { repeats, seconds: 1, manyStreams: 200 } : { repeats, seconds: 5, manyStreams: 1000 })
   relay.forEach(report)
 }
-if (!only || only === 'pieces') report(await benchRelayPieces(values.quick ? { repeats: 1, seconds: 1 } : { repeats, seconds: 3 }))
+if (!only || only === 'pieces') report(await benchRelayPieces(values.quick ? { repeats: 1, seconds: 1 } : { repeats: 5, seconds: 3 }))
 if (!only || only === 'profile') report(await benchProfile(values.quick ? { repeats: 1, seconds: 2 } : { repeats, seconds: 5 }))
 if (!only || only === 'widget') report(await benchWidget({ repeats: values.quick ? 3 : 7 }))
 if (!only || only === 'limiter') report(await benchLimiter(values.quick ? { calls: 5_000, repeats: 3 } : { calls: 50_000, repeats: 5 }))

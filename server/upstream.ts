@@ -56,21 +56,34 @@ export function createHttpUpstream(upstream: NonNullable<Config['upstream']>): U
       new Promise((resolve, reject) => {
         if (signal.aborted) return reject(signal.reason)
         const payload = JSON.stringify({ ...body, model: upstream.model })
-        const request = client.request({ ...target, headers: { ...headers, 'content-length': Buffer.byteLength(payload) } }, (response) => {
-          const decode = DECODERS[String(response.headers['content-encoding']).toLowerCase()]
-          // pipeline, not pipe: pipe passes no error on, so a reset, a timeout or a visitor leaving
-          // (each destroys `response`) left the decoder's reader, the relay, waiting forever. The error
-          // reaches that reader through the decoder, so the callback has nothing left to do.
-          const body = decode ? pipeline(response, decode(), () => {}) : response
-          resolve({ status: response.statusCode ?? 502, contentType: response.headers['content-type'], body })
-        })
-        // By hand rather than the `signal` option, which also sets up a stream-end watcher per request:
-        // one listener, removed when the request closes, is all the relay needs.
-        const abort = () => request.destroy(signal.reason)
-        signal.addEventListener('abort', abort, { once: true })
-        request.once('close', () => signal.removeEventListener('abort', abort))
-        request.on('error', reject)
-        request.end(payload)
+        const attempt = (mayRetry: boolean) => {
+          let answered = false
+          const request = client.request(
+            { ...target, headers: { ...headers, 'content-length': Buffer.byteLength(payload) } },
+            (response) => {
+              answered = true
+              const decode = DECODERS[String(response.headers['content-encoding']).toLowerCase()]
+              // pipeline, not pipe: pipe passes no error on, so a reset, a timeout or a visitor leaving
+              // (each destroys `response`) left the decoder's reader, the relay, waiting forever. The error
+              // reaches that reader through the decoder, so the callback has nothing left to do.
+              const body = decode ? pipeline(response, decode(), () => {}) : response
+              resolve({ status: response.statusCode ?? 502, contentType: response.headers['content-type'], body })
+            },
+          )
+          // By hand rather than the `signal` option, which also sets up a stream-end watcher per request:
+          // one listener, removed when the request closes, is all the relay needs.
+          const abort = () => request.destroy(signal.reason)
+          signal.addEventListener('abort', abort, { once: true })
+          request.once('close', () => signal.removeEventListener('abort', abort))
+          request.on('error', (err: NodeJS.ErrnoException) => {
+            // A pooled connection the upstream closed as this request went out (its keep-alive timeout
+            // ran out just then) never reached it: once, on a new connection (node:http's documented way).
+            if (mayRetry && !answered && request.reusedSocket && err.code === 'ECONNRESET' && !signal.aborted) attempt(false)
+            else reject(err)
+          })
+          request.end(payload)
+        }
+        attempt(true)
       }),
     close: () => agent.destroy(),
   }

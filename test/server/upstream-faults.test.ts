@@ -450,6 +450,49 @@ describe('an upstream that holds its stream open after [DONE]', () => {
   })
 })
 
+/** Answers the first request, then hangs up on every later one that comes on a connection it has answered on before. */
+const hangsUpOnPooled = (): Behaviour => {
+  const answeredOn = new Set<unknown>()
+  return (request, response, body) => {
+    if (answeredOn.has(request.socket)) return void request.socket.destroy()
+    answeredOn.add(request.socket)
+    healthy(request, response, body)
+  }
+}
+
+describe('an upstream that closes a pooled connection just as a request goes out (its keep-alive timeout)', () => {
+  it.each(MODES)('sends a %s request again, once, on a new connection, and answers it', async (mode) => {
+    const rig = await startRig(hangsUpOnPooled())
+    expect((await rig.chat(mode)).status).toBe(200)
+    await within(rig.received[0]!.closed, 1000, 'the first answer to end')
+    const response = await rig.chat(mode)
+    expect(response.status).toBe(200)
+    expect(await response.text()).toContain('healthy')
+    const ports = rig.received.map((request) => request.clientPort)
+    expect(ports).toHaveLength(3)
+    expect(ports[1]).toBe(ports[0])
+    expect(ports[2]).not.toBe(ports[1])
+    expect(rig.server.logs.map((line) => JSON.parse(line)).filter((entry) => entry.level !== 'info')).toEqual([])
+  })
+
+  it('does not send it a third time: a second hang-up, on the new connection, is the upstream_error', async () => {
+    let requests = 0
+    const rig = await startRig((request, response, body) =>
+      ++requests === 1 ? healthy(request, response, body) : request.socket.destroy(),
+    )
+    expect((await rig.chat('non-streamed')).status).toBe(200)
+    await within(rig.received[0]!.closed, 1000, 'the first answer to end')
+    await expectErrorAnswer(await rig.chat('non-streamed'), UPSTREAM_ERROR)
+    expect(rig.received).toHaveLength(3)
+  })
+
+  it('does not send again a request that a new connection lost: the upstream may have it', async () => {
+    const rig = await startRig((request) => request.socket.destroy())
+    await expectErrorAnswer(await rig.chat('non-streamed'), UPSTREAM_ERROR)
+    expect(rig.received).toHaveLength(1)
+  })
+})
+
 describe('a healthy upstream', () => {
   it.each(['streamed', 'non-streamed'] as const)('keeps one pooled upstream connection for %s answers one after another', async (mode) => {
     // As real servers often do, the end of the upstream's answer comes a moment after its last bytes.

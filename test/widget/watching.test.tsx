@@ -30,17 +30,13 @@ function mountLabel(shown: Signal<string>) {
 }
 
 describe('Watching', () => {
-  it('draws again when a signal its view read changes, and not for one it did not read', async () => {
+  it('draws again when a signal its view read changes', async () => {
     const shown = signal('a')
-    const unread = signal(0)
     const label = mountLabel(shown)
     expect(root.textContent).toBe('a')
     shown.value = 'b'
     await drawn()
     expect(root.textContent).toBe('b')
-    expect(label.views).toBe(2)
-    unread.value++
-    await drawn()
     expect(label.views).toBe(2)
   })
 
@@ -67,7 +63,7 @@ describe('Watching', () => {
     expect(root.textContent).toBe('y')
   })
 
-  it('draws a child alone when only what the child read changes, and the parent alone when only its own', async () => {
+  it('draws a child alone when only what the child read changes, and the parent alone when only its own (same props: the child is not drawn)', async () => {
     const title = signal('T')
     const body = signal('B')
     const views = { parent: 0, child: 0 }
@@ -96,20 +92,33 @@ describe('Watching', () => {
     title.value = 'T2'
     await drawn()
     expect(root.textContent).toBe('T2B2')
-    expect(views.parent).toBe(2)
+    expect(views).toEqual({ parent: 2, child: 2 })
   })
 
-  it('stops watching once unmounted: nothing watches its signals any more, and a change draws nothing', async () => {
+  it('stops watching once unmounted: nothing watches its signals any more', () => {
     let watching = false
     const shown = signal('a', { watched: () => (watching = true), unwatched: () => (watching = false) })
-    const label = mountLabel(shown)
+    mountLabel(shown)
     expect(watching).toBe(true)
     render(null, root)
     expect(watching).toBe(false)
-    shown.value = 'b'
+  })
+
+  it('keeps watching across its own renders: a signal every view reads is never let go of in between', async () => {
+    let letGo = 0
+    const shown = signal('a', { unwatched: () => letGo++ })
+    const other = signal(0)
+    class Both extends Watching<{ n: number }> {
+      view({ n }: { n: number }) {
+        return <p>{`${shown.value} ${other.value} ${n}`}</p>
+      }
+    }
+    mount(<Both n={1} />)
+    // Drawn again for a new prop, not a signal: the effect is replaced, and the signal never let go of.
+    render(<Both n={2} />, root)
     await drawn()
-    expect(label.views).toBe(1)
-    expect(root.textContent).toBe('')
+    expect(root.textContent).toBe('a 0 2')
+    expect(letGo).toBe(0)
   })
 
   it('drawn again for new props, watches what the new view reads, no longer what the old one did', async () => {
