@@ -125,6 +125,13 @@ export interface Measured extends LoadResult {
   cpuMicros: number
 }
 
+/** Every answer must be a 200: a refused request measures the refusal, not the relay. */
+export function allOk(who: string, what: string, result: LoadResult) {
+  const refused = Object.entries(result.statuses).filter(([status]) => status !== '200')
+  if (result.errors || refused.length || !result.requests)
+    throw new Error(`${who} ${what}: ${result.errors} errors, statuses ${JSON.stringify(result.statuses)}`)
+}
+
 /** Drives the process `pid` with the load generator (on the driver's core) and measures its CPU time per answer. */
 export async function loadMeasured(pid: number, load: LoadOptions, deadlineMs: number): Promise<Measured> {
   const before = cpuSeconds(pid)

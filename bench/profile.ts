@@ -8,7 +8,8 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { allOk, measureChatLoad, startStack } from './relay.ts'
+import { allOk } from './processes.ts'
+import { measureChatLoad, startStack } from './relay.ts'
 import { median, whole, withSpread, type BenchSection } from './report.ts'
 
 interface CallFrame {
@@ -93,7 +94,7 @@ export async function benchProfile(options: { repeats: number; seconds: number }
       try {
         for (const target of repeat % 2 ? [...PROFILED].reverse() : PROFILED) {
           const result = await measureChatLoad(stack, stack.urls[target], stack.pids[target], CONNECTIONS, options.seconds)
-          allOk(target, 'profiled', result)
+          allOk(LABEL[target], 'profiled', result)
           cpu[target] = result.cpuMicros
         }
       } finally {

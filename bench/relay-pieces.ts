@@ -7,9 +7,9 @@
  */
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { allOk, measureChatLoad, startStack } from './relay.ts'
-import { CORES, freePort, listening, type Started, startProcess } from './processes.ts'
-import { median, ratio, whole, withSpread, type BenchSection } from './report.ts'
+import { measureChatLoad, startStack } from './relay.ts'
+import { allOk, CORES, freePort, listening, type Started, startProcess } from './processes.ts'
+import { median, ratio, rotated, whole, withSpread, type BenchSection } from './report.ts'
 
 interface Variant {
   name: string
@@ -79,13 +79,11 @@ export async function benchRelayPieces(options: { repeats: number; seconds: numb
       targets.set(variant.name, { url: `http://127.0.0.1:${port}/v1/chat/completions`, pid: relay.child.pid!, log })
     }
     for (let repeat = 0; repeat < options.repeats; repeat++) {
-      // A different order each repeat, so none always runs first.
-      const order = VARIANTS.map((_, i) => VARIANTS[(i + repeat * 3) % VARIANTS.length]!)
-      for (const variant of order) {
+      for (const variant of rotated(VARIANTS, repeat * 3)) {
         const target = targets.get(variant.name)!
         const result = await measureChatLoad(stack, target.url, target.pid, CONNECTIONS, options.seconds)
         try {
-          allOk('ours', `(${variant.name})`, result)
+          allOk(`the relay “${variant.name}”`, 'under load', result)
         } catch (err) {
           // The process's own account of the refused requests (the relay's stderr, our server's warnings).
           const log =

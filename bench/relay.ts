@@ -7,8 +7,9 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { BENCH_SERVER_ENV, freshKey } from './bench-keys.ts'
-import type { LoadOptions, LoadResult } from './load-generator.ts'
+import type { LoadOptions } from './load-generator.ts'
 import {
+  allOk,
   CORES,
   freePort,
   heapSamples,
@@ -22,7 +23,7 @@ import {
   type HeapSample,
   type Started,
 } from './processes.ts'
-import { median, megabytes, ms, ratio, whole, withSpread, type BenchSection } from './report.ts'
+import { median, megabytes, ms, ratio, rotated, whole, withSpread, type BenchSection } from './report.ts'
 import type { StreamOptions, StreamResult } from './stream-client.ts'
 
 const ORIGIN = 'http://localhost:3000'
@@ -144,13 +145,6 @@ export async function measureChatLoad(stack: Stack, url: string, pid: number, co
   return loadMeasured(pid, load, (seconds + 30) * 1000)
 }
 
-/** Every answer must be a 200: a refused request measures the refusal, not the relay. */
-export function allOk(target: Target, what: string, result: LoadResult) {
-  const refused = Object.entries(result.statuses).filter(([status]) => status !== '200')
-  if (result.errors || refused.length || !result.requests)
-    throw new Error(`${LABEL[target]} ${what}: ${result.errors} errors, statuses ${JSON.stringify(result.statuses)}`)
-}
-
 export interface RelayOptions {
   repeats: number
   /** Measured seconds per load run (after a 1 s warm-up). */
@@ -179,9 +173,6 @@ const paired = <R>(results: ByTarget<R>, read: (result: R) => number, combine: (
 const perRepeatRatio = (ours: number, floor: number) => ours / floor
 const perRepeatDifference = (ours: number, floor: number) => ours - floor
 
-/** The targets in a different order each repeat, so none always runs first (or last). */
-const rotated = <T>(items: T[], by: number) => items.map((_, i) => items[(i + by) % items.length]!)
-
 async function relayOverhead(stack: Stack, options: RelayOptions): Promise<BenchSection> {
   const EVENTS = 20
   const plain = [1, 16, 128].map((connections) => ({ connections, results: byTarget<Measured>() }))
@@ -195,7 +186,7 @@ async function relayOverhead(stack: Stack, options: RelayOptions): Promise<Bench
     for (const { connections, results } of plain) {
       for (const target of rotated(TARGETS, repeat)) {
         const result = await measureChatLoad(stack, stack.urls[target], stack.pids[target], connections, options.seconds)
-        allOk(target, `at concurrency ${connections}`, result)
+        allOk(LABEL[target], `at concurrency ${connections}`, result)
         results[target].push(result)
       }
     }

@@ -21,6 +21,9 @@ export interface Target {
   why?: string
 }
 
+/** The items in a different order each repeat, so none always runs first (or last). */
+export const rotated = <T>(items: readonly T[], by: number): T[] => items.map((_, i) => items[(i + by) % items.length]!)
+
 export function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b)
   const middle = sorted.length >> 1

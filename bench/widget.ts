@@ -17,7 +17,7 @@ import { buildWidget } from '../demo/build-widget.ts'
 import { demoCsp, embedSnippet, escapeHtml } from '../demo/site.ts'
 import { CHROMIUM, chromiumMissing, launchChromium } from '../tools/chromium.ts'
 import { ROOT } from './processes.ts'
-import type { BenchSection } from './report.ts'
+import { rotated, type BenchSection } from './report.ts'
 import { buildSingleFile } from './widget-single-file.ts'
 import { widgetReport } from './widget-report.ts'
 
@@ -269,8 +269,8 @@ export async function benchWidget(options: { repeats: number }): Promise<BenchSe
         const variants: Variant[] = ['blank', 'widget', 'prefetched']
         if (withSingle) variants.push('single', 'single-hovered')
         if (rate === 1) variants.push('script', ...(withSingle ? (['single-script'] as const) : []))
-        const order = [...variants.slice(repeat % variants.length), ...variants.slice(0, repeat % variants.length)]
-        for (const variant of order) runs[rate][variant].push(await measure(browser, site.origin + PATHS[variant], variant, rate))
+        for (const variant of rotated(variants, repeat))
+          runs[rate][variant].push(await measure(browser, site.origin + PATHS[variant], variant, rate))
       }
     }
     const version = browser.version()
