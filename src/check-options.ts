@@ -25,5 +25,5 @@ export function checkOptions<O extends object>(options: O, rules: Rules<O>, bad:
 /** The message that names a bad option, what it must be, and what it got (cut short). */
 export function problem(name: string, rule: string, value: unknown): string {
   const shown = typeof value === 'string' && value.length > 40 ? `${value.slice(0, 40)}…` : value
-  return `Assisters: "${name}" must be ${rule} (got ${JSON.stringify(shown) ?? String(shown)})`
+  return `"${name}" must be ${rule} (got ${JSON.stringify(shown) ?? String(shown)})`
 }

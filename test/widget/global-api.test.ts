@@ -75,7 +75,7 @@ describe('the script tag', () => {
     expect(view().launcher()).toBeTruthy()
     expect(warn).toHaveBeenCalledOnce()
     expect(warn).toHaveBeenCalledWith(
-      expect.stringMatching(/^\[Assisters\] Assisters: "color" must be a hex colour .*got "8b3a1a"\); using the default$/),
+      expect.stringMatching(/^\[Assisters\] "color" must be a hex colour .*got "8b3a1a"\); using the default$/),
     )
   })
 
