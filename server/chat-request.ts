@@ -44,6 +44,8 @@ const ROLES = Object.keys(MESSAGE_FIELDS).join(', ')
 const ECHOED_FIELDS = ['parsed', 'annotations', 'audio', 'function_call']
 const NAME = /^[\w-]{1,64}$/
 const MAX_TOOLS = 128
+// A JSON schema the upstream reads; deeper than this, sending it on would overflow JSON.stringify's stack.
+const MAX_SCHEMA_DEPTH = 64
 
 /** Checks a parsed JSON body against the policy; throws 400 with the offending `param`. */
 export function toChatRequest(input: unknown, limits: Limits, policy: RequestPolicy): ChatRequest {
@@ -161,7 +163,7 @@ const FIELDS: Record<string, FieldCheck> = {
     }
     only(schema, `${param}.json_schema`, ['name', 'description', 'schema', 'strict'])
     optional(schema, 'description', `${param}.json_schema.description`, 'text', (v) => typeof v === 'string')
-    optional(schema, 'schema', `${param}.json_schema.schema`, 'a JSON object', isObject)
+    optional(schema, 'schema', `${param}.json_schema.schema`, SCHEMA, isSchema)
     optional(schema, 'strict', `${param}.json_schema.strict`, 'true, false or null', (v) => v === null || typeof v === 'boolean')
     return value
   },
@@ -177,7 +179,7 @@ function toolFrom(tool: unknown, param: string) {
   if (!isName(fn.name)) throw invalidBody(`${param}.function.name`, `${param}.function.name must be 1 to 64 letters, digits, _ or -`)
   only(fn, `${param}.function`, ['name', 'description', 'parameters', 'strict'])
   optional(fn, 'description', `${param}.function.description`, 'text', (v) => typeof v === 'string')
-  optional(fn, 'parameters', `${param}.function.parameters`, 'a JSON object', isObject)
+  optional(fn, 'parameters', `${param}.function.parameters`, SCHEMA, isSchema)
   optional(fn, 'strict', `${param}.function.strict`, 'true, false or null', (v) => v === null || typeof v === 'boolean')
 }
 
@@ -302,3 +304,14 @@ function optional(object: Record<string, unknown>, field: string, param: string,
 }
 
 const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value)
+
+const SCHEMA = `a JSON object nested at most ${MAX_SCHEMA_DEPTH} levels deep`
+const isSchema = (value: unknown) => isObject(value) && !deeperThan(value, MAX_SCHEMA_DEPTH)
+
+/** Whether a parsed JSON value nests objects or lists more than `levels` deep; it looks no deeper than that. */
+function deeperThan(value: unknown, levels: number): boolean {
+  if (typeof value !== 'object' || value === null) return false
+  if (levels === 0) return true
+  for (const child of Object.values(value)) if (deeperThan(child, levels - 1)) return true
+  return false
+}

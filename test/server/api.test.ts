@@ -32,6 +32,8 @@ const ORIGIN_NOT_ALLOWED = {
   error: { message: 'Request origin not allowed for this API key', type: 'invalid_request_error', code: 'origin_not_allowed' },
 }
 const HELLO = { model: MODEL, messages: [{ role: 'user', content: 'Hello' }] }
+/** An object `depth` levels deep: `{"a": {"a": … {}}}`. */
+const nested = (depth: number): object => (depth === 1 ? {} : { a: nested(depth - 1) })
 
 const upstream = createUpstreamMock()
 let server: TestServer
@@ -466,6 +468,19 @@ describe('400 and 413: the body', () => {
       'invalid_body',
       'response_format.json_schema.schema',
     ],
+    // Past the limit the upstream body could not be written at all (JSON.stringify's stack): a 502 before.
+    [
+      'tool parameters nested deeper than 64 levels',
+      JSON.stringify({ ...HELLO, tools: [{ type: 'function', function: { name: 'f', parameters: nested(65) } }] }),
+      'invalid_body',
+      'tools[0].function.parameters',
+    ],
+    [
+      'a json_schema nested deeper than 64 levels',
+      JSON.stringify({ ...HELLO, response_format: { type: 'json_schema', json_schema: { name: 'r', schema: nested(65) } } }),
+      'invalid_body',
+      'response_format.json_schema.schema',
+    ],
     ['logprobs that is not true or false', JSON.stringify({ ...HELLO, logprobs: 1 }), 'invalid_body', 'logprobs'],
     ['top_logprobs over 20', JSON.stringify({ ...HELLO, logprobs: true, top_logprobs: 21 }), 'invalid_body', 'top_logprobs'],
     ['top_logprobs without logprobs', JSON.stringify({ ...HELLO, top_logprobs: 2 }), 'invalid_body', 'top_logprobs'],
@@ -509,6 +524,15 @@ describe('400 and 413: the body', () => {
   it('accepts exactly MAX_MESSAGES messages of exactly MAX_MESSAGE_CHARS characters', async () => {
     const response = await server.chat(key, { model: MODEL, messages: [1, 2, 3].map(() => message('x'.repeat(100))) })
     expect(response.status).toBe(200)
+  })
+
+  it('passes on tool parameters and a json_schema nested exactly 64 levels deep', async () => {
+    const tools = [{ type: 'function', function: { name: 'f', parameters: nested(64) } }]
+    const responseFormat = { type: 'json_schema', json_schema: { name: 'r', schema: nested(64) } }
+    const response = await server.chat(key, { ...HELLO, tools, response_format: responseFormat })
+    expect(response.status).toBe(200)
+    expect(seen[0]!.body.tools).toEqual(tools)
+    expect(seen[0]!.body.response_format).toEqual(responseFormat)
   })
 
   it.each(['text/plain', 'application/x-www-form-urlencoded', 'application/json; charset=latin1'])(
