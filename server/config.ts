@@ -151,7 +151,9 @@ function databaseFrom(url: string, read: (name: string) => string | undefined): 
     checkPostgresUrl(url)
     return { kind: 'postgres', url, poolSize, statementTimeoutMs }
   }
-  throw new ConfigError(`DATABASE_URL must look like sqlite:<path> or postgres://…, got '${url.slice(0, 40)}'`)
+  // Only the scheme of an unknown URL is shown: the rest may hold a password (mysql://user:password@…).
+  const shown = match?.[2] ? `${match[1]!.slice(0, 20)}:…` : url.slice(0, 40)
+  throw new ConfigError(`DATABASE_URL must look like sqlite:<path> or postgres://…, got '${shown}'`)
 }
 
 /** The URL is never echoed: it may hold a password. */
@@ -174,7 +176,7 @@ function upstreamFrom(raw: string, read: (name: string) => string | undefined): 
     url = new URL(raw)
   } catch {
     // Echo the value to help, but never a password pasted into it.
-    const shown = raw.replace(/\/\/[^/]*@/, '//…@').slice(0, 80)
+    const shown = withoutCredentials(raw).slice(0, 80)
     throw new ConfigError(`UPSTREAM_BASE_URL must be an http or https URL, got '${shown}'`)
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
@@ -187,6 +189,9 @@ function upstreamFrom(raw: string, read: (name: string) => string | undefined): 
   if (model === undefined) throw new ConfigError('UPSTREAM_MODEL must be set when UPSTREAM_BASE_URL is')
   return { baseUrl: url.href.replace(/\/+$/, ''), apiKey: read('UPSTREAM_API_KEY'), model }
 }
+
+/** A URL as it may be shown: anything between `//` and the last `@` (a user and password, even one with a `/`) hidden. */
+const withoutCredentials = (raw: string) => raw.replace(/\/\/.*@/s, '//…@')
 
 /** A count, or `auto` for one per core. */
 function workersFrom(raw: string | undefined): number {
@@ -207,7 +212,7 @@ function signupFrom(raw: string | undefined): boolean {
 /** An http(s) origin: no path, query, fragment or credentials; a trailing slash is dropped. */
 function publicUrlFrom(raw: string | undefined): string | undefined {
   if (raw === undefined) return undefined
-  const usage = `PUBLIC_URL must be an http or https origin such as https://api.example.com, got '${raw.slice(0, 80)}'`
+  const usage = `PUBLIC_URL must be an http or https origin such as https://api.example.com, got '${withoutCredentials(raw).slice(0, 80)}'`
   let url: URL
   try {
     url = new URL(raw)

@@ -295,6 +295,7 @@ describe('loadConfig', () => {
   it.each([
     ['a valid URL', 'https://user:sk-secret-123@api.example.com/v1'],
     ['an invalid URL', 'https://user:sk-secret-123@api example.com/v1'],
+    ['an invalid URL with a / in the password', 'https://user:sk-secret-123/x@api.example.com/v1'],
   ])('never repeats the password in %s it refuses', (_case, url) => {
     const err = configError({ ...UPSTREAM, UPSTREAM_BASE_URL: url })
     expect(err.message).toContain('UPSTREAM_BASE_URL')
@@ -310,6 +311,24 @@ describe('loadConfig', () => {
     const err = configError({ DATABASE_URL: url })
     expect(err.message).toContain('DATABASE_URL')
     expect(err.message).not.toContain('pg-secret')
+  })
+})
+
+describe('DATABASE_URL and PUBLIC_URL errors', () => {
+  it.each([
+    ['a mysql:// URL', { DATABASE_URL: 'mysql://root:db-secret-123@db/app' }],
+    ['a misspelt postgres:// URL', { DATABASE_URL: 'postgre://assisters:db-secret-123@db/app' }],
+    ['a PUBLIC_URL with credentials', { PUBLIC_URL: 'https://admin:db-secret-123@x.example' }],
+    ['a PUBLIC_URL that is not a URL, with credentials', { PUBLIC_URL: 'https://admin:db-secret/123@x example' }],
+  ])('never repeat the password in %s', (_case, env) => {
+    const err = configError(env)
+    expect(err.message).toContain(Object.keys(env)[0])
+    expect(err.message).not.toContain('db-secret')
+  })
+
+  it('still shows a value with no password in it', () => {
+    expect(configError({ DATABASE_URL: 'mysql://x' }).message).toContain("got 'mysql:…'")
+    expect(configError({ DATABASE_URL: 'nonsense' }).message).toContain("got 'nonsense'")
   })
 })
 
