@@ -37,7 +37,10 @@ async function serve(config: Config, log: Logger) {
   const app = await createAppServer(config, { log })
   let scrapes: Awaited<ReturnType<typeof listenForScrapes>> | undefined
   try {
-    const url = await app.listen()
+    const url = await app.listen().catch((err: Error) => {
+      // Node names the address (or only the host) but not which variable to change.
+      throw new Error(`cannot listen on HOST ${config.host} and PORT ${config.port}: ${err.message}`)
+    })
     if (config.metrics && !cluster.isWorker) scrapes = await listenForScrapes(app.scrapeMetrics, config.metrics, log)
     if (!cluster.isWorker) {
       log.info('listening', {

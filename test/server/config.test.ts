@@ -1,3 +1,4 @@
+import { createServer, type AddressInfo } from 'node:net'
 import { availableParallelism } from 'node:os'
 import { describe, expect, it } from 'vitest'
 import { ConfigError, loadConfig } from '../../server/config.ts'
@@ -368,5 +369,27 @@ describe('npm run serve', () => {
     const lines = stderr.trimEnd().split('\n')
     expect(lines).toHaveLength(1)
     expect(lines[0]).toMatch(/^assisters: PORT must be a whole number from 0 to 65535, got '65536'$/)
+  })
+
+  it('stops with one line naming HOST and PORT when it cannot listen there', async () => {
+    const taken = createServer()
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve))
+    const { port } = taken.address() as AddressInfo
+    try {
+      const { code, stderr } = await runCommand(
+        'npm',
+        ['run', '--silent', 'serve'],
+        { HOST: '127.0.0.1', PORT: String(port), DATABASE_URL: 'sqlite::memory:' },
+        10_000,
+      )
+      expect(code).toBe(1)
+      const lines = stderr.trimEnd().split('\n')
+      expect(lines).toHaveLength(1)
+      expect(lines[0]).toMatch(
+        new RegExp(`^assisters: could not start: cannot listen on HOST 127\\.0\\.0\\.1 and PORT ${port}: .*EADDRINUSE`),
+      )
+    } finally {
+      taken.close()
+    }
   })
 })
