@@ -19,6 +19,11 @@ export async function readJsonBody(req: IncomingMessage, res: ServerResponse, li
   if (type !== undefined && !JSON_TYPE.test(type.trim())) {
     throw invalidJson('The request body must be JSON sent with Content-Type: application/json')
   }
+  // Not decoded: a gzipped body would otherwise be refused as "not UTF-8", and a plain one pass under a false label.
+  const encoding = req.headers['content-encoding']?.trim().toLowerCase()
+  if (encoding !== undefined && encoding !== '' && encoding !== 'identity') {
+    throw invalidJson('The request body must not be compressed: send plain JSON without Content-Encoding')
+  }
   const declared = Number(req.headers['content-length'] ?? 0)
   if (declared > limitBytes) throw requestTooLarge(limitBytes)
   if (CONTINUE.test(req.headers.expect ?? '') && !res.headersSent) res.writeContinue()

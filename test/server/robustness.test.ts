@@ -9,6 +9,7 @@ import { createServer, type Server } from 'node:http'
 import { connect, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { gzipSync } from 'node:zlib'
 import Database from 'better-sqlite3'
 import { http, HttpResponse } from 'msw'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, onTestFinished, vi } from 'vitest'
@@ -585,6 +586,23 @@ describe('request bodies', () => {
     expect(answer.status).toBe(400)
     expect(json(answer).error.code).toBe('invalid_json')
     expect(json(answer).error.message).toContain('application/json')
+  })
+
+  it.each([
+    ['gzip', gzipSync(chatBody())],
+    ['br', Buffer.from(chatBody())],
+    ['deflate, gzip', Buffer.from(chatBody())],
+  ])('answers a body sent with Content-Encoding %s with 400 invalid_json saying to send it uncompressed', async (encoding, body) => {
+    const answer = await request(port, 'POST', '/v1/chat/completions', [...chatHeaders(key), ['Content-Encoding', encoding]], body)
+    expect(answer.status).toBe(400)
+    expect(json(answer).error).toMatchObject({ code: 'invalid_json', type: 'invalid_request_error' })
+    expect(json(answer).error.message).toContain('Content-Encoding')
+  })
+
+  it('takes a body sent with Content-Encoding: identity as it is', async () => {
+    const answer = await request(port, 'POST', '/v1/chat/completions', [...chatHeaders(key), ['Content-Encoding', 'identity']], '[]')
+    expect(answer.status).toBe(400)
+    expect(json(answer).error).toMatchObject({ code: 'invalid_body', param: 'body' })
   })
 
   it.each(['Application/JSON', 'application/json;charset="UTF-8"', ' application/json ; charset=utf-8'])(
