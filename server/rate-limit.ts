@@ -34,7 +34,11 @@ export interface RateLimiter {
 
 /** One id's admissions still inside the window, as a ring buffer. */
 interface Window {
-  /** Capacity is the id's current limit, so at most `limit` admissions are ever held. */
+  /**
+   * Grows with use up to the id's current limit, so at most `limit` admissions are ever held. Not the
+   * limit at once: a window per visitor of a key with a large visitor_rpm would take limit × 8 bytes
+   * for every address that sends one request (800 KB each at 100,000), a flood of addresses gigabytes.
+   */
   times: Float64Array
   /** Index of the oldest held admission. */
   head: number
@@ -43,6 +47,8 @@ interface Window {
 }
 
 const MINUTE_MS = 60_000
+/** A new window's room, doubled as it fills. */
+const FIRST_CAPACITY = 4
 
 /** An in-process limiter: exact, and atomic because each `hit` decides synchronously on the one event loop. */
 export function createMemoryRateLimiter(options: { windowMs?: number; now?: () => number } = {}): RateLimiter {
@@ -63,9 +69,9 @@ export function createMemoryRateLimiter(options: { windowMs?: number; now?: () =
   }
 
   // Keeps the newest admissions that fit: when the limit drops, the older ones would leave first anyway.
-  const resize = (w: Window | undefined, limit: number): Window => {
-    const times = new Float64Array(limit)
-    const count = Math.min(w?.count ?? 0, limit)
+  const resize = (w: Window | undefined, capacity: number): Window => {
+    const times = new Float64Array(capacity)
+    const count = Math.min(w?.count ?? 0, capacity)
     for (let i = 0; i < count; i++) times[i] = at(w!, w!.count - count + i)
     return { times, head: 0, count }
   }
@@ -86,11 +92,12 @@ export function createMemoryRateLimiter(options: { windowMs?: number; now?: () =
       // An injected clock that steps back must not put admissions out of order, which `expire` relies on.
       const t = w ? Math.max(now(), newest(w)) : now()
       if (w) expire(w, t)
-      if (!w || w.times.length !== limit) windows.set(id, (w = resize(w, limit)))
+      if (!w || w.times.length > limit) windows.set(id, (w = resize(w, Math.min(limit, w?.times.length ?? FIRST_CAPACITY))))
 
       const allowed = w.count < limit
       if (allowed) {
-        w.times[(w.head + w.count) % limit] = t
+        if (w.count === w.times.length) windows.set(id, (w = resize(w, Math.min(limit, w.count * 2))))
+        w.times[(w.head + w.count) % w.times.length] = t
         w.count++
       }
       // Rounded up so that a client waiting exactly this long is admitted, even on a fractional clock.

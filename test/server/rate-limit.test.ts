@@ -116,6 +116,22 @@ describe('createMemoryRateLimiter on an injected clock', () => {
     expect(await hitAt(10 + MINUTE, 'k', 2)).toMatchObject({ allowed: true, remaining: 0 })
   })
 
+  it('takes room for the admissions it holds, not for its limit: a window per visitor of a key allowing 100,000 a minute', async () => {
+    const { hitAt } = setup()
+    const before = process.memoryUsage().arrayBuffers
+    for (let visitor = 0; visitor < 200; visitor++) expect((await hitAt(0, `key visitor${visitor}`, 100_000)).allowed).toBe(true)
+    // Room for the limit at once: 200 × 800 KB.
+    expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(1_000_000)
+  })
+
+  it('grows a window to exactly its limit', async () => {
+    const { hitAt } = setup()
+    for (let i = 0; i < 1000; i++) expect(await hitAt(i, 'k', 1000)).toMatchObject({ allowed: true, remaining: 999 - i })
+    expect(await hitAt(1000, 'k', 1000)).toMatchObject({ allowed: false, retryAfterMs: MINUTE - 1000 })
+    expect((await hitAt(MINUTE, 'k', 1000)).allowed).toBe(true)
+    expect((await hitAt(MINUTE, 'k', 1000)).allowed).toBe(false)
+  })
+
   it('honours a custom window length', async () => {
     const { hitAt } = setup({ windowMs: 1000 })
     await hitAt(0, 'k', 1)
