@@ -1,6 +1,8 @@
 import { createServer, type AddressInfo } from 'node:net'
-import { availableParallelism } from 'node:os'
-import { describe, expect, it } from 'vitest'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { availableParallelism, tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { describe, expect, it, onTestFinished } from 'vitest'
 import { ConfigError, loadConfig } from '../../server/config.ts'
 import { runCommand } from './harness.ts'
 
@@ -369,6 +371,25 @@ describe('npm run serve', () => {
     const lines = stderr.trimEnd().split('\n')
     expect(lines).toHaveLength(1)
     expect(lines[0]).toMatch(/^assisters: PORT must be a whole number from 0 to 65535, got '65536'$/)
+  })
+
+  it.each([
+    ['a file that is not a database', (dir: string) => join(dir, 'notes.txt'), /file is not a database/],
+    ['a folder', (dir: string) => dir, /unable to open database file/],
+    ['a path through a file', (dir: string) => join(dir, 'notes.txt', 'assisters.db'), /EEXIST|ENOTDIR/],
+  ])('stops with one line naming DATABASE_URL when its SQLite file is %s', async (_case, pathIn, why) => {
+    const dir = mkdtempSync(join(tmpdir(), 'assisters-db-'))
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }))
+    const text = 'Not a database, but text that must stay as it is.\n'.repeat(20)
+    writeFileSync(join(dir, 'notes.txt'), text)
+    const path = pathIn(dir)
+    const { code, stderr } = await runCommand('npm', ['run', '--silent', 'serve'], { PORT: '0', DATABASE_URL: `sqlite:${path}` }, 10_000)
+    expect(code).toBe(1)
+    const lines = stderr.trimEnd().split('\n')
+    expect(lines).toHaveLength(1)
+    expect(lines[0]).toContain(`assisters: could not start: DATABASE_URL sqlite:${path} cannot be used: `)
+    expect(lines[0]).toMatch(why)
+    expect(readFileSync(join(dir, 'notes.txt'), 'utf8')).toBe(text)
   })
 
   it('stops with one line naming HOST and PORT when it cannot listen there', async () => {
