@@ -401,10 +401,19 @@ function booleanFrom(value: unknown, param: string): boolean {
   return value
 }
 
+/**
+ * Control characters but tabs and line breaks, which shape a prompt: the others mean nothing to a model,
+ * and PostgreSQL cannot store a NUL at all (the request failed with a 500 there).
+ */
+const CONTROL_IN_TEXT = /[^\P{Cc}\t\n\r]/u
+
 function instructionsFrom(value: unknown): string | null {
   if (value === undefined || value === null || value === '') return null
-  if (typeof value !== 'string' || value.length > MAX_INSTRUCTIONS_CHARS) {
-    throw invalidBody('instructions', `instructions must be text of at most ${MAX_INSTRUCTIONS_CHARS} characters`)
+  if (typeof value !== 'string' || value.length > MAX_INSTRUCTIONS_CHARS || CONTROL_IN_TEXT.test(value)) {
+    throw invalidBody(
+      'instructions',
+      `instructions must be text of at most ${MAX_INSTRUCTIONS_CHARS} characters, without control characters other than tabs and line breaks`,
+    )
   }
   return value
 }

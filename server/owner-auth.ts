@@ -126,6 +126,8 @@ export function createOwnerAuth(store: Store, options: OwnerAuthOptions = {}): O
       if (typeof body.email !== 'string' || typeof body.password !== 'string' || body.password.length > 4096) {
         throw invalidBody('body', 'Send the email and password as text')
       }
+      // No owner's email holds one (management.ts refuses them), and PostgreSQL cannot look up a NUL (a 500 before).
+      if (/\p{Cc}/u.test(body.email)) throw invalidBody('email', 'email must not contain control characters')
       const email = body.email.trim().toLowerCase().slice(0, 320)
       await reserveSignIn(email, address)
       let refused = false

@@ -397,6 +397,24 @@ describe('key fields', () => {
     expect(tooLong.body.error.message).toContain('4000')
   })
 
+  it('keeps tabs and line breaks in instructions and refuses other control characters, a NUL included, with 400', async () => {
+    const text = 'Answer in English.\r\nBe brief:\n\t- one line'
+    const ok = await createWith({ instructions: text })
+    expect(ok.status).toBe(201)
+    expect((await listKeys(accountId)).find((key) => key.id === ok.body.id).instructions).toBe(text)
+    for (const bad of ['be nice\u0000', 'ring \u0007 the bell', 'next\u0085line']) {
+      const before = (await listKeys(accountId)).length
+      const response = await createWith({ instructions: bad })
+      expect(response.status).toBe(400)
+      expect(response.body.error).toMatchObject({ code: 'invalid_body', param: 'instructions' })
+      expect(response.body.error.message).toContain('control characters')
+      expect(await listKeys(accountId)).toHaveLength(before)
+      const changed = await server.admin('PATCH', `/admin/keys/${ok.body.id}`, { instructions: bad })
+      expect(changed.status).toBe(400)
+      expect(changed.body.error.param).toBe('instructions')
+    }
+  })
+
   it('refuses instructions that are not text', async () => {
     const response = await createWith({ instructions: ['be nice'] })
     expect(response.status).toBe(400)

@@ -321,6 +321,17 @@ describe('signing in', () => {
     expect(answer.body.error.code).toBe('invalid_body')
   })
 
+  it.each(['ana\u0000@example.com', 'ana@example.com\u0007'])(
+    'refuses an email with a control character (%j) with 400 naming email, without an error of its own',
+    async (email) => {
+      const mark = server.logs.length
+      const answer = await dashboardClient(server).call('POST', '/sign-in', { email, password: PASSWORD })
+      expect(answer.status).toBe(400)
+      expect(answer.body.error).toMatchObject({ code: 'invalid_body', param: 'email' })
+      expect(server.logs.slice(mark).filter((line) => JSON.parse(line).level === 'error')).toEqual([])
+    },
+  )
+
   it('refuses a body that is not JSON (400, param body) and one that is too large (413)', async () => {
     const broken = await dashboardClient(server).call('POST', '/sign-in', undefined, { rawBody: '{"email":' })
     expect(broken.status).toBe(400)
