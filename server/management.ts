@@ -339,11 +339,13 @@ export function objectWith(input: unknown, allowed: string[]): Record<string, un
 }
 
 /**
- * Characters a listing would not show as they are: control characters forge lines in a terminal,
- * bidirectional overrides and isolates reorder the text around them, zero-width ones (and the byte
- * order mark) hide inside a name that looks like another.
+ * Characters a listing would not show as they are: control characters and line or paragraph
+ * separators forge lines in a terminal; format characters (Cf) include the bidirectional overrides,
+ * isolates and marks that reorder the text around them and the invisible ones that hide inside a
+ * name that looks like another: zero-width ones, the byte order mark, the soft hyphen, tag characters;
+ * a lone surrogate is no character at all (a store would keep U+FFFD in its place).
  */
-const UNSEEN = /[\p{Cc}\u061C\u200B-\u200F\u202A-\u202E\u2060-\u2064\u2066-\u2069\uFEFF]/u
+const UNSEEN = /[\p{Cc}\p{Cf}\p{Cs}\p{Zl}\p{Zp}]/u
 
 function nameFrom(value: unknown, param = 'name'): string {
   const name = typeof value === 'string' ? value.trim() : ''
