@@ -56,6 +56,8 @@ export function toChatRequest(input: unknown, limits: Limits, policy: RequestPol
     // Own properties only: `__proto__` or `constructor` must not find something on Object.prototype.
     const check = Object.hasOwn(FIELDS, field) ? FIELDS[field] : undefined
     if (!check) throw invalidBody(field, `Unrecognized request argument supplied: ${field.slice(0, 64)}`)
+    // As OpenAI takes it: an optional parameter sent as null is not sent (SDKs send `max_tokens=None` so).
+    if (value === null && field !== 'model' && field !== 'messages') continue
     const accepted = check(value, limits)
     if (accepted !== undefined) body[field] = accepted
   }

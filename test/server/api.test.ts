@@ -932,6 +932,40 @@ describe('the server-side policy as the upstream sees it', () => {
     expect(seen[0]!.body).not.toHaveProperty('max_completion_tokens')
   })
 
+  it('takes an optional parameter sent as null as not sent, as OpenAI does', async () => {
+    const optional = [
+      'max_tokens',
+      'max_completion_tokens',
+      'temperature',
+      'top_p',
+      'presence_penalty',
+      'frequency_penalty',
+      'stop',
+      'seed',
+      'n',
+      'stream',
+      'stream_options',
+      'logprobs',
+      'top_logprobs',
+      'user',
+      'tools',
+      'tool_choice',
+      'parallel_tool_calls',
+      'response_format',
+    ]
+    const response = await server.chat(key, { ...HELLO, ...Object.fromEntries(optional.map((field) => [field, null])) })
+    expect(response.status).toBe(200)
+    expect(seen[0]!.body.max_tokens).toBe(256)
+    expect(seen[0]!.body.user).toEqual(expect.any(String))
+    for (const field of optional.filter((name) => name !== 'max_tokens' && name !== 'user')) expect(seen[0]!.body).not.toHaveProperty(field)
+    // model and messages are required: null is no answer to them.
+    for (const field of ['model', 'messages']) {
+      const refused = await server.chat(key, { ...HELLO, [field]: null })
+      expect(refused.status).toBe(400)
+      expect((await errorOf(refused)).param).toBe(field)
+    }
+  })
+
   it("prepends the key's instructions as the first system message", async () => {
     const { key: instructed } = await server.createKey({ instructions: 'Answer in French.' })
     const messages = [
