@@ -4,7 +4,8 @@ import { type HttpError, invalidJson, requestTooLarge } from './errors.ts'
 
 // Node's own test for the expectation (RFC 9110 §10.1.1).
 const CONTINUE = /(?:^|\W)100-continue(?:$|\W)/i
-const JSON_TYPE = /^application\/json\s*(;\s*charset\s*=\s*"?utf-8"?\s*)?$/i
+// `utf8` too: the Encoding Standard's label for UTF-8 that some clients write.
+const JSON_TYPE = /^application\/json\s*(;\s*charset\s*=\s*"?utf-?8"?\s*)?$/i
 // One for the process: a whole-buffer decode keeps no state, and each new decoder costs an ICU converter.
 const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true })
 

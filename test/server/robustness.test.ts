@@ -605,7 +605,7 @@ describe('request bodies', () => {
     expect(json(answer).error).toMatchObject({ code: 'invalid_body', param: 'body' })
   })
 
-  it.each(['Application/JSON', 'application/json;charset="UTF-8"', ' application/json ; charset=utf-8'])(
+  it.each(['Application/JSON', 'application/json;charset="UTF-8"', ' application/json ; charset=utf-8', 'application/json; charset=utf8'])(
     'takes Content-Type %j as JSON',
     async (type) => {
       const headers: [string, string][] = [
