@@ -231,16 +231,17 @@ describe.skipIf(skipWithoutChromium)('the Embed and Usage pages', () => {
 
     await page.getByRole('link', { name: 'Embed' }).click()
     await page.getByLabel('Title').fill('Ask "Lumen" <now>')
-    await page.getByLabel('Starter questions').fill('Pricing?\nOpening hours?')
+    // A comma belongs to its question: starters are one per line.
+    await page.getByLabel('Starter questions').fill('Pricing, roughly?\nOpening hours?')
     const snippet = page.getByLabel('Snippet for Website, the primary key')
     await expect
       .poll(() => snippet.inputValue())
       .toBe(
-        `<script src="${stack.demo.apiUrl}/widget.js" data-key="${key}" data-title="Ask &quot;Lumen&quot; &lt;now&gt;" data-starters="Pricing?|Opening hours?" async></script>`,
+        `<script src="${stack.demo.apiUrl}/widget.js" data-key="${key}" data-title="Ask &quot;Lumen&quot; &lt;now&gt;" data-starters="Pricing, roughly?|Opening hours?" async></script>`,
       )
     // The real widget in the corner shows the look.
     await expect.poll(() => page.locator('assisters-widget').getByRole('dialog', { name: 'Ask "Lumen" <now>' }).count()).toBe(1)
-    await expect.poll(() => page.locator('assisters-widget .starter').allTextContents()).toEqual(['Pricing?', 'Opening hours?'])
+    await expect.poll(() => page.locator('assisters-widget .starter').allTextContents()).toEqual(['Pricing, roughly?', 'Opening hours?'])
     // Its key check passed (the server's preview stand-in): the look, not a refused key's words.
     await expect.poll(() => page.locator('assisters-widget').getByRole('dialog').getAttribute('aria-busy')).not.toBe('true')
     expect((await errorBar(page).count()) === 0 ? '' : await errorText(page)).toBe('')
@@ -289,6 +290,10 @@ describe.skipIf(skipWithoutChromium)('the Embed and Usage pages', () => {
       .poll(() => later.getByLabel('Snippet for Website, the primary key').inputValue())
       .toContain(`data-key="${key.slice(0, 12)}…"`)
     await expect.poll(() => later.getByText('replace').textContent()).toContain('with the key you saved')
+    // Starters the widget would refuse, all of them, are refused here, where the owner reads it.
+    await later.getByLabel('Starter questions').fill('1\n2\n3\n4\n5\n6\n7')
+    await expect.poll(() => later.getByRole('alert').textContent()).toBe('Up to 6 starter questions (here 7).')
+    expect(await later.getByLabel('Starter questions').getAttribute('aria-invalid')).toBe('true')
   })
 })
 
