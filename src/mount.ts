@@ -96,9 +96,9 @@ function mountPanel(host: PanelHost, config: PanelSettings, loadAnswers: LoadAns
     const unread = state.unread.value
     host.show(open, unread, open ? words.closeChat : unread ? words.openChatUnread : words.openChat)
   })
-  // Escape closes from anywhere in the widget, the launcher included.
+  // Escape closes from anywhere in the widget, the launcher included; not the one that cancels an IME composition.
   const onKeyDown = (e: KeyboardEvent) => {
-    if (e.key === 'Escape' && state.isOpen.value) {
+    if (e.key === 'Escape' && !e.isComposing && state.isOpen.value) {
       e.stopPropagation()
       actions.close()
     }

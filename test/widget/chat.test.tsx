@@ -66,6 +66,15 @@ describe('opening and closing', () => {
     expect(closed).toHaveBeenCalledOnce()
   })
 
+  it('stays open on the Escape that cancels an IME composition', async () => {
+    const w = await openWidget()
+    w.type('にほ')
+    // Chromium sends it so (key Escape, isComposing) when the visitor drops a candidate.
+    w.press(w.textarea(), 'Escape', { isComposing: true })
+    await settle()
+    expect(w.dialog()).not.toBeNull()
+  })
+
   it('closes from the close button in the header, handing the focus to the launcher', async () => {
     const w = await openWidget()
     const close = w.$$('header button').at(-1)!
