@@ -260,6 +260,28 @@ describe('a streamed answer', () => {
     expect(w.log().getAttribute('aria-busy')).toBe('false')
   })
 
+  it('hands the focus to the composer when the focused Stop turns into a Send with nothing to send', async () => {
+    const stream = controlledStream()
+    onChat((request) => stream.response(request))
+    const w = await openWidget()
+    await ask(w, 'Long story please')
+    stream.push(delta('It was a dark'))
+    // Stopped from the keyboard: Stop has the focus.
+    const stop = w.button('Stop answering')
+    stop.focus()
+    stop.click()
+    await until(() => expect(w.$('button[aria-label="Send message"]')).toBeTruthy())
+    expect(w.root().activeElement).toBe(w.textarea())
+
+    // An answer that ends while the focus rests on Stop.
+    onChat(() => sseResponse(delta('Short.'), DONE))
+    await ask(w, 'Short one?')
+    w.button('Stop answering').focus()
+    await until(() => expect(w.bubbles().at(-1)).toBe('Short.'))
+    await until(() => expect(w.$('button[aria-label="Send message"]')).toBeTruthy())
+    expect(w.root().activeElement).toBe(w.textarea())
+  })
+
   it('offers to copy a finished answer', async () => {
     onChat(() => sseResponse(delta('Copy **me**'), DONE))
     const w = await openWidget()
