@@ -153,6 +153,7 @@ export function createActions(state: ChatState, { stream, save, load, check, emi
       error.value = null
       waitSeconds.value = 0
       state.draft.value = ''
+      unread.value = false
       save([])
     },
     open: () => setOpen(true),

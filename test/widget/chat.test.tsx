@@ -308,6 +308,19 @@ describe('a streamed answer', () => {
     expect(w.bubbles()).toEqual(['Ping', 'Pong'])
   })
 
+  it('forgets an unread answer with the conversation on reset(): no dot for nothing, and no flag for the next page', async () => {
+    onChat(() => sseResponse(delta('Pong'), DONE))
+    const w = await openWidget()
+    w.assisters.close()
+    w.assisters.send('Ping')
+    w.assisters.close()
+    await until(() => expect(w.$('.badge:not([hidden])')).toBeTruthy())
+    w.assisters.reset()
+    await until(() => expect(w.$('.badge:not([hidden])')).toBeNull())
+    expect(w.launcher().getAttribute('aria-label')).toBe('Open chat')
+    expect(localStorage.getItem(UNREAD_FLAG)).toBeNull()
+  })
+
   describe('a stored unread answer, a sign of intent on the next page', () => {
     const STORE = `assisters:${API}:${KEY.slice(0, 12)}`
 
