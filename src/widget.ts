@@ -47,7 +47,7 @@ export function createWidget(config: WidgetConfig, emit: Emit, loadPanel: () => 
           queue.length = 0
           asking = false
           launcher.say(LOAD_FAILED)
-          console.warn('[Assisters] the chat panel could not load:', err.message)
+          console.warn('[Assisters] the chat panel could not load:', err)
         },
       )
   }

@@ -147,7 +147,10 @@ describe('the loader', () => {
     await w.fail()
     expect(w.note()).toBe("The chat couldn't load. Try again.")
     expect(w.$('.note')!.getAttribute('role')).toBe('status')
-    expect(warn).toHaveBeenCalledWith('[Assisters] the chat panel could not load:', expect.stringContaining('panel-0123456789.js'))
+    expect(warn).toHaveBeenCalledWith(
+      '[Assisters] the chat panel could not load:',
+      expect.objectContaining({ message: expect.stringContaining('panel-0123456789.js') }),
+    )
     expect(w.dialog()).toBeNull()
 
     w.launcher().click()
