@@ -172,6 +172,27 @@ describe.skipIf(skipWithoutChromium)("the owners' dashboard", () => {
     // The focus goes back to the button that opened the dialog.
     await expect.poll(() => page.evaluate(() => document.activeElement?.textContent)).toBe('Create New Key')
     await expect.poll(() => row(page, 'Typed only').count()).toBe(1)
+
+    // Buttons that go away with what they did hand the focus on, never to the page's body: Set as Primary
+    // to the same key's first button, Revoke (confirmed) to the revoked keys' list it went to.
+    await page.getByRole('button', { name: 'Create New Key' }).click()
+    await page.getByLabel('Name').fill('Second')
+    await page.keyboard.press('Enter')
+    await page.getByRole('button', { name: 'Done' }).click()
+    const focused = () => page.evaluate(() => document.activeElement?.getAttribute('aria-label') ?? document.activeElement?.textContent)
+    await row(page, 'Second').getByRole('button', { name: 'Set Second as primary' }).focus()
+    await page.keyboard.press('Enter')
+    await expect.poll(() => row(page, 'Second').locator('.badge').count()).toBe(1)
+    await expect.poll(focused).toBe('Edit Second')
+    await page.keyboard.press('Tab')
+    expect(await focused()).toBe('Revoke Second')
+    await page.keyboard.press('Enter')
+    await page.getByRole('dialog', { name: 'Revoke Second?' }).waitFor()
+    await page.keyboard.press('Tab')
+    expect(await focused()).toBe('Revoke key')
+    await page.keyboard.press('Enter')
+    await expect.poll(() => row(page, 'Second').count()).toBe(0)
+    await expect.poll(focused).toBe('Revoked keys (1)')
   })
 
   it.each([
