@@ -184,6 +184,24 @@ describe.skipIf(skipWithoutChromium)('the widget and the page leave each other a
     expect(await launcher(transformed).boundingBox()).toEqual({ x: 1280 - 20 - 56, y: 800 - 20 - 56, width: 56, height: 56 })
   })
 
+  it("sets off none of the page's keyboard shortcuts with what the visitor types in the composer", async () => {
+    // As a docs site's search shortcut does (DocSearch, GitHub): "/" anywhere but in a text field focuses the search.
+    const shortcut = `<input id="search" aria-label="Search"><script>
+      document.addEventListener('keydown', (e) => {
+        if (['INPUT', 'TEXTAREA'].includes(e.target.tagName)) return
+        window.heard = (window.heard ?? '') + e.key
+        if (e.key === '/') { e.preventDefault(); document.getElementById('search').focus() }
+      })
+    </script>`
+    await page.goto(stack.page(PAGE + shortcut + stack.embed()))
+    await launcher(page).click()
+    await dialog(page).waitFor()
+    await page.keyboard.type('and/or')
+    expect(await page.getByRole('textbox', { name: 'Message' }).inputValue()).toBe('and/or')
+    expect(await page.locator('#search').inputValue()).toBe('')
+    expect(await page.evaluate(() => (window as any).heard ?? '')).toBe('')
+  })
+
   it('mounts one widget when the script is pasted twice, and destroy() leaves nothing behind', async () => {
     const warnings: string[] = []
     page.on('console', (message) => message.type() === 'warning' && warnings.push(message.text()))
