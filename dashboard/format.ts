@@ -24,6 +24,20 @@ export const splitEntries = (text: string) =>
     .map((entry) => entry.trim())
     .filter(Boolean)
 
+/** Starter questions, typed one per line: a comma belongs to its question. Blanks dropped. */
+export const splitLines = (text: string) =>
+  text
+    .split('\n')
+    .map((line) => line.trim())
+    .filter(Boolean)
+
+/** Why the widget would show none of these starters (it takes up to 6 of up to 200 characters, `|`-separated), or ''. */
+export function startersProblem(starters: string[]): string {
+  if (starters.length > 6) return `Up to 6 starter questions (here ${starters.length}).`
+  const bad = starters.find((text) => text.length > 200 || text.includes('|'))
+  return bad === undefined ? '' : `Each starter question takes up to 200 characters and no "|" ("${bad.slice(0, 30)}…" does not).`
+}
+
 /**
  * A whole number typed into a form: null when empty, the number when it is digits (spaces, commas
  * and underscores between them ignored), else the text itself, which the server refuses naming the field.

@@ -38,6 +38,8 @@ export function createActions(state: ChatState, { stream, save, load, check, emi
     let failure: unknown
     error.value = null
     status.value = 'waiting'
+    // Stored before the answer comes: a page closed while it streams keeps the question, to ask again after a reload.
+    save(turns())
     try {
       for await (const delta of stream(turns().slice(-HISTORY_TURNS), abort.signal)) {
         if (!reply.content.value) {
@@ -151,6 +153,7 @@ export function createActions(state: ChatState, { stream, save, load, check, emi
       error.value = null
       waitSeconds.value = 0
       state.draft.value = ''
+      unread.value = false
       save([])
     },
     open: () => setOpen(true),

@@ -43,8 +43,9 @@ export function createLauncher(config: WidgetConfig) {
   }
   // The panel names the button in the visitor's language; until it comes, the loader's one English name.
   show(false, false, 'Open chat')
-  // An async script in <head> may run before <body> exists; <html> takes the element until then.
-  ;(document.body ?? document.documentElement).append(host)
+  // Into <html>, after <body>: a single-page app that replaces the body (Turbo, htmx) keeps the chat,
+  // and a body with a transform or filter, which would hold anything fixed inside it, cannot move it.
+  document.documentElement.append(host)
 
   return {
     shadow,

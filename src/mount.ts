@@ -96,12 +96,13 @@ function mountPanel(host: PanelHost, config: PanelSettings, loadAnswers: LoadAns
     const unread = state.unread.value
     host.show(open, unread, open ? words.closeChat : unread ? words.openChatUnread : words.openChat)
   })
-  // Escape closes from anywhere in the widget, the launcher included.
+  // Escape closes from anywhere in the widget, the launcher included; not the one that cancels an IME
+  // composition. No key pressed in the widget leaves it: the shadow root shows the page the widget's
+  // element as the target, not the composer, so the page's shortcuts ("/" for its search) would take
+  // what the visitor types for keys pressed on the page.
   const onKeyDown = (e: KeyboardEvent) => {
-    if (e.key === 'Escape' && state.isOpen.value) {
-      e.stopPropagation()
-      actions.close()
-    }
+    e.stopPropagation()
+    if (e.key === 'Escape' && !e.isComposing && state.isOpen.value) actions.close()
   }
   root.addEventListener('keydown', onKeyDown)
   // data-theme: the palette the owner fixed, over the visitor's colour scheme (styles.css).

@@ -47,7 +47,7 @@ export function createWidget(config: WidgetConfig, emit: Emit, loadPanel: () => 
           queue.length = 0
           asking = false
           launcher.say(LOAD_FAILED)
-          console.warn('[Assisters] the chat panel could not load:', err.message)
+          console.warn('[Assisters] the chat panel could not load:', err)
         },
       )
   }
@@ -69,7 +69,7 @@ export function createWidget(config: WidgetConfig, emit: Emit, loadPanel: () => 
   // Pointer over, focus or touch: the visitor may be about to open it, so fetch it now. After a failure
   // each of them, and the click, tries again.
   for (const type of ['pointerenter', 'focus', 'touchstart']) launcher.button.addEventListener(type, load, { passive: true })
-  launcher.button.addEventListener('click', () => void call('toggle'))
+  launcher.button.addEventListener('click', () => void call(panel ? 'toggle' : 'open'))
   // data-open: the panel opens itself on mounting, without taking the page's focus.
   if (config.open) load()
   // A stored unread answer is a sign of intent too (the panel shows its dot). Read once the page is

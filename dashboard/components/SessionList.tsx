@@ -1,6 +1,6 @@
 /** The owner's signed-in browsers, each with its own End button; ending this one signs out. */
 import { h } from 'preact'
-import { useEffect, useState } from 'preact/hooks'
+import { useEffect, useRef, useState } from 'preact/hooks'
 import { api, ApiError } from '../api.ts'
 import { formatDateTime } from '../format.ts'
 import { me, navigate, notice } from '../state.ts'
@@ -15,6 +15,7 @@ interface Session {
 export function SessionList() {
   const [sessions, setSessions] = useState<Session[]>([])
   const [problem, setProblem] = useState('')
+  const list = useRef<HTMLUListElement>(null)
 
   const load = () =>
     api<{ data: Session[] }>('GET', '/sessions').then(
@@ -37,11 +38,13 @@ export function SessionList() {
       if (!(err instanceof ApiError && err.status === 404)) setProblem(err instanceof ApiError ? err.message : 'Something went wrong.')
     }
     await load()
+    // The ended session's button went with it: the list takes the focus rather than the page's body.
+    if (document.activeElement === document.body) list.current?.focus()
   }
 
   return (
     <div>
-      <ul class="sessions" aria-label="Signed-in browsers">
+      <ul ref={list} class="sessions" aria-label="Signed-in browsers" tabIndex={-1}>
         {sessions.map((session) => (
           <li key={session.id}>
             <span>

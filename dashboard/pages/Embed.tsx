@@ -7,8 +7,8 @@ import { h } from 'preact'
 import { useEffect, useState } from 'preact/hooks'
 import { api, type Key } from '../api.ts'
 import { CopyButton } from '../components/CopyButton.tsx'
-import { Field } from '../components/Field.tsx'
-import { embedSnippet, splitEntries } from '../format.ts'
+import { Field, fieldAria } from '../components/Field.tsx'
+import { embedSnippet, splitLines, startersProblem } from '../format.ts'
 import { justCreated, keys, navigate } from '../state.ts'
 
 interface Options {
@@ -72,7 +72,7 @@ export function Embed() {
             ...(options.welcome && { welcome: options.welcome }),
             color: options.color,
             position: options.position,
-            starters: splitEntries(options.starters.replace(/\|/g, '\n')),
+            starters: splitLines(options.starters),
           })
           widget.open()
         },
@@ -89,13 +89,16 @@ export function Embed() {
     [],
   )
 
+  const starters = splitLines(options.starters)
+  // The widget refuses the whole list for one bad starter (with a warning in the console, which owners do not read).
+  const startersError = startersProblem(starters)
   const primary = keys.value.find((key) => key.is_primary && !key.revoked_at)
   const whole = primary && justCreated.value?.id === primary.id ? justCreated.value.key : undefined
   const snippet = embedSnippet(whole ?? `${primary?.prefix ?? 'ask_'}…`, {
     title: options.title,
     color: options.color === '#2563eb' ? '' : options.color,
     welcome: options.welcome,
-    starters: splitEntries(options.starters).join('|'),
+    starters: starters.join('|'),
     position: options.position === 'bottom-right' ? '' : options.position,
   })
   const set = (name: keyof Options) => (event: Event) => setOptions({ ...options, [name]: (event.currentTarget as HTMLInputElement).value })
@@ -129,8 +132,14 @@ export function Embed() {
                 placeholder="Hi! How can I help you today?"
               />
             </Field>
-            <Field id="embed-starters" label="Starter questions" hint="One per line, up to 6.">
-              <textarea id="embed-starters" value={options.starters} onInput={set('starters')} rows={3} />
+            <Field id="embed-starters" label="Starter questions" hint="One per line, up to 6." error={startersError}>
+              <textarea
+                id="embed-starters"
+                value={options.starters}
+                onInput={set('starters')}
+                rows={3}
+                {...fieldAria('embed-starters', true, startersError)}
+              />
             </Field>
             <Field id="embed-position" label="Position">
               <select id="embed-position" value={options.position} onChange={set('position')}>

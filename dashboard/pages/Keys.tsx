@@ -33,7 +33,16 @@ export function Keys() {
 
   useEffect(() => void reload(), [])
 
-  const act = async (work: () => Promise<unknown>) => {
+  // The button that did something may go with what it did (Set as Primary, a revoked key's row): where
+  // the focus goes instead, once the list is drawn again, unless the owner has moved it meanwhile.
+  const [refocus, setRefocus] = useState<string>()
+  useEffect(() => {
+    if (!refocus) return
+    if (document.activeElement === document.body) document.querySelector<HTMLElement>(refocus)?.focus()
+    setRefocus(undefined)
+  }, [refocus])
+
+  const act = async (work: () => Promise<unknown>, focusAfter?: string) => {
     setError('')
     try {
       await work()
@@ -41,6 +50,7 @@ export function Keys() {
       setError(err instanceof ApiError ? err.message : 'Something went wrong; please try again.')
     }
     await reload()
+    setRefocus(focusAfter)
   }
 
   const active = keys.value.filter((key) => !key.revoked_at)
@@ -111,7 +121,7 @@ export function Keys() {
                     {!key.is_primary && (
                       <button
                         type="button"
-                        onClick={() => act(() => api('POST', `/keys/${key.id}/primary`))}
+                        onClick={() => act(() => api('POST', `/keys/${key.id}/primary`), `[data-key-id="${key.id}"] button`)}
                         aria-label={`Set ${key.name} as primary`}
                       >
                         Set as Primary
@@ -160,7 +170,7 @@ export function Keys() {
               onClick={() => {
                 const key = open.key
                 close()
-                void act(() => api('POST', `/keys/${key.id}/revoke`))
+                void act(() => api('POST', `/keys/${key.id}/revoke`), '.revoked summary')
               }}
             >
               Revoke key

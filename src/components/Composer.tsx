@@ -21,6 +21,7 @@ interface ComposerProps {
 /** The message box: Enter sends, Shift+Enter adds a line, it grows with its text; Stop while answering. */
 export class Composer extends Watching<ComposerProps> {
   input = createRef<HTMLTextAreaElement>()
+  button = createRef<HTMLButtonElement>()
   /** The text the box was last sized for. */
   sizedFor?: string
 
@@ -29,8 +30,17 @@ export class Composer extends Watching<ComposerProps> {
     this.grow()
   }
 
-  override componentDidUpdate(): void {
+  /** Whether Send (or Stop: the same element) had the focus before this render. */
+  override getSnapshotBeforeUpdate(): boolean {
+    const button = this.button.current!
+    return button === (button.getRootNode() as ShadowRoot).activeElement
+  }
+
+  override componentDidUpdate(_props: ComposerProps, _state: object, hadFocus: boolean): void {
     this.grow()
+    // Stop turns into Send, disabled while the box is empty, when an answer ends or is stopped: a focused
+    // button that goes dead would drop the focus to the page, so the box takes it.
+    if (hadFocus && this.button.current!.disabled) this.input.current!.focus()
   }
 
   /** Grows with the text (up to the CSS max-height, then scrolls). */
@@ -70,11 +80,17 @@ export class Composer extends Watching<ComposerProps> {
           }}
         />
         {busy ? (
-          <button type="button" class="send" aria-label={config.words.stop} onClick={actions.stop}>
+          <button ref={this.button} type="button" class="send" aria-label={config.words.stop} onClick={actions.stop}>
             <Icon d={icons.stop} />
           </button>
         ) : (
-          <button type="submit" class="send" aria-label={config.words.send} disabled={!state.canSend.value || !draft.trim()}>
+          <button
+            ref={this.button}
+            type="submit"
+            class="send"
+            aria-label={config.words.send}
+            disabled={!state.canSend.value || !draft.trim()}
+          >
             <Icon d={icons.send} />
           </button>
         )}

@@ -71,6 +71,7 @@ export class MessageList extends Watching<MessageListProps> {
               <button
                 type="button"
                 class="starter"
+                dir="auto"
                 onClick={(e) => {
                   focusComposer(e.currentTarget)
                   actions.send(text)

@@ -47,7 +47,8 @@ export class Panel extends Component<PanelProps> {
         dir={config.words.dir}
       >
         <header>
-          <div id="assisters-title" class="title">
+          {/* The owner's words may be in another language than the panel's: they take their direction from their text. */}
+          <div id="assisters-title" class="title" dir="auto">
             {config.words.title}
           </div>
           <button type="button" class="icon" aria-label={config.words.newConversation} onClick={actions.reset}>

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest'
 import type { Key } from '../../dashboard/api.ts'
 import { fieldsOf, keyErrorsFrom, NEW_KEY_FIELDS, toKeyInput } from '../../dashboard/components/KeyForm.tsx'
 import { ApiError } from '../../dashboard/api.ts'
-import { wholeFrom } from '../../dashboard/format.ts'
+import { splitLines, startersProblem, wholeFrom } from '../../dashboard/format.ts'
 import { refusalSeries, type RefusalRow } from '../../dashboard/usage.ts'
 
 const key = (fields: Partial<Key> = {}): Key => ({
@@ -43,6 +43,25 @@ describe('a whole number typed into a form', () => {
     ['1e3', '1e3'],
   ])('reads %j as %j', (typed, expected) => {
     expect(wholeFrom(typed)).toBe(expected)
+  })
+})
+
+describe('starter questions on the Embed page', () => {
+  it('takes one per line, commas and all', () => {
+    expect(splitLines(' Pricing, roughly? \n\nOpening hours?\n')).toEqual(['Pricing, roughly?', 'Opening hours?'])
+  })
+
+  it.each([
+    [['A', 'B', 'C', 'D', 'E', 'F', 'G'], 'Up to 6 starter questions (here 7).'],
+    [['x'.repeat(201)], /up to 200 characters/],
+    [['Tea|coffee?'], /no "\|" \("Tea\|coffee\?…" does not\)/],
+  ])('says why the widget would show none of %j', (starters, problem) => {
+    expect(startersProblem(starters)).toMatch(problem)
+  })
+
+  it('has nothing to say of what the widget shows', () => {
+    expect(startersProblem(['A', 'B', 'C', 'D', 'E', 'x'.repeat(200)])).toBe('')
+    expect(startersProblem([])).toBe('')
   })
 })
 

@@ -172,6 +172,27 @@ describe.skipIf(skipWithoutChromium)("the owners' dashboard", () => {
     // The focus goes back to the button that opened the dialog.
     await expect.poll(() => page.evaluate(() => document.activeElement?.textContent)).toBe('Create New Key')
     await expect.poll(() => row(page, 'Typed only').count()).toBe(1)
+
+    // Buttons that go away with what they did hand the focus on, never to the page's body: Set as Primary
+    // to the same key's first button, Revoke (confirmed) to the revoked keys' list it went to.
+    await page.getByRole('button', { name: 'Create New Key' }).click()
+    await page.getByLabel('Name').fill('Second')
+    await page.keyboard.press('Enter')
+    await page.getByRole('button', { name: 'Done' }).click()
+    const focused = () => page.evaluate(() => document.activeElement?.getAttribute('aria-label') ?? document.activeElement?.textContent)
+    await row(page, 'Second').getByRole('button', { name: 'Set Second as primary' }).focus()
+    await page.keyboard.press('Enter')
+    await expect.poll(() => row(page, 'Second').locator('.badge').count()).toBe(1)
+    await expect.poll(focused).toBe('Edit Second')
+    await page.keyboard.press('Tab')
+    expect(await focused()).toBe('Revoke Second')
+    await page.keyboard.press('Enter')
+    await page.getByRole('dialog', { name: 'Revoke Second?' }).waitFor()
+    await page.keyboard.press('Tab')
+    expect(await focused()).toBe('Revoke key')
+    await page.keyboard.press('Enter')
+    await expect.poll(() => row(page, 'Second').count()).toBe(0)
+    await expect.poll(focused).toBe('Revoked keys (1)')
   })
 
   it.each([
@@ -231,16 +252,17 @@ describe.skipIf(skipWithoutChromium)('the Embed and Usage pages', () => {
 
     await page.getByRole('link', { name: 'Embed' }).click()
     await page.getByLabel('Title').fill('Ask "Lumen" <now>')
-    await page.getByLabel('Starter questions').fill('Pricing?\nOpening hours?')
+    // A comma belongs to its question: starters are one per line.
+    await page.getByLabel('Starter questions').fill('Pricing, roughly?\nOpening hours?')
     const snippet = page.getByLabel('Snippet for Website, the primary key')
     await expect
       .poll(() => snippet.inputValue())
       .toBe(
-        `<script src="${stack.demo.apiUrl}/widget.js" data-key="${key}" data-title="Ask &quot;Lumen&quot; &lt;now&gt;" data-starters="Pricing?|Opening hours?" async></script>`,
+        `<script src="${stack.demo.apiUrl}/widget.js" data-key="${key}" data-title="Ask &quot;Lumen&quot; &lt;now&gt;" data-starters="Pricing, roughly?|Opening hours?" async></script>`,
       )
     // The real widget in the corner shows the look.
     await expect.poll(() => page.locator('assisters-widget').getByRole('dialog', { name: 'Ask "Lumen" <now>' }).count()).toBe(1)
-    await expect.poll(() => page.locator('assisters-widget .starter').allTextContents()).toEqual(['Pricing?', 'Opening hours?'])
+    await expect.poll(() => page.locator('assisters-widget .starter').allTextContents()).toEqual(['Pricing, roughly?', 'Opening hours?'])
     // Its key check passed (the server's preview stand-in): the look, not a refused key's words.
     await expect.poll(() => page.locator('assisters-widget').getByRole('dialog').getAttribute('aria-busy')).not.toBe('true')
     expect((await errorBar(page).count()) === 0 ? '' : await errorText(page)).toBe('')
@@ -289,6 +311,10 @@ describe.skipIf(skipWithoutChromium)('the Embed and Usage pages', () => {
       .poll(() => later.getByLabel('Snippet for Website, the primary key').inputValue())
       .toContain(`data-key="${key.slice(0, 12)}…"`)
     await expect.poll(() => later.getByText('replace').textContent()).toContain('with the key you saved')
+    // Starters the widget would refuse, all of them, are refused here, where the owner reads it.
+    await later.getByLabel('Starter questions').fill('1\n2\n3\n4\n5\n6\n7')
+    await expect.poll(() => later.getByRole('alert').textContent()).toBe('Up to 6 starter questions (here 7).')
+    expect(await later.getByLabel('Starter questions').getAttribute('aria-invalid')).toBe('true')
   })
 })
 

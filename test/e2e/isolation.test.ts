@@ -157,6 +157,51 @@ describe.skipIf(skipWithoutChromium)('the widget and the page leave each other a
     expect(await pageLook(page)).toEqual(before)
   })
 
+  it('stays on a page whose body a single-page app replaces (Turbo, htmx), its tag run again, and in view when the body has a transform', async () => {
+    await page.goto(stack.page(`<p>Page one</p>${stack.embed()}`))
+    await launcher(page).click()
+    await ask(page, 'Still here after the next page?')
+    await idle(page)
+    // Turbo Drive's visit: a new <body> in place of the old one, whose scripts it runs again.
+    await page.evaluate((tag) => {
+      const body = document.createElement('body')
+      body.innerHTML = '<p>Page two</p>'
+      document.body.replaceWith(body)
+      const parsed = document.createRange().createContextualFragment(tag).querySelector('script')!
+      const again = document.createElement('script')
+      for (const { name, value } of parsed.attributes) again.setAttribute(name, value)
+      body.append(again)
+    }, stack.embed())
+    await page.waitForTimeout(300)
+    expect(await page.locator('assisters-widget').count()).toBe(1)
+    expect(await answers(page).count()).toBe(1)
+
+    // A transformed body is the containing block of anything fixed inside it: the launcher would sit at its foot.
+    const transformed = await suite.newPage({ viewport: { width: 1280, height: 800 } })
+    await transformed.goto(
+      stack.page(`<div style="height: 3000px">Long page</div>${stack.embed()}`, '<style>body { transform: translateZ(0) }</style>'),
+    )
+    expect(await launcher(transformed).boundingBox()).toEqual({ x: 1280 - 20 - 56, y: 800 - 20 - 56, width: 56, height: 56 })
+  })
+
+  it("sets off none of the page's keyboard shortcuts with what the visitor types in the composer", async () => {
+    // As a docs site's search shortcut does (DocSearch, GitHub): "/" anywhere but in a text field focuses the search.
+    const shortcut = `<input id="search" aria-label="Search"><script>
+      document.addEventListener('keydown', (e) => {
+        if (['INPUT', 'TEXTAREA'].includes(e.target.tagName)) return
+        window.heard = (window.heard ?? '') + e.key
+        if (e.key === '/') { e.preventDefault(); document.getElementById('search').focus() }
+      })
+    </script>`
+    await page.goto(stack.page(PAGE + shortcut + stack.embed()))
+    await launcher(page).click()
+    await dialog(page).waitFor()
+    await page.keyboard.type('and/or')
+    expect(await page.getByRole('textbox', { name: 'Message' }).inputValue()).toBe('and/or')
+    expect(await page.locator('#search').inputValue()).toBe('')
+    expect(await page.evaluate(() => (window as any).heard ?? '')).toBe('')
+  })
+
   it('mounts one widget when the script is pasted twice, and destroy() leaves nothing behind', async () => {
     const warnings: string[] = []
     page.on('console', (message) => message.type() === 'warning' && warnings.push(message.text()))

@@ -35,6 +35,16 @@ describe.skipIf(skipWithoutChromium)('keyboard and phone', () => {
     await idle(page)
     expect(await focused(page)).toBe('Message')
 
+    // Stop, from the keyboard: the button turns into a Send with nothing to send, and the focus goes back to the composer.
+    stack.upstream.answerWith(() => ({ pieces: Array.from({ length: 50 }, (_, i) => `word${i} `), delayMs: 40 }))
+    await page.keyboard.type('A long answer, please')
+    await page.keyboard.press('Enter')
+    await page.keyboard.press('Tab')
+    expect(await focused(page)).toBe('Stop answering')
+    await page.keyboard.press('Enter')
+    await idle(page)
+    expect(await focused(page)).toBe('Message')
+
     await page.keyboard.press('Escape')
     await dialog(page).waitFor({ state: 'detached' })
     expect(await focused(page)).toBe('Open chat')

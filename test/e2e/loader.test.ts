@@ -165,6 +165,58 @@ describe.skipIf(skipWithoutChromium)('the loader and the panel', () => {
     expect(problems).toEqual([])
   })
 
+  it('runs on a page that enforces Trusted Types once its default policy admits the API’s scripts, as the README shows, and says it couldn’t load without one', async () => {
+    stack.upstream.answerWith(() => ({ pieces: ['**Bold**'], delayMs: 5 }))
+    const api = stack.demo.apiUrl
+    const enforcing = `<meta http-equiv="Content-Security-Policy" content="script-src 'unsafe-inline' ${api}; require-trusted-types-for 'script'">`
+    const policy = `<script>
+      trustedTypes.createPolicy('default', {
+        createScriptURL: (url) => {
+          if (new URL(url, location.href).origin === '${api}') return url
+          throw new TypeError(url + ' is not a script of ours')
+        },
+      })
+    </script>`
+    const without = await visit(stack.page(PAGE + stack.embed(), enforcing))
+    await launcher(without.page).click()
+    await expect.poll(() => without.page.locator('assisters-widget .note').textContent()).toBe("The chat couldn't load. Try again.")
+
+    const { page, problems } = await visit(stack.page(PAGE + stack.embed(), enforcing + policy))
+    await launcher(page).click()
+    await ask(page, 'Format?')
+    // The answers' file came through the policy too: the answer is markdown.
+    await expect.poll(() => answers(page).first().locator('strong').textContent()).toBe('Bold')
+    expect(problems).toEqual([])
+  })
+
+  it('reads the owner’s English title and starters left to right in an Arabic panel, and wraps a starter’s long word', async () => {
+    const starters = 'Where is my order?|Tracking: https://shop.example/orders/0123456789abcdef0123456789abcdef0123456789abcdef'
+    const { page } = await visit(
+      stack.page(
+        PAGE + stack.embed({ 'data-lang': 'ar', 'data-title': 'Ask Acme.', 'data-starters': starters }),
+        '<meta name="viewport" content="width=device-width">',
+      ),
+      await suite.newPage({ viewport: { width: 390, height: 700 }, isMobile: true, hasTouch: true }),
+    )
+    await launcher(page).tap()
+    await dialog(page).waitFor()
+    expect(await dialog(page).getAttribute('dir')).toBe('rtl')
+    const direction = (el: Element) => getComputedStyle(el).direction
+    expect(await page.locator('assisters-widget .title').evaluate(direction)).toBe('ltr')
+    expect(await page.locator('assisters-widget .starter').evaluateAll((all) => all.map((el) => getComputedStyle(el).direction))).toEqual([
+      'ltr',
+      'ltr',
+    ])
+    // Nothing of a starter is cut off at the panel's edge.
+    const log = (await page.locator('assisters-widget .log').boundingBox())!
+    for (const box of await page
+      .locator('assisters-widget .starter')
+      .evaluateAll((all) => all.map((el) => el.getBoundingClientRect().toJSON()))) {
+      expect(box.x).toBeGreaterThanOrEqual(log.x)
+      expect(box.x + box.width).toBeLessThanOrEqual(log.x + log.width)
+    }
+  })
+
   it('shows the same widget on a page whose CSP allows no inline styles as on a page without a CSP', async () => {
     const api = stack.demo.apiUrl
     const csp = `default-src 'none'; script-src ${api}; connect-src ${api}; style-src 'self'`

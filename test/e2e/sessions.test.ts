@@ -37,8 +37,11 @@ describe.skipIf(skipWithoutChromium)("the Settings page's sessions", () => {
     await expect.poll(() => sessions.count()).toBe(2)
     expect(await sessions.filter({ hasText: 'This browser' }).count()).toBe(1)
 
-    await sessions.filter({ hasText: 'Another browser' }).getByRole('button', { name: 'End session' }).click()
+    await sessions.filter({ hasText: 'Another browser' }).getByRole('button', { name: 'End session' }).focus()
+    await page.keyboard.press('Enter')
     await expect.poll(() => sessions.count()).toBe(1)
+    // Its button went with it: the focus goes to the list, not to the page's body.
+    await expect.poll(() => page.evaluate(() => document.activeElement?.getAttribute('aria-label'))).toBe('Signed-in browsers')
     // The laptop's next call finds its session gone and shows the sign-in page.
     await laptop.getByRole('link', { name: 'Usage' }).click()
     await laptop.getByRole('heading', { name: 'Sign in to your dashboard' }).waitFor()

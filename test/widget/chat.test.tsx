@@ -66,6 +66,15 @@ describe('opening and closing', () => {
     expect(closed).toHaveBeenCalledOnce()
   })
 
+  it('stays open on the Escape that cancels an IME composition', async () => {
+    const w = await openWidget()
+    w.type('にほ')
+    // Chromium sends it so (key Escape, isComposing) when the visitor drops a candidate.
+    w.press(w.textarea(), 'Escape', { isComposing: true })
+    await settle()
+    expect(w.dialog()).not.toBeNull()
+  })
+
   it('closes from the close button in the header, handing the focus to the launcher', async () => {
     const w = await openWidget()
     const close = w.$$('header button').at(-1)!
@@ -251,6 +260,28 @@ describe('a streamed answer', () => {
     expect(w.log().getAttribute('aria-busy')).toBe('false')
   })
 
+  it('hands the focus to the composer when the focused Stop turns into a Send with nothing to send', async () => {
+    const stream = controlledStream()
+    onChat((request) => stream.response(request))
+    const w = await openWidget()
+    await ask(w, 'Long story please')
+    stream.push(delta('It was a dark'))
+    // Stopped from the keyboard: Stop has the focus.
+    const stop = w.button('Stop answering')
+    stop.focus()
+    stop.click()
+    await until(() => expect(w.$('button[aria-label="Send message"]')).toBeTruthy())
+    expect(w.root().activeElement).toBe(w.textarea())
+
+    // An answer that ends while the focus rests on Stop.
+    onChat(() => sseResponse(delta('Short.'), DONE))
+    await ask(w, 'Short one?')
+    w.button('Stop answering').focus()
+    await until(() => expect(w.bubbles().at(-1)).toBe('Short.'))
+    await until(() => expect(w.$('button[aria-label="Send message"]')).toBeTruthy())
+    expect(w.root().activeElement).toBe(w.textarea())
+  })
+
   it('offers to copy a finished answer', async () => {
     onChat(() => sseResponse(delta('Copy **me**'), DONE))
     const w = await openWidget()
@@ -275,6 +306,19 @@ describe('a streamed answer', () => {
     w.launcher().click()
     await until(() => expect(w.$('.badge:not([hidden])')).toBeNull())
     expect(w.bubbles()).toEqual(['Ping', 'Pong'])
+  })
+
+  it('forgets an unread answer with the conversation on reset(): no dot for nothing, and no flag for the next page', async () => {
+    onChat(() => sseResponse(delta('Pong'), DONE))
+    const w = await openWidget()
+    w.assisters.close()
+    w.assisters.send('Ping')
+    w.assisters.close()
+    await until(() => expect(w.$('.badge:not([hidden])')).toBeTruthy())
+    w.assisters.reset()
+    await until(() => expect(w.$('.badge:not([hidden])')).toBeNull())
+    expect(w.launcher().getAttribute('aria-label')).toBe('Open chat')
+    expect(localStorage.getItem(UNREAD_FLAG)).toBeNull()
   })
 
   describe('a stored unread answer, a sign of intent on the next page', () => {

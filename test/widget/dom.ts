@@ -22,6 +22,8 @@ export function setUpWidgetTests() {
     window.Assisters?.destroy()
     delete window.Assisters
     document.body.innerHTML = ''
+    // The widget's element sits after <body>: one a test left mounted goes too.
+    for (const host of document.querySelectorAll(HOST_TAG)) host.remove()
     server.resetHandlers()
     server.events.removeAllListeners()
     vi.useRealTimers()

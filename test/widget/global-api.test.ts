@@ -348,6 +348,25 @@ describe('the conversation across page loads', () => {
     expect(w.errorText()).toBeNull()
   })
 
+  it('offers to ask again, after a reload, a question whose answer was still streaming when the page went away', async () => {
+    const stream = controlledStream()
+    onChat((request) => stream.response(request))
+    const w = startWidget()
+    w.assisters.send('Still there?')
+    stream.push(delta('Half'))
+    await until(() => expect(w.bubbles()).toEqual(['Still there?', 'Half']))
+    // The page goes away mid-answer: like a closed tab, destroy() writes nothing more.
+    w.assisters.destroy()
+
+    onChat(() => sseResponse(delta('Yes, here.'), DONE))
+    const again = startWidget()
+    again.assisters.open()
+    await until(() => expect(again.errorText()).toContain('The answer was cut off.'))
+    expect(again.bubbles()).toEqual(['Still there?'])
+    again.button('Try again').click()
+    await until(() => expect(again.bubbles()).toEqual(['Still there?', 'Yes, here.']))
+  })
+
   it('is read from storage when the chat first opens, not at page load', async () => {
     const w = startWidget()
     await settle()

@@ -86,6 +86,17 @@ describe('the loader', () => {
     expect(w.loads).toHaveLength(1)
   })
 
+  it('opens once for a visitor who clicks again while the panel loads (a slow link), and toggles once it is there', async () => {
+    const w = startWithSlowPanel()
+    w.launcher().click()
+    w.launcher().click()
+    await w.arrive()
+    expect(w.dialog()).toBeTruthy()
+    w.launcher().click()
+    await settle()
+    expect(w.dialog()).toBeNull()
+  })
+
   it('needs no panel to close a chat that never opened', () => {
     const w = startWithSlowPanel()
     w.assisters.close()
@@ -136,7 +147,10 @@ describe('the loader', () => {
     await w.fail()
     expect(w.note()).toBe("The chat couldn't load. Try again.")
     expect(w.$('.note')!.getAttribute('role')).toBe('status')
-    expect(warn).toHaveBeenCalledWith('[Assisters] the chat panel could not load:', expect.stringContaining('panel-0123456789.js'))
+    expect(warn).toHaveBeenCalledWith(
+      '[Assisters] the chat panel could not load:',
+      expect.objectContaining({ message: expect.stringContaining('panel-0123456789.js') }),
+    )
     expect(w.dialog()).toBeNull()
 
     w.launcher().click()
