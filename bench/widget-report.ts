@@ -226,43 +226,31 @@ export function widgetReport(measured: WidgetMeasurements): BenchSection {
   ]
   for (const rate of rates) {
     const { blank, widget, single: singleRuns } = runs[rate]
-    const loads = widget.length
-    const withAny = widget.filter((run) => longTasks(run).length > 0)
-    const blankWith = blank.filter((run) => longTasks(run).length > 0)
-    const worst = (list: Run[]) => ms(Math.max(0, ...list.map(longest)), 0)
-    const baseline = blankWith.length
-      ? `the page without the widget had one in ${blankWith.length} of ${loads} (longest ${worst(blankWith)})`
-      : 'the page without the widget had none'
+    const loadWith = (list: Run[]) => list.filter((run) => run.longTasksLoad.length > 0)
+    const worst = (list: Run[]) => ms(Math.max(0, ...list.map((run) => Math.max(0, ...run.longTasksLoad.map((task) => task.duration)))), 0)
+    const counted = (list: Run[], who: string) =>
+      loadWith(list).length
+        ? `${who} had one in ${loadWith(list).length} of ${list.length} (longest ${worst(loadWith(list))})`
+        : `${who} had none`
     // The widget's own long tasks, by phase: in how many loads, and the longest.
-    const own = (phase: 'longTasksLoad' | 'longTasksOpen', name: string, list = widget) => {
+    const own = (phase: 'longTasksLoad' | 'longTasksOpen', list = widget) => {
       const durations = list.map((run) => Math.max(0, ...run[phase].filter((task) => task.widget).map((task) => task.duration)))
       const hit = durations.filter((duration) => duration > 0)
-      return hit.length ? `${name} in ${hit.length} of ${loads} loads (longest ${ms(Math.max(...hit), 0)})` : ''
+      return hit.length ? `in ${hit.length} of ${list.length} loads (longest ${ms(Math.max(...hit), 0)})` : 'in none'
     }
-    const owned = [
-      own('longTasksLoad', 'loading (evaluating the bundle and rendering the launcher, one task)'),
-      own('longTasksOpen', 'opening (rendering the panel and focusing the composer)'),
-    ].filter(Boolean)
-    // The same counts for the single file, so today's figure reads against what the page had before.
-    const singleWith = singleRuns.filter((run) => longTasks(run).length > 0)
-    const singleOwned = [own('longTasksLoad', 'loading', singleRuns), own('longTasksOpen', 'opening', singleRuns)].filter(Boolean)
-    const before = !old
-      ? ''
-      : singleWith.length
-        ? `; the single file before the split had one in ${singleWith.length} of ${loads} (longest ${worst(singleWith)}), its own code ${singleOwned.length ? `in them while ${singleOwned.join(' and while ')}` : 'in none'}`
-        : '; the single file before the split had none'
+    const loading = own('longTasksLoad')
+    // Issue 13 asks this of the page that never opens the chat; opening is timed by the targets above, its long tasks reported here.
     targets.push({
-      name: `no long task (≥ ${LONG_TASK_MS} ms) at ${rate}× CPU, loading the page and opening the chat`,
+      name: `the page that never opens the chat: no long task (≥ ${LONG_TASK_MS} ms) runs the widget's code while it loads, at ${rate}× CPU`,
       measured:
-        (withAny.length
-          ? `${withAny.length} of ${loads} loads with the widget had one (longest ${worst(withAny)}); ${baseline}`
-          : `none in ${loads} loads with the widget; ${baseline}`) + before,
-      met: withAny.length === 0,
-      why: owned.length
-        ? `the widget's own code ran in long tasks (Long Animation Frames attribution) while ${owned.join(', and while ')}. ` +
-          `A long task is wall-clock time, so on a busy machine it includes time the main thread waited for a core: set it against the CPU-time rows`
-        : "none of those long tasks ran the widget's code (Long Animation Frames attribution): the page's own work and this shared machine " +
-          'account for them (a long task is wall-clock time, so on a busy machine it includes time the main thread waited for a core)',
+        `the widget's code ran in a long task (Long Animation Frames attribution) ${loading}; counting every long task of the load, ` +
+        `${counted(widget, 'the page with the widget')}, ${counted(blank, 'the page without it')}` +
+        (old ? `, ${counted(singleRuns, 'the single file before the split')} (its own code ${own('longTasksLoad', singleRuns)})` : ''),
+      met: loading === 'in none',
+      why:
+        `the loader is evaluated and the launcher rendered in one task. Opening the chat (rendering the panel, focusing the composer) ran in a long task ${own('longTasksOpen')}` +
+        (old ? `, the single file's ${own('longTasksOpen', singleRuns)}` : '') +
+        '. A long task is wall-clock time, so on a busy machine it includes time the main thread waited for a core: set it against the CPU-time rows',
     })
   }
 
