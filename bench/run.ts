@@ -2,9 +2,9 @@
  * `npm run bench`: every section measures against a baseline in the same run, prints its tables,
  * and the whole report goes to bench/results.md.
  *   --quick         shorter runs and fewer streams, for trying things out (writes no results file)
- *   --only=<name>   relay, pieces, profile, widget, limiter or scale
+ *   --only=<name>   relay, pieces, profile, widget, limiter or scale: its sections replace theirs in bench/results.md
  */
-import { writeFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { cpus } from 'node:os'
 import { parseArgs } from 'node:util'
 import { benchLimiter } from './limiter.ts'
@@ -41,14 +41,27 @@ if (!only || only === 'widget') report(await benchWidget({ repeats: values.quick
 if (!only || only === 'limiter') report(await benchLimiter(values.quick ? { calls: 5_000, repeats: 3 } : { calls: 50_000, repeats: 5 }))
 if (!only || only === 'scale') report(await benchScaleOut({ repeats, seconds: values.quick ? 1 : 5 }))
 
-if (!values.quick && !only) {
+if (!values.quick) {
   const machine = `${cpus().length} × ${cpus()[0]?.model.trim()}, Node ${process.versions.node}, ${process.platform}`
-  const body = sections.map(
-    (s) => `## ${s.title}\n\n${s.method}\n\n${[...s.tables.map(markdownTable), markdownTargets(s.targets)].filter(Boolean).join('\n\n')}\n`,
-  )
+  const today = new Date().toISOString().slice(0, 10)
+  // A section run on its own says so: the file's other sections come from an earlier run.
+  const alone = only ? `Run on its own (\`npm run bench -- --only=${only}\`) on ${today}: ${machine}.\n\n` : ''
+  const body = (s: BenchSection) =>
+    `## ${s.title}\n\n${alone}${s.method}\n\n${[...s.tables.map(markdownTable), markdownTargets(s.targets)].filter(Boolean).join('\n\n')}\n`
+  const file = new URL('results.md', import.meta.url)
   writeFileSync(
-    new URL('results.md', import.meta.url),
-    `# Benchmark results\n\nWritten by \`npm run bench\` on ${new Date().toISOString().slice(0, 10)}: ${machine}.\n\n${body.join('\n')}`,
+    file,
+    only
+      ? sections.reduce((text, s) => replaceSection(text, s.title, body(s)), readFileSync(file, 'utf8'))
+      : `# Benchmark results\n\nWritten by \`npm run bench\` on ${today}: ${machine}.\n\n${sections.map(body).join('\n')}`,
   )
-  console.log('\nWrote bench/results.md')
+  console.log(only ? `\nReplaced its sections in bench/results.md` : '\nWrote bench/results.md')
+}
+
+/** The results file with one section (its heading to the next) in place of the one of that title, or added at the end. */
+function replaceSection(text: string, title: string, section: string): string {
+  const start = text.indexOf(`\n## ${title}\n`)
+  if (start === -1) return `${text.trimEnd()}\n\n${section}`
+  const next = text.indexOf('\n## ', start + 1)
+  return text.slice(0, start + 1) + section + (next === -1 ? '' : text.slice(next))
 }
