@@ -83,6 +83,11 @@ const KEY_CHECKS = ':key-checks'
 /** Likewise for the sightings of refused origins a key records. */
 const REFUSED_ORIGINS = ':refused-origins'
 
+/**
+ * The status a request is logged and counted with: the one sent, or 499 (nginx's "client closed
+ * request") when the client left before any status went out; `res.statusCode` alone says 200 then.
+ */
+const statusSent = (res: ServerResponse) => (res.headersSent ? res.statusCode : 499)
 const isDashboard = (path: string) => path === '/dashboard' || path.startsWith('/dashboard/')
 
 export function createHandler(deps: HandlerDeps) {
@@ -272,16 +277,17 @@ export function createHandler(deps: HandlerDeps) {
     const context: Context = {}
     res.setHeader('x-request-id', requestId)
     res.once('close', () => {
+      const status = statusSent(res)
       log.info('request', {
         requestId,
         method: req.method,
         path: path.slice(0, 200),
-        status: res.statusCode,
+        status,
         ms: Math.round(performance.now() - started),
         keyId: context.keyId,
         finished: res.writableFinished,
       })
-      metrics.request(routeLabel(path), req.method ?? '', res.statusCode)
+      metrics.request(routeLabel(path), req.method ?? '', status)
     })
     try {
       if (path.startsWith('/admin/')) return await deps.handleAdmin(req, res, path)

@@ -2,11 +2,12 @@
  * What an operator watches: GET /metrics behind the admin token (or alone on METRICS_PORT) in
  * Prometheus' text format, counting what really happened on the server, and GET /readyz.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, afterEach, beforeAll, describe, expect, it, onTestFinished, vi } from 'vitest'
 import { http, HttpResponse } from 'msw'
 import { createLogger } from '../../server/log.ts'
 import { listenForScrapes } from '../../server/metrics-endpoint.ts'
 import { createMetrics } from '../../server/metrics.ts'
+import { exchange, rawRequest } from '../support/raw-http.ts'
 import { usePrivateRedis } from '../support/redis.ts'
 import {
   ADMIN_TOKEN,
@@ -97,6 +98,45 @@ describe('GET /metrics on the API port', () => {
     // A raw path never becomes a label: labels would grow without bound, and could carry a secret.
     expect(after).not.toContain('/no/such/path')
     expect(after).not.toContain('ask_')
+  })
+
+  it('logs and counts a client that left before any status was sent as 499, not 200', async () => {
+    const { key } = await server.createKey()
+    const port = Number(new URL(server.url).port)
+    const asked = deferred()
+    const answer = deferred()
+    upstream.mock.use(
+      http.post(UPSTREAM_URL, async () => {
+        asked.resolve()
+        await answer.promise
+        return HttpResponse.json(completion('too late'))
+      }),
+    )
+    onTestFinished(() => answer.resolve())
+    const headers: [string, string][] = [
+      ['Authorization', `Bearer ${key}`],
+      ['Content-Type', 'application/json'],
+    ]
+    const body = JSON.stringify({ model: MODEL, messages: [{ role: 'user', content: 'Hi' }] })
+    const before = (await scrape()).text
+    // Mid-body: the head promises more bytes than ever come.
+    await exchange(port, (socket) => {
+      socket.write(`${rawRequest('POST', '/v1/chat/completions', headers).toString().slice(0, -2)}Content-Length: 100\r\n\r\n{"model"`)
+      setTimeout(() => socket.destroy(), 100)
+    })
+    // Before the answer: the whole request went, and the client left while the upstream was thinking.
+    await exchange(port, async (socket) => {
+      socket.write(rawRequest('POST', '/v1/chat/completions', headers, body))
+      await asked.promise
+      socket.destroy()
+    })
+    const entries = () => server.logs.map((line) => JSON.parse(line)).filter((entry) => entry.path === '/v1/chat/completions')
+    await vi.waitFor(() => expect(entries().filter((entry) => entry.finished === false)).toHaveLength(2))
+    for (const entry of entries().filter((each) => each.finished === false)) expect(entry.status).toBe(499)
+    const after = (await scrape()).text
+    const grew = (sample: string) => value(after, sample) - value(before, sample)
+    expect(grew(requests('/v1/chat/completions', 'POST', 499))).toBe(2)
+    expect(grew(requests('/v1/chat/completions', 'POST', 200))).toBe(0)
   })
 
   it('shows a stream as open while it runs, and its time to first event', async () => {
