@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net'
 import { methodNotAllowed, notFound, sendError } from './errors.ts'
 import type { Logger } from './log.ts'
 import { METRICS_CONTENT_TYPE, type MetricsSource } from './metrics.ts'
+import { originForm } from './request-target.ts'
 
 /** Writes the scrape; HEAD gets the headers only. */
 export async function sendMetrics(req: IncomingMessage, res: ServerResponse, source: MetricsSource): Promise<void> {
@@ -26,7 +27,7 @@ export function listenForScrapes(
   log: Logger,
 ): Promise<{ url: string; close(): Promise<void> }> {
   const server = createServer({ requestTimeout: 10_000, headersTimeout: 5_000 }, (req, res) => {
-    const path = (req.url ?? '/').split('?', 1)[0]
+    const path = originForm(req.url ?? '/').split('?', 1)[0]
     const answer = async () => {
       if (path !== '/metrics') throw notFound()
       if (req.method !== 'GET' && req.method !== 'HEAD') throw methodNotAllowed(['GET', 'HEAD'])

@@ -25,6 +25,7 @@ import { sendMetrics } from './metrics-endpoint.ts'
 import { createMetrics, metricsSource, type Metrics, type MetricsSource } from './metrics.ts'
 import { createOwnerAuth, type OwnerAuthOptions } from './owner-auth.ts'
 import { createRelay } from './relay.ts'
+import { originForm } from './request-target.ts'
 import { openStore } from './store/open.ts'
 import { StoreConflict, StoreUnavailable, type Store } from './store/store.ts'
 import { seedFromStore } from './token-budget.ts'
@@ -171,6 +172,8 @@ export async function createAppServer(config: Config, options: AppServerOptions)
     inTurn((req: IncomingMessage, res: ServerResponse) => {
       open.add(res)
       res.once('close', () => open.delete(res))
+      // Every route reads req.url, so an absolute-form target becomes its origin form here, once.
+      req.url = originForm(req.url ?? '/')
       // RFC 9112 §3.2: an HTTP/1.1 request without Host is a 400.
       if (req.httpVersion === '1.1' && req.headers.host === undefined) return sendError(res, missingHost(), log)
       handle(req, res).catch((err: unknown) => sendError(res, err, log))

@@ -192,6 +192,8 @@ describe('METRICS_PORT', () => {
       const head = await fetch(scrapes.url, { method: 'HEAD' })
       expect([head.status, await head.text()]).toEqual([200, ''])
       expect((await fetch(scrapes.url.replace('/metrics', '/admin/accounts'))).status).toBe(404)
+      // The request target in absolute form (RFC 9112 §3.2.2), the scrape URL itself, is the same request.
+      expect((await exchange(Number(new URL(scrapes.url).port), rawRequest('GET', scrapes.url))).status).toBe(200)
       const post = await fetch(scrapes.url, { method: 'POST' })
       expect([post.status, post.headers.get('allow')]).toEqual([405, 'GET, HEAD'])
     } finally {

@@ -762,8 +762,8 @@ describe('unknown routes and methods', () => {
     ['GET', '/V1/MODELS'],
     ['GET', '/%00'],
     ['OPTIONS', '/nope'],
-    // Not a proxy: an absolute-form or asterisk-form target is never fetched, only refused.
-    ['GET', 'http://evil.example/v1/models'],
+    // An absolute-form target goes by its path (below), which here is unknown; asterisk-form is refused.
+    ['GET', 'http://127.0.0.1/nope'],
     ['OPTIONS', '*'],
   ])('answers %s %s with 404 not_found', async (method, path) => {
     const answer = await request(port, method, path, [['Origin', 'https://site.example']])
@@ -782,6 +782,30 @@ describe('unknown routes and methods', () => {
     expect(answer.status).toBe(405)
     expect(answer.headers.allow).toBe(allow)
     expect(json(answer).error).toMatchObject({ code: 'method_not_allowed', type: 'invalid_request_error' })
+  })
+
+  it('routes a request target in absolute form by its path and query, as its origin form (RFC 9112 §3.2.2)', async () => {
+    const originForm = await request(port, 'GET', '/v1/models', chatHeaders(key))
+    expect(originForm.status).toBe(200)
+    const mark = server.logs.length
+    for (const target of [`http://127.0.0.1:${port}/v1/models`, `HTTPS://127.0.0.1:${port}/v1/models?x=1`]) {
+      const answer = await request(port, 'GET', target, chatHeaders(key))
+      expect([target, answer.status, json(answer)]).toEqual([target, 200, json(originForm)])
+    }
+    // Not a proxy: the authority is ignored, never fetched, and the answer is this server's own.
+    const elsewhere = await request(port, 'GET', `http://evil.example/v1/models/${MODEL}`, chatHeaders(key))
+    expect([elsewhere.status, json(elsewhere).id]).toEqual([200, MODEL])
+    expect(json(await request(port, 'GET', `http://127.0.0.1:${port}`))).toMatchObject({ error: { code: 'not_found' } })
+    // Host rules as for any request: HTTP/1.1 without Host is still a 400.
+    expect((await exchange(port, `GET http://127.0.0.1:${port}/healthz HTTP/1.1\r\nConnection: close\r\n\r\n`)).status).toBe(400)
+    await sleep(20)
+    const logged = server.logs.slice(mark).map((line) => JSON.parse(line))
+    expect(logged.filter((entry) => entry.msg === 'request').map((entry) => entry.path)).toEqual([
+      '/v1/models',
+      '/v1/models',
+      `/v1/models/${MODEL}`,
+      '/',
+    ])
   })
 
   it('answers a long unknown URL with 404, logging only the start of its path', async () => {
