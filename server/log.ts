@@ -12,11 +12,13 @@ export interface Logger {
 
 type Level = 'info' | 'warn' | 'error'
 
-// Assisters keys (even glued to a word, as in `my_ask_…`) and Bearer tokens of any kind; an upstream key
-// may have any shape, so it is also redacted by its exact value. A token stops at a quote or backslash:
-// redact() runs over JSON text, where `\S+` ran on through the string's closing quote to the end of
-// the line, leaving a log line that was no longer JSON (and losing every field after the token).
-const SECRET = /ask_[0-9A-Za-z]+|\b(Bearer\s+)[^\s"\\]+/g
+// Assisters keys and Bearer tokens of any kind; an upstream key may have any shape, so it is also
+// redacted by its exact value. `ask_…` counts when no letter or digit comes before it (`key=ask_…`,
+// `"ask_…`, `my_ask_…`), so words such as Node's `task_queues` stay readable, and whatever its
+// neighbours when it is as long as a key (`ask_` and 32 or more: a real key glued after `%3D`, say).
+// A token stops at a quote or backslash: redact() runs over JSON text, where `\S+` ran on through
+// the string's closing quote to the end of the line, leaving a log line that was no longer JSON.
+const SECRET = /(?<![0-9A-Za-z])ask_[0-9A-Za-z]+|ask_[0-9A-Za-z]{32,}|\b(Bearer\s+)[^\s"\\]+/g
 
 /** Hides anything that looks like a key, and each exact secret given (such as the upstream key). */
 export function redact(text: string, secrets: readonly string[] = []): string {
