@@ -5,6 +5,9 @@
 import { isIP } from 'node:net'
 import { parse } from 'tldts'
 
+const MAX_HOST_CHARS = 253
+const MAX_LABEL_CHARS = 63
+
 /** Thrown for a bad allowed-domain entry; message says why in one short sentence, naming the entry. */
 export class DomainEntryError extends Error {
   override name = 'DomainEntryError'
@@ -94,6 +97,12 @@ function toAsciiHost(host: string, fail: (why: string) => Error): string {
     throw notAllowed
   }
   if (!/^[a-z0-9_-]+(\.[a-z0-9_-]+)*$/.test(ascii)) throw notAllowed
+  // DNS limits (RFC 1035), on the punycode form: no browser sends an origin past them, and the URL
+  // parser does not enforce them.
+  if (ascii.length > MAX_HOST_CHARS) throw fail(`has a host longer than ${MAX_HOST_CHARS} characters`)
+  if (ascii.split('.').some((label) => label.length > MAX_LABEL_CHARS)) {
+    throw fail(`has a label longer than ${MAX_LABEL_CHARS} characters (after punycode)`)
+  }
   return ascii
 }
 

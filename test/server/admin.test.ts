@@ -347,6 +347,13 @@ describe('key fields', () => {
     ],
     [['a.com', 'A.com', 'https://a.com/'], ['a.com']],
     [[], []],
+    // The longest host DNS allows: 253 characters, labels of 63.
+    [
+      [`https://${'a'.repeat(63)}.${'b'.repeat(63)}.${'c'.repeat(63)}.${'d'.repeat(57)}.com/`],
+      [`${'a'.repeat(63)}.${'b'.repeat(63)}.${'c'.repeat(63)}.${'d'.repeat(57)}.com`],
+    ],
+    // As many entries as a key may hold.
+    [Array.from({ length: 100 }, (_, i) => `site${i}.example.com`), Array.from({ length: 100 }, (_, i) => `site${i}.example.com`)],
   ])('stores allowed_domains %j as %j', async (given, stored) => {
     const created = await createWith({ allowed_domains: given })
     expect(created.status).toBe(201)
@@ -370,6 +377,9 @@ describe('key fields', () => {
     ['a good entry next to a bad one', ['example.com', '*.com'], /public suffix/],
     ['a string instead of a list', 'example.com', /list/],
     ['a list holding a number', [42], /list/],
+    ['a host over 253 characters', [`${'a.'.repeat(127)}com`], /host longer than 253 characters/],
+    ['a label over 63 characters', [`${'a'.repeat(64)}.com`], /label longer than 63 characters/],
+    ['more than 100 entries', Array.from({ length: 101 }, (_, i) => `site${i}.example.com`), /at most 100 entries/],
   ])('refuses allowed_domains with %s: 400, param allowed_domains and the reason', async (_name, domains, reason) => {
     const before = (await listKeys(accountId)).length
     const response = await createWith({ allowed_domains: domains })

@@ -88,6 +88,11 @@ describe('compileOriginPolicy().allows', () => {
   })
 })
 
+/** 253 characters, each label at most 63: the longest host name DNS allows. */
+const LONGEST_HOST = `${'a'.repeat(63)}.${'b'.repeat(63)}.${'c'.repeat(63)}.${'d'.repeat(57)}.com`
+/** The punycode of `'bücher'.repeat(9)`: 61 characters with its `xn--`. */
+const PUNY_61 = 'xn--bcherbcherbcherbcherbcherbcherbcherbcherbcher-9weffffffff'
+
 describe('normalizeDomainEntry', () => {
   it.each<[string, string, string]>([
     ['keeps a plain host', 'example.com', 'example.com'],
@@ -119,6 +124,10 @@ describe('normalizeDomainEntry', () => {
     ['reduces a pasted IPv6 URL', 'http://[::1]:3000/', '[::1]:3000'],
     ['keeps localhost', 'localhost', 'localhost'],
     ['keeps an underscore, which browsers accept in hosts', 'my_host.example.com', 'my_host.example.com'],
+    ['keeps the longest host DNS allows: 253 characters in labels of 63', LONGEST_HOST, LONGEST_HOST],
+    ['keeps the longest host with a trailing dot, a wildcard and a port', `*.${LONGEST_HOST}.:8443`, `*.${LONGEST_HOST}:8443`],
+    ['keeps the longest host pasted as a URL', `https://${LONGEST_HOST.toUpperCase()}/`, LONGEST_HOST],
+    ['keeps an international label of 63 characters after punycode', `${'bücher'.repeat(9)}.de`, `${PUNY_61}.de`],
   ])('%s', (_name, entry, normalised) => {
     expect(normalizeDomainEntry(entry)).toBe(normalised)
   })
@@ -168,6 +177,12 @@ describe('normalizeDomainEntry', () => {
     ['refuses a backslash', 'example.com\\evil.com', /characters not allowed/],
     ['refuses an invalid IPv4 literal', '999.1.1.1', /characters not allowed/],
     ['refuses a protocol-relative URL', '//example.com', /path/],
+    ['refuses a host of 254 characters', `a${LONGEST_HOST}`, /host longer than 253 characters/],
+    ['refuses a wildcard over a host of 254 characters', `*.a${LONGEST_HOST}`, /host longer than 253 characters/],
+    ['refuses a label of 64 characters', `${'a'.repeat(64)}.example.com`, /label longer than 63 characters/],
+    ['refuses a label of 64 characters in a pasted URL', `https://www.${'a'.repeat(64)}.com:8443/`, /label longer than 63/],
+    ['refuses a 60-character international label 67 long after punycode', `${'bücher'.repeat(10)}.de`, /label longer than 63/],
+    ['refuses a host 253 long in Unicode, longer in punycode', `${'ü'.repeat(20)}.${LONGEST_HOST.slice(21)}`, /host longer than 253/],
   ])('%s', (_name, entry, reason) => {
     const attempt = () => normalizeDomainEntry(entry)
     expect(attempt).toThrow(DomainEntryError)
