@@ -83,11 +83,17 @@ const KEY_CHECKS = ':key-checks'
 /** Likewise for the sightings of refused origins a key records. */
 const REFUSED_ORIGINS = ':refused-origins'
 
+/** Statuses written straight to the socket (server.ts's clientError) under a request a handler had begun. */
+const rawStatuses = new WeakMap<ServerResponse, number>()
+
+/** Records that `status` went out on `res`'s socket without `res`, as Node's 408 for a body too slow. */
+export const answeredOnSocket = (res: ServerResponse, status: number) => void rawStatuses.set(res, status)
+
 /**
  * The status a request is logged and counted with: the one sent, or 499 (nginx's "client closed
  * request") when the client left before any status went out; `res.statusCode` alone says 200 then.
  */
-const statusSent = (res: ServerResponse) => (res.headersSent ? res.statusCode : 499)
+const statusSent = (res: ServerResponse) => (res.headersSent ? res.statusCode : (rawStatuses.get(res) ?? 499))
 const isDashboard = (path: string) => path === '/dashboard' || path.startsWith('/dashboard/')
 
 export function createHandler(deps: HandlerDeps) {

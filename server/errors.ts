@@ -301,8 +301,8 @@ export const rateLimiterUnavailable = (retryAfterSeconds: number) =>
 export const missingHost = () =>
   new HttpError(400, 'invalid_request_error', 'bad_request', 'The request has no Host header', undefined, { connection: 'close' })
 
-/** Errors Node's HTTP parser reports before there is a request to answer: raw bytes for the socket. */
-export function rawClientErrorResponse(parserCode: string | undefined): string {
+/** Errors Node's HTTP parser reports outside any ServerResponse: the status, and raw bytes for the socket. */
+export function rawClientErrorResponse(parserCode: string | undefined): { status: number; text: string } {
   const [status, reason, message] =
     parserCode === 'HPE_HEADER_OVERFLOW'
       ? [431, 'Request Header Fields Too Large', 'Request headers are too large']
@@ -310,8 +310,8 @@ export function rawClientErrorResponse(parserCode: string | undefined): string {
         ? [408, 'Request Timeout', 'The request took too long to arrive']
         : [400, 'Bad Request', 'The request is not valid HTTP']
   const body = JSON.stringify(new HttpError(status, 'invalid_request_error', 'bad_request', message))
-  return (
+  const text =
     `HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json; charset=utf-8\r\n` +
     `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`
-  )
+  return { status, text }
 }

@@ -11,7 +11,7 @@ import { dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { createActivityRecorder } from './activity.ts'
 import { createAdminGuard, createAdminHandler } from './admin.ts'
-import { createHandler, type Readiness } from './app.ts'
+import { answeredOnSocket, createHandler, type Readiness } from './app.ts'
 import { createAuthenticator } from './authenticate.ts'
 import type { Config } from './config.ts'
 import { closeInStages, inTurn } from './connection.ts'
@@ -188,9 +188,14 @@ export async function createAppServer(config: Config, options: AppServerOptions)
     // pipelined behind a stream) would be spliced into that response, so just close the connection.
     const answering = [...open].some((res) => res.socket === socket && res.headersSent)
     if (err.code === 'ECONNRESET' || !socket.writable || answering) return void socket.destroy()
+    const answer = rawClientErrorResponse(err.code)
+    // A request already with a handler (its body too slow, or malformed) is logged with this status;
+    // one whose body the client cut off by closing (an EOF mid-body) stays a 499: the client left.
+    const clientLeft = err.code === 'HPE_INVALID_EOF_STATE'
+    for (const res of open) if (res.socket === socket && !clientLeft) answeredOnSocket(res, answer.status)
     // Then close for good: Node no longer tracks this connection, so a client that never hangs up
     // would otherwise hold it open past every timeout, and past close().
-    socket.end(rawClientErrorResponse(err.code), () => socket.destroy())
+    socket.end(answer.text, () => socket.destroy())
   })
 
   let closing: Promise<void> | undefined

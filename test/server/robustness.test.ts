@@ -193,6 +193,10 @@ describe('malformed HTTP', () => {
     expect(answer.closed).toBe(true)
     await sleep(50)
     expect(errorLogsSince(mark)).toEqual([])
+    // A request whose handler had begun (the bad chunk) is logged with the 400 sent, not 200 or 499.
+    const logged = server.logs.slice(mark).map((line) => JSON.parse(line))
+    const chats = logged.filter((each) => each.msg === 'request' && each.path === '/v1/chat/completions')
+    for (const entry of chats) expect(entry.status).toBe(400)
     await expectHealthy(port)
   })
 
@@ -335,6 +339,9 @@ describe('slow clients', () => {
     expect(headers.ms).toBeLessThan(headersMs + 1000)
     expect(body.ms).toBeGreaterThanOrEqual(requestMs - 50)
     expect(body.ms).toBeLessThan(requestMs + 1000)
+    // The request the handler had begun is logged with the 408 the client got, not as a client that left.
+    const chats = slow.logs.map((line) => JSON.parse(line)).filter((entry) => entry.path === '/v1/chat/completions')
+    expect(chats).toEqual([expect.objectContaining({ status: 408, finished: false })])
     await expectHealthy(slowPort)
   })
 
