@@ -1,4 +1,5 @@
 /** Dates, snippets and numbers as the pages show and read them (pure). */
+import { MAX_STARTER_CHARS, MAX_STARTERS } from '../src/starters.ts'
 
 const dateFormat = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium' })
 const dateTimeFormat = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' })
@@ -17,25 +18,23 @@ export function embedSnippet(key: string, options: Record<string, string> = {}):
   return `<script src="${location.origin}/widget.js" data-key="${escapeAttribute(key)}"${extra} async></script>`
 }
 
-/** Entries typed one per line or separated by commas, blanks dropped. */
-export const splitEntries = (text: string) =>
+/** Entries typed one per line or separated by commas (or by `separator` alone), blanks dropped. */
+export const splitEntries = (text: string, separator: string | RegExp = /[\n,]/) =>
   text
-    .split(/[\n,]/)
+    .split(separator)
     .map((entry) => entry.trim())
     .filter(Boolean)
 
-/** Starter questions, typed one per line: a comma belongs to its question. Blanks dropped. */
-export const splitLines = (text: string) =>
-  text
-    .split('\n')
-    .map((line) => line.trim())
-    .filter(Boolean)
+/** Starter questions, typed one per line: a comma belongs to its question. */
+export const splitLines = (text: string) => splitEntries(text, '\n')
 
-/** Why the widget would show none of these starters (it takes up to 6 of up to 200 characters, `|`-separated), or ''. */
+/** Why the widget would show none of these starters (src/starters.ts: how many, how long; `|` separates them), or ''. */
 export function startersProblem(starters: string[]): string {
-  if (starters.length > 6) return `Up to 6 starter questions (here ${starters.length}).`
-  const bad = starters.find((text) => text.length > 200 || text.includes('|'))
-  return bad === undefined ? '' : `Each starter question takes up to 200 characters and no "|" ("${bad.slice(0, 30)}…" does not).`
+  if (starters.length > MAX_STARTERS) return `Up to ${MAX_STARTERS} starter questions (here ${starters.length}).`
+  const bad = starters.find((text) => text.length > MAX_STARTER_CHARS || text.includes('|'))
+  return bad === undefined
+    ? ''
+    : `Each starter question takes up to ${MAX_STARTER_CHARS} characters and no "|" ("${bad.slice(0, 30)}…" does not).`
 }
 
 /**

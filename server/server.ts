@@ -191,8 +191,7 @@ export async function createAppServer(config: Config, options: AppServerOptions)
     const answer = rawClientErrorResponse(err.code)
     // A request already with a handler (its body too slow, or malformed) is logged with this status;
     // one whose body the client cut off by closing (an EOF mid-body) stays a 499: the client left.
-    const clientLeft = err.code === 'HPE_INVALID_EOF_STATE'
-    for (const res of open) if (res.socket === socket && !clientLeft) answeredOnSocket(res, answer.status)
+    if (err.code !== 'HPE_INVALID_EOF_STATE') for (const res of open) if (res.socket === socket) answeredOnSocket(res, answer.status)
     // Then close for good: Node no longer tracks this connection, so a client that never hangs up
     // would otherwise hold it open past every timeout, and past close().
     socket.end(answer.text, () => socket.destroy())

@@ -1,13 +1,14 @@
 import { problem, type checkOptions, type Rules } from './check-options.ts'
 import type { PanelOptions, WidgetConfig } from './config.ts'
 import type { Language } from './language.ts'
+import { MAX_STARTER_CHARS, MAX_STARTERS, STARTERS_PATTERN } from './starters.ts'
 import { en, type Words } from './words/en.ts'
 
 const RULES: Rules<Omit<PanelOptions, 'strings'>> = {
   title: [/^.{0,80}$/s, 'up to 80 characters'],
   welcome: [/^.{0,1000}$/s, 'up to 1000 characters'],
   placeholder: [/^.{0,120}$/s, 'up to 120 characters'],
-  starters: [/^[^|]{1,200}(\|[^|]{1,200}){0,5}$/s, 'up to 6 prompts of up to 200 characters'],
+  starters: [STARTERS_PATTERN, `up to ${MAX_STARTERS} prompts of up to ${MAX_STARTER_CHARS} characters`],
   lang: [/^[a-z]{2,3}(-[a-z0-9]{1,8})*$/i, 'a language tag like es or pt-BR'],
   theme: [/^(auto|light|dark)$/, 'auto, light or dark'],
 }
